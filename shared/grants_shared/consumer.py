@@ -1,0 +1,136 @@
+"""The consumer: each event is handled in one MongoDB transaction together with its inbox record and
+the events it causes, and acknowledged only after that transaction commits.
+
+- A duplicate delivery finds its inbox record and is acknowledged with no effect.
+- A message that is not a valid event of a handled type, or whose handler raises a
+  :class:`PermanentError`, goes to the service's dead-letter queue with its reason in a header.
+- Any other failure is transient: the message waits in the next fixed-delay retry queue and comes
+  back; after the last delay it is dead-lettered too. Nothing is requeued in a tight loop.
+- If the process dies mid-way the message is redelivered; the quorum queue's delivery limit
+  dead-letters one that keeps killing the process.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from aio_pika import DeliveryMode, Message
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from pymongo.errors import DuplicateKeyError
+
+from grants_shared.clock import utcnow
+from grants_shared.cloudevents import from_message
+from grants_shared.errors import MalformedEvent, PermanentError
+from grants_shared.events import Event
+from grants_shared.settings import ServiceSettings
+from grants_shared.topology import declare_service_queues
+from grants_shared.unit_of_work import Database, Transaction
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, Transaction], Awaitable[None]]
+
+ATTEMPT_HEADER = "x-grants-attempt"
+REASON_HEADER = "x-grants-dead-letter-reason"
+
+
+class AlreadyHandled(Exception):
+    """Raised inside the transaction when the inbox already holds the event, so nothing is written."""
+
+
+async def record_in_inbox(tx: Transaction, queue: str, event: Event) -> None:
+    try:
+        await tx.db.inbox.insert_one(
+            {"_id": f"{queue}:{event.id}", "type": event.type, "handled_at": utcnow()}, session=tx.session
+        )
+    except DuplicateKeyError:
+        raise AlreadyHandled from None
+
+
+class Consumer:
+    def __init__(
+        self, settings: ServiceSettings, service: str, database: Database, handlers: Mapping[str, Handler]
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.database = database
+        self.handlers = dict(handlers)
+        self.queue_name = settings.queue(service)
+        self._channel: AbstractChannel | None = None
+
+    async def start(self, connection: AbstractRobustConnection) -> None:
+        self._channel = await connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self.settings.prefetch)
+        queue = await declare_service_queues(self._channel, self.settings, self.service, self.handlers)
+        if self.handlers:
+            await queue.consume(self.on_message)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = from_message(message)
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                raise MalformedEvent(f"{self.service} has no handler for {event.type}")
+        except MalformedEvent as error:
+            await self._dead_letter(message, str(error))
+            return
+        try:
+            await self.database.transact(lambda tx: self._handle(tx, handler, event), event.traceparent)
+        except AlreadyHandled:
+            log.info("%s: %s %s already handled", self.service, event.type, event.id)
+        except PermanentError as error:
+            log.warning("%s: %s %s rejected: %s", self.service, event.type, event.id, error)
+            await self._dead_letter(message, f"{type(error).__name__}: {error}")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("%s: %s %s failed", self.service, event.type, event.id)
+            await self._retry_later(message, f"{type(error).__name__}: {error}")
+            return
+        await message.ack()
+
+    async def _handle(self, tx: Transaction, handler: Handler, event: Event) -> None:
+        await record_in_inbox(tx, self.queue_name, event)
+        await handler(event, tx)
+
+    async def _retry_later(self, message: AbstractIncomingMessage, reason: str) -> None:
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0) + 1
+        delays = self.settings.retry_delays_ms
+        if attempt > len(delays):
+            await self._dead_letter(message, f"gave up after {attempt} attempts; last error: {reason}")
+            return
+        assert self._channel is not None
+        exchange = await self._channel.get_exchange(self.settings.retry_exchange(delays[attempt - 1]), ensure=False)
+        # The routing key is our queue's name: when the delay expires the retry queue dead-letters the
+        # message to the default exchange under that key, which delivers it back to this queue only.
+        await exchange.publish(_copy(message, {ATTEMPT_HEADER: attempt, "x-grants-last-error": reason[:500]}),
+                               routing_key=self.queue_name)
+        await message.ack()
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        assert self._channel is not None
+        exchange = await self._channel.get_exchange(self.settings.dead_letter_exchange, ensure=False)
+        extra = {
+            REASON_HEADER: reason[:1000],
+            "x-grants-dead-lettered-at": utcnow().isoformat(),
+            "x-grants-original-routing-key": message.routing_key or "",
+        }
+        await exchange.publish(_copy(message, extra), routing_key=self.queue_name)
+        await message.ack()
+
+    async def close(self) -> None:
+        if self._channel and not self._channel.is_closed:
+            await self._channel.close()
+
+
+def _copy(message: AbstractIncomingMessage, extra_headers: dict[str, object]) -> Message:
+    headers = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
+    headers.update(extra_headers)
+    return Message(
+        body=message.body,
+        headers=headers,
+        content_type=message.content_type,
+        message_id=message.message_id,
+        delivery_mode=DeliveryMode.PERSISTENT,
+    )

@@ -1,0 +1,363 @@
+"""The event contracts: one pydantic model per event type, versioned in its name.
+
+Services import these; nobody keeps a private copy. Each contract names its owner (the only service
+that publishes it) and its consumers, and says which field is the CloudEvents ``subject`` (the
+aggregate the event is about). ``docs/asyncapi.yaml`` is generated from this module.
+
+Consumers read tolerantly (unknown fields are ignored), so adding an optional field is a compatible
+change; removing or retyping one needs a new ``.v2`` type.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, ClassVar, Literal
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from grants_shared.clock import utcnow
+from grants_shared.money import Money
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=10_000)]
+
+APPLICATIONS, SCORING, DISBURSEMENT, NOTIFICATIONS = "applications", "scoring", "disbursement", "notifications"
+
+#: Every contract by its type name, filled in as the classes below are defined.
+CONTRACTS: dict[str, type["EventData"]] = {}
+
+
+class EventData(BaseModel):
+    """The body of an event. Subclasses set the ClassVars that place them in the catalogue."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ClassVar[str]
+    owner: ClassVar[str]
+    consumers: ClassVar[tuple[str, ...]]
+    subject_field: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:
+            CONTRACTS[cls.type] = cls
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
+
+
+class Event(BaseModel):
+    """An event as it travels: CloudEvents attributes around one contract's data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=lambda: str(uuid4()))
+    type: str
+    source: str
+    time: datetime = Field(default_factory=utcnow)
+    subject: str
+    traceparent: str | None = None
+    data: EventData
+
+    @classmethod
+    def new(cls, data: EventData, source: str, traceparent: str | None = None) -> "Event":
+        return cls(type=data.type, source=source, subject=data.subject, traceparent=traceparent, data=data)
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+class RubricCriterion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    title: ShortText
+    weight: Annotated[int, Field(ge=1, le=100, description="Relative weight; weights need not sum to anything")]
+
+
+class Tranche(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    share_bps: Annotated[int, Field(ge=1, le=10_000, description="Share of the award in basis points (100 = 1%)")]
+    due_after_days: Annotated[int, Field(ge=0, le=1_095, description="Days after the offer is accepted")]
+
+
+class PaymentPolicy(BaseModel):
+    """How an award is paid: all at once on acceptance, or in tranches whose shares add up to 100%."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["single", "tranches"] = "single"
+    tranches: Annotated[list[Tranche], Field(max_length=12)] = []
+
+    @model_validator(mode="after")
+    def _tranches_match_kind(self) -> "PaymentPolicy":
+        if self.kind == "single" and self.tranches:
+            raise ValueError("a single payment takes no tranches")
+        if self.kind == "tranches":
+            if len(self.tranches) < 2:
+                raise ValueError("tranches need at least two parts")
+            if sum(t.share_bps for t in self.tranches) != 10_000:
+                raise ValueError("tranche shares must add up to 10000 basis points (100%)")
+        return self
+
+
+class OrganisationSummary(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Id
+    name: ShortText
+    kind: ShortText
+    area: ShortText
+
+
+class Contact(BaseModel):
+    """Who to tell about an application. Personal data: only notifications keeps it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    person_id: Id
+    name: ShortText
+    email: EmailStr
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+    message: ShortText
+
+
+class ScheduledAmount(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sequence: Annotated[int, Field(ge=1)]
+    amount: Money
+    due_after_days: Annotated[int, Field(ge=0)]
+
+
+class DecidedBy(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    recorded_by: Id
+    panel: list[Id]
+
+
+# --- the catalogue -------------------------------------------------------------------------------
+
+
+class ProgrammeOpened(EventData):
+    """A programme (funding round) opened for applications."""
+
+    type = "grants.programme.opened.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    name: ShortText
+    budget: Money
+    maximum_award: Money
+    opens_at: datetime
+    closes_at: datetime
+    criteria: list[RubricCriterion]
+    reviewers_per_application: Annotated[int, Field(ge=1, le=10)]
+    panel: list[Id]
+    payment_policy: PaymentPolicy
+
+
+class ProgrammeClosed(EventData):
+    """A programme stopped taking applications."""
+
+    type = "grants.programme.closed.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+
+
+class ApplicationSubmitted(EventData):
+    """An eligible application was submitted and awaits review."""
+
+    type = "grants.application.submitted.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    organisation: OrganisationSummary
+    title: ShortText
+    summary: LongText
+    amount_requested: Money
+    contact: Contact
+    submitted_at: datetime
+
+
+class ApplicationIneligible(EventData):
+    """A submitted application failed the programme's eligibility rules; every failed rule is listed."""
+
+    type = "grants.application.ineligible.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    title: ShortText
+    reasons: list[Reason]
+    contact: Contact
+
+
+class ApplicationWithdrawn(EventData):
+    """The applicant withdrew a submitted application."""
+
+    type = "grants.application.withdrawn.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    reason: Annotated[str, Field(max_length=1_000)] = ""
+
+
+class ReviewAssigned(EventData):
+    """A reviewer from the panel was asked to score an application."""
+
+    type = "grants.review.assigned.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "review_id"
+
+    review_id: Id
+    application_id: Id
+    programme_id: Id
+    application_title: ShortText
+    reviewer_id: Id
+    due_date: date
+
+
+class ApplicationScored(EventData):
+    """Every assigned reviewer scored the application; the weighted score is on the 0-5 scale."""
+
+    type = "grants.application.scored.v1"
+    owner = SCORING
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    weighted_score: Annotated[float, Field(ge=0, le=5)]
+    criterion_means: dict[str, Annotated[float, Field(ge=0, le=5)]]
+    reviewer_count: Annotated[int, Field(ge=1)]
+    needs_moderation: bool
+
+
+class ApplicationDecided(EventData):
+    """The panel decided: awarded (with an amount) or declined (with feedback)."""
+
+    type = "grants.application.decided.v1"
+    owner = SCORING
+    consumers = (APPLICATIONS, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    organisation_id: Id
+    outcome: Literal["awarded", "declined"]
+    amount_awarded: Money | None = None
+    feedback: Annotated[str, Field(max_length=5_000)] = ""
+    decided_at: datetime
+    decided_by: DecidedBy
+
+    @model_validator(mode="after")
+    def _amount_matches_outcome(self) -> "ApplicationDecided":
+        if (self.outcome == "awarded") != (self.amount_awarded is not None):
+            raise ValueError("an award carries an amount; a decline does not")
+        return self
+
+
+class GrantOffered(EventData):
+    """An award became a grant offer with its payment schedule."""
+
+    type = "grants.grant.offered.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    amount: Money
+    schedule: list[ScheduledAmount]
+
+
+class GrantAccepted(EventData):
+    """The grantee accepted the offer and gave bank details (which stay in disbursement)."""
+
+    type = "grants.grant.accepted.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+
+
+class PaymentScheduled(EventData):
+    type = "grants.payment.scheduled.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+    amount: Money
+    due_date: date
+
+
+class PaymentSent(EventData):
+    type = "grants.payment.sent.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+    amount: Money
+    provider_reference: ShortText
+    sent_at: datetime
+
+
+class PaymentFailed(EventData):
+    type = "grants.payment.failed.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+    reason: ShortText
+    attempt: Annotated[int, Field(ge=1)]
+    will_retry: bool
+
+
+class NotificationDelivered(EventData):
+    """A notification reached a channel. For integrators and audit; no personal data."""
+
+    type = "grants.notification.delivered.v1"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "notification_id"
+
+    notification_id: Id
+    channel: Literal["email", "inbox", "webhook"]
+    recipient_kind: Literal["applicant", "reviewer", "integrator"]
+    answered_event_id: Id
+    answered_event_type: ShortText

@@ -1,0 +1,58 @@
+"""Settings every service shares, read from the environment (prefix ``GRANTS_``).
+
+One name prefix (``GRANTS_PREFIX``) names the exchange, the queues and the databases, so tests and
+several deployments can share one broker and one database server without touching each other.
+"""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRANTS_", extra="ignore")
+
+    prefix: str = Field(default="grants", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+
+    # JWT: in development tokens are signed with a shared secret (the `grants token` CLI mints them);
+    # in production set jwks_url and the identity provider's keys are used instead.
+    jwt_secret: str = "dev-only-secret-change-me-in-production-32b"
+    jwt_issuer: str = "grants-dev"
+    jwt_audience: str = "grants"
+    jwks_url: str | None = None
+
+    cors_origins: list[str] = []
+
+    # Fixed-delay retry steps for a handler that fails transiently; after the last, the message is
+    # dead-lettered with its reason.
+    retry_delays_ms: list[int] = [1_000, 10_000, 60_000]
+    # Quorum queues dead-letter a message redelivered this many times (a handler that crashes the process).
+    delivery_limit: int = 10
+    prefetch: int = 20
+    outbox_poll_seconds: float = 1.0
+    outbox_retention_days: int = 7
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.prefix}.dlx"
+
+    def queue(self, service: str) -> str:
+        return f"{self.prefix}.{service}.events"
+
+    def dead_letter_queue(self, service: str) -> str:
+        return f"{self.queue(service)}.dlq"
+
+    def retry_exchange(self, delay_ms: int) -> str:
+        return f"{self.prefix}.retry.{delay_label(delay_ms)}"
+
+    def database(self, service: str) -> str:
+        return f"{self.prefix}_{service}"
+
+
+def delay_label(delay_ms: int) -> str:
+    return f"{delay_ms // 1000}s" if delay_ms % 1000 == 0 else f"{delay_ms}ms"

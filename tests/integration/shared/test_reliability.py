@@ -1,0 +1,164 @@
+"""The reliability rules of the shared event machinery, on the real broker and database.
+
+A small test service handles `grants.programme.closed.v1`: it counts each effect in its own
+collection and emits a follow-up event through the outbox, or fails as the programme id asks.
+"""
+
+import asyncio
+import json
+from urllib.parse import urlparse
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from grants_shared.dev.infra import free_port
+from grants_shared.errors import RuleViolation
+from grants_shared.events import Event, ProgrammeClosed
+from grants_shared.service import Service, running
+from grants_shared.settings import ServiceSettings
+from grants_shared.unit_of_work import Transaction
+from tests.support.bus import TestBus
+from tests.support.proxy import TcpProxy
+
+CLOSED = ProgrammeClosed.type
+
+
+async def count_effect(event: Event, tx: Transaction) -> None:
+    data: ProgrammeClosed = event.data  # type: ignore[assignment]
+    # Counted outside the transaction on purpose, so a test can see attempts that rolled back.
+    await tx.db.attempts.update_one({"_id": data.programme_id}, {"$inc": {"n": 1}}, upsert=True)
+    if data.programme_id.startswith("fails"):
+        raise RuntimeError("the handler's downstream is broken")
+    if data.programme_id.startswith("breaks-rule"):
+        raise RuleViolation("this programme cannot be closed")
+    await tx.db.effects.update_one(
+        {"_id": data.programme_id}, {"$inc": {"count": 1}}, upsert=True, session=tx.session
+    )
+
+
+async def no_indexes(db: AsyncDatabase) -> None:
+    return None
+
+
+TEST_SERVICE = Service(
+    name="test", title="test", description="", routers=[], handlers={CLOSED: count_effect}, create_indexes=no_indexes
+)
+
+
+async def effects(db: AsyncDatabase, programme_id: str) -> int:
+    doc = await db.effects.find_one({"_id": programme_id})
+    return doc["count"] if doc else 0
+
+
+async def eventually(check, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_the_same_event_delivered_twice_has_one_effect(settings: ServiceSettings, bus: TestBus) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        event = await bus.publish(ProgrammeClosed(programme_id="p-dup"))
+        await bus.publish_event(event)  # the broker redelivers, or a publisher sent it twice
+        await eventually(lambda: _inbox_has(runtime.db, event.id))
+        await asyncio.sleep(0.5)  # give the second copy every chance to be handled
+        assert await effects(runtime.db, "p-dup") == 1
+        assert await runtime.db.inbox.count_documents({}) == 1
+
+
+async def _inbox_has(db: AsyncDatabase, event_id: str) -> bool:
+    return await db.inbox.count_documents({"_id": {"$regex": f":{event_id}$"}}) == 1
+
+
+async def test_a_handler_that_keeps_failing_ends_in_the_dlq_with_its_reason(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        event = await bus.publish(ProgrammeClosed(programme_id="fails-always"))
+        [dead] = await bus.dead_letters("test", expect=1, timeout=15)
+        assert dead["headers"]["cloudEvents_id"] == event.id
+        assert "gave up after 3 attempts" in dead["reason"]
+        assert "the handler's downstream is broken" in dead["reason"]
+        # one first try plus one per retry delay, and nothing committed by any of them
+        assert (await runtime.db.attempts.find_one({"_id": "fails-always"}))["n"] == 3
+        assert await effects(runtime.db, "fails-always") == 0
+        assert await runtime.db.inbox.count_documents({}) == 0
+
+
+async def test_a_rule_violation_goes_straight_to_the_dlq(settings: ServiceSettings, bus: TestBus) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="breaks-rule"))
+        [dead] = await bus.dead_letters("test", expect=1, timeout=5)
+        assert dead["reason"] == "RuleViolation: this programme cannot be closed"
+        assert "x-grants-attempt" not in dead["headers"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "reason"),
+    [
+        (b"not json at all", "valid", "body does not match grants.programme.closed.v1"),
+        (json.dumps({"wrong": 1}).encode(), "valid", "body does not match grants.programme.closed.v1"),
+        (json.dumps({"programme_id": "p"}).encode(), {}, "missing CloudEvents attribute"),
+    ],
+)
+async def test_a_malformed_message_goes_to_the_dlq_and_does_not_block_the_queue(
+    settings: ServiceSettings, bus: TestBus, body: bytes, headers: object, reason: str
+) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        if headers == "valid":
+            headers = {
+                "cloudEvents_specversion": "1.0", "cloudEvents_id": "bad-1", "cloudEvents_source": "/x",
+                "cloudEvents_type": CLOSED, "cloudEvents_time": "2026-11-26T10:00:00+00:00",
+                "cloudEvents_subject": "p",
+            }
+        await bus.publish_raw(CLOSED, body, headers)  # type: ignore[arg-type]
+        await bus.publish(ProgrammeClosed(programme_id="p-after"))
+        [dead] = await bus.dead_letters("test", expect=1, timeout=5)
+        assert reason in dead["reason"]
+        assert dead["body"] == body
+        await eventually(lambda: _effects_at_least(runtime.db, "p-after", 1))
+
+
+async def _effects_at_least(db: AsyncDatabase, programme_id: str, n: int) -> bool:
+    return await effects(db, programme_id) >= n
+
+
+async def test_events_committed_while_the_broker_is_unreachable_are_published_when_it_is_back(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    broker = urlparse(settings.rabbitmq_url)
+    proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    port = free_port()
+    cut_off = settings.model_copy(
+        update={"rabbitmq_url": f"amqp://{broker.username}:{broker.password}@127.0.0.1:{port}/"}
+    )
+    async with running(TEST_SERVICE, cut_off) as runtime:
+
+        async def close_three(tx: Transaction) -> None:
+            for n in range(3):
+                await tx.emit(ProgrammeClosed(programme_id=f"offline-{n}"))
+
+        await runtime.database.transact(close_three)
+        await asyncio.sleep(1)
+        assert not runtime.broker.is_connected
+        assert await runtime.db.outbox.count_documents({"published_at": None}) == 3
+        assert bus.of_type(CLOSED) == []
+
+        await proxy.open(port)
+        try:
+            arrived = await bus.wait_for(CLOSED, count=3, timeout=30)
+            assert sorted(e.data.programme_id for e in arrived) == ["offline-0", "offline-1", "offline-2"]
+            await eventually(lambda: _none_pending(runtime.db))
+        finally:
+            await proxy.close()
+
+
+async def _none_pending(db: AsyncDatabase) -> bool:
+    return await db.outbox.count_documents({"published_at": None}) == 0
