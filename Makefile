@@ -1,0 +1,44 @@
+# The two commands a fresh machine needs: `make run` (the platform) and `make test` (every test).
+# Both create .venv and install the shared library and the four services into it first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := applications scoring disbursement notifications
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
+
+.PHONY: install run demo test test-fast bench asyncapi token clean
+
+$(VENV)/.installed: shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e 'shared[dev]' $(foreach s,$(SERVICES),-e services/$(s))
+	touch $@
+
+install: $(VENV)/.installed
+
+## Run the platform: embedded MongoDB (unless MONGODB_URL), RabbitMQ, SMTP sink, four services, demo programme.
+run: install
+	$(BIN)/grants run
+
+## While `make run` is up: drive one complete grant journey through the HTTP APIs.
+demo: install
+	$(BIN)/grants demo
+
+## Every test: unit, integration (real broker and database), reliability and end-to-end.
+test: install
+	cd tests && ../$(BIN)/pytest -q
+
+## Unit tests only (no infrastructure needed).
+test-fast: install
+	cd tests && ../$(BIN)/pytest -q unit
+
+## Benchmarks (throughput of the event path); not part of `make test`.
+bench: install
+	$(BIN)/python -m tests.bench.event_path
+
+## Regenerate docs/asyncapi.yaml from the event contracts.
+asyncapi: install
+	$(BIN)/grants asyncapi -o docs/asyncapi.yaml
+
+clean:
+	rm -rf $(VENV) .run

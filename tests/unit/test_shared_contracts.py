@@ -1,0 +1,66 @@
+"""The shared event contracts, money and CloudEvents mapping."""
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from grants_shared.cloudevents import to_message
+from grants_shared.events import CONTRACTS, ApplicationDecided, DecidedBy, Event, PaymentPolicy, ProgrammeClosed, Tranche
+from grants_shared.money import Money
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def test_every_contract_is_versioned_and_names_owner_consumers_and_subject() -> None:
+    for event_type, contract in CONTRACTS.items():
+        assert event_type.startswith("grants.") and event_type.endswith(".v1")
+        assert contract.owner in ("applications", "scoring", "disbursement", "notifications")
+        assert contract.owner not in contract.consumers
+        assert contract.subject_field in contract.model_fields
+
+
+def test_money_rejects_floats_and_mixing_currencies() -> None:
+    with pytest.raises(ValidationError):
+        Money(amount=10.5, currency="GBP")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Money(amount=-1, currency="GBP")
+    with pytest.raises(ValidationError):
+        Money(amount=1, currency="gbp")
+    with pytest.raises(ValueError):
+        Money(amount=1, currency="GBP") + Money(amount=1, currency="EUR")
+    assert str(Money(amount=123_456, currency="GBP")) == "GBP 1,234.56"
+
+
+def test_payment_policy_tranches_must_add_up_to_the_whole() -> None:
+    PaymentPolicy(kind="tranches", tranches=[Tranche(share_bps=8000, due_after_days=0), Tranche(share_bps=2000, due_after_days=180)])
+    with pytest.raises(ValidationError, match="10000"):
+        PaymentPolicy(kind="tranches", tranches=[Tranche(share_bps=5000, due_after_days=0), Tranche(share_bps=4000, due_after_days=90)])
+    with pytest.raises(ValidationError, match="single"):
+        PaymentPolicy(kind="single", tranches=[Tranche(share_bps=10000, due_after_days=0)])
+
+
+def test_an_award_carries_an_amount_and_a_decline_does_not() -> None:
+    common = dict(application_id="a1", programme_id="p1", organisation_id="o1", decided_at=NOW,
+                  decided_by=DecidedBy(recorded_by="m1", panel=["r1"]))
+    with pytest.raises(ValidationError, match="amount"):
+        ApplicationDecided(outcome="awarded", **common)
+    with pytest.raises(ValidationError, match="amount"):
+        ApplicationDecided(outcome="declined", amount_awarded=Money(amount=1, currency="GBP"), **common)
+
+
+def test_consumers_ignore_fields_they_do_not_know() -> None:
+    closed = ProgrammeClosed.model_validate({"programme_id": "p1", "added_in_a_later_version": True})
+    assert closed.programme_id == "p1"
+
+
+def test_cloudevents_binary_mode_headers() -> None:
+    event = Event.new(ProgrammeClosed(programme_id="p-9"), source="/grants/applications", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    message = to_message(event)
+    assert message.body == b'{"programme_id":"p-9"}'
+    assert message.headers["cloudEvents_type"] == "grants.programme.closed.v1"
+    assert message.headers["cloudEvents_subject"] == "p-9"
+    assert message.headers["cloudEvents_id"] == event.id == message.message_id
+    assert message.headers["traceparent"].startswith("00-")
+    assert message.content_type == "application/json"
+    assert message.delivery_mode.value == 2
