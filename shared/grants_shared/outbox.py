@@ -83,7 +83,7 @@ class OutboxRelay:
         while True:
             try:
                 if self.broker.is_connected:
-                    while await self.publish_pending() == BATCH:
+                    while await self.publish_pending() > 0:
                         pass
             except Exception as error:
                 log.warning("outbox relay: %s; will try again", error)
@@ -94,31 +94,45 @@ class OutboxRelay:
             self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish what is pending, oldest first; return how many documents were published."""
+        """Publish what is pending, oldest first; return how many documents were published.
+
+        Three round trips per batch, not per event: lease the batch, publish it with confirms in
+        flight together, mark what the broker confirmed.
+        """
         now = utcnow()
-        pending = (
-            self.db.outbox.find({"published_at": None, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]})
+        candidates = (
+            self.db.outbox.find(
+                {"published_at": None, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+                projection={"_id": 1},
+            )
             .sort("created_at", ASCENDING)
             .limit(BATCH)
         )
-        published = 0
-        async for doc in pending:
-            lease = {"lease_until": utcnow() + LEASE, "lease_owner": uuid4().hex}
-            claimed = await self.db.outbox.update_one(
-                {"_id": doc["_id"], "published_at": None, "lease_until": doc["lease_until"]}, {"$set": lease}
+        ids = [doc["_id"] async for doc in candidates]
+        if not ids:
+            return 0
+        owner = uuid4().hex
+        await self.db.outbox.update_many(
+            {"_id": {"$in": ids}, "published_at": None, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+            {"$set": {"lease_until": now + LEASE, "lease_owner": owner}},
+        )
+        leased = await self.db.outbox.find({"lease_owner": owner, "published_at": None}).sort(
+            "created_at", ASCENDING
+        ).to_list(None)
+        results = await asyncio.gather(
+            *(self.broker.publish(_event_from(doc)) for doc in leased), return_exceptions=True
+        )
+        confirmed = [doc["_id"] for doc, result in zip(leased, results) if not isinstance(result, BaseException)]
+        failed = [doc["_id"] for doc, result in zip(leased, results) if isinstance(result, BaseException)]
+        if confirmed:
+            await self.db.outbox.update_many(
+                {"_id": {"$in": confirmed}}, {"$set": {"published_at": utcnow(), "lease_until": None}}
             )
-            if claimed.modified_count != 1:
-                continue  # another relay took it
-            try:
-                await self.broker.publish(_event_from(doc))
-            except Exception:
-                await self.db.outbox.update_one({"_id": doc["_id"]}, {"$set": {"lease_until": None}})
-                raise
-            await self.db.outbox.update_one(
-                {"_id": doc["_id"]}, {"$set": {"published_at": utcnow(), "lease_until": None}}
-            )
-            published += 1
-        return published
+        if failed:
+            await self.db.outbox.update_many({"_id": {"$in": failed}}, {"$set": {"lease_until": None}})
+            error = next(r for r in results if isinstance(r, BaseException))
+            raise RuntimeError(f"{len(failed)} of {len(leased)} events not confirmed: {error}")
+        return len(confirmed)
 
     async def close(self) -> None:
         if self._task:
