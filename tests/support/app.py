@@ -17,7 +17,8 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime
         await runtime.broker.wait_connected(15)
-        transport = httpx.ASGITransport(app=app)
+        # As under uvicorn: an unhandled error becomes a 500 problem response, not an exception in the test.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 
