@@ -14,10 +14,11 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from grants_shared.clock import utcnow
 from grants_shared.errors import Forbidden, Unauthorized
+from grants_shared.events import Id
 from grants_shared.settings import ServiceSettings
 
 
@@ -96,15 +97,24 @@ def decode_token(settings: ServiceSettings, token: str) -> Caller:
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
         roles = frozenset(Role(r) for r in claims.get("roles", []))
+        subject = _SUBJECT.validate_python(claims["sub"])
     except (jwt.PyJWTError, ValueError) as error:
-        raise Unauthorized(f"invalid bearer token: {error}") from None
+        raise Unauthorized(f"invalid bearer token: {_first_line(error)}") from None
     return Caller(
-        subject=claims["sub"],
+        subject=subject,
         roles=roles,
         organisation_ids=frozenset(str(o) for o in claims.get("organisation_ids", [])),
         name=claims.get("name"),
         email=claims.get("email"),
     )
+
+
+# The subject travels in events (reviewer ids, who recorded a decision), so it must be a valid event Id.
+_SUBJECT = TypeAdapter(Id)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0]
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from grants_shared.clock import utcnow
 from grants_shared.money import Money
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# Ids include identity-provider subjects, which may look like "auth0|abc" or "maya@example.org".
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@|+-]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
 

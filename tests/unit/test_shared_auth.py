@@ -42,3 +42,9 @@ def test_unknown_roles_and_unsigned_tokens_are_refused() -> None:
     unsigned = jwt.encode({"sub": "x", "roles": ["admin"]}, key=None, algorithm="none")
     with pytest.raises(Unauthorized):
         decode_token(SETTINGS, unsigned)
+
+
+def test_a_subject_that_could_not_travel_in_an_event_is_refused() -> None:
+    assert decode_token(SETTINGS, mint_token(SETTINGS, "auth0|maya@example.org", ["reviewer"])).subject == "auth0|maya@example.org"
+    with pytest.raises(Unauthorized, match="invalid bearer token"):
+        decode_token(SETTINGS, mint_token(SETTINGS, "maya smith <maya>", ["reviewer"]))
