@@ -1,0 +1,10 @@
+from pydantic import Field
+
+from grants_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    #: Days a reviewer has to score an application once it is assigned.
+    review_days: int = Field(default=14, ge=1, le=365)
+    #: Reviewers' scores for one criterion may differ by this many points before a moderator must look.
+    moderation_spread: int = Field(default=2, ge=0, le=5)

@@ -1,0 +1,196 @@
+"""Reviewer assignment from events: k reviewers, least loaded, never one with a conflict of interest."""
+
+import asyncio
+from datetime import timedelta
+
+from grants_shared.clock import utcnow
+from grants_shared.events import ApplicationWithdrawn, ReviewAssigned
+from grants_shared.money import Money
+from tests.integration.scoring.helpers import Scoring
+
+
+async def test_a_submitted_application_gets_k_reviewers_none_of_them_conflicted(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-1", panel=["rev-a", "rev-b", "rev-c", "rev-d"], k=2)
+    declared = await scoring.http.post(
+        "/v1/conflicts",
+        json={"organisation_id": "org-mind", "reason": "I volunteer there"},
+        headers=scoring.reviewer("rev-a"),
+    )
+    assert declared.status_code == 201, declared.text
+
+    await scoring.submit("app-1", "prog-1", "org-mind")
+    first = await scoring.assigned("app-1", 2)
+    # rev-a is conflicted; of the rest, all unloaded, ties go by id
+    assert sorted(a.reviewer_id for a in first) == ["rev-b", "rev-c"]
+    assert all(a.due_date == (utcnow() + timedelta(days=14)).date() for a in first)
+    assert all(a.programme_id == "prog-1" and a.application_title for a in first)
+
+    await scoring.submit("app-2", "prog-1", "org-other")
+    second = await scoring.assigned("app-2", 2)
+    # rev-b and rev-c now each have an open review: the least loaded are rev-a and rev-d
+    assert sorted(a.reviewer_id for a in second) == ["rev-a", "rev-d"]
+
+    await asyncio.sleep(0.3)
+    assert len(scoring.bus.of_type(ReviewAssigned.type)) == 4
+    app = await scoring.application("app-1")
+    assert app["status"] == "in_review"
+    assert app["reviewers_missing"] == 0
+
+
+async def test_too_few_free_reviewers_leaves_the_application_waiting_until_the_panel_grows(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-2", panel=["rev-a", "rev-b"], k=3)
+    await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-x", "reason": "trustee"}, headers=scoring.reviewer("rev-b")
+    )
+    await scoring.submit("app-w", "prog-2", "org-x")
+    [only] = await scoring.assigned("app-w", 1)
+    assert only.reviewer_id == "rev-a"
+
+    listing = await scoring.http.get(
+        "/v1/programmes/prog-2/applications", params={"status": "awaiting_reviewers"}, headers=scoring.manager
+    )
+    assert listing.status_code == 200
+    [waiting] = listing.json()
+    assert waiting["id"] == "app-w"
+    assert waiting["reviewers_missing"] == 2
+
+    programme = await scoring.http.get("/v1/programmes/prog-2", headers=scoring.manager)
+    grown = await scoring.http.put(
+        "/v1/programmes/prog-2/panel",
+        json={"reviewer_ids": ["rev-a", "rev-b", "rev-c", "rev-d"]},
+        headers={**scoring.manager, "If-Match": programme.headers["ETag"]},
+    )
+    assert grown.status_code == 200, grown.text
+    assert grown.json()["panel"] == ["rev-a", "rev-b", "rev-c", "rev-d"]
+    assigned = await scoring.assigned("app-w", 3)
+    assert sorted(a.reviewer_id for a in assigned) == ["rev-a", "rev-c", "rev-d"]  # never the conflicted rev-b
+    app = await scoring.application("app-w")
+    assert app["status"] == "in_review"
+    assert app["reviewers_missing"] == 0
+
+    stale = await scoring.http.put(
+        "/v1/programmes/prog-2/panel",
+        json={"reviewer_ids": ["rev-a"]},
+        headers={**scoring.manager, "If-Match": programme.headers["ETag"]},
+    )
+    assert stale.status_code == 412
+
+
+async def test_resolving_a_conflict_lets_a_waiting_application_be_assigned(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-3", panel=["rev-a", "rev-b"], k=2)
+    declared = await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-y", "reason": "cousin works there"},
+        headers=scoring.reviewer("rev-b"),
+    )
+    await scoring.submit("app-y", "prog-3", "org-y")
+    await scoring.assigned("app-y", 1)
+    assert (await scoring.application("app-y"))["status"] == "awaiting_reviewers"
+
+    resolved = await scoring.http.post(
+        f"/v1/conflicts/{declared.json()['id']}/resolve", headers=scoring.reviewer("rev-b")
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "resolved"
+    assigned = await scoring.assigned("app-y", 2)
+    assert sorted(a.reviewer_id for a in assigned) == ["rev-a", "rev-b"]
+    assert (await scoring.application("app-y"))["status"] == "in_review"
+
+
+async def test_declaring_a_conflict_on_an_open_review_cancels_it_and_reassigns(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-4", panel=["rev-a", "rev-b", "rev-c"], k=2)
+    await scoring.submit("app-z", "prog-4", "org-z")
+    first = await scoring.assigned("app-z", 2)
+    assert sorted(a.reviewer_id for a in first) == ["rev-a", "rev-b"]
+    review_a = next(a.review_id for a in first if a.reviewer_id == "rev-a")
+
+    organisations = await scoring.http.get("/v1/programmes/prog-4/organisations", headers=scoring.reviewer("rev-a"))
+    assert organisations.json() == [{"id": "org-z", "name": "org-z peer support"}]
+
+    declared = await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-z", "reason": "I used to work there"},
+        headers=scoring.reviewer("rev-a"),
+    )
+    assert declared.status_code == 201
+    assigned = await scoring.assigned("app-z", 3)
+    assert assigned[-1].reviewer_id == "rev-c"
+
+    assert (await scoring.http.get(f"/v1/reviews/{review_a}", headers=scoring.reviewer("rev-a"))).status_code == 404
+    assert (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-a"))).json() == []
+    app = await scoring.application("app-z")
+    assert {r["reviewer_id"]: r["status"] for r in app["reviews"]} == {
+        "rev-a": "cancelled", "rev-b": "assigned", "rev-c": "assigned"
+    }
+    again = await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-z", "reason": "again"}, headers=scoring.reviewer("rev-a")
+    )
+    assert again.status_code == 409
+    mine = await scoring.http.get("/v1/conflicts", headers=scoring.reviewer("rev-a"))
+    assert [(c["reviewer_id"], c["organisation_id"]) for c in mine.json()] == [("rev-a", "org-z")]
+    assert (await scoring.http.get("/v1/conflicts", headers=scoring.reviewer("rev-b"))).json() == []
+    everyone = await scoring.http.get("/v1/conflicts", params={"reviewer_id": "rev-a"}, headers=scoring.manager)
+    assert [c["id"] for c in everyone.json()] == [declared.json()["id"]]
+
+
+async def test_an_application_submitted_before_its_programme_opened_is_retried_not_dead_lettered(
+    scoring: Scoring,
+) -> None:
+    await scoring.submit("app-early", "prog-late", "org-e")
+    await asyncio.sleep(0.15)  # the first attempt fails: the programme is unknown
+    await scoring.open_programme("prog-late", panel=["rev-a", "rev-b"], k=2)
+    assigned = await scoring.assigned("app-early", 2)
+    assert sorted(a.reviewer_id for a in assigned) == ["rev-a", "rev-b"]
+    assert await scoring.bus.dead_letters("scoring", expect=1, timeout=0.5) == []
+
+
+async def test_withdrawal_cancels_open_reviews_and_rules_out_a_decision(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-5", panel=["rev-a", "rev-b"], k=2)
+    await scoring.submit("app-gone", "prog-5", "org-g")
+    await scoring.assigned("app-gone", 2)
+    await scoring.bus.publish(ApplicationWithdrawn(application_id="app-gone", programme_id="prog-5", reason="merged"))
+
+    async def withdrawn() -> bool:
+        return (await scoring.application("app-gone"))["status"] == "withdrawn"
+
+    await scoring.eventually(withdrawn)
+    app = await scoring.application("app-gone")
+    assert {r["status"] for r in app["reviews"]} == {"cancelled"}
+    assert (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-a"))).json() == []
+    decision = await scoring.http.post(
+        "/v1/applications/app-gone/decision",
+        json={"outcome": "declined", "feedback": "n/a"},
+        headers=scoring.manager,
+    )
+    assert decision.status_code == 409
+
+
+async def test_a_repeated_submission_does_not_assign_more_reviewers(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-6", panel=["rev-a", "rev-b", "rev-c"], k=2)
+    submitted = await scoring.submit("app-twice", "prog-6", "org-t")
+    await scoring.assigned("app-twice", 2)
+    again = await scoring.bus.publish(submitted)  # the same submission again, as a new event
+    await scoring.eventually(lambda: scoring.db.inbox.find_one({"_id": {"$regex": f":{again.id}$"}}))
+    assert len([e for e in scoring.bus.of_type(ReviewAssigned.type) if e.data.application_id == "app-twice"]) == 2
+    assert await scoring.db.reviews.count_documents({"application_id": "app-twice"}) == 2
+
+
+async def test_a_withdrawal_that_overtakes_its_submission_stops_the_review(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-7", panel=["rev-a"], k=1)
+    await scoring.bus.publish(ApplicationWithdrawn(application_id="app-ghost", programme_id="prog-7"))
+    await scoring.eventually(lambda: scoring.db.early_withdrawals.find_one({"_id": "app-ghost"}))
+    await scoring.submit("app-ghost", "prog-7", "org-h")
+    await scoring.eventually(lambda: scoring.db.applications.find_one({"_id": "app-ghost"}))
+    await scoring.submit("app-real", "prog-7", "org-h")
+    await scoring.assigned("app-real", 1)
+    assert (await scoring.application("app-ghost"))["status"] == "withdrawn"
+    assert await scoring.db.reviews.count_documents({"application_id": "app-ghost"}) == 0
+
+
+async def test_an_application_in_another_currency_than_its_programme_is_dead_lettered(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-8", panel=["rev-a"], k=1)
+    submitted = await scoring.submit("app-eur", "prog-8", "org-e")
+    euros = submitted.model_copy(update={"amount_requested": Money(amount=100, currency="EUR")})
+    await scoring.bus.publish(euros.model_copy(update={"application_id": "app-eur-2"}))
+    [dead] = await scoring.bus.dead_letters("scoring", expect=1, timeout=5)
+    assert dead["reason"].startswith("RuleViolation")
+    assert "EUR" in dead["reason"]
+    assert await scoring.db.applications.find_one({"_id": "app-eur-2"}) is None

@@ -1,0 +1,196 @@
+"""The pure rules of scoring: assignment, weighted scores, moderation, ranking against the budget, awards."""
+
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from grants_shared.money import Money
+from scoring import domain
+from scoring.domain import RankingCandidate, assign_reviewers, rank, score_application
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def gbp(pounds: int) -> Money:
+    return Money(amount=pounds * 100, currency="GBP")
+
+
+# --- assignment ----------------------------------------------------------------------------------
+
+
+def test_the_least_loaded_reviewers_are_chosen() -> None:
+    choice = assign_reviewers(["ann", "bob", "cat", "dev"], 2, {"ann": 3, "bob": 0, "cat": 1, "dev": 5}, set(), set())
+    assert choice.reviewer_ids == ("bob", "cat")
+    assert choice.missing == 0
+
+
+def test_reviewers_with_no_open_reviews_count_as_unloaded() -> None:
+    choice = assign_reviewers(["ann", "bob", "cat"], 1, {"ann": 1, "bob": 2}, set(), set())
+    assert choice.reviewer_ids == ("cat",)
+
+
+def test_ties_are_broken_by_reviewer_id_whatever_the_panel_order() -> None:
+    loads = {"zed": 1, "amy": 1, "kim": 1}
+    first = assign_reviewers(["zed", "kim", "amy"], 2, loads, set(), set())
+    second = assign_reviewers(["amy", "zed", "kim"], 2, loads, set(), set())
+    assert first.reviewer_ids == second.reviewer_ids == ("amy", "kim")
+
+
+def test_a_conflicted_reviewer_is_never_chosen_even_when_least_loaded() -> None:
+    choice = assign_reviewers(["ann", "bob", "cat"], 2, {"ann": 0, "bob": 4, "cat": 9}, {"ann"}, set())
+    assert choice.reviewer_ids == ("bob", "cat")
+    assert "ann" not in choice.reviewer_ids
+
+
+def test_too_few_free_reviewers_gives_a_partial_assignment_and_says_how_many_are_missing() -> None:
+    choice = assign_reviewers(["ann", "bob", "cat"], 3, {}, {"bob"}, set())
+    assert choice.reviewer_ids == ("ann", "cat")
+    assert choice.missing == 1
+    assert domain.status_after_assignment(choice.missing) == domain.AWAITING_REVIEWERS
+    assert domain.status_after_assignment(0) == domain.IN_REVIEW
+
+
+def test_nobody_free_assigns_nobody() -> None:
+    choice = assign_reviewers(["ann"], 2, {}, {"ann"}, set())
+    assert choice.reviewer_ids == ()
+    assert choice.missing == 2
+
+
+def test_a_reviewer_already_reviewing_the_application_is_not_chosen_twice() -> None:
+    choice = assign_reviewers(["ann", "bob", "cat"], 2, {"ann": 0, "bob": 5, "cat": 6}, set(), {"ann"})
+    assert choice.reviewer_ids == ("bob", "cat")
+
+
+def test_a_reviewer_listed_twice_on_the_panel_is_chosen_once() -> None:
+    choice = assign_reviewers(["ann", "ann", "bob"], 3, {}, set(), set())
+    assert choice.reviewer_ids == ("ann", "bob")
+    assert choice.missing == 1
+
+
+def test_assigning_several_in_a_row_spreads_the_load() -> None:
+    loads: dict[str, int] = {}
+    chosen = []
+    for _ in range(3):
+        choice = assign_reviewers(["ann", "bob", "cat"], 1, loads, set(), set())
+        chosen.extend(choice.reviewer_ids)
+        loads = domain.with_new_reviews(loads, choice.reviewer_ids)
+    assert chosen == ["ann", "bob", "cat"]
+    assert loads == {"ann": 1, "bob": 1, "cat": 1}
+
+
+# --- score sheets and weighted scores ------------------------------------------------------------
+
+
+def test_a_score_sheet_must_cover_exactly_the_criteria() -> None:
+    assert domain.score_sheet_problems({"need", "impact"}, {"need", "impact"}) == []
+    assert domain.score_sheet_problems({"need", "impact"}, {"need"}) == ["missing scores for: impact"]
+    assert domain.score_sheet_problems({"need"}, {"need", "vibes"}) == ["not criteria of this programme: vibes"]
+
+
+def test_the_weighted_score_is_the_weighted_mean_of_the_criterion_means() -> None:
+    weights = {"need": 3, "impact": 1}
+    sheets = [{"need": 4, "impact": 2}, {"need": 5, "impact": 3}]
+    score = score_application(weights, sheets, moderation_spread=2)
+    assert score.criterion_means == {"need": 4.5, "impact": 2.5}
+    assert score.weighted_score == 4.0  # (4.5*3 + 2.5*1) / 4
+
+
+def test_the_weighted_score_is_rounded_half_up_to_two_places() -> None:
+    # means 13/3 and 2: (13/3*1 + 2*2)/3 = 25/9 = 2.777... -> 2.78
+    score = score_application({"a": 1, "b": 2}, [{"a": 4, "b": 2}, {"a": 4, "b": 2}, {"a": 5, "b": 2}], 2)
+    assert score.criterion_means == {"a": 4.33, "b": 2.0}
+    assert score.weighted_score == 2.78
+    assert domain.round2(Fraction(1, 8)) == 0.13  # 0.125 rounds up, not to even
+    assert domain.round2(Fraction(5, 1)) == 5.0
+
+
+def test_scores_apart_by_more_than_the_spread_need_moderation() -> None:
+    assert score_application({"a": 1}, [{"a": 1}, {"a": 4}], 2).needs_moderation is True
+    assert score_application({"a": 1}, [{"a": 1}, {"a": 3}], 2).needs_moderation is False
+    assert score_application({"a": 1, "b": 1}, [{"a": 3, "b": 0}, {"a": 3, "b": 5}], 2).needs_moderation is True
+    assert score_application({"a": 1}, [{"a": 2}, {"a": 3}], 0).needs_moderation is True
+
+
+def test_a_score_outside_the_scale_is_refused() -> None:
+    with pytest.raises(ValueError):
+        score_application({"a": 1}, [{"a": 6}], 2)
+    with pytest.raises(ValueError):
+        score_application({"a": 1}, [], 2)
+
+
+# --- ranking and the budget ----------------------------------------------------------------------
+
+
+def candidate(app_id: str, score: float, pounds: int, minutes: int = 0, outcome: str | None = None) -> RankingCandidate:
+    status = domain.DECIDED if outcome else domain.SCORED
+    return RankingCandidate(app_id, score, T0 + timedelta(minutes=minutes), pounds * 100, status, outcome)
+
+
+def test_the_ranking_orders_by_score_and_then_by_who_submitted_first() -> None:
+    ranked = rank([candidate("late", 4.0, 1, minutes=5), candidate("top", 4.5, 1), candidate("early", 4.0, 1)], 10_000)
+    assert [r.candidate.application_id for r in ranked] == ["top", "early", "late"]
+    assert [r.position for r in ranked] == [1, 2, 3]
+
+
+def test_fits_budget_walks_the_ranking_greedily() -> None:
+    ranked = rank(
+        [candidate("a", 5.0, 600), candidate("b", 4.0, 500), candidate("c", 3.0, 300), candidate("d", 2.0, 200)],
+        available=1_000 * 100,
+    )
+    # a takes 600 (400 left), b does not fit, c takes 300 (100 left), d does not fit
+    assert [(r.candidate.application_id, r.fits_budget) for r in ranked] == [
+        ("a", True), ("b", False), ("c", True), ("d", False)
+    ]
+    assert [r.cumulative_requested for r in ranked] == [60_000, 110_000, 140_000, 160_000]
+
+
+def test_awards_already_made_are_out_of_the_available_money_and_declines_do_not_count() -> None:
+    ranked = rank(
+        [
+            candidate("awarded", 5.0, 800, outcome=domain.AWARDED),
+            candidate("declined", 4.5, 100, outcome=domain.DECLINED),
+            candidate("next", 4.0, 200),
+            candidate("last", 3.0, 100),
+        ],
+        available=200 * 100,  # budget 1000, 800 already awarded
+    )
+    assert [(r.candidate.application_id, r.fits_budget) for r in ranked] == [
+        ("awarded", True), ("declined", False), ("next", True), ("last", False)
+    ]
+    assert [r.cumulative_requested for r in ranked] == [80_000, 80_000, 100_000, 110_000]
+
+
+# --- decisions and awards ------------------------------------------------------------------------
+
+
+def test_only_a_scored_and_moderated_application_can_be_decided() -> None:
+    assert domain.decision_refusal(domain.SCORED, needs_moderation=False) is None
+    assert "moderator" in domain.decision_refusal(domain.SCORED, needs_moderation=True)
+    assert "already" in domain.decision_refusal(domain.DECIDED, needs_moderation=False)
+    assert domain.decision_refusal(domain.IN_REVIEW, needs_moderation=False) is not None
+    assert domain.decision_refusal(domain.WITHDRAWN, needs_moderation=False) is not None
+
+
+def test_an_award_within_every_limit_is_allowed() -> None:
+    assert domain.award_problems(gbp(5_000), gbp(5_000), gbp(10_000), gbp(5_000)) == []
+
+
+def test_an_award_beyond_the_maximum_the_request_or_the_remaining_budget_is_refused() -> None:
+    problems = domain.award_problems(gbp(12_000), gbp(11_000), gbp(10_000), gbp(9_000))
+    assert len(problems) == 3
+    assert any("maximum" in p for p in problems)
+    assert any("requested" in p for p in problems)
+    assert any("budget" in p for p in problems)
+
+
+def test_an_award_of_nothing_or_in_another_currency_is_refused() -> None:
+    assert domain.award_problems(gbp(0), gbp(100), gbp(100), gbp(100)) == ["an award must be more than zero"]
+    euros = Money(amount=100, currency="EUR")
+    assert domain.award_problems(euros, gbp(100), gbp(100), gbp(100)) == ["the programme pays in GBP, not EUR"]
+
+
+def test_the_budget_allows_an_award_up_to_exactly_what_remains() -> None:
+    assert domain.budget_allows(gbp(1_000), gbp(1_000)) is True
+    assert domain.budget_allows(gbp(1_000), Money(amount=100_001, currency="GBP")) is False
+    assert domain.budget_allows(gbp(1_000), Money(amount=1, currency="EUR")) is False
