@@ -1,0 +1,272 @@
+"""Pure rules: who is told what about which event, how money and dates read, notification ids, and
+the email state machine (pending -> sending -> sent | pending again | failed). No I/O here."""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from grants_shared.events import Reason, ScheduledAmount
+from grants_shared.money import Money
+
+
+class Template(StrEnum):
+    """One kind of message; names the three templates (subject, text, HTML) that render it."""
+
+    APPLICATION_RECEIVED = "application_received"
+    APPLICATION_INELIGIBLE = "application_ineligible"
+    APPLICATION_WITHDRAWN = "application_withdrawn"
+    REVIEW_ASSIGNED = "review_assigned"
+    APPLICATION_AWARDED = "application_awarded"
+    APPLICATION_DECLINED = "application_declined"
+    GRANT_OFFERED = "grant_offered"
+    GRANT_ACCEPTED = "grant_accepted"
+    PAYMENT_SENT = "payment_sent"
+    PAYMENT_FAILED = "payment_failed"
+
+
+class RecipientKind(StrEnum):
+    APPLICANT = "applicant"
+    REVIEWER = "reviewer"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+#: The email part's state machine. `sending -> sending` is a fresh claim on an expired lease (the
+#: sender that held it died); `sent` and `failed` are final.
+EMAIL_TRANSITIONS: dict[EmailStatus, frozenset[EmailStatus]] = {
+    EmailStatus.PENDING: frozenset({EmailStatus.SENDING}),
+    EmailStatus.SENDING: frozenset({EmailStatus.SENDING, EmailStatus.SENT, EmailStatus.PENDING, EmailStatus.FAILED}),
+    EmailStatus.SENT: frozenset(),
+    EmailStatus.FAILED: frozenset(),
+}
+
+
+def can_move(current: EmailStatus, target: EmailStatus) -> bool:
+    return target in EMAIL_TRANSITIONS[current]
+
+
+def notification_id(event_id: str, recipient_id: str, template: Template | str) -> str:
+    """The same (event, recipient, template) always gives the same id, so a redelivered event cannot
+    create a second notification (and the id doubles as the email's Message-ID)."""
+    key = "\x1f".join((event_id, recipient_id, str(template)))
+    return "ntf_" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+# --- how things read -----------------------------------------------------------------------------
+
+_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+# ISO 4217 minor-unit exponents that are not 2.
+_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "VND": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
+
+
+def format_money(money: Money) -> str:
+    """`Money(500000, "GBP")` reads "£5,000.00"; a currency without a symbol here reads "CHF 12.50"."""
+    exponent = _EXPONENTS.get(money.currency, 2)
+    whole, fraction = divmod(money.amount, 10**exponent)
+    number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
+    symbol = _SYMBOLS.get(money.currency)
+    return f"{symbol}{number}" if symbol else f"{money.currency} {number}"
+
+
+def format_date(day: date | datetime) -> str:
+    """Dates written out in full ("Friday 4 December 2026") so nobody misreads 04/12 as April."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def when_due(due_after_days: int) -> str:
+    if due_after_days == 0:
+        return "when you accept the offer"
+    if due_after_days == 1:
+        return "1 day after you accept the offer"
+    return f"{due_after_days} days after you accept the offer"
+
+
+def single_line(text: str, limit: int = 200) -> str:
+    """Header-safe text: a subject or display name never carries a line break into an email header."""
+    return " ".join(text.split())[:limit]
+
+
+# --- who is told what ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplicationRecord:
+    """What notifications keeps about an application, fed by application.submitted / .ineligible."""
+
+    application_id: str
+    programme_id: str
+    title: str
+    organisation_name: str | None
+    person_id: str
+    contact_name: str
+    contact_email: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: str
+    kind: RecipientKind
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one person is to be told about one event, before it is rendered."""
+
+    template: Template
+    recipient: Recipient
+    context: dict[str, Any]
+    application_id: str | None = None
+
+
+def _to_applicant(app: ApplicationRecord, programme_name: str | None, template: Template, **context: Any) -> Notice:
+    base = {
+        "name": app.contact_name,
+        "application_id": app.application_id,
+        "title": app.title,
+        "organisation_name": app.organisation_name,
+        "programme_name": programme_name,
+    }
+    return Notice(
+        template, Recipient(app.person_id, RecipientKind.APPLICANT), {**base, **context}, app.application_id
+    )
+
+
+def application_received(app: ApplicationRecord, programme_name: str | None, amount_requested: Money) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.APPLICATION_RECEIVED, amount_requested=format_money(amount_requested)
+    )
+
+
+def application_ineligible(app: ApplicationRecord, programme_name: str | None, reasons: Sequence[Reason]) -> Notice:
+    # Every failed rule, in the plain words applications wrote for it; codes are for machines.
+    return _to_applicant(app, programme_name, Template.APPLICATION_INELIGIBLE, reasons=[r.message for r in reasons])
+
+
+def application_withdrawn(app: ApplicationRecord, programme_name: str | None, reason: str) -> Notice:
+    return _to_applicant(app, programme_name, Template.APPLICATION_WITHDRAWN, reason=reason.strip())
+
+
+def review_assigned(
+    reviewer_id: str, reviewer_name: str | None, application_id: str, application_title: str,
+    programme_name: str | None, due_date: date,
+) -> Notice:
+    context = {
+        "name": reviewer_name,
+        "application_id": application_id,
+        "title": application_title,
+        "programme_name": programme_name,
+        "due_date": format_date(due_date),
+    }
+    return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id)
+
+
+def application_decided(
+    app: ApplicationRecord, programme_name: str | None, outcome: str, amount_awarded: Money | None, feedback: str
+) -> Notice:
+    if outcome == "awarded":
+        if amount_awarded is None:
+            raise ValueError("an award carries an amount")
+        return _to_applicant(
+            app, programme_name, Template.APPLICATION_AWARDED,
+            amount_awarded=format_money(amount_awarded), feedback=feedback.strip(),
+        )
+    return _to_applicant(app, programme_name, Template.APPLICATION_DECLINED, feedback=feedback.strip())
+
+
+def schedule_lines(schedule: Iterable[ScheduledAmount]) -> list[dict[str, Any]]:
+    return [
+        {"sequence": part.sequence, "amount": format_money(part.amount), "when": when_due(part.due_after_days)}
+        for part in sorted(schedule, key=lambda part: part.sequence)
+    ]
+
+
+def grant_offered(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money,
+    schedule: Sequence[ScheduledAmount],
+) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.GRANT_OFFERED,
+        grant_id=grant_id, amount=format_money(amount), schedule=schedule_lines(schedule),
+    )
+
+
+def grant_accepted(app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money | None) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.GRANT_ACCEPTED,
+        grant_id=grant_id, amount=format_money(amount) if amount else None,
+    )
+
+
+def payment_sent(
+    app: ApplicationRecord, programme_name: str | None, amount: Money, provider_reference: str, sent_at: datetime
+) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.PAYMENT_SENT,
+        amount=format_money(amount), reference=provider_reference, sent_on=format_date(sent_at),
+    )
+
+
+def worth_telling_about_payment_failure(attempt: int, will_retry: bool) -> bool:
+    """The first failure (the payment is delayed) and the last (someone must act) are news; the
+    retries in between would only repeat "delayed" to someone who already knows."""
+    return attempt == 1 or not will_retry
+
+
+def payment_failed(app: ApplicationRecord, programme_name: str | None, reason: str, will_retry: bool) -> Notice:
+    return _to_applicant(app, programme_name, Template.PAYMENT_FAILED, reason=reason.strip().rstrip("."), will_retry=will_retry)
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    address: str
+    name: str | None = None
+
+
+def email_destination(
+    recipient: Recipient, registered: Mailbox | None, application_contact: Mailbox | None
+) -> Mailbox | None:
+    """A person's own registered address wins; an applicant without one is written to at the contact
+    address given on the application. Reviewers' addresses are never on the bus: registered or none."""
+    if registered:
+        return registered
+    if recipient.kind is RecipientKind.APPLICANT:
+        return application_contact
+    return None
+
+
+# --- email retries -------------------------------------------------------------------------------
+
+
+def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential backoff: base, 2x base, 4x base ... capped."""
+    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts_made - 1)))
+
+
+@dataclass(frozen=True)
+class AfterFailure:
+    status: EmailStatus
+    next_attempt_at: datetime | None
+
+
+def after_failed_send(
+    attempts_made: int, now: datetime, *, max_attempts: int, base_seconds: float, max_seconds: float,
+    permanent: bool,
+) -> AfterFailure:
+    """A refused address will not start working; anything else is tried again until the attempts run out."""
+    if permanent or attempts_made >= max_attempts:
+        return AfterFailure(EmailStatus.FAILED, None)
+    return AfterFailure(EmailStatus.PENDING, now + retry_delay(attempts_made, base_seconds, max_seconds))
+
+
+def refusal_is_permanent(codes: Iterable[int]) -> bool:
+    """5xx means the server will never take this recipient; 4xx means try later."""
+    codes = list(codes)
+    return bool(codes) and all(500 <= code < 600 for code in codes)

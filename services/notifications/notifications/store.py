@@ -1,0 +1,245 @@
+"""Collections, indexes and queries.
+
+- ``programmes``: programme names for the messages (from programme.opened / .closed).
+- ``applications``: title, programme and contact of each application (from application.submitted /
+  .ineligible); how later events find the person to tell.
+- ``grants``: the offered amount of each grant, for the acceptance message.
+- ``contacts``: the email address a person registered for themselves (PUT /v1/me/contact).
+- ``notifications``: one per (event, recipient, template), with its rendered bodies, its read state
+  and its email part (the email sender's queue).
+- ``deliveries``: one record per delivery attempt on a channel, for audit (no bodies).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from grants_shared.money import Money
+from notifications.domain import ApplicationRecord, EmailStatus
+
+Doc = dict[str, Any]
+
+
+async def create_indexes(db: AsyncDatabase) -> None:
+    # Belt and braces behind the deterministic _id: one notification per (event, recipient, template).
+    await db.notifications.create_index(
+        [("event_id", ASCENDING), ("recipient_id", ASCENDING), ("template", ASCENDING)],
+        unique=True, name="one_per_event_recipient_template",
+    )
+    await db.notifications.create_index(
+        [("recipient_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox_newest_first"
+    )
+    await db.notifications.create_index(
+        [("email.status", ASCENDING), ("email.next_attempt_at", ASCENDING)], name="email_queue"
+    )
+    await db.notifications.create_index(
+        [("email.status", ASCENDING), ("email.claimed_at", ASCENDING)], name="email_claims"
+    )
+    await db.deliveries.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
+    await db.deliveries.create_index([("notification_id", ASCENDING)], name="by_notification")
+
+
+# --- what other services told us -------------------------------------------------------------------
+
+
+async def open_programme(
+    db: AsyncDatabase, session: AsyncClientSession, programme_id: str, name: str, closes_at: datetime
+) -> None:
+    # The status is only set on insert, so an open that arrives after its close does not reopen it.
+    await db.programmes.update_one(
+        {"_id": programme_id},
+        {"$set": {"name": name, "closes_at": closes_at}, "$setOnInsert": {"status": "open"}},
+        upsert=True, session=session,
+    )
+
+
+async def close_programme(db: AsyncDatabase, session: AsyncClientSession, programme_id: str, at: datetime) -> None:
+    await db.programmes.update_one(
+        {"_id": programme_id}, {"$set": {"status": "closed", "closed_at": at}}, upsert=True, session=session
+    )
+
+
+async def programme_name(db: AsyncDatabase, session: AsyncClientSession, programme_id: str) -> str | None:
+    doc = await db.programmes.find_one({"_id": programme_id}, {"name": 1}, session=session)
+    return doc.get("name") if doc else None
+
+
+async def save_application(
+    db: AsyncDatabase, session: AsyncClientSession, app: ApplicationRecord, status: str, at: datetime
+) -> None:
+    await db.applications.update_one(
+        {"_id": app.application_id},
+        {"$set": {
+            "programme_id": app.programme_id,
+            "title": app.title,
+            "organisation_name": app.organisation_name,
+            "contact": {"person_id": app.person_id, "name": app.contact_name, "email": app.contact_email},
+            "status": status,
+            "updated_at": at,
+        }},
+        upsert=True,
+        session=session,
+    )
+
+
+async def find_application(db: AsyncDatabase, session: AsyncClientSession, application_id: str) -> ApplicationRecord | None:
+    doc = await db.applications.find_one({"_id": application_id}, session=session)
+    if doc is None:
+        return None
+    contact = doc["contact"]
+    return ApplicationRecord(
+        application_id=doc["_id"],
+        programme_id=doc["programme_id"],
+        title=doc["title"],
+        organisation_name=doc.get("organisation_name"),
+        person_id=contact["person_id"],
+        contact_name=contact["name"],
+        contact_email=contact["email"],
+    )
+
+
+async def save_grant(
+    db: AsyncDatabase, session: AsyncClientSession, grant_id: str, application_id: str, amount: Money
+) -> None:
+    await db.grants.update_one(
+        {"_id": grant_id},
+        {"$set": {"application_id": application_id, "amount": amount.model_dump()}},
+        upsert=True,
+        session=session,
+    )
+
+
+async def grant_amount(db: AsyncDatabase, session: AsyncClientSession, grant_id: str) -> Money | None:
+    doc = await db.grants.find_one({"_id": grant_id}, {"amount": 1}, session=session)
+    return Money.model_validate(doc["amount"]) if doc else None
+
+
+# --- contacts --------------------------------------------------------------------------------------
+
+
+async def find_contact(db: AsyncDatabase, person_id: str, session: AsyncClientSession | None = None) -> Doc | None:
+    return await db.contacts.find_one({"_id": person_id}, session=session)
+
+
+async def create_contact(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
+    """Insert unless someone (a concurrent first PUT) got there first; the caller then treats it as an edit."""
+    result = await db.contacts.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+    return result.upserted_id is not None
+
+
+async def replace_contact(
+    db: AsyncDatabase, session: AsyncClientSession, person_id: str, expected_version: int, fields: Doc
+) -> bool:
+    result = await db.contacts.update_one(
+        {"_id": person_id, "version": expected_version},
+        {"$set": fields, "$inc": {"version": 1}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+
+async def insert_notification_if_new(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
+    """True if this created the notification; False if it already existed (a redelivered event).
+
+    An upsert, not an insert: a duplicate-key error would abort the whole transaction."""
+    result = await db.notifications.update_one(
+        {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
+    )
+    return result.upserted_id is not None
+
+
+INBOX_FIELDS = {"html": 0, "text": 0, "email.address": 0, "email.name": 0, "email.claim": 0}
+
+
+async def inbox_page(db: AsyncDatabase, recipient_id: str, unread_only: bool, limit: int) -> list[Doc]:
+    query: Doc = {"recipient_id": recipient_id}
+    if unread_only:
+        query["read_at"] = None
+    cursor = db.notifications.find(query, INBOX_FIELDS).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+    return await cursor.limit(limit).to_list(None)
+
+
+async def unread_count(db: AsyncDatabase, recipient_id: str) -> int:
+    return await db.notifications.count_documents({"recipient_id": recipient_id, "read_at": None})
+
+
+async def own_notification(
+    db: AsyncDatabase, recipient_id: str, notification_id: str, session: AsyncClientSession | None = None
+) -> Doc | None:
+    # Scoped by recipient in the query itself: someone else's notification is simply not found.
+    projection = {"email.claim": 0}
+    return await db.notifications.find_one(
+        {"_id": notification_id, "recipient_id": recipient_id}, projection, session=session
+    )
+
+
+async def mark_read(
+    db: AsyncDatabase, session: AsyncClientSession, recipient_id: str, notification_id: str, at: datetime
+) -> None:
+    # Conditional on read_at being unset: reading twice keeps the first time.
+    await db.notifications.update_one(
+        {"_id": notification_id, "recipient_id": recipient_id, "read_at": None},
+        {"$set": {"read_at": at}},
+        session=session,
+    )
+
+
+# --- the email queue -------------------------------------------------------------------------------
+
+
+async def due_emails(db: AsyncDatabase, now: datetime, stale_before: datetime, limit: int) -> list[Doc]:
+    """Pending emails whose time has come, and claims abandoned by a sender that died."""
+    query = {"$or": [
+        {"email.status": EmailStatus.PENDING.value, "email.next_attempt_at": {"$lte": now}},
+        {"email.status": EmailStatus.SENDING.value, "email.claimed_at": {"$lt": stale_before}},
+    ]}
+    projection = {"recipient_id": 1, "recipient_kind": 1, "template": 1, "event_id": 1, "event_type": 1,
+                  "subject": 1, "text": 1, "html": 1, "email": 1}
+    return await db.notifications.find(query, projection).sort("email.next_attempt_at", ASCENDING).limit(
+        limit
+    ).to_list(None)
+
+
+async def claim_email(
+    db: AsyncDatabase, session: AsyncClientSession, doc: Doc, claim: str, now: datetime
+) -> bool:
+    """Compare-and-set on the status and claim this sender saw: of several replicas, one wins."""
+    email = doc["email"]
+    result = await db.notifications.update_one(
+        {"_id": doc["_id"], "email.status": email["status"], "email.claim": email.get("claim"),
+         # attempts acts as a version: a retry recorded since this sender looked is not claimed early
+         "email.attempts": email.get("attempts", 0)},
+        {"$set": {"email.status": EmailStatus.SENDING.value, "email.claim": claim, "email.claimed_at": now}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+async def finish_email(
+    db: AsyncDatabase, session: AsyncClientSession, notification_id: str, claim: str, fields: Doc
+) -> bool:
+    """Settle an attempt, but only while this sender still holds the claim."""
+    result = await db.notifications.update_one(
+        {"_id": notification_id, "email.status": EmailStatus.SENDING.value, "email.claim": claim},
+        {"$set": {**fields, "email.claim": None}, "$inc": {"email.attempts": 1}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+# --- deliveries ------------------------------------------------------------------------------------
+
+
+async def record_delivery(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> None:
+    await db.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+
+
+async def deliveries_page(db: AsyncDatabase, filters: Doc, limit: int) -> list[Doc]:
+    cursor = db.deliveries.find(filters).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+    return await cursor.to_list(None)

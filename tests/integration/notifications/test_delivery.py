@@ -1,0 +1,226 @@
+"""Events in from the bus; notifications out to the inbox (HTTP) and to a real SMTP server."""
+
+import asyncio
+from datetime import timedelta
+
+from grants_shared.clock import utcnow
+from grants_shared.events import NotificationDelivered
+from grants_shared.service import Runtime
+from notifications.config import Settings
+from notifications.domain import Template, notification_id
+from notifications.handlers import on_application_submitted
+from notifications.main import build_app
+from tests.integration.notifications.builders import (
+    PROGRAMME,
+    admin,
+    applicant,
+    eventually,
+    inbox,
+    programme_opened,
+    review_assigned,
+    reviewer,
+    submitted,
+    wait_for_inbox,
+)
+from tests.integration.notifications.conftest import SmtpSink
+from tests.support.app import serve
+from tests.support.bus import TestBus
+
+DELIVERED = NotificationDelivered.type
+
+
+async def test_a_submitted_application_reaches_the_applicants_inbox_and_mailbox(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        await bus.publish(programme_opened())
+        event = await bus.publish(submitted(title="Walk & talk <peer> support"))
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+
+        [told] = await bus.wait_for(DELIVERED, channel="inbox", notification_id=nid)
+        assert told.data.recipient_kind == "applicant"
+        assert told.data.answered_event_id == event.id
+        [item] = await wait_for_inbox(client, applicant(service_settings), 1)
+        assert item["id"] == nid and item["kind"] == "application_received" and item["read_at"] is None
+        assert item["subject"] == 'We have received your application "Walk & talk <peer> support"'
+
+        [mailed] = await bus.wait_for(DELIVERED, channel="email", notification_id=nid)
+        assert mailed.data.answered_event_type == "grants.application.submitted.v1"
+        [email] = await running_sink.wait_for(1)
+        assert running_sink.recipients == [["sam@hope.example"]]
+        assert email["Message-ID"] == f"<{nid}@grants-test.example>"
+        assert email["To"] == "Sam Okafor <sam@hope.example>"
+        assert email["Subject"] == item["subject"]
+        text = email.get_body(("plain",)).get_content()
+        html = email.get_body(("html",)).get_content()
+        assert "£5,000.00" in text and PROGRAMME in text and "Walk & talk <peer> support" in text
+        assert "<strong>£5,000.00</strong>" in html and "Walk &amp; talk &lt;peer&gt; support" in html
+
+        detail = (await client.get(f"/v1/inbox/{nid}", headers=applicant(service_settings))).json()
+        assert detail["text"] == text.replace("\r\n", "\n")
+        assert "Walk &amp; talk &lt;peer&gt; support" in detail["html"]
+        assert detail["email"]["status"] == "sent" and detail["email"]["attempts"] == 1
+
+        audit = await client.get("/v1/deliveries", headers=admin(service_settings), params={"notification_id": nid})
+        assert audit.status_code == 200
+        rows = audit.json()["items"]
+        assert [(r["channel"], r["outcome"]) for r in rows] == [("email", "delivered"), ("inbox", "delivered")]
+        assert all("html" not in r and "text" not in r and "subject" not in r for r in rows)
+
+
+async def test_the_same_event_twice_makes_one_notification_and_one_email(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    app = build_app(service_settings)
+    async with serve(app) as client:
+        event = await bus.publish(submitted())
+        await bus.publish_event(event)  # redelivered, or published twice by its sender
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        await bus.wait_for(DELIVERED, channel="email", notification_id=nid)
+        await running_sink.wait_for(1)
+
+        # Past the consumer's inbox too: the handler itself, run again with the same event, adds nothing.
+        runtime: Runtime = app.state.runtime
+        emitted = await runtime.database.transact(lambda tx: _run_and_count(tx, event))
+        assert emitted == 0
+
+        await asyncio.sleep(0.6)  # room for any second email or notification to show up
+        assert len(running_sink.messages) == 1
+        assert [i["id"] for i in (await inbox(client, applicant(service_settings)))["items"]] == [nid]
+        assert len(bus.of_type(DELIVERED)) == 2  # inbox + email, once each
+        assert await runtime.db.notifications.count_documents({}) == 1
+
+
+async def _run_and_count(tx, event) -> int:
+    await on_application_submitted(event, tx)
+    return len(tx.emitted)
+
+
+async def test_a_reviewer_is_told_in_the_inbox_and_by_email_only_once_they_registered_an_address(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        await bus.publish(programme_opened())
+        first = await bus.publish(review_assigned("review-1"))
+        first_id = notification_id(first.id, "reviewer-1", Template.REVIEW_ASSIGNED)
+        [told] = await bus.wait_for(DELIVERED, channel="inbox", notification_id=first_id)
+        assert told.data.recipient_kind == "reviewer"
+        [item] = await wait_for_inbox(client, reviewer(service_settings), 1)
+        assert item["kind"] == "review_assigned" and item["email"] is None
+        assert item["subject"] == 'Please review "Walk and talk peer support" by Friday 4 December 2026'
+
+        registered = await client.put("/v1/me/contact", headers=reviewer(service_settings),
+                                      json={"email": "ali@panel.example", "name": "Ali Khan"})
+        assert registered.status_code == 201, registered.text
+
+        second = await bus.publish(review_assigned("review-2"))
+        second_id = notification_id(second.id, "reviewer-1", Template.REVIEW_ASSIGNED)
+        await bus.wait_for(DELIVERED, channel="email", notification_id=second_id)
+        [email] = await running_sink.wait_for(1)
+        assert email["To"] == "Ali Khan <ali@panel.example>"
+        assert email["Message-ID"] == f"<{second_id}@grants-test.example>"
+        assert "Dear Ali Khan," in email.get_body(("plain",)).get_content()
+        assert PROGRAMME in email.get_body(("html",)).get_content()
+
+        await asyncio.sleep(0.3)
+        assert len(running_sink.messages) == 1  # the first assignment stays inbox-only
+        assert not bus.of_type(DELIVERED) or all(
+            e.data.notification_id != first_id for e in bus.of_type(DELIVERED) if e.data.channel == "email"
+        )
+        items = (await inbox(client, reviewer(service_settings)))["items"]
+        assert [i["id"] for i in items] == [second_id, first_id]  # newest first
+
+
+async def test_an_email_is_retried_while_smtp_is_down_and_delivered_exactly_once_when_it_is_back(
+    service_settings: Settings, bus: TestBus, smtp_sink: SmtpSink
+) -> None:
+    app = build_app(service_settings)
+    async with serve(app) as client:
+        event = await bus.publish(submitted())
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        headers = applicant(service_settings)
+
+        async def failed_twice() -> bool:
+            response = await client.get(f"/v1/inbox/{nid}", headers=headers)
+            email = response.json().get("email") if response.status_code == 200 else None
+            return bool(email) and email["attempts"] >= 2 and email["status"] == "pending"
+
+        await eventually(failed_twice, what="two failed attempts")
+        assert not bus.of_type(DELIVERED) or all(e.data.channel == "inbox" for e in bus.of_type(DELIVERED))
+        item = (await client.get(f"/v1/inbox/{nid}", headers=headers)).json()
+        assert item["email"]["last_error"]  # the failure is visible
+
+        smtp_sink.start()
+        await bus.wait_for(DELIVERED, channel="email", notification_id=nid)
+        await smtp_sink.wait_for(1)
+        await asyncio.sleep(0.6)
+        assert len(smtp_sink.messages) == 1
+        assert smtp_sink.messages[0]["Message-ID"] == f"<{nid}@grants-test.example>"
+
+        item = (await client.get(f"/v1/inbox/{nid}", headers=headers)).json()
+        assert item["email"]["status"] == "sent" and item["email"]["last_error"] is None
+        rows = (await client.get("/v1/deliveries", headers=admin(service_settings),
+                                 params={"notification_id": nid, "channel": "email"})).json()["items"]
+        outcomes = [r["outcome"] for r in rows]
+        assert outcomes[0] == "delivered" and outcomes.count("delivered") == 1
+        assert len(outcomes) == item["email"]["attempts"] and set(outcomes[1:]) == {"failed"}
+        assert all(r["error"] for r in rows[1:])
+
+
+async def test_an_email_that_can_never_be_sent_ends_failed_and_visible(
+    service_settings: Settings, bus: TestBus, smtp_sink: SmtpSink
+) -> None:
+    settings = service_settings.model_copy(update={"email_max_attempts": 2})
+    async with serve(build_app(settings)) as client:
+        event = await bus.publish(submitted())
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+
+        async def gave_up() -> bool:
+            response = await client.get(f"/v1/inbox/{nid}", headers=applicant(settings))
+            return response.status_code == 200 and (response.json()["email"] or {}).get("status") == "failed"
+
+        await eventually(gave_up, what="the email given up")
+        item = (await client.get(f"/v1/inbox/{nid}", headers=applicant(settings))).json()
+        assert item["email"]["attempts"] == 2
+        rows = (await client.get("/v1/deliveries", headers=admin(settings),
+                                 params={"outcome": "gave_up"})).json()["items"]
+        assert [r["notification_id"] for r in rows] == [nid]
+        smtp_sink.start()
+        await asyncio.sleep(0.5)
+        assert smtp_sink.messages == []  # failed is final
+
+
+async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_with_the_same_message_id(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    quiet = service_settings.model_copy(update={"email_sender_enabled": False})
+    quiet_app = build_app(quiet)
+    async with serve(quiet_app) as client:
+        abandoned = await bus.publish(submitted(application_id="app-1", email="one@hope.example"))
+        in_flight = await bus.publish(submitted(application_id="app-2", email="two@hope.example"))
+        await wait_for_inbox(client, applicant(quiet), 2)
+        db = quiet_app.state.runtime.db
+        now = utcnow()
+        lease = timedelta(seconds=quiet.email_lease_seconds)
+        for event, claimed_at in ((abandoned, now - 2 * lease), (in_flight, now)):
+            nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+            # What a sender leaves behind when it dies after claiming (or while still sending).
+            result = await db.notifications.update_one(
+                {"_id": nid, "email.status": "pending"},
+                {"$set": {"email.status": "sending", "email.claim": "dead-sender", "email.claimed_at": claimed_at}},
+            )
+            assert result.modified_count == 1
+        await asyncio.sleep(0.5)
+        assert running_sink.messages == []  # this replica sends nothing
+
+    async with serve(build_app(service_settings)) as client:
+        abandoned_id = notification_id(abandoned.id, "person-1", Template.APPLICATION_RECEIVED)
+        [email] = await running_sink.wait_for(1)
+        assert email["Message-ID"] == f"<{abandoned_id}@grants-test.example>"
+        assert running_sink.recipients == [["one@hope.example"]]
+        await bus.wait_for(DELIVERED, channel="email", notification_id=abandoned_id)
+        await asyncio.sleep(0.5)
+        assert len(running_sink.messages) == 1  # the claim still within its lease is left alone
+        in_flight_id = notification_id(in_flight.id, "person-1", Template.APPLICATION_RECEIVED)
+        item = (await client.get(f"/v1/inbox/{in_flight_id}", headers=applicant(service_settings))).json()
+        assert item["email"]["status"] == "sending"

@@ -1,0 +1,283 @@
+"""Pure rules of the notifications service: what each message says, how money reads, notification
+ids, escaping, the email message and the email retry rules."""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from grants_shared.events import NotificationDelivered, Reason, ScheduledAmount
+from grants_shared.money import Money
+from notifications import domain
+from notifications.config import Settings
+from notifications.domain import ApplicationRecord, EmailStatus, Notice, RecipientKind, Template
+from notifications.mailer import compose_email, message_id
+from notifications.rendering import missing_templates, render
+
+NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+
+
+def gbp(pence: int) -> Money:
+    return Money(amount=pence, currency="GBP")
+
+
+def an_application(title: str = "Walk and talk peer support", name: str = "Sam Okafor") -> ApplicationRecord:
+    return ApplicationRecord(
+        application_id="app-1", programme_id="prog-1", title=title, organisation_name="Hope Street Group",
+        person_id="person-1", contact_name=name, contact_email="sam@hope.example",
+    )
+
+
+def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notice]:
+    """One notice of each kind; `text` is put in every free-text field people write."""
+    programme = "Suicide prevention small grants 2026"
+    return {
+        Template.APPLICATION_RECEIVED: domain.application_received(app, programme, gbp(500_000)),
+        Template.APPLICATION_INELIGIBLE: domain.application_ineligible(
+            app, programme,
+            [Reason(code="outside_area", message=f"The group works outside the programme's area{text}"),
+             Reason(code="over_maximum", message="The amount asked for is over the maximum award")],
+        ),
+        Template.APPLICATION_WITHDRAWN: domain.application_withdrawn(app, programme, f"We merged{text}"),
+        Template.REVIEW_ASSIGNED: domain.review_assigned(
+            "reviewer-7", f"Ali{text}", "app-1", app.title, programme, date(2026, 12, 4)
+        ),
+        Template.APPLICATION_AWARDED: domain.application_decided(
+            app, programme, "awarded", gbp(450_000), f"Strong local roots{text}"
+        ),
+        Template.APPLICATION_DECLINED: domain.application_decided(
+            app, programme, "declined", None, f"Too little detail on safeguarding{text}"
+        ),
+        Template.GRANT_OFFERED: domain.grant_offered(
+            app, programme, "grant-9", gbp(500_000),
+            [ScheduledAmount(sequence=2, amount=gbp(250_000), due_after_days=90),
+             ScheduledAmount(sequence=1, amount=gbp(250_000), due_after_days=0)],
+        ),
+        Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
+        Template.PAYMENT_SENT: domain.payment_sent(app, programme, gbp(250_000), "BACS-123", NOW),
+        Template.PAYMENT_FAILED: domain.payment_failed(app, programme, f"The bank was unavailable{text}.", True),
+    }
+
+
+# --- money and dates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (500_000, "GBP", "£5,000.00"),
+        (5, "GBP", "£0.05"),
+        (0, "GBP", "£0.00"),
+        (123_456_789, "GBP", "£1,234,567.89"),
+        (1_050, "EUR", "€10.50"),
+        (99, "USD", "$0.99"),
+        (1_250, "CHF", "CHF 12.50"),
+        (1_234, "JPY", "JPY 1,234"),
+        (1_234_567, "BHD", "BHD 1,234.567"),
+    ],
+)
+def test_money_reads_from_minor_units(amount: int, currency: str, expected: str) -> None:
+    assert domain.format_money(Money(amount=amount, currency=currency)) == expected
+
+
+def test_dates_are_written_out_in_full() -> None:
+    assert domain.format_date(date(2026, 12, 4)) == "Friday 4 December 2026"
+    assert domain.when_due(0) == "when you accept the offer"
+    assert domain.when_due(1) == "1 day after you accept the offer"
+    assert domain.when_due(90) == "90 days after you accept the offer"
+
+
+# --- notification ids ------------------------------------------------------------------------------
+
+
+def test_the_notification_id_is_deterministic_and_fits_the_event_contract() -> None:
+    first = domain.notification_id("evt-1", "person-1", Template.APPLICATION_RECEIVED)
+    assert first == domain.notification_id("evt-1", "person-1", Template.APPLICATION_RECEIVED)
+    assert re.fullmatch(r"ntf_[0-9a-f]{40}", first)
+    others = {
+        domain.notification_id("evt-2", "person-1", Template.APPLICATION_RECEIVED),
+        domain.notification_id("evt-1", "person-2", Template.APPLICATION_RECEIVED),
+        domain.notification_id("evt-1", "person-1", Template.APPLICATION_INELIGIBLE),
+        # no ambiguity from gluing the parts together
+        domain.notification_id("evt-1p", "erson-1", Template.APPLICATION_RECEIVED),
+    }
+    assert first not in others and len(others) == 4
+    NotificationDelivered(notification_id=first, channel="inbox", recipient_kind="applicant",
+                          answered_event_id="evt-1", answered_event_type="grants.application.submitted.v1")
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+
+def test_every_kind_of_message_has_its_three_templates() -> None:
+    assert missing_templates() == []
+    assert set(every_notice(an_application())) == set(Template)
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Template) -> None:
+    notice = every_notice(an_application())[template]
+    rendered = render(notice)
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.text.strip() and "{{" not in rendered.text and "{%" not in rendered.text
+    assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
+    assert "Walk and talk peer support" in rendered.text + rendered.subject
+    assert "Walk and talk peer support" in rendered.html
+    greeting = "Dear Ali," if template is Template.REVIEW_ASSIGNED else "Dear Sam Okafor,"
+    assert greeting in rendered.text and greeting in rendered.html
+
+
+def test_the_received_message_gives_amount_programme_and_reference() -> None:
+    rendered = render(every_notice(an_application())[Template.APPLICATION_RECEIVED])
+    assert rendered.subject == 'We have received your application "Walk and talk peer support"'
+    for part in (rendered.text, rendered.html):
+        assert "£5,000.00" in part
+        assert "Suicide prevention small grants 2026" in part
+        assert "app-1" in part
+
+
+def test_an_ineligible_application_hears_every_reason_in_plain_words() -> None:
+    rendered = render(every_notice(an_application())[Template.APPLICATION_INELIGIBLE])
+    assert "The group works outside the programme's area" in rendered.text
+    assert "The group works outside the programme&#39;s area" in rendered.html
+    for part in (rendered.text, rendered.html):
+        assert "The amount asked for is over the maximum award" in part
+        assert "outside_area" not in part  # machine codes are not for people
+    assert rendered.html.count("<li>") == 2
+
+
+def test_an_award_gives_the_amount_and_a_decline_gives_the_feedback() -> None:
+    notices = every_notice(an_application())
+    awarded = render(notices[Template.APPLICATION_AWARDED])
+    assert "£4,500.00" in awarded.subject and "£4,500.00" in awarded.text and "£4,500.00" in awarded.html
+    declined = render(notices[Template.APPLICATION_DECLINED])
+    assert "Too little detail on safeguarding" in declined.text
+    assert "Too little detail on safeguarding" in declined.html
+    silent = render(domain.application_decided(an_application(), None, "declined", None, "  "))
+    assert "did not leave written feedback" in silent.text
+
+
+def test_an_offer_sets_out_the_schedule_in_order_and_how_to_accept() -> None:
+    rendered = render(every_notice(an_application())[Template.GRANT_OFFERED])
+    assert "£5,000.00" in rendered.subject
+    first = rendered.text.index("1. £2,500.00, when you accept the offer")
+    second = rendered.text.index("2. £2,500.00, 90 days after you accept the offer")
+    assert first < second
+    assert "How to accept" in rendered.text and "grant-9" in rendered.text
+    assert rendered.html.count("<tr>") == 3  # header and two payments
+
+
+def test_a_failed_payment_says_delayed_when_it_will_be_retried_and_otherwise_who_acts() -> None:
+    retried = render(every_notice(an_application())[Template.PAYMENT_FAILED])
+    assert "delayed" in retried.subject
+    assert "we will try again automatically" in retried.text
+    assert "unavailable.." not in retried.text  # a reason's own full stop is not doubled
+    final = render(domain.payment_failed(an_application(), None, "Account closed", False))
+    assert "will not try again automatically" in final.text
+    assert "finance team will contact you" in final.html
+
+
+def test_only_the_first_and_the_last_payment_failure_are_worth_a_message() -> None:
+    assert domain.worth_telling_about_payment_failure(1, will_retry=True)
+    assert not domain.worth_telling_about_payment_failure(2, will_retry=True)
+    assert domain.worth_telling_about_payment_failure(3, will_retry=False)
+    assert domain.worth_telling_about_payment_failure(1, will_retry=False)
+
+
+def test_a_payment_sent_gives_amount_date_and_reference() -> None:
+    rendered = render(every_notice(an_application())[Template.PAYMENT_SENT])
+    assert "£2,500.00" in rendered.subject
+    assert "Thursday 26 November 2026" in rendered.text and "BACS-123" in rendered.html
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_text_people_wrote_is_escaped_in_html_and_left_alone_in_plain_text(template: Template) -> None:
+    script = "<script>alert('x')</script>"
+    app = an_application(title=f"Peer support {script}", name=f"Sam {script}")
+    rendered = render(every_notice(app, text=script)[template])
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert "<script>" in rendered.text  # plain text is not HTML: nothing to escape
+
+
+def test_a_subject_never_carries_a_line_break() -> None:
+    rendered = render(domain.application_received(an_application(title="Line one\r\nBcc: x@evil.example"), None,
+                                                  gbp(100)))
+    assert "\n" not in rendered.subject and "\r" not in rendered.subject
+
+
+# --- who gets an email -----------------------------------------------------------------------------
+
+
+def test_a_registered_address_wins_and_reviewers_need_one() -> None:
+    applicant = domain.Recipient("person-1", RecipientKind.APPLICANT)
+    reviewer = domain.Recipient("reviewer-7", RecipientKind.REVIEWER)
+    on_application = domain.Mailbox("office@hope.example", "Sam Okafor")
+    own = domain.Mailbox("sam@mail.example", "Sam")
+    assert domain.email_destination(applicant, None, on_application) == on_application
+    assert domain.email_destination(applicant, own, on_application) == own
+    assert domain.email_destination(reviewer, None, None) is None
+    assert domain.email_destination(reviewer, own, None) == own
+
+
+# --- the email message -----------------------------------------------------------------------------
+
+
+def test_the_email_carries_text_and_html_and_the_notification_id_as_message_id() -> None:
+    rendered = render(every_notice(an_application())[Template.APPLICATION_AWARDED])
+    doc = {
+        "_id": "ntf_" + "a" * 40, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+        "email": {"address": "sam@hope.example", "name": "Sam\nOkafor"},
+    }
+    settings = Settings(mail_from="grants@nhs-grants.example", mail_from_name="Community Grants")
+    message = compose_email(doc, settings, NOW)
+    assert message["Message-ID"] == f"<ntf_{'a' * 40}@nhs-grants.example>" == message_id(doc["_id"], "x@nhs-grants.example")
+    assert message["To"] == "Sam Okafor <sam@hope.example>"
+    assert message["From"] == "Community Grants <grants@nhs-grants.example>"
+    assert message["Subject"] == rendered.subject
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and "£4,500.00" in text.get_content()
+    assert html is not None and "<strong>£4,500.00</strong>" in html.get_content()
+
+
+def test_the_lease_must_outlast_a_send() -> None:
+    with pytest.raises(ValueError, match="email_lease_seconds"):
+        Settings(smtp_timeout=30, email_lease_seconds=10)
+
+
+# --- email state machine and retries ---------------------------------------------------------------
+
+
+def test_the_email_state_machine_only_moves_forward() -> None:
+    assert domain.can_move(EmailStatus.PENDING, EmailStatus.SENDING)
+    assert not domain.can_move(EmailStatus.PENDING, EmailStatus.SENT)  # never sent without a claim
+    assert domain.can_move(EmailStatus.SENDING, EmailStatus.SENT)
+    assert domain.can_move(EmailStatus.SENDING, EmailStatus.PENDING)
+    assert domain.can_move(EmailStatus.SENDING, EmailStatus.SENDING)  # a stale claim taken over
+    for final in (EmailStatus.SENT, EmailStatus.FAILED):
+        assert not any(domain.can_move(final, target) for target in EmailStatus)
+
+
+def test_retries_back_off_exponentially_up_to_a_cap() -> None:
+    delays = [domain.retry_delay(n, base_seconds=30, max_seconds=600) for n in range(1, 8)]
+    assert delays[:5] == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480)]
+    assert delays[5] == delays[6] == timedelta(seconds=600)
+
+
+def test_a_failed_send_is_retried_until_the_attempts_run_out() -> None:
+    rules = {"max_attempts": 3, "base_seconds": 10, "max_seconds": 100}
+    first = domain.after_failed_send(1, NOW, permanent=False, **rules)
+    assert first == domain.AfterFailure(EmailStatus.PENDING, NOW + timedelta(seconds=10))
+    second = domain.after_failed_send(2, NOW, permanent=False, **rules)
+    assert second.next_attempt_at == NOW + timedelta(seconds=20)
+    assert domain.after_failed_send(3, NOW, permanent=False, **rules) == domain.AfterFailure(EmailStatus.FAILED, None)
+    assert domain.after_failed_send(1, NOW, permanent=True, **rules).status is EmailStatus.FAILED
+
+
+def test_only_a_5xx_refusal_of_every_recipient_is_permanent() -> None:
+    assert domain.refusal_is_permanent([550])
+    assert not domain.refusal_is_permanent([450])
+    assert not domain.refusal_is_permanent([550, 451])
+    assert not domain.refusal_is_permanent([])
