@@ -76,7 +76,8 @@ class Broker:
         if self._publish_channel is None or self._publish_channel.is_closed:
             self._publish_channel = await self._connection.channel(publisher_confirms=True)
         exchange = await self._publish_channel.get_exchange(self.settings.exchange, ensure=False)
-        await exchange.publish(to_message(event), routing_key=event.type, timeout=timeout)
+        # Not mandatory: an event nobody subscribes to yet (notification.delivered) is not an error.
+        await exchange.publish(to_message(event), routing_key=event.type, mandatory=False, timeout=timeout)
 
     async def close(self) -> None:
         if self._task:
