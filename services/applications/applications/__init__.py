@@ -1,0 +1,1 @@
+"""Funding programmes, applicant organisations, applications, eligibility, and where an application stands."""

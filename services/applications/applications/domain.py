@@ -1,0 +1,354 @@
+"""The pure rules of applications: what makes a programme well formed, who is eligible, how far an
+application has progressed, and the plain words an applicant reads about it. No I/O, no clock:
+callers pass the time in.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grants_shared.events import Reason, RubricCriterion
+from grants_shared.money import Money
+
+OrganisationKind = Literal[
+    "charity", "community_interest_company", "community_group", "social_enterprise", "faith_group", "other"
+]
+AreaName = Annotated[str, Field(min_length=1, max_length=100)]
+
+MESSAGE_LIMIT = 200  # Reason.message is ShortText
+
+
+class EligibilityRules(BaseModel):
+    """Who a programme funds. An empty list means no restriction on that point."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    areas_served: Annotated[list[AreaName], Field(max_length=200)] = []
+    organisation_kinds: Annotated[list[OrganisationKind], Field(max_length=6)] = []
+    max_annual_income: Money | None = None
+
+
+# --- programmes ----------------------------------------------------------------------------------
+
+
+def programme_problems(
+    *,
+    budget: Money,
+    maximum_award: Money,
+    opens_at: datetime,
+    closes_at: datetime,
+    eligibility: EligibilityRules,
+    criteria: Sequence[RubricCriterion],
+    reviewers_per_application: int,
+    panel: Sequence[str],
+) -> list[str]:
+    """Everything wrong with a programme's terms, in words a programme manager can act on."""
+    problems: list[str] = []
+    if maximum_award.currency != budget.currency:
+        problems.append(f"the maximum award must be in the budget's currency ({budget.currency})")
+    elif maximum_award.amount > budget.amount:
+        problems.append("the maximum award cannot be more than the budget")
+    if maximum_award.amount <= 0:
+        problems.append("the maximum award must be more than zero")
+    if closes_at <= opens_at:
+        problems.append("closes_at must be later than opens_at")
+    ceiling = eligibility.max_annual_income
+    if ceiling is not None and ceiling.currency != budget.currency:
+        problems.append(f"the income ceiling must be in the budget's currency ({budget.currency})")
+    if len(set(eligibility.organisation_kinds)) != len(eligibility.organisation_kinds):
+        problems.append("organisation kinds must not repeat")
+    if not criteria:
+        problems.append("a programme needs at least one scoring criterion")
+    if len({c.key for c in criteria}) != len(criteria):
+        problems.append("criterion keys must be unique")
+    if len(set(panel)) != len(panel):
+        problems.append("a reviewer can sit on the panel only once")
+    if len(set(panel)) < reviewers_per_application:
+        problems.append(
+            f"the panel needs at least {reviewers_per_application} reviewers to give each application "
+            f"{reviewers_per_application} reviews"
+        )
+    return problems
+
+
+def can_open(status: str, closes_at: datetime, now: datetime) -> str | None:
+    """Why a programme cannot be opened now, or None if it can."""
+    if status != "draft":
+        return f"only a draft programme can be opened; this one is {status}"
+    if closes_at <= now:
+        return "the closing time has passed; move closes_at into the future before opening"
+    return None
+
+
+def can_close(status: str) -> str | None:
+    if status != "open":
+        return f"only an open programme can be closed; this one is {status}"
+    return None
+
+
+# --- eligibility ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgrammeTerms:
+    """What eligibility needs to know about a programme."""
+
+    status: str
+    opens_at: datetime
+    closes_at: datetime
+    currency: str
+    maximum_award: Money
+    eligibility: EligibilityRules
+
+
+@dataclass(frozen=True)
+class ApplicantOrganisation:
+    kind: str
+    area: str
+    annual_income: Money
+
+
+def eligibility_failures(
+    programme: ProgrammeTerms,
+    organisation: ApplicantOrganisation,
+    amount_requested: Money,
+    now: datetime,
+    already_applied: bool,
+) -> list[Reason]:
+    """Every rule the application breaks (not just the first), so the applicant can fix them all at once."""
+    failures: list[Reason] = []
+
+    def fail(code: str, message: str) -> None:
+        failures.append(Reason(code=code, message=_short(message)))
+
+    if programme.status != "open":
+        fail("programme_not_open", "The programme is not open for applications.")
+    elif now < programme.opens_at:
+        fail("programme_not_open", f"The programme opens for applications on {_when(programme.opens_at)}.")
+    elif now >= programme.closes_at:
+        fail("programme_not_open", f"The programme closed for applications on {_when(programme.closes_at)}.")
+
+    rules = programme.eligibility
+    if rules.organisation_kinds and organisation.kind not in rules.organisation_kinds:
+        fail(
+            "organisation_kind_not_eligible",
+            f"This programme funds {_either(kind_words(k) for k in rules.organisation_kinds)}; "
+            f"your organisation is registered as {_article(kind_words(organisation.kind))}.",
+        )
+
+    if rules.areas_served and not serves_area(rules.areas_served, organisation.area):
+        fail(
+            "area_not_served",
+            f"Your organisation's area, {organisation.area}, is not one this programme serves "
+            f"({_either(rules.areas_served)}).",
+        )
+
+    ceiling = rules.max_annual_income
+    income = organisation.annual_income
+    if ceiling is not None:
+        if income.currency != ceiling.currency:
+            fail(
+                "income_currency_mismatch",
+                f"Your annual income is given in {income.currency} but this programme's income limit is in "
+                f"{ceiling.currency}; update your organisation's profile.",
+            )
+        elif income.amount > ceiling.amount:
+            fail(
+                "income_above_ceiling",
+                f"This programme funds organisations with an annual income of up to {plain_money(ceiling)}; "
+                f"yours is {plain_money(income)}.",
+            )
+
+    if amount_requested.amount <= 0:
+        fail("amount_not_positive", "The amount requested must be more than zero.")
+    if amount_requested.currency != programme.currency:
+        fail(
+            "currency_mismatch",
+            f"You asked for an amount in {amount_requested.currency}, but this programme makes grants in "
+            f"{programme.currency}.",
+        )
+    elif amount_requested.amount > programme.maximum_award.amount:
+        fail(
+            "amount_above_maximum",
+            f"The largest grant this programme makes is {plain_money(programme.maximum_award)}; "
+            f"you asked for {plain_money(amount_requested)}.",
+        )
+
+    if already_applied:
+        fail(
+            "duplicate_application",
+            "Your organisation already has an application to this programme; withdraw it before applying again.",
+        )
+    return failures
+
+
+def serves_area(areas_served: Iterable[str], area: str) -> bool:
+    """Areas are free text typed by people, so compare them ignoring case and spacing."""
+    return _normalise(area) in {_normalise(a) for a in areas_served}
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# --- the applicant-facing progress of an application ---------------------------------------------
+
+#: Statuses an application moves through after submission, in order; it only ever moves forward.
+PROGRESS_RANK: dict[str, int] = {
+    "submitted": 1,
+    "scored": 2,
+    "awarded": 3,
+    "declined": 3,
+    "offered": 4,
+    "accepted": 5,
+    "part_paid": 6,
+    "paid": 7,
+}
+#: What the applicant is shown: a score is the panel's working, not theirs to see.
+APPLICANT_STATUS: dict[str, str] = {"scored": "under_review"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The facts other services have told us about an application, whatever order they came in."""
+
+    scored: bool = False
+    outcome: Literal["awarded", "declined"] | None = None
+    award: Money | None = None
+    offered: bool = False
+    accepted: bool = False
+    paid: Money | None = None
+
+
+def implied_status(progress: Progress) -> str:
+    """The furthest status the known facts support."""
+    if progress.paid is not None and progress.paid.amount > 0:
+        award = progress.award
+        if award is not None and award.currency == progress.paid.currency and progress.paid.amount >= award.amount:
+            return "paid"
+        return "part_paid"
+    if progress.accepted:
+        return "accepted"
+    if progress.offered:
+        return "offered"
+    if progress.outcome is not None:
+        return progress.outcome
+    if progress.scored:
+        return "scored"
+    return "submitted"
+
+
+def next_status(current: str, progress: Progress) -> str:
+    """Move forward only. Draft, ineligible and withdrawn applications are not on this path and stay put."""
+    if current not in PROGRESS_RANK:
+        return current
+    implied = implied_status(progress)
+    return implied if PROGRESS_RANK[implied] > PROGRESS_RANK[current] else current
+
+
+def applicant_status(status: str) -> str:
+    return APPLICANT_STATUS.get(status, status)
+
+
+def total_paid(amounts: Iterable[Money]) -> Money | None:
+    """Raises ValueError if payments come in different currencies."""
+    total: Money | None = None
+    for amount in amounts:
+        total = amount if total is None else total + amount
+    return total
+
+
+def can_withdraw(status: str) -> str | None:
+    if status in ("submitted", "scored"):
+        return None
+    if status in ("awarded", "declined", "offered", "accepted", "part_paid", "paid"):
+        return "the panel has already decided on this application, so it can no longer be withdrawn"
+    return f"only a submitted application can be withdrawn; this one is {applicant_status(status)}"
+
+
+# --- words for the applicant's timeline ----------------------------------------------------------
+
+
+def words_submitted(programme_name: str, amount: Money) -> str:
+    return f"You applied to {programme_name} for {plain_money(amount)}. Reviewers will read your application next."
+
+
+def words_ineligible(reasons: Sequence[Reason]) -> str:
+    listed = " ".join(r.message for r in reasons)
+    return f"Your application does not meet this programme's rules, so it will not go to the panel. {listed}"
+
+
+def words_withdrawn(reason: str) -> str:
+    return "You withdrew your application." + (f" Your reason: {reason}" if reason else "")
+
+
+def words_under_review() -> str:
+    return "The reviewers have finished reading your application. It is now with the panel for a decision."
+
+
+def words_decided(outcome: str, award: Money | None, feedback: str) -> str:
+    if outcome == "awarded" and award is not None:
+        text = f"The panel awarded your organisation {plain_money(award)}. A grant offer will follow."
+    else:
+        text = "The panel decided not to fund this application."
+    return text + (f" The panel's feedback: {feedback}" if feedback else "")
+
+
+def words_offered(amount: Money, instalments: int) -> str:
+    how = "in one payment" if instalments <= 1 else f"in {instalments} instalments"
+    return (
+        f"You have been offered a grant of {plain_money(amount)}, paid {how}. "
+        "Accept the offer and give your bank details to receive it."
+    )
+
+
+def words_accepted() -> str:
+    return "You accepted the grant offer. Payments will follow the agreed schedule."
+
+
+def words_payment_sent(amount: Money, reference: str, paid: Money, award: Money | None) -> str:
+    so_far = f"{plain_money(paid)} of {plain_money(award)}" if award else plain_money(paid)
+    return f"We sent you {plain_money(amount)} (payment reference {reference}). Paid so far: {so_far}."
+
+
+def words_payment_failed(reason: str, will_retry: bool) -> str:
+    then = "We will try again." if will_retry else "Our finance team will contact you to put it right."
+    return f"A payment to you did not go through ({reason}). {then}"
+
+
+# --- small helpers for words ----------------------------------------------------------------------
+
+_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+def plain_money(money: Money) -> str:
+    """£1,250.00 rather than GBP 125000."""
+    units = f"{money.amount // 100:,}.{money.amount % 100:02d}"
+    symbol = _SYMBOLS.get(money.currency)
+    return f"{symbol}{units}" if symbol else f"{money.currency} {units}"
+
+
+def kind_words(kind: str) -> str:
+    return kind.replace("_", " ")
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _either(items: Iterable[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%d %B %Y at %H:%M} UTC"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
