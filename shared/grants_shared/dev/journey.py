@@ -1,0 +1,215 @@
+"""One grant's journey through the four services' HTTP APIs, as the people involved would make it.
+
+Used by `make run` (to load the demo programme), `make demo` (to show the journey) and the
+end-to-end test (to check it). Each step says what it does; each wait polls the API until the
+events behind it have done their work.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from grants_shared.auth import mint_token
+from grants_shared.clock import utcnow
+from grants_shared.settings import ServiceSettings
+
+DEMO_PROGRAMME = "Community suicide-prevention fund (demo)"
+MANAGER = "maya-manager"
+PANEL = ["reviewer-amara", "reviewer-ben", "reviewer-chen"]
+
+
+class JourneyFailed(Exception):
+    pass
+
+
+def demo_programme() -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "name": DEMO_PROGRAMME,
+        "description": "Small grants for voluntary and community groups working to prevent suicide in North West London, "
+        "co-produced with experts by experience who sit on the panel.",
+        "budget": {"amount": 25_000_000, "currency": "GBP"},
+        "maximum_award": {"amount": 1_000_000, "currency": "GBP"},
+        "opens_at": (now - timedelta(minutes=5)).isoformat(),
+        "closes_at": (now + timedelta(days=90)).isoformat(),
+        "eligibility": {
+            "areas_served": ["Brent", "Ealing", "Hammersmith and Fulham", "Harrow", "Hillingdon", "Hounslow",
+                             "Kensington and Chelsea", "Westminster"],
+            "organisation_kinds": ["charity", "community_interest_company", "community_group", "social_enterprise",
+                                   "faith_group"],
+            "max_annual_income": {"amount": 25_000_000, "currency": "GBP"},
+        },
+        "criteria": [
+            {"key": "need", "title": "Evidence of need in the community", "weight": 3},
+            {"key": "reach", "title": "Reaches seldom-heard groups", "weight": 3},
+            {"key": "deliverability", "title": "A realistic plan the group can deliver", "weight": 2},
+            {"key": "value", "title": "Value for money", "weight": 2},
+        ],
+        "reviewers_per_application": 2,
+        "panel": PANEL,
+        "payment_policy": {"kind": "tranches", "tranches": [
+            {"share_bps": 8_000, "due_after_days": 0}, {"share_bps": 2_000, "due_after_days": 180},
+        ]},
+    }
+
+
+class Journey:
+    def __init__(self, urls: dict[str, str], settings: ServiceSettings | None = None,
+                 say: Callable[[str], None] = print, timeout: float = 60) -> None:
+        self.urls = urls
+        self.settings = settings or ServiceSettings()
+        self.say = say
+        self.timeout = timeout
+        self.http = httpx.Client(timeout=10)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def as_(self, subject: str, *roles: str, organisations: tuple[str, ...] = (), name: str | None = None,
+            email: str | None = None) -> dict[str, str]:
+        token = mint_token(self.settings, subject, list(roles), list(organisations), name=name, email=email)
+        return {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, service: str, path: str, headers: dict[str, str], expect: int = 200,
+             **kwargs: Any) -> httpx.Response:
+        response = self.http.request(method, f"{self.urls[service]}{path}", headers=headers, **kwargs)
+        if response.status_code != expect:
+            raise JourneyFailed(f"{method} {service}{path} answered {response.status_code}, not {expect}: {response.text}")
+        return response
+
+    def until(self, what: str, check: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise JourneyFailed(f"gave up waiting for {what} after {self.timeout:.0f}s")
+            time.sleep(0.25)
+
+    # --- the programme ------------------------------------------------------------------------------
+
+    def open_demo_programme(self) -> dict[str, Any]:
+        """The open demo programme, created and opened by the programme manager if there is none."""
+        manager = self.as_(MANAGER, "programme_manager")
+        listed = self.call("GET", "applications", "/v1/programmes", manager, params={"limit": 100}).json()["items"]
+        for programme in listed:
+            if programme["name"] == DEMO_PROGRAMME and programme["status"] == "open":
+                return programme
+        created = self.call("POST", "applications", "/v1/programmes", manager, expect=201, json=demo_programme()).json()
+        opened = self.call("POST", "applications", f"/v1/programmes/{created['id']}/open", manager).json()
+        # The other services learn of it from grants.programme.opened.v1.
+        self.until("scoring to hear the programme opened",
+                   lambda: self.http.get(f"{self.urls['scoring']}/v1/programmes/{opened['id']}", headers=manager).status_code == 200)
+        return opened
+
+    # --- the whole journey --------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        say = self.say
+        manager = self.as_(MANAGER, "programme_manager")
+        programme = self.open_demo_programme()
+        say(f"1. Programme manager: '{programme['name']}' is open (budget £{programme['budget']['amount'] // 100:,})")
+
+        suffix = uuid4().hex[:8]
+        organisation_id, person = f"org-{suffix}", f"sam-{suffix}"
+        applicant = self.as_(person, "applicant", organisations=(organisation_id,), name="Sam Okafor",
+                             email=f"sam-{suffix}@example.org")
+        self.call("PUT", "applications", f"/v1/organisations/{organisation_id}", applicant, expect=201, json={
+            "name": f"Harrow Men's Shed {suffix}", "kind": "community_group", "area": "Harrow",
+            "annual_income": {"amount": 4_000_000, "currency": "GBP"},
+        })
+        draft = self.call("POST", "applications", "/v1/applications", applicant, expect=201, json={
+            "programme_id": programme["id"], "organisation_id": organisation_id,
+            "title": "Peer support circles for men over fifty",
+            "summary": "Weekly peer-support circles led by trained volunteers with lived experience, "
+                       "for isolated older men in Harrow, with signposting to crisis services.",
+            "amount_requested": {"amount": 800_000, "currency": "GBP"},
+        }).json()
+        application_id = draft["id"]
+        submitted = self.call("POST", "applications", f"/v1/applications/{application_id}/submit", applicant).json()
+        if submitted["status"] != "submitted":
+            raise JourneyFailed(f"the application was not accepted: {submitted}")
+        say(f"2. Applicant: organisation {organisation_id} submitted application {application_id} for £8,000")
+
+        reviews = self.until("scoring to assign reviewers", lambda: self._assigned_reviews(application_id))
+        say(f"3. Scoring assigned {len(reviews)} reviewers from the panel: {', '.join(r['reviewer'] for r in reviews)}")
+        marks = {"need": 5, "reach": 4, "deliverability": 4, "value": 4}
+        for review in reviews:
+            reviewer = self.as_(review["reviewer"], "reviewer")
+            current = self.call("GET", "scoring", f"/v1/reviews/{review['id']}", reviewer)
+            sheet = {key: {"score": score, "comment": f"Scored {score}: clear plan, strong lived-experience input."}
+                     for key, score in marks.items()}
+            self.call("PUT", "scoring", f"/v1/reviews/{review['id']}/scores", {**reviewer, "If-Match": current.headers["etag"]},
+                      json={"scores": sheet})
+            self.call("POST", "scoring", f"/v1/reviews/{review['id']}/submit", reviewer)
+            say(f"4. Reviewer {review['reviewer']} scored and submitted review {review['id']}")
+
+        scored = self.until("the weighted score", lambda: self._scoring_status(application_id, manager, "scored"))
+        say(f"5. Scoring: weighted score {scored['weighted_score']} from {len(reviews)} reviews")
+        ranking = self.call("GET", "scoring", f"/v1/programmes/{programme['id']}/ranking", manager).json()
+        say(f"6. Panel ranking: {len(ranking['applications'])} scored, £{ranking['remaining']['amount'] // 100:,} of the budget left")
+
+        decision = self.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager, json={
+            "outcome": "awarded", "amount_awarded": {"amount": 800_000, "currency": "GBP"},
+            "feedback": "The panel was moved by the lived-experience leadership of this project.",
+        }).json()
+        say(f"7. Panel decision recorded: {decision['outcome']}")
+
+        grant = self.until("the grant offer", lambda: self._grant_for(application_id, applicant, "offered"))
+        schedule = ", ".join(f"£{p['amount']['amount'] // 100:,} after {p['due_after_days']} days" for p in grant["schedule"])
+        say(f"8. Disbursement offered grant {grant['id']}: {schedule}")
+        accepted = self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", applicant, json={
+            "bank_account": {"account_name": "Harrow Mens Shed", "sort_code": "20-00-00", "account_number": "55779911"},
+        }).json()
+        say(f"9. Grantee accepted the offer; bank account stored as {accepted['bank_account']['account_number']}")
+
+        timeline = self.until("the first payment", lambda: self._status_in(application_id, applicant, ("part_paid", "paid")))
+        say(f"10. Payment sent; the applicant's application is now '{timeline['status']}'")
+
+        inbox = self.until("the decision and payment notifications", lambda: self._inbox_has(
+            applicant, {"application_awarded", "payment_sent"}))
+        for item in inbox:
+            say(f"    inbox: {item['subject']}")
+        say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
+        return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
+                "organisation_id": organisation_id, "applicant": person, "reviews": reviews}
+
+    # --- what the waits look at ---------------------------------------------------------------------
+
+    def _assigned_reviews(self, application_id: str) -> list[dict[str, str]] | None:
+        found = []
+        for reviewer in PANEL:
+            response = self.http.get(f"{self.urls['scoring']}/v1/reviews", headers=self.as_(reviewer, "reviewer"))
+            for review in response.json() if response.status_code == 200 else []:
+                if review["application_id"] == application_id and review["status"] != "cancelled":
+                    found.append({"id": review["id"], "reviewer": reviewer})
+        return found if len(found) >= 2 else None
+
+    def _scoring_status(self, application_id: str, manager: dict[str, str], status: str) -> dict[str, Any] | None:
+        response = self.http.get(f"{self.urls['scoring']}/v1/applications/{application_id}", headers=manager)
+        return response.json() if response.status_code == 200 and response.json()["status"] == status else None
+
+    def _grant_for(self, application_id: str, applicant: dict[str, str], status: str) -> dict[str, Any] | None:
+        response = self.http.get(f"{self.urls['disbursement']}/v1/grants", headers=applicant)
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        items = body["items"] if isinstance(body, dict) else body
+        return next((g for g in items if g["application_id"] == application_id and g["status"] == status), None)
+
+    def _status_in(self, application_id: str, applicant: dict[str, str], statuses: tuple[str, ...]) -> dict[str, Any] | None:
+        response = self.http.get(f"{self.urls['applications']}/v1/applications/{application_id}/timeline", headers=applicant)
+        return response.json() if response.status_code == 200 and response.json()["status"] in statuses else None
+
+    def _inbox_has(self, person: dict[str, str], kinds: set[str]) -> list[dict[str, Any]] | None:
+        response = self.http.get(f"{self.urls['notifications']}/v1/inbox", headers=person)
+        items = response.json()["items"] if response.status_code == 200 else []
+        return items if kinds <= {item["kind"] for item in items} else None
+
+
+def load_demo_programme(urls: dict[str, str]) -> dict[str, Any]:
+    return Journey(urls, say=lambda _: None).open_demo_programme()
