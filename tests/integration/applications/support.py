@@ -1,7 +1,5 @@
 """Helpers the applications integration tests share: people, a programme, an organisation, polling."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,11 +104,3 @@ async def submitted_application(
     assert answer.json()["status"] == "submitted", answer.text
     return opened, answer.json()
 
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)

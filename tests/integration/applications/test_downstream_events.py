@@ -19,8 +19,9 @@ from grants_shared.events import (
     ScheduledAmount,
 )
 from grants_shared.money import Money
+from tests.support.waiting import eventually
 from tests.integration.applications.conftest import Running
-from tests.integration.applications.support import applicant, draft, eventually, manager, submitted_application
+from tests.integration.applications.support import applicant, draft, manager, submitted_application
 from tests.support.bus import TestBus
 
 AWARD = Money(amount=600_000, currency="GBP")

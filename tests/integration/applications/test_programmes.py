@@ -6,11 +6,11 @@ import pytest
 
 from applications.main import build_app
 from grants_shared.events import ProgrammeClosed, ProgrammeOpened
+from tests.support.waiting import eventually
 from tests.integration.applications.conftest import Running
 from tests.integration.applications.support import (
     applicant,
     at,
-    eventually,
     gbp,
     manager,
     open_programme,

@@ -1,7 +1,5 @@
 """Events as the other services would publish them, and small waiting helpers."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -19,6 +17,7 @@ from grants_shared.events import (
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
 from tests.support.app import bearer
+from tests.support.waiting import eventually
 
 PROGRAMME = "Suicide prevention small grants 2026"
 
@@ -74,14 +73,6 @@ def reviewer(settings: ServiceSettings, person_id: str = "reviewer-1") -> dict[s
 def admin(settings: ServiceSettings) -> dict[str, str]:
     return bearer(settings, "admin-1", "admin")
 
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def inbox(client: httpx.AsyncClient, headers: dict[str, str], **params: object) -> dict:

@@ -10,11 +10,11 @@ from notifications.config import Settings
 from notifications.domain import Template, notification_id
 from notifications.handlers import on_application_submitted
 from notifications.main import build_app
+from tests.support.waiting import eventually
 from tests.integration.notifications.builders import (
     PROGRAMME,
     admin,
     applicant,
-    eventually,
     inbox,
     programme_opened,
     review_assigned,

@@ -20,11 +20,11 @@ from grants_shared.events import (
 )
 from notifications.config import Settings
 from notifications.main import build_app
+from tests.support.waiting import eventually
 from tests.integration.notifications.builders import (
     PROGRAMME,
     applicant,
     decided_awarded,
-    eventually,
     gbp,
     programme_opened,
     submitted,

@@ -1,6 +1,5 @@
 """Building blocks for scoring's integration tests: the events that feed it and the HTTP steps of a review."""
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from grants_shared.events import (
 )
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
+from tests.support.waiting import eventually
 from tests.support.app import bearer
 from tests.support.bus import TestBus
 
@@ -129,14 +129,4 @@ class Scoring:
         assert response.status_code == 200, response.text
         return response.json()
 
-    @staticmethod
-    async def eventually(check: Any, timeout: float = 10) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = await check()
-            if result:
-                return result
-            if loop.time() > deadline:
-                raise AssertionError("condition not met in time")
-            await asyncio.sleep(0.05)
+    eventually = staticmethod(eventually)

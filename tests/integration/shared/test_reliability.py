@@ -19,6 +19,7 @@ from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
 from tests.support.bus import TestBus
 from tests.support.proxy import TcpProxy
+from tests.support.waiting import eventually
 
 CLOSED = ProgrammeClosed.type
 
@@ -49,14 +50,6 @@ async def effects(db: AsyncDatabase, programme_id: str) -> int:
     doc = await db.effects.find_one({"_id": programme_id})
     return doc["count"] if doc else 0
 
-
-async def eventually(check, timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_the_same_event_delivered_twice_has_one_effect(settings: ServiceSettings, bus: TestBus) -> None:
