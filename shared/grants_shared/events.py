@@ -24,6 +24,10 @@ LongText = Annotated[str, Field(max_length=10_000)]
 
 APPLICATIONS, SCORING, DISBURSEMENT, NOTIFICATIONS = "applications", "scoring", "disbursement", "notifications"
 
+#: Marks a field as personal data (contact details, text about people): consumers inside the platform
+#: that need it get it; it is left out of anything that leaves the platform (webhooks).
+PERSONAL: dict[str, object] = {"x-personal-data": True}
+
 #: Every contract by its type name, filled in as the classes below are defined.
 CONTRACTS: dict[str, type["EventData"]] = {}
 
@@ -46,6 +50,14 @@ class EventData(BaseModel):
     @property
     def subject(self) -> str:
         return str(getattr(self, self.subject_field))
+
+    def without_personal_data(self) -> dict[str, object]:
+        """The event's data as JSON-ready values, minus the fields marked :data:`PERSONAL`."""
+        personal = {
+            name for name, field in type(self).model_fields.items()
+            if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("x-personal-data")
+        }
+        return self.model_dump(mode="json", exclude=personal)
 
 
 class Event(BaseModel):
@@ -191,9 +203,9 @@ class ApplicationSubmitted(EventData):
     programme_id: Id
     organisation: OrganisationSummary
     title: ShortText
-    summary: LongText
+    summary: Annotated[LongText, Field(json_schema_extra=PERSONAL)]
     amount_requested: Money
-    contact: Contact
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
     submitted_at: datetime
 
 
@@ -209,7 +221,7 @@ class ApplicationIneligible(EventData):
     programme_id: Id
     title: ShortText
     reasons: list[Reason]
-    contact: Contact
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
 
 
 class ApplicationWithdrawn(EventData):
@@ -270,7 +282,7 @@ class ApplicationDecided(EventData):
     organisation_id: Id
     outcome: Literal["awarded", "declined"]
     amount_awarded: Money | None = None
-    feedback: Annotated[str, Field(max_length=5_000)] = ""
+    feedback: Annotated[str, Field(max_length=5_000, json_schema_extra=PERSONAL)] = ""
     decided_at: datetime
     decided_by: DecidedBy
 

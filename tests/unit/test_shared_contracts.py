@@ -64,3 +64,19 @@ def test_cloudevents_binary_mode_headers() -> None:
     assert message.headers["traceparent"].startswith("00-")
     assert message.content_type == "application/json"
     assert message.delivery_mode.value == 2
+
+
+def test_personal_data_is_marked_and_left_out_of_what_leaves_the_platform() -> None:
+    from grants_shared.events import ApplicationSubmitted, Contact, OrganisationSummary
+
+    submitted = ApplicationSubmitted(
+        application_id="a1", programme_id="p1",
+        organisation=OrganisationSummary(id="o1", name="Harrow Shed", kind="community_group", area="Harrow"),
+        title="Peer support", summary="About a member in crisis", amount_requested=Money(amount=100, currency="GBP"),
+        contact=Contact(person_id="sam", name="Sam", email="sam@example.org"), submitted_at=NOW,
+    )
+    public = submitted.without_personal_data()
+    assert "contact" not in public and "summary" not in public
+    assert public["title"] == "Peer support" and public["amount_requested"] == {"amount": 100, "currency": "GBP"}
+    schema = ApplicationSubmitted.model_json_schema()
+    assert schema["properties"]["summary"]["x-personal-data"] is True
