@@ -1,11 +1,19 @@
 """Settings of the notifications service (environment variables, prefix GRANTS_)."""
 
-from pydantic import EmailStr, Field, SecretStr, model_validator
+from cryptography.fernet import Fernet
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from grants_shared.settings import ServiceSettings
 
+#: Development only. Anyone can read it here, so production MUST set GRANTS_WEBHOOK_SECRETS_KEY.
+DEV_WEBHOOK_SECRETS_KEY = "Z3JhbnRzLWRldi1vbmx5LXdlYmhvb2stc2VjcmV0cyE="
+
 
 class Settings(ServiceSettings):
+    # A rejected value may be a key or a password: errors name the setting, never echo what it held.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     # SMTP relay the email sender hands messages to (docker compose runs an SMTP catcher on 1025).
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65_535)
@@ -31,8 +39,54 @@ class Settings(ServiceSettings):
     # Where people act on what they are told (the web portal); used in links in the messages.
     portal_url: str = Field(default="http://localhost:8000", max_length=200)
 
+    # Webhooks for integrators. Comma-separated Fernet keys for the signing secrets at rest: the first
+    # encrypts, every one decrypts, so a key is rotated by putting a new one first.
+    webhook_secrets_key: SecretStr = SecretStr(DEV_WEBHOOK_SECRETS_KEY)
+    webhook_sender_enabled: bool = True
+    webhook_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    webhook_batch: int = Field(default=20, ge=1, le=500)
+    # The whole request (connect, send, answer) must be done within this many seconds.
+    webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3_600.0, gt=0)
+    # A `sending` claim older than this belongs to a sender that died; the delivery is sent again with
+    # the same Grants-Webhook-Id, so the integrator can recognise the copy.
+    webhook_lease_seconds: float = Field(default=120.0, gt=0)
+
+    @field_validator("webhook_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        keys = split_keys(value)
+        if not keys:
+            raise ValueError("webhook_secrets_key needs at least one Fernet key")
+        for key in keys:
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                # The key itself is never echoed back into logs.
+                raise ValueError("webhook_secrets_key holds a value that is not a Fernet key") from None
+        return value
+
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":
         if self.email_lease_seconds <= self.smtp_timeout:
             raise ValueError("email_lease_seconds must be longer than smtp_timeout, or a slow send would be sent twice")
+        if self.webhook_lease_seconds <= self.webhook_timeout:
+            raise ValueError(
+                "webhook_lease_seconds must be longer than webhook_timeout, or a slow request would be sent twice"
+            )
         return self
+
+    @property
+    def uses_development_webhook_secrets_key(self) -> bool:
+        return DEV_WEBHOOK_SECRETS_KEY in split_keys(self.webhook_secrets_key)
+
+
+def split_keys(keys: SecretStr) -> list[str]:
+    return [key.strip() for key in keys.get_secret_value().split(",") if key.strip()]
+
+
+def own_settings(settings: ServiceSettings) -> Settings:
+    """The service's own settings from whatever the runtime holds (tests may hand in the shared ones)."""
+    return settings if isinstance(settings, Settings) else Settings(**settings.model_dump())

@@ -1,14 +1,16 @@
-"""Pure rules: who is told what about which event, how money and dates read, notification ids, and
-the email state machine (pending -> sending -> sent | pending again | failed). No I/O here."""
+"""Pure rules: who is told what about which event, how money and dates read, notification ids, the
+email state machine (pending -> sending -> sent | pending again | failed), and what integrators'
+webhooks carry. No I/O here."""
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from grants_shared.events import Reason, ScheduledAmount
+from grants_shared.events import CONTRACTS, NOTIFICATIONS, Event, Reason, ScheduledAmount
 from grants_shared.money import Money
 
 
@@ -30,6 +32,8 @@ class Template(StrEnum):
 class RecipientKind(StrEnum):
     APPLICANT = "applicant"
     REVIEWER = "reviewer"
+    #: A system outside the platform, told by signed webhook.
+    INTEGRATOR = "integrator"
 
 
 class EmailStatus(StrEnum):
@@ -270,3 +274,72 @@ def refusal_is_permanent(codes: Iterable[int]) -> bool:
     """5xx means the server will never take this recipient; 4xx means try later."""
     codes = list(codes)
     return bool(codes) and all(500 <= code < 600 for code in codes)
+
+
+# --- webhooks for integrators --------------------------------------------------------------------
+
+#: What integrators may subscribe to: the whole catalogue except what notifications itself publishes
+#: (a webhook delivery publishes notification.delivered, which would call for another webhook...).
+SUBSCRIBABLE_EVENT_TYPES: frozenset[str] = frozenset(
+    event_type for event_type, contract in CONTRACTS.items() if contract.owner != NOTIFICATIONS
+)
+
+
+class WebhookStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    #: The subscription was deactivated before the delivery went out.
+    CANCELLED = "cancelled"
+
+
+#: As for email: `sending -> sending` is a fresh claim on an expired lease; the last three are final.
+WEBHOOK_TRANSITIONS: dict[WebhookStatus, frozenset[WebhookStatus]] = {
+    WebhookStatus.PENDING: frozenset({WebhookStatus.SENDING, WebhookStatus.CANCELLED}),
+    WebhookStatus.SENDING: frozenset({
+        WebhookStatus.SENDING, WebhookStatus.DELIVERED, WebhookStatus.PENDING, WebhookStatus.FAILED,
+        WebhookStatus.CANCELLED,
+    }),
+    WebhookStatus.DELIVERED: frozenset(),
+    WebhookStatus.FAILED: frozenset(),
+    WebhookStatus.CANCELLED: frozenset(),
+}
+
+
+def webhook_delivery_id(event_id: str, subscription_id: str) -> str:
+    """One delivery per (event, subscription), whatever happens to the event on the bus. Integrators
+    see it as ``Grants-Webhook-Id`` and deduplicate on it."""
+    key = "\x1f".join((event_id, subscription_id))
+    return "whd_" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def webhook_body(event: Event) -> bytes:
+    """The event as a CloudEvents 1.0 structured-mode JSON document, minus its personal data.
+
+    Rendered once when the event is handled and stored, so every retry sends the very same bytes."""
+    document = {
+        "specversion": "1.0",
+        "id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "time": event.time.isoformat(),
+        "subject": event.subject,
+        "datacontenttype": "application/json",
+        "data": event.data.without_personal_data(),
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def next_webhook_attempt(
+    attempts_made: int, now: datetime, *, max_attempts: int, base_seconds: float, max_seconds: float
+) -> datetime | None:
+    """When to try a failed webhook again, or None once the attempts are used up (then it is `failed`)."""
+    if attempts_made >= max_attempts:
+        return None
+    return now + retry_delay(attempts_made, base_seconds, max_seconds)
+
+
+def webhook_accepted(status_code: int) -> bool:
+    """Any 2xx is a delivery; redirects are not followed, so a 3xx is a failure like a 4xx or 5xx."""
+    return 200 <= status_code < 300

@@ -1,8 +1,10 @@
-"""Event handlers: keep what later messages need, and tell the people an event concerns.
+"""Event handlers: keep what later messages need, tell the people an event concerns, and queue the
+event for the integrators who subscribed to it.
 
 Each notification lands in the recipient's inbox inside the handler's transaction (with its inbox
 delivery record and a NotificationDelivered event); its email part, if the person has an address,
-waits as `pending` for the email sender.
+waits as `pending` for the email sender. Every handler first calls :func:`tell_integrators`, which
+queues one webhook delivery per subscription in the same transaction, for the webhook sender.
 """
 
 from typing import Any
@@ -12,6 +14,7 @@ from grants_shared.consumer import Handler
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationIneligible,
+    ApplicationScored,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Event,
@@ -19,6 +22,7 @@ from grants_shared.events import (
     GrantOffered,
     NotificationDelivered,
     PaymentFailed,
+    PaymentScheduled,
     PaymentSent,
     ProgrammeClosed,
     ProgrammeOpened,
@@ -26,7 +30,7 @@ from grants_shared.events import (
 )
 from grants_shared.unit_of_work import Transaction
 from notifications import domain, store
-from notifications.domain import ApplicationRecord, EmailStatus, Mailbox, Notice
+from notifications.domain import ApplicationRecord, EmailStatus, Mailbox, Notice, WebhookStatus
 from notifications.rendering import render
 
 
@@ -36,16 +40,19 @@ class ApplicationNotYetKnown(Exception):
 
 
 async def on_programme_opened(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ProgrammeOpened = event.data  # type: ignore[assignment]
     await store.open_programme(tx.db, tx.session, data.programme_id, data.name, data.closes_at)
 
 
 async def on_programme_closed(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ProgrammeClosed = event.data  # type: ignore[assignment]
     await store.close_programme(tx.db, tx.session, data.programme_id, event.time)
 
 
 async def on_application_submitted(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ApplicationSubmitted = event.data  # type: ignore[assignment]
     app = ApplicationRecord(
         application_id=data.application_id, programme_id=data.programme_id, title=data.title,
@@ -58,6 +65,7 @@ async def on_application_submitted(event: Event, tx: Transaction) -> None:
 
 
 async def on_application_ineligible(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ApplicationIneligible = event.data  # type: ignore[assignment]
     app = ApplicationRecord(
         application_id=data.application_id, programme_id=data.programme_id, title=data.title,
@@ -70,12 +78,14 @@ async def on_application_ineligible(event: Event, tx: Transaction) -> None:
 
 
 async def on_application_withdrawn(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ApplicationWithdrawn = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     await notify_applicant(event, tx, app, domain.application_withdrawn(app, programme, data.reason))
 
 
 async def on_review_assigned(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ReviewAssigned = event.data  # type: ignore[assignment]
     contact = await store.find_contact(tx.db, data.reviewer_id, tx.session)
     programme = await store.programme_name(tx.db, tx.session, data.programme_id)
@@ -87,6 +97,7 @@ async def on_review_assigned(event: Event, tx: Transaction) -> None:
 
 
 async def on_application_decided(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: ApplicationDecided = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     notice = domain.application_decided(app, programme, data.outcome, data.amount_awarded, data.feedback)
@@ -94,6 +105,7 @@ async def on_application_decided(event: Event, tx: Transaction) -> None:
 
 
 async def on_grant_offered(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: GrantOffered = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     await store.save_grant(tx.db, tx.session, data.grant_id, data.application_id, data.amount)
@@ -102,6 +114,7 @@ async def on_grant_offered(event: Event, tx: Transaction) -> None:
 
 
 async def on_grant_accepted(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: GrantAccepted = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     amount = await store.grant_amount(tx.db, tx.session, data.grant_id)
@@ -109,6 +122,7 @@ async def on_grant_accepted(event: Event, tx: Transaction) -> None:
 
 
 async def on_payment_sent(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: PaymentSent = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     notice = domain.payment_sent(app, programme, data.amount, data.provider_reference, data.sent_at)
@@ -116,11 +130,43 @@ async def on_payment_sent(event: Event, tx: Transaction) -> None:
 
 
 async def on_payment_failed(event: Event, tx: Transaction) -> None:
+    await tell_integrators(event, tx)
     data: PaymentFailed = event.data  # type: ignore[assignment]
     if not domain.worth_telling_about_payment_failure(data.attempt, data.will_retry):
         return
     app, programme = await known_application(tx, data.application_id)
     await notify_applicant(event, tx, app, domain.payment_failed(app, programme, data.reason, data.will_retry))
+
+
+# --- telling integrators ---------------------------------------------------------------------------
+
+
+async def tell_integrators(event: Event, tx: Transaction) -> None:
+    """Queue the event, without its personal data, for every active subscription that wants its type.
+
+    The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
+    subscription_ids = await store.subscribers(tx.db, tx.session, event.type)
+    if not subscription_ids:
+        return
+    body = domain.webhook_body(event).decode()
+    now = utcnow()
+    for subscription_id in subscription_ids:
+        await store.insert_webhook_delivery_if_new(tx.db, tx.session, {
+            "_id": domain.webhook_delivery_id(event.id, subscription_id),
+            "subscription_id": subscription_id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "body": body,
+            "status": WebhookStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claim": None,
+            "claimed_at": None,
+            "delivered_at": None,
+            "last_status_code": None,
+            "last_error": None,
+            "created_at": now,
+        })
 
 
 # --- telling someone -------------------------------------------------------------------------------
@@ -209,4 +255,7 @@ HANDLERS: dict[str, Handler] = {
     GrantAccepted.type: on_grant_accepted,
     PaymentSent.type: on_payment_sent,
     PaymentFailed.type: on_payment_failed,
+    # These concern no person; they are consumed only so integrators can subscribe to them.
+    ApplicationScored.type: tell_integrators,
+    PaymentScheduled.type: tell_integrators,
 }

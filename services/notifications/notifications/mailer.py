@@ -22,10 +22,9 @@ import aiosmtplib
 from grants_shared.clock import utcnow
 from grants_shared.events import NotificationDelivered
 from grants_shared.service import Runtime
-from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Database, Transaction
 from notifications import domain, store
-from notifications.config import Settings
+from notifications.config import Settings, own_settings
 from notifications.domain import EmailStatus, single_line
 
 log = logging.getLogger(__name__)
@@ -73,10 +72,6 @@ async def smtp_send(message: EmailMessage, settings: Settings) -> None:
         raise SendFailed(f"recipient refused: {error}", domain.refusal_is_permanent(codes)) from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         raise SendFailed(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, False) from None
-
-
-def own_settings(settings: ServiceSettings) -> Settings:
-    return settings if isinstance(settings, Settings) else Settings(**settings.model_dump())
 
 
 class EmailSender:

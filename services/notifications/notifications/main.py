@@ -1,31 +1,41 @@
 """The notifications service: `uvicorn notifications.main:app`."""
 
+import logging
+
 from fastapi import FastAPI
 
 from grants_shared.events import NOTIFICATIONS
 from grants_shared.service import Service, create_app
-from notifications import rendering
+from notifications import rendering, webhook_api
 from notifications.api import router
 from notifications.config import Settings
 from notifications.handlers import HANDLERS
 from notifications.mailer import send_emails
 from notifications.store import create_indexes
+from notifications.webhook_sender import send_webhooks
+
+log = logging.getLogger(__name__)
 
 SERVICE = Service(
     name=NOTIFICATIONS,
     title="Grants: notifications",
     description=(
         "Tells people what happened to them: an in-app inbox for everyone, email over SMTP for those with an "
-        "address, and a record of every delivery. A redelivered event never notifies anyone twice."
+        "address, and a record of every delivery. A redelivered event never notifies anyone twice. Integrators "
+        "subscribe to events and get them as signed webhooks, without personal data."
     ),
-    routers=[router],
+    routers=[router, webhook_api.router],
     handlers=HANDLERS,
     create_indexes=create_indexes,
-    workers=[send_emails],
+    workers=[send_emails, send_webhooks],
 )
 
 
 def build_app(settings: Settings) -> FastAPI:
+    if settings.uses_development_webhook_secrets_key:
+        log.warning(
+            "webhook secrets are encrypted with the development key: set GRANTS_WEBHOOK_SECRETS_KEY in production"
+        )
     rendering.configure(settings.portal_url)
     return create_app(SERVICE, settings)
 

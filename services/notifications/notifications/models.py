@@ -2,10 +2,12 @@
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, TypeAdapter
 
-from notifications.domain import EmailStatus, RecipientKind, Template
+from grants_shared.events import CONTRACTS
+from notifications.domain import SUBSCRIBABLE_EVENT_TYPES, EmailStatus, RecipientKind, Template, WebhookStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -99,11 +101,14 @@ class DeliveryOut(BaseModel):
     attempt: int
     recipient_id: str
     recipient_kind: RecipientKind
-    template: Template
+    # Webhooks have no template: they carry the event itself.
+    template: Template | None = None
     answered_event_id: str
     answered_event_type: str
     at: datetime
     error: str | None = None
+    #: The HTTP status an integrator's endpoint answered (webhooks only).
+    status_code: int | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "DeliveryOut":
@@ -112,3 +117,133 @@ class DeliveryOut(BaseModel):
 
 class DeliveryPage(BaseModel):
     items: list[DeliveryOut]
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _endpoint(value: str) -> str:
+    url = _HTTP_URL.validate_python(value)
+    parts = urlsplit(value)
+    if parts.username or parts.password:
+        # It would be shown back in every listing and stored unencrypted; authenticate with the signature.
+        raise ValueError("the URL must not carry a user name or password")
+    if parts.fragment:
+        raise ValueError("the URL must not have a #fragment")
+    return str(url)
+
+
+def _subscribable(value: str) -> str:
+    if value in CONTRACTS and value not in SUBSCRIBABLE_EVENT_TYPES:
+        raise ValueError(f"{value!r} is published by notifications itself: a subscription to it would loop")
+    if value not in SUBSCRIBABLE_EVENT_TYPES:
+        raise ValueError(
+            f"{value!r} is not an event type integrators can subscribe to (see GET /v1/webhooks/event-types)"
+        )
+    return value
+
+
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_endpoint),
+    Field(description="http or https endpoint of the integrator, at most 500 characters", examples=[
+        "https://crm.example.org/hooks/grants"]),
+]
+EventType = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(_subscribable),
+    Field(json_schema_extra={"enum": sorted(SUBSCRIBABLE_EVENT_TYPES)}),
+]
+
+
+class WebhookIn(BaseModel):
+    """An integrator's endpoint and the events it wants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebhookUrl
+    event_types: Annotated[list[EventType], Field(min_length=1, max_length=50)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+class WebhookOut(BaseModel):
+    """A subscription as admins see it: never its secret."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_by: str
+    created_at: datetime
+    secret_rotated_at: datetime
+    deactivated_at: datetime | None = None
+    version: int
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "WebhookOut":
+        return cls(id=doc["_id"], **{k: doc.get(k) for k in cls.model_fields if k != "id"})
+
+
+class WebhookWithSecret(WebhookOut):
+    """Answered once, on creation or rotation: the only time the signing secret is shown."""
+
+    secret: str = Field(description="Signs every request (HMAC-SHA256); keep it safe, it is not shown again")
+
+    @classmethod
+    def with_secret(cls, doc: dict[str, Any], secret: str) -> "WebhookWithSecret":
+        return cls(**WebhookOut.from_doc(doc).model_dump(), secret=secret)
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+
+
+class EventTypes(BaseModel):
+    items: list[str]
+
+
+class WebhookAttemptOut(BaseModel):
+    """One attempt to deliver a webhook, from the delivery audit."""
+
+    attempt: int
+    outcome: Outcome
+    at: datetime
+    status_code: int | None = None
+    error: str | None = None
+
+
+class WebhookDeliveryOut(BaseModel):
+    """One event on its way to one subscription (no body). ``id`` is the ``Grants-Webhook-Id``."""
+
+    id: str
+    event_id: str
+    event_type: str
+    status: WebhookStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    history: list[WebhookAttemptOut]
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], attempts: list[dict[str, Any]]) -> "WebhookDeliveryOut":
+        waiting = doc["status"] in (WebhookStatus.PENDING, WebhookStatus.SENDING)
+        return cls(
+            id=doc["_id"], event_id=doc["event_id"], event_type=doc["event_type"], status=doc["status"],
+            attempts=doc.get("attempts", 0), created_at=doc["created_at"],
+            next_attempt_at=doc.get("next_attempt_at") if waiting else None,
+            delivered_at=doc.get("delivered_at"), last_status_code=doc.get("last_status_code"),
+            last_error=doc.get("last_error"),
+            history=[WebhookAttemptOut(**{k: a.get(k) for k in WebhookAttemptOut.model_fields}) for a in attempts],
+        )
+
+
+class WebhookDeliveryPage(BaseModel):
+    items: list[WebhookDeliveryOut]

@@ -8,6 +8,10 @@
 - ``notifications``: one per (event, recipient, template), with its rendered bodies, its read state
   and its email part (the email sender's queue).
 - ``deliveries``: one record per delivery attempt on a channel, for audit (no bodies).
+- ``webhook_subscriptions``: integrators' endpoints, the event types each wants and its signing
+  secret (encrypted).
+- ``webhook_deliveries``: one per (event, subscription) with the exact body to send; the webhook
+  sender's queue.
 """
 
 from datetime import datetime
@@ -18,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.money import Money
-from notifications.domain import ApplicationRecord, EmailStatus
+from notifications.domain import ApplicationRecord, EmailStatus, WebhookStatus
 
 Doc = dict[str, Any]
 
@@ -40,6 +44,20 @@ async def create_indexes(db: AsyncDatabase) -> None:
     )
     await db.deliveries.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
     await db.deliveries.create_index([("notification_id", ASCENDING)], name="by_notification")
+
+    await db.webhook_subscriptions.create_index(
+        [("event_types", ASCENDING), ("active", ASCENDING)], name="subscribers"
+    )
+    await db.webhook_subscriptions.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
+    # Belt and braces behind the deterministic _id: one delivery per (event, subscription).
+    await db.webhook_deliveries.create_index(
+        [("event_id", ASCENDING), ("subscription_id", ASCENDING)], unique=True, name="one_per_event_subscription"
+    )
+    await db.webhook_deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="queue")
+    await db.webhook_deliveries.create_index([("status", ASCENDING), ("claimed_at", ASCENDING)], name="claims")
+    await db.webhook_deliveries.create_index(
+        [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="by_subscription"
+    )
 
 
 # --- what other services told us -------------------------------------------------------------------
@@ -243,3 +261,108 @@ async def record_delivery(db: AsyncDatabase, session: AsyncClientSession, doc: D
 async def deliveries_page(db: AsyncDatabase, filters: Doc, limit: int) -> list[Doc]:
     cursor = db.deliveries.find(filters).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
     return await cursor.to_list(None)
+
+
+# --- webhook subscriptions -------------------------------------------------------------------------
+
+#: The encrypted secret stays in the database: nothing read for an API answer carries it.
+WITHOUT_SECRET = {"secret": 0}
+
+
+async def create_subscription(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> None:
+    await db.webhook_subscriptions.insert_one(doc, session=session)
+
+
+async def find_subscription(
+    db: AsyncDatabase, subscription_id: str, session: AsyncClientSession | None = None, *, with_secret: bool = False
+) -> Doc | None:
+    projection = None if with_secret else WITHOUT_SECRET
+    return await db.webhook_subscriptions.find_one({"_id": subscription_id}, projection, session=session)
+
+
+async def subscriptions_page(db: AsyncDatabase, active: bool | None, limit: int) -> list[Doc]:
+    query: Doc = {} if active is None else {"active": active}
+    cursor = db.webhook_subscriptions.find(query, WITHOUT_SECRET)
+    return await cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit).to_list(None)
+
+
+async def change_subscription(
+    db: AsyncDatabase, session: AsyncClientSession, subscription_id: str, expected_version: int, fields: Doc
+) -> bool:
+    """Change an active subscription, unless someone changed it since it was read."""
+    result = await db.webhook_subscriptions.update_one(
+        {"_id": subscription_id, "version": expected_version, "active": True},
+        {"$set": fields, "$inc": {"version": 1}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+async def subscribers(db: AsyncDatabase, session: AsyncClientSession, event_type: str) -> list[str]:
+    """The ids of the active subscriptions that want events of this type."""
+    cursor = db.webhook_subscriptions.find({"event_types": event_type, "active": True}, {"_id": 1}, session=session)
+    return [doc["_id"] for doc in await cursor.to_list(None)]
+
+
+# --- webhook deliveries ----------------------------------------------------------------------------
+
+
+async def insert_webhook_delivery_if_new(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
+    # An upsert, not an insert: a duplicate-key error would abort the handler's whole transaction.
+    result = await db.webhook_deliveries.update_one(
+        {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
+    )
+    return result.upserted_id is not None
+
+
+async def due_webhook_deliveries(db: AsyncDatabase, now: datetime, stale_before: datetime, limit: int) -> list[Doc]:
+    """Pending deliveries whose time has come, and claims abandoned by a sender that died."""
+    query = {"$or": [
+        {"status": WebhookStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
+        {"status": WebhookStatus.SENDING.value, "claimed_at": {"$lt": stale_before}},
+    ]}
+    return await db.webhook_deliveries.find(query).sort("next_attempt_at", ASCENDING).limit(limit).to_list(None)
+
+
+async def claim_webhook_delivery(
+    db: AsyncDatabase, session: AsyncClientSession, doc: Doc, claim: str, now: datetime
+) -> bool:
+    """Compare-and-set on the status, claim and attempts this sender saw: of several replicas, one wins."""
+    result = await db.webhook_deliveries.update_one(
+        {"_id": doc["_id"], "status": doc["status"], "claim": doc.get("claim"), "attempts": doc.get("attempts", 0)},
+        {"$set": {"status": WebhookStatus.SENDING.value, "claim": claim, "claimed_at": now}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+async def finish_webhook_delivery(
+    db: AsyncDatabase, session: AsyncClientSession, delivery_id: str, claim: str, fields: Doc, attempted: bool = True
+) -> bool:
+    """Settle a claim, but only while this sender still holds it."""
+    update: Doc = {"$set": {**fields, "claim": None}}
+    if attempted:
+        update["$inc"] = {"attempts": 1}
+    result = await db.webhook_deliveries.update_one(
+        {"_id": delivery_id, "status": WebhookStatus.SENDING.value, "claim": claim}, update, session=session
+    )
+    return result.modified_count == 1
+
+
+WITHOUT_BODY = {"body": 0, "claim": 0}
+
+
+async def webhook_deliveries_page(db: AsyncDatabase, subscription_id: str, status: str | None, limit: int) -> list[Doc]:
+    query: Doc = {"subscription_id": subscription_id}
+    if status is not None:
+        query["status"] = status
+    cursor = db.webhook_deliveries.find(query, WITHOUT_BODY).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+    return await cursor.limit(limit).to_list(None)
+
+
+async def attempts_of(db: AsyncDatabase, delivery_ids: list[str]) -> list[Doc]:
+    """The audit records of these webhook deliveries' attempts, oldest first."""
+    if not delivery_ids:
+        return []
+    cursor = db.deliveries.find({"notification_id": {"$in": delivery_ids}, "channel": "webhook"})
+    return await cursor.sort([("attempt", ASCENDING)]).to_list(None)
