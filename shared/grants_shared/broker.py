@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from grants_shared.cloudevents import to_message
 from grants_shared.events import Event
 from grants_shared.settings import ServiceSettings
+from grants_shared.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,7 @@ class Broker:
         await exchange.publish(to_message(event), routing_key=event.type, mandatory=False, timeout=timeout)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop(self._task)
         if self._connection:
             await self._connection.close()
         self._connection = None

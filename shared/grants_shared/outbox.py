@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from grants_shared.broker import Broker
 from grants_shared.clock import utcnow
 from grants_shared.events import CONTRACTS, Event
+from grants_shared.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,10 @@ class OutboxRelay:
             except Exception as error:
                 log.warning("outbox relay: %s; will try again", error)
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+                # wake-up fires (gh-86296), and the relay would then never stop on shutdown.
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -135,6 +139,4 @@ class OutboxRelay:
         return len(confirmed)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop(self._task)

@@ -26,6 +26,7 @@ from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, GrantsError
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
+from grants_shared.tasks import stop
 from grants_shared.unit_of_work import Database
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,7 @@ async def running(service: Service, settings: ServiceSettings) -> AsyncIterator[
     try:
         yield runtime
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await stop(*workers)
         await relay.close()
         await consumer.close()
         await broker.close()
