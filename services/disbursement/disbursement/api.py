@@ -1,0 +1,163 @@
+"""Disbursement's HTTP API: grants and their acceptance, payments, programme ledgers."""
+
+from typing import Annotated, Any, cast
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from disbursement import store
+from disbursement.config import Settings
+from disbursement.crypto import cipher_for
+from disbursement.domain import GrantStatus, PaymentStatus, due_date, start_of_day
+from disbursement.models import AcceptOffer, GrantView, LedgerView, PaymentView
+from grants_shared.auth import Caller, Role, require
+from grants_shared.clock import utcnow
+from grants_shared.errors import Conflict, NotFound, PreconditionFailed
+from grants_shared.events import GrantAccepted, PaymentScheduled
+from grants_shared.http import expected_version, set_etag
+from grants_shared.money import Money
+from grants_shared.service import RuntimeDep
+from grants_shared.unit_of_work import Transaction
+
+router = APIRouter(prefix="/v1")
+
+FINANCE = (Role.FINANCE_OFFICER, Role.ADMIN)
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+
+def _sees_all(caller: Caller) -> bool:
+    return caller.has(*FINANCE)
+
+
+async def _visible_grant(runtime: RuntimeDep, grant_id: str, caller: Caller) -> dict[str, Any]:
+    """The grant, if the caller may see it; otherwise 404, so its existence is not revealed."""
+    grant = await store.get_grant(runtime.db, grant_id)
+    if grant is None or not (_sees_all(caller) or caller.represents(grant["organisation_id"])):
+        raise NotFound(f"no grant {grant_id}")
+    return grant
+
+
+def _view(runtime: RuntimeDep, grant: dict[str, Any], payments: list[dict[str, Any]] | None = None) -> GrantView:
+    token = grant.get("bank_account")
+    account = cipher_for(cast(Settings, runtime.settings)).decrypt(token) if token else None
+    return GrantView.of(grant, account, payments)
+
+
+@router.get("/grants", tags=["grants"], summary="Grants: all of them for finance, your organisations' for applicants")
+async def list_grants(
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(Role.APPLICANT, *FINANCE))],
+    programme_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: GrantStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[GrantView]:
+    organisations = None if _sees_all(caller) else sorted(caller.organisation_ids)
+    grants = await store.find_grants(runtime.db, organisation_ids=organisations, programme_id=programme_id,
+                                     status=status, limit=limit, offset=offset)
+    return [_view(runtime, g) for g in grants]
+
+
+@router.get("/grants/{grant_id}", tags=["grants"], summary="One grant with its payments")
+async def get_grant(
+    grant_id: str,
+    response: Response,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(Role.APPLICANT, *FINANCE))],
+) -> GrantView:
+    grant = await _visible_grant(runtime, grant_id, caller)
+    set_etag(response, grant["version"])
+    return _view(runtime, grant, await store.payments_of_grant(runtime.db, grant_id))
+
+
+@router.post(
+    "/grants/{grant_id}/accept",
+    tags=["grants"],
+    summary="Accept an offer and give the bank account it is paid into (If-Match optional)",
+    responses={404: {"description": "No such grant for your organisations"},
+               409: {"description": "The grant is not an open offer"},
+               412: {"description": "If-Match did not match the grant's version"}},
+)
+async def accept_offer(
+    grant_id: str,
+    body: AcceptOffer,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(Role.APPLICANT))],
+) -> GrantView:
+    grant = await _visible_grant(runtime, grant_id, caller)
+    version = expected_version(request) if request.headers.get("if-match") else None
+    if version is not None and version != grant["version"]:
+        raise PreconditionFailed(f"the grant is at version {grant['version']}; read it again and retry")
+    if grant["status"] != "offered":
+        raise Conflict(f"grant {grant_id} is {grant['status']}; only an offered grant can be accepted")
+
+    token = cipher_for(cast(Settings, runtime.settings)).encrypt(body.bank_account.to_domain())
+    accepted_at = utcnow()
+    payments = [_payment(grant, entry, accepted_at) for entry in grant["schedule"]]
+
+    async def accept(tx: Transaction) -> None:
+        if not await store.accept_grant(tx, grant_id, token, caller.subject, accepted_at, version):
+            raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
+        await store.insert_payments(tx, payments)
+        await tx.emit(GrantAccepted(grant_id=grant_id, application_id=grant["application_id"]))
+        for p in payments:
+            await tx.emit(PaymentScheduled(
+                payment_id=p["_id"], grant_id=grant_id, application_id=grant["application_id"],
+                amount=Money(**p["amount"]), due_date=p["due_at"].date(),
+            ))
+
+    await runtime.database.transact(accept, request.headers.get("traceparent"))
+    accepted = await store.get_grant(runtime.db, grant_id)
+    assert accepted is not None
+    set_etag(response, accepted["version"])
+    return _view(runtime, accepted, payments)
+
+
+def _payment(grant: dict[str, Any], entry: dict[str, Any], accepted_at: Any) -> dict[str, Any]:
+    return {
+        "_id": str(uuid4()),
+        "grant_id": grant["_id"],
+        "application_id": grant["application_id"],
+        "programme_id": grant["programme_id"],
+        "sequence": entry["sequence"],
+        "amount": entry["amount"],
+        "due_at": start_of_day(due_date(accepted_at, entry["due_after_days"])),
+        "status": "scheduled",
+        "attempts": 0,
+        "claim_id": None,
+        "claimed_at": None,
+        "next_attempt_at": None,
+        "created_at": accepted_at,
+    }
+
+
+@router.get("/payments", tags=["payments"], summary="Payments, by grant and status (finance)")
+async def list_payments(
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(*FINANCE))],
+    grant_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: PaymentStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[PaymentView]:
+    payments = await store.find_payments(runtime.db, grant_id=grant_id, status=status, limit=limit, offset=offset)
+    return [PaymentView.of(p) for p in payments]
+
+
+@router.get("/programmes/{programme_id}/ledger", tags=["ledger"],
+            summary="A programme's budget: reserved for grants, paid out, still available")
+async def get_ledger(
+    programme_id: str,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(*FINANCE, Role.PROGRAMME_MANAGER))],
+) -> LedgerView:
+    ledger = await store.get_ledger(runtime.db, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    return LedgerView(
+        programme_id=programme_id, name=ledger["name"], budget=Money(**ledger["budget"]),
+        reserved=Money(**ledger["reserved"]), paid=Money(**ledger["paid"]), available=Money(**ledger["available"]),
+    )

@@ -1,0 +1,45 @@
+"""Disbursement's own settings (environment variables with the GRANTS_ prefix)."""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from grants_shared.settings import ServiceSettings
+
+#: Development only. Anyone can read it here, so production MUST set GRANTS_BANK_DETAILS_KEY.
+DEV_BANK_DETAILS_KEY = "Z3JhbnRzLWRldi1vbmx5LWJhbmstZGV0YWlscy1rZXk="
+
+AccountNumber = Annotated[str, Field(pattern=r"^[0-9]{8}$")]
+
+
+class Settings(ServiceSettings):
+    # Comma-separated Fernet keys: the first encrypts, every one of them decrypts, so a key is rotated
+    # by putting a new one first and keeping the old one until stored details are re-encrypted.
+    bank_details_key: SecretStr = SecretStr(DEV_BANK_DETAILS_KEY)
+
+    payment_provider: Literal["simulated"] = "simulated"
+    payment_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
+    payment_batch_size: Annotated[int, Field(ge=1, le=1_000)] = 50
+    payment_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    # A declined payment waits base * 2^(attempt-1) seconds, at most the cap, before the next attempt.
+    payment_retry_backoff_seconds: Annotated[float, Field(gt=0)] = 60.0
+    payment_retry_backoff_max_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
+    # The provider call is abandoned after this long; its outcome is then unknown, so the payment stays
+    # `sending` until its lease runs out and is retried with the same idempotency key.
+    payment_provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    payment_sending_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+
+    # Failure injection for the simulated provider (tests and demos).
+    simulated_decline_accounts: list[AccountNumber] = []
+    simulated_fail_first_attempts: Annotated[int, Field(ge=0, le=100)] = 0
+
+    @model_validator(mode="after")
+    def _lease_outlives_the_provider_call(self) -> "Settings":
+        # Otherwise a second worker could reclaim a payment whose first call is still in flight.
+        if self.payment_sending_lease_seconds <= self.payment_provider_timeout_seconds:
+            raise ValueError("payment_sending_lease_seconds must be longer than payment_provider_timeout_seconds")
+        return self
+
+    @property
+    def uses_development_bank_details_key(self) -> bool:
+        return DEV_BANK_DETAILS_KEY in self.bank_details_key.get_secret_value().split(",")

@@ -1,0 +1,181 @@
+"""Disbursement's pure rules: payment schedules, the budget ledger's arithmetic, the payment state
+machine, retry back-off and how bank details are masked. No I/O here."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from grants_shared.events import PaymentPolicy, ScheduledAmount
+from grants_shared.money import Money
+
+GrantStatus = Literal["held", "offered", "accepted", "paid"]
+HeldReason = Literal["budget", "currency"]
+PaymentStatus = Literal["scheduled", "sending", "retrying", "sent", "failed"]
+
+FULL_SHARE_BPS = 10_000
+
+#: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
+#: ran out (the process died mid-payment); `sent` and `failed` are final.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "scheduled": frozenset({"sending"}),
+    "retrying": frozenset({"sending"}),
+    "sending": frozenset({"sending", "sent", "retrying", "failed"}),
+    "sent": frozenset(),
+    "failed": frozenset(),
+}
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in PAYMENT_TRANSITIONS.get(current, frozenset())
+
+
+# --- payment schedules ---------------------------------------------------------------------------
+
+
+def split_by_basis_points(total: int, shares_bps: list[int]) -> list[int]:
+    """Integer parts of ``total`` by shares in basis points; rounding is floored and the remainder
+    goes to the last part, so the parts always add up to ``total`` exactly."""
+    if total < 0:
+        raise ValueError("cannot split a negative amount")
+    if not shares_bps or sum(shares_bps) != FULL_SHARE_BPS or any(s <= 0 for s in shares_bps):
+        raise ValueError("shares must be positive and add up to 10000 basis points")
+    parts = [total * share // FULL_SHARE_BPS for share in shares_bps[:-1]]
+    return [*parts, total - sum(parts)]
+
+
+def payment_schedule(award: Money, policy: PaymentPolicy) -> list[ScheduledAmount]:
+    """The payments an award is made in, each due some days after the offer is accepted.
+
+    A tranche that rounds to nothing (a tiny award split many ways) is left out rather than paid as
+    zero; the remaining parts still add up to the award.
+    """
+    if award.amount <= 0:
+        raise ValueError("an award must be more than zero")
+    if policy.kind == "single":
+        return [ScheduledAmount(sequence=1, amount=award, due_after_days=0)]
+    amounts = split_by_basis_points(award.amount, [t.share_bps for t in policy.tranches])
+    parts = [(amount, t.due_after_days) for amount, t in zip(amounts, policy.tranches, strict=True) if amount > 0]
+    return [
+        ScheduledAmount(sequence=n, amount=Money(amount=amount, currency=award.currency), due_after_days=days)
+        for n, (amount, days) in enumerate(parts, start=1)
+    ]
+
+
+def due_date(accepted_at: datetime, due_after_days: int) -> date:
+    return accepted_at.astimezone(UTC).date() + timedelta(days=due_after_days)
+
+
+def start_of_day(day: date) -> datetime:
+    """A payment becomes due at the start of its due date (UTC)."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def payment_reference(grant_id: str, sequence: int) -> str:
+    """What the grantee sees on their bank statement; short enough for a Bacs reference (18 characters)."""
+    return f"GRANT-{grant_id.replace('-', '')[:8].upper()}-{sequence}"[:18]
+
+
+# --- the budget ledger ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A programme's budget: what is promised to grants (reserved), what has gone out (paid), and
+    what is left to award (available). budget = available + reserved + paid, always."""
+
+    budget: int
+    reserved: int
+    paid: int
+
+    def __post_init__(self) -> None:
+        if min(self.budget, self.reserved, self.paid) < 0:
+            raise ValueError("ledger amounts cannot be negative")
+        if self.reserved + self.paid > self.budget:
+            raise ValueError("the ledger is over-committed")
+
+    @property
+    def available(self) -> int:
+        return self.budget - self.reserved - self.paid
+
+    def can_cover(self, amount: int) -> bool:
+        return 0 < amount <= self.available
+
+    def reserve(self, amount: int) -> "Ledger":
+        if not self.can_cover(amount):
+            raise ValueError(f"cannot reserve {amount}: only {self.available} available")
+        return Ledger(self.budget, self.reserved + amount, self.paid)
+
+    def pay(self, amount: int) -> "Ledger":
+        if not 0 < amount <= self.reserved:
+            raise ValueError(f"cannot pay {amount} out of {self.reserved} reserved")
+        return Ledger(self.budget, self.reserved - amount, self.paid + amount)
+
+
+# --- declines and retries ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclineOutcome:
+    attempt: int
+    status: PaymentStatus
+    will_retry: bool
+    next_attempt_at: datetime | None
+
+
+def after_decline(
+    previous_attempts: int, now: datetime, max_attempts: int, backoff_seconds: float, backoff_cap_seconds: float
+) -> DeclineOutcome:
+    """What a declined attempt leads to: another try after an exponential back-off, or failure."""
+    attempt = previous_attempts + 1
+    if attempt >= max_attempts:
+        return DeclineOutcome(attempt, "failed", False, None)
+    delay = min(backoff_seconds * 2 ** (attempt - 1), backoff_cap_seconds)
+    return DeclineOutcome(attempt, "retrying", True, now + timedelta(seconds=delay))
+
+
+# --- bank details --------------------------------------------------------------------------------
+
+
+def normalise_sort_code(sort_code: str) -> str:
+    """"12-34-56" or "123456" -> "123456"."""
+    digits = sort_code.replace("-", "")
+    if len(digits) != 6 or not all(c in "0123456789" for c in digits):
+        raise ValueError("a sort code is six digits")
+    return digits
+
+
+def mask_account_number(account_number: str) -> str:
+    return "****" + account_number[-4:]
+
+
+def mask_sort_code(sort_code: str) -> str:
+    return "**-**-" + normalise_sort_code(sort_code)[-2:]
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    """A UK bank account a grant is paid into. Its repr is masked so it cannot leak into a log."""
+
+    account_name: str
+    sort_code: str
+    account_number: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sort_code", normalise_sort_code(self.sort_code))
+        if len(self.account_number) != 8 or not all(c in "0123456789" for c in self.account_number):
+            raise ValueError("an account number is eight digits")
+        if not self.account_name.strip():
+            raise ValueError("an account needs a name")
+
+    def masked(self) -> dict[str, str]:
+        return {
+            "account_name": self.account_name,
+            "sort_code": mask_sort_code(self.sort_code),
+            "account_number": mask_account_number(self.account_number),
+        }
+
+    def __repr__(self) -> str:
+        m = self.masked()
+        return f"BankAccount(account_name=<hidden>, sort_code={m['sort_code']}, account_number={m['account_number']})"
+
+    __str__ = __repr__

@@ -1,0 +1,104 @@
+"""The payment provider adapter: the one place that moves money.
+
+A provider must be idempotent by key: paying again with a key it has seen returns the original
+transfer and moves no money. Disbursement uses the payment's id as the key, so a payment retried
+after a crash (provider paid, our commit lost) is never paid twice.
+
+To plug in a real provider (a bank's or a payment bureau's API), write a class with the same
+``pay`` method that sends the key in the provider's idempotency header, maps its "declined" answers
+(closed account, invalid details, limits) to :class:`PaymentDeclined` and lets anything else
+(timeouts, 5xx) raise: the outcome is then unknown and the payment is retried later with the same
+key. Add its name to ``Settings.payment_provider`` and a branch to :func:`build_provider`.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import uuid4
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from disbursement.config import Settings
+from disbursement.domain import BankAccount, mask_account_number, mask_sort_code
+from grants_shared.clock import utcnow
+from grants_shared.money import Money
+
+__all__ = ["BankAccount", "PaymentDeclined", "PaymentProvider", "SimulatedProvider", "Transfer", "build_provider"]
+
+
+class PaymentDeclined(Exception):
+    """The provider refused the payment; ``reason`` is safe to show and to put on the bus."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Transfer:
+    provider_reference: str
+    amount: Money
+    created_at: datetime
+
+
+class PaymentProvider(Protocol):
+    async def pay(self, *, idempotency_key: str, amount: Money, account: BankAccount, reference: str) -> Transfer:
+        ...
+
+
+class SimulatedProvider:
+    """Behaves like a real provider, with its own records (collections the service never writes).
+
+    Failure injection: accounts in ``decline_accounts`` are always declined; the first
+    ``fail_first_attempts`` attempts of every idempotency key are declined as temporarily unavailable.
+    """
+
+    TRANSFERS = "simulated_provider_transfers"
+    ATTEMPTS = "simulated_provider_attempts"
+
+    def __init__(self, db: AsyncDatabase, decline_accounts: Iterable[str] = (), fail_first_attempts: int = 0) -> None:
+        self.transfers = db[self.TRANSFERS]
+        self.attempts = db[self.ATTEMPTS]
+        self.decline_accounts = frozenset(decline_accounts)
+        self.fail_first_attempts = fail_first_attempts
+
+    async def pay(self, *, idempotency_key: str, amount: Money, account: BankAccount, reference: str) -> Transfer:
+        original = await self.transfers.find_one({"_id": idempotency_key})
+        if original:
+            return _transfer(original)
+        if account.account_number in self.decline_accounts:
+            raise PaymentDeclined("the receiving bank rejected the account")
+        if self.fail_first_attempts:
+            await self.attempts.update_one({"_id": idempotency_key}, {"$inc": {"count": 1}}, upsert=True)
+            attempts = (await self.attempts.find_one({"_id": idempotency_key}))["count"]
+            if attempts <= self.fail_first_attempts:
+                raise PaymentDeclined("the payment service is temporarily unavailable")
+        record = {
+            "_id": idempotency_key,
+            "provider_reference": f"SIM-{uuid4().hex[:16].upper()}",
+            "amount": amount.model_dump(),
+            "reference": reference,
+            # Like a real provider's statement line: never the full account details.
+            "payee": {"sort_code": mask_sort_code(account.sort_code),
+                      "account_number": mask_account_number(account.account_number)},
+            "created_at": utcnow(),
+        }
+        try:
+            await self.transfers.insert_one(record)
+        except DuplicateKeyError:
+            # The same key arrived twice at once: the first one to be recorded is the transfer.
+            return _transfer(await self.transfers.find_one({"_id": idempotency_key}))
+        return _transfer(record)
+
+
+def _transfer(doc: dict) -> Transfer:
+    return Transfer(provider_reference=doc["provider_reference"], amount=Money(**doc["amount"]),
+                    created_at=doc["created_at"])
+
+
+def build_provider(settings: Settings, db: AsyncDatabase) -> PaymentProvider:
+    if settings.payment_provider == "simulated":
+        return SimulatedProvider(db, settings.simulated_decline_accounts, settings.simulated_fail_first_attempts)
+    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")

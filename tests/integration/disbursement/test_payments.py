@@ -1,0 +1,209 @@
+"""The payment runner pays what is due through the provider: retried on declines, never twice."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+
+from disbursement.config import Settings
+from disbursement.crypto import cipher_for
+from disbursement.domain import BankAccount
+from disbursement.payments import PaymentRunner
+from disbursement.provider import SimulatedProvider
+from grants_shared.clock import utcnow
+from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
+from grants_shared.settings import ServiceSettings
+from tests.integration.disbursement.helpers import (
+    ACCOUNT,
+    applicant,
+    disbursement,
+    finance,
+    gbp,
+    offered_grant,
+    programme_opened,
+    tranches,
+)
+from tests.support.bus import TestBus
+from tests.support.waiting import eventually
+
+
+async def _accept(client, settings: ServiceSettings, grant_id: str, account: dict = ACCOUNT) -> dict:
+    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": account},
+                                 headers=applicant(settings))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_due_payment_is_sent_and_moves_from_reserved_to_paid(settings: ServiceSettings, bus: TestBus) -> None:
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened(budget=1_000_000))
+        offer = await offered_grant(bus, "app-1", 400_000)
+        accepted = await _accept(client, settings, offer.grant_id)
+        [payment] = accepted["payments"]
+
+        [sent] = await bus.wait_for(PaymentSent.type, payment_id=payment["id"])
+        assert sent.data.amount == gbp(400_000)
+        assert sent.data.grant_id == offer.grant_id and sent.data.application_id == "app-1"
+        assert sent.data.provider_reference.startswith("SIM-")
+
+        [transfer] = await runtime.db.simulated_provider_transfers.find({}).to_list(None)
+        assert transfer["_id"] == payment["id"]
+        assert transfer["provider_reference"] == sent.data.provider_reference
+        assert ACCOUNT["account_number"] not in str(transfer)
+
+        ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
+        assert (ledger["reserved"]["amount"], ledger["paid"]["amount"], ledger["available"]["amount"]) == (
+            0, 400_000, 600_000)
+        grant = (await client.get(f"/v1/grants/{offer.grant_id}", headers=applicant(settings))).json()
+        assert grant["status"] == "paid"
+        assert grant["payments"][0]["status"] == "sent"
+        listed = (await client.get("/v1/payments", params={"status": "sent"}, headers=finance(settings))).json()
+        assert [p["id"] for p in listed] == [payment["id"]]
+        assert listed[0]["provider_reference"] == sent.data.provider_reference
+
+
+async def test_payments_due_later_wait_for_their_date(settings: ServiceSettings, bus: TestBus) -> None:
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((4_000, 0), (6_000, 90))))
+        offer = await offered_grant(bus, "app-1", 100_000)
+        first, later = (await _accept(client, settings, offer.grant_id))["payments"]
+        await bus.wait_for(PaymentSent.type, payment_id=first["id"])
+        await asyncio.sleep(0.4)  # several runner rounds
+        assert [e.data.payment_id for e in bus.of_type(PaymentSent.type)] == [first["id"]]
+        assert (await runtime.db.payments.find_one({"_id": later["id"]}))["status"] == "scheduled"
+        grant = await runtime.db.grants.find_one({"_id": offer.grant_id})
+        assert grant["status"] == "accepted"  # not paid in full yet
+
+
+async def test_a_declined_payment_is_retried_and_sent_once_the_declines_stop(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with disbursement(settings, simulated_fail_first_attempts=2) as (client, runtime):
+        await bus.publish(programme_opened())
+        offer = await offered_grant(bus, "app-1", 100_000)
+        [payment] = (await _accept(client, settings, offer.grant_id))["payments"]
+
+        [sent] = await bus.wait_for(PaymentSent.type, payment_id=payment["id"])
+        failures = bus.of_type(PaymentFailed.type)
+        assert [(f.data.attempt, f.data.will_retry) for f in failures] == [(1, True), (2, True)]
+        assert all("temporarily unavailable" in f.data.reason for f in failures)
+        assert sent.data.amount == gbp(100_000)
+        stored = await runtime.db.payments.find_one({"_id": payment["id"]})
+        assert (stored["status"], stored["attempts"]) == ("sent", 2)
+        assert await runtime.db.simulated_provider_transfers.count_documents({}) == 1
+
+
+async def test_a_payment_declined_every_time_fails_after_the_last_attempt(
+    settings: ServiceSettings, bus: TestBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with disbursement(settings, simulated_decline_accounts=[ACCOUNT["account_number"]],
+                            payment_max_attempts=3) as (client, runtime):
+        await bus.publish(programme_opened())
+        offer = await offered_grant(bus, "app-1", 100_000)
+        [payment] = (await _accept(client, settings, offer.grant_id))["payments"]
+
+        failures = await bus.wait_for(PaymentFailed.type, count=3, payment_id=payment["id"])
+        assert [(f.data.attempt, f.data.will_retry) for f in failures] == [(1, True), (2, True), (3, False)]
+        await asyncio.sleep(0.4)
+        assert len(bus.of_type(PaymentFailed.type)) == 3
+        assert bus.of_type(PaymentSent.type) == []
+        stored = await runtime.db.payments.find_one({"_id": payment["id"]})
+        assert (stored["status"], stored["attempts"]) == ("failed", 3)
+        assert await runtime.db.simulated_provider_transfers.count_documents({}) == 0
+        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        assert (ledger["reserved"]["amount"], ledger["paid"]["amount"]) == (100_000, 0)
+        assert "declined (attempt 3)" in caplog.text
+        assert ACCOUNT["account_number"] not in caplog.text and ACCOUNT["account_name"] not in caplog.text
+
+
+async def test_a_payment_left_sending_by_a_crash_is_completed_with_the_original_transfer(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with disbursement(settings, payment_sending_lease_seconds=60) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))
+        offer = await offered_grant(bus, "app-1", 100_000)
+        first, _ = (await _accept(client, settings, offer.grant_id))["payments"]
+
+        # The crash: a worker claimed the payment and the provider paid, then the process died before
+        # committing. The claim is older than the lease now.
+        provider = SimulatedProvider(runtime.db)
+        original = await provider.pay(idempotency_key=first["id"], amount=gbp(50_000),
+                                      account=BankAccount(**ACCOUNT), reference="GRANT-X-1")
+        await runtime.db.payments.update_one(
+            {"_id": first["id"]},
+            {"$set": {"status": "sending", "claim_id": "dead-worker", "claimed_at": utcnow() - timedelta(minutes=5)}},
+        )
+
+        [sent] = await bus.wait_for(PaymentSent.type, payment_id=first["id"])
+        assert sent.data.provider_reference == original.provider_reference
+        assert await runtime.db.simulated_provider_transfers.count_documents({}) == 1
+        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        assert (ledger["reserved"]["amount"], ledger["paid"]["amount"]) == (50_000, 50_000)
+        await asyncio.sleep(0.3)
+        assert len(bus.of_type(PaymentSent.type)) == 1
+
+
+async def test_a_payment_claimed_recently_is_left_to_its_worker(settings: ServiceSettings, bus: TestBus) -> None:
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))
+        offer = await offered_grant(bus, "app-1", 100_000)
+        first, _ = (await _accept(client, settings, offer.grant_id))["payments"]
+        await runtime.db.payments.update_one(
+            {"_id": first["id"]}, {"$set": {"status": "sending", "claim_id": "busy-worker", "claimed_at": utcnow()}},
+        )
+        await asyncio.sleep(0.4)
+        assert (await runtime.db.payments.find_one({"_id": first["id"]}))["claim_id"] == "busy-worker"
+        assert await runtime.db.simulated_provider_transfers.count_documents({}) == 0
+
+
+async def test_two_runners_racing_for_the_same_payments_pay_each_once(settings: ServiceSettings, bus: TestBus) -> None:
+    # The service's own runner waits an hour between rounds; two more runners race each other.
+    async with disbursement(settings, payment_poll_seconds=3_600) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))
+        offer = await offered_grant(bus, "app-1", 100_000)
+        payments = (await _accept(client, settings, offer.grant_id))["payments"]
+        await bus.wait_for(PaymentScheduled.type, count=2)
+        await runtime.db.payments.update_many({}, {"$set": {"due_at": utcnow() - timedelta(days=1)}})
+
+        service_settings = Settings(**settings.model_dump())
+        runners = [PaymentRunner(runtime.database, SimulatedProvider(runtime.db), cipher_for(service_settings),
+                                 service_settings) for _ in range(2)]
+        attempted = await asyncio.gather(*(r.pay_due() for r in runners))
+
+        assert sum(attempted) == 2
+        await bus.wait_for(PaymentSent.type, count=2)
+        await asyncio.sleep(0.3)
+        assert sorted(e.data.payment_id for e in bus.of_type(PaymentSent.type)) == sorted(p["id"] for p in payments)
+        assert await runtime.db.simulated_provider_transfers.count_documents({}) == 2
+
+        async def paid_in_full() -> bool:
+            return (await runtime.db.grants.find_one({"_id": offer.grant_id}))["status"] == "paid"
+
+        await eventually(paid_in_full)
+
+
+async def test_the_runner_stops_even_if_a_database_call_swallowed_its_cancellation(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with disbursement(settings, payment_poll_seconds=3_600) as (client, runtime):
+        service_settings = Settings(**settings.model_dump())
+        runner = PaymentRunner(runtime.database, SimulatedProvider(runtime.db), cipher_for(service_settings),
+                               service_settings)
+        started = asyncio.Event()
+
+        async def round_after_a_swallowed_cancel() -> None:
+            started.set()
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass  # what PyMongo 4.20 on Python 3.11 occasionally does while opening a connection
+            await runner.pay_due()
+            raise AssertionError("the runner went on after it was cancelled")
+
+        task = asyncio.create_task(round_after_a_swallowed_cancel())
+        await started.wait()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done and task.cancelled()
