@@ -21,7 +21,7 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bank_key(args: argparse.Namespace) -> int:
+def _new_key(args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
     print(Fernet.generate_key().decode())
@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email")
     token.set_defaults(func=_token)
 
-    bank_key = commands.add_parser("bank-key", help="make a new key for encrypting bank details (GRANTS_BANK_DETAILS_KEY)")
-    bank_key.set_defaults(func=_bank_key)
+    new_key = commands.add_parser(
+        "new-key", help="make a new encryption key (GRANTS_BANK_DETAILS_KEY, GRANTS_WEBHOOK_SECRETS_KEY: one each)"
+    )
+    new_key.set_defaults(func=_new_key)
 
     asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI 3.0 document of the event catalogue")
     asyncapi.add_argument("--output", "-o", default="docs/asyncapi.yaml")

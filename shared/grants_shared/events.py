@@ -176,7 +176,8 @@ class ProgrammeOpened(EventData):
     closes_at: datetime
     criteria: list[RubricCriterion]
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)]
-    panel: list[Id]
+    # Who sits on a panel of experts by experience is theirs to share, not the platform's.
+    panel: Annotated[list[Id], Field(json_schema_extra=PERSONAL)]
     payment_policy: PaymentPolicy
 
 
@@ -234,7 +235,7 @@ class ApplicationWithdrawn(EventData):
 
     application_id: Id
     programme_id: Id
-    reason: Annotated[str, Field(max_length=1_000)] = ""
+    reason: Annotated[str, Field(max_length=1_000, json_schema_extra=PERSONAL)] = ""
 
 
 class ReviewAssigned(EventData):
@@ -249,7 +250,7 @@ class ReviewAssigned(EventData):
     application_id: Id
     programme_id: Id
     application_title: ShortText
-    reviewer_id: Id
+    reviewer_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
     due_date: date
 
 
@@ -284,7 +285,7 @@ class ApplicationDecided(EventData):
     amount_awarded: Money | None = None
     feedback: Annotated[str, Field(max_length=5_000, json_schema_extra=PERSONAL)] = ""
     decided_at: datetime
-    decided_by: DecidedBy
+    decided_by: Annotated[DecidedBy, Field(json_schema_extra=PERSONAL)]
 
     @model_validator(mode="after")
     def _amount_matches_outcome(self) -> "ApplicationDecided":
