@@ -67,7 +67,7 @@ async def running(service: Service, settings: ServiceSettings) -> AsyncIterator[
     """Start everything a service needs; used by the app's lifespan and by tests that need no HTTP."""
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
     relay_box: list[OutboxRelay] = []
-    database = Database(client, settings.database(service.name), service.name, after_commit=lambda: relay_box[0].wake())
+    database = Database(client, settings, service.name, after_commit=lambda: relay_box[0].wake())
     await create_outbox_indexes(database.db, settings.outbox_retention_days)
     await service.create_indexes(database.db)
 

@@ -15,17 +15,20 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.events import Event, EventData
 from grants_shared.outbox import add_to_outbox
+from grants_shared.settings import ServiceSettings
 
 T = TypeVar("T")
 
 
 @dataclass
 class Transaction:
-    """What a change sees: the database, the session every write must pass, and ``emit``."""
+    """What a change sees: the database, the session every write must pass, ``emit``, and the
+    service's settings (the service's own subclass of ServiceSettings)."""
 
     db: AsyncDatabase
     session: AsyncClientSession
     source: str
+    settings: ServiceSettings
     traceparent: str | None = None
     emitted: list[Event] = field(default_factory=list)
 
@@ -40,10 +43,15 @@ class Database:
     """A service's own database, and the one way to change it."""
 
     def __init__(
-        self, client: AsyncMongoClient, name: str, service: str, after_commit: Callable[[], None] = lambda: None
+        self,
+        client: AsyncMongoClient,
+        settings: ServiceSettings,
+        service: str,
+        after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.client = client
-        self.db: AsyncDatabase = client[name]
+        self.settings = settings
+        self.db: AsyncDatabase = client[settings.database(service)]
         self.source = f"/grants/{service}"
         self.after_commit = after_commit
 
@@ -52,7 +60,7 @@ class Database:
             emitted: list[Event] = []
 
             async def attempt(session: AsyncClientSession) -> T:
-                tx = Transaction(self.db, session, self.source, traceparent)
+                tx = Transaction(self.db, session, self.source, self.settings, traceparent)
                 result = await change(tx)
                 emitted[:] = tx.emitted
                 return result

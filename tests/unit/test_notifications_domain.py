@@ -281,3 +281,10 @@ def test_only_a_5xx_refusal_of_every_recipient_is_permanent() -> None:
     assert not domain.refusal_is_permanent([450])
     assert not domain.refusal_is_permanent([550, 451])
     assert not domain.refusal_is_permanent([])
+
+
+def test_links_point_at_the_configured_portal() -> None:
+    notice = every_notice(an_application())[Template.GRANT_OFFERED]
+    rendered = render(notice, "https://grants.nhs.example")
+    assert "https://grants.nhs.example" in rendered.text + rendered.html
+    assert "localhost:8000" not in rendered.text + rendered.html

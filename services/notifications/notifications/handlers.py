@@ -7,7 +7,7 @@ waits as `pending` for the email sender. Every handler first calls :func:`tell_i
 queues one webhook delivery per subscription in the same transaction, for the webhook sender.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from grants_shared.clock import utcnow
 from grants_shared.consumer import Handler
@@ -31,6 +31,7 @@ from grants_shared.events import (
 from grants_shared.unit_of_work import Transaction
 from notifications import domain, store
 from notifications.domain import ApplicationRecord, EmailStatus, Mailbox, Notice, WebhookStatus
+from notifications.config import Settings
 from notifications.rendering import render
 
 
@@ -194,7 +195,7 @@ async def deliver(
     registered = Mailbox(contact["email"], contact["name"]) if contact else None
     mailbox = domain.email_destination(recipient, registered, application_contact)
 
-    rendered = render(notice)
+    rendered = render(notice, cast(Settings, tx.settings).portal_url)
     now = utcnow()
     doc = {
         "_id": notification_id,

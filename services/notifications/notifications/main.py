@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from grants_shared.events import NOTIFICATIONS
 from grants_shared.service import Service, create_app
-from notifications import rendering, webhook_api
+from notifications import webhook_api
 from notifications.api import router
 from notifications.config import Settings
 from notifications.handlers import HANDLERS
@@ -36,7 +36,6 @@ def build_app(settings: Settings) -> FastAPI:
         log.warning(
             "webhook secrets are encrypted with the development key: set GRANTS_WEBHOOK_SECRETS_KEY in production"
         )
-    rendering.configure(settings.portal_url)
     return create_app(SERVICE, settings)
 
 

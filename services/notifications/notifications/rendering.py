@@ -33,24 +33,18 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals["portal_url"] = DEFAULT_PORTAL_URL
     return env
 
 
-def configure(portal_url: str) -> None:
-    """Deployment configuration every message shares (the process serves one deployment).
-
-    Event handlers have no settings argument, so the app sets this when it is built."""
-    environment().globals["portal_url"] = portal_url
-
-
-def render(notice: Notice) -> Rendered:
+def render(notice: Notice, portal_url: str = DEFAULT_PORTAL_URL) -> Rendered:
+    """``portal_url`` is where the web frontend lives, for the links in every message."""
     env = environment()
     name = str(notice.template)
+    context = {**notice.context, "portal_url": portal_url}
     return Rendered(
-        subject=single_line(env.get_template(f"{name}.subject.txt").render(notice.context)),
-        text=env.get_template(f"{name}.txt").render(notice.context).strip() + "\n",
-        html=env.get_template(f"{name}.html").render(notice.context),
+        subject=single_line(env.get_template(f"{name}.subject.txt").render(context)),
+        text=env.get_template(f"{name}.txt").render(context).strip() + "\n",
+        html=env.get_template(f"{name}.html").render(context),
     )
 
 

@@ -1,13 +1,11 @@
 """What scoring does with other services' events.
 
-The handlers need the service's settings (how long reviewers have), so each takes them as a third
-argument and :func:`bind` fixes them for one running service. Each is safe to run late, twice or
-out of order: inserts happen only when nothing is there yet and every transition is conditional.
+Each is safe to run late, twice or out of order: inserts happen only when nothing is there yet and
+every transition is conditional.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
-from functools import partial
+from typing import cast
 
 from grants_shared.clock import utcnow
 from grants_shared.consumer import Handler
@@ -27,14 +25,12 @@ from scoring.models import ApplicationDoc, ProgrammeDoc
 
 log = logging.getLogger(__name__)
 
-ScoringHandler = Callable[[Event, Transaction, Settings], Awaitable[None]]
-
 
 class ProgrammeNotKnownYet(Exception):
     """Transient: the programme's opening has not reached scoring yet, so the event is retried later."""
 
 
-async def on_programme_opened(event: Event, tx: Transaction, settings: Settings) -> None:
+async def on_programme_opened(event: Event, tx: Transaction) -> None:
     data: ProgrammeOpened = event.data  # type: ignore[assignment]
     if await store.get_programme(tx.db, data.programme_id, tx.session):
         return
@@ -53,7 +49,7 @@ async def on_programme_opened(event: Event, tx: Transaction, settings: Settings)
     await tx.db.programmes.insert_one(programme.to_doc(), session=tx.session)
 
 
-async def on_programme_closed(event: Event, tx: Transaction, settings: Settings) -> None:
+async def on_programme_closed(event: Event, tx: Transaction) -> None:
     data: ProgrammeClosed = event.data  # type: ignore[assignment]
     if not await store.get_programme(tx.db, data.programme_id, tx.session):
         raise ProgrammeNotKnownYet(f"programme {data.programme_id} closed before scoring heard it opened")
@@ -65,7 +61,7 @@ async def on_programme_closed(event: Event, tx: Transaction, settings: Settings)
     )
 
 
-async def on_application_submitted(event: Event, tx: Transaction, settings: Settings) -> None:
+async def on_application_submitted(event: Event, tx: Transaction) -> None:
     data: ApplicationSubmitted = event.data  # type: ignore[assignment]
     programme = await store.get_programme(tx.db, data.programme_id, tx.session)
     if programme is None:
@@ -102,12 +98,13 @@ async def on_application_submitted(event: Event, tx: Transaction, settings: Sett
         }
     )
     await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
-    await workflow.create_reviews(tx, programme, application, choice.reviewer_ids, settings.review_days)
+    review_days = cast(Settings, tx.settings).review_days
+    await workflow.create_reviews(tx, programme, application, choice.reviewer_ids, review_days)
     if choice.missing:
         log.warning("application %s is waiting for %d more reviewers", application.id, choice.missing)
 
 
-async def on_application_withdrawn(event: Event, tx: Transaction, settings: Settings) -> None:
+async def on_application_withdrawn(event: Event, tx: Transaction) -> None:
     data: ApplicationWithdrawn = event.data  # type: ignore[assignment]
     application = await store.get_application(tx.db, data.application_id, tx.session)
     if application is None:
@@ -130,14 +127,9 @@ async def on_application_withdrawn(event: Event, tx: Transaction, settings: Sett
     )
 
 
-HANDLERS: dict[str, ScoringHandler] = {
+HANDLERS: dict[str, Handler] = {
     ProgrammeOpened.type: on_programme_opened,
     ProgrammeClosed.type: on_programme_closed,
     ApplicationSubmitted.type: on_application_submitted,
     ApplicationWithdrawn.type: on_application_withdrawn,
 }
-
-
-def bind(settings: Settings) -> dict[str, Handler]:
-    """The registry the consumer runs, with this service's settings fixed."""
-    return {event_type: partial(handler, settings=settings) for event_type, handler in HANDLERS.items()}

@@ -8,25 +8,23 @@ from scoring import api, handlers, store
 from scoring.config import Settings
 
 
-def build_service(settings: Settings) -> Service:
-    return Service(
-        name="scoring",
-        title="Grants scoring",
-        description=(
-            "Expert panels score applications against the programme's rubric; reviewers with a conflict of "
-            "interest never see an application; the panel ranks scored applications against the budget and "
-            "decides awards, which can never exceed the budget."
-        ),
-        routers=[api.router],
-        handlers=handlers.bind(settings),
-        create_indexes=store.create_indexes,
-    )
+SERVICE = Service(
+    name="scoring",
+    title="Grants scoring",
+    description=(
+        "Expert panels score applications against the programme's rubric; reviewers with a conflict of "
+        "interest never see an application; the panel ranks scored applications against the budget and "
+        "decides awards, which can never exceed the budget."
+    ),
+    routers=[api.router],
+    handlers=handlers.HANDLERS,
+    create_indexes=store.create_indexes,
+)
 
 
 def build_app(settings: Settings) -> FastAPI:
-    return create_app(build_service(settings), settings)
+    return create_app(SERVICE, settings)
 
 
 settings = Settings()
-SERVICE = build_service(settings)
-app = create_app(SERVICE, settings)
+app = build_app(settings)
