@@ -33,3 +33,8 @@ def bearer(
 ) -> dict[str, str]:
     token = mint_token(settings, subject, list(roles), list(organisations), name=name, email=email)
     return {"Authorization": f"Bearer {token}"}
+
+
+def runtime_of(client: httpx.AsyncClient) -> Runtime:
+    """The running service behind a client from :func:`serve`, for tests that look at its database."""
+    return client._transport.app.state.runtime  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ from grants_shared.events import (
 )
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
-from tests.support.app import bearer
+from tests.support.app import bearer, runtime_of
+from tests.support.bus import TestBus
 from tests.support.waiting import eventually
 
 PROGRAMME = "Suicide prevention small grants 2026"
@@ -79,6 +80,15 @@ async def inbox(client: httpx.AsyncClient, headers: dict[str, str], **params: ob
     response = await client.get("/v1/inbox", headers=headers, params=params)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def programme_known(bus: TestBus, client: httpx.AsyncClient) -> None:
+    """Publish programme.opened and wait until notifications holds it. The service handles events
+    concurrently, so an application published right after could otherwise be handled first, and its
+    message would (correctly) leave out the programme's name that a test then looks for."""
+    event = await bus.publish(programme_opened())
+    db = runtime_of(client).db
+    await eventually(lambda: db.programmes.find_one({"_id": event.data.programme_id}), what="the programme to be known")
 
 
 async def wait_for_inbox(

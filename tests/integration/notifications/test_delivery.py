@@ -16,7 +16,7 @@ from tests.integration.notifications.builders import (
     admin,
     applicant,
     inbox,
-    programme_opened,
+    programme_known,
     review_assigned,
     reviewer,
     submitted,
@@ -33,7 +33,7 @@ async def test_a_submitted_application_reaches_the_applicants_inbox_and_mailbox(
     service_settings: Settings, bus: TestBus, running_sink: SmtpSink
 ) -> None:
     async with serve(build_app(service_settings)) as client:
-        await bus.publish(programme_opened())
+        await programme_known(bus, client)
         event = await bus.publish(submitted(title="Walk & talk <peer> support"))
         nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
 
@@ -100,7 +100,7 @@ async def test_a_reviewer_is_told_in_the_inbox_and_by_email_only_once_they_regis
     service_settings: Settings, bus: TestBus, running_sink: SmtpSink
 ) -> None:
     async with serve(build_app(service_settings)) as client:
-        await bus.publish(programme_opened())
+        await programme_known(bus, client)
         first = await bus.publish(review_assigned("review-1"))
         first_id = notification_id(first.id, "reviewer-1", Template.REVIEW_ASSIGNED)
         [told] = await bus.wait_for(DELIVERED, channel="inbox", notification_id=first_id)

@@ -26,7 +26,7 @@ from tests.integration.notifications.builders import (
     applicant,
     decided_awarded,
     gbp,
-    programme_opened,
+    programme_known,
     submitted,
     wait_for_inbox,
 )
@@ -41,7 +41,7 @@ async def test_every_step_of_an_award_reaches_the_applicant(
     app = build_app(service_settings)
     async with serve(app) as client:
         owner = applicant(service_settings)
-        await bus.publish(programme_opened())
+        await programme_known(bus, client)
         steps = [
             submitted(),
             decided_awarded(amount=450_000),

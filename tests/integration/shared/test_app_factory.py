@@ -11,7 +11,7 @@ from grants_shared.errors import Conflict
 from grants_shared.money import Money
 from grants_shared.service import RuntimeDep, Service, create_app
 from grants_shared.settings import ServiceSettings
-from tests.support.app import bearer, serve
+from tests.support.app import bearer, runtime_of, serve
 
 router = APIRouter(prefix="/v1")
 
@@ -80,7 +80,7 @@ async def test_bad_input_is_a_422_problem_and_writes_nothing(settings: ServiceSe
             assert response.headers["content-type"] == "application/problem+json"
             problem = response.json()
             assert problem["status"] == 422 and problem["errors"]
-        runtime = client._transport.app.state.runtime  # type: ignore[attr-defined]
+        runtime = runtime_of(client)
         assert await runtime.db.pledges.count_documents({}) == 0
 
 
