@@ -155,3 +155,92 @@ async def test_events_committed_while_the_broker_is_unreachable_are_published_wh
 
 async def _none_pending(db: AsyncDatabase) -> bool:
     return await db.outbox.count_documents({"published_at": None}) == 0
+
+
+async def test_an_event_whose_ack_was_lost_after_commit_is_redelivered_and_has_no_second_effect(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    """The handler's transaction commits, then its ack is lost on the wire and the connection dies:
+    RabbitMQ redelivers the event, and the inbox turns the second delivery into a no-op."""
+    proxy, flaky, port = await _broker_behind_proxy(settings)
+    try:
+        async with running(TEST_SERVICE, flaky) as runtime:
+            await runtime.broker.wait_connected(10)
+            real_transact = runtime.database.transact
+            deliveries = 0
+
+            async def transact_then_lose_the_ack(change, traceparent=None):  # type: ignore[no-untyped-def]
+                nonlocal deliveries
+                deliveries += 1
+                result = await real_transact(change, traceparent)
+                proxy.drop_upstream = True  # committed; whatever the consumer sends next (its ack) is lost
+                return result
+
+            runtime.consumer.database = _WithTransact(runtime.database, transact_then_lose_the_ack)
+            await bus.publish(ProgrammeClosed(programme_id="p-lost-ack"))
+            await eventually(lambda: _effects_at_least(runtime.db, "p-lost-ack", 1))
+            await proxy.close()
+            proxy.drop_upstream = False
+            await proxy.open(port)
+            # Redelivered after the reconnect; its transaction finds the inbox record and changes nothing.
+            await eventually(lambda: _true(deliveries >= 2), timeout=30, what="the redelivery")
+            await asyncio.sleep(0.5)
+            assert deliveries == 2
+            assert await effects(runtime.db, "p-lost-ack") == 1
+            assert await runtime.db.inbox.count_documents({}) == 1
+    finally:
+        await proxy.close()
+
+
+async def test_an_event_whose_connection_dies_mid_handler_is_handled_once_after_reconnecting(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    proxy, flaky, port = await _broker_behind_proxy(settings)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_first_time(event: Event, tx: Transaction) -> None:
+        await count_effect(event, tx)
+        if not entered.is_set():
+            entered.set()
+            await release.wait()
+
+    service = Service(name="test", title="test", description="", routers=[], handlers={CLOSED: slow_first_time},
+                      create_indexes=no_indexes)
+    try:
+        async with running(service, flaky) as runtime:
+            await runtime.broker.wait_connected(10)
+            await bus.publish(ProgrammeClosed(programme_id="p-cut"))
+            await asyncio.wait_for(entered.wait(), 10)
+            await proxy.close()  # the broker goes away while the handler is inside its transaction
+            release.set()
+            await proxy.open(port)
+            await eventually(lambda: _effects_at_least(runtime.db, "p-cut", 1), timeout=30)
+            await asyncio.sleep(0.5)
+            assert await effects(runtime.db, "p-cut") == 1
+            assert await runtime.db.inbox.count_documents({}) == 1
+    finally:
+        await proxy.close()
+
+
+class _WithTransact:
+    """The service's Database with ``transact`` wrapped, so a test can act right after a commit."""
+
+    def __init__(self, database, transact) -> None:  # type: ignore[no-untyped-def]
+        self._database = database
+        self.transact = transact
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._database, name)
+
+
+async def _broker_behind_proxy(settings: ServiceSettings) -> tuple[TcpProxy, ServiceSettings, int]:
+    broker = urlparse(settings.rabbitmq_url)
+    proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    port = free_port()
+    await proxy.open(port)
+    url = f"amqp://{broker.username}:{broker.password}@127.0.0.1:{port}/"
+    return proxy, settings.model_copy(update={"rabbitmq_url": url}), port
+
+
+async def _true(value: bool) -> bool:
+    return value
