@@ -16,6 +16,7 @@ from grants_shared.events import Event, ProgrammeClosed
 from grants_shared.service import Service, running
 from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
+from tests.support.bus import delete_topology
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 
@@ -63,7 +64,10 @@ def main() -> None:
     with infra.mongodb() as mongodb_url:
         settings = ServiceSettings(prefix=f"bench{uuid4().hex[:8]}", mongodb_url=mongodb_url,
                                    rabbitmq_url=rabbitmq_url, prefetch=100)
-        asyncio.run(measure(settings))
+        try:
+            asyncio.run(measure(settings))
+        finally:
+            asyncio.run(delete_topology(settings, (PRODUCER.name, CONSUMER.name)))
 
 
 if __name__ == "__main__":

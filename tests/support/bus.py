@@ -100,11 +100,11 @@ def _try_json(body: bytes) -> Any:
         return None
 
 
-async def delete_topology(settings: ServiceSettings) -> None:
+async def delete_topology(settings: ServiceSettings, services: tuple[str, ...] = SERVICES) -> None:
     """Remove what a test's prefix declared so the shared broker does not fill up."""
     connection = await aio_pika.connect(settings.rabbitmq_url)
     try:
-        for service in SERVICES:
+        for service in services:
             for name in (settings.queue(service), settings.dead_letter_queue(service)):
                 channel = await connection.channel()
                 try:
