@@ -13,6 +13,7 @@ from applications.domain import (
     can_close,
     can_open,
     can_withdraw,
+    contradiction,
     eligibility_failures,
     implied_status,
     next_status,
@@ -254,6 +255,14 @@ def test_the_status_never_moves_backwards() -> None:
     assert next_status("paid", Progress(scored=True)) == "paid"
     assert next_status("accepted", Progress(scored=True, outcome="awarded", award=gbp(1))) == "accepted"
     assert next_status("submitted", Progress(offered=True)) == "offered"
+
+
+def test_a_declined_application_can_have_no_grant_or_payment() -> None:
+    assert contradiction(Progress(scored=True, outcome="declined")) is None
+    assert contradiction(Progress(outcome="awarded", award=gbp(1), offered=True, paid=gbp(1))) is None
+    assert contradiction(Progress(offered=True, paid=gbp(1))) is None  # the decision is still on its way
+    for fact in ({"offered": True}, {"accepted": True}, {"paid": gbp(1)}):
+        assert "declined" in (contradiction(Progress(outcome="declined", **fact)) or "")
 
 
 def test_applications_off_the_path_keep_their_status() -> None:

@@ -79,6 +79,14 @@ def test_assigning_several_in_a_row_spreads_the_load() -> None:
     assert loads == {"ann": 1, "bob": 1, "cat": 1}
 
 
+def test_a_panel_needs_as_many_different_reviewers_as_each_application_needs_reviews() -> None:
+    assert domain.panel_problem(["ann", "bob"], 2) is None
+    assert domain.panel_problem(["ann", "bob", "cat"], 2) is None
+    assert "at least 2 reviewers" in (domain.panel_problem(["ann"], 2) or "")
+    assert "at least 2 reviewers" in (domain.panel_problem(["ann", "ann"], 2) or "")
+    assert "at least 1 reviewers" in (domain.panel_problem([], 1) or "")
+
+
 # --- score sheets and weighted scores ------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ Every route names the roles that may call it; every read is scoped to what the c
 application or organisation outside the caller's scope answers 404, so its existence is not revealed.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 from uuid import uuid4
 
@@ -11,8 +12,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
-from applications import domain, store
-from applications.closer import close_programme
+from applications import domain, lifecycle, store
+from applications.lifecycle import refuse_stale
 from applications.models import (
     Application,
     ApplicationDraft,
@@ -44,7 +45,7 @@ from grants_shared.events import (
     ApplicationWithdrawn,
     Contact,
 )
-from grants_shared.http import check_version, expected_version, set_etag
+from grants_shared.http import check_version, optional_version, set_etag
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 
@@ -62,10 +63,6 @@ ApplicantOrManager = Annotated[Caller, Depends(require(Role.APPLICANT, Role.PROG
 def is_manager(caller: Caller) -> bool:
     return caller.has(Role.PROGRAMME_MANAGER, Role.ADMIN)
 
-
-def optional_version(request: Request) -> int | None:
-    """If-Match is optional on state transitions (the state machine guards them), but honoured if sent."""
-    return expected_version(request) if request.headers.get("if-match") else None
 
 
 # --- programmes ----------------------------------------------------------------------------------
@@ -144,37 +141,24 @@ async def edit_programme(
 async def open_programme(
     programme_id: PathId, caller: Manager, runtime: RuntimeDep, request: Request, response: Response
 ) -> ProgrammeView:
-    version = optional_version(request)
-
-    async def change(tx: Transaction) -> Programme:
-        programme = await _programme(tx, programme_id)
-        if version is not None and version != programme.version:
-            raise PreconditionFailed(f"the programme is at version {programme.version}; read it again and retry")
-        now = utcnow()
-        refusal = domain.can_open(programme.status, programme.closes_at, now)
-        if refusal:
-            raise Conflict(refusal)
-        opened = programme.model_copy(
-            update={"status": "open", "opened_at": now, "updated_at": now, "version": programme.version + 1}
-        )
-        if not await store.replace_programme(tx.db, opened, programme.version, tx.session):
-            raise Conflict("the programme changed while it was being opened; try again")
-        await tx.emit(opened.opened())
-        return opened
-
-    opened = await runtime.database.transact(change)
-    set_etag(response, opened.version)
-    return ProgrammeView.of(opened, show_panel=True)
+    return await _move(lifecycle.open_programme, programme_id, runtime, request, response)
 
 
 @programmes.post("/{programme_id}/close", summary="Close an open programme to new applications")
 async def close(
     programme_id: PathId, caller: Manager, runtime: RuntimeDep, request: Request, response: Response
 ) -> ProgrammeView:
+    return await _move(lifecycle.close_programme, programme_id, runtime, request, response)
+
+
+async def _move(
+    transition: Callable[[Transaction, str, int | None], Awaitable[Programme]],
+    programme_id: str, runtime: RuntimeDep, request: Request, response: Response,
+) -> ProgrammeView:  # fmt: skip
     version = optional_version(request)
-    closed = await runtime.database.transact(lambda tx: close_programme(tx, programme_id, version))
-    set_etag(response, closed.version)
-    return ProgrammeView.of(closed, show_panel=True)
+    moved = await runtime.database.transact(lambda tx: transition(tx, programme_id, version))
+    set_etag(response, moved.version)
+    return ProgrammeView.of(moved, show_panel=True)
 
 
 async def _programme(tx: Transaction, programme_id: str) -> Programme:
@@ -319,14 +303,7 @@ async def list_applications(
     if status:
         query["status"] = "scored" if status == "under_review" else status
     found = await store.list_applications(runtime.db, query, limit, offset)
-    items = [
-        ApplicationSummaryView(
-            id=a.id, programme_id=a.programme_id, organisation_id=a.organisation_id, title=a.title,
-            amount_requested=a.amount_requested, status=a.status if manager else domain.applicant_status(a.status),
-            submitted_at=a.submitted_at, updated_at=a.updated_at,
-        )  # fmt: skip
-        for a in found
-    ]
+    items = [ApplicationSummaryView.of(a, manager) for a in found]
     return ApplicationList(items=items, limit=limit, offset=offset)
 
 
@@ -371,8 +348,7 @@ async def delete_application(
 
     async def change(tx: Transaction) -> None:
         application = await _own_application(tx, caller, application_id)
-        if version is not None and version != application.version:
-            raise PreconditionFailed(f"the application is at version {application.version}; read it again")
+        refuse_stale(version, application.version)
         if application.status != "draft":
             raise Conflict("only a draft can be deleted; withdraw a submitted application instead")
         if not await store.delete_draft(tx.db, application.id, application.version, tx.session):
@@ -393,8 +369,7 @@ async def submit_application(
 
     async def change(tx: Transaction) -> Application:
         application = await _own_application(tx, caller, application_id)
-        if version is not None and version != application.version:
-            raise PreconditionFailed(f"the application is at version {application.version}; read it again")
+        refuse_stale(version, application.version)
         if application.status != "draft":
             status = domain.applicant_status(application.status)
             raise Conflict(f"this application was already submitted; it is {status}")
@@ -480,10 +455,9 @@ async def withdraw_application(
 async def get_timeline(application_id: PathId, caller: ApplicantOrManager, runtime: RuntimeDep) -> TimelineView:
     application = _visible(caller, await store.get_application(runtime.db, application_id), application_id)
     entries = sorted(application.timeline, key=lambda e: e.at)
-    manager = is_manager(caller)
     return TimelineView(
         application_id=application.id,
-        status=application.status if manager else domain.applicant_status(application.status),
+        status=domain.status_shown(application.status, is_manager(caller)),
         entries=[TimelineEntryView(at=e.at, kind=e.kind, words=e.words) for e in entries],
     )
 

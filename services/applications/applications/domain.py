@@ -241,6 +241,14 @@ def implied_status(progress: Progress) -> str:
     return "submitted"
 
 
+def contradiction(progress: Progress) -> str | None:
+    """Why these facts cannot all be true (None when they can): disbursement offers, and pays, only
+    what the panel awarded, so a declined application never has a grant or a payment."""
+    if progress.outcome == "declined" and (progress.offered or progress.accepted or progress.paid is not None):
+        return "the panel declined it, yet a grant or a payment for it was reported"
+    return None
+
+
 def next_status(current: str, progress: Progress) -> str:
     """Move forward only. Draft, ineligible and withdrawn applications are not on this path and stay put."""
     if current not in PROGRESS_RANK:
@@ -251,6 +259,11 @@ def next_status(current: str, progress: Progress) -> str:
 
 def applicant_status(status: str) -> str:
     return APPLICANT_STATUS.get(status, status)
+
+
+def status_shown(status: str, to_manager: bool) -> str:
+    """Programme managers and admins see the service's own status; applicants see it in their words."""
+    return status if to_manager else applicant_status(status)
 
 
 def total_paid(amounts: Iterable[Money]) -> Money | None:

@@ -11,8 +11,8 @@ other services hold came from our own ``application.submitted`` event, which was
 before it was published, so an unknown id means a bug, a foreign publisher or a lost database, none
 of which a retry can fix. An operator can move the message back from the DLQ once it is explained.
 Events about drafts or ineligible applications (which other services never heard of) and
-contradictory facts (a second, different decision; a second grant) are ``Conflict``s for the same
-reason.
+contradictory facts (a second, different decision; a second grant; a grant or payment for a declined
+application, whichever of the two arrives first) are ``Conflict``s for the same reason.
 """
 
 from collections.abc import Callable
@@ -34,9 +34,11 @@ from grants_shared.events import (
 )
 from grants_shared.unit_of_work import Transaction
 
-#: Given the application, the changed fields and the timeline entry to add, or None when the event
-#: adds nothing we do not already know.
-Change = Callable[[Application], tuple[dict[str, object], TimelineEntry | None] | None]
+#: The changed fields and the timeline entry to add, or None when the event adds nothing we do not
+#: already know.
+Outcome = tuple[dict[str, object], TimelineEntry | None] | None
+#: What an event changes in the application it is about.
+Change = Callable[[Application], Outcome]
 
 
 class ConcurrentChange(Exception):
@@ -65,7 +67,11 @@ async def _record(
     updated = application.model_copy(
         update={**changes, "timeline": timeline, "version": application.version + 1, "updated_at": utcnow()}
     )
-    updated = updated.model_copy(update={"status": domain.next_status(application.status, updated.progress())})
+    progress = updated.progress()
+    refusal = domain.contradiction(progress)
+    if refusal:
+        raise Conflict(f"application {application_id}: {refusal}")
+    updated = updated.model_copy(update={"status": domain.next_status(application.status, progress)})
     if not await store.replace_application(tx.db, updated, application.version, tx.session):
         raise ConcurrentChange(f"application {application_id} changed while {event.type} was being recorded")
 
@@ -73,7 +79,7 @@ async def _record(
 async def on_application_scored(event: Event, tx: Transaction) -> None:
     data: ApplicationScored = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         previous = application.score
         if previous and previous.scored_at > event.time:
             return None  # a re-score already recorded is newer than this one
@@ -91,7 +97,7 @@ async def on_application_scored(event: Event, tx: Transaction) -> None:
 async def on_application_decided(event: Event, tx: Transaction) -> None:
     data: ApplicationDecided = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         decision = Decision(
             outcome=data.outcome, amount_awarded=data.amount_awarded, feedback=data.feedback,
             decided_at=data.decided_at,
@@ -109,7 +115,7 @@ async def on_application_decided(event: Event, tx: Transaction) -> None:
 async def on_grant_offered(event: Event, tx: Transaction) -> None:
     data: GrantOffered = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         grant = _same_grant(application, data.grant_id)
         if grant.offered_at:
             return None
@@ -124,7 +130,7 @@ async def on_grant_offered(event: Event, tx: Transaction) -> None:
 async def on_grant_accepted(event: Event, tx: Transaction) -> None:
     data: GrantAccepted = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         grant = _same_grant(application, data.grant_id)
         if grant.accepted_at:
             return None
@@ -137,7 +143,7 @@ async def on_grant_accepted(event: Event, tx: Transaction) -> None:
 async def on_payment_sent(event: Event, tx: Transaction) -> None:
     data: PaymentSent = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         if any(p.payment_id == data.payment_id for p in application.payments):
             return None  # a payment is sent once
         award = application.award
@@ -161,7 +167,7 @@ async def on_payment_sent(event: Event, tx: Transaction) -> None:
 async def on_payment_failed(event: Event, tx: Transaction) -> None:
     data: PaymentFailed = event.data  # type: ignore[assignment]
 
-    def change(application: Application) -> tuple[dict[str, object], TimelineEntry | None] | None:
+    def change(application: Application) -> Outcome:
         return {}, _entry(event, "payment_failed", domain.words_payment_failed(data.reason, data.will_retry))
 
     await _record(tx, event, data.application_id, change)

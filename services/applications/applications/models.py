@@ -5,10 +5,10 @@ through the document models (``Programme``, ``Organisation``, ``Application``) s
 with typed values; Money is stored as ``{"amount": int, "currency": str}``.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from applications import domain
 from applications.domain import AreaName, EligibilityRules, OrganisationKind
@@ -24,6 +24,17 @@ from grants_shared.events import (
 )
 from grants_shared.money import Money
 
+
+def _in_utc(moment: datetime) -> datetime:
+    # MongoDB stores UTC: a time at the edge of the calendar whose offset takes it past year 1 or 9999
+    # must be refused here, not fail when it is written.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this time is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Description = Annotated[str, Field(max_length=10_000)]
 RegisteredNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")]
 
@@ -49,8 +60,8 @@ class ProgrammeFields(BaseModel):
     description: Description = ""
     budget: Money
     maximum_award: Money
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
     eligibility: EligibilityRules = EligibilityRules()
     criteria: Annotated[list[RubricCriterion], Field(min_length=1, max_length=20)]
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)]
@@ -87,8 +98,8 @@ class ProgrammePatch(BaseModel):
     description: Description | None = None
     budget: Money | None = None
     maximum_award: Money | None = None
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: UtcDatetime | None = None
+    closes_at: UtcDatetime | None = None
     eligibility: EligibilityRules | None = None
     criteria: Annotated[list[RubricCriterion], Field(min_length=1, max_length=20)] | None = None
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)] | None = None
@@ -420,7 +431,7 @@ class ApplicationView(BaseModel):
             summary=a.summary,
             amount_requested=a.amount_requested,
             contact=a.contact,
-            status=a.status if manager else domain.applicant_status(a.status),
+            status=domain.status_shown(a.status, manager),
             version=a.version,
             created_at=a.created_at,
             updated_at=a.updated_at,
@@ -444,6 +455,11 @@ class ApplicationSummaryView(BaseModel):
     status: str
     submitted_at: datetime | None
     updated_at: datetime
+
+    @classmethod
+    def of(cls, application: Application, manager: bool) -> "ApplicationSummaryView":
+        fields = application.model_dump(include=set(cls.model_fields) - {"status"})
+        return cls(**fields, status=domain.status_shown(application.status, manager))
 
 
 class ApplicationList(BaseModel):

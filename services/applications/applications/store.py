@@ -12,15 +12,18 @@ stale or concurrent change never overwrites another.
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from applications.models import Application, Organisation, Programme
 
 Session = AsyncClientSession | None
+Stored = Programme | Organisation | Application
+Doc = TypeVar("Doc", Programme, Organisation, Application)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -31,12 +34,26 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
 
 
+# --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
+
+
+async def _get(collection: AsyncCollection, model: type[Doc], doc_id: str, session: Session) -> Doc | None:
+    doc = await collection.find_one({"_id": doc_id}, session=session)
+    return model.model_validate(doc) if doc else None
+
+
+async def _replace(collection: AsyncCollection, document: Stored, read_version: int, session: Session) -> bool:
+    """Store ``document`` if nobody changed it since ``read_version`` was read."""
+    current = {"_id": document.id, "version": read_version}
+    result = await collection.replace_one(current, document.to_doc(), session=session)
+    return result.modified_count == 1
+
+
 # --- programmes ----------------------------------------------------------------------------------
 
 
 async def get_programme(db: AsyncDatabase, programme_id: str, session: Session = None) -> Programme | None:
-    doc = await db.programmes.find_one({"_id": programme_id}, session=session)
-    return Programme.model_validate(doc) if doc else None
+    return await _get(db.programmes, Programme, programme_id, session)
 
 
 async def list_programmes(
@@ -61,19 +78,14 @@ async def insert_programme(db: AsyncDatabase, programme: Programme, session: Ses
 
 
 async def replace_programme(db: AsyncDatabase, programme: Programme, read_version: int, session: Session) -> bool:
-    """Store ``programme`` if nobody changed it since ``read_version`` was read."""
-    result = await db.programmes.replace_one(
-        {"_id": programme.id, "version": read_version}, programme.to_doc(), session=session
-    )
-    return result.modified_count == 1
+    return await _replace(db.programmes, programme, read_version, session)
 
 
 # --- organisations -------------------------------------------------------------------------------
 
 
 async def get_organisation(db: AsyncDatabase, organisation_id: str, session: Session = None) -> Organisation | None:
-    doc = await db.organisations.find_one({"_id": organisation_id}, session=session)
-    return Organisation.model_validate(doc) if doc else None
+    return await _get(db.organisations, Organisation, organisation_id, session)
 
 
 async def insert_organisation(db: AsyncDatabase, organisation: Organisation, session: Session) -> None:
@@ -83,18 +95,14 @@ async def insert_organisation(db: AsyncDatabase, organisation: Organisation, ses
 async def replace_organisation(
     db: AsyncDatabase, organisation: Organisation, read_version: int, session: Session
 ) -> bool:
-    result = await db.organisations.replace_one(
-        {"_id": organisation.id, "version": read_version}, organisation.to_doc(), session=session
-    )
-    return result.modified_count == 1
+    return await _replace(db.organisations, organisation, read_version, session)
 
 
 # --- applications --------------------------------------------------------------------------------
 
 
 async def get_application(db: AsyncDatabase, application_id: str, session: Session = None) -> Application | None:
-    doc = await db.applications.find_one({"_id": application_id}, session=session)
-    return Application.model_validate(doc) if doc else None
+    return await _get(db.applications, Application, application_id, session)
 
 
 async def list_applications(
@@ -116,10 +124,7 @@ async def insert_application(db: AsyncDatabase, application: Application, sessio
 async def replace_application(
     db: AsyncDatabase, application: Application, read_version: int, session: Session
 ) -> bool:
-    result = await db.applications.replace_one(
-        {"_id": application.id, "version": read_version}, application.to_doc(), session=session
-    )
-    return result.modified_count == 1
+    return await _replace(db.applications, application, read_version, session)
 
 
 async def delete_draft(db: AsyncDatabase, application_id: str, read_version: int, session: Session) -> bool:

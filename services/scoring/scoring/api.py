@@ -2,7 +2,9 @@
 
 Scope: programme managers and admins see a programme's applications and reviews; a reviewer sees
 only the reviews assigned to them, and never an application of an organisation they declared a
-conflict with (404, as if it did not exist); applicants have no business here (403).
+conflict with (404, as if it did not exist); applicants have no business here (403). Nobody scores
+or decides an application of an organisation their token says they represent (403), and the panel's
+membership is shown to managers only.
 """
 
 from typing import Annotated, Literal, cast
@@ -14,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.auth import Caller, Role, require
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
+from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
 from grants_shared.events import ApplicationDecided, DecidedBy
 from grants_shared.http import check_version, set_etag
 from grants_shared.money import Money
@@ -22,7 +24,6 @@ from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 
 from scoring import domain, store, workflow
-from scoring.config import Settings
 from scoring.models import (
     ApplicationDoc,
     ApplicationListItem,
@@ -36,6 +37,7 @@ from scoring.models import (
     Moderation,
     ModerationRequest,
     OrganisationView,
+    Page,
     PanelUpdate,
     ProgrammeDoc,
     ProgrammeView,
@@ -46,6 +48,7 @@ from scoring.models import (
     ReviewScores,
     ReviewView,
     ScoreSheet,
+    Total,
 )
 
 MANAGERS = (Role.PROGRAMME_MANAGER, Role.ADMIN)
@@ -55,18 +58,21 @@ Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER))]
 ManagerOrReviewer = Annotated[Caller, Depends(require(*MANAGERS, Role.REVIEWER))]
 
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=200, description="At most this many items")]
+Offset = Annotated[int, Query(ge=0, le=10_000, description="Skip this many items first")]
 
 ApplicationStatus = Literal["awaiting_reviewers", "in_review", "scored", "decided", "withdrawn"]
 
 router = APIRouter(prefix="/v1")
 
 
-def service_settings(runtime: RuntimeDep) -> Settings:
-    return cast(Settings, runtime.settings)
-
-
 def is_manager(caller: Caller) -> bool:
     return caller.has(*MANAGERS)
+
+
+def programme_view(programme: ProgrammeDoc, caller: Caller) -> ProgrammeView:
+    # Who sits on a panel of experts by experience is theirs to share: reviewers do not need the list.
+    return ProgrammeView.of(programme, panel=programme.panel if is_manager(caller) else None)
 
 
 # --- who may see what ----------------------------------------------------------------------------
@@ -106,13 +112,36 @@ async def own_review(
     return review
 
 
+def not_their_own(caller: Caller, organisation_id: str) -> None:
+    """Someone who represents the applicant organisation (their token lists it) may neither score nor
+    decide its application, whether or not they declared the conflict."""
+    if organisation_id in caller.organisation_ids:
+        raise Forbidden(
+            f"you represent {organisation_id}, so you may not score or decide its application; "
+            "declare a conflict of interest with it so another panel member reviews it"
+        )
+
+
+async def review_to_score(tx: Transaction, review_id: str, caller: Caller) -> tuple[ReviewDoc, ProgrammeDoc]:
+    """The caller's review, if they may score it, and the programme whose rubric it follows."""
+    review = await own_review(tx.db, review_id, caller, tx.session)
+    not_their_own(caller, review.organisation_id)
+    programme = await store.get_programme(tx.db, review.programme_id, tx.session)
+    if programme is None:
+        raise NotFound(f"no review {review_id}")
+    return review, programme
+
+
 # --- programmes and panels -----------------------------------------------------------------------
 
 
 @router.get("/programmes", tags=["programmes"], summary="Programmes you manage, or whose panel you sit on")
-async def list_programmes(runtime: RuntimeDep, caller: ManagerOrReviewer) -> list[ProgrammeView]:
-    programmes = await store.list_programmes(runtime.db, None if is_manager(caller) else caller.subject)
-    return [ProgrammeView.of(p) for p in programmes]
+async def list_programmes(
+    runtime: RuntimeDep, caller: ManagerOrReviewer, limit: Limit = 100, offset: Offset = 0
+) -> Page[ProgrammeView]:
+    panel_member = None if is_manager(caller) else caller.subject
+    programmes = await store.list_programmes(runtime.db, panel_member, offset, limit)
+    return Page(items=[programme_view(p, caller) for p in programmes], limit=limit, offset=offset)
 
 
 @router.get("/programmes/{programme_id}", tags=["programmes"], summary="A programme: rubric, panel and budget")
@@ -121,26 +150,26 @@ async def get_programme(
 ) -> ProgrammeView:
     programme = await programme_for(runtime.db, programme_id, caller)
     set_etag(response, programme.version)
-    return ProgrammeView.of(programme)
+    return programme_view(programme, caller)
 
 
 @router.put(
     "/programmes/{programme_id}/panel",
     tags=["programmes"],
-    summary="Replace the panel (If-Match); applications waiting for reviewers get them from the new panel",
+    summary=(
+        "Replace the panel (If-Match): open reviews of those who leave it go to other members, and "
+        "applications waiting for reviewers get them from the new panel"
+    ),
 )
 async def put_panel(
-    programme_id: PathId,
-    body: PanelUpdate,
-    request: Request,
-    response: Response,
-    runtime: RuntimeDep,
-    caller: Manager,
-    settings: Annotated[Settings, Depends(service_settings)],
+    programme_id: PathId, body: PanelUpdate, request: Request, response: Response, runtime: RuntimeDep, caller: Manager
 ) -> ProgrammeView:
     async def change(tx: Transaction) -> ProgrammeDoc:
         programme = await programme_for(tx.db, programme_id, caller, tx.session)
         check_version(request, programme.version)
+        problem = domain.panel_problem(body.reviewer_ids, programme.reviewers_per_application)
+        if problem:
+            raise RuleViolation(problem)
         result = await tx.db.programmes.update_one(
             {"_id": programme.id, "version": programme.version},
             {"$set": {"panel": body.reviewer_ids}, "$inc": {"version": 1}},
@@ -148,13 +177,17 @@ async def put_panel(
         )
         if result.modified_count != 1:
             raise PreconditionFailed("the programme changed since you read it; read it again and retry")
+        left = sorted(set(programme.panel) - set(body.reviewer_ids))
         programme = programme.model_copy(update={"panel": body.reviewer_ids, "version": programme.version + 1})
-        await workflow.retry_waiting_applications(tx, programme, settings.review_days)
+        # Someone off the panel no longer reads this programme's applications; completed reviews stand.
+        for review in await store.open_reviews(tx.db, tx.session, programme_id=programme.id, reviewer_id={"$in": left}):
+            await workflow.replace_reviewer(tx, review, "reviewer left the panel")
+        await workflow.retry_waiting_applications(tx, programme)
         return programme
 
     programme = await runtime.database.transact(change)
     set_etag(response, programme.version)
-    return ProgrammeView.of(programme)
+    return programme_view(programme, caller)
 
 
 @router.get(
@@ -163,10 +196,11 @@ async def put_panel(
     summary="Organisations that applied to the programme (id and name), so panel members can declare conflicts",
 )
 async def list_organisations(
-    programme_id: PathId, runtime: RuntimeDep, caller: ManagerOrReviewer
-) -> list[OrganisationView]:
+    programme_id: PathId, runtime: RuntimeDep, caller: ManagerOrReviewer, limit: Limit = 100, offset: Offset = 0
+) -> Page[OrganisationView]:
     programme = await programme_for(runtime.db, programme_id, caller)
-    return [OrganisationView(**o) for o in await store.organisations_of_programme(runtime.db, programme.id)]
+    organisations = await store.organisations_of_programme(runtime.db, programme.id, offset, limit)
+    return Page(items=[OrganisationView(**o) for o in organisations], limit=limit, offset=offset)
 
 
 @router.get(
@@ -179,10 +213,15 @@ async def list_applications(
     runtime: RuntimeDep,
     caller: Manager,
     status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
-) -> list[ApplicationListItem]:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ApplicationListItem]:
     programme = await programme_for(runtime.db, programme_id, caller)
     statuses = [status_] if status_ else None
-    return [ApplicationListItem.of(a) for a in await store.applications_of_programme(runtime.db, programme.id, statuses)]
+    applications = await store.applications_of_programme(
+        runtime.db, programme.id, statuses, offset=offset, limit=limit
+    )
+    return Page(items=[ApplicationListItem.of(a) for a in applications], limit=limit, offset=offset)
 
 
 @router.get(
@@ -208,8 +247,10 @@ async def get_ranking(programme_id: PathId, runtime: RuntimeDep, caller: Manager
         for a in applications.values()
     ]
     # Ranked over every application, so each caller sees the same budget line; a reviewer's
-    # conflicted applications are then left out of what they see.
-    hidden = set() if is_manager(caller) else await store.conflicted_organisations(runtime.db, caller.subject)
+    # conflicted applications, and those of organisations they represent, are then left out.
+    hidden: set[str] = set()
+    if not is_manager(caller):
+        hidden = await store.conflicted_organisations(runtime.db, caller.subject) | caller.organisation_ids
     currency = programme.budget.currency
     entries = []
     for ranked in domain.rank(candidates, programme.remaining_budget.amount):
@@ -224,7 +265,7 @@ async def get_ranking(programme_id: PathId, runtime: RuntimeDep, caller: Manager
                 organisation_name=application.organisation.name,
                 weighted_score=ranked.candidate.weighted_score,
                 amount_requested=application.amount_requested,
-                cumulative_requested=Money(amount=ranked.cumulative_requested, currency=currency),
+                cumulative_requested=Total(amount=ranked.cumulative_requested, currency=currency),
                 fits_budget=ranked.fits_budget,
                 status=application.status,
                 needs_moderation=application.needs_moderation,
@@ -248,12 +289,7 @@ async def get_ranking(programme_id: PathId, runtime: RuntimeDep, caller: Manager
     status_code=status.HTTP_201_CREATED,
     summary="Declare a conflict of interest with an organisation; your open reviews of it are reassigned",
 )
-async def declare_conflict(
-    body: ConflictDeclaration,
-    runtime: RuntimeDep,
-    caller: Reviewer,
-    settings: Annotated[Settings, Depends(service_settings)],
-) -> ConflictView:
+async def declare_conflict(body: ConflictDeclaration, runtime: RuntimeDep, caller: Reviewer) -> ConflictView:
     async def change(tx: Transaction) -> ConflictDoc:
         if await store.declared_conflict(tx.db, caller.subject, body.organisation_id, tx.session):
             raise Conflict(f"you have already declared a conflict with {body.organisation_id}")
@@ -265,8 +301,11 @@ async def declare_conflict(
             declared_at=utcnow(),
         )
         await tx.db.conflicts.insert_one(conflict.to_doc(), session=tx.session)
-        for review in await store.open_reviews_of_organisation(tx.db, caller.subject, body.organisation_id, tx.session):
-            await workflow.replace_reviewer(tx, review, "reviewer declared a conflict of interest", settings.review_days)
+        mine = await store.open_reviews(
+            tx.db, tx.session, reviewer_id=caller.subject, organisation_id=body.organisation_id
+        )
+        for review in mine:
+            await workflow.replace_reviewer(tx, review, "reviewer declared a conflict of interest")
         return conflict
 
     return ConflictView.of(await runtime.database.transact(change))
@@ -281,9 +320,12 @@ async def list_conflicts(
     runtime: RuntimeDep,
     caller: ManagerOrReviewer,
     reviewer_id: Annotated[str | None, Query(max_length=64, description="Managers: one reviewer's only")] = None,
-) -> list[ConflictView]:
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ConflictView]:
     whose = reviewer_id if is_manager(caller) else caller.subject
-    return [ConflictView.of(c) for c in await store.list_conflicts(runtime.db, whose)]
+    conflicts = await store.list_conflicts(runtime.db, whose, offset, limit)
+    return Page(items=[ConflictView.of(c) for c in conflicts], limit=limit, offset=offset)
 
 
 @router.post(
@@ -291,12 +333,7 @@ async def list_conflicts(
     tags=["conflicts"],
     summary="Resolve a conflict (its reviewer, or a manager); waiting applications may then be assigned to them",
 )
-async def resolve_conflict(
-    conflict_id: PathId,
-    runtime: RuntimeDep,
-    caller: ManagerOrReviewer,
-    settings: Annotated[Settings, Depends(service_settings)],
-) -> ConflictView:
+async def resolve_conflict(conflict_id: PathId, runtime: RuntimeDep, caller: ManagerOrReviewer) -> ConflictView:
     async def change(tx: Transaction) -> ConflictDoc:
         conflict = await store.get_conflict(tx.db, conflict_id, tx.session)
         if conflict is None or not (is_manager(caller) or conflict.reviewer_id == caller.subject):
@@ -309,10 +346,8 @@ async def resolve_conflict(
             {"$set": {"status": "resolved", "resolved_at": resolved.resolved_at, "resolved_by": caller.subject}},
             session=tx.session,
         )
-        for programme_id in await store.programme_ids_with_panel_member(tx.db, conflict.reviewer_id, tx.session):
-            programme = await store.get_programme(tx.db, programme_id, tx.session)
-            assert programme is not None
-            await workflow.retry_waiting_applications(tx, programme, settings.review_days)
+        for programme in await store.list_programmes(tx.db, conflict.reviewer_id, session=tx.session):
+            await workflow.retry_waiting_applications(tx, programme)
         return resolved
 
     return ConflictView.of(await runtime.database.transact(change))
@@ -326,8 +361,8 @@ async def review_view(db: AsyncDatabase, review: ReviewDoc) -> ReviewView:
     programme = await store.get_programme(db, review.programme_id)
     if application is None or programme is None:
         raise NotFound(f"no review {review.id}")
-    return ReviewView(
-        **review.model_dump(include=set(ReviewListItem.model_fields) | {"scores", "version"}),
+    return ReviewView.of(
+        review,
         application_summary=application.summary,
         organisation_name=application.organisation.name,
         amount_requested=application.amount_requested,
@@ -336,14 +371,14 @@ async def review_view(db: AsyncDatabase, review: ReviewDoc) -> ReviewView:
 
 
 @router.get("/reviews", tags=["reviews"], summary="The reviews assigned to you")
-async def list_reviews(runtime: RuntimeDep, caller: Reviewer) -> list[ReviewListItem]:
-    reviews = await store.reviews_of_reviewer(runtime.db, caller.subject, [*domain.OPEN_REVIEW, domain.COMPLETED])
+async def list_reviews(
+    runtime: RuntimeDep, caller: Reviewer, limit: Limit = 100, offset: Offset = 0
+) -> Page[ReviewListItem]:
     hidden = await store.conflicted_organisations(runtime.db, caller.subject)
-    return [
-        ReviewListItem.model_validate(r.model_dump(include=set(ReviewListItem.model_fields)))
-        for r in reviews
-        if r.organisation_id not in hidden
-    ]
+    reviews = await store.reviews_of_reviewer(
+        runtime.db, caller.subject, [*domain.OPEN_REVIEW, domain.COMPLETED], hidden, offset, limit
+    )
+    return Page(items=[ReviewListItem.of(r) for r in reviews], limit=limit, offset=offset)
 
 
 @router.get(
@@ -366,12 +401,10 @@ async def put_scores(
     review_id: PathId, body: ScoreSheet, request: Request, response: Response, runtime: RuntimeDep, caller: Reviewer
 ) -> ReviewView:
     async def change(tx: Transaction) -> ReviewDoc:
-        review = await own_review(tx.db, review_id, caller, tx.session)
+        review, programme = await review_to_score(tx, review_id, caller)
         if review.status not in domain.OPEN_REVIEW:
             raise Conflict("this review has been submitted and can no longer change")
         check_version(request, review.version)
-        programme = await store.get_programme(tx.db, review.programme_id, tx.session)
-        assert programme is not None
         problems = domain.score_sheet_problems(programme.weights, body.scores)
         if problems:
             raise RuleViolation("; ".join(problems), problems=problems)
@@ -397,19 +430,11 @@ async def put_scores(
     tags=["reviews"],
     summary="Submit your saved scores; when every reviewer has, the application is scored",
 )
-async def submit_review(
-    review_id: PathId,
-    response: Response,
-    runtime: RuntimeDep,
-    caller: Reviewer,
-    settings: Annotated[Settings, Depends(service_settings)],
-) -> ReviewView:
+async def submit_review(review_id: PathId, response: Response, runtime: RuntimeDep, caller: Reviewer) -> ReviewView:
     async def change(tx: Transaction) -> ReviewDoc:
-        review = await own_review(tx.db, review_id, caller, tx.session)
+        review, programme = await review_to_score(tx, review_id, caller)
         if review.status == domain.COMPLETED:
             raise Conflict("this review has already been submitted")
-        programme = await store.get_programme(tx.db, review.programme_id, tx.session)
-        assert programme is not None
         if review.status != domain.DRAFT or domain.score_sheet_problems(programme.weights, review.scores):
             raise Conflict("save a score for every criterion before submitting")
         completed_at = utcnow()
@@ -421,7 +446,7 @@ async def submit_review(
         await tx.db.applications.update_one(
             {"_id": review.application_id}, {"$inc": {"reviews_completed": 1, "version": 1}}, session=tx.session
         )
-        await workflow.score_if_complete(tx, programme, review.application_id, settings.moderation_spread)
+        await workflow.score_if_complete(tx, programme, review.application_id)
         return review.model_copy(
             update={"status": domain.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
         )
@@ -444,10 +469,7 @@ async def get_application(application_id: PathId, runtime: RuntimeDep, caller: M
     reviews = await store.reviews_of_application(
         runtime.db, application.id, [*domain.OPEN_REVIEW, domain.COMPLETED, domain.CANCELLED]
     )
-    return ApplicationView(
-        **application.model_dump(include=set(ApplicationView.model_fields) - {"reviews"}),
-        reviews=[ReviewScores.model_validate(r.model_dump(include=set(ReviewScores.model_fields))) for r in reviews],
-    )
+    return ApplicationView.of(application, reviews=[ReviewScores.of(r) for r in reviews])
 
 
 @router.post(
@@ -502,6 +524,7 @@ async def decide(
         programme = await store.get_programme(tx.db, application.programme_id, tx.session) if application else None
         if application is None or programme is None or not await may_decide(tx, caller, programme, application):
             raise NotFound(f"no application {application_id}")
+        not_their_own(caller, application.organisation.id)
         refusal = domain.decision_refusal(application.status, application.needs_moderation)
         if refusal:
             raise Conflict(refusal)

@@ -78,6 +78,17 @@ def status_after_assignment(missing: int) -> str:
     return AWAITING_REVIEWERS if missing > 0 else IN_REVIEW
 
 
+def panel_problem(panel: Collection[str], reviewers_per_application: int) -> str | None:
+    """Why a panel cannot serve the programme (None when it can): each application needs
+    ``reviewers_per_application`` different reviewers, and an empty panel could decide nothing."""
+    if len(set(panel)) < reviewers_per_application:
+        return (
+            f"the panel needs at least {reviewers_per_application} reviewers to give each application "
+            f"{reviewers_per_application} reviews"
+        )
+    return None
+
+
 # --- scores --------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ every transition is conditional.
 """
 
 import logging
-from typing import cast
 
 from grants_shared.clock import utcnow
 from grants_shared.consumer import Handler
@@ -20,7 +19,6 @@ from grants_shared.events import (
 from grants_shared.unit_of_work import Transaction
 
 from scoring import domain, store, workflow
-from scoring.config import Settings
 from scoring.models import ApplicationDoc, ProgrammeDoc
 
 log = logging.getLogger(__name__)
@@ -98,8 +96,7 @@ async def on_application_submitted(event: Event, tx: Transaction) -> None:
         }
     )
     await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
-    review_days = cast(Settings, tx.settings).review_days
-    await workflow.create_reviews(tx, programme, application, choice.reviewer_ids, review_days)
+    await workflow.create_reviews(tx, programme, application, choice.reviewer_ids)
     if choice.missing:
         log.warning("application %s is waiting for %d more reviewers", application.id, choice.missing)
 
@@ -117,14 +114,7 @@ async def on_application_withdrawn(event: Event, tx: Transaction) -> None:
         {"$set": {"status": domain.WITHDRAWN, "withdrawn_at": utcnow(), "reviewers_missing": 0}, "$inc": {"version": 1}},
         session=tx.session,
     )
-    await tx.db.reviews.update_many(
-        {"application_id": application.id, "status": {"$in": list(domain.OPEN_REVIEW)}},
-        {
-            "$set": {"status": domain.CANCELLED, "cancelled_at": utcnow(), "cancel_reason": "application withdrawn"},
-            "$inc": {"version": 1},
-        },
-        session=tx.session,
-    )
+    await store.cancel_open_reviews(tx.db, {"application_id": application.id}, "application withdrawn", tx.session)
 
 
 HANDLERS: dict[str, Handler] = {

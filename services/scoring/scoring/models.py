@@ -1,7 +1,7 @@
 """API request/response models, and the shapes of scoring's own documents."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -180,7 +180,26 @@ class DecisionRequest(Request):
 # --- responses -----------------------------------------------------------------------------------
 
 
-class ProgrammeView(BaseModel):
+class View(BaseModel):
+    @classmethod
+    def of(cls, document: BaseModel, **extra: Any) -> Self:
+        """The view of a stored document: the fields the two share, plus ``extra``."""
+        shared = set(cls.model_fields) - set(extra)
+        return cls.model_validate({**document.model_dump(include=shared), **extra})
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list: at most ``limit`` items after skipping ``offset``."""
+
+    items: list[Item]
+    limit: int
+    offset: int
+
+
+class ProgrammeView(View):
     id: str
     name: str
     status: str
@@ -190,12 +209,8 @@ class ProgrammeView(BaseModel):
     remaining_budget: Money
     criteria: list[RubricCriterion]
     reviewers_per_application: int
-    panel: list[str]
+    panel: list[str] | None = Field(description="Who sits on the panel: programme managers and admins only")
     version: int
-
-    @classmethod
-    def of(cls, programme: ProgrammeDoc) -> "ProgrammeView":
-        return cls.model_validate(programme.model_dump(include=set(cls.model_fields)))
 
 
 class OrganisationView(BaseModel):
@@ -203,7 +218,7 @@ class OrganisationView(BaseModel):
     name: str
 
 
-class ConflictView(BaseModel):
+class ConflictView(View):
     id: str
     reviewer_id: str
     organisation_id: str
@@ -212,12 +227,8 @@ class ConflictView(BaseModel):
     declared_at: datetime
     resolved_at: datetime | None
 
-    @classmethod
-    def of(cls, conflict: ConflictDoc) -> "ConflictView":
-        return cls.model_validate(conflict.model_dump(include=set(cls.model_fields)))
 
-
-class ReviewListItem(BaseModel):
+class ReviewListItem(View):
     id: str
     application_id: str
     application_title: str
@@ -239,7 +250,7 @@ class ReviewView(ReviewListItem):
     version: int
 
 
-class ReviewScores(BaseModel):
+class ReviewScores(View):
     id: str
     reviewer_id: str
     status: str
@@ -247,7 +258,7 @@ class ReviewScores(BaseModel):
     completed_at: datetime | None
 
 
-class ApplicationListItem(BaseModel):
+class ApplicationListItem(View):
     id: str
     programme_id: str
     organisation: OrganisationSummary
@@ -261,10 +272,6 @@ class ApplicationListItem(BaseModel):
     weighted_score: float | None
     needs_moderation: bool
 
-    @classmethod
-    def of(cls, application: ApplicationDoc) -> "ApplicationListItem":
-        return cls.model_validate(application.model_dump(include=set(cls.model_fields)))
-
 
 class ApplicationView(ApplicationListItem):
     summary: str
@@ -275,6 +282,14 @@ class ApplicationView(ApplicationListItem):
     reviews: list[ReviewScores]
 
 
+class Total(BaseModel):
+    """A sum of amounts in minor units: unlike one Money amount it has no ceiling, so adding up many
+    large requests cannot fail."""
+
+    amount: int
+    currency: str
+
+
 class RankingEntry(BaseModel):
     position: int
     application_id: str
@@ -282,7 +297,7 @@ class RankingEntry(BaseModel):
     organisation_name: str
     weighted_score: float
     amount_requested: Money
-    cumulative_requested: Money
+    cumulative_requested: Total
     fits_budget: bool
     status: str
     needs_moderation: bool

@@ -1,6 +1,7 @@
 """Scoring's collections, their indexes, and the queries on them.
 
-Every function takes the session of the transaction it runs in (None for plain reads).
+Every function takes the session of the transaction it runs in (None for plain reads). Lists take
+``offset`` and ``limit`` (0: no limit) so the API can page through them.
 """
 
 from collections.abc import Iterable
@@ -10,7 +11,8 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from scoring.domain import OPEN_REVIEW
+from grants_shared.clock import utcnow
+from scoring.domain import CANCELLED, OPEN_REVIEW
 from scoring.models import ApplicationDoc, ConflictDoc, ProgrammeDoc, ReviewDoc
 
 Session = AsyncClientSession | None
@@ -44,15 +46,13 @@ async def get_programme(db: AsyncDatabase, programme_id: str, session: Session =
     return ProgrammeDoc.model_validate(doc) if doc else None
 
 
-async def list_programmes(db: AsyncDatabase, panel_member: str | None = None) -> list[ProgrammeDoc]:
+async def list_programmes(
+    db: AsyncDatabase, panel_member: str | None = None, offset: int = 0, limit: int = 0, session: Session = None
+) -> list[ProgrammeDoc]:
+    """Every programme, or those whose panel ``panel_member`` sits on, in the order they opened."""
     query = {"panel": panel_member} if panel_member else {}
-    docs = await db.programmes.find(query).sort("opened_at", ASCENDING).to_list(None)
-    return [ProgrammeDoc.model_validate(d) for d in docs]
-
-
-async def programme_ids_with_panel_member(db: AsyncDatabase, reviewer_id: str, session: Session) -> list[str]:
-    docs = await db.programmes.find({"panel": reviewer_id}, {"_id": 1}, session=session).to_list(None)
-    return [d["_id"] for d in docs]
+    cursor = db.programmes.find(query, session=session).sort([("opened_at", ASCENDING), ("_id", ASCENDING)])
+    return [ProgrammeDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
 
 
 # --- applications --------------------------------------------------------------------------------
@@ -64,21 +64,31 @@ async def get_application(db: AsyncDatabase, application_id: str, session: Sessi
 
 
 async def applications_of_programme(
-    db: AsyncDatabase, programme_id: str, statuses: Iterable[str] | None = None, session: Session = None
+    db: AsyncDatabase,
+    programme_id: str,
+    statuses: Iterable[str] | None = None,
+    session: Session = None,
+    offset: int = 0,
+    limit: int = 0,
 ) -> list[ApplicationDoc]:
     query: dict[str, Any] = {"programme_id": programme_id}
     if statuses is not None:
         query["status"] = {"$in": list(statuses)}
     cursor = db.applications.find(query, session=session).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)])
-    return [ApplicationDoc.model_validate(d) for d in await cursor.to_list(None)]
+    return [ApplicationDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
 
 
-async def organisations_of_programme(db: AsyncDatabase, programme_id: str) -> list[dict[str, str]]:
-    pipeline = [
+async def organisations_of_programme(
+    db: AsyncDatabase, programme_id: str, offset: int = 0, limit: int = 0
+) -> list[dict[str, str]]:
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"programme_id": programme_id}},
         {"$group": {"_id": "$organisation.id", "name": {"$first": "$organisation.name"}}},
         {"$sort": {"name": 1, "_id": 1}},
+        {"$skip": offset},
     ]
+    if limit:
+        pipeline.append({"$limit": limit})
     cursor = await db.applications.aggregate(pipeline)
     return [{"id": d["_id"], "name": d["name"]} for d in await cursor.to_list(None)]
 
@@ -102,9 +112,20 @@ async def get_review(db: AsyncDatabase, review_id: str, session: Session = None)
     return ReviewDoc.model_validate(doc) if doc else None
 
 
-async def reviews_of_reviewer(db: AsyncDatabase, reviewer_id: str, statuses: Iterable[str]) -> list[ReviewDoc]:
-    cursor = db.reviews.find({"reviewer_id": reviewer_id, "status": {"$in": list(statuses)}})
-    return [ReviewDoc.model_validate(d) for d in await cursor.sort("assigned_at", ASCENDING).to_list(None)]
+async def reviews_of_reviewer(
+    db: AsyncDatabase,
+    reviewer_id: str,
+    statuses: Iterable[str],
+    hidden_organisations: Iterable[str] = (),
+    offset: int = 0,
+    limit: int = 0,
+) -> list[ReviewDoc]:
+    cursor = db.reviews.find({
+        "reviewer_id": reviewer_id,
+        "status": {"$in": list(statuses)},
+        "organisation_id": {"$nin": list(hidden_organisations)},
+    }).sort([("assigned_at", ASCENDING), ("_id", ASCENDING)])
+    return [ReviewDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
 
 
 async def reviews_of_application(
@@ -114,14 +135,20 @@ async def reviews_of_application(
     return [ReviewDoc.model_validate(d) for d in await cursor.sort("assigned_at", ASCENDING).to_list(None)]
 
 
-async def open_reviews_of_organisation(
-    db: AsyncDatabase, reviewer_id: str, organisation_id: str, session: Session
-) -> list[ReviewDoc]:
-    cursor = db.reviews.find(
-        {"reviewer_id": reviewer_id, "organisation_id": organisation_id, "status": {"$in": list(OPEN_REVIEW)}},
+async def open_reviews(db: AsyncDatabase, session: Session, **match: Any) -> list[ReviewDoc]:
+    """The reviews still open (assigned or draft) that match ``match``, e.g. ``reviewer_id=...``."""
+    cursor = db.reviews.find({**match, "status": {"$in": list(OPEN_REVIEW)}}, session=session)
+    return [ReviewDoc.model_validate(d) for d in await cursor.to_list(None)]
+
+
+async def cancel_open_reviews(db: AsyncDatabase, match: dict[str, Any], reason: str, session: Session) -> int:
+    """Cancel the open reviews that match ``match``; how many were cancelled."""
+    result = await db.reviews.update_many(
+        {**match, "status": {"$in": list(OPEN_REVIEW)}},
+        {"$set": {"status": CANCELLED, "cancelled_at": utcnow(), "cancel_reason": reason}, "$inc": {"version": 1}},
         session=session,
     )
-    return [ReviewDoc.model_validate(d) for d in await cursor.to_list(None)]
+    return result.modified_count
 
 
 async def open_review_loads(db: AsyncDatabase, reviewer_ids: Iterable[str], session: Session) -> dict[str, int]:
@@ -151,8 +178,11 @@ async def declared_conflict(
     return ConflictDoc.model_validate(doc) if doc else None
 
 
-async def list_conflicts(db: AsyncDatabase, reviewer_id: str | None = None) -> list[ConflictDoc]:
-    cursor = db.conflicts.find({"reviewer_id": reviewer_id} if reviewer_id else {}).sort("declared_at", ASCENDING)
+async def list_conflicts(
+    db: AsyncDatabase, reviewer_id: str | None = None, offset: int = 0, limit: int = 0
+) -> list[ConflictDoc]:
+    cursor = db.conflicts.find({"reviewer_id": reviewer_id} if reviewer_id else {})
+    cursor = cursor.sort([("declared_at", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
     return [ConflictDoc.model_validate(d) for d in await cursor.to_list(None)]
 
 

@@ -1,12 +1,14 @@
 """Changes that span programmes, applications and reviews, shared by the API and the event handlers.
 
-Each runs inside the caller's transaction (``tx``) and emits its events through the outbox there.
-Every write to an application also bumps its ``version``: two transactions that touch the same
-application therefore collide (WriteConflict, retried by ``transact``) instead of each acting on a
-stale snapshot, e.g. two reviewers submitting the last two reviews at the same moment.
+Each runs inside the caller's transaction (``tx``), emits its events through the outbox there and
+reads scoring's settings (review days, moderation spread) from it. Every write to an application
+also bumps its ``version``: two transactions that touch the same application therefore collide
+(WriteConflict, retried by ``transact``) instead of each acting on a stale snapshot, e.g. two
+reviewers submitting the last two reviews at the same moment.
 """
 
 from datetime import timedelta
+from typing import cast
 from uuid import uuid4
 
 from grants_shared.clock import utcnow
@@ -14,9 +16,14 @@ from grants_shared.events import ApplicationScored, ReviewAssigned
 from grants_shared.unit_of_work import Transaction
 
 from scoring import domain, store
+from scoring.config import Settings
 from scoring.models import ApplicationDoc, ProgrammeDoc, ReviewDoc
 
 Loads = dict[str, int]
+
+
+def settings_of(tx: Transaction) -> Settings:
+    return cast(Settings, tx.settings)
 
 
 async def open_loads(tx: Transaction, programme: ProgrammeDoc) -> Loads:
@@ -32,13 +39,13 @@ async def choose_reviewers(
 
 
 async def create_reviews(
-    tx: Transaction, programme: ProgrammeDoc, application: ApplicationDoc, reviewer_ids: tuple[str, ...], review_days: int
+    tx: Transaction, programme: ProgrammeDoc, application: ApplicationDoc, reviewer_ids: tuple[str, ...]
 ) -> None:
     """Open a review for each reviewer and tell them (ReviewAssigned)."""
     if not reviewer_ids:
         return
     now = utcnow()
-    due = (now + timedelta(days=review_days)).date()
+    due = (now + timedelta(days=settings_of(tx).review_days)).date()
     reviews = [
         ReviewDoc(
             _id=f"rev-{uuid4().hex}",
@@ -68,11 +75,11 @@ async def create_reviews(
 
 
 async def top_up_reviewers(
-    tx: Transaction, programme: ProgrammeDoc, application: ApplicationDoc, loads: Loads, review_days: int
+    tx: Transaction, programme: ProgrammeDoc, application: ApplicationDoc, loads: Loads
 ) -> Loads:
     """Assign reviewers to an application that has fewer than it needs; return the loads afterwards."""
     choice = await choose_reviewers(tx, programme, application, loads)
-    await create_reviews(tx, programme, application, choice.reviewer_ids, review_days)
+    await create_reviews(tx, programme, application, choice.reviewer_ids)
     await tx.db.applications.update_one(
         {"_id": application.id, "status": {"$in": list(domain.UNDER_REVIEW)}},
         {
@@ -85,31 +92,19 @@ async def top_up_reviewers(
     return domain.with_new_reviews(loads, choice.reviewer_ids)
 
 
-async def retry_waiting_applications(tx: Transaction, programme: ProgrammeDoc, review_days: int) -> None:
+async def retry_waiting_applications(tx: Transaction, programme: ProgrammeDoc) -> None:
     """Give waiting applications of ``programme`` the reviewers that have become free, oldest first."""
     waiting = await store.applications_of_programme(tx.db, programme.id, [domain.AWAITING_REVIEWERS], tx.session)
     if not waiting:
         return
     loads = await open_loads(tx, programme)
     for application in waiting:
-        loads = await top_up_reviewers(tx, programme, application, loads, review_days)
+        loads = await top_up_reviewers(tx, programme, application, loads)
 
 
-async def cancel_review(tx: Transaction, review: ReviewDoc, reason: str) -> bool:
-    result = await tx.db.reviews.update_one(
-        {"_id": review.id, "status": {"$in": list(domain.OPEN_REVIEW)}},
-        {
-            "$set": {"status": domain.CANCELLED, "cancelled_at": utcnow(), "cancel_reason": reason},
-            "$inc": {"version": 1},
-        },
-        session=tx.session,
-    )
-    return result.modified_count == 1
-
-
-async def replace_reviewer(tx: Transaction, review: ReviewDoc, reason: str, review_days: int) -> None:
+async def replace_reviewer(tx: Transaction, review: ReviewDoc, reason: str) -> None:
     """Cancel an open review and give its application another reviewer (or leave it waiting for one)."""
-    if not await cancel_review(tx, review, reason):
+    if not await store.cancel_open_reviews(tx.db, {"_id": review.id}, reason, tx.session):
         return
     await tx.db.applications.update_one(
         {"_id": review.application_id},
@@ -120,10 +115,10 @@ async def replace_reviewer(tx: Transaction, review: ReviewDoc, reason: str, revi
     programme = await store.get_programme(tx.db, review.programme_id, tx.session)
     if application is None or programme is None or application.status not in domain.UNDER_REVIEW:
         return
-    await top_up_reviewers(tx, programme, application, await open_loads(tx, programme), review_days)
+    await top_up_reviewers(tx, programme, application, await open_loads(tx, programme))
 
 
-async def score_if_complete(tx: Transaction, programme: ProgrammeDoc, application_id: str, spread: int) -> None:
+async def score_if_complete(tx: Transaction, programme: ProgrammeDoc, application_id: str) -> None:
     """Once every one of the application's reviews is complete, score it and say so (ApplicationScored)."""
     application = await store.get_application(tx.db, application_id, tx.session)
     if (
@@ -134,7 +129,7 @@ async def score_if_complete(tx: Transaction, programme: ProgrammeDoc, applicatio
         return
     reviews = await store.reviews_of_application(tx.db, application.id, [domain.COMPLETED], tx.session)
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
-    score = domain.score_application(programme.weights, sheets, spread)
+    score = domain.score_application(programme.weights, sheets, settings_of(tx).moderation_spread)
     await tx.db.applications.update_one(
         {"_id": application.id, "status": domain.IN_REVIEW},
         {

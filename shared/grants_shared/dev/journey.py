@@ -184,7 +184,7 @@ class Journey:
         found = []
         for reviewer in PANEL:
             response = self.http.get(f"{self.urls['scoring']}/v1/reviews", headers=self.as_(reviewer, "reviewer"))
-            for review in response.json() if response.status_code == 200 else []:
+            for review in response.json()["items"] if response.status_code == 200 else []:
                 if review["application_id"] == application_id and review["status"] != "cancelled":
                     found.append({"id": review["id"], "reviewer": reviewer})
         return found if len(found) >= 2 else None

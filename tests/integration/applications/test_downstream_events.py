@@ -255,3 +255,26 @@ async def test_events_nobody_should_have_sent_go_to_the_dead_letter_queue(servic
     assert "already decided differently" in dead["reason"]
     read = (await http.get(f"/v1/applications/{application['id']}", headers=manager(settings))).json()
     assert read["status"] == "awarded" and read["decision"]["outcome"] == "awarded"
+
+
+async def test_a_grant_for_a_declined_application_is_dead_lettered_whichever_comes_first(
+    service: Running, bus: TestBus
+) -> None:
+    http, settings = service.http, service.settings
+    _, declined_first = await submitted_application(http, settings, "org-shed")
+    await publish_and_wait(service, bus, declined_first, decided(declined_first, "declined", "Not this time."),
+                           "declined")  # fmt: skip
+    await bus.publish(offered(declined_first))
+    [dead] = await bus.dead_letters("applications", expect=1, timeout=10)
+    assert dead["reason"].startswith("Conflict:") and "declined" in dead["reason"]
+    me = applicant(settings, "org-shed")
+    assert await status_of(http, declined_first, me) == "declined"
+    assert "offered" not in [e["kind"] for e in (await timeline(service, declined_first, "org-shed"))["entries"]]
+
+    _, offered_first = await submitted_application(http, settings, "org-choir")
+    await publish_and_wait(service, bus, offered_first, offered(offered_first), "offered")
+    await bus.publish(decided(offered_first, "declined", "Not this time."))
+    [dead] = await bus.dead_letters("applications", expect=1, timeout=10)
+    assert dead["reason"].startswith("Conflict:") and "declined" in dead["reason"]
+    stored = await service.db.applications.find_one({"_id": offered_first["id"]})
+    assert stored["status"] == "offered" and stored.get("decision") is None

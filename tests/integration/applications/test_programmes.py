@@ -89,6 +89,8 @@ async def test_no_token_is_401(service: Running) -> None:
         ({"reviewers_per_application": 11}, "less than or equal to 10"),
         ({"budget": {"amount": 10.5, "currency": "GBP"}}, "valid integer"),
         ({"opens_at": "2027-03-01T09:00:00"}, "timezone"),
+        ({"opens_at": "0001-01-01T00:00:00+05:00"}, "out of range once converted to UTC"),
+        ({"closes_at": "9999-12-31T23:00:00-05:00"}, "out of range once converted to UTC"),
         ({"secret_field": 1}, "Extra inputs are not permitted"),
         ({"payment_policy": {"kind": "tranches", "tranches": [{"share_bps": 10_000, "due_after_days": 0}]}},
          "at least two parts"),

@@ -1,6 +1,7 @@
 """Who may see and do what: reviewers see only their own reviews, applicants nothing, nobody without a token."""
 
-from tests.integration.scoring.helpers import Scoring
+from grants_shared.events import ApplicationDecided, ApplicationScored
+from tests.integration.scoring.helpers import Scoring, gbp
 
 
 async def test_a_reviewer_cannot_see_or_score_a_review_that_is_not_theirs(scoring: Scoring) -> None:
@@ -26,8 +27,8 @@ async def test_a_reviewer_cannot_see_or_score_a_review_that_is_not_theirs(scorin
         headers={**scoring.reviewer("rev-b"), "If-Match": mine.headers["ETag"]},
     )
     assert put.status_code == 404
-    assert (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-b"))).json() == []
-    listed = (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-a"))).json()
+    assert await scoring.items("/v1/reviews", scoring.reviewer("rev-b")) == []
+    listed = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"))
     assert [(r["id"], r["application_title"]) for r in listed] == [(review_id, "Walk and talk groups (app-a)")]
     assert (await scoring.http.get("/v1/applications/app-a", headers=scoring.reviewer("rev-a"))).status_code == 403
 
@@ -86,3 +87,59 @@ async def test_bad_scores_are_refused_with_problem_json_and_nothing_is_saved(sco
         url, json={"scores": {"need": {"score": 4}, "impact": {"score": 3}}}, headers={**headers, "If-Match": '"99"'}
     )
     assert stale.status_code == 412
+
+
+async def test_someone_who_represents_the_applicant_may_not_score_or_decide_its_application(scoring: Scoring) -> None:
+    # An expert by experience on the panel who also runs the applicant group: their token says so.
+    await scoring.open_programme("prog-own", panel=["rev-a", "rev-b"], k=1)
+    await scoring.submit("app-own", "prog-own", "org-own")
+    review_id = await scoring.review_of("app-own", "rev-a")
+    both = scoring.as_("rev-a", "reviewer", "applicant", organisations=("org-own",))
+
+    read = await scoring.http.get(f"/v1/reviews/{review_id}", headers=both)
+    assert read.status_code == 200  # their own group's application: nothing they do not know
+    scored = await scoring.http.put(
+        f"/v1/reviews/{review_id}/scores",
+        json={"scores": {"need": {"score": 5}, "impact": {"score": 5}}},
+        headers={**both, "If-Match": read.headers["ETag"]},
+    )
+    assert scored.status_code == 403, scored.text
+    assert "declare a conflict" in scored.json()["detail"]
+    assert (await scoring.http.post(f"/v1/reviews/{review_id}/submit", headers=both)).status_code == 403
+    assert (await scoring.db.reviews.find_one({"_id": review_id}))["scores"] == {}
+
+    # they declare the conflict, the review goes to rev-b, and the application is scored
+    declared = await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-own", "reason": "I run it"}, headers=both
+    )
+    assert (await scoring.score(await scoring.review_of("app-own", "rev-b"), "rev-b", 4, 4)).status_code == 200
+    await scoring.scored_application("app-other", "prog-own", "org-other", "rev-a", requested=1_000)
+    await scoring.bus.wait_for(ApplicationScored.type, 2)
+
+    # even with the declaration resolved, the token alone keeps them from deciding it or ranking it
+    resolved = await scoring.http.post(f"/v1/conflicts/{declared.json()['id']}/resolve", headers=both)
+    assert resolved.status_code == 200, resolved.text
+    decision = await scoring.http.post(
+        "/v1/applications/app-own/decision", json={"outcome": "awarded", "amount_awarded": gbp(1_000)}, headers=both
+    )
+    assert decision.status_code == 403, decision.text
+    assert (await scoring.application("app-own"))["status"] == "scored"
+    assert await scoring.db.outbox.count_documents({"type": ApplicationDecided.type}) == 0
+    ranking = (await scoring.http.get("/v1/programmes/prog-own/ranking", headers=both)).json()
+    assert [e["application_id"] for e in ranking["applications"]] == ["app-other"]
+    # another organisation's application on the same panel is theirs to decide
+    other = await scoring.http.post(
+        "/v1/applications/app-other/decision", json={"outcome": "declined", "feedback": "Not this round"}, headers=both
+    )
+    assert other.status_code == 200, other.text
+
+
+async def test_reviewers_are_not_shown_who_else_sits_on_the_panel(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-p", panel=["rev-a", "rev-b"], k=1)
+    as_reviewer = await scoring.http.get("/v1/programmes/prog-p", headers=scoring.reviewer("rev-a"))
+    assert as_reviewer.status_code == 200
+    assert as_reviewer.json()["panel"] is None
+    assert [p["panel"] for p in await scoring.items("/v1/programmes", scoring.reviewer("rev-a"))] == [None]
+    as_manager = await scoring.http.get("/v1/programmes/prog-p", headers=scoring.manager)
+    assert as_manager.json()["panel"] == ["rev-a", "rev-b"]
+    assert [p["panel"] for p in await scoring.items("/v1/programmes", scoring.manager)] == [["rev-a", "rev-b"]]

@@ -46,11 +46,9 @@ async def test_too_few_free_reviewers_leaves_the_application_waiting_until_the_p
     [only] = await scoring.assigned("app-w", 1)
     assert only.reviewer_id == "rev-a"
 
-    listing = await scoring.http.get(
-        "/v1/programmes/prog-2/applications", params={"status": "awaiting_reviewers"}, headers=scoring.manager
+    [waiting] = await scoring.items(
+        "/v1/programmes/prog-2/applications", scoring.manager, status="awaiting_reviewers"
     )
-    assert listing.status_code == 200
-    [waiting] = listing.json()
     assert waiting["id"] == "app-w"
     assert waiting["reviewers_missing"] == 2
 
@@ -103,8 +101,8 @@ async def test_declaring_a_conflict_on_an_open_review_cancels_it_and_reassigns(s
     assert sorted(a.reviewer_id for a in first) == ["rev-a", "rev-b"]
     review_a = next(a.review_id for a in first if a.reviewer_id == "rev-a")
 
-    organisations = await scoring.http.get("/v1/programmes/prog-4/organisations", headers=scoring.reviewer("rev-a"))
-    assert organisations.json() == [{"id": "org-z", "name": "org-z peer support"}]
+    organisations = await scoring.items("/v1/programmes/prog-4/organisations", scoring.reviewer("rev-a"))
+    assert organisations == [{"id": "org-z", "name": "org-z peer support"}]
 
     declared = await scoring.http.post(
         "/v1/conflicts", json={"organisation_id": "org-z", "reason": "I used to work there"},
@@ -115,7 +113,7 @@ async def test_declaring_a_conflict_on_an_open_review_cancels_it_and_reassigns(s
     assert assigned[-1].reviewer_id == "rev-c"
 
     assert (await scoring.http.get(f"/v1/reviews/{review_a}", headers=scoring.reviewer("rev-a"))).status_code == 404
-    assert (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-a"))).json() == []
+    assert await scoring.items("/v1/reviews", scoring.reviewer("rev-a")) == []
     app = await scoring.application("app-z")
     assert {r["reviewer_id"]: r["status"] for r in app["reviews"]} == {
         "rev-a": "cancelled", "rev-b": "assigned", "rev-c": "assigned"
@@ -124,11 +122,11 @@ async def test_declaring_a_conflict_on_an_open_review_cancels_it_and_reassigns(s
         "/v1/conflicts", json={"organisation_id": "org-z", "reason": "again"}, headers=scoring.reviewer("rev-a")
     )
     assert again.status_code == 409
-    mine = await scoring.http.get("/v1/conflicts", headers=scoring.reviewer("rev-a"))
-    assert [(c["reviewer_id"], c["organisation_id"]) for c in mine.json()] == [("rev-a", "org-z")]
-    assert (await scoring.http.get("/v1/conflicts", headers=scoring.reviewer("rev-b"))).json() == []
-    everyone = await scoring.http.get("/v1/conflicts", params={"reviewer_id": "rev-a"}, headers=scoring.manager)
-    assert [c["id"] for c in everyone.json()] == [declared.json()["id"]]
+    mine = await scoring.items("/v1/conflicts", scoring.reviewer("rev-a"))
+    assert [(c["reviewer_id"], c["organisation_id"]) for c in mine] == [("rev-a", "org-z")]
+    assert await scoring.items("/v1/conflicts", scoring.reviewer("rev-b")) == []
+    everyone = await scoring.items("/v1/conflicts", scoring.manager, reviewer_id="rev-a")
+    assert [c["id"] for c in everyone] == [declared.json()["id"]]
 
 
 async def test_an_application_submitted_before_its_programme_opened_is_retried_not_dead_lettered(
@@ -154,7 +152,7 @@ async def test_withdrawal_cancels_open_reviews_and_rules_out_a_decision(scoring:
     await scoring.eventually(withdrawn)
     app = await scoring.application("app-gone")
     assert {r["status"] for r in app["reviews"]} == {"cancelled"}
-    assert (await scoring.http.get("/v1/reviews", headers=scoring.reviewer("rev-a"))).json() == []
+    assert await scoring.items("/v1/reviews", scoring.reviewer("rev-a")) == []
     decision = await scoring.http.post(
         "/v1/applications/app-gone/decision",
         json={"outcome": "declined", "feedback": "n/a"},
@@ -194,3 +192,46 @@ async def test_an_application_in_another_currency_than_its_programme_is_dead_let
     assert dead["reason"].startswith("RuleViolation")
     assert "EUR" in dead["reason"]
     assert await scoring.db.applications.find_one({"_id": "app-eur-2"}) is None
+
+
+async def test_a_panel_too_small_for_the_reviews_each_application_needs_is_refused(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-9", panel=["rev-a", "rev-b", "rev-c"], k=2)
+    programme = await scoring.http.get("/v1/programmes/prog-9", headers=scoring.manager)
+    for panel in ([], ["rev-a"]):
+        refused = await scoring.http.put(
+            "/v1/programmes/prog-9/panel",
+            json={"reviewer_ids": panel},
+            headers={**scoring.manager, "If-Match": programme.headers["ETag"]},
+        )
+        assert refused.status_code == 422, (panel, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "at least 2 reviewers" in refused.json()["detail"]
+    stored = await scoring.db.programmes.find_one({"_id": "prog-9"})
+    assert stored["panel"] == ["rev-a", "rev-b", "rev-c"] and stored["version"] == 1
+
+
+async def test_a_reviewer_who_leaves_the_panel_hands_their_open_reviews_on(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-10", panel=["rev-a", "rev-b", "rev-c"], k=1)
+    await scoring.submit("app-done", "prog-10", "org-1", minutes=1)
+    done = await scoring.review_of("app-done", "rev-a")
+    assert (await scoring.score(done, "rev-a", need=3, impact=3)).status_code == 200
+    await scoring.submit("app-open", "prog-10", "org-2", minutes=2)
+    still_open = await scoring.review_of("app-open", "rev-a")  # nobody has an open review: ties go by id
+
+    programme = await scoring.http.get("/v1/programmes/prog-10", headers=scoring.manager)
+    changed = await scoring.http.put(
+        "/v1/programmes/prog-10/panel",
+        json={"reviewer_ids": ["rev-b", "rev-c"]},
+        headers={**scoring.manager, "If-Match": programme.headers["ETag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    [handed_on] = [a for a in await scoring.assigned("app-open", 2) if a.review_id != still_open]
+    assert handed_on.reviewer_id == "rev-b"
+
+    gone = scoring.reviewer("rev-a")
+    assert (await scoring.http.get(f"/v1/reviews/{still_open}", headers=gone)).status_code == 404
+    assert [r["id"] for r in await scoring.items("/v1/reviews", gone)] == [done]  # a completed review stands
+    app = await scoring.application("app-open")
+    assert {r["reviewer_id"]: r["status"] for r in app["reviews"]} == {"rev-a": "cancelled", "rev-b": "assigned"}
+    assert app["status"] == "in_review" and app["reviewers_missing"] == 0
+    assert (await scoring.application("app-done"))["status"] == "scored"

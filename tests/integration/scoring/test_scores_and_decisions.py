@@ -198,3 +198,16 @@ async def test_two_concurrent_awards_that_together_exceed_the_budget_only_one_su
     await scoring.bus.wait_for(ApplicationDecided.type, 1)
     await asyncio.sleep(0.3)
     assert len(scoring.bus.of_type(ApplicationDecided.type)) == 1
+
+
+async def test_the_ranking_adds_up_requests_beyond_the_largest_single_amount(scoring: Scoring) -> None:
+    largest = 100_000_000_000  # pounds: the ceiling of one Money amount
+    await scoring.open_programme("prog-big", panel=["rev-a"], k=1, budget=largest, maximum_award=largest)
+    await scoring.scored_application("app-1", "prog-big", "org-1", "rev-a", requested=largest)
+    await scoring.scored_application("app-2", "prog-big", "org-2", "rev-a", requested=largest)
+    await scoring.bus.wait_for(ApplicationScored.type, 2)
+
+    ranking = await scoring.http.get("/v1/programmes/prog-big/ranking", headers=scoring.manager)
+    assert ranking.status_code == 200, ranking.text
+    rows = [(e["cumulative_requested"], e["fits_budget"]) for e in ranking.json()["applications"]]
+    assert rows == [(gbp(largest), True), (gbp(2 * largest), False)]

@@ -1,0 +1,71 @@
+"""Every list endpoint answers one page: {"items", "limit", "offset"}, limit 1..200 (default 100)."""
+
+import pytest
+
+from tests.integration.scoring.helpers import Scoring
+
+
+async def test_each_list_pages_through_its_items_in_a_stable_order(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-1", panel=["rev-a"], k=1)
+    await scoring.open_programme("prog-2", panel=["rev-a", "rev-b"], k=1)
+    for n in (1, 2, 3):
+        await scoring.submit(f"app-{n}", "prog-1", f"org-{n}", minutes=n)
+    await scoring.assigned("app-3", 1)
+    await scoring.assigned("app-1", 1)
+    await scoring.assigned("app-2", 1)
+    for organisation in ("org-x", "org-y", "org-z"):
+        declared = await scoring.http.post(
+            "/v1/conflicts", json={"organisation_id": organisation, "reason": "trustee"},
+            headers=scoring.reviewer("rev-b"),
+        )
+        assert declared.status_code == 201
+
+    lists = {
+        "/v1/programmes": (scoring.manager, "id", ["prog-1", "prog-2"]),
+        "/v1/programmes/prog-1/applications": (scoring.manager, "id", ["app-1", "app-2", "app-3"]),
+        "/v1/programmes/prog-1/organisations": (scoring.reviewer("rev-a"), "id", ["org-1", "org-2", "org-3"]),
+        "/v1/conflicts": (scoring.reviewer("rev-b"), "organisation_id", ["org-x", "org-y", "org-z"]),
+    }
+    for path, (headers, key, everything) in lists.items():
+        assert [i[key] for i in await scoring.items(path, headers)] == everything, path
+        assert [i[key] for i in await scoring.items(path, headers, limit=1, offset=1)] == everything[1:2], path
+        assert await scoring.items(path, headers, offset=len(everything)) == [], path
+
+    reviews = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"))
+    assert sorted(r["application_id"] for r in reviews) == ["app-1", "app-2", "app-3"]
+    second = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=2, offset=1)
+    assert [r["id"] for r in second] == [r["id"] for r in reviews[1:]]
+
+
+async def test_a_reviewers_page_counts_only_the_reviews_they_may_see(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-c", panel=["rev-a"], k=1)
+    for n in (1, 2, 3):
+        await scoring.submit(f"app-{n}", "prog-c", f"org-{n}", minutes=n)
+        await scoring.assigned(f"app-{n}", 1)
+    done = await scoring.review_of("app-1", "rev-a")
+    assert (await scoring.score(done, "rev-a", need=3, impact=3)).status_code == 200
+    # A conflict declared after the review was completed: the review stands but rev-a no longer sees
+    # it, so it must not take a place on rev-a's pages either.
+    await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-1", "reason": "friend"}, headers=scoring.reviewer("rev-a")
+    )
+    first = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=1)
+    rest = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=1, offset=1)
+    assert sorted(r["application_id"] for r in first + rest) == ["app-2", "app-3"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 10**30}]
+)
+async def test_a_page_out_of_bounds_is_a_422_problem(scoring: Scoring, params: dict) -> None:
+    await scoring.open_programme("prog-q", panel=["rev-a"], k=1)
+    for path, headers in (
+        ("/v1/reviews", scoring.reviewer("rev-a")),
+        ("/v1/programmes", scoring.manager),
+        ("/v1/conflicts", scoring.manager),
+        ("/v1/programmes/prog-q/organisations", scoring.manager),
+        ("/v1/programmes/prog-q/applications", scoring.manager),
+    ):
+        answer = await scoring.http.get(path, params=params, headers=headers)
+        assert answer.status_code == 422, (path, params, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
