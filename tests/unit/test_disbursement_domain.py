@@ -162,6 +162,13 @@ def test_a_bank_account_never_prints_its_details() -> None:
         assert "****5678" in text
 
 
+def test_text_that_quotes_an_account_back_is_masked() -> None:
+    account = BankAccount("Hope Street Group", "20-00-00", "55779911")
+    said = "Account 55779911, sort code 20-00-00 / 20 00 00 / 200000, is closed"
+    assert account.masked_in(said) == "Account ****9911, sort code **-**-00 / **-**-00 / **-**-00, is closed"
+    assert account.masked_in("the receiving bank rejected the account") == "the receiving bank rejected the account"
+
+
 @pytest.mark.parametrize(("sort_code", "account_number"), [("12-34-5", "12345678"), ("1234567", "12345678"),
                                                            ("12-34-56", "1234567"), ("ab-cd-ef", "12345678")])
 def test_malformed_bank_details_are_refused(sort_code: str, account_number: str) -> None:

@@ -11,7 +11,7 @@ from grants_shared.money import Money
 from notifications import domain
 from notifications.config import Settings
 from notifications.domain import ApplicationRecord, EmailStatus, Notice, RecipientKind, Template
-from notifications.mailer import compose_email, message_id
+from notifications.mailer import EmailSender, compose_email, message_id
 from notifications.rendering import missing_templates, render
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
@@ -182,6 +182,9 @@ def test_only_the_first_and_the_last_payment_failure_are_worth_a_message() -> No
     assert not domain.worth_telling_about_payment_failure(2, will_retry=True)
     assert domain.worth_telling_about_payment_failure(3, will_retry=False)
     assert domain.worth_telling_about_payment_failure(1, will_retry=False)
+    # Overtaken by the payment itself: telling someone who was paid that the payment is delayed misleads.
+    assert not domain.worth_telling_about_payment_failure(1, will_retry=True, already_sent=True)
+    assert not domain.worth_telling_about_payment_failure(3, will_retry=False, already_sent=True)
 
 
 def test_a_payment_sent_gives_amount_date_and_reference() -> None:
@@ -260,6 +263,12 @@ def test_the_email_state_machine_only_moves_forward() -> None:
         assert not any(domain.can_move(final, target) for target in EmailStatus)
 
 
+async def test_a_sender_never_settles_an_email_into_a_state_emails_do_not_have() -> None:
+    sender = EmailSender(None, Settings())  # type: ignore[arg-type]  # refused before the database is used
+    with pytest.raises(ValueError, match="cannot move from sending to cancelled"):
+        await sender._finish(None, {"_id": "ntf_x"}, "claim", {"status": "cancelled"})  # type: ignore[arg-type]
+
+
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:
     delays = [domain.retry_delay(n, base_seconds=30, max_seconds=600) for n in range(1, 8)]
     assert delays[:5] == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480)]
@@ -268,12 +277,18 @@ def test_retries_back_off_exponentially_up_to_a_cap() -> None:
 
 def test_a_failed_send_is_retried_until_the_attempts_run_out() -> None:
     rules = {"max_attempts": 3, "base_seconds": 10, "max_seconds": 100}
-    first = domain.after_failed_send(1, NOW, permanent=False, **rules)
-    assert first == domain.AfterFailure(EmailStatus.PENDING, NOW + timedelta(seconds=10))
-    second = domain.after_failed_send(2, NOW, permanent=False, **rules)
-    assert second.next_attempt_at == NOW + timedelta(seconds=20)
-    assert domain.after_failed_send(3, NOW, permanent=False, **rules) == domain.AfterFailure(EmailStatus.FAILED, None)
-    assert domain.after_failed_send(1, NOW, permanent=True, **rules).status is EmailStatus.FAILED
+    assert domain.next_attempt(1, NOW, permanent=False, **rules) == NOW + timedelta(seconds=10)
+    assert domain.next_attempt(2, NOW, permanent=False, **rules) == NOW + timedelta(seconds=20)
+    assert domain.next_attempt(3, NOW, permanent=False, **rules) is None  # given up: failed
+    assert domain.next_attempt(1, NOW, permanent=True, **rules) is None
+
+
+def test_an_address_is_kept_out_of_failure_reasons_whatever_its_case() -> None:
+    answer = "recipient refused: 550 5.1.1 <Sam.Okafor@hope.example>: user unknown (sam.okafor@HOPE.example)"
+    kept = domain.without_address(answer, "sam.okafor@hope.example")
+    assert kept == "recipient refused: 550 5.1.1 <<recipient>>: user unknown (<recipient>)"
+    assert domain.without_address("a.b+c@x.example refused", "a.b+c@x.example") == "<recipient> refused"
+    assert domain.without_address("axb refused", "a.b") == "axb refused"  # the address is literal, not a pattern
 
 
 def test_only_a_5xx_refusal_of_every_recipient_is_permanent() -> None:

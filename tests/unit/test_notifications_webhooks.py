@@ -174,7 +174,7 @@ def test_integrators_can_subscribe_to_every_event_but_the_one_notifications_publ
 
 def test_failed_webhooks_back_off_exponentially_and_give_up_after_the_last_attempt() -> None:
     def after(attempts: int) -> datetime | None:
-        return domain.next_webhook_attempt(attempts, NOW, max_attempts=5, base_seconds=30, max_seconds=100)
+        return domain.next_attempt(attempts, NOW, max_attempts=5, base_seconds=30, max_seconds=100)
 
     assert after(1) == NOW + timedelta(seconds=30)
     assert after(2) == NOW + timedelta(seconds=60)

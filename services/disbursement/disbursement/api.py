@@ -9,12 +9,12 @@ from disbursement import store
 from disbursement.config import Settings
 from disbursement.crypto import cipher_for
 from disbursement.domain import GrantStatus, PaymentStatus, due_date, start_of_day
-from disbursement.models import AcceptOffer, GrantView, LedgerView, PaymentView
+from disbursement.models import AcceptOffer, GrantPage, GrantView, LedgerView, PaymentPage, PaymentView
 from grants_shared.auth import Caller, Role, require
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, PreconditionFailed
+from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from grants_shared.events import GrantAccepted, PaymentScheduled
-from grants_shared.http import expected_version, set_etag
+from grants_shared.http import optional_version, set_etag
 from grants_shared.money import Money
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
@@ -52,11 +52,11 @@ async def list_grants(
     status: GrantStatus | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[GrantView]:
+) -> GrantPage:
     organisations = None if _sees_all(caller) else sorted(caller.organisation_ids)
     grants = await store.find_grants(runtime.db, organisation_ids=organisations, programme_id=programme_id,
                                      status=status, limit=limit, offset=offset)
-    return [_view(runtime, g) for g in grants]
+    return GrantPage(items=[_view(runtime, g) for g in grants], limit=limit, offset=offset)
 
 
 @router.get("/grants/{grant_id}", tags=["grants"], summary="One grant with its payments")
@@ -75,7 +75,8 @@ async def get_grant(
     "/grants/{grant_id}/accept",
     tags=["grants"],
     summary="Accept an offer and give the bank account it is paid into (If-Match optional)",
-    responses={404: {"description": "No such grant for your organisations"},
+    responses={403: {"description": "You do not represent the grantee organisation"},
+               404: {"description": "No such grant for your organisations"},
                409: {"description": "The grant is not an open offer"},
                412: {"description": "If-Match did not match the grant's version"}},
 )
@@ -88,7 +89,10 @@ async def accept_offer(
     caller: Annotated[Caller, Depends(require(Role.APPLICANT))],
 ) -> GrantView:
     grant = await _visible_grant(runtime, grant_id, caller)
-    version = expected_version(request) if request.headers.get("if-match") else None
+    if not caller.represents(grant["organisation_id"]):
+        # Visible through a finance role; but who names the account a grant is paid into is the grantee.
+        raise Forbidden("only someone representing the grantee organisation can accept its offer")
+    version = optional_version(request)
     if version is not None and version != grant["version"]:
         raise PreconditionFailed(f"the grant is at version {grant['version']}; read it again and retry")
     if grant["status"] != "offered":
@@ -142,9 +146,9 @@ async def list_payments(
     status: PaymentStatus | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[PaymentView]:
+) -> PaymentPage:
     payments = await store.find_payments(runtime.db, grant_id=grant_id, status=status, limit=limit, offset=offset)
-    return [PaymentView.of(p) for p in payments]
+    return PaymentPage(items=[PaymentView.of(p) for p in payments], limit=limit, offset=offset)
 
 
 @router.get("/programmes/{programme_id}/ledger", tags=["ledger"],

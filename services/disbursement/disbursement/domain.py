@@ -174,6 +174,17 @@ class BankAccount:
             "account_number": mask_account_number(self.account_number),
         }
 
+    def masked_in(self, text: str) -> str:
+        """``text`` from outside (a provider's refusal, which may quote the account back) with this
+        account's numbers masked, so it can be logged, stored and put on the bus."""
+        code = self.sort_code
+        sort_code = mask_sort_code(code)
+        for secret, masked in ((self.account_number, mask_account_number(self.account_number)),
+                               (f"{code[:2]}-{code[2:4]}-{code[4:]}", sort_code),
+                               (f"{code[:2]} {code[2:4]} {code[4:]}", sort_code), (code, sort_code)):
+            text = text.replace(secret, masked)
+        return text
+
     def __repr__(self) -> str:
         m = self.masked()
         return f"BankAccount(account_name=<hidden>, sort_code={m['sort_code']}, account_number={m['account_number']})"

@@ -97,7 +97,7 @@ class PaymentRunner:
                     reference=payment_reference(payment["grant_id"], payment["sequence"]),
                 )
         except PaymentDeclined as declined:
-            reason = declined.reason
+            reason = account.masked_in(declined.reason)
             await self.database.transact(lambda tx: self._declined(tx, payment, claim_id, reason))
             return True
         except Exception as error:

@@ -29,7 +29,8 @@ __all__ = ["BankAccount", "PaymentDeclined", "PaymentProvider", "SimulatedProvid
 
 
 class PaymentDeclined(Exception):
-    """The provider refused the payment; ``reason`` is safe to show and to put on the bus."""
+    """The provider refused the payment. ``reason`` is shown to the grantee and put on the bus; an
+    adapter should keep bank details out of it, and the runner masks the account's numbers in it anyway."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -30,7 +30,9 @@ router = APIRouter(prefix="/v1")
 Anyone = Annotated[Caller, Depends(require(*Role))]
 Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
 NotificationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Id = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# Filters name notifications and people: any id the event contracts carry, identity-provider subjects
+# such as "maya@example.org" or "auth0|abc" included.
+Id = Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@|+-]+$")]
 
 
 # --- contact ---------------------------------------------------------------------------------------
@@ -70,7 +72,9 @@ async def put_contact(
             existing = await store.find_contact(tx.db, caller.subject, tx.session)
             assert existing is not None
         version = expected_version(request)
-        if not await store.replace_contact(tx.db, tx.session, caller.subject, version, fields):
+        if version != existing["version"] or not await store.replace_contact(
+            tx.db, tx.session, caller.subject, version, fields
+        ):
             raise PreconditionFailed(f"your contact is at version {existing['version']}; read it again and retry")
         return {**existing, **fields, "version": version + 1}, False
 

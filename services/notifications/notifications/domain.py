@@ -4,6 +4,7 @@ webhooks carry. No I/O here."""
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -218,10 +219,11 @@ def payment_sent(
     )
 
 
-def worth_telling_about_payment_failure(attempt: int, will_retry: bool) -> bool:
+def worth_telling_about_payment_failure(attempt: int, will_retry: bool, already_sent: bool = False) -> bool:
     """The first failure (the payment is delayed) and the last (someone must act) are news; the
-    retries in between would only repeat "delayed" to someone who already knows."""
-    return attempt == 1 or not will_retry
+    retries in between would only repeat "delayed" to someone who already knows. A failure that
+    reaches us after the payment was sent (events overtake each other) is no news at all."""
+    return not already_sent and (attempt == 1 or not will_retry)
 
 
 def payment_failed(app: ApplicationRecord, programme_name: str | None, reason: str, will_retry: bool) -> Notice:
@@ -246,7 +248,7 @@ def email_destination(
     return None
 
 
-# --- email retries -------------------------------------------------------------------------------
+# --- retries (email and webhooks alike) -----------------------------------------------------------
 
 
 def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> timedelta:
@@ -254,20 +256,21 @@ def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> 
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts_made - 1)))
 
 
-@dataclass(frozen=True)
-class AfterFailure:
-    status: EmailStatus
-    next_attempt_at: datetime | None
-
-
-def after_failed_send(
+def next_attempt(
     attempts_made: int, now: datetime, *, max_attempts: int, base_seconds: float, max_seconds: float,
-    permanent: bool,
-) -> AfterFailure:
-    """A refused address will not start working; anything else is tried again until the attempts run out."""
+    permanent: bool = False,
+) -> datetime | None:
+    """When to try a failed delivery again, or None to give up (it is then `failed`): once the attempts
+    run out, or at once when the failure is one that will not change (a refused address)."""
     if permanent or attempts_made >= max_attempts:
-        return AfterFailure(EmailStatus.FAILED, None)
-    return AfterFailure(EmailStatus.PENDING, now + retry_delay(attempts_made, base_seconds, max_seconds))
+        return None
+    return now + retry_delay(attempts_made, base_seconds, max_seconds)
+
+
+def without_address(text: str, address: str) -> str:
+    """A failure's reason fit for logs and the delivery audit: SMTP servers name the address they
+    refuse (in any case), and the address is personal data."""
+    return re.sub(re.escape(address), "<recipient>", text, flags=re.IGNORECASE) if address else text
 
 
 def refusal_is_permanent(codes: Iterable[int]) -> bool:
@@ -329,15 +332,6 @@ def webhook_body(event: Event) -> bytes:
         "data": event.data.without_personal_data(),
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def next_webhook_attempt(
-    attempts_made: int, now: datetime, *, max_attempts: int, base_seconds: float, max_seconds: float
-) -> datetime | None:
-    """When to try a failed webhook again, or None once the attempts are used up (then it is `failed`)."""
-    if attempts_made >= max_attempts:
-        return None
-    return now + retry_delay(attempts_made, base_seconds, max_seconds)
 
 
 def webhook_accepted(status_code: int) -> bool:

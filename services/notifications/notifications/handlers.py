@@ -3,8 +3,8 @@ event for the integrators who subscribed to it.
 
 Each notification lands in the recipient's inbox inside the handler's transaction (with its inbox
 delivery record and a NotificationDelivered event); its email part, if the person has an address,
-waits as `pending` for the email sender. Every handler first calls :func:`tell_integrators`, which
-queues one webhook delivery per subscription in the same transaction, for the webhook sender.
+waits as `pending` for the email sender. Before any handler runs, :func:`tell_integrators` queues one
+webhook delivery per subscription in the same transaction, for the webhook sender (see HANDLERS).
 """
 
 from typing import Any, cast
@@ -41,52 +41,34 @@ class ApplicationNotYetKnown(Exception):
 
 
 async def on_programme_opened(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ProgrammeOpened = event.data  # type: ignore[assignment]
     await store.open_programme(tx.db, tx.session, data.programme_id, data.name, data.closes_at)
 
 
 async def on_programme_closed(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ProgrammeClosed = event.data  # type: ignore[assignment]
     await store.close_programme(tx.db, tx.session, data.programme_id, event.time)
 
 
 async def on_application_submitted(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ApplicationSubmitted = event.data  # type: ignore[assignment]
-    app = ApplicationRecord(
-        application_id=data.application_id, programme_id=data.programme_id, title=data.title,
-        organisation_name=data.organisation.name, person_id=data.contact.person_id,
-        contact_name=data.contact.name, contact_email=str(data.contact.email),
-    )
-    await store.save_application(tx.db, tx.session, app, "submitted", event.time)
-    programme = await store.programme_name(tx.db, tx.session, data.programme_id)
+    app, programme = await introduce_application(event, tx, data, data.organisation.name, "submitted")
     await notify_applicant(event, tx, app, domain.application_received(app, programme, data.amount_requested))
 
 
 async def on_application_ineligible(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ApplicationIneligible = event.data  # type: ignore[assignment]
-    app = ApplicationRecord(
-        application_id=data.application_id, programme_id=data.programme_id, title=data.title,
-        organisation_name=None, person_id=data.contact.person_id,
-        contact_name=data.contact.name, contact_email=str(data.contact.email),
-    )
-    await store.save_application(tx.db, tx.session, app, "ineligible", event.time)
-    programme = await store.programme_name(tx.db, tx.session, data.programme_id)
+    app, programme = await introduce_application(event, tx, data, None, "ineligible")
     await notify_applicant(event, tx, app, domain.application_ineligible(app, programme, data.reasons))
 
 
 async def on_application_withdrawn(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ApplicationWithdrawn = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     await notify_applicant(event, tx, app, domain.application_withdrawn(app, programme, data.reason))
 
 
 async def on_review_assigned(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ReviewAssigned = event.data  # type: ignore[assignment]
     contact = await store.find_contact(tx.db, data.reviewer_id, tx.session)
     programme = await store.programme_name(tx.db, tx.session, data.programme_id)
@@ -98,7 +80,6 @@ async def on_review_assigned(event: Event, tx: Transaction) -> None:
 
 
 async def on_application_decided(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: ApplicationDecided = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     notice = domain.application_decided(app, programme, data.outcome, data.amount_awarded, data.feedback)
@@ -106,7 +87,6 @@ async def on_application_decided(event: Event, tx: Transaction) -> None:
 
 
 async def on_grant_offered(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: GrantOffered = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     await store.save_grant(tx.db, tx.session, data.grant_id, data.application_id, data.amount)
@@ -115,7 +95,6 @@ async def on_grant_offered(event: Event, tx: Transaction) -> None:
 
 
 async def on_grant_accepted(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: GrantAccepted = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
     amount = await store.grant_amount(tx.db, tx.session, data.grant_id)
@@ -123,17 +102,20 @@ async def on_grant_accepted(event: Event, tx: Transaction) -> None:
 
 
 async def on_payment_sent(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: PaymentSent = event.data  # type: ignore[assignment]
     app, programme = await known_application(tx, data.application_id)
+    await store.note_payment(tx.db, tx.session, data.payment_id, {"sent_at": data.sent_at})
     notice = domain.payment_sent(app, programme, data.amount, data.provider_reference, data.sent_at)
     await notify_applicant(event, tx, app, notice)
 
 
 async def on_payment_failed(event: Event, tx: Transaction) -> None:
-    await tell_integrators(event, tx)
     data: PaymentFailed = event.data  # type: ignore[assignment]
-    if not domain.worth_telling_about_payment_failure(data.attempt, data.will_retry):
+    # Written before the payment is read: handled at the same moment as its PaymentSent, the two
+    # transactions conflict on this document and whichever is retried sees the other.
+    await store.note_payment(tx.db, tx.session, data.payment_id, {"last_failed_attempt": data.attempt})
+    already_sent = await store.payment_sent(tx.db, tx.session, data.payment_id)
+    if not domain.worth_telling_about_payment_failure(data.attempt, data.will_retry, already_sent):
         return
     app, programme = await known_application(tx, data.application_id)
     await notify_applicant(event, tx, app, domain.payment_failed(app, programme, data.reason, data.will_retry))
@@ -171,6 +153,21 @@ async def tell_integrators(event: Event, tx: Transaction) -> None:
 
 
 # --- telling someone -------------------------------------------------------------------------------
+
+
+async def introduce_application(
+    event: Event, tx: Transaction, data: ApplicationSubmitted | ApplicationIneligible,
+    organisation_name: str | None, status: str,
+) -> tuple[ApplicationRecord, str | None]:
+    """Keep what later events need to find the person an application is about; return it with the
+    programme's name."""
+    app = ApplicationRecord(
+        application_id=data.application_id, programme_id=data.programme_id, title=data.title,
+        organisation_name=organisation_name, person_id=data.contact.person_id,
+        contact_name=data.contact.name, contact_email=str(data.contact.email),
+    )
+    await store.save_application(tx.db, tx.session, app, status, event.time)
+    return app, await store.programme_name(tx.db, tx.session, data.programme_id)
 
 
 async def known_application(tx: Transaction, application_id: str) -> tuple[ApplicationRecord, str | None]:
@@ -244,7 +241,22 @@ async def deliver(
     ))
 
 
-HANDLERS: dict[str, Handler] = {
+def integrators_first(handler: Handler) -> Handler:
+    """Every event is queued for the integrators who subscribed to it, in the same transaction as
+    whatever else it causes, before anything else is done with it."""
+
+    async def handle(event: Event, tx: Transaction) -> None:
+        await tell_integrators(event, tx)
+        await handler(event, tx)
+
+    return handle
+
+
+async def concerns_nobody(event: Event, tx: Transaction) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+HANDLERS: dict[str, Handler] = {event_type: integrators_first(handler) for event_type, handler in {
     ProgrammeOpened.type: on_programme_opened,
     ProgrammeClosed.type: on_programme_closed,
     ApplicationSubmitted.type: on_application_submitted,
@@ -256,7 +268,6 @@ HANDLERS: dict[str, Handler] = {
     GrantAccepted.type: on_grant_accepted,
     PaymentSent.type: on_payment_sent,
     PaymentFailed.type: on_payment_failed,
-    # These concern no person; they are consumed only so integrators can subscribe to them.
-    ApplicationScored.type: tell_integrators,
-    PaymentScheduled.type: tell_integrators,
-}
+    ApplicationScored.type: concerns_nobody,
+    PaymentScheduled.type: concerns_nobody,
+}.items()}

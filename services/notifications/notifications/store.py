@@ -4,6 +4,7 @@
 - ``applications``: title, programme and contact of each application (from application.submitted /
   .ineligible); how later events find the person to tell.
 - ``grants``: the offered amount of each grant, for the acceptance message.
+- ``payments``: which payments were sent, so a failure that arrives late tells nobody it is delayed.
 - ``contacts``: the email address a person registered for themselves (PUT /v1/me/contact).
 - ``notifications``: one per (event, recipient, template), with its rendered bodies, its read state
   and its email part (the email sender's queue).
@@ -14,6 +15,7 @@
   sender's queue.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.money import Money
-from notifications.domain import ApplicationRecord, EmailStatus, WebhookStatus
+from notifications.domain import ApplicationRecord
 
 Doc = dict[str, Any]
 
@@ -130,6 +132,15 @@ async def save_grant(
     )
 
 
+async def note_payment(db: AsyncDatabase, session: AsyncClientSession, payment_id: str, fields: Doc) -> None:
+    await db.payments.update_one({"_id": payment_id}, {"$set": fields}, upsert=True, session=session)
+
+
+async def payment_sent(db: AsyncDatabase, session: AsyncClientSession, payment_id: str) -> bool:
+    doc = await db.payments.find_one({"_id": payment_id}, {"sent_at": 1}, session=session)
+    return bool(doc and doc.get("sent_at"))
+
+
 async def grant_amount(db: AsyncDatabase, session: AsyncClientSession, grant_id: str) -> Money | None:
     doc = await db.grants.find_one({"_id": grant_id}, {"amount": 1}, session=session)
     return Money.model_validate(doc["amount"]) if doc else None
@@ -208,45 +219,67 @@ async def mark_read(
     )
 
 
-# --- the email queue -------------------------------------------------------------------------------
+# --- the delivery queues ---------------------------------------------------------------------------
 
 
-async def due_emails(db: AsyncDatabase, now: datetime, stale_before: datetime, limit: int) -> list[Doc]:
-    """Pending emails whose time has come, and claims abandoned by a sender that died."""
+@dataclass(frozen=True)
+class Queue:
+    """Where a channel's deliveries wait: a collection, and the sub-document that holds each one's state
+    (``status``, ``attempts``, ``next_attempt_at``, ``claim``, ``claimed_at``, ``last_error``...), or
+    None when that is the document itself."""
+
+    collection: str
+    part: str | None = None
+
+    def field(self, name: str) -> str:
+        return f"{self.part}.{name}" if self.part else name
+
+    def state(self, doc: Doc) -> Doc:
+        return doc[self.part] if self.part else doc
+
+
+#: An email waits in its notification's ``email`` part; a webhook delivery is a document of its own.
+EMAIL_QUEUE = Queue("notifications", "email")
+WEBHOOK_QUEUE = Queue("webhook_deliveries")
+
+
+async def due_deliveries(
+    db: AsyncDatabase, queue: Queue, now: datetime, stale_before: datetime, limit: int
+) -> list[Doc]:
+    """Pending deliveries whose time has come, and claims abandoned by a sender that died."""
     query = {"$or": [
-        {"email.status": EmailStatus.PENDING.value, "email.next_attempt_at": {"$lte": now}},
-        {"email.status": EmailStatus.SENDING.value, "email.claimed_at": {"$lt": stale_before}},
+        {queue.field("status"): "pending", queue.field("next_attempt_at"): {"$lte": now}},
+        {queue.field("status"): "sending", queue.field("claimed_at"): {"$lt": stale_before}},
     ]}
-    projection = {"recipient_id": 1, "recipient_kind": 1, "template": 1, "event_id": 1, "event_type": 1,
-                  "subject": 1, "text": 1, "html": 1, "email": 1}
-    return await db.notifications.find(query, projection).sort("email.next_attempt_at", ASCENDING).limit(
-        limit
-    ).to_list(None)
+    cursor = db[queue.collection].find(query).sort(queue.field("next_attempt_at"), ASCENDING)
+    return await cursor.limit(limit).to_list(None)
 
 
-async def claim_email(
-    db: AsyncDatabase, session: AsyncClientSession, doc: Doc, claim: str, now: datetime
+async def claim_delivery(
+    db: AsyncDatabase, session: AsyncClientSession, queue: Queue, doc: Doc, claim: str, now: datetime
 ) -> bool:
     """Compare-and-set on the status and claim this sender saw: of several replicas, one wins."""
-    email = doc["email"]
-    result = await db.notifications.update_one(
-        {"_id": doc["_id"], "email.status": email["status"], "email.claim": email.get("claim"),
+    state = queue.state(doc)
+    result = await db[queue.collection].update_one(
+        {"_id": doc["_id"], queue.field("status"): state["status"], queue.field("claim"): state.get("claim"),
          # attempts acts as a version: a retry recorded since this sender looked is not claimed early
-         "email.attempts": email.get("attempts", 0)},
-        {"$set": {"email.status": EmailStatus.SENDING.value, "email.claim": claim, "email.claimed_at": now}},
+         queue.field("attempts"): state.get("attempts", 0)},
+        {"$set": {queue.field("status"): "sending", queue.field("claim"): claim, queue.field("claimed_at"): now}},
         session=session,
     )
     return result.modified_count == 1
 
 
-async def finish_email(
-    db: AsyncDatabase, session: AsyncClientSession, notification_id: str, claim: str, fields: Doc
+async def finish_delivery(
+    db: AsyncDatabase, session: AsyncClientSession, queue: Queue, delivery_id: str, claim: str, fields: Doc,
+    attempted: bool = True,
 ) -> bool:
-    """Settle an attempt, but only while this sender still holds the claim."""
-    result = await db.notifications.update_one(
-        {"_id": notification_id, "email.status": EmailStatus.SENDING.value, "email.claim": claim},
-        {"$set": {**fields, "email.claim": None}, "$inc": {"email.attempts": 1}},
-        session=session,
+    """Settle a claim with ``fields`` (names within the state), but only while this sender still holds it."""
+    update: Doc = {"$set": {queue.field(name): value for name, value in {**fields, "claim": None}.items()}}
+    if attempted:
+        update["$inc"] = {queue.field("attempts"): 1}
+    result = await db[queue.collection].update_one(
+        {"_id": delivery_id, queue.field("status"): "sending", queue.field("claim"): claim}, update, session=session
     )
     return result.modified_count == 1
 
@@ -313,40 +346,6 @@ async def insert_webhook_delivery_if_new(db: AsyncDatabase, session: AsyncClient
         {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
     )
     return result.upserted_id is not None
-
-
-async def due_webhook_deliveries(db: AsyncDatabase, now: datetime, stale_before: datetime, limit: int) -> list[Doc]:
-    """Pending deliveries whose time has come, and claims abandoned by a sender that died."""
-    query = {"$or": [
-        {"status": WebhookStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
-        {"status": WebhookStatus.SENDING.value, "claimed_at": {"$lt": stale_before}},
-    ]}
-    return await db.webhook_deliveries.find(query).sort("next_attempt_at", ASCENDING).limit(limit).to_list(None)
-
-
-async def claim_webhook_delivery(
-    db: AsyncDatabase, session: AsyncClientSession, doc: Doc, claim: str, now: datetime
-) -> bool:
-    """Compare-and-set on the status, claim and attempts this sender saw: of several replicas, one wins."""
-    result = await db.webhook_deliveries.update_one(
-        {"_id": doc["_id"], "status": doc["status"], "claim": doc.get("claim"), "attempts": doc.get("attempts", 0)},
-        {"$set": {"status": WebhookStatus.SENDING.value, "claim": claim, "claimed_at": now}},
-        session=session,
-    )
-    return result.modified_count == 1
-
-
-async def finish_webhook_delivery(
-    db: AsyncDatabase, session: AsyncClientSession, delivery_id: str, claim: str, fields: Doc, attempted: bool = True
-) -> bool:
-    """Settle a claim, but only while this sender still holds it."""
-    update: Doc = {"$set": {**fields, "claim": None}}
-    if attempted:
-        update["$inc"] = {"attempts": 1}
-    result = await db.webhook_deliveries.update_one(
-        {"_id": delivery_id, "status": WebhookStatus.SENDING.value, "claim": claim}, update, session=session
-    )
-    return result.modified_count == 1
 
 
 WITHOUT_BODY = {"body": 0, "claim": 0}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from grants_shared.auth import Caller, Role, require
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, NotFound, PreconditionFailed
-from grants_shared.http import check_version, set_etag
+from grants_shared.http import optional_version, set_etag
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 from notifications import store
@@ -49,11 +49,21 @@ def shown_once(response: Response, doc: dict[str, Any]) -> None:
     set_etag(response, doc["version"])
 
 
-def if_match_given(request: Request, version: int) -> None:
-    """Deactivating and rotating need no If-Match (they edit nothing a person wrote); one that is sent
-    must still be current."""
-    if request.headers.get("if-match"):
-        check_version(request, version)
+async def existing(tx: Transaction, subscription_id: str) -> dict[str, Any]:
+    doc = await store.find_subscription(tx.db, subscription_id, tx.session)
+    if doc is None:
+        raise NotFound("no such webhook subscription")
+    return doc
+
+
+async def changed(tx: Transaction, request: Request, doc: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``fields`` to an active subscription as it was read. Deactivating and rotating need no
+    If-Match (they edit nothing a person wrote); one that is sent must still be current."""
+    if optional_version(request) not in (None, doc["version"]):
+        raise PreconditionFailed(f"the subscription is at version {doc['version']}; read it again and retry")
+    if not await store.change_subscription(tx.db, tx.session, doc["_id"], doc["version"], fields):
+        raise PreconditionFailed("the subscription changed meanwhile; read it again and retry")
+    return {**doc, **fields, "version": doc["version"] + 1}
 
 
 @router.get("/event-types", summary="The event types integrators can subscribe to")
@@ -119,16 +129,10 @@ async def deactivate_webhook(
     subscription_id: SubscriptionId, caller: Admin, runtime: RuntimeDep, request: Request, response: Response
 ) -> WebhookOut:
     async def change(tx: Transaction) -> dict[str, Any]:
-        doc = await store.find_subscription(tx.db, subscription_id, tx.session)
-        if doc is None:
-            raise NotFound("no such webhook subscription")
+        doc = await existing(tx, subscription_id)
         if not doc["active"]:
             return doc  # deactivating twice changes nothing
-        if_match_given(request, doc["version"])
-        fields = {"active": False, "deactivated_at": now_as_stored()}
-        if not await store.change_subscription(tx.db, tx.session, subscription_id, doc["version"], fields):
-            raise PreconditionFailed("the subscription changed meanwhile; read it again and retry")
-        return {**doc, **fields, "version": doc["version"] + 1}
+        return await changed(tx, request, doc, {"active": False, "deactivated_at": now_as_stored()})
 
     doc = await runtime.database.transact(change)
     set_etag(response, doc["version"])
@@ -147,16 +151,10 @@ async def rotate_secret(
     encrypted = cipher_for(own_settings(runtime.settings)).encrypt(secret)
 
     async def change(tx: Transaction) -> dict[str, Any]:
-        doc = await store.find_subscription(tx.db, subscription_id, tx.session)
-        if doc is None:
-            raise NotFound("no such webhook subscription")
+        doc = await existing(tx, subscription_id)
         if not doc["active"]:
             raise Conflict("the subscription is deactivated; create a new one instead")
-        if_match_given(request, doc["version"])
-        fields = {"secret": encrypted, "secret_rotated_at": now_as_stored()}
-        if not await store.change_subscription(tx.db, tx.session, subscription_id, doc["version"], fields):
-            raise PreconditionFailed("the subscription changed meanwhile; read it again and retry")
-        return {**doc, **fields, "version": doc["version"] + 1}
+        return await changed(tx, request, doc, {"secret": encrypted, "secret_rotated_at": now_as_stored()})
 
     doc = await runtime.database.transact(change)
     shown_once(response, doc)

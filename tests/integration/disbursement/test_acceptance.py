@@ -66,7 +66,7 @@ async def test_accepting_schedules_the_payments_and_keeps_bank_details_encrypted
         for headers in (applicant(settings), finance(settings)):
             one = (await client.get(f"/v1/grants/{offer.grant_id}", headers=headers)).json()
             _assert_masked(one["bank_account"])
-            [listed] = (await client.get("/v1/grants", headers=headers)).json()
+            [listed] = (await client.get("/v1/grants", headers=headers)).json()["items"]
             _assert_masked(listed["bank_account"])
         payments = (await client.get("/v1/payments", params={"grant_id": offer.grant_id},
                                      headers=finance(settings))).text
@@ -127,6 +127,12 @@ async def test_only_the_grantee_organisation_can_accept(settings: ServiceSetting
         assert (await client.post(url, json=body, headers=applicant(settings, OTHER_ORG))).status_code == 404
         for role in ("finance_officer", "reviewer", "programme_manager"):
             assert (await client.post(url, json=body, headers=bearer(settings, "x", role))).status_code == 403
+        # Finance reads every grant, but naming the account it is paid into is the grantee's alone, even
+        # for someone who is also an applicant for another organisation.
+        for role in ("finance_officer", "admin"):
+            both = bearer(settings, "x", "applicant", role, organisations=(OTHER_ORG,))
+            refused = await client.post(url, json=body, headers=both)
+            assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
         assert (await client.post("/v1/grants/no-such-grant/accept", json=body,
                                   headers=applicant(settings))).status_code == 404
 

@@ -75,7 +75,7 @@ async def test_an_award_the_budget_cannot_cover_is_held_for_finance_and_offers_n
         await handled(runtime.db, 2)
         await asyncio.sleep(0.3)
 
-        held = (await client.get("/v1/grants", params={"status": "held"}, headers=finance(settings))).json()
+        held = (await client.get("/v1/grants", params={"status": "held"}, headers=finance(settings))).json()["items"]
         assert [(g["application_id"], g["held_reason"], g["schedule"]) for g in held] == [("app-big", "budget", [])]
         assert bus.of_type(GrantOffered.type) == []
         ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
@@ -148,15 +148,15 @@ async def test_who_may_see_grants_and_ledgers(settings: ServiceSettings, bus: Te
         assert none.headers["content-type"] == "application/problem+json"
 
         own = bearer(settings, "ann", "applicant", organisations=("org-hope-street",))
-        listed = (await client.get("/v1/grants", headers=own)).json()
+        listed = (await client.get("/v1/grants", headers=own)).json()["items"]
         assert [g["id"] for g in listed] == [mine.grant_id]
         assert (await client.get(f"/v1/grants/{theirs.grant_id}", headers=own)).status_code == 404
         assert (await client.get("/v1/payments", headers=own)).status_code == 403
 
-        everything = (await client.get("/v1/grants", headers=finance(settings))).json()
+        everything = (await client.get("/v1/grants", headers=finance(settings))).json()["items"]
         assert {g["id"] for g in everything} == {mine.grant_id, theirs.grant_id}
         by_programme = (await client.get("/v1/grants", params={"programme_id": "prog-2"},
-                                         headers=finance(settings))).json()
+                                         headers=finance(settings))).json()["items"]
         assert [g["id"] for g in by_programme] == [theirs.grant_id]
 
         manager = bearer(settings, "pm-1", "programme_manager")
@@ -164,3 +164,24 @@ async def test_who_may_see_grants_and_ledgers(settings: ServiceSettings, bus: Te
         assert (await client.get("/v1/grants", headers=manager)).status_code == 403
         missing = await client.get("/v1/programmes/nope/ledger", headers=manager)
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_grants_and_payments_come_in_pages(settings: ServiceSettings, bus: TestBus) -> None:
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened())
+        offers = [await offered_grant(bus, f"app-{n}", 100_000) for n in range(3)]
+
+        first = (await client.get("/v1/grants", params={"limit": 2}, headers=finance(settings))).json()
+        rest = (await client.get("/v1/grants", params={"limit": 2, "offset": 2}, headers=finance(settings))).json()
+        assert (first["limit"], first["offset"], rest["limit"], rest["offset"]) == (2, 0, 2, 2)
+        assert len(first["items"]) == 2 and len(rest["items"]) == 1
+        assert sorted(g["id"] for g in first["items"] + rest["items"]) == sorted(o.grant_id for o in offers)
+        payments = (await client.get("/v1/payments", params={"offset": 5}, headers=finance(settings))).json()
+        assert payments == {"items": [], "limit": 100, "offset": 5}
+
+        for path in ("/v1/grants", "/v1/payments"):
+            for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 100_001},
+                           {"offset": 10**30}, {"status": "stolen"}):
+                response = await client.get(path, params=params, headers=finance(settings))
+                assert response.status_code == 422, (path, params)
+                assert response.headers["content-type"] == "application/problem+json"

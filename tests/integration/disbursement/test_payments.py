@@ -10,7 +10,7 @@ from disbursement.config import Settings
 from disbursement.crypto import cipher_for
 from disbursement.domain import BankAccount
 from disbursement.payments import PaymentRunner
-from disbursement.provider import SimulatedProvider
+from disbursement.provider import PaymentDeclined, SimulatedProvider
 from grants_shared.clock import utcnow
 from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
@@ -59,8 +59,9 @@ async def test_a_due_payment_is_sent_and_moves_from_reserved_to_paid(settings: S
         assert grant["status"] == "paid"
         assert grant["payments"][0]["status"] == "sent"
         listed = (await client.get("/v1/payments", params={"status": "sent"}, headers=finance(settings))).json()
-        assert [p["id"] for p in listed] == [payment["id"]]
-        assert listed[0]["provider_reference"] == sent.data.provider_reference
+        assert (listed["limit"], listed["offset"]) == (100, 0)
+        assert [p["id"] for p in listed["items"]] == [payment["id"]]
+        assert listed["items"][0]["provider_reference"] == sent.data.provider_reference
 
 
 async def test_payments_due_later_wait_for_their_date(settings: ServiceSettings, bus: TestBus) -> None:
@@ -207,3 +208,31 @@ async def test_the_runner_stops_even_if_a_database_call_swallowed_its_cancellati
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=5)
         assert done and task.cancelled()
+
+
+class _ChattyBank:
+    """A provider whose refusals quote the account back, as some banks' messages do."""
+
+    async def pay(self, *, idempotency_key: str, amount, account: BankAccount, reference: str):
+        raise PaymentDeclined(f"account {account.account_number} at sort code {account.sort_code} "
+                              f"({account.sort_code[:2]}-{account.sort_code[2:4]}-{account.sort_code[4:]}) is closed")
+
+
+async def test_a_decline_that_quotes_the_bank_details_reaches_nobody_with_them(
+    settings: ServiceSettings, bus: TestBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="disbursement")
+    async with disbursement(settings, payment_poll_seconds=3_600) as (client, runtime):
+        await bus.publish(programme_opened())
+        offer = await offered_grant(bus, "app-1", 100_000)
+        [payment] = (await _accept(client, settings, offer.grant_id))["payments"]
+        service_settings = Settings(**settings.model_dump())
+        runner = PaymentRunner(runtime.database, _ChattyBank(), cipher_for(service_settings), service_settings)
+        assert await runner.pay_due() == 1
+
+        [failed] = await bus.wait_for(PaymentFailed.type, payment_id=payment["id"])
+        assert failed.data.reason == "account ****5926 at sort code **-**-56 (**-**-56) is closed"
+        stored = await runtime.db.payments.find_one({"_id": payment["id"]})
+        listed = (await client.get("/v1/payments", headers=finance(settings))).text
+        for text in (failed.data.model_dump_json(), str(stored), listed, caplog.text):
+            assert ACCOUNT["account_number"] not in text and "123456" not in text and "12-34-56" not in text

@@ -23,7 +23,26 @@ class SmtpSink:
         self.port = port
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
+        #: Addresses (lower case) refused at RCPT TO, with the server's answer (which, like real
+        #: servers' answers, names the address).
+        self.refuse: dict[str, str] = {}
+        #: Seconds each answer to MAIL FROM and RCPT TO takes (a slow or tarpitting server).
+        self.delay = 0.0
         self._controller: Controller | None = None
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        await asyncio.sleep(self.delay)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        await asyncio.sleep(self.delay)
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))

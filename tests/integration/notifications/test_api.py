@@ -79,6 +79,23 @@ async def test_the_delivery_audit_is_for_admins_only(service_settings: Settings,
         assert (await client.get("/v1/deliveries", headers=admin(service_settings))).json() == {"items": []}
 
 
+async def test_the_delivery_audit_filters_by_any_subject_an_identity_provider_issues(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        for person in ("maya@example.org", "auth0|5f7c+x"):
+            await bus.publish(submitted(application_id=f"app-{len(person)}", person_id=person))
+            await wait_for_inbox(client, applicant(service_settings, person), 1)
+            response = await client.get("/v1/deliveries", headers=admin(service_settings),
+                                        params={"recipient_id": person, "channel": "inbox"})
+            assert response.status_code == 200, response.text
+            assert [r["recipient_id"] for r in response.json()["items"]] == [person]
+        for odd in ("a b", "x" * 129, "", "$where"):
+            response = await client.get("/v1/deliveries", headers=admin(service_settings), params={"recipient_id": odd})
+            assert response.status_code == 422, odd
+            assert response.headers["content-type"] == PROBLEM
+
+
 async def test_a_contact_address_is_validated(service_settings: Settings, bus: TestBus) -> None:
     async with serve(build_app(service_settings)) as client:
         me = reviewer(service_settings)
@@ -116,6 +133,15 @@ async def test_a_contact_address_is_changed_with_the_etag_last_read(service_sett
         assert changed.json()["email"] == "ali.khan@panel.example"
         replayed = await client.put("/v1/me/contact", headers={**me, "If-Match": '"1"'}, json=new)
         assert replayed.status_code == 412
+        # An If-Match this service never issued is a failed precondition too, even past MongoDB's 64 bits.
+        for odd in ('"99999999999999999999999"', '"9223372036854775808"', "garbage", '"2.0"'):
+            refused = await client.put("/v1/me/contact", headers={**me, "If-Match": odd}, json={**new, "name": "X"})
+            assert refused.status_code == 412, odd
+            assert refused.headers["content-type"] == PROBLEM
+        # "*" names no version: editing needs the ETag actually read.
+        star = await client.put("/v1/me/contact", headers={**me, "If-Match": "*"}, json={**new, "name": "X"})
+        assert star.status_code == 428
+        assert (await client.get("/v1/me/contact", headers=me)).json()["name"] == "Ali Khan"
 
         # each person has their own
         other = reviewer(service_settings, "reviewer-2")

@@ -1,7 +1,10 @@
 """Events in from the bus; notifications out to the inbox (HTTP) and to a real SMTP server."""
 
 import asyncio
+import logging
 from datetime import timedelta
+
+import pytest
 
 from grants_shared.clock import utcnow
 from grants_shared.events import NotificationDelivered
@@ -23,7 +26,7 @@ from tests.integration.notifications.builders import (
     wait_for_inbox,
 )
 from tests.integration.notifications.conftest import SmtpSink
-from tests.support.app import serve
+from tests.support.app import runtime_of, serve
 from tests.support.bus import TestBus
 
 DELIVERED = NotificationDelivered.type
@@ -224,3 +227,55 @@ async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_with_the_same_me
         in_flight_id = notification_id(in_flight.id, "person-1", Template.APPLICATION_RECEIVED)
         item = (await client.get(f"/v1/inbox/{in_flight_id}", headers=applicant(service_settings))).json()
         assert item["email"]["status"] == "sending"
+
+
+async def test_a_refused_address_fails_at_once_and_stays_out_of_the_audit_and_the_logs(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="notifications")
+    address = "Gone.Away@Hope.example"
+    # Real servers name the address they refuse, in whatever case they keep it.
+    running_sink.refuse[address.lower()] = "550 5.1.1 <gone.away@hope.example>: Recipient address rejected: User unknown"
+    async with serve(build_app(service_settings)) as client:
+        event = await bus.publish(submitted(email=address))
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        headers = applicant(service_settings)
+
+        async def gave_up() -> dict | None:
+            response = await client.get(f"/v1/inbox/{nid}", headers=headers)
+            email = response.json().get("email") if response.status_code == 200 else None
+            return email if email and email["status"] == "failed" else None
+
+        email = await eventually(gave_up, what="the refused email given up")
+        assert email["attempts"] == 1  # a 5xx refusal is not retried
+        assert "550" in email["last_error"] and "User unknown" in email["last_error"]
+        [row] = (await client.get("/v1/deliveries", headers=admin(service_settings),
+                                  params={"notification_id": nid, "channel": "email"})).json()["items"]
+        assert row["outcome"] == "gave_up" and "550" in row["error"]
+        stored = await runtime_of(client).db.deliveries.find({}).to_list(None)
+        for text in (row["error"], email["last_error"], str(stored), caplog.text):
+            assert "gone.away" not in text.lower()
+        assert running_sink.messages == []
+
+
+async def test_a_send_is_bounded_as_a_whole_so_the_lease_outlasts_it(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    # Every answer comes within the timeout, but the conversation as a whole does not: a sender still
+    # talking when its lease ran out would see another replica send the same email again.
+    running_sink.delay = 0.6
+    settings = service_settings.model_copy(update={"smtp_timeout": 1, "email_lease_seconds": 1.5,
+                                                   "email_max_attempts": 1})
+    async with serve(build_app(settings)) as client:
+        event = await bus.publish(submitted())
+        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+
+        async def gave_up() -> dict | None:
+            response = await client.get(f"/v1/inbox/{nid}", headers=applicant(settings))
+            email = response.json().get("email") if response.status_code == 200 else None
+            return email if email and email["status"] == "failed" else None
+
+        email = await eventually(gave_up, what="the slow send abandoned")
+        assert "no answer within 1s" in email["last_error"]
+        await asyncio.sleep(0.5)
+        assert running_sink.messages == []

@@ -151,3 +151,28 @@ async def test_an_event_for_an_application_never_submitted_is_retried_then_parke
         assert (await client.get("/v1/inbox", headers=applicant(service_settings))).json()["items"] == []
 
         assert await app.state.runtime.db.notifications.count_documents({}) == 0
+
+
+async def test_a_payment_failure_that_arrives_after_the_payment_was_sent_tells_nobody_it_is_delayed(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    app = build_app(service_settings)
+    async with serve(app) as client:
+        owner = applicant(service_settings)
+        await bus.publish(submitted())
+        await wait_for_inbox(client, owner, 1)
+        await bus.publish(PaymentSent(payment_id="pay-1", grant_id="grant-9", application_id="app-1",
+                                      amount=gbp(300_000), provider_reference="BACS-0042",
+                                      sent_at=datetime(2026, 12, 1, 9, tzinfo=UTC)))
+        await wait_for_inbox(client, owner, 2)
+        # The first attempt's failure, overtaken on the way (a retry queue, a backlog handled side by side).
+        late = await bus.publish(PaymentFailed(payment_id="pay-1", grant_id="grant-9", application_id="app-1",
+                                               reason="The bank did not answer", attempt=1, will_retry=True))
+        await eventually(lambda: _handled(app, late.id), what="the late failure handled")
+        # Another payment of the same grant failing is news, and arrives after the late one.
+        await bus.publish(PaymentFailed(payment_id="pay-2", grant_id="grant-9", application_id="app-1",
+                                        reason="The bank did not answer", attempt=1, will_retry=True))
+        await wait_for_inbox(client, owner, 3)
+        await asyncio.sleep(0.3)
+        items = (await client.get("/v1/inbox", headers=owner)).json()["items"]
+        assert [i["kind"] for i in items] == ["payment_failed", "payment_sent", "application_received"]
