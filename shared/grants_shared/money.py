@@ -26,6 +26,3 @@ class Money(BaseModel):
     def _same_currency(self, other: "Money") -> None:
         if other.currency != self.currency:
             raise ValueError(f"cannot combine {self.currency} with {other.currency}")
-
-    def __str__(self) -> str:
-        return f"{self.currency} {self.amount // 100:,}.{self.amount % 100:02d}"
