@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from grants_shared.encryption import FernetKeys, split_keys
 from grants_shared.settings import ServiceSettings
 
 #: Development only. Anyone can read it here, so production MUST set GRANTS_BANK_DETAILS_KEY.
@@ -15,7 +16,7 @@ AccountNumber = Annotated[str, Field(pattern=r"^[0-9]{8}$")]
 class Settings(ServiceSettings):
     # Comma-separated Fernet keys: the first encrypts, every one of them decrypts, so a key is rotated
     # by putting a new one first and keeping the old one until stored details are re-encrypted.
-    bank_details_key: SecretStr = SecretStr(DEV_BANK_DETAILS_KEY)
+    bank_details_key: FernetKeys = SecretStr(DEV_BANK_DETAILS_KEY)
 
     payment_provider: Literal["simulated"] = "simulated"
     payment_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
@@ -42,4 +43,4 @@ class Settings(ServiceSettings):
 
     @property
     def uses_development_bank_details_key(self) -> bool:
-        return DEV_BANK_DETAILS_KEY in self.bank_details_key.get_secret_value().split(",")
+        return DEV_BANK_DETAILS_KEY in split_keys(self.bank_details_key)

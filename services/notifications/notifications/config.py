@@ -1,9 +1,9 @@
 """Settings of the notifications service (environment variables, prefix GRANTS_)."""
 
-from cryptography.fernet import Fernet
-from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic import EmailStr, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from grants_shared.encryption import FernetKeys, split_keys
 from grants_shared.settings import ServiceSettings
 
 #: Development only. Anyone can read it here, so production MUST set GRANTS_WEBHOOK_SECRETS_KEY.
@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
 
     # Webhooks for integrators. Comma-separated Fernet keys for the signing secrets at rest: the first
     # encrypts, every one decrypts, so a key is rotated by putting a new one first.
-    webhook_secrets_key: SecretStr = SecretStr(DEV_WEBHOOK_SECRETS_KEY)
+    webhook_secrets_key: FernetKeys = SecretStr(DEV_WEBHOOK_SECRETS_KEY)
     webhook_sender_enabled: bool = True
     webhook_poll_seconds: float = Field(default=2.0, gt=0, le=300)
     webhook_batch: int = Field(default=20, ge=1, le=500)
@@ -54,19 +54,6 @@ class Settings(ServiceSettings):
     # the same Grants-Webhook-Id, so the integrator can recognise the copy.
     webhook_lease_seconds: float = Field(default=120.0, gt=0)
 
-    @field_validator("webhook_secrets_key")
-    @classmethod
-    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
-        keys = split_keys(value)
-        if not keys:
-            raise ValueError("webhook_secrets_key needs at least one Fernet key")
-        for key in keys:
-            try:
-                Fernet(key.encode())
-            except ValueError:
-                # The key itself is never echoed back into logs.
-                raise ValueError("webhook_secrets_key holds a value that is not a Fernet key") from None
-        return value
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":
@@ -82,9 +69,6 @@ class Settings(ServiceSettings):
     def uses_development_webhook_secrets_key(self) -> bool:
         return DEV_WEBHOOK_SECRETS_KEY in split_keys(self.webhook_secrets_key)
 
-
-def split_keys(keys: SecretStr) -> list[str]:
-    return [key.strip() for key in keys.get_secret_value().split(",") if key.strip()]
 
 
 def own_settings(settings: ServiceSettings) -> Settings:
