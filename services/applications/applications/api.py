@@ -5,14 +5,16 @@ application or organisation outside the caller's scope answers 404, so its exist
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
-from applications import domain, lifecycle, store
+from applications import domain, lifecycle, store, three_sixty_giving
+from applications.config import Settings
 from applications.lifecycle import refuse_stale
 from applications.models import (
     Application,
@@ -159,6 +161,68 @@ async def _move(
     moved = await runtime.database.transact(lambda tx: transition(tx, programme_id, version))
     set_etag(response, moved.version)
     return ProgrammeView.of(moved, show_panel=True)
+
+
+class ThreeSixtyGivingJSON(JSONResponse):
+    """Writes amounts as the exact numbers they are (6000.00), never through floats."""
+
+    def render(self, content: Any) -> bytes:
+        return three_sixty_giving.to_json(content).encode("utf-8")
+
+
+@programmes.get(
+    "/{programme_id}/360giving",
+    summary="The programme's awarded grants as a 360Giving data package: what would be published as open data",
+    response_class=ThreeSixtyGivingJSON,
+    responses={
+        200: {
+            "description": "A 360Giving 1.4 data package (https://standard.threesixtygiving.org/)",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["grants"]}}},
+        },
+        409: {"description": "Nothing can be published yet: no awarded grants, or a currency 360Giving lacks"},
+    },
+)
+async def three_sixty_giving_package(
+    programme_id: PathId, caller: Manager, runtime: RuntimeDep
+) -> ThreeSixtyGivingJSON:
+    programme = await store.get_programme(runtime.db, programme_id)
+    if programme is None or programme.status == "draft":
+        raise NotFound(f"no programme {programme_id}")
+    awarded = await store.awarded_applications(runtime.db, programme.id)
+    organisations = await store.get_organisations(runtime.db, (a.organisation_id for a in awarded))
+    awards = [_award(programme, a, organisations.get(a.organisation_id)) for a in awarded]
+    settings = cast(Settings, runtime.settings)
+    publisher = three_sixty_giving.Publisher(
+        prefix=settings.three_sixty_giving_prefix, funder_id=settings.funder_id, funder_name=settings.funder_name,
+        license=settings.three_sixty_giving_license,
+    )  # fmt: skip
+    try:
+        package = three_sixty_giving.package(programme.id, programme.name, awards, publisher, issued=utcnow())
+    except three_sixty_giving.NotPublishable as refusal:
+        raise Conflict(str(refusal)) from None
+    return ThreeSixtyGivingJSON(package)
+
+
+def _award(
+    programme: Programme, application: Application, organisation: Organisation | None
+) -> three_sixty_giving.Award:
+    """The public facts of an award. The name and area are the organisation's as it applied (what the
+    panel funded); registered numbers come from its profile, the only place they are kept."""
+    decision = application.decision
+    named = application.organisation or (organisation.summary() if organisation else None)
+    if decision is None or decision.amount_awarded is None or named is None:
+        raise Conflict(f"application {application.id} has no award amount or organisation on record to publish")
+    recipient = three_sixty_giving.Recipient(
+        id=application.organisation_id, name=named.name, area=named.area,
+        charity_number=organisation.charity_number if organisation else None,
+        company_number=organisation.company_number if organisation else None,
+    )  # fmt: skip
+    return three_sixty_giving.Award(
+        application_id=application.id, title=application.title, programme_id=programme.id,
+        programme_name=programme.name, recipient=recipient, amount_awarded=decision.amount_awarded,
+        amount_requested=application.amount_requested, awarded_at=decision.decided_at,
+        modified_at=application.updated_at,
+    )  # fmt: skip
 
 
 async def _programme(tx: Transaction, programme_id: str) -> Programme:

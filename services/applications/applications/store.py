@@ -88,6 +88,11 @@ async def get_organisation(db: AsyncDatabase, organisation_id: str, session: Ses
     return await _get(db.organisations, Organisation, organisation_id, session)
 
 
+async def get_organisations(db: AsyncDatabase, organisation_ids: Iterable[str]) -> dict[str, Organisation]:
+    cursor = db.organisations.find({"_id": {"$in": sorted(set(organisation_ids))}})
+    return {doc["_id"]: Organisation.model_validate(doc) async for doc in cursor}
+
+
 async def insert_organisation(db: AsyncDatabase, organisation: Organisation, session: Session) -> None:
     await db.organisations.insert_one(organisation.to_doc(), session=session)
 
@@ -114,6 +119,13 @@ async def list_applications(
         .skip(offset)
         .limit(limit)
     )
+    return [Application.model_validate(doc) async for doc in cursor]
+
+
+async def awarded_applications(db: AsyncDatabase, programme_id: str) -> list[Application]:
+    """The programme's applications the panel awarded, except any withdrawn before the decision reached us."""
+    query = {"programme_id": programme_id, "decision.outcome": "awarded", "status": {"$ne": "withdrawn"}}
+    cursor = db.applications.find(query, {"timeline": 0}).sort([("_id", ASCENDING)])
     return [Application.model_validate(doc) async for doc in cursor]
 
 
