@@ -12,11 +12,13 @@ from disbursement.domain import (
     after_decline,
     can_move,
     due_date,
+    manual_retry,
     mask_account_number,
     mask_sort_code,
     normalise_sort_code,
     payment_reference,
     payment_schedule,
+    provider_key,
     split_by_basis_points,
     start_of_day,
 )
@@ -140,6 +142,40 @@ def test_a_decline_retries_with_doubling_back_off_until_the_last_attempt() -> No
     assert capped.next_attempt_at == now + timedelta(seconds=300)
     last = after_decline(4, now, max_attempts=5, backoff_seconds=60, backoff_cap_seconds=3_600)
     assert (last.attempt, last.status, last.will_retry, last.next_attempt_at) == (5, "failed", False, None)
+
+
+def test_only_a_failed_payment_can_be_put_back_in_the_queue() -> None:
+    assert can_move("failed", "scheduled")
+    assert [s for s in ("scheduled", "retrying", "sending", "sent") if can_move(s, "scheduled")] == []
+    assert not can_move("failed", "sending") and not can_move("failed", "sent")
+
+
+def test_a_manual_retry_is_due_now_keeps_the_attempts_and_counts_itself() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    first = manual_retry("failed", attempts=5, retries=0, now=now)
+    assert (first.retries, first.attempts_before_retry, first.due_at) == (1, 5, now)
+    assert manual_retry("failed", attempts=10, retries=1, now=now).retries == 2
+    for status in ("scheduled", "retrying", "sending", "sent"):
+        with pytest.raises(ValueError, match="only a failed one"):
+            manual_retry(status, attempts=1, retries=0, now=now)
+
+
+def test_after_a_manual_retry_the_attempt_budget_and_back_off_start_again() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    rules = {"max_attempts": 3, "backoff_seconds": 60, "backoff_cap_seconds": 3_600}
+    assert after_decline(3, now, **rules).status == "failed"  # without the retry: over budget
+    first = after_decline(3, now, **rules, attempts_before_retry=3)
+    assert (first.attempt, first.status, first.next_attempt_at) == (4, "retrying", now + timedelta(seconds=60))
+    assert after_decline(4, now, **rules, attempts_before_retry=3).next_attempt_at == now + timedelta(seconds=120)
+    last = after_decline(5, now, **rules, attempts_before_retry=3)
+    assert (last.attempt, last.status, last.will_retry) == (6, "failed", False)
+
+
+def test_each_attempt_series_has_its_own_provider_key() -> None:
+    assert provider_key("pay-1", 0) == "pay-1"  # the first series: the payment's id, as always
+    keys = [provider_key("pay-1", n) for n in range(4)]
+    assert keys == ["pay-1", "pay-1:r1", "pay-1:r2", "pay-1:r3"]
+    assert provider_key("pay-2", 1) != provider_key("pay-1", 1)
 
 
 # --- bank details --------------------------------------------------------------------------------

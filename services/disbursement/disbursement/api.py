@@ -8,13 +8,21 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from disbursement import store
 from disbursement.config import Settings
 from disbursement.crypto import cipher_for
-from disbursement.domain import GrantStatus, PaymentStatus, due_date, start_of_day
-from disbursement.models import AcceptOffer, GrantPage, GrantView, LedgerView, PaymentPage, PaymentView
+from disbursement.domain import GrantStatus, PaymentStatus, due_date, manual_retry, start_of_day
+from disbursement.models import (
+    AcceptOffer,
+    GrantPage,
+    GrantView,
+    LedgerView,
+    PaymentPage,
+    PaymentView,
+    ReplaceBankAccount,
+)
 from grants_shared.auth import Caller, Role, require
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from grants_shared.events import GrantAccepted, PaymentScheduled
-from grants_shared.http import optional_version, set_etag
+from grants_shared.http import expected_version, optional_version, set_etag
 from grants_shared.money import Money
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
@@ -35,6 +43,14 @@ async def _visible_grant(runtime: RuntimeDep, grant_id: str, caller: Caller) -> 
     grant = await store.get_grant(runtime.db, grant_id)
     if grant is None or not (_sees_all(caller) or caller.represents(grant["organisation_id"])):
         raise NotFound(f"no grant {grant_id}")
+    return grant
+
+
+async def _grantee_grant(runtime: RuntimeDep, grant_id: str, caller: Caller, doing: str) -> dict[str, Any]:
+    grant = await _visible_grant(runtime, grant_id, caller)
+    if not caller.represents(grant["organisation_id"]):
+        # Visible through a finance role; but who names the account a grant is paid into is the grantee.
+        raise Forbidden(f"only someone representing the grantee organisation can {doing}")
     return grant
 
 
@@ -88,10 +104,7 @@ async def accept_offer(
     runtime: RuntimeDep,
     caller: Annotated[Caller, Depends(require(Role.APPLICANT))],
 ) -> GrantView:
-    grant = await _visible_grant(runtime, grant_id, caller)
-    if not caller.represents(grant["organisation_id"]):
-        # Visible through a finance role; but who names the account a grant is paid into is the grantee.
-        raise Forbidden("only someone representing the grantee organisation can accept its offer")
+    grant = await _grantee_grant(runtime, grant_id, caller, "accept its offer")
     version = optional_version(request)
     if version is not None and version != grant["version"]:
         raise PreconditionFailed(f"the grant is at version {grant['version']}; read it again and retry")
@@ -120,6 +133,45 @@ async def accept_offer(
     return _view(runtime, accepted, payments)
 
 
+@router.put(
+    "/grants/{grant_id}/bank-account",
+    tags=["grants"],
+    summary="Replace the bank account an accepted grant is paid into (If-Match required)",
+    responses={403: {"description": "You do not represent the grantee organisation"},
+               404: {"description": "No such grant for your organisations"},
+               409: {"description": "The grant is not accepted (offered, held or already paid)"},
+               412: {"description": "If-Match did not match the grant's version"},
+               428: {"description": "If-Match is missing"}},
+)
+async def replace_bank_account(
+    grant_id: str,
+    body: ReplaceBankAccount,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(Role.APPLICANT))],
+) -> GrantView:
+    """Payments not yet sent go to the new account; payments already sent are untouched."""
+    grant = await _grantee_grant(runtime, grant_id, caller, "change its bank details")
+    version = expected_version(request)
+    if version != grant["version"]:
+        raise PreconditionFailed(f"the grant is at version {grant['version']}; read it again and retry")
+    if grant["status"] != "accepted":
+        raise Conflict(f"grant {grant_id} is {grant['status']}; only an accepted grant's bank details can change")
+
+    token = cipher_for(cast(Settings, runtime.settings)).encrypt(body.bank_account.to_domain())
+
+    async def replace(tx: Transaction) -> None:
+        if not await store.replace_bank_account(tx, grant_id, token, caller.subject, utcnow(), version):
+            raise PreconditionFailed(f"grant {grant_id} changed meanwhile; read it again and retry")
+
+    await runtime.database.transact(replace, request.headers.get("traceparent"))
+    replaced = await store.get_grant(runtime.db, grant_id)
+    assert replaced is not None
+    set_etag(response, replaced["version"])
+    return _view(runtime, replaced, await store.payments_of_grant(runtime.db, grant_id))
+
+
 def _payment(grant: dict[str, Any], entry: dict[str, Any], accepted_at: Any) -> dict[str, Any]:
     return {
         "_id": str(uuid4()),
@@ -131,6 +183,7 @@ def _payment(grant: dict[str, Any], entry: dict[str, Any], accepted_at: Any) -> 
         "due_at": start_of_day(due_date(accepted_at, entry["due_after_days"])),
         "status": "scheduled",
         "attempts": 0,
+        "retries": 0,
         "claim_id": None,
         "claimed_at": None,
         "next_attempt_at": None,
@@ -149,6 +202,41 @@ async def list_payments(
 ) -> PaymentPage:
     payments = await store.find_payments(runtime.db, grant_id=grant_id, status=status, limit=limit, offset=offset)
     return PaymentPage(items=[PaymentView.of(p) for p in payments], limit=limit, offset=offset)
+
+
+@router.post(
+    "/payments/{payment_id}/retry",
+    tags=["payments"],
+    summary="Try a failed payment again, due now, with a new attempt budget (finance)",
+    responses={404: {"description": "No such payment"},
+               409: {"description": "The payment is not failed"}},
+)
+async def retry_payment(
+    payment_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require(*FINANCE))],
+) -> PaymentView:
+    payment = await store.get_payment(runtime.db, payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    try:
+        retry = manual_retry(payment["status"], payment["attempts"], payment.get("retries", 0), utcnow())
+    except ValueError as refused:
+        raise Conflict(str(refused)) from None
+
+    async def restart(tx: Transaction) -> None:
+        if not await store.restart_payment(tx, payment, retry, caller.subject):
+            raise Conflict(f"payment {payment_id} changed meanwhile; it is no longer failed")
+        await tx.emit(PaymentScheduled(
+            payment_id=payment_id, grant_id=payment["grant_id"], application_id=payment["application_id"],
+            amount=Money(**payment["amount"]), due_date=retry.due_at.date(),
+        ))
+
+    await runtime.database.transact(restart, request.headers.get("traceparent"))
+    restarted = await store.get_payment(runtime.db, payment_id)
+    assert restarted is not None
+    return PaymentView.of(restarted)
 
 
 @router.get("/programmes/{programme_id}/ledger", tags=["ledger"],

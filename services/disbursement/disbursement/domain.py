@@ -15,13 +15,13 @@ PaymentStatus = Literal["scheduled", "sending", "retrying", "sent", "failed"]
 FULL_SHARE_BPS = 10_000
 
 #: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
-#: ran out (the process died mid-payment); `sent` and `failed` are final.
+#: ran out (the process died mid-payment); `sent` is final; `failed` leaves only when finance retries it.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "scheduled": frozenset({"sending"}),
     "retrying": frozenset({"sending"}),
     "sending": frozenset({"sending", "sent", "retrying", "failed"}),
     "sent": frozenset(),
-    "failed": frozenset(),
+    "failed": frozenset({"scheduled"}),
 }
 
 
@@ -123,14 +123,44 @@ class DeclineOutcome:
 
 
 def after_decline(
-    previous_attempts: int, now: datetime, max_attempts: int, backoff_seconds: float, backoff_cap_seconds: float
+    previous_attempts: int, now: datetime, max_attempts: int, backoff_seconds: float, backoff_cap_seconds: float,
+    attempts_before_retry: int = 0,
 ) -> DeclineOutcome:
-    """What a declined attempt leads to: another try after an exponential back-off, or failure."""
+    """What a declined attempt leads to: another try after an exponential back-off, or failure.
+
+    ``attempt`` counts every attempt the payment ever had; the budget of ``max_attempts`` and the
+    back-off start again after a manual retry, which began when ``attempts_before_retry`` were made."""
     attempt = previous_attempts + 1
-    if attempt >= max_attempts:
+    in_series = attempt - attempts_before_retry
+    if in_series >= max_attempts:
         return DeclineOutcome(attempt, "failed", False, None)
-    delay = min(backoff_seconds * 2 ** (attempt - 1), backoff_cap_seconds)
+    delay = min(backoff_seconds * 2 ** (in_series - 1), backoff_cap_seconds)
     return DeclineOutcome(attempt, "retrying", True, now + timedelta(seconds=delay))
+
+
+@dataclass(frozen=True)
+class ManualRetry:
+    """A failed payment put back in the queue by finance: due now, with a new attempt budget."""
+
+    retries: int
+    attempts_before_retry: int
+    due_at: datetime
+
+
+def manual_retry(status: str, attempts: int, retries: int, now: datetime) -> ManualRetry:
+    if not can_move(status, "scheduled"):
+        raise ValueError(f"a {status} payment cannot be retried; only a failed one can")
+    return ManualRetry(retries=retries + 1, attempts_before_retry=attempts, due_at=now)
+
+
+def provider_key(payment_id: str, retries: int) -> str:
+    """The idempotency key the provider sees: one per attempt series, never two transfers per key.
+
+    A new series (after a manual retry) gets a new key because a provider may remember a decline
+    under its key (or refuse a key reused with other bank details). That is safe only because a
+    series ends `failed` on a definite decline, and an idempotent provider that had paid under a key
+    would have returned that transfer rather than declining: no earlier key holds a transfer."""
+    return payment_id if retries == 0 else f"{payment_id}:r{retries}"
 
 
 # --- bank details --------------------------------------------------------------------------------

@@ -27,6 +27,22 @@ class AcceptOffer(BaseModel):
     bank_account: BankAccountIn
 
 
+class ReplaceBankAccount(AcceptOffer):
+    """The same body, and the same checks, as accepting an offer."""
+
+
+class HistoryEntry(BaseModel):
+    """Something a person did to a grant or payment: what, who (their subject id) and when."""
+
+    action: Annotated[str, Field(examples=["accepted", "bank_account_replaced", "retried"])]
+    by: str
+    at: datetime
+
+
+def _history(doc: dict[str, Any]) -> list[HistoryEntry]:
+    return [HistoryEntry(**entry) for entry in doc.get("history", [])]
+
+
 class MaskedBankAccount(BaseModel):
     account_name: str
     sort_code: Annotated[str, Field(examples=["**-**-56"])]
@@ -42,11 +58,14 @@ class PaymentView(BaseModel):
     amount: Money
     due_date: date
     status: PaymentStatus
+    #: Every attempt ever made; the attempt budget starts again with each manual retry.
     attempts: int
+    retries: int = 0
     next_attempt_at: datetime | None = None
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
+    history: list[HistoryEntry] = []
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> "PaymentView":
@@ -54,8 +73,9 @@ class PaymentView(BaseModel):
             id=doc["_id"], grant_id=doc["grant_id"], application_id=doc["application_id"],
             programme_id=doc["programme_id"], sequence=doc["sequence"], amount=Money(**doc["amount"]),
             due_date=doc["due_at"].date(), status=doc["status"], attempts=doc["attempts"],
-            next_attempt_at=doc.get("next_attempt_at"), last_failure_reason=doc.get("last_failure_reason"),
-            provider_reference=doc.get("provider_reference"), sent_at=doc.get("sent_at"),
+            retries=doc.get("retries", 0), next_attempt_at=doc.get("next_attempt_at"),
+            last_failure_reason=doc.get("last_failure_reason"), provider_reference=doc.get("provider_reference"),
+            sent_at=doc.get("sent_at"), history=_history(doc),
         )
 
 
@@ -72,6 +92,7 @@ class GrantView(BaseModel):
     accepted_at: datetime | None = None
     bank_account: MaskedBankAccount | None = None
     version: int
+    history: list[HistoryEntry] = []
     #: Filled in when one grant is read; lists leave it out.
     payments: list[PaymentView] | None = None
 
@@ -85,7 +106,7 @@ class GrantView(BaseModel):
             held_reason=doc.get("held_reason"), schedule=[ScheduledAmount(**s) for s in doc.get("schedule", [])],
             offered_at=doc.get("offered_at"), accepted_at=doc.get("accepted_at"),
             bank_account=MaskedBankAccount(**bank_account.masked()) if bank_account else None,
-            version=doc["version"],
+            version=doc["version"], history=_history(doc),
             payments=[PaymentView.of(p) for p in payments] if payments is not None else None,
         )
 

@@ -1,9 +1,13 @@
 """The payment runner: pays what is due, through the provider, never twice.
 
 Each payment is claimed with a conditional update before the provider is called, so two replicas
-never take the same one. The provider call uses the payment's id as its idempotency key, so if this
-process dies after the provider paid but before the result was committed, the claim's lease runs
-out, the payment is taken again and the provider hands back the original transfer.
+never take the same one. The provider call uses the payment's idempotency key (its id, or a new one
+per manual retry: ``domain.provider_key``), so if this process dies after the provider paid but before
+the result was committed, the claim's lease runs out, the payment is taken again and the provider
+hands back the original transfer.
+
+The bank details are read from the grant in the claim's own transaction, so a claim made after the
+grantee replaced them pays the new account; a payment claimed before goes with the details it started with.
 """
 
 import asyncio
@@ -15,7 +19,7 @@ from uuid import uuid4
 from disbursement import store
 from disbursement.config import Settings
 from disbursement.crypto import BankDetailsCipher, BankDetailsUnreadable, cipher_for
-from disbursement.domain import after_decline, payment_reference
+from disbursement.domain import BankAccount, after_decline, payment_reference, provider_key
 from disbursement.provider import PaymentDeclined, PaymentProvider, Transfer, build_provider
 from grants_shared.clock import utcnow
 from grants_shared.events import PaymentFailed, PaymentSent
@@ -70,30 +74,25 @@ class PaymentRunner:
         return attempted
 
     async def pay(self, payment: Doc) -> bool:
-        grant = await store.get_grant(self.database.db, payment["grant_id"])
-        if grant is None or "bank_account" not in grant:
-            log.error("payment %s: its grant has no bank details", payment["_id"])
-            return False
-        try:
-            account = self.cipher.decrypt(grant["bank_account"])
-        except BankDetailsUnreadable:
-            log.error("payment %s: bank details cannot be decrypted with the configured keys", payment["_id"])
-            return False
-
         claim_id = uuid4().hex
 
-        async def claim(tx: Transaction) -> bool:
-            return await store.claim_payment(tx, payment, claim_id, utcnow())
+        async def claim(tx: Transaction) -> BankAccount | None:
+            account = await self._bank_account(tx, payment)
+            if account is None or not await store.claim_payment(tx, payment, claim_id, utcnow()):
+                return None  # no usable details, or another worker took it first
+            return account
 
-        if not await self.database.transact(claim):
-            return False  # another worker took it first
+        account = await self.database.transact(claim)
+        if account is None:
+            return False
 
         amount = Money(**payment["amount"])
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a shutdown's cancellation.
             async with asyncio.timeout(self.settings.payment_provider_timeout_seconds):
                 transfer = await self.provider.pay(
-                    idempotency_key=payment["_id"], amount=amount, account=account,
+                    idempotency_key=provider_key(payment["_id"], payment.get("retries", 0)),
+                    amount=amount, account=account,
                     reference=payment_reference(payment["grant_id"], payment["sequence"]),
                 )
         except PaymentDeclined as declined:
@@ -108,6 +107,17 @@ class PaymentRunner:
             return True
         await self.database.transact(lambda tx: self._sent(tx, payment, claim_id, transfer))
         return True
+
+    async def _bank_account(self, tx: Transaction, payment: Doc) -> BankAccount | None:
+        grant = await store.get_grant(tx.db, payment["grant_id"], tx.session)
+        if grant is None or "bank_account" not in grant:
+            log.error("payment %s: its grant has no bank details", payment["_id"])
+            return None
+        try:
+            return self.cipher.decrypt(grant["bank_account"])
+        except BankDetailsUnreadable:
+            log.error("payment %s: bank details cannot be decrypted with the configured keys", payment["_id"])
+            return None
 
     async def _sent(self, tx: Transaction, payment: Doc, claim_id: str, transfer: Transfer) -> None:
         sent_at = utcnow()
@@ -126,7 +136,8 @@ class PaymentRunner:
     async def _declined(self, tx: Transaction, payment: Doc, claim_id: str, reason: str) -> None:
         s = self.settings
         outcome = after_decline(payment["attempts"], utcnow(), s.payment_max_attempts,
-                                s.payment_retry_backoff_seconds, s.payment_retry_backoff_max_seconds)
+                                s.payment_retry_backoff_seconds, s.payment_retry_backoff_max_seconds,
+                                payment.get("attempts_before_retry", 0))
         reason = (reason.strip() or "declined by the payment provider")[:200]
         changes = {"attempts": outcome.attempt, "next_attempt_at": outcome.next_attempt_at,
                    "last_failure_reason": reason}

@@ -1,14 +1,18 @@
 """The payment provider adapter: the one place that moves money.
 
-A provider must be idempotent by key: paying again with a key it has seen returns the original
+A provider must be idempotent by key: paying again with a key it has seen pay returns the original
 transfer and moves no money. Disbursement uses the payment's id as the key, so a payment retried
-after a crash (provider paid, our commit lost) is never paid twice.
+after a crash (provider paid, our commit lost) is never paid twice. A provider may also remember a
+decline under its key (many real ones do); that is why a failed payment that finance retries gets
+a new key (``domain.provider_key``): safe, because a key that had paid would have returned its
+transfer rather than a decline. The simulated provider judges every call afresh.
 
 To plug in a real provider (a bank's or a payment bureau's API), write a class with the same
-``pay`` method that sends the key in the provider's idempotency header, maps its "declined" answers
-(closed account, invalid details, limits) to :class:`PaymentDeclined` and lets anything else
-(timeouts, 5xx) raise: the outcome is then unknown and the payment is retried later with the same
-key. Add its name to ``Settings.payment_provider`` and a branch to :func:`build_provider`.
+``pay`` method that sends the key in the provider's idempotency header, maps its definite "declined"
+answers (closed account, invalid details, limits) to :class:`PaymentDeclined` and lets anything else
+(timeouts, 5xx, "a request with this key is still in progress") raise: the outcome is then unknown
+and the payment is retried later with the same key. Add its name to ``Settings.payment_provider``
+and a branch to :func:`build_provider`.
 """
 
 from collections.abc import Iterable

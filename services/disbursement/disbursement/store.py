@@ -5,6 +5,8 @@
   conditional update.
 - ``grants``: one per award (unique by application); bank details only as a Fernet token.
 - ``payments``: one per schedule entry once the offer is accepted; the state machine in domain.py.
+
+Grants and payments keep a ``history`` of what people did to them: ``{action, by, at}``, never details.
 """
 
 from datetime import datetime, timedelta
@@ -14,7 +16,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from disbursement.domain import PaymentStatus, can_move
+from disbursement.domain import ManualRetry, PaymentStatus, can_move
 from grants_shared.clock import utcnow
 from grants_shared.events import ProgrammeOpened
 from grants_shared.money import Money
@@ -91,8 +93,12 @@ async def grant_for_application(tx: Transaction, application_id: str) -> Doc | N
     return await tx.db.grants.find_one({"application_id": application_id}, session=tx.session)
 
 
-async def get_grant(db: AsyncDatabase, grant_id: str) -> Doc | None:
-    return await db.grants.find_one({"_id": grant_id})
+def history_entry(action: str, by: str, at: datetime) -> Doc:
+    return {"action": action, "by": by, "at": at}
+
+
+async def get_grant(db: AsyncDatabase, grant_id: str, session: AsyncClientSession | None = None) -> Doc | None:
+    return await db.grants.find_one({"_id": grant_id}, session=session)
 
 
 async def find_grants(
@@ -122,7 +128,23 @@ async def accept_grant(
         query,
         {"$set": {"status": "accepted", "bank_account": bank_details_token, "accepted_by": accepted_by,
                   "accepted_at": accepted_at},
-         "$inc": {"version": 1}},
+         "$inc": {"version": 1},
+         "$push": {"history": history_entry("accepted", accepted_by, accepted_at)}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def replace_bank_account(
+    tx: Transaction, grant_id: str, bank_details_token: str, replaced_by: str, replaced_at: datetime,
+    expected_version: int,
+) -> bool:
+    """New bank details for an accepted grant, only at the version the grantee last read."""
+    result = await tx.db.grants.update_one(
+        {"_id": grant_id, "status": "accepted", "version": expected_version},
+        {"$set": {"bank_account": bank_details_token},
+         "$inc": {"version": 1},
+         "$push": {"history": history_entry("bank_account_replaced", replaced_by, replaced_at)}},
         session=tx.session,
     )
     return result.modified_count == 1
@@ -149,6 +171,10 @@ async def record_payment_on_grant(tx: Transaction, grant_id: str, sent_at: datet
 async def insert_payments(tx: Transaction, payments: list[Doc]) -> None:
     if payments:
         await tx.db.payments.insert_many(payments, session=tx.session)
+
+
+async def get_payment(db: AsyncDatabase, payment_id: str) -> Doc | None:
+    return await db.payments.find_one({"_id": payment_id})
 
 
 async def payments_of_grant(db: AsyncDatabase, grant_id: str) -> list[Doc]:
@@ -186,6 +212,19 @@ async def claim_payment(tx: Transaction, payment: Doc, claim_id: str, now: datet
     result = await tx.db.payments.update_one(
         {"_id": payment["_id"], "status": payment["status"], "claim_id": payment.get("claim_id")},
         {"$set": {"status": "sending", "claim_id": claim_id, "claimed_at": now}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def restart_payment(tx: Transaction, payment: Doc, retry: ManualRetry, asked_by: str) -> bool:
+    """Put a failed payment back in the queue, only as it was read (failed after the same attempts):
+    of two retries asked at once, one does it."""
+    result = await tx.db.payments.update_one(
+        {"_id": payment["_id"], "status": "failed", "attempts": payment["attempts"]},
+        {"$set": {"status": "scheduled", "due_at": retry.due_at, "retries": retry.retries,
+                  "attempts_before_retry": retry.attempts_before_retry, "next_attempt_at": None},
+         "$push": {"history": history_entry("retried", asked_by, retry.due_at)}},
         session=tx.session,
     )
     return result.modified_count == 1
