@@ -19,7 +19,6 @@ from applications.lifecycle import refuse_stale
 from applications.models import (
     Application,
     ApplicationDraft,
-    ApplicationList,
     ApplicationPatch,
     ApplicationSummaryView,
     ApplicationView,
@@ -29,7 +28,6 @@ from applications.models import (
     OrganisationView,
     Programme,
     ProgrammeDraft,
-    ProgrammeList,
     ProgrammePatch,
     ProgrammeStatus,
     ProgrammeView,
@@ -48,6 +46,7 @@ from grants_shared.events import (
     Contact,
 )
 from grants_shared.http import check_version, optional_version, set_etag
+from grants_shared.pages import Page
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 
@@ -94,12 +93,12 @@ async def list_programmes(
     status: ProgrammeStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ProgrammeList:
+) -> Page[ProgrammeView]:
     manager = is_manager(caller)
     visible = {"draft", "open", "closed"} if manager else {"open", "closed"}
     statuses = visible & {status} if status else visible
     found = await store.list_programmes(runtime.db, statuses, limit, offset) if statuses else []
-    return ProgrammeList(items=[ProgrammeView.of(p, show_panel=manager) for p in found], limit=limit, offset=offset)
+    return Page(items=[ProgrammeView.of(p, show_panel=manager) for p in found], limit=limit, offset=offset)
 
 
 @programmes.get("/{programme_id}", summary="Read a programme")
@@ -353,14 +352,14 @@ async def list_applications(
     ] | None = None,  # fmt: skip
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ApplicationList:
+) -> Page[ApplicationSummaryView]:
     manager = is_manager(caller)
     query: dict[str, object] = {}
     if not manager:
         query["organisation_id"] = {"$in": sorted(caller.organisation_ids)}
     if organisation_id:
         if not manager and organisation_id not in caller.organisation_ids:
-            return ApplicationList(items=[], limit=limit, offset=offset)
+            return Page(items=[], limit=limit, offset=offset)
         query["organisation_id"] = organisation_id
     if programme_id:
         query["programme_id"] = programme_id
@@ -368,7 +367,7 @@ async def list_applications(
         query["status"] = "scored" if status == "under_review" else status
     found = await store.list_applications(runtime.db, query, limit, offset)
     items = [ApplicationSummaryView.of(a, manager) for a in found]
-    return ApplicationList(items=items, limit=limit, offset=offset)
+    return Page(items=items, limit=limit, offset=offset)
 
 
 @applications.get("/{application_id}", summary="Read an application")

@@ -169,12 +169,6 @@ class ProgrammeView(ProgrammeFields):
         return cls(**fields, panel=programme.panel if show_panel else None)
 
 
-class ProgrammeList(BaseModel):
-    items: list[ProgrammeView]
-    limit: int
-    offset: int
-
-
 # --- organisations -------------------------------------------------------------------------------
 
 
@@ -460,12 +454,6 @@ class ApplicationSummaryView(BaseModel):
     def of(cls, application: Application, manager: bool) -> "ApplicationSummaryView":
         fields = application.model_dump(include=set(cls.model_fields) - {"status"})
         return cls(**fields, status=domain.status_shown(application.status, manager))
-
-
-class ApplicationList(BaseModel):
-    items: list[ApplicationSummaryView]
-    limit: int
-    offset: int
 
 
 class TimelineEntryView(BaseModel):

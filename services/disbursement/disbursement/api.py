@@ -11,10 +11,8 @@ from disbursement.crypto import cipher_for
 from disbursement.domain import GrantStatus, PaymentStatus, due_date, manual_retry, start_of_day
 from disbursement.models import (
     AcceptOffer,
-    GrantPage,
     GrantView,
     LedgerView,
-    PaymentPage,
     PaymentView,
     ReplaceBankAccount,
 )
@@ -24,6 +22,7 @@ from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFail
 from grants_shared.events import GrantAccepted, PaymentScheduled
 from grants_shared.http import expected_version, optional_version, set_etag
 from grants_shared.money import Money
+from grants_shared.pages import Page
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 
@@ -68,11 +67,11 @@ async def list_grants(
     status: GrantStatus | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> GrantPage:
+) -> Page[GrantView]:
     organisations = None if _sees_all(caller) else sorted(caller.organisation_ids)
     grants = await store.find_grants(runtime.db, organisation_ids=organisations, programme_id=programme_id,
                                      status=status, limit=limit, offset=offset)
-    return GrantPage(items=[_view(runtime, g) for g in grants], limit=limit, offset=offset)
+    return Page(items=[_view(runtime, g) for g in grants], limit=limit, offset=offset)
 
 
 @router.get("/grants/{grant_id}", tags=["grants"], summary="One grant with its payments")
@@ -199,9 +198,9 @@ async def list_payments(
     status: PaymentStatus | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> PaymentPage:
+) -> Page[PaymentView]:
     payments = await store.find_payments(runtime.db, grant_id=grant_id, status=status, limit=limit, offset=offset)
-    return PaymentPage(items=[PaymentView.of(p) for p in payments], limit=limit, offset=offset)
+    return Page(items=[PaymentView.of(p) for p in payments], limit=limit, offset=offset)
 
 
 @router.post(

@@ -111,18 +111,6 @@ class GrantView(BaseModel):
         )
 
 
-class GrantPage(BaseModel):
-    items: list[GrantView]
-    limit: int
-    offset: int
-
-
-class PaymentPage(BaseModel):
-    items: list[PaymentView]
-    limit: int
-    offset: int
-
-
 class LedgerView(BaseModel):
     programme_id: str
     name: str

@@ -20,6 +20,7 @@ from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFail
 from grants_shared.events import ApplicationDecided, DecidedBy
 from grants_shared.http import check_version, set_etag
 from grants_shared.money import Money
+from grants_shared.pages import Page
 from grants_shared.service import RuntimeDep
 from grants_shared.unit_of_work import Transaction
 
@@ -37,7 +38,6 @@ from scoring.models import (
     Moderation,
     ModerationRequest,
     OrganisationView,
-    Page,
     PanelUpdate,
     ProgrammeDoc,
     ProgrammeView,

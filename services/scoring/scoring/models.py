@@ -1,7 +1,7 @@
 """API request/response models, and the shapes of scoring's own documents."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -186,17 +186,6 @@ class View(BaseModel):
         """The view of a stored document: the fields the two share, plus ``extra``."""
         shared = set(cls.model_fields) - set(extra)
         return cls.model_validate({**document.model_dump(include=shared), **extra})
-
-
-Item = TypeVar("Item", bound=BaseModel)
-
-
-class Page(BaseModel, Generic[Item]):
-    """One page of a list: at most ``limit`` items after skipping ``offset``."""
-
-    items: list[Item]
-    limit: int
-    offset: int
 
 
 class ProgrammeView(View):
