@@ -25,6 +25,12 @@ HEADERS_SCHEMA: dict[str, Any] = {
         "cloudEvents_time": {"type": "string", "format": "date-time"},
         "cloudEvents_subject": {"type": "string", "description": "Id of the aggregate the event is about"},
         "traceparent": {"type": "string", "description": "W3C trace context"},
+        "cloudEvents_actor": {
+            "type": "string",
+            "description": "Extension: the subject id of the person whose request caused the event (absent when "
+            "a worker or another event did). Personal data, for consumers inside the platform only.",
+            "x-personal-data": True,
+        },
     },
 }
 

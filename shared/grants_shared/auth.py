@@ -14,7 +14,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grants_shared.clock import utcnow
 from grants_shared.errors import Forbidden, Unauthorized
@@ -81,6 +81,28 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True)
 
 
+class Claims(BaseModel):
+    """The claims a token must carry, by type: a list of known roles (not a mapping, not a string),
+    organisation ids as a list of valid ids (not a string to be read letter by letter), and a
+    subject that can travel in events as an id."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    sub: Id
+    roles: Annotated[list[Role], Field(max_length=len(Role))] = []
+    organisation_ids: Annotated[list[Id], Field(max_length=100)] = []
+    name: Annotated[str, Field(max_length=200)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _known_roles(cls, roles: object) -> object:
+        # Strict mode would refuse the strings a token carries for an enum; check they are strings here.
+        if isinstance(roles, list) and all(isinstance(r, str) for r in roles):
+            return [Role(r) for r in roles]
+        return roles
+
+
 def decode_token(settings: ServiceSettings, token: str) -> Caller:
     try:
         if settings.jwks_url:
@@ -88,7 +110,7 @@ def decode_token(settings: ServiceSettings, token: str) -> Caller:
             algorithms = ["RS256", "ES256"]
         else:
             key, algorithms = settings.jwt_secret, ["HS256"]
-        claims = jwt.decode(
+        decoded = jwt.decode(
             token,
             key,
             algorithms=algorithms,
@@ -96,21 +118,21 @@ def decode_token(settings: ServiceSettings, token: str) -> Caller:
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
-        roles = frozenset(Role(r) for r in claims.get("roles", []))
-        subject = _SUBJECT.validate_python(claims["sub"])
-    except (jwt.PyJWTError, ValueError) as error:
+        claims = Claims.model_validate(decoded)
+    except jwt.PyJWTError as error:
+        raise Unauthorized(f"invalid bearer token: {_first_line(error)}") from None
+    except ValidationError as error:
+        where = ", ".join(".".join(str(part) for part in e["loc"]) or "claims" for e in error.errors())
+        raise Unauthorized(f"invalid bearer token: claims of the wrong type or value ({where})") from None
+    except ValueError as error:
         raise Unauthorized(f"invalid bearer token: {_first_line(error)}") from None
     return Caller(
-        subject=subject,
-        roles=roles,
-        organisation_ids=frozenset(str(o) for o in claims.get("organisation_ids", [])),
-        name=claims.get("name"),
-        email=claims.get("email"),
+        subject=claims.sub,
+        roles=frozenset(claims.roles),
+        organisation_ids=frozenset(claims.organisation_ids),
+        name=claims.name,
+        email=claims.email,
     )
-
-
-# The subject travels in events (reviewer ids, who recorded a decision), so it must be a valid event Id.
-_SUBJECT = TypeAdapter(Id)
 
 
 def _first_line(error: Exception) -> str:
@@ -128,12 +150,17 @@ async def current_caller(
     return decode_token(request.app.state.settings, credentials.credentials)
 
 
-def require(*roles: Role):
-    """A dependency that lets through only callers holding one of ``roles``."""
+class RoleCheck:
+    """A dependency that lets through only callers holding one of ``roles`` (403 for anyone else)."""
 
-    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-        if not caller.has(*roles):
-            raise Forbidden(f"this needs one of the roles: {', '.join(sorted(r.value for r in roles))}")
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.roles = roles
+
+    async def __call__(self, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if not caller.has(*self.roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(sorted(r.value for r in self.roles))}")
         return caller
 
-    return check
+
+def require(*roles: Role) -> RoleCheck:
+    return RoleCheck(roles)

@@ -25,6 +25,8 @@ def to_message(event: Event) -> Message:
     }
     if event.traceparent:
         headers["traceparent"] = event.traceparent
+    if event.actor:
+        headers["cloudEvents_actor"] = event.actor
     return Message(
         body=event.data.model_dump_json().encode(),
         headers=headers,
@@ -61,6 +63,7 @@ def from_message(message: AbstractIncomingMessage) -> Event:
     except ValueError:
         raise MalformedEvent(f"cloudEvents_time is not an RFC 3339 time: {attributes['time']!r}") from None
     traceparent = headers.get("traceparent")
+    actor = headers.get("cloudEvents_actor")
     return Event(
         id=attributes["id"],
         type=attributes["type"],
@@ -68,6 +71,7 @@ def from_message(message: AbstractIncomingMessage) -> Event:
         time=time,
         subject=attributes["subject"],
         traceparent=traceparent if isinstance(traceparent, str) else None,
+        actor=actor if isinstance(actor, str) else None,
         data=data,
     )
 

@@ -12,7 +12,9 @@ the events it causes, and acknowledged only after that transaction commits.
 
 import asyncio
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
@@ -21,14 +23,35 @@ from pymongo.errors import DuplicateKeyError
 from grants_shared.clock import utcnow
 from grants_shared.cloudevents import from_message
 from grants_shared.errors import MalformedEvent, PermanentError
-from grants_shared.events import Event
+from grants_shared.events import Event, EventData
 from grants_shared.settings import ServiceSettings
 from grants_shared.topology import declare_service_queues
 from grants_shared.unit_of_work import Database, Transaction
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Event, Transaction], Awaitable[None]]
+Handler = Callable[[Event[Any], Transaction[Any]], Awaitable[None]]
+
+
+def registry(*handlers: Callable[..., Awaitable[None]]) -> dict[str, Handler]:
+    """``{event type: handler}``, each handler found by the contract its ``event`` parameter names
+    (``event: Event[ApplicationScored]``), so a handler cannot be filed under the wrong type."""
+    found: dict[str, Handler] = {}
+    for handler in handlers:
+        contract = handled_contract(handler)
+        if contract.type in found:
+            raise TypeError(f"two handlers for {contract.type}: {found[contract.type].__name__}, {handler.__name__}")
+        found[contract.type] = handler
+    return found
+
+
+def handled_contract(handler: Callable[..., Any]) -> type[EventData]:
+    annotation = typing.get_type_hints(handler).get("event")
+    metadata = getattr(annotation, "__pydantic_generic_metadata__", None)
+    args = metadata["args"] if metadata else ()
+    if len(args) != 1 or not (isinstance(args[0], type) and issubclass(args[0], EventData)):
+        raise TypeError(f"{handler.__name__} must take `event: Event[<contract>]`")
+    return args[0]
 
 ATTEMPT_HEADER = "x-grants-attempt"
 REASON_HEADER = "x-grants-dead-letter-reason"

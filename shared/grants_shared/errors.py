@@ -6,7 +6,24 @@ event consumer dead-letters a message whose handler raises a :class:`PermanentEr
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details document: what every error answer of every service looks like."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem", examples=["https://grants.example/problems/conflict"])
+    title: str = Field(description="The kind of problem, in words")
+    status: int = Field(description="The HTTP status")
+    detail: str = Field(description="What went wrong this time, in words a person can act on")
+    instance: str | None = Field(default=None, description="The path of the request")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For an invalid request: each problem with its location"
+    )
 
 
 class GrantsError(Exception):

@@ -9,7 +9,7 @@ change; removing or retyping one needs a new ``.v2`` type.
 """
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
@@ -17,8 +17,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from grants_shared.clock import utcnow
 from grants_shared.money import Money
 
-# Ids include identity-provider subjects, which may look like "auth0|abc" or "maya@example.org".
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@|+-]+$")]
+# Ids include identity-provider subjects, which may look like "auth0|abc" or "maya@example.org". The
+# one rule for every id, wherever it appears: event bodies, request bodies, paths and queries.
+ID_PATTERN = r"^[A-Za-z0-9_.:@|+-]+$"
+ID_MAX_LENGTH = 128
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
 
@@ -60,8 +63,14 @@ class EventData(BaseModel):
         return self.model_dump(mode="json", exclude=personal)
 
 
-class Event(BaseModel):
-    """An event as it travels: CloudEvents attributes around one contract's data."""
+Data = TypeVar("Data", bound=EventData)
+
+
+class Event(BaseModel, Generic[Data]):
+    """An event as it travels: CloudEvents attributes around one contract's data.
+
+    A handler names the contract it handles in its signature (``event: Event[ApplicationScored]``), so
+    ``event.data`` is typed, and the consumer's registry finds the handler by that type."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,11 +80,18 @@ class Event(BaseModel):
     time: datetime = Field(default_factory=utcnow)
     subject: str
     traceparent: str | None = None
-    data: EventData
+    #: Who caused it: the subject id of the person whose request it followed (None for a worker's or
+    #: another event's doing). Personal data: it stays inside the platform, never in a webhook.
+    actor: str | None = None
+    data: Data
 
     @classmethod
-    def new(cls, data: EventData, source: str, traceparent: str | None = None) -> "Event":
-        return cls(type=data.type, source=source, subject=data.subject, traceparent=traceparent, data=data)
+    def new(
+        cls, data: Data, source: str, traceparent: str | None = None, actor: str | None = None
+    ) -> "Event[Data]":
+        return cls(
+            type=data.type, source=source, subject=data.subject, traceparent=traceparent, actor=actor, data=data
+        )
 
 
 # --- shared pieces -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ async def add_to_outbox(db: AsyncDatabase, session: AsyncClientSession, event: E
             "subject": event.subject,
             "time": event.time,
             "traceparent": event.traceparent,
+            "actor": event.actor,
             "data": event.data.model_dump(mode="json"),
             "created_at": utcnow(),
             "published_at": None,
@@ -61,6 +62,7 @@ def _event_from(doc: dict[str, Any]) -> Event:
         time=doc["time"],
         subject=doc["subject"],
         traceparent=doc.get("traceparent"),
+        actor=doc.get("actor"),
         data=CONTRACTS[doc["type"]].model_validate(doc["data"]),
     )
 

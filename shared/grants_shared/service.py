@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, GrantsError
+from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
 from grants_shared.tasks import stop
@@ -31,13 +32,15 @@ from grants_shared.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 @dataclass
-class Runtime:
-    """What a running service holds: settings, its database, the broker, the relay."""
+class Runtime(Generic[S]):
+    """What a running service holds: its settings, its database, the broker, the relay."""
 
-    settings: ServiceSettings
-    database: Database
+    settings: S
+    database: Database[S]
     broker: Broker
     relay: OutboxRelay
     consumer: Consumer
@@ -47,7 +50,7 @@ class Runtime:
         return self.database.db
 
 
-Worker = Callable[[Runtime], Awaitable[None]]
+Worker = Callable[[Runtime[Any]], Awaitable[None]]
 
 
 @dataclass
@@ -63,7 +66,7 @@ class Service:
 
 
 @asynccontextmanager
-async def running(service: Service, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+async def running(service: Service, settings: S) -> AsyncIterator[Runtime[S]]:
     """Start everything a service needs; used by the app's lifespan and by tests that need no HTTP."""
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
     relay_box: list[OutboxRelay] = []
@@ -90,7 +93,7 @@ async def running(service: Service, settings: ServiceSettings) -> AsyncIterator[
         await client.close()
 
 
-async def _keep_running(worker: Worker, runtime: Runtime) -> None:
+async def _keep_running(worker: Worker, runtime: Runtime[Any]) -> None:
     while True:
         try:
             await worker(runtime)
@@ -125,9 +128,10 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database and the broker are reachable")
+    @app.get("/readyz", tags=["health"], summary="The database and the broker are reachable",
+             responses={503: {"description": "The database or the broker is unreachable"}})
     async def readyz(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
+        runtime: Runtime[Any] = request.app.state.runtime
         checks = {"database": "ok", "broker": "ok" if runtime.broker.is_connected else "unreachable"}
         try:
             await asyncio.wait_for(runtime.database.client.admin.command("ping"), 2)
@@ -138,19 +142,21 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
 
     for router in service.routers:
         app.include_router(router)
+    document_problems(app)
     return app
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: Request) -> Runtime[Any]:
     return request.app.state.runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime[Any], Depends(get_runtime)]
 
 
-def _problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+def _problem(status: int, title: str, detail: str, headers: Mapping[str, str] | None = None,
+             **extra: object) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _add_problem_handlers(app: FastAPI) -> None:
@@ -171,7 +177,8 @@ def _add_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _problem(error.status_code, str(error.detail), str(error.detail))
+        # Keeps the headers the router sets, such as Allow on a 405.
+        return _problem(error.status_code, str(error.detail), str(error.detail), headers=error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,13 +1,17 @@
 """A MongoDB transaction together with the events it causes.
 
-Routes and event handlers change state through :meth:`Database.transact`: the change and its
-outbox events commit together or not at all, and a transaction that hits a write conflict with a
-concurrent one is retried as a whole.
+Commands (called by routes, handlers and workers) change state through :meth:`Database.transact`:
+the change and its outbox events commit together or not at all, and a transaction that hits a write
+conflict with a concurrent one is retried as a whole.
+
+Store functions take ``tx``: the :class:`Transaction` they run in, or the service's
+:class:`Database` for a plain read outside one. Both have ``db`` and ``session`` (None outside a
+transaction), so every store function has the one signature ``(tx, ...)``.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,34 +22,48 @@ from grants_shared.outbox import add_to_outbox
 from grants_shared.settings import ServiceSettings
 
 T = TypeVar("T")
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class Db(Protocol):
+    """What a store function reads and writes through."""
+
+    @property
+    def db(self) -> AsyncDatabase: ...
+
+    @property
+    def session(self) -> AsyncClientSession | None: ...
 
 
 @dataclass
-class Transaction:
-    """What a change sees: the database, the session every write must pass, ``emit``, and the
-    service's settings (the service's own subclass of ServiceSettings)."""
+class Transaction(Generic[S]):
+    """What a change sees: the database, the session every write must pass, ``emit``, the service's
+    own settings, and who caused the change (their subject id and the request's trace)."""
 
     db: AsyncDatabase
     session: AsyncClientSession
     source: str
-    settings: ServiceSettings
+    settings: S
     traceparent: str | None = None
+    actor: str | None = None
     emitted: list[Event] = field(default_factory=list)
 
     async def emit(self, data: EventData) -> Event:
-        event = Event.new(data, source=self.source, traceparent=self.traceparent)
+        event = Event.new(data, source=self.source, traceparent=self.traceparent, actor=self.actor)
         await add_to_outbox(self.db, self.session, event)
         self.emitted.append(event)
         return event
 
 
-class Database:
+class Database(Generic[S]):
     """A service's own database, and the one way to change it."""
+
+    session: None = None
 
     def __init__(
         self,
         client: AsyncMongoClient,
-        settings: ServiceSettings,
+        settings: S,
         service: str,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
@@ -55,12 +73,17 @@ class Database:
         self.source = f"/grants/{service}"
         self.after_commit = after_commit
 
-    async def transact(self, change: Callable[[Transaction], Awaitable[T]], traceparent: str | None = None) -> T:
+    async def transact(
+        self,
+        change: Callable[[Transaction[S]], Awaitable[T]],
+        traceparent: str | None = None,
+        actor: str | None = None,
+    ) -> T:
         async with self.client.start_session() as session:
             emitted: list[Event] = []
 
             async def attempt(session: AsyncClientSession) -> T:
-                tx = Transaction(self.db, session, self.source, self.settings, traceparent)
+                tx = Transaction(self.db, session, self.source, self.settings, traceparent, actor)
                 result = await change(tx)
                 emitted[:] = tx.emitted
                 return result

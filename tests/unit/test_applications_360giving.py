@@ -24,13 +24,12 @@ from applications.three_sixty_giving import (
     Recipient,
     grant,
     grant_id,
-    major_units,
     package,
     recipient_id,
     timestamp,
     to_json,
 )
-from grants_shared.money import Money
+from grants_shared.money import Money, major_units
 
 SCHEMAS = Path(__file__).parent / "360giving"
 
@@ -157,6 +156,14 @@ def test_pence_become_exact_pounds_with_two_places(pence: int, pounds: str) -> N
     assert converted == Decimal(pounds) and str(converted) == pounds
     assert converted.as_tuple().exponent == -2
     assert to_json(converted) == pounds
+
+
+def test_a_yen_award_is_published_in_whole_yen_not_a_hundredth_of_it() -> None:
+    # JPY has no minor unit: 150000 minor units are 150000 yen (ISO 4217's exponent 0, from CLDR).
+    yen = Money(amount=150_000, currency="JPY")
+    text = to_json(published(award(amount_awarded=yen, amount_requested=yen)))
+    assert '"amountAwarded":150000,' in text and '"amountAppliedFor":150000,' in text
+    assert schema_errors(json.loads(text)) == []
 
 
 def test_amounts_are_written_as_json_numbers_with_two_places() -> None:

@@ -8,7 +8,7 @@ from applications.domain import (
     ApplicantOrganisation,
     EligibilityRules,
     Progress,
-    ProgrammeTerms,
+    EligibilityTerms,
     applicant_status,
     can_close,
     can_open,
@@ -31,7 +31,7 @@ def gbp(pounds: int) -> Money:
     return Money(amount=pounds * 100, currency="GBP")
 
 
-def terms(**overrides: object) -> ProgrammeTerms:
+def terms(**overrides: object) -> EligibilityTerms:
     values: dict[str, object] = {
         "status": "open",
         "opens_at": NOW - timedelta(days=10),
@@ -45,13 +45,13 @@ def terms(**overrides: object) -> ProgrammeTerms:
         ),
     }
     values.update(overrides)
-    return ProgrammeTerms(**values)  # type: ignore[arg-type]
+    return EligibilityTerms(**values)  # type: ignore[arg-type]
 
 
 GOOD_GROUP = ApplicantOrganisation(kind="community_group", area="Brent", annual_income=gbp(40_000))
 
 
-def codes(programme: ProgrammeTerms = terms(), organisation: ApplicantOrganisation = GOOD_GROUP,
+def codes(programme: EligibilityTerms = terms(), organisation: ApplicantOrganisation = GOOD_GROUP,
           amount: Money = gbp(5_000), now: datetime = NOW, already_applied: bool = False) -> list[str]:  # fmt: skip
     return [r.code for r in eligibility_failures(programme, organisation, amount, now, already_applied)]
 
@@ -79,7 +79,7 @@ def test_empty_rules_mean_any_area_kind_and_income() -> None:
         (terms(), NOW + timedelta(days=30), "closed"),
     ],
 )
-def test_a_programme_that_is_not_taking_applications(programme: ProgrammeTerms, now: datetime, words: str) -> None:
+def test_a_programme_that_is_not_taking_applications(programme: EligibilityTerms, now: datetime, words: str) -> None:
     [reason] = eligibility_failures(programme, GOOD_GROUP, gbp(5_000), now, False)
     assert reason.code == "programme_not_open"
     assert words in reason.message
@@ -295,4 +295,7 @@ def test_payments_add_up_in_one_currency_only() -> None:
 
 def test_money_in_plain_words() -> None:
     assert plain_money(Money(amount=123_456_789, currency="GBP")) == "£1,234,567.89"
-    assert plain_money(Money(amount=5, currency="SEK")) == "SEK 0.05"
+    # The currency's own places and symbol, from CLDR (babel): yen have no minor unit.
+    assert plain_money(Money(amount=150_000, currency="JPY")) == "JP¥150,000"
+    assert plain_money(Money(amount=1_250, currency="EUR")) == "€12.50"
+    assert plain_money(Money(amount=5, currency="SEK")) == "SEK0.05"

@@ -48,3 +48,23 @@ def test_a_subject_that_could_not_travel_in_an_event_is_refused() -> None:
     assert decode_token(SETTINGS, mint_token(SETTINGS, "auth0|maya@example.org", ["reviewer"])).subject == "auth0|maya@example.org"
     with pytest.raises(Unauthorized, match="invalid bearer token"):
         decode_token(SETTINGS, mint_token(SETTINGS, "maya smith <maya>", ["reviewer"]))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": {"admin": False}},  # a mapping is not a list of roles
+        {"roles": "admin"},  # nor is a string
+        {"roles": [["admin"]]},
+        {"organisation_ids": "qz"},  # not the organisations q and z
+        {"organisation_ids": [1, 2]},
+        {"organisation_ids": ["has space"]},
+        {"sub": 42},
+        {"name": {"first": "Maya"}},
+    ],
+)
+def test_claims_of_the_wrong_type_are_refused_not_reinterpreted(claims: dict[str, object]) -> None:
+    token = jwt.encode({"sub": "maya", "roles": ["applicant"], "iss": SETTINGS.jwt_issuer, "aud": SETTINGS.jwt_audience,
+                        "exp": 9_999_999_999, **claims}, SETTINGS.jwt_secret, algorithm="HS256")
+    with pytest.raises(Unauthorized, match="invalid bearer token"):
+        decode_token(SETTINGS, token)

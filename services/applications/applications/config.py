@@ -1,5 +1,8 @@
 """The applications service's own settings (environment prefix ``GRANTS_``, like every service)."""
 
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic import Field
 
 from grants_shared.settings import ServiceSettings
@@ -22,3 +25,11 @@ class Settings(ServiceSettings):
     three_sixty_giving_license: str = Field(
         default="https://creativecommons.org/licenses/by/4.0/", pattern=r"^https?://[^\s/]+/\S*$"
     )
+
+
+def current_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+#: The service's own settings, for a route that needs them.
+CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -6,12 +6,13 @@ callers pass the time in.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from grants_shared.events import Reason, RubricCriterion
-from grants_shared.money import Money
+from grants_shared.events import Id, PaymentPolicy, Reason, RubricCriterion, ShortText
+from grants_shared.money import Money, format_money
 
 OrganisationKind = Literal[
     "charity", "community_interest_company", "community_group", "social_enterprise", "faith_group", "other"
@@ -19,6 +20,86 @@ OrganisationKind = Literal[
 AreaName = Annotated[str, Field(min_length=1, max_length=100)]
 
 MESSAGE_LIMIT = 200  # Reason.message is ShortText
+
+
+# --- statuses ------------------------------------------------------------------------------------
+
+
+class ProgrammeStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+PROGRAMME_TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
+    ProgrammeStatus.DRAFT: frozenset({ProgrammeStatus.OPEN}),
+    ProgrammeStatus.OPEN: frozenset({ProgrammeStatus.CLOSED}),
+    ProgrammeStatus.CLOSED: frozenset(),
+}
+
+
+class ApplicationStatus(StrEnum):
+    DRAFT = "draft"
+    INELIGIBLE = "ineligible"
+    WITHDRAWN = "withdrawn"
+    SUBMITTED = "submitted"
+    SCORED = "scored"
+    AWARDED = "awarded"
+    DECLINED = "declined"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    PART_PAID = "part_paid"
+    PAID = "paid"
+
+
+#: Statuses an application moves through after submission, in order; it only ever moves forward
+#: (downstream events may skip steps: a payment can be the first news of an offer).
+PROGRESS_RANK: dict[ApplicationStatus, int] = {
+    ApplicationStatus.SUBMITTED: 1,
+    ApplicationStatus.SCORED: 2,
+    ApplicationStatus.AWARDED: 3,
+    ApplicationStatus.DECLINED: 3,
+    ApplicationStatus.OFFERED: 4,
+    ApplicationStatus.ACCEPTED: 5,
+    ApplicationStatus.PART_PAID: 6,
+    ApplicationStatus.PAID: 7,
+}
+#: Before the panel decides, the applicant may withdraw.
+WITHDRAWABLE = frozenset({ApplicationStatus.SUBMITTED, ApplicationStatus.SCORED})
+
+
+def _forward_from(status: ApplicationStatus) -> frozenset[ApplicationStatus]:
+    if status is ApplicationStatus.DECLINED:
+        return frozenset()  # a decline is the end of the road
+    ahead = {s for s, rank in PROGRESS_RANK.items() if rank > PROGRESS_RANK[status]}
+    if status in WITHDRAWABLE:
+        ahead.add(ApplicationStatus.WITHDRAWN)
+    return frozenset(ahead)
+
+
+APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    ApplicationStatus.DRAFT: frozenset({ApplicationStatus.SUBMITTED, ApplicationStatus.INELIGIBLE}),
+    ApplicationStatus.INELIGIBLE: frozenset(),
+    ApplicationStatus.WITHDRAWN: frozenset(),
+    **{status: _forward_from(status) for status in PROGRESS_RANK},
+}
+
+
+def can_move(current: ApplicationStatus, target: ApplicationStatus) -> bool:
+    return target in APPLICATION_TRANSITIONS[current]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # MongoDB stores UTC: a time at the edge of the calendar whose offset takes it past year 1 or 9999
+    # must be refused here, not fail when it is written.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this time is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+Description = Annotated[str, Field(max_length=10_000)]
 
 
 class EligibilityRules(BaseModel):
@@ -29,6 +110,57 @@ class EligibilityRules(BaseModel):
     areas_served: Annotated[list[AreaName], Field(max_length=200)] = []
     organisation_kinds: Annotated[list[OrganisationKind], Field(max_length=6)] = []
     max_annual_income: Money | None = None
+
+
+RegisteredNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")]
+
+
+class OrganisationProfile(BaseModel):
+    """Who an applicant group is, as its people describe it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    kind: OrganisationKind
+    area: AreaName = Field(description='Where the group works, e.g. "Brent"')
+    annual_income: Money
+    charity_number: RegisteredNumber | None = None
+    company_number: RegisteredNumber | None = None
+
+
+class ContactDetails(BaseModel):
+    """Who to tell about an application. Personal data: only the organisation and managers see it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    email: EmailStr
+
+
+class ProgrammeTerms(BaseModel):
+    """A programme's terms as a manager writes them (and as they are stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    description: Description = ""
+    budget: Money
+    maximum_award: Money
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
+    eligibility: EligibilityRules = EligibilityRules()
+    criteria: Annotated[list[RubricCriterion], Field(min_length=1, max_length=20)]
+    reviewers_per_application: Annotated[int, Field(ge=1, le=10)]
+    #: The panel proposed while the programme is a draft; opening hands it to scoring, which owns it.
+    panel: Annotated[list[Id], Field(min_length=1, max_length=100)]
+    payment_policy: PaymentPolicy = PaymentPolicy()
+
+    def problems(self) -> list[str]:
+        return programme_problems(
+            budget=self.budget, maximum_award=self.maximum_award, opens_at=self.opens_at, closes_at=self.closes_at,
+            eligibility=self.eligibility, criteria=self.criteria,
+            reviewers_per_application=self.reviewers_per_application, panel=self.panel,
+        )  # fmt: skip
 
 
 # --- programmes ----------------------------------------------------------------------------------
@@ -74,18 +206,24 @@ def programme_problems(
     return problems
 
 
-def can_open(status: str, closes_at: datetime, now: datetime) -> str | None:
+def can_open(status: ProgrammeStatus, closes_at: datetime, now: datetime) -> str | None:
     """Why a programme cannot be opened now, or None if it can."""
-    if status != "draft":
+    if ProgrammeStatus.OPEN not in PROGRAMME_TRANSITIONS[status]:
         return f"only a draft programme can be opened; this one is {status}"
     if closes_at <= now:
         return "the closing time has passed; move closes_at into the future before opening"
     return None
 
 
-def can_close(status: str) -> str | None:
-    if status != "open":
+def can_close(status: ProgrammeStatus) -> str | None:
+    if ProgrammeStatus.CLOSED not in PROGRAMME_TRANSITIONS[status]:
         return f"only an open programme can be closed; this one is {status}"
+    return None
+
+
+def can_edit(status: ProgrammeStatus) -> str | None:
+    if status is not ProgrammeStatus.DRAFT:
+        return f"only a draft programme can be edited; this one is {status}"
     return None
 
 
@@ -93,7 +231,7 @@ def can_close(status: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class ProgrammeTerms:
+class EligibilityTerms:
     """What eligibility needs to know about a programme."""
 
     status: str
@@ -112,7 +250,7 @@ class ApplicantOrganisation:
 
 
 def eligibility_failures(
-    programme: ProgrammeTerms,
+    programme: EligibilityTerms,
     organisation: ApplicantOrganisation,
     amount_requested: Money,
     now: datetime,
@@ -196,19 +334,8 @@ def _normalise(text: str) -> str:
 
 # --- the applicant-facing progress of an application ---------------------------------------------
 
-#: Statuses an application moves through after submission, in order; it only ever moves forward.
-PROGRESS_RANK: dict[str, int] = {
-    "submitted": 1,
-    "scored": 2,
-    "awarded": 3,
-    "declined": 3,
-    "offered": 4,
-    "accepted": 5,
-    "part_paid": 6,
-    "paid": 7,
-}
 #: What the applicant is shown: a score is the panel's working, not theirs to see.
-APPLICANT_STATUS: dict[str, str] = {"scored": "under_review"}
+APPLICANT_STATUS: dict[str, str] = {ApplicationStatus.SCORED: "under_review"}
 
 
 @dataclass(frozen=True)
@@ -223,22 +350,22 @@ class Progress:
     paid: Money | None = None
 
 
-def implied_status(progress: Progress) -> str:
+def implied_status(progress: Progress) -> ApplicationStatus:
     """The furthest status the known facts support."""
     if progress.paid is not None and progress.paid.amount > 0:
         award = progress.award
         if award is not None and award.currency == progress.paid.currency and progress.paid.amount >= award.amount:
-            return "paid"
-        return "part_paid"
+            return ApplicationStatus.PAID
+        return ApplicationStatus.PART_PAID
     if progress.accepted:
-        return "accepted"
+        return ApplicationStatus.ACCEPTED
     if progress.offered:
-        return "offered"
+        return ApplicationStatus.OFFERED
     if progress.outcome is not None:
-        return progress.outcome
+        return ApplicationStatus(progress.outcome)
     if progress.scored:
-        return "scored"
-    return "submitted"
+        return ApplicationStatus.SCORED
+    return ApplicationStatus.SUBMITTED
 
 
 def contradiction(progress: Progress) -> str | None:
@@ -249,12 +376,12 @@ def contradiction(progress: Progress) -> str | None:
     return None
 
 
-def next_status(current: str, progress: Progress) -> str:
+def next_status(current: ApplicationStatus, progress: Progress) -> ApplicationStatus:
     """Move forward only. Draft, ineligible and withdrawn applications are not on this path and stay put."""
     if current not in PROGRESS_RANK:
         return current
     implied = implied_status(progress)
-    return implied if PROGRESS_RANK[implied] > PROGRESS_RANK[current] else current
+    return implied if can_move(current, implied) else current
 
 
 def applicant_status(status: str) -> str:
@@ -274,10 +401,10 @@ def total_paid(amounts: Iterable[Money]) -> Money | None:
     return total
 
 
-def can_withdraw(status: str) -> str | None:
-    if status in ("submitted", "scored"):
+def can_withdraw(status: ApplicationStatus) -> str | None:
+    if can_move(status, ApplicationStatus.WITHDRAWN):
         return None
-    if status in ("awarded", "declined", "offered", "accepted", "part_paid", "paid"):
+    if status in PROGRESS_RANK:
         return "the panel has already decided on this application, so it can no longer be withdrawn"
     return f"only a submitted application can be withdrawn; this one is {applicant_status(status)}"
 
@@ -334,14 +461,8 @@ def words_payment_failed(reason: str, will_retry: bool) -> str:
 
 # --- small helpers for words ----------------------------------------------------------------------
 
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
-
-
-def plain_money(money: Money) -> str:
-    """£1,250.00 rather than GBP 125000."""
-    units = f"{money.amount // 100:,}.{money.amount % 100:02d}"
-    symbol = _SYMBOLS.get(money.currency)
-    return f"{symbol}{units}" if symbol else f"{money.currency} {units}"
+#: £1,250.00 rather than GBP 125000 (the currency's own places: JP¥150,000).
+plain_money = format_money
 
 
 def kind_words(kind: str) -> str:

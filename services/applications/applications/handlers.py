@@ -1,28 +1,15 @@
 """What other services tell us about an application, turned into its timeline and applicant-facing status.
 
-Each handler records the facts its event carries and one timeline entry keyed by the event id, then
-moves the status forward to the furthest point the facts support (``domain.next_status``). Facts are
-kept whatever order events arrive in (an offer before the decision, a payment before the offer), so
-nothing is lost and the status never moves back. A withdrawn application keeps its status, but late
-events are still recorded in its timeline.
-
-An event about an application we do not know is a ``NotFound`` (dead-lettered): every application id
-other services hold came from our own ``application.submitted`` event, which was committed here
-before it was published, so an unknown id means a bug, a foreign publisher or a lost database, none
-of which a retry can fix. An operator can move the message back from the DLQ once it is explained.
-Events about drafts or ineligible applications (which other services never heard of) and
-contradictory facts (a second, different decision; a second grant; a grant or payment for a declined
-application, whichever of the two arrives first) are ``Conflict``s for the same reason.
+Each handler says what its event changes in the application (``commands.record_progress`` records
+it with one timeline entry keyed by the event id, and moves the status as far as the facts allow,
+whatever order events arrive in).
 """
 
-from collections.abc import Callable
-from datetime import datetime
-
-from applications import domain, store
-from applications.models import Application, Decision, GrantRecord, PaymentRecord, Score, TimelineEntry
-from grants_shared.clock import utcnow
-from grants_shared.consumer import Handler
-from grants_shared.errors import Conflict, NotFound, RuleViolation
+from applications import commands, domain
+from applications.commands import Outcome, Tx, timeline_entry
+from applications.store import Application, Decision, GrantRecord, PaymentRecord, Score
+from grants_shared.consumer import registry
+from grants_shared.errors import Conflict, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationScored,
@@ -32,52 +19,10 @@ from grants_shared.events import (
     PaymentFailed,
     PaymentSent,
 )
-from grants_shared.unit_of_work import Transaction
-
-#: The changed fields and the timeline entry to add, or None when the event adds nothing we do not
-#: already know.
-Outcome = tuple[dict[str, object], TimelineEntry | None] | None
-#: What an event changes in the application it is about.
-Change = Callable[[Application], Outcome]
 
 
-class ConcurrentChange(Exception):
-    """The application changed between our read and our write; the consumer retries the event."""
-
-
-async def _record(
-    tx: Transaction, event: Event, application_id: str, change: Change, programme_id: str | None = None
-) -> None:
-    application = await store.get_application(tx.db, application_id, tx.session)
-    if application is None:
-        raise NotFound(f"no application {application_id}: {event.type} refers to an application we never issued")
-    if application.status in ("draft", "ineligible"):
-        raise Conflict(f"application {application_id} is {application.status}; no other service should know of it")
-    if programme_id is not None and programme_id != application.programme_id:
-        raise Conflict(
-            f"application {application_id} belongs to programme {application.programme_id}, not {programme_id}"
-        )
-    if application.has_entry(event.id):
-        return
-    outcome = change(application)
-    if outcome is None:
-        return
-    changes, entry = outcome
-    timeline = [*application.timeline, entry] if entry else application.timeline
-    updated = application.model_copy(
-        update={**changes, "timeline": timeline, "version": application.version + 1, "updated_at": utcnow()}
-    )
-    progress = updated.progress()
-    refusal = domain.contradiction(progress)
-    if refusal:
-        raise Conflict(f"application {application_id}: {refusal}")
-    updated = updated.model_copy(update={"status": domain.next_status(application.status, progress)})
-    if not await store.replace_application(tx.db, updated, application.version, tx.session):
-        raise ConcurrentChange(f"application {application_id} changed while {event.type} was being recorded")
-
-
-async def on_application_scored(event: Event, tx: Transaction) -> None:
-    data: ApplicationScored = event.data  # type: ignore[assignment]
+async def on_application_scored(event: Event[ApplicationScored], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
         previous = application.score
@@ -88,14 +33,14 @@ async def on_application_scored(event: Event, tx: Transaction) -> None:
             reviewer_count=data.reviewer_count, needs_moderation=data.needs_moderation, scored_at=event.time,
         )  # fmt: skip
         # The applicant hears once that reviewing is done; a re-score is the panel's business.
-        entry = None if previous else _entry(event, "under_review", domain.words_under_review())
+        entry = None if previous else timeline_entry(event, "under_review", domain.words_under_review())
         return {"score": score}, entry
 
-    await _record(tx, event, data.application_id, change, data.programme_id)
+    await commands.record_progress(tx, event, data.application_id, change, data.programme_id)
 
 
-async def on_application_decided(event: Event, tx: Transaction) -> None:
-    data: ApplicationDecided = event.data  # type: ignore[assignment]
+async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
         decision = Decision(
@@ -107,13 +52,13 @@ async def on_application_decided(event: Event, tx: Transaction) -> None:
                 return None
             raise Conflict(f"application {application.id} was already decided differently; a decision is final")
         words = domain.words_decided(data.outcome, data.amount_awarded, data.feedback)
-        return {"decision": decision}, _entry(event, data.outcome, words, at=data.decided_at)
+        return {"decision": decision}, timeline_entry(event, data.outcome, words, at=data.decided_at)
 
-    await _record(tx, event, data.application_id, change, data.programme_id)
+    await commands.record_progress(tx, event, data.application_id, change, data.programme_id)
 
 
-async def on_grant_offered(event: Event, tx: Transaction) -> None:
-    data: GrantOffered = event.data  # type: ignore[assignment]
+async def on_grant_offered(event: Event[GrantOffered], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
         grant = _same_grant(application, data.grant_id)
@@ -122,26 +67,27 @@ async def on_grant_offered(event: Event, tx: Transaction) -> None:
         grant = grant.model_copy(
             update={"amount": data.amount, "instalments": len(data.schedule), "offered_at": event.time}
         )
-        return {"grant": grant}, _entry(event, "offered", domain.words_offered(data.amount, len(data.schedule)))
+        words = domain.words_offered(data.amount, len(data.schedule))
+        return {"grant": grant}, timeline_entry(event, "offered", words)
 
-    await _record(tx, event, data.application_id, change, data.programme_id)
+    await commands.record_progress(tx, event, data.application_id, change, data.programme_id)
 
 
-async def on_grant_accepted(event: Event, tx: Transaction) -> None:
-    data: GrantAccepted = event.data  # type: ignore[assignment]
+async def on_grant_accepted(event: Event[GrantAccepted], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
         grant = _same_grant(application, data.grant_id)
         if grant.accepted_at:
             return None
         grant = grant.model_copy(update={"accepted_at": event.time})
-        return {"grant": grant}, _entry(event, "accepted", domain.words_accepted())
+        return {"grant": grant}, timeline_entry(event, "accepted", domain.words_accepted())
 
-    await _record(tx, event, data.application_id, change)
+    await commands.record_progress(tx, event, data.application_id, change)
 
 
-async def on_payment_sent(event: Event, tx: Transaction) -> None:
-    data: PaymentSent = event.data  # type: ignore[assignment]
+async def on_payment_sent(event: Event[PaymentSent], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
         if any(p.payment_id == data.payment_id for p in application.payments):
@@ -159,22 +105,20 @@ async def on_payment_sent(event: Event, tx: Transaction) -> None:
         )  # fmt: skip
         paid = data.amount + paid_before if paid_before else data.amount
         words = domain.words_payment_sent(data.amount, data.provider_reference, paid, award)
-        return {"payments": [*application.payments, payment]}, _entry(event, "payment_sent", words, at=data.sent_at)
+        entry = timeline_entry(event, "payment_sent", words, at=data.sent_at)
+        return {"payments": [*application.payments, payment]}, entry
 
-    await _record(tx, event, data.application_id, change)
+    await commands.record_progress(tx, event, data.application_id, change)
 
 
-async def on_payment_failed(event: Event, tx: Transaction) -> None:
-    data: PaymentFailed = event.data  # type: ignore[assignment]
+async def on_payment_failed(event: Event[PaymentFailed], tx: Tx) -> None:
+    data = event.data
 
     def change(application: Application) -> Outcome:
-        return {}, _entry(event, "payment_failed", domain.words_payment_failed(data.reason, data.will_retry))
+        words = domain.words_payment_failed(data.reason, data.will_retry)
+        return {}, timeline_entry(event, "payment_failed", words)
 
-    await _record(tx, event, data.application_id, change)
-
-
-def _entry(event: Event, kind: str, words: str, at: datetime | None = None) -> TimelineEntry:
-    return TimelineEntry(id=event.id, at=at or event.time, kind=kind, words=words)
+    await commands.record_progress(tx, event, data.application_id, change)
 
 
 def _same_decision(a: Decision, b: Decision) -> bool:
@@ -191,11 +135,11 @@ def _same_grant(application: Application, grant_id: str) -> GrantRecord:
     return grant
 
 
-HANDLERS: dict[str, Handler] = {
-    ApplicationScored.type: on_application_scored,
-    ApplicationDecided.type: on_application_decided,
-    GrantOffered.type: on_grant_offered,
-    GrantAccepted.type: on_grant_accepted,
-    PaymentSent.type: on_payment_sent,
-    PaymentFailed.type: on_payment_failed,
-}
+HANDLERS = registry(
+    on_application_scored,
+    on_application_decided,
+    on_grant_offered,
+    on_grant_accepted,
+    on_payment_sent,
+    on_payment_failed,
+)

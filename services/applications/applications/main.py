@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 
 from applications.api import ROUTERS
-from applications.closer import close_programmes_past_their_closing_time
 from applications.config import Settings
 from applications.handlers import HANDLERS
 from applications.store import create_indexes
+from applications.workers import WORKERS
 from grants_shared.service import Service, create_app
 
 SERVICE = Service(
@@ -19,7 +19,7 @@ SERVICE = Service(
     routers=ROUTERS,
     handlers=HANDLERS,
     create_indexes=create_indexes,
-    workers=(close_programmes_past_their_closing_time,),
+    workers=WORKERS,
 )
 
 

@@ -1,4 +1,4 @@
-"""Collections, indexes and queries of the applications database.
+"""The applications database: its documents, indexes and every query on it.
 
 - ``programmes``: funding rounds.
 - ``organisations``: applicant profiles, keyed by the organisation id the identity provider issues.
@@ -6,24 +6,157 @@
 - ``active_submissions``: one document per (programme, organisation) with an application under
   consideration; its unique ``_id`` stops two concurrent submissions from both getting through.
 
-Writes take the caller's session (``tx.session``) and update conditionally on ``version``, so a
-stale or concurrent change never overwrites another.
+Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
+Replacements are conditional on the ``version`` that was read, so a stale or concurrent change never
+overwrites another.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pydantic import ConfigDict, Field
 
-from applications.models import Application, Organisation, Programme
+from applications.domain import (
+    ApplicationStatus,
+    ContactDetails,
+    OrganisationProfile,
+    ProgrammeStatus,
+    ProgrammeTerms,
+    Progress,
+    total_paid,
+)
+from grants_shared.documents import Document, Part
+from grants_shared.events import Id, OrganisationSummary, Reason
+from grants_shared.money import Money
+from grants_shared.unit_of_work import Db
 
-Session = AsyncClientSession | None
-Stored = Programme | Organisation | Application
-Doc = TypeVar("Doc", Programme, Organisation, Application)
+_STORED = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+
+class Programme(Document, ProgrammeTerms):
+    model_config = _STORED
+
+    id: Id = Field(alias="_id")
+    status: ProgrammeStatus
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    def terms(self) -> ProgrammeTerms:
+        return ProgrammeTerms.model_validate(self.model_dump(include=set(ProgrammeTerms.model_fields)))
+
+
+class Organisation(Document, OrganisationProfile):
+    model_config = _STORED
+
+    id: Id = Field(alias="_id")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+    def summary(self) -> OrganisationSummary:
+        return OrganisationSummary(id=self.id, name=self.name, kind=self.kind, area=self.area)
+
+
+class TimelineEntry(Part):
+    """One thing that happened to an application, in the applicant's words."""
+
+    id: str = Field(description="The event that caused it, so an event is recorded once")
+    at: datetime
+    kind: str
+    words: str
+
+
+class Score(Part):
+    weighted_score: float
+    criterion_means: dict[str, float]
+    reviewer_count: int
+    needs_moderation: bool
+    scored_at: datetime
+
+
+class Decision(Part):
+    outcome: Literal["awarded", "declined"]
+    amount_awarded: Money | None = None
+    feedback: str = ""
+    decided_at: datetime
+
+
+class GrantRecord(Part):
+    grant_id: str
+    amount: Money | None = None
+    instalments: int | None = None
+    offered_at: datetime | None = None
+    accepted_at: datetime | None = None
+
+
+class PaymentRecord(Part):
+    payment_id: str
+    amount: Money
+    provider_reference: str
+    sent_at: datetime
+
+
+class Application(Document):
+    """An application, with what downstream services told us about it."""
+
+    programme_id: str
+    organisation_id: str
+    title: str
+    summary: str
+    amount_requested: Money
+    contact: ContactDetails
+    status: ApplicationStatus
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None = None
+    submitted_by: str | None = None
+    organisation: OrganisationSummary | None = Field(default=None, description="As it was when submitted")
+    ineligible_reasons: list[Reason] = []
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str | None = None
+    score: Score | None = None
+    decision: Decision | None = None
+    grant: GrantRecord | None = None
+    payments: list[PaymentRecord] = []
+    timeline: list[TimelineEntry] = []
+
+    @property
+    def award(self) -> Money | None:
+        """What the organisation is to be paid: the grant offered, else the amount the panel awarded."""
+        if self.grant and self.grant.amount:
+            return self.grant.amount
+        return self.decision.amount_awarded if self.decision else None
+
+    @property
+    def paid(self) -> Money | None:
+        return total_paid(p.amount for p in self.payments)
+
+    def progress(self) -> Progress:
+        return Progress(
+            scored=self.score is not None,
+            outcome=self.decision.outcome if self.decision else None,
+            award=self.award,
+            offered=bool(self.grant and self.grant.offered_at),
+            accepted=bool(self.grant and self.grant.accepted_at),
+            paid=self.paid,
+        )
+
+    def has_entry(self, entry_id: str) -> bool:
+        return any(e.id == entry_id for e in self.timeline)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -37,111 +170,102 @@ async def create_indexes(db: AsyncDatabase) -> None:
 # --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
 
 
-async def _get(collection: AsyncCollection, model: type[Doc], doc_id: str, session: Session) -> Doc | None:
-    doc = await collection.find_one({"_id": doc_id}, session=session)
-    return model.model_validate(doc) if doc else None
-
-
-async def _replace(collection: AsyncCollection, document: Stored, read_version: int, session: Session) -> bool:
+async def _replace(collection: AsyncCollection, document: Document, read_version: int, tx: Db) -> bool:
     """Store ``document`` if nobody changed it since ``read_version`` was read."""
     current = {"_id": document.id, "version": read_version}
-    result = await collection.replace_one(current, document.to_doc(), session=session)
+    result = await collection.replace_one(current, document.to_doc(), session=tx.session)
     return result.modified_count == 1
+
+
+async def _page(collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
+                sort: list[tuple[str, int]], projection: dict[str, int] | None = None) -> tuple[list[Any], int]:
+    cursor = collection.find(query, projection).sort(sort).skip(offset).limit(limit)
+    return await cursor.to_list(None), await collection.count_documents(query)
 
 
 # --- programmes ----------------------------------------------------------------------------------
 
 
-async def get_programme(db: AsyncDatabase, programme_id: str, session: Session = None) -> Programme | None:
-    return await _get(db.programmes, Programme, programme_id, session)
+async def get_programme(tx: Db, programme_id: str) -> Programme | None:
+    return Programme.maybe(await tx.db.programmes.find_one({"_id": programme_id}, session=tx.session))
 
 
 async def list_programmes(
-    db: AsyncDatabase, statuses: Iterable[str], limit: int, offset: int
-) -> list[Programme]:
-    cursor = (
-        db.programmes.find({"status": {"$in": list(statuses)}})
-        .sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-        .skip(offset)
-        .limit(limit)
-    )
-    return [Programme.model_validate(doc) async for doc in cursor]
+    tx: Db, statuses: Iterable[ProgrammeStatus], limit: int, offset: int
+) -> tuple[list[Programme], int]:
+    query = {"status": {"$in": list(statuses)}}
+    docs, total = await _page(tx.db.programmes, query, limit, offset, [("created_at", DESCENDING), ("_id", ASCENDING)])
+    return [Programme.from_doc(d) for d in docs], total
 
 
-async def programmes_due_to_close(db: AsyncDatabase, now: datetime, limit: int = 100) -> list[str]:
-    cursor = db.programmes.find({"status": "open", "closes_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+async def programmes_due_to_close(tx: Db, now: datetime, limit: int = 100) -> list[str]:
+    query = {"status": ProgrammeStatus.OPEN, "closes_at": {"$lte": now}}
+    cursor = tx.db.programmes.find(query, {"_id": 1}, session=tx.session).limit(limit)
     return [doc["_id"] async for doc in cursor]
 
 
-async def insert_programme(db: AsyncDatabase, programme: Programme, session: Session) -> None:
-    await db.programmes.insert_one(programme.to_doc(), session=session)
+async def insert_programme(tx: Db, programme: Programme) -> None:
+    await tx.db.programmes.insert_one(programme.to_doc(), session=tx.session)
 
 
-async def replace_programme(db: AsyncDatabase, programme: Programme, read_version: int, session: Session) -> bool:
-    return await _replace(db.programmes, programme, read_version, session)
+async def replace_programme(tx: Db, programme: Programme, read_version: int) -> bool:
+    return await _replace(tx.db.programmes, programme, read_version, tx)
 
 
 # --- organisations -------------------------------------------------------------------------------
 
 
-async def get_organisation(db: AsyncDatabase, organisation_id: str, session: Session = None) -> Organisation | None:
-    return await _get(db.organisations, Organisation, organisation_id, session)
+async def get_organisation(tx: Db, organisation_id: str) -> Organisation | None:
+    return Organisation.maybe(await tx.db.organisations.find_one({"_id": organisation_id}, session=tx.session))
 
 
-async def get_organisations(db: AsyncDatabase, organisation_ids: Iterable[str]) -> dict[str, Organisation]:
-    cursor = db.organisations.find({"_id": {"$in": sorted(set(organisation_ids))}})
-    return {doc["_id"]: Organisation.model_validate(doc) async for doc in cursor}
+async def get_organisations(tx: Db, organisation_ids: Iterable[str]) -> dict[str, Organisation]:
+    cursor = tx.db.organisations.find({"_id": {"$in": sorted(set(organisation_ids))}}, session=tx.session)
+    return {doc["_id"]: Organisation.from_doc(doc) async for doc in cursor}
 
 
-async def insert_organisation(db: AsyncDatabase, organisation: Organisation, session: Session) -> None:
-    await db.organisations.insert_one(organisation.to_doc(), session=session)
+async def insert_organisation(tx: Db, organisation: Organisation) -> None:
+    await tx.db.organisations.insert_one(organisation.to_doc(), session=tx.session)
 
 
-async def replace_organisation(
-    db: AsyncDatabase, organisation: Organisation, read_version: int, session: Session
-) -> bool:
-    return await _replace(db.organisations, organisation, read_version, session)
+async def replace_organisation(tx: Db, organisation: Organisation, read_version: int) -> bool:
+    return await _replace(tx.db.organisations, organisation, read_version, tx)
 
 
 # --- applications --------------------------------------------------------------------------------
 
 
-async def get_application(db: AsyncDatabase, application_id: str, session: Session = None) -> Application | None:
-    return await _get(db.applications, Application, application_id, session)
+async def get_application(tx: Db, application_id: str) -> Application | None:
+    return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
 
 
 async def list_applications(
-    db: AsyncDatabase, query: dict[str, Any], limit: int, offset: int
-) -> list[Application]:
-    cursor = (
-        db.applications.find(query, {"timeline": 0})
-        .sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-        .skip(offset)
-        .limit(limit)
+    tx: Db, query: dict[str, Any], limit: int, offset: int
+) -> tuple[list[Application], int]:
+    docs, total = await _page(
+        tx.db.applications, query, limit, offset, [("created_at", DESCENDING), ("_id", ASCENDING)], {"timeline": 0}
     )
-    return [Application.model_validate(doc) async for doc in cursor]
+    return [Application.from_doc(d) for d in docs], total
 
 
-async def awarded_applications(db: AsyncDatabase, programme_id: str) -> list[Application]:
+async def awarded_applications(tx: Db, programme_id: str) -> list[Application]:
     """The programme's applications the panel awarded, except any withdrawn before the decision reached us."""
-    query = {"programme_id": programme_id, "decision.outcome": "awarded", "status": {"$ne": "withdrawn"}}
-    cursor = db.applications.find(query, {"timeline": 0}).sort([("_id", ASCENDING)])
-    return [Application.model_validate(doc) async for doc in cursor]
+    query = {"programme_id": programme_id, "decision.outcome": "awarded", "status": {"$ne": ApplicationStatus.WITHDRAWN}}
+    cursor = tx.db.applications.find(query, {"timeline": 0}, session=tx.session).sort([("_id", ASCENDING)])
+    return [Application.from_doc(doc) async for doc in cursor]
 
 
-async def insert_application(db: AsyncDatabase, application: Application, session: Session) -> None:
-    await db.applications.insert_one(application.to_doc(), session=session)
+async def insert_application(tx: Db, application: Application) -> None:
+    await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
 
 
-async def replace_application(
-    db: AsyncDatabase, application: Application, read_version: int, session: Session
-) -> bool:
-    return await _replace(db.applications, application, read_version, session)
+async def replace_application(tx: Db, application: Application, read_version: int) -> bool:
+    return await _replace(tx.db.applications, application, read_version, tx)
 
 
-async def delete_draft(db: AsyncDatabase, application_id: str, read_version: int, session: Session) -> bool:
-    result = await db.applications.delete_one(
-        {"_id": application_id, "status": "draft", "version": read_version}, session=session
+async def delete_draft(tx: Db, application_id: str, read_version: int) -> bool:
+    result = await tx.db.applications.delete_one(
+        {"_id": application_id, "status": ApplicationStatus.DRAFT, "version": read_version}, session=tx.session
     )
     return result.deleted_count == 1
 
@@ -150,7 +274,7 @@ async def delete_draft(db: AsyncDatabase, application_id: str, read_version: int
 
 
 def _submission_key(programme_id: str, organisation_id: str) -> str:
-    # "|" cannot occur in an id, so the key is unambiguous.
+    # Programme ids are ours ("prg-<hex>") and never hold a "|", so the key is unambiguous.
     return f"{programme_id}|{organisation_id}"
 
 
@@ -159,18 +283,17 @@ def _submission(application: Application) -> dict[str, str]:
     return {"_id": key, "application_id": application.id}
 
 
-async def active_submission(
-    db: AsyncDatabase, programme_id: str, organisation_id: str, session: Session
-) -> str | None:
+async def active_submission(tx: Db, programme_id: str, organisation_id: str) -> str | None:
     """The id of the organisation's application to this programme that is under consideration, if any."""
-    doc = await db.active_submissions.find_one({"_id": _submission_key(programme_id, organisation_id)}, session=session)
+    key = _submission_key(programme_id, organisation_id)
+    doc = await tx.db.active_submissions.find_one({"_id": key}, session=tx.session)
     return doc["application_id"] if doc else None
 
 
-async def claim_submission(db: AsyncDatabase, application: Application, session: Session) -> None:
+async def claim_submission(tx: Db, application: Application) -> None:
     """Raises DuplicateKeyError (or a write conflict) if another submission got there first."""
-    await db.active_submissions.insert_one(_submission(application), session=session)
+    await tx.db.active_submissions.insert_one(_submission(application), session=tx.session)
 
 
-async def release_submission(db: AsyncDatabase, application: Application, session: Session) -> None:
-    await db.active_submissions.delete_one(_submission(application), session=session)
+async def release_submission(tx: Db, application: Application) -> None:
+    await tx.db.active_submissions.delete_one(_submission(application), session=tx.session)

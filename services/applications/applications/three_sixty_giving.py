@@ -5,10 +5,10 @@ how much, when, under which programme), never the application's summary (text ab
 crisis), its contact, the panel's feedback, the reviewers or the score, so none of them can leak into
 the package.
 
-360Giving states amounts in major units as JSON numbers; this service keeps integer minor units, and
-(like ``domain.plain_money``) takes every currency to have 100 minor units to the major one. Amounts
-become a ``Decimal`` with exactly two places and are written as a JSON number (``6000.00``) by
-``to_json``, because the json module can only write floats.
+360Giving states amounts in major units as JSON numbers; this service keeps integer minor units.
+Amounts become a ``Decimal`` with the currency's own places (two for GBP, none for JPY: ISO 4217's
+exponent, from ``grants_shared.money``) and are written as a JSON number (``6000.00``) by ``to_json``,
+because the json module can only write floats.
 """
 
 import csv
@@ -20,7 +20,8 @@ from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 
-from grants_shared.money import Money
+from applications.store import Application, Organisation, Programme
+from grants_shared.money import Money, major_units
 
 STANDARD_VERSION = "1.4"
 
@@ -71,14 +72,7 @@ class Award:
     modified_at: datetime
 
 
-# --- money and time --------------------------------------------------------------------------------
-
-_TWO_PLACES = Decimal("0.01")
-
-
-def major_units(money: Money) -> Decimal:
-    """125001 pence -> Decimal("1250.01"): exact, always two places."""
-    return (Decimal(money.amount) / 100).quantize(_TWO_PLACES)
+# --- time ------------------------------------------------------------------------------------------
 
 
 def timestamp(moment: datetime) -> str:
@@ -120,6 +114,26 @@ def company_number(number: str) -> str:
 
 
 # --- the mapping ------------------------------------------------------------------------------------
+
+
+def award_of(programme: Programme, application: Application, organisation: Organisation | None) -> Award:
+    """The public facts of an awarded application. The name and area are the organisation's as it
+    applied (what the panel funded); registered numbers come from its profile, the only place they are kept."""
+    decision = application.decision
+    named = application.organisation or (organisation.summary() if organisation else None)
+    if decision is None or decision.amount_awarded is None or named is None:
+        raise NotPublishable(f"application {application.id} has no award amount or organisation on record to publish")
+    recipient = Recipient(
+        id=application.organisation_id, name=named.name, area=named.area,
+        charity_number=organisation.charity_number if organisation else None,
+        company_number=organisation.company_number if organisation else None,
+    )  # fmt: skip
+    return Award(
+        application_id=application.id, title=application.title, programme_id=programme.id,
+        programme_name=programme.name, recipient=recipient, amount_awarded=decision.amount_awarded,
+        amount_requested=application.amount_requested, awarded_at=decision.decided_at,
+        modified_at=application.updated_at,
+    )  # fmt: skip
 
 
 def grant(award: Award, publisher: Publisher) -> dict[str, Any]:

@@ -6,12 +6,17 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
+from grants_shared.api import IfMatchRequired, Manager, PathId, Transact
 from grants_shared.auth import Caller, Role, require
 from grants_shared.errors import Conflict
+from grants_shared.events import ProgrammeClosed
 from grants_shared.money import Money
+from grants_shared.openapi import problems
 from grants_shared.service import RuntimeDep, Service, create_app
 from grants_shared.settings import ServiceSettings
+from grants_shared.unit_of_work import Transaction
 from tests.support.app import bearer, runtime_of, serve
+from tests.support.bus import TestBus
 
 router = APIRouter(prefix="/v1")
 
@@ -30,6 +35,15 @@ async def make_pledge(
         raise Conflict("a pledge with that title exists")
     await runtime.db.pledges.insert_one(pledge.model_dump())
     return {"by": caller.subject}
+
+
+async def close_round(tx: Transaction, round_id: str, version: int) -> None:
+    await tx.emit(ProgrammeClosed(programme_id=round_id))
+
+
+@router.post("/rounds/{round_id}/close", status_code=204, responses=problems(409))
+async def close(round_id: PathId, caller: Manager, transact: Transact, version: IfMatchRequired) -> None:
+    await transact(close_round, round_id, version)
 
 
 @router.get("/boom")
@@ -110,3 +124,37 @@ async def test_callers_need_a_valid_token_and_the_right_role(settings: ServiceSe
         assert wrong_role.headers["content-type"] == "application/problem+json"
         allowed = await client.post("/v1/pledges", json=body, headers=bearer(settings, "maya", "programme_manager"))
         assert allowed.status_code == 201 and allowed.json() == {"by": "maya"}
+
+
+async def test_events_a_route_causes_carry_the_request_trace_and_the_caller(settings: ServiceSettings, bus: TestBus) -> None:
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    headers = {**bearer(settings, "maya", "programme_manager"), "traceparent": trace, "If-Match": '"1"'}
+    async with serve(app_for(settings)) as client:
+        assert (await client.post("/v1/rounds/r-1/close", headers=headers)).status_code == 204
+        [event] = await bus.wait_for(ProgrammeClosed.type, programme_id="r-1")
+    assert event.traceparent == trace
+    assert event.actor == "maya"
+
+
+async def test_a_wrong_method_is_a_405_problem_naming_the_allowed_ones(settings: ServiceSettings) -> None:
+    async with serve(app_for(settings)) as client:
+        answer = await client.delete("/v1/pledges")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_openapi_document_declares_each_problem_an_operation_can_answer(settings: ServiceSettings) -> None:
+    document = app_for(settings).openapi()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "Problem" in schemas
+    close = document["paths"]["/v1/rounds/{round_id}/close"]["post"]
+    assert set(close["responses"]) == {"204", "401", "403", "404", "409", "412", "422", "428"}
+    for status, answer in close["responses"].items():
+        if status != "204":
+            assert answer["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    [if_match] = [p for p in close["parameters"] if p["name"] == "If-Match"]
+    assert if_match["in"] == "header" and if_match["required"] is True
+    pledge = document["paths"]["/v1/pledges"]["post"]
+    assert set(pledge["responses"]) == {"201", "401", "403", "422"}
+    assert set(document["paths"]["/v1/boom"]["get"]["responses"]) == {"200"}

@@ -1,0 +1,343 @@
+"""Every change to the applications database, each run inside the caller's transaction (``tx``) and
+emitting the events it causes there: routes, handlers and the closing worker call these.
+
+Applications and organisations outside the caller's scope are NotFound (404), so their existence is
+not revealed. A change to what a person wrote checks the version they read (If-Match).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import uuid4
+
+from pydantic import ValidationError
+
+from applications import domain, store
+from applications.config import Settings
+from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus
+from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
+from applications.store import Application, Organisation, Programme, TimelineEntry
+from grants_shared.api import check_version
+from grants_shared.auth import Caller
+from grants_shared.clock import utcnow
+from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
+from grants_shared.events import (
+    ApplicationIneligible,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    Contact,
+    Event,
+    ProgrammeClosed,
+    ProgrammeOpened,
+)
+from grants_shared.unit_of_work import Transaction
+
+Tx = Transaction[Settings]
+
+# --- programmes ----------------------------------------------------------------------------------
+
+
+async def create_programme(tx: Tx, terms: ProgrammeDraft) -> Programme:
+    now = utcnow()
+    programme = Programme(
+        **terms.model_dump(), id=f"prg-{uuid4().hex}", status=ProgrammeStatus.DRAFT, version=1,
+        created_by=tx.actor or "system", created_at=now, updated_at=now,
+    )  # fmt: skip
+    await store.insert_programme(tx, programme)
+    return programme
+
+
+async def edit_programme(tx: Tx, programme_id: str, patch: ProgrammePatch, version: int) -> Programme:
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_edit(programme.status))
+    merged = programme.terms().model_dump() | patch.model_dump(exclude_unset=True)
+    try:
+        terms = ProgrammeDraft.model_validate(merged)
+    except ValidationError as error:
+        raise RuleViolation("the programme would not be valid after this change", errors=errors_of(error)) from None
+    return await _save_programme(tx, programme, **dict(terms))
+
+
+async def open_programme(tx: Tx, programme_id: str, version: int | None = None) -> Programme:
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    now = utcnow()
+    _refuse(domain.can_open(programme.status, programme.closes_at, now))
+    opened = await _save_programme(tx, programme, status=ProgrammeStatus.OPEN, opened_at=now)
+    await tx.emit(ProgrammeOpened(
+        programme_id=opened.id, name=opened.name, budget=opened.budget, maximum_award=opened.maximum_award,
+        opens_at=opened.opens_at, closes_at=opened.closes_at, criteria=opened.criteria,
+        reviewers_per_application=opened.reviewers_per_application, panel=opened.panel,
+        payment_policy=opened.payment_policy,
+    ))  # fmt: skip
+    return opened
+
+
+async def close_programme(tx: Tx, programme_id: str, version: int | None = None) -> Programme:
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_close(programme.status))
+    closed = await _save_programme(tx, programme, status=ProgrammeStatus.CLOSED, closed_at=utcnow())
+    await tx.emit(ProgrammeClosed(programme_id=closed.id))
+    return closed
+
+
+async def _programme(tx: Tx, programme_id: str) -> Programme:
+    programme = await store.get_programme(tx, programme_id)
+    if programme is None:
+        raise NotFound(f"no programme {programme_id}")
+    return programme
+
+
+async def _save_programme(tx: Tx, programme: Programme, **changes: object) -> Programme:
+    moved = programme.model_copy(update={**changes, "updated_at": utcnow(), "version": programme.version + 1})
+    if not await store.replace_programme(tx, moved, programme.version):
+        raise PreconditionFailed("the programme changed meanwhile; read it again and retry")
+    return moved
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+async def describe_organisation(
+    tx: Tx, caller: Caller, organisation_id: str, profile: OrganisationProfile, version: int | None
+) -> tuple[Organisation, bool]:
+    """Create the profile (no If-Match), or update it (the version last read). True when created."""
+    if not caller.represents(organisation_id):
+        raise Forbidden("you can only describe an organisation you represent")
+    existing = await store.get_organisation(tx, organisation_id)
+    now = utcnow()
+    if existing is None:
+        if version is not None:
+            raise PreconditionFailed("this organisation has no profile yet; send no If-Match to create it")
+        created = Organisation(
+            **profile.model_dump(), id=organisation_id, version=1, created_at=now, updated_at=now,
+            updated_by=caller.subject,
+        )  # fmt: skip
+        await store.insert_organisation(tx, created)
+        return created, True
+    if version is None:
+        raise PreconditionRequired("send the ETag you last read in an If-Match header")
+    check_version(version, existing.version)
+    updated = existing.model_copy(update={
+        **dict(profile), "version": existing.version + 1, "updated_at": now, "updated_by": caller.subject,
+    })  # fmt: skip
+    if not await store.replace_organisation(tx, updated, existing.version):
+        raise PreconditionFailed("the profile changed while you were editing it; read it again and retry")
+    return updated, False
+
+
+# --- applications --------------------------------------------------------------------------------
+
+
+async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> Application:
+    if not caller.represents(draft.organisation_id):
+        raise Forbidden("you can only apply for an organisation you represent")
+    contact = draft.contact or _contact_from_token(caller)
+    if await store.get_organisation(tx, draft.organisation_id) is None:
+        raise Conflict(
+            f"describe your organisation first: PUT /v1/organisations/{draft.organisation_id}",
+            missing="organisation_profile",
+        )
+    programme = await store.get_programme(tx, draft.programme_id)
+    if programme is None or programme.status is ProgrammeStatus.DRAFT:
+        raise NotFound(f"no programme {draft.programme_id}")
+    if programme.status is not ProgrammeStatus.OPEN:
+        raise Conflict("this programme is closed to new applications")
+    now = utcnow()
+    application = Application(
+        id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
+        title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
+        status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
+        timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
+                                words=f"You started a draft application to {programme.name}.")],
+    )  # fmt: skip
+    await store.insert_application(tx, application)
+    return application
+
+
+async def edit_application(
+    tx: Tx, caller: Caller, application_id: str, patch: ApplicationPatch, version: int
+) -> Application:
+    application = await own_application(tx, caller, application_id)
+    check_version(version, application.version)
+    if application.status is not ApplicationStatus.DRAFT:
+        raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
+    changes = {name: getattr(patch, name) for name in patch.model_fields_set}
+    return await _save_application(tx, application, "you were editing it", **changes)
+
+
+async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int | None) -> None:
+    application = await own_application(tx, caller, application_id)
+    check_version(version, application.version)
+    if application.status is not ApplicationStatus.DRAFT:
+        raise Conflict("only a draft can be deleted; withdraw a submitted application instead")
+    if not await store.delete_draft(tx, application.id, application.version):
+        raise PreconditionFailed("the application changed meanwhile; read it again and retry")
+
+
+async def submit_application(tx: Tx, caller: Caller, application_id: str, version: int | None) -> Application:
+    """Check every eligibility rule; the application is then submitted, or ineligible with the reasons."""
+    application = await own_application(tx, caller, application_id)
+    check_version(version, application.version)
+    if application.status is not ApplicationStatus.DRAFT:
+        raise Conflict(f"this application was already submitted; it is {domain.applicant_status(application.status)}")
+    programme = await _programme(tx, application.programme_id)
+    organisation = await store.get_organisation(tx, application.organisation_id)
+    if organisation is None:
+        raise Conflict(f"describe your organisation first: PUT /v1/organisations/{application.organisation_id}")
+    other = await store.active_submission(tx, programme.id, organisation.id)
+    now = utcnow()
+    reasons = domain.eligibility_failures(
+        domain.EligibilityTerms(
+            status=programme.status, opens_at=programme.opens_at, closes_at=programme.closes_at,
+            currency=programme.budget.currency, maximum_award=programme.maximum_award,
+            eligibility=programme.eligibility,
+        ),
+        domain.ApplicantOrganisation(kind=organisation.kind, area=organisation.area,
+                                     annual_income=organisation.annual_income),
+        application.amount_requested, now, already_applied=other is not None and other != application.id,
+    )  # fmt: skip
+    contact = _event_contact(caller, application.contact)
+    changes: dict[str, object] = {
+        "submitted_at": now, "submitted_by": caller.subject, "organisation": organisation.summary(),
+    }  # fmt: skip
+    if reasons:
+        event = await tx.emit(ApplicationIneligible(
+            application_id=application.id, programme_id=programme.id, title=application.title,
+            reasons=reasons, contact=contact,
+        ))  # fmt: skip
+        changes |= {"status": ApplicationStatus.INELIGIBLE, "ineligible_reasons": reasons}
+        entry = TimelineEntry(id=event.id, at=now, kind="ineligible", words=domain.words_ineligible(reasons))
+    else:
+        await store.claim_submission(tx, application)
+        event = await tx.emit(ApplicationSubmitted(
+            application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
+            title=application.title, summary=application.summary,
+            amount_requested=application.amount_requested, contact=contact, submitted_at=now,
+        ))  # fmt: skip
+        changes["status"] = ApplicationStatus.SUBMITTED
+        words = domain.words_submitted(programme.name, application.amount_requested)
+        entry = TimelineEntry(id=event.id, at=now, kind="submitted", words=words)
+    changes["timeline"] = [*application.timeline, entry]
+    return await _save_application(tx, application, "it was being submitted", **changes)
+
+
+async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reason: str) -> Application:
+    application = await own_application(tx, caller, application_id)
+    _refuse(domain.can_withdraw(application.status))
+    now = utcnow()
+    event = await tx.emit(ApplicationWithdrawn(
+        application_id=application.id, programme_id=application.programme_id, reason=reason
+    ))  # fmt: skip
+    entry = TimelineEntry(id=event.id, at=now, kind="withdrawn", words=domain.words_withdrawn(reason))
+    await store.release_submission(tx, application)
+    return await _save_application(
+        tx, application, "it was being withdrawn", status=ApplicationStatus.WITHDRAWN, withdrawn_at=now,
+        withdrawal_reason=reason, timeline=[*application.timeline, entry],
+    )  # fmt: skip
+
+
+async def own_application(tx: Tx, caller: Caller, application_id: str) -> Application:
+    """An application the caller may change: one of an organisation they represent."""
+    application = await store.get_application(tx, application_id)
+    if application is None or not caller.represents(application.organisation_id):
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
+async def _save_application(tx: Tx, application: Application, meanwhile: str, **changes: object) -> Application:
+    saved = application.model_copy(update={**changes, "version": application.version + 1, "updated_at": utcnow()})
+    if not await store.replace_application(tx, saved, application.version):
+        raise PreconditionFailed(f"the application changed while {meanwhile}; read it again and retry")
+    return saved
+
+
+# --- what downstream services tell us --------------------------------------------------------------
+
+#: The changed fields and the timeline entry to add, or None when the event adds nothing we do not
+#: already know.
+Outcome = tuple[dict[str, object], TimelineEntry | None] | None
+#: What an event changes in the application it is about.
+Change = Callable[[Application], Outcome]
+
+
+class ConcurrentChange(Exception):
+    """The application changed between our read and our write; the consumer retries the event."""
+
+
+async def record_progress(
+    tx: Tx, event: Event, application_id: str, change: Change, programme_id: str | None = None
+) -> None:
+    """Record what ``event`` says about an application and move its status as far as the facts allow
+    (``domain.next_status``): facts are kept whatever order they arrive in, and the status never moves
+    back. A withdrawn application keeps its status, but late events are still recorded in its timeline.
+
+    An event about an application we do not know is NotFound (dead-lettered): every application id
+    other services hold came from our own ``application.submitted``, committed here before it was
+    published, so an unknown id means a bug, a foreign publisher or a lost database, none of which a
+    retry can fix. Events about drafts or ineligible applications (which other services never heard
+    of) and contradictory facts (a second, different decision; a grant or payment for a declined
+    application) are Conflicts for the same reason."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}: {event.type} refers to an application we never issued")
+    if application.status in (ApplicationStatus.DRAFT, ApplicationStatus.INELIGIBLE):
+        raise Conflict(f"application {application_id} is {application.status}; no other service should know of it")
+    if programme_id is not None and programme_id != application.programme_id:
+        raise Conflict(
+            f"application {application_id} belongs to programme {application.programme_id}, not {programme_id}"
+        )
+    if application.has_entry(event.id):
+        return
+    outcome = change(application)
+    if outcome is None:
+        return
+    changes, entry = outcome
+    timeline = [*application.timeline, entry] if entry else application.timeline
+    updated = application.model_copy(
+        update={**changes, "timeline": timeline, "version": application.version + 1, "updated_at": utcnow()}
+    )
+    progress = updated.progress()
+    refusal = domain.contradiction(progress)
+    if refusal:
+        raise Conflict(f"application {application_id}: {refusal}")
+    updated = updated.model_copy(update={"status": domain.next_status(application.status, progress)})
+    if not await store.replace_application(tx, updated, application.version):
+        raise ConcurrentChange(f"application {application_id} changed while {event.type} was being recorded")
+
+
+def timeline_entry(event: Event, kind: str, words: str, at: datetime | None = None) -> TimelineEntry:
+    return TimelineEntry(id=event.id, at=at or event.time, kind=kind, words=words)
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+
+
+def _refuse(refusal: str | None) -> None:
+    if refusal:
+        raise Conflict(refusal)
+
+
+def _contact_from_token(caller: Caller) -> ContactDetails:
+    if not (caller.name and caller.email):
+        raise RuleViolation("give a contact name and email: your sign-in did not include them")
+    try:
+        return ContactDetails(name=caller.name, email=caller.email)
+    except ValidationError as error:
+        raise RuleViolation("the name or email in your sign-in cannot be used as a contact; give a contact",
+                            errors=errors_of(error)) from None  # fmt: skip
+
+
+def _event_contact(caller: Caller, contact: ContactDetails) -> Contact:
+    try:
+        return Contact(person_id=caller.subject, name=contact.name, email=contact.email)
+    except ValidationError as error:
+        raise RuleViolation("your sign-in's subject cannot be used as a person id", errors=errors_of(error)) from None
+
+
+def errors_of(error: ValidationError) -> list[dict[str, object]]:
+    return [
+        {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in error.errors(include_url=False, include_context=False, include_input=False)
+    ]

@@ -1,0 +1,231 @@
+"""The bodies the API reads and answers with. Requests forbid unknown fields and bound every string
+and list; answers are built from stored documents with ``of``."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from applications import domain
+from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
+from applications.store import Application, Organisation, Programme
+from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
+from grants_shared.money import Money
+
+_REQUEST = ConfigDict(extra="forbid")
+
+# --- programmes ----------------------------------------------------------------------------------
+
+
+class ProgrammeDraft(ProgrammeTerms):
+    """POST /v1/programmes, and what a PATCH must still be once applied."""
+
+    @model_validator(mode="after")
+    def _terms_hang_together(self) -> "ProgrammeDraft":
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ProgrammePatch(BaseModel):
+    """PATCH /v1/programmes/{id}: the fields to change; the result is checked as a whole."""
+
+    model_config = _REQUEST
+
+    name: ShortText | None = None
+    description: domain.Description | None = None
+    budget: Money | None = None
+    maximum_award: Money | None = None
+    opens_at: UtcDatetime | None = None
+    closes_at: UtcDatetime | None = None
+    eligibility: EligibilityRules | None = None
+    criteria: Annotated[list[RubricCriterion], Field(min_length=1, max_length=20)] | None = None
+    reviewers_per_application: Annotated[int, Field(ge=1, le=10)] | None = None
+    panel: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
+    payment_policy: PaymentPolicy | None = None
+
+
+class ProgrammeView(ProgrammeTerms):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    status: domain.ProgrammeStatus
+    version: int
+    panel: list[str] | None = Field(  # type: ignore[assignment]
+        default=None,
+        description=(
+            "The panel proposed for a draft (programme managers and admins only). Once the programme "
+            "opens the panel is scoring's: read it there (GET /v1/programmes/{id} on scoring)."
+        ),
+    )
+    created_at: datetime
+    updated_at: datetime
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme: Programme, manager: bool) -> "ProgrammeView":
+        fields = programme.model_dump(exclude={"created_by", "panel"})
+        # Shown only while applications owns it: after opening, scoring may have changed it.
+        proposed = programme.panel if manager and programme.status is domain.ProgrammeStatus.DRAFT else None
+        return cls(**fields, panel=proposed)
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+class OrganisationView(OrganisationProfile):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, organisation: Organisation) -> "OrganisationView":
+        return cls(**organisation.model_dump(exclude={"updated_by"}))
+
+
+# --- applications --------------------------------------------------------------------------------
+
+ApplicationFilter = Literal[
+    "draft", "ineligible", "withdrawn", "submitted", "under_review", "scored",
+    "awarded", "declined", "offered", "accepted", "part_paid", "paid",
+]  # fmt: skip
+
+
+class ApplicationDraft(BaseModel):
+    """POST /v1/applications. The contact defaults to the caller's name and email from their token."""
+
+    model_config = _REQUEST
+
+    programme_id: Id
+    organisation_id: Id
+    title: ShortText
+    summary: LongText = ""
+    amount_requested: Money
+    contact: ContactDetails | None = None
+
+
+class ApplicationPatch(BaseModel):
+    model_config = _REQUEST
+
+    title: ShortText | None = None
+    summary: LongText | None = None
+    amount_requested: Money | None = None
+    contact: ContactDetails | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> "ApplicationPatch":
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"these fields cannot be emptied: {', '.join(sorted(nulls))}")
+        return self
+
+
+class Withdrawal(BaseModel):
+    model_config = _REQUEST
+
+    reason: Annotated[str, Field(max_length=1_000)] = ""
+
+
+class ScoreView(BaseModel):
+    weighted_score: float
+    criterion_means: dict[str, float]
+    reviewer_count: int
+    needs_moderation: bool
+    scored_at: datetime
+
+
+class DecisionView(BaseModel):
+    outcome: Literal["awarded", "declined"]
+    amount_awarded: Money | None
+    feedback: str
+    decided_at: datetime
+
+
+class GrantView(BaseModel):
+    grant_id: str
+    amount: Money | None
+    offered_at: datetime | None
+    accepted_at: datetime | None
+
+
+class ApplicationView(BaseModel):
+    """One application. ``status`` is in the applicant's words for applicants (a scored application is
+    ``under_review``); programme managers and admins see the service's own status and the score."""
+
+    id: str
+    programme_id: str
+    organisation_id: str
+    title: str
+    summary: str
+    amount_requested: Money
+    contact: ContactDetails
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    ineligible_reasons: list[Reason]
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    decision: DecisionView | None
+    grant: GrantView | None
+    paid: Money | None
+    score: ScoreView | None = Field(description="Programme managers and admins only")
+
+    @classmethod
+    def of(cls, application: Application, manager: bool) -> "ApplicationView":
+        a = application
+        return cls(
+            **a.model_dump(include={
+                "id", "programme_id", "organisation_id", "title", "summary", "amount_requested", "contact",
+                "version", "created_at", "updated_at", "submitted_at", "ineligible_reasons", "withdrawn_at",
+                "withdrawal_reason",
+            }),
+            status=domain.status_shown(a.status, manager),
+            decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
+            grant=GrantView(**a.grant.model_dump()) if a.grant else None,
+            paid=a.paid,
+            score=ScoreView(**a.score.model_dump()) if a.score and manager else None,
+        )  # fmt: skip
+
+
+class ApplicationSummaryView(BaseModel):
+    id: str
+    programme_id: str
+    organisation_id: str
+    title: str
+    amount_requested: Money
+    status: str
+    submitted_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, application: Application, manager: bool) -> "ApplicationSummaryView":
+        fields = application.model_dump(include=set(cls.model_fields) - {"status"})
+        return cls(**fields, status=domain.status_shown(application.status, manager))
+
+
+class TimelineEntryView(BaseModel):
+    at: datetime
+    kind: str
+    words: str
+
+
+class TimelineView(BaseModel):
+    application_id: str
+    status: str
+    entries: list[TimelineEntryView]
+
+    @classmethod
+    def of(cls, application: Application, manager: bool) -> "TimelineView":
+        entries = sorted(application.timeline, key=lambda e: e.at)
+        return cls(
+            application_id=application.id,
+            status=domain.status_shown(application.status, manager),
+            entries=[TimelineEntryView(at=e.at, kind=e.kind, words=e.words) for e in entries],
+        )

@@ -1,0 +1,197 @@
+"""Background work every service shares: a loop that polls, and a queue of items kept in MongoDB that
+one worker at a time takes under a lease (payments to send, emails, webhook deliveries).
+
+- **Due.** An item is due when its status is one of the queue's ready statuses and its
+  ``next_attempt_at`` has come, or when it was claimed longer than a lease ago by a worker that
+  died. Each of those is its own indexed query (one query with a top-level ``$or`` would scan the
+  whole collection on the embedded database, and get slower with every item ever queued).
+- **Claim.** An item is taken with a compare-and-set on the status, claim and attempts the worker
+  read, so of several replicas exactly one takes it.
+- **Finish.** An item leaves the claimed status only while the worker's claim still holds.
+- **Backoff.** A failed attempt waits base, 2x base, 4x base ... up to a cap before the next.
+
+Each item keeps its queue state in the document itself or in one sub-document (``part``): ``status``,
+``attempts``, ``next_attempt_at``, ``claim``, ``claimed_at``.
+"""
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+from uuid import uuid4
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from grants_shared.clock import utcnow
+from grants_shared.unit_of_work import Database, Db, Transaction
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+Claimed = TypeVar("Claimed")
+
+
+async def every(seconds: float, work: Callable[[], Awaitable[object]], name: str) -> None:
+    """Call ``work`` every ``seconds`` for as long as the service runs; a failed round is logged and
+    the next one comes at its time."""
+    while True:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a round failed; trying again in %gs", name, seconds)
+        await asyncio.sleep(seconds)
+
+
+def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential backoff after ``attempts_made`` failed attempts: base, 2x base, 4x base ... capped."""
+    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts_made - 1)))
+
+
+@dataclass(frozen=True)
+class LeasedQueue:
+    """Where a kind of work waits: a collection, the statuses that are ready to take, and the
+    sub-document that holds each item's state (None: the document itself)."""
+
+    collection: str
+    ready: tuple[str, ...] = ("pending",)
+    claimed: str = "sending"
+    part: str | None = None
+
+    def field(self, name: str) -> str:
+        return f"{self.part}.{name}" if self.part else name
+
+    def state(self, doc: Doc) -> Doc:
+        return doc[self.part] if self.part else doc
+
+    async def create_indexes(self, db: AsyncDatabase) -> None:
+        """The two indexes the due queries need; create them at start-up with the service's own."""
+        name = self.part or self.collection
+        await db[self.collection].create_index(
+            [(self.field("status"), ASCENDING), (self.field("next_attempt_at"), ASCENDING)], name=f"{name}_due"
+        )
+        await db[self.collection].create_index(
+            [(self.field("status"), ASCENDING), (self.field("claimed_at"), ASCENDING)], name=f"{name}_claims"
+        )
+
+    async def due(self, tx: Db, now: datetime, lease: timedelta, limit: int) -> list[Doc]:
+        """Items to take now, soonest first: ready ones whose time has come, then claims older than a lease."""
+        collection = tx.db[self.collection]
+        found: list[Doc] = []
+        for status in self.ready:
+            query = {self.field("status"): status, self.field("next_attempt_at"): {"$lte": now}}
+            cursor = collection.find(query, session=tx.session).sort(self.field("next_attempt_at"), ASCENDING)
+            found += await cursor.limit(limit).to_list(None)
+        abandoned = {self.field("status"): self.claimed, self.field("claimed_at"): {"$lt": now - lease}}
+        cursor = collection.find(abandoned, session=tx.session).sort(self.field("claimed_at"), ASCENDING)
+        found += await cursor.limit(limit).to_list(None)
+        found.sort(key=lambda doc: self.state(doc).get("next_attempt_at") or now)
+        return found[:limit]
+
+    async def claim(self, tx: Db, doc: Doc, claim: str, now: datetime) -> bool:
+        """Compare-and-set on what this worker saw: of several replicas that read the item, one wins."""
+        state = self.state(doc)
+        result = await tx.db[self.collection].update_one(
+            {
+                "_id": doc["_id"],
+                self.field("status"): state["status"],
+                self.field("claim"): state.get("claim"),
+                # attempts acts as a version: a retry recorded since this worker looked is not claimed early
+                self.field("attempts"): state.get("attempts", 0),
+            },
+            {"$set": {self.field("status"): self.claimed, self.field("claim"): claim, self.field("claimed_at"): now}},
+            session=tx.session,
+        )
+        return result.modified_count == 1
+
+    async def finish(self, tx: Db, item_id: str, claim: str, fields: Doc, attempted: bool = True) -> bool:
+        """Settle a claim with ``fields`` (names within the state), only while this worker still holds it."""
+        update: Doc = {
+            "$set": {self.field(name): value for name, value in {**fields, "claim": None, "claimed_at": None}.items()}
+        }
+        if attempted:
+            update["$inc"] = {self.field("attempts"): 1}
+        result = await tx.db[self.collection].update_one(
+            {"_id": item_id, self.field("status"): self.claimed, self.field("claim"): claim}, update, session=tx.session
+        )
+        return result.modified_count == 1
+
+
+def ready_state(now: datetime, status: str = "pending") -> Doc:
+    """The queue fields of an item that is due at ``now`` and was never attempted."""
+    return {"status": status, "attempts": 0, "next_attempt_at": now, "claim": None, "claimed_at": None}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a queue is worked, from the service's settings."""
+
+    poll_seconds: float
+    batch: int
+    #: How many of a batch are worked side by side.
+    at_once: int
+    lease_seconds: float
+
+
+class LeasedWorker(ABC, Generic[Claimed]):
+    """Works a :class:`LeasedQueue`: at every poll, takes what is due, claims each item in a
+    transaction of its own, then :meth:`work` s it outside any transaction.
+
+    A subclass says what a claim also reads (:meth:`claim`, e.g. the bank details a payment is sent
+    to, in the claim's own transaction) and what working an item means (:meth:`work`, which settles
+    it with ``self.queue.finish`` while its claim holds)."""
+
+    queue: LeasedQueue
+    name: str
+
+    def __init__(self, database: Database[Any], pace: Pace) -> None:
+        self.database = database
+        self.pace = pace
+        self._at_once = asyncio.Semaphore(pace.at_once)
+
+    async def run(self) -> None:
+        await every(self.pace.poll_seconds, self.work_due, self.name)
+
+    async def work_due(self) -> int:
+        """Work what is due now; return how many items were worked to a result."""
+        lease = timedelta(seconds=self.pace.lease_seconds)
+        due = await self.queue.due(self.database, utcnow(), lease, self.pace.batch)
+        results = await asyncio.gather(*(self._take(doc) for doc in due), return_exceptions=True)
+        for doc, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                # Its type only: a message could carry personal data. The item stays as it was: a
+                # ready one is tried at the next poll, a claimed one when its lease runs out.
+                log.error("%s %s: %s; it will be tried again", self.name, doc["_id"], type(result).__name__)
+        return sum(1 for result in results if result is True)
+
+    async def _take(self, doc: Doc) -> bool:
+        async with self._at_once:
+            stop_if_cancelled()
+            claim = uuid4().hex
+            claimed = await self.database.transact(lambda tx: self.claim(tx, doc, claim))
+            if claimed is None:
+                return False  # another replica took it, or there is nothing it can be sent with
+            return await self.work(doc, claim, claimed)
+
+    @abstractmethod
+    async def claim(self, tx: Transaction[Any], doc: Doc, claim: str) -> Claimed | None:
+        """Take the item with ``self.queue.claim``; return what working it needs, or None if it was
+        not taken (another replica was first) or cannot be worked."""
+
+    @abstractmethod
+    async def work(self, doc: Doc, claim: str, claimed: Claimed) -> bool:
+        """Work a claimed item and settle it; True when it reached a result (sent, delivered...)."""
+
+
+def stop_if_cancelled() -> None:
+    """PyMongo 4.20 on Python 3.11 can swallow a cancellation that lands while it opens a connection
+    (its asyncio.wait_for around sock_connect, CPython gh-86296): a worker checks before taking the
+    next item, so it does not go on sending after shutdown asked it to stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
