@@ -1,19 +1,83 @@
 """The pure rules of scoring: assignment, weighted scores, moderation, ranking against the budget, awards."""
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from fractions import Fraction
 
 import pytest
 
 from grants_shared.money import Money
 from scoring import domain
-from scoring.domain import RankingCandidate, assign_reviewers, rank, score_application
+from scoring.domain import (
+    ApplicationStatus,
+    ConflictStatus,
+    ProgrammeStatus,
+    RankingCandidate,
+    ReviewStatus,
+    assign_reviewers,
+    can_move,
+    rank,
+    score_application,
+)
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def gbp(pounds: int) -> Money:
     return Money(amount=pounds * 100, currency="GBP")
+
+
+# --- state machines ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, statuses",
+    [
+        (domain.PROGRAMME_TRANSITIONS, ProgrammeStatus),
+        (domain.APPLICATION_TRANSITIONS, ApplicationStatus),
+        (domain.REVIEW_TRANSITIONS, ReviewStatus),
+        (domain.CONFLICT_TRANSITIONS, ConflictStatus),
+    ],
+)
+def test_each_state_machine_says_where_every_status_may_go(table: dict, statuses: type[StrEnum]) -> None:
+    assert set(table) == set(statuses)
+    assert all(isinstance(target, statuses) for targets in table.values() for target in targets)
+    assert all(status not in targets for status, targets in table.items())  # staying put is not a move
+
+
+def test_an_application_waits_for_reviewers_and_goes_back_to_waiting_when_one_drops_out() -> None:
+    assert can_move(ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.IN_REVIEW)
+    assert can_move(ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_REVIEWERS)
+    assert can_move(ApplicationStatus.IN_REVIEW, ApplicationStatus.SCORED)
+    assert not can_move(ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.SCORED)  # not all reviews yet
+    assert can_move(ApplicationStatus.SCORED, ApplicationStatus.DECIDED)
+    assert not can_move(ApplicationStatus.IN_REVIEW, ApplicationStatus.DECIDED)
+    assert not can_move(ApplicationStatus.SCORED, ApplicationStatus.IN_REVIEW)
+
+
+def test_an_application_may_be_withdrawn_until_it_is_decided_and_a_decision_stands() -> None:
+    assert domain.WITHDRAWABLE == {
+        ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.IN_REVIEW, ApplicationStatus.SCORED
+    }
+    assert domain.APPLICATION_TRANSITIONS[ApplicationStatus.DECIDED] == frozenset()
+    assert domain.APPLICATION_TRANSITIONS[ApplicationStatus.WITHDRAWN] == frozenset()
+    assert domain.UNDER_REVIEW == {ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.IN_REVIEW}
+
+
+def test_a_review_is_completed_from_a_draft_and_only_an_open_one_is_cancelled() -> None:
+    assert can_move(ReviewStatus.ASSIGNED, ReviewStatus.DRAFT)
+    assert can_move(ReviewStatus.DRAFT, ReviewStatus.COMPLETED)
+    assert not can_move(ReviewStatus.ASSIGNED, ReviewStatus.COMPLETED)  # nothing saved to submit
+    assert domain.OPEN_REVIEW == {ReviewStatus.ASSIGNED, ReviewStatus.DRAFT}
+    assert not can_move(ReviewStatus.COMPLETED, ReviewStatus.CANCELLED)  # a completed review stands
+    assert not can_move(ReviewStatus.CANCELLED, ReviewStatus.ASSIGNED)
+
+
+def test_a_conflict_is_resolved_once_and_a_programme_closed_once() -> None:
+    assert can_move(ConflictStatus.DECLARED, ConflictStatus.RESOLVED)
+    assert not can_move(ConflictStatus.RESOLVED, ConflictStatus.DECLARED)
+    assert can_move(ProgrammeStatus.OPEN, ProgrammeStatus.CLOSED)
+    assert not can_move(ProgrammeStatus.CLOSED, ProgrammeStatus.OPEN)
 
 
 # --- assignment ----------------------------------------------------------------------------------
@@ -47,8 +111,8 @@ def test_too_few_free_reviewers_gives_a_partial_assignment_and_says_how_many_are
     choice = assign_reviewers(["ann", "bob", "cat"], 3, {}, {"bob"}, set())
     assert choice.reviewer_ids == ("ann", "cat")
     assert choice.missing == 1
-    assert domain.status_after_assignment(choice.missing) == domain.AWAITING_REVIEWERS
-    assert domain.status_after_assignment(0) == domain.IN_REVIEW
+    assert domain.status_after_assignment(choice.missing) == ApplicationStatus.AWAITING_REVIEWERS
+    assert domain.status_after_assignment(0) == ApplicationStatus.IN_REVIEW
 
 
 def test_nobody_free_assigns_nobody() -> None:
@@ -130,8 +194,10 @@ def test_a_score_outside_the_scale_is_refused() -> None:
 # --- ranking and the budget ----------------------------------------------------------------------
 
 
-def candidate(app_id: str, score: float, pounds: int, minutes: int = 0, outcome: str | None = None) -> RankingCandidate:
-    status = domain.DECIDED if outcome else domain.SCORED
+def candidate(
+    app_id: str, score: float, pounds: int, minutes: int = 0, outcome: domain.Outcome | None = None
+) -> RankingCandidate:
+    status = ApplicationStatus.DECIDED if outcome else ApplicationStatus.SCORED
     return RankingCandidate(app_id, score, T0 + timedelta(minutes=minutes), pounds * 100, status, outcome)
 
 
@@ -173,11 +239,11 @@ def test_awards_already_made_are_out_of_the_available_money_and_declines_do_not_
 
 
 def test_only_a_scored_and_moderated_application_can_be_decided() -> None:
-    assert domain.decision_refusal(domain.SCORED, needs_moderation=False) is None
-    assert "moderator" in domain.decision_refusal(domain.SCORED, needs_moderation=True)
-    assert "already" in domain.decision_refusal(domain.DECIDED, needs_moderation=False)
-    assert domain.decision_refusal(domain.IN_REVIEW, needs_moderation=False) is not None
-    assert domain.decision_refusal(domain.WITHDRAWN, needs_moderation=False) is not None
+    assert domain.decision_refusal(ApplicationStatus.SCORED, needs_moderation=False) is None
+    assert "moderator" in domain.decision_refusal(ApplicationStatus.SCORED, needs_moderation=True)
+    assert "already" in domain.decision_refusal(ApplicationStatus.DECIDED, needs_moderation=False)
+    assert domain.decision_refusal(ApplicationStatus.IN_REVIEW, needs_moderation=False) is not None
+    assert domain.decision_refusal(ApplicationStatus.WITHDRAWN, needs_moderation=False) is not None
 
 
 def test_an_award_within_every_limit_is_allowed() -> None:

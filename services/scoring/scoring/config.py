@@ -1,3 +1,8 @@
+"""The scoring service's own settings (environment prefix ``GRANTS_``, like every service)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic import Field
 
 from grants_shared.settings import ServiceSettings
@@ -8,3 +13,11 @@ class Settings(ServiceSettings):
     review_days: int = Field(default=14, ge=1, le=365)
     #: Reviewers' scores for one criterion may differ by this many points before a moderator must look.
     moderation_spread: int = Field(default=2, ge=0, le=5)
+
+
+def current_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+#: The service's own settings, for a route that needs them.
+CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -1,4 +1,5 @@
-"""The rules of scoring, with no I/O: who reviews what, how scores combine, how the ranking meets the budget.
+"""The rules of scoring, with no I/O: the state machines of programmes, applications, reviews and
+conflicts of interest; who reviews what, how scores combine, how the ranking meets the budget.
 
 Everything here is a plain function of its arguments, so the rules are tested without a database.
 """
@@ -7,30 +8,101 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from fractions import Fraction
+from typing import Any, Literal, TypeVar
 
 from grants_shared.money import Money
 
-# --- states --------------------------------------------------------------------------------------
+# --- statuses: one state machine per aggregate ---------------------------------------------------
 
-# An application: awaiting_reviewers <-> in_review -> scored -> decided; any state before decided -> withdrawn.
-AWAITING_REVIEWERS = "awaiting_reviewers"
-IN_REVIEW = "in_review"
-SCORED = "scored"
-DECIDED = "decided"
-WITHDRAWN = "withdrawn"
-UNDER_REVIEW = (AWAITING_REVIEWERS, IN_REVIEW)
-WITHDRAWABLE = (AWAITING_REVIEWERS, IN_REVIEW, SCORED)
 
-# A review: assigned -> draft (scores saved) -> completed; assigned or draft -> cancelled.
-ASSIGNED = "assigned"
-DRAFT = "draft"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
-OPEN_REVIEW = (ASSIGNED, DRAFT)
+class ProgrammeStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
-AWARDED = "awarded"
-DECLINED = "declined"
+
+#: Closing stops new submissions upstream; reviews of applications already submitted carry on.
+PROGRAMME_TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
+    ProgrammeStatus.OPEN: frozenset({ProgrammeStatus.CLOSED}),
+    ProgrammeStatus.CLOSED: frozenset(),
+}
+
+
+class ApplicationStatus(StrEnum):
+    AWAITING_REVIEWERS = "awaiting_reviewers"
+    IN_REVIEW = "in_review"
+    SCORED = "scored"
+    DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
+
+
+#: awaiting_reviewers <-> in_review -> scored -> decided; any status before decided -> withdrawn. An
+#: application in review goes back to waiting when a reviewer drops out and nobody free can replace them.
+APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    ApplicationStatus.AWAITING_REVIEWERS: frozenset({ApplicationStatus.IN_REVIEW, ApplicationStatus.WITHDRAWN}),
+    ApplicationStatus.IN_REVIEW: frozenset(
+        {ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.SCORED, ApplicationStatus.WITHDRAWN}
+    ),
+    ApplicationStatus.SCORED: frozenset({ApplicationStatus.DECIDED, ApplicationStatus.WITHDRAWN}),
+    ApplicationStatus.DECIDED: frozenset(),  # a decision stands, even against a late withdrawal
+    ApplicationStatus.WITHDRAWN: frozenset(),
+}
+
+
+class ReviewStatus(StrEnum):
+    ASSIGNED = "assigned"
+    DRAFT = "draft"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+#: assigned -> draft (scores saved, and saved again while a draft) -> completed; an open review is
+#: cancelled when its reviewer declares a conflict or leaves the panel, or the application is withdrawn.
+REVIEW_TRANSITIONS: dict[ReviewStatus, frozenset[ReviewStatus]] = {
+    ReviewStatus.ASSIGNED: frozenset({ReviewStatus.DRAFT, ReviewStatus.CANCELLED}),
+    ReviewStatus.DRAFT: frozenset({ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}),
+    ReviewStatus.COMPLETED: frozenset(),  # a completed review stands
+    ReviewStatus.CANCELLED: frozenset(),
+}
+
+
+class ConflictStatus(StrEnum):
+    DECLARED = "declared"
+    RESOLVED = "resolved"
+
+
+#: A resolved declaration is kept as history; a new conflict with the same organisation is a new one.
+CONFLICT_TRANSITIONS: dict[ConflictStatus, frozenset[ConflictStatus]] = {
+    ConflictStatus.DECLARED: frozenset({ConflictStatus.RESOLVED}),
+    ConflictStatus.RESOLVED: frozenset(),
+}
+
+_TRANSITIONS: dict[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
+    ProgrammeStatus: PROGRAMME_TRANSITIONS,
+    ApplicationStatus: APPLICATION_TRANSITIONS,
+    ReviewStatus: REVIEW_TRANSITIONS,
+    ConflictStatus: CONFLICT_TRANSITIONS,
+}
+
+Status = TypeVar("Status", ProgrammeStatus, ApplicationStatus, ReviewStatus, ConflictStatus)
+
+
+def can_move(current: Status, target: Status) -> bool:
+    """Whether the state machine of ``current``'s aggregate moves it to ``target``."""
+    return target in _TRANSITIONS[type(current)][current]
+
+
+#: Reviewers may still be assigned (or replaced): the application is not yet scored.
+UNDER_REVIEW = frozenset({ApplicationStatus.AWAITING_REVIEWERS, ApplicationStatus.IN_REVIEW})
+#: Before the decision, the applicant may withdraw.
+WITHDRAWABLE = frozenset(s for s in ApplicationStatus if can_move(s, ApplicationStatus.WITHDRAWN))
+#: A review whose scores may still change: it counts towards its reviewer's load and can be cancelled.
+OPEN_REVIEW = frozenset(s for s in ReviewStatus if can_move(s, ReviewStatus.CANCELLED))
+
+Outcome = Literal["awarded", "declined"]
+AWARDED: Outcome = "awarded"
+DECLINED: Outcome = "declined"
 
 MAX_SCORE = 5
 
@@ -74,8 +146,8 @@ def with_new_reviews(open_reviews: Mapping[str, int], reviewer_ids: Iterable[str
     return loads
 
 
-def status_after_assignment(missing: int) -> str:
-    return AWAITING_REVIEWERS if missing > 0 else IN_REVIEW
+def status_after_assignment(missing: int) -> ApplicationStatus:
+    return ApplicationStatus.AWAITING_REVIEWERS if missing > 0 else ApplicationStatus.IN_REVIEW
 
 
 def panel_problem(panel: Collection[str], reviewers_per_application: int) -> str | None:
@@ -150,8 +222,8 @@ class RankingCandidate:
     weighted_score: float
     submitted_at: datetime
     amount_requested: int
-    status: str
-    outcome: str | None = None
+    status: ApplicationStatus
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True)
@@ -190,13 +262,13 @@ def rank(candidates: Iterable[RankingCandidate], available: int) -> list[RankedA
 # --- decisions -----------------------------------------------------------------------------------
 
 
-def decision_refusal(status: str, needs_moderation: bool) -> str | None:
+def decision_refusal(status: ApplicationStatus, needs_moderation: bool) -> str | None:
     """Why the panel cannot decide the application now (None when it can)."""
-    if status == DECIDED:
+    if status is ApplicationStatus.DECIDED:
         return "the application has already been decided"
-    if status == WITHDRAWN:
+    if status is ApplicationStatus.WITHDRAWN:
         return "the application was withdrawn"
-    if status != SCORED:
+    if not can_move(status, ApplicationStatus.DECIDED):
         return "the application has not been scored by all its reviewers yet"
     if needs_moderation:
         return "the reviewers' scores differ too much: a moderator must look at them first"

@@ -1,24 +1,26 @@
-"""The scoring service: `uvicorn scoring.main:app`."""
+"""The scoring service: run with ``uvicorn scoring.main:app``."""
 
 from fastapi import FastAPI
 
 from grants_shared.service import Service, create_app
-
-from scoring import api, handlers, store
+from scoring.api import ROUTERS
 from scoring.config import Settings
-
+from scoring.handlers import HANDLERS
+from scoring.store import create_indexes
+from scoring.workers import WORKERS
 
 SERVICE = Service(
     name="scoring",
-    title="Grants scoring",
+    title="Grants: scoring",
     description=(
         "Expert panels score applications against the programme's rubric; reviewers with a conflict of "
         "interest never see an application; the panel ranks scored applications against the budget and "
         "decides awards, which can never exceed the budget."
     ),
-    routers=[api.router],
-    handlers=handlers.HANDLERS,
-    create_indexes=store.create_indexes,
+    routers=ROUTERS,
+    handlers=HANDLERS,
+    create_indexes=create_indexes,
+    workers=WORKERS,
 )
 
 

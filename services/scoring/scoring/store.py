@@ -1,28 +1,173 @@
-"""Scoring's collections, their indexes, and the queries on them.
+"""The scoring database: its documents, indexes and every query on it.
 
-Every function takes the session of the transaction it runs in (None for plain reads). Lists take
-``offset`` and ``limit`` (0: no limit) so the API can page through them.
+- ``programmes``: each programme as scoring keeps it from its opening: rubric, panel (scoring's from
+  then on) and the budget ledger of awards.
+- ``applications``: submitted applications with their review state, score, moderation and decision.
+- ``reviews``: one per reviewer asked to score an application, with their score sheet.
+- ``conflicts``: reviewers' declarations of a conflict of interest with an organisation.
+- ``early_withdrawals``: withdrawals that arrived before their submission.
+
+Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
+Every write to an application also bumps its ``version``: two transactions that touch the same
+application therefore collide (a write conflict, retried by ``transact``) instead of each acting on a
+stale snapshot, e.g. two reviewers submitting the last two reviews at the same moment. Lists of a
+page answer ``(items, total)``.
 """
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Annotated, Any
 
+from pydantic import Field, StrictInt
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from grants_shared.clock import utcnow
-from scoring.domain import CANCELLED, OPEN_REVIEW
-from scoring.models import ApplicationDoc, ConflictDoc, ProgrammeDoc, ReviewDoc
+from grants_shared.documents import Document, Part
+from grants_shared.events import OrganisationSummary, RubricCriterion
+from grants_shared.money import Money
+from grants_shared.unit_of_work import Db
+from scoring.domain import (
+    MAX_SCORE,
+    OPEN_REVIEW,
+    UNDER_REVIEW,
+    WITHDRAWABLE,
+    ApplicationScore,
+    ApplicationStatus,
+    ConflictStatus,
+    Outcome,
+    ProgrammeStatus,
+    RankingCandidate,
+    ReviewStatus,
+)
 
-Session = AsyncClientSession | None
+Score = Annotated[StrictInt, Field(ge=0, le=MAX_SCORE)]
+Comment = Annotated[str, Field(max_length=2_000)]
 
-DECLARED = "declared"
+# --- documents -----------------------------------------------------------------------------------
+
+
+class Programme(Document):
+    """A programme as scoring keeps it: rubric, panel and the budget ledger for awards."""
+
+    name: str
+    status: ProgrammeStatus = ProgrammeStatus.OPEN
+    budget: Money
+    maximum_award: Money
+    criteria: list[RubricCriterion]
+    reviewers_per_application: int
+    panel: list[str]
+    awarded_total: Money
+    # Kept alongside awarded_total so an award reserves money with one conditional update.
+    remaining_budget: Money
+    opened_at: datetime
+    closed_at: datetime | None = None
+    version: int = 1
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return {c.key: c.weight for c in self.criteria}
+
+
+class Moderation(Part):
+    moderated_by: str
+    note: str
+    weighted_score: float
+    computed_weighted_score: float
+    moderated_at: datetime
+
+
+class Decision(Part):
+    outcome: Outcome
+    amount_awarded: Money | None = None
+    feedback: str = ""
+    decided_at: datetime
+    recorded_by: str
+    panel: list[str]
+
+
+class Application(Document):
+    programme_id: str
+    organisation: OrganisationSummary
+    title: str
+    summary: str
+    amount_requested: Money
+    submitted_at: datetime
+    status: ApplicationStatus
+    reviewers_required: int
+    #: Reviewers whose review is open or completed (cancelled reviews drop out).
+    reviewer_ids: list[str] = []
+    reviewers_missing: int = 0
+    reviews_completed: int = 0
+    criterion_means: dict[str, float] | None = None
+    computed_weighted_score: float | None = None
+    #: The score the ranking uses: the computed one, or the moderator's.
+    weighted_score: float | None = None
+    needs_moderation: bool = False
+    moderation: Moderation | None = None
+    decision: Decision | None = None
+    withdrawn_at: datetime | None = None
+    version: int = 1
+
+    def ranking_candidate(self) -> RankingCandidate:
+        return RankingCandidate(
+            application_id=self.id,
+            weighted_score=self.weighted_score or 0.0,
+            submitted_at=self.submitted_at,
+            amount_requested=self.amount_requested.amount,
+            status=self.status,
+            outcome=self.decision.outcome if self.decision else None,
+        )
+
+
+class ApplicantOrganisation(Part):
+    """An organisation that applied to a programme, as a panel member needs it to declare a conflict."""
+
+    id: str
+    name: str
+
+
+class CriterionScore(Part):
+    score: Score
+    comment: Comment = ""
+
+
+class Review(Document):
+    application_id: str
+    application_title: str
+    programme_id: str
+    organisation_id: str
+    reviewer_id: str
+    status: ReviewStatus
+    scores: dict[str, CriterionScore] = {}
+    assigned_at: datetime
+    due_date: date
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    version: int = 1
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        doc["due_date"] = self.due_date.isoformat()  # BSON has no date-only type
+        return doc
+
+
+class ConflictOfInterest(Document):
+    reviewer_id: str
+    organisation_id: str
+    reason: str
+    status: ConflictStatus = ConflictStatus.DECLARED
+    declared_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
     await db.programmes.create_index("panel")
-    await db.applications.create_index([("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)])
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
+    )
     await db.applications.create_index([("programme_id", ASCENDING), ("organisation.id", ASCENDING)])
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("status", ASCENDING)])
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("organisation_id", ASCENDING), ("status", ASCENDING)])
@@ -33,170 +178,367 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.conflicts.create_index(
         [("reviewer_id", ASCENDING), ("organisation_id", ASCENDING)],
         unique=True,
-        partialFilterExpression={"status": DECLARED},
+        partialFilterExpression={"status": ConflictStatus.DECLARED},
         name="one_declared_conflict",
     )
 
 
+async def _page(
+    tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]]
+) -> tuple[list[dict[str, Any]], int]:
+    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
+    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+
+
 # --- programmes ----------------------------------------------------------------------------------
 
+_IN_OPENING_ORDER = [("opened_at", ASCENDING), ("_id", ASCENDING)]
 
-async def get_programme(db: AsyncDatabase, programme_id: str, session: Session = None) -> ProgrammeDoc | None:
-    doc = await db.programmes.find_one({"_id": programme_id}, session=session)
-    return ProgrammeDoc.model_validate(doc) if doc else None
+
+async def get_programme(tx: Db, programme_id: str) -> Programme | None:
+    return Programme.maybe(await tx.db.programmes.find_one({"_id": programme_id}, session=tx.session))
 
 
 async def list_programmes(
-    db: AsyncDatabase, panel_member: str | None = None, offset: int = 0, limit: int = 0, session: Session = None
-) -> list[ProgrammeDoc]:
+    tx: Db, panel_member: str | None, limit: int, offset: int
+) -> tuple[list[Programme], int]:
     """Every programme, or those whose panel ``panel_member`` sits on, in the order they opened."""
     query = {"panel": panel_member} if panel_member else {}
-    cursor = db.programmes.find(query, session=session).sort([("opened_at", ASCENDING), ("_id", ASCENDING)])
-    return [ProgrammeDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
+    docs, total = await _page(tx, tx.db.programmes, query, limit, offset, _IN_OPENING_ORDER)
+    return [Programme.from_doc(d) for d in docs], total
+
+
+async def programmes_of_panel_member(tx: Db, reviewer_id: str) -> list[Programme]:
+    cursor = tx.db.programmes.find({"panel": reviewer_id}, session=tx.session).sort(_IN_OPENING_ORDER)
+    return [Programme.from_doc(d) async for d in cursor]
+
+
+async def insert_programme(tx: Db, programme: Programme) -> None:
+    await tx.db.programmes.insert_one(programme.to_doc(), session=tx.session)
+
+
+async def close_programme(tx: Db, programme_id: str, closed_at: datetime) -> None:
+    await tx.db.programmes.update_one(
+        {"_id": programme_id, "status": ProgrammeStatus.OPEN},
+        {"$set": {"status": ProgrammeStatus.CLOSED, "closed_at": closed_at}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+
+
+async def replace_panel(tx: Db, programme: Programme, panel: list[str]) -> bool:
+    """Give the programme this panel, if nobody changed the programme since ``programme`` was read."""
+    result = await tx.db.programmes.update_one(
+        {"_id": programme.id, "version": programme.version},
+        {"$set": {"panel": panel}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def reserve_budget(tx: Db, programme_id: str, amount: Money) -> bool:
+    """Take ``amount`` from the programme's remaining budget in one conditional update, so concurrent
+    awards can never together spend more than the budget; False when too little remains."""
+    reserved = await tx.db.programmes.update_one(
+        {
+            "_id": programme_id,
+            "remaining_budget.currency": amount.currency,
+            "remaining_budget.amount": {"$gte": amount.amount},
+        },
+        {"$inc": {"remaining_budget.amount": -amount.amount, "awarded_total.amount": amount.amount, "version": 1}},
+        session=tx.session,
+    )
+    return reserved.modified_count == 1
 
 
 # --- applications --------------------------------------------------------------------------------
 
-
-async def get_application(db: AsyncDatabase, application_id: str, session: Session = None) -> ApplicationDoc | None:
-    doc = await db.applications.find_one({"_id": application_id}, session=session)
-    return ApplicationDoc.model_validate(doc) if doc else None
+_IN_SUBMISSION_ORDER = [("submitted_at", ASCENDING), ("_id", ASCENDING)]
 
 
-async def applications_of_programme(
-    db: AsyncDatabase,
-    programme_id: str,
-    statuses: Iterable[str] | None = None,
-    session: Session = None,
-    offset: int = 0,
-    limit: int = 0,
-) -> list[ApplicationDoc]:
+async def get_application(tx: Db, application_id: str) -> Application | None:
+    return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
+
+
+def _of_programme(programme_id: str, statuses: Iterable[ApplicationStatus] | None) -> dict[str, Any]:
     query: dict[str, Any] = {"programme_id": programme_id}
     if statuses is not None:
         query["status"] = {"$in": list(statuses)}
-    cursor = db.applications.find(query, session=session).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)])
-    return [ApplicationDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
+    return query
+
+
+async def list_applications(
+    tx: Db, programme_id: str, statuses: Iterable[ApplicationStatus] | None, limit: int, offset: int
+) -> tuple[list[Application], int]:
+    query = _of_programme(programme_id, statuses)
+    docs, total = await _page(tx, tx.db.applications, query, limit, offset, _IN_SUBMISSION_ORDER)
+    return [Application.from_doc(d) for d in docs], total
+
+
+async def applications_of_programme(
+    tx: Db, programme_id: str, statuses: Iterable[ApplicationStatus]
+) -> list[Application]:
+    """Every application of the programme in one of ``statuses``, oldest submission first."""
+    cursor = tx.db.applications.find(_of_programme(programme_id, statuses), session=tx.session)
+    return [Application.from_doc(d) async for d in cursor.sort(_IN_SUBMISSION_ORDER)]
 
 
 async def organisations_of_programme(
-    db: AsyncDatabase, programme_id: str, offset: int = 0, limit: int = 0
-) -> list[dict[str, str]]:
-    pipeline: list[dict[str, Any]] = [
+    tx: Db, programme_id: str, limit: int, offset: int
+) -> tuple[list[ApplicantOrganisation], int]:
+    """The organisations that applied to the programme, by name."""
+    grouped: list[dict[str, Any]] = [
         {"$match": {"programme_id": programme_id}},
         {"$group": {"_id": "$organisation.id", "name": {"$first": "$organisation.name"}}},
-        {"$sort": {"name": 1, "_id": 1}},
-        {"$skip": offset},
     ]
-    if limit:
-        pipeline.append({"$limit": limit})
-    cursor = await db.applications.aggregate(pipeline)
-    return [{"id": d["_id"], "name": d["name"]} for d in await cursor.to_list(None)]
+    page = [*grouped, {"$sort": {"name": 1, "_id": 1}}, {"$skip": offset}, {"$limit": limit}]
+    docs = await (await tx.db.applications.aggregate(page, session=tx.session)).to_list(None)
+    counted = await (await tx.db.applications.aggregate([*grouped, {"$count": "n"}], session=tx.session)).to_list(None)
+    total = counted[0]["n"] if counted else 0
+    return [ApplicantOrganisation(id=d["_id"], name=d["name"]) for d in docs], total
 
 
-async def record_early_withdrawal(db: AsyncDatabase, application_id: str, session: Session) -> None:
-    """A withdrawal that overtook its submission: remembered so the submission is not reviewed."""
-    await db.early_withdrawals.update_one(
-        {"_id": application_id}, {"$setOnInsert": {"_id": application_id}}, upsert=True, session=session
+async def insert_application(tx: Db, application: Application) -> None:
+    await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
+
+
+async def add_reviewers(
+    tx: Db, application_id: str, reviewer_ids: Iterable[str], missing: int, status: ApplicationStatus
+) -> None:
+    """Record reviewers newly assigned to an application still under review, and how many it still lacks."""
+    await tx.db.applications.update_one(
+        {"_id": application_id, "status": {"$in": list(UNDER_REVIEW)}},
+        {
+            "$push": {"reviewer_ids": {"$each": list(reviewer_ids)}},
+            "$set": {"reviewers_missing": missing, "status": status},
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
     )
 
 
-async def was_withdrawn_early(db: AsyncDatabase, application_id: str, session: Session) -> bool:
-    return await db.early_withdrawals.find_one({"_id": application_id}, session=session) is not None
+async def drop_reviewer(tx: Db, application_id: str, reviewer_id: str) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id}, {"$pull": {"reviewer_ids": reviewer_id}, "$inc": {"version": 1}}, session=tx.session
+    )
+
+
+async def count_completed_review(tx: Db, application_id: str) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id}, {"$inc": {"reviews_completed": 1, "version": 1}}, session=tx.session
+    )
+
+
+async def record_score(tx: Db, application_id: str, score: ApplicationScore) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id, "status": ApplicationStatus.IN_REVIEW},
+        {
+            "$set": {
+                "status": ApplicationStatus.SCORED,
+                "criterion_means": score.criterion_means,
+                "computed_weighted_score": score.weighted_score,
+                "weighted_score": score.weighted_score,
+                "needs_moderation": score.needs_moderation,
+            },
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
+    )
+
+
+async def record_moderation(tx: Db, application: Application, moderation: Moderation) -> bool:
+    """Record the moderation of a scored application, if nobody changed it since it was read."""
+    result = await tx.db.applications.update_one(
+        {"_id": application.id, "status": ApplicationStatus.SCORED, "version": application.version},
+        {
+            "$set": {
+                "weighted_score": moderation.weighted_score,
+                "needs_moderation": False,
+                "moderation": moderation.model_dump(),
+            },
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def record_decision(tx: Db, application_id: str, decision: Decision) -> bool:
+    """Decide an application that is scored and needs no moderation; False if it is not (any longer)."""
+    decided = await tx.db.applications.update_one(
+        {"_id": application_id, "status": ApplicationStatus.SCORED, "needs_moderation": False},
+        {"$set": {"status": ApplicationStatus.DECIDED, "decision": decision.model_dump()}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return decided.modified_count == 1
+
+
+async def withdraw_application(tx: Db, application_id: str, withdrawn_at: datetime) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id, "status": {"$in": list(WITHDRAWABLE)}},
+        {
+            "$set": {"status": ApplicationStatus.WITHDRAWN, "withdrawn_at": withdrawn_at, "reviewers_missing": 0},
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
+    )
+
+
+async def record_early_withdrawal(tx: Db, application_id: str) -> None:
+    """A withdrawal that overtook its submission: remembered so the submission is not reviewed."""
+    await tx.db.early_withdrawals.update_one(
+        {"_id": application_id}, {"$setOnInsert": {"_id": application_id}}, upsert=True, session=tx.session
+    )
+
+
+async def was_withdrawn_early(tx: Db, application_id: str) -> bool:
+    return await tx.db.early_withdrawals.find_one({"_id": application_id}, session=tx.session) is not None
 
 
 # --- reviews -------------------------------------------------------------------------------------
 
 
-async def get_review(db: AsyncDatabase, review_id: str, session: Session = None) -> ReviewDoc | None:
-    doc = await db.reviews.find_one({"_id": review_id}, session=session)
-    return ReviewDoc.model_validate(doc) if doc else None
+async def get_review(tx: Db, review_id: str) -> Review | None:
+    return Review.maybe(await tx.db.reviews.find_one({"_id": review_id}, session=tx.session))
 
 
-async def reviews_of_reviewer(
-    db: AsyncDatabase,
+async def list_reviews_of_reviewer(
+    tx: Db,
     reviewer_id: str,
-    statuses: Iterable[str],
-    hidden_organisations: Iterable[str] = (),
-    offset: int = 0,
-    limit: int = 0,
-) -> list[ReviewDoc]:
-    cursor = db.reviews.find({
+    statuses: Iterable[ReviewStatus],
+    hidden_organisations: Iterable[str],
+    limit: int,
+    offset: int,
+) -> tuple[list[Review], int]:
+    query = {
         "reviewer_id": reviewer_id,
         "status": {"$in": list(statuses)},
         "organisation_id": {"$nin": list(hidden_organisations)},
-    }).sort([("assigned_at", ASCENDING), ("_id", ASCENDING)])
-    return [ReviewDoc.model_validate(d) for d in await cursor.skip(offset).limit(limit).to_list(None)]
+    }
+    in_assignment_order = [("assigned_at", ASCENDING), ("_id", ASCENDING)]
+    docs, total = await _page(tx, tx.db.reviews, query, limit, offset, in_assignment_order)
+    return [Review.from_doc(d) for d in docs], total
 
 
-async def reviews_of_application(
-    db: AsyncDatabase, application_id: str, statuses: Iterable[str], session: Session = None
-) -> list[ReviewDoc]:
-    cursor = db.reviews.find({"application_id": application_id, "status": {"$in": list(statuses)}}, session=session)
-    return [ReviewDoc.model_validate(d) for d in await cursor.sort("assigned_at", ASCENDING).to_list(None)]
+async def reviews_of_application(tx: Db, application_id: str, statuses: Iterable[ReviewStatus]) -> list[Review]:
+    query = {"application_id": application_id, "status": {"$in": list(statuses)}}
+    cursor = tx.db.reviews.find(query, session=tx.session).sort("assigned_at", ASCENDING)
+    return [Review.from_doc(d) async for d in cursor]
 
 
-async def open_reviews(db: AsyncDatabase, session: Session, **match: Any) -> list[ReviewDoc]:
-    """The reviews still open (assigned or draft) that match ``match``, e.g. ``reviewer_id=...``."""
-    cursor = db.reviews.find({**match, "status": {"$in": list(OPEN_REVIEW)}}, session=session)
-    return [ReviewDoc.model_validate(d) for d in await cursor.to_list(None)]
+async def _open_reviews(tx: Db, query: dict[str, Any]) -> list[Review]:
+    cursor = tx.db.reviews.find({**query, "status": {"$in": list(OPEN_REVIEW)}}, session=tx.session)
+    return [Review.from_doc(d) async for d in cursor]
 
 
-async def cancel_open_reviews(db: AsyncDatabase, match: dict[str, Any], reason: str, session: Session) -> int:
-    """Cancel the open reviews that match ``match``; how many were cancelled."""
-    result = await db.reviews.update_many(
-        {**match, "status": {"$in": list(OPEN_REVIEW)}},
-        {"$set": {"status": CANCELLED, "cancelled_at": utcnow(), "cancel_reason": reason}, "$inc": {"version": 1}},
-        session=session,
+async def open_reviews_in_programme(tx: Db, programme_id: str, reviewer_ids: Iterable[str]) -> list[Review]:
+    return await _open_reviews(tx, {"programme_id": programme_id, "reviewer_id": {"$in": list(reviewer_ids)}})
+
+
+async def open_reviews_of_organisation(tx: Db, reviewer_id: str, organisation_id: str) -> list[Review]:
+    return await _open_reviews(tx, {"reviewer_id": reviewer_id, "organisation_id": organisation_id})
+
+
+async def insert_reviews(tx: Db, reviews: Iterable[Review]) -> None:
+    await tx.db.reviews.insert_many([r.to_doc() for r in reviews], session=tx.session)
+
+
+async def save_scores(tx: Db, review: Review, scores: Mapping[str, CriterionScore]) -> bool:
+    """Save the scores as a draft, if the review is still open and nobody changed it since it was read."""
+    result = await tx.db.reviews.update_one(
+        {"_id": review.id, "version": review.version, "status": {"$in": list(OPEN_REVIEW)}},
+        {
+            "$set": {"scores": {k: s.model_dump() for k, s in scores.items()}, "status": ReviewStatus.DRAFT},
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def complete_review(tx: Db, review_id: str, completed_at: datetime) -> None:
+    await tx.db.reviews.update_one(
+        {"_id": review_id, "status": ReviewStatus.DRAFT},
+        {"$set": {"status": ReviewStatus.COMPLETED, "completed_at": completed_at}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+
+
+async def _cancel_open_reviews(tx: Db, query: dict[str, Any], reason: str, at: datetime) -> int:
+    result = await tx.db.reviews.update_many(
+        {**query, "status": {"$in": list(OPEN_REVIEW)}},
+        {
+            "$set": {"status": ReviewStatus.CANCELLED, "cancelled_at": at, "cancel_reason": reason},
+            "$inc": {"version": 1},
+        },
+        session=tx.session,
     )
     return result.modified_count
 
 
-async def open_review_loads(db: AsyncDatabase, reviewer_ids: Iterable[str], session: Session) -> dict[str, int]:
+async def cancel_review(tx: Db, review_id: str, reason: str, at: datetime) -> bool:
+    """Cancel the review if it is still open; False if it was not."""
+    return await _cancel_open_reviews(tx, {"_id": review_id}, reason, at) == 1
+
+
+async def cancel_open_reviews_of_application(tx: Db, application_id: str, reason: str, at: datetime) -> None:
+    await _cancel_open_reviews(tx, {"application_id": application_id}, reason, at)
+
+
+async def open_review_loads(tx: Db, reviewer_ids: Iterable[str]) -> dict[str, int]:
     """How many open reviews each reviewer has, across every programme."""
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"reviewer_id": {"$in": list(reviewer_ids)}, "status": {"$in": list(OPEN_REVIEW)}}},
         {"$group": {"_id": "$reviewer_id", "open": {"$sum": 1}}},
     ]
-    cursor = await db.reviews.aggregate(pipeline, session=session)
-    return {d["_id"]: d["open"] for d in await cursor.to_list(None)}
+    cursor = await tx.db.reviews.aggregate(pipeline, session=tx.session)
+    return {d["_id"]: d["open"] async for d in cursor}
 
 
 # --- conflicts of interest -----------------------------------------------------------------------
 
 
-async def get_conflict(db: AsyncDatabase, conflict_id: str, session: Session = None) -> ConflictDoc | None:
-    doc = await db.conflicts.find_one({"_id": conflict_id}, session=session)
-    return ConflictDoc.model_validate(doc) if doc else None
+async def get_conflict(tx: Db, conflict_id: str) -> ConflictOfInterest | None:
+    return ConflictOfInterest.maybe(await tx.db.conflicts.find_one({"_id": conflict_id}, session=tx.session))
 
 
-async def declared_conflict(
-    db: AsyncDatabase, reviewer_id: str, organisation_id: str, session: Session = None
-) -> ConflictDoc | None:
-    doc = await db.conflicts.find_one(
-        {"reviewer_id": reviewer_id, "organisation_id": organisation_id, "status": DECLARED}, session=session
-    )
-    return ConflictDoc.model_validate(doc) if doc else None
+async def declared_conflict(tx: Db, reviewer_id: str, organisation_id: str) -> ConflictOfInterest | None:
+    query = {"reviewer_id": reviewer_id, "organisation_id": organisation_id, "status": ConflictStatus.DECLARED}
+    return ConflictOfInterest.maybe(await tx.db.conflicts.find_one(query, session=tx.session))
 
 
 async def list_conflicts(
-    db: AsyncDatabase, reviewer_id: str | None = None, offset: int = 0, limit: int = 0
-) -> list[ConflictDoc]:
-    cursor = db.conflicts.find({"reviewer_id": reviewer_id} if reviewer_id else {})
-    cursor = cursor.sort([("declared_at", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
-    return [ConflictDoc.model_validate(d) for d in await cursor.to_list(None)]
+    tx: Db, reviewer_id: str | None, limit: int, offset: int
+) -> tuple[list[ConflictOfInterest], int]:
+    query = {"reviewer_id": reviewer_id} if reviewer_id else {}
+    in_declaration_order = [("declared_at", ASCENDING), ("_id", ASCENDING)]
+    docs, total = await _page(tx, tx.db.conflicts, query, limit, offset, in_declaration_order)
+    return [ConflictOfInterest.from_doc(d) for d in docs], total
 
 
-async def conflicted_organisations(db: AsyncDatabase, reviewer_id: str, session: Session = None) -> set[str]:
-    cursor = db.conflicts.find({"reviewer_id": reviewer_id, "status": DECLARED}, {"organisation_id": 1}, session=session)
-    return {d["organisation_id"] for d in await cursor.to_list(None)}
+async def conflicted_organisations(tx: Db, reviewer_id: str) -> set[str]:
+    query = {"reviewer_id": reviewer_id, "status": ConflictStatus.DECLARED}
+    cursor = tx.db.conflicts.find(query, {"organisation_id": 1}, session=tx.session)
+    return {d["organisation_id"] async for d in cursor}
 
 
-async def conflicted_reviewers(
-    db: AsyncDatabase, organisation_id: str, reviewer_ids: Iterable[str], session: Session
-) -> set[str]:
-    cursor = db.conflicts.find(
-        {"organisation_id": organisation_id, "reviewer_id": {"$in": list(reviewer_ids)}, "status": DECLARED},
-        {"reviewer_id": 1},
-        session=session,
+async def conflicted_reviewers(tx: Db, organisation_id: str, reviewer_ids: Iterable[str]) -> set[str]:
+    query = {
+        "organisation_id": organisation_id,
+        "reviewer_id": {"$in": list(reviewer_ids)},
+        "status": ConflictStatus.DECLARED,
+    }
+    cursor = tx.db.conflicts.find(query, {"reviewer_id": 1}, session=tx.session)
+    return {d["reviewer_id"] async for d in cursor}
+
+
+async def insert_conflict(tx: Db, conflict: ConflictOfInterest) -> None:
+    await tx.db.conflicts.insert_one(conflict.to_doc(), session=tx.session)
+
+
+async def resolve_conflict(tx: Db, resolved: ConflictOfInterest) -> None:
+    """Store the resolution of a conflict that is still declared."""
+    await tx.db.conflicts.update_one(
+        {"_id": resolved.id, "status": ConflictStatus.DECLARED},
+        {"$set": {"status": resolved.status, "resolved_at": resolved.resolved_at, "resolved_by": resolved.resolved_by}},
+        session=tx.session,
     )
-    return {d["reviewer_id"] for d in await cursor.to_list(None)}

@@ -124,14 +124,18 @@ class Scoring:
         submitted = await self.score(review_id, reviewer_id, need=4, impact=4)
         assert submitted.status_code == 200, submitted.text
 
-    async def items(self, path: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
-        """The items of one page of a list endpoint, checking the page's shape on the way."""
+    async def page(self, path: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+        """One page of a list endpoint, checking its shape on the way."""
         response = await self.http.get(path, params=params, headers=headers)
         assert response.status_code == 200, response.text
         page = response.json()
-        assert set(page) == {"items", "limit", "offset"}, page
+        assert set(page) == {"items", "limit", "offset", "total"}, page
         assert page["limit"] == params.get("limit", 100) and page["offset"] == params.get("offset", 0)
-        return page["items"]
+        return page
+
+    async def items(self, path: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+        """The items of one page of a list endpoint."""
+        return (await self.page(path, headers, **params))["items"]
 
     async def application(self, application_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/v1/applications/{application_id}", headers=self.manager)

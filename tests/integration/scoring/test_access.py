@@ -143,3 +143,24 @@ async def test_reviewers_are_not_shown_who_else_sits_on_the_panel(scoring: Scori
     as_manager = await scoring.http.get("/v1/programmes/prog-p", headers=scoring.manager)
     assert as_manager.json()["panel"] == ["rev-a", "rev-b"]
     assert [p["panel"] for p in await scoring.items("/v1/programmes", scoring.manager)] == [["rev-a", "rev-b"]]
+
+
+async def test_ids_in_paths_and_filters_follow_the_one_id_rule(scoring: Scoring) -> None:
+    longest = "x" * 128
+    for method, path, headers in (
+        ("GET", "/v1/programmes/{}", scoring.manager),
+        ("GET", "/v1/programmes/{}/ranking", scoring.manager),
+        ("GET", "/v1/reviews/{}", scoring.reviewer("rev-a")),
+        ("GET", "/v1/applications/{}", scoring.manager),
+        ("POST", "/v1/conflicts/{}/resolve", scoring.manager),
+    ):
+        for bad in ("two words", "semi;colon", longest + "x"):
+            refused = await scoring.http.request(method, path.format(bad), headers=headers)
+            assert refused.status_code == 422, (method, path, bad, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+        unknown = await scoring.http.request(method, path.format(longest), headers=headers)
+        assert unknown.status_code == 404, (method, path, unknown.text)
+    for bad in ("two words", longest + "x"):
+        answer = await scoring.http.get("/v1/conflicts", params={"reviewer_id": bad}, headers=scoring.manager)
+        assert answer.status_code == 422, (bad, answer.text)
+    assert await scoring.items("/v1/conflicts", scoring.manager, reviewer_id=longest) == []

@@ -1,4 +1,4 @@
-"""Every list endpoint answers one page: {"items", "limit", "offset"}, limit 1..200 (default 100)."""
+"""Every list endpoint answers one page: {"items", "limit", "offset", "total"}, limit 1..200 (default 100)."""
 
 import pytest
 
@@ -30,11 +30,17 @@ async def test_each_list_pages_through_its_items_in_a_stable_order(scoring: Scor
         assert [i[key] for i in await scoring.items(path, headers)] == everything, path
         assert [i[key] for i in await scoring.items(path, headers, limit=1, offset=1)] == everything[1:2], path
         assert await scoring.items(path, headers, offset=len(everything)) == [], path
+        # the total counts everything the list holds, whichever page is asked for
+        for params in ({}, {"limit": 1, "offset": 1}, {"offset": len(everything)}):
+            assert (await scoring.page(path, headers, **params))["total"] == len(everything), (path, params)
 
     reviews = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"))
     assert sorted(r["application_id"] for r in reviews) == ["app-1", "app-2", "app-3"]
-    second = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=2, offset=1)
-    assert [r["id"] for r in second] == [r["id"] for r in reviews[1:]]
+    second = await scoring.page("/v1/reviews", scoring.reviewer("rev-a"), limit=2, offset=1)
+    assert [r["id"] for r in second["items"]] == [r["id"] for r in reviews[1:]]
+    assert second["total"] == 3
+    waiting = await scoring.page("/v1/programmes/prog-1/applications", scoring.manager, status="awaiting_reviewers")
+    assert waiting["items"] == [] and waiting["total"] == 0
 
 
 async def test_a_reviewers_page_counts_only_the_reviews_they_may_see(scoring: Scoring) -> None:
@@ -49,9 +55,10 @@ async def test_a_reviewers_page_counts_only_the_reviews_they_may_see(scoring: Sc
     await scoring.http.post(
         "/v1/conflicts", json={"organisation_id": "org-1", "reason": "friend"}, headers=scoring.reviewer("rev-a")
     )
-    first = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=1)
+    first = await scoring.page("/v1/reviews", scoring.reviewer("rev-a"), limit=1)
     rest = await scoring.items("/v1/reviews", scoring.reviewer("rev-a"), limit=1, offset=1)
-    assert sorted(r["application_id"] for r in first + rest) == ["app-2", "app-3"]
+    assert sorted(r["application_id"] for r in first["items"] + rest) == ["app-2", "app-3"]
+    assert first["total"] == 2
 
 
 @pytest.mark.parametrize(

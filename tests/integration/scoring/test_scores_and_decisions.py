@@ -211,3 +211,20 @@ async def test_the_ranking_adds_up_requests_beyond_the_largest_single_amount(sco
     assert ranking.status_code == 200, ranking.text
     rows = [(e["cumulative_requested"], e["fits_budget"]) for e in ranking.json()["applications"]]
     assert rows == [(gbp(largest), True), (gbp(2 * largest), False)]
+
+
+async def test_events_a_request_causes_carry_its_trace_and_the_person_who_made_it(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-t", panel=["rev-a"], k=1)
+    await scoring.scored_application("app-t", "prog-t", "org-t", "rev-a", requested=1_000)
+    [scored] = await scoring.bus.wait_for(ApplicationScored.type, application_id="app-t")
+    assert scored.actor == "rev-a"  # the reviewer whose submission completed the reviews
+
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    decided = await scoring.http.post(
+        "/v1/applications/app-t/decision", json={"outcome": "awarded", "amount_awarded": gbp(1_000)},
+        headers={**scoring.manager, "traceparent": trace},
+    )
+    assert decided.status_code == 200, decided.text
+    [event] = await scoring.bus.wait_for(ApplicationDecided.type, application_id="app-t")
+    assert event.traceparent == trace
+    assert event.actor == "pm-1"

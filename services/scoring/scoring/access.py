@@ -1,0 +1,46 @@
+"""Who may see and do what in scoring, the same for a route that reads and a command that changes.
+
+Programme managers and admins see every programme; a reviewer sees the programmes whose panel they
+sit on and only the reviews assigned to them, never one of an organisation they declared a conflict
+with. Anything outside the caller's scope is NotFound (404), as if it did not exist. Reads only:
+every function takes ``tx`` (a transaction, or the database for a plain read).
+"""
+
+from grants_shared.api import is_manager
+from grants_shared.auth import Caller
+from grants_shared.errors import Forbidden, NotFound
+from grants_shared.unit_of_work import Db
+from scoring import store
+from scoring.domain import ReviewStatus
+from scoring.store import Programme, Review
+
+
+async def visible_programme(tx: Db, programme_id: str, caller: Caller) -> Programme:
+    """The programme, if the caller manages programmes or sits on its panel."""
+    programme = await store.get_programme(tx, programme_id)
+    if programme is None or not (is_manager(caller) or caller.subject in programme.panel):
+        raise NotFound(f"no programme {programme_id}")
+    return programme
+
+
+async def own_review(tx: Db, review_id: str, caller: Caller) -> Review:
+    """A review the caller was assigned and still holds, of an organisation they are not conflicted with."""
+    review = await store.get_review(tx, review_id)
+    if (
+        review is None
+        or review.reviewer_id != caller.subject
+        or review.status is ReviewStatus.CANCELLED
+        or await store.declared_conflict(tx, caller.subject, review.organisation_id)
+    ):
+        raise NotFound(f"no review {review_id}")
+    return review
+
+
+def not_their_own(caller: Caller, organisation_id: str) -> None:
+    """Someone who represents the applicant organisation (their token lists it) may neither score nor
+    decide its application, whether or not they declared the conflict."""
+    if organisation_id in caller.organisation_ids:
+        raise Forbidden(
+            f"you represent {organisation_id}, so you may not score or decide its application; "
+            "declare a conflict of interest with it so another panel member reviews it"
+        )

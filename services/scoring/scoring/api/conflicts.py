@@ -1,0 +1,46 @@
+"""Conflicts of interest: a reviewer declares one with an organisation (their open reviews of its
+applications go to other panel members) and reads their own; managers read every reviewer's. The
+reviewer or a manager resolves one, and waiting applications may then be assigned to the reviewer."""
+
+from fastapi import APIRouter
+
+from grants_shared.api import (
+    DatabaseDep, IdFilter, Limit, ManagerOrReviewer, Offset, Page, PathId, Reviewer, Transact, is_manager,
+)  # fmt: skip
+from grants_shared.openapi import problems
+from scoring import commands, store
+from scoring.schemas import ConflictDeclaration, ConflictView
+
+router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
+
+
+@router.post(
+    "", status_code=201, responses=problems(s409="You have already declared a conflict with this organisation"),
+    summary="Declare a conflict of interest with an organisation; your open reviews of it are reassigned",
+)  # fmt: skip
+async def declare_conflict(body: ConflictDeclaration, caller: Reviewer, transact: Transact) -> ConflictView:
+    return ConflictView.of(await transact(commands.declare_conflict, caller, body))
+
+
+@router.get(
+    "", summary="Conflicts of interest, standing and resolved: a reviewer's own; managers see every reviewer's"
+)
+async def list_conflicts(
+    caller: ManagerOrReviewer,
+    database: DatabaseDep,
+    reviewer_id: IdFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ConflictView]:
+    """``reviewer_id``: managers only, one reviewer's conflicts (a reviewer always reads their own)."""
+    whose = reviewer_id if is_manager(caller) else caller.subject
+    found, total = await store.list_conflicts(database, whose, limit, offset)
+    return Page(items=[ConflictView.of(c) for c in found], limit=limit, offset=offset, total=total)
+
+
+@router.post(
+    "/{conflict_id}/resolve", responses=problems(s409="The conflict has already been resolved"),
+    summary="Resolve a conflict (its reviewer, or a manager); waiting applications may then be assigned to them",
+)  # fmt: skip
+async def resolve_conflict(conflict_id: PathId, caller: ManagerOrReviewer, transact: Transact) -> ConflictView:
+    return ConflictView.of(await transact(commands.resolve_conflict, caller, conflict_id))

@@ -1,0 +1,119 @@
+"""Programmes as scoring keeps them: their rubric and budget, the panel (scoring's from the opening
+on: managers replace it here), the organisations that applied, the applications with their review
+state, and the ranking against the budget. Managers see every programme; a reviewer those whose
+panel they sit on, without being shown who else sits on it."""
+
+from fastapi import APIRouter, Response
+
+from grants_shared.api import (
+    DatabaseDep, IfMatchRequired, Limit, Manager, ManagerOrReviewer, Offset, Page, PathId, Transact, is_manager,
+    set_etag,
+)  # fmt: skip
+from grants_shared.auth import Caller
+from grants_shared.openapi import etag
+from scoring import access, commands, domain, store
+from scoring.domain import ApplicationStatus
+from scoring.schemas import (
+    ApplicationSummaryView,
+    OrganisationView,
+    PanelUpdate,
+    ProgrammeView,
+    RankingEntryView,
+    RankingView,
+)
+from scoring.store import Programme
+
+router = APIRouter(prefix="/v1/programmes", tags=["programmes"])
+
+
+@router.get("", summary="Programmes you manage, or whose panel you sit on")
+async def list_programmes(
+    caller: ManagerOrReviewer, database: DatabaseDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[ProgrammeView]:
+    panel_member = None if is_manager(caller) else caller.subject
+    found, total = await store.list_programmes(database, panel_member, limit, offset)
+    return Page(items=[_view(p, caller) for p in found], limit=limit, offset=offset, total=total)
+
+
+@router.get("/{programme_id}", summary="A programme: rubric, panel and budget", responses=etag())
+async def get_programme(
+    programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, response: Response
+) -> ProgrammeView:
+    programme = await access.visible_programme(database, programme_id, caller)
+    set_etag(response, programme.version)
+    return _view(programme, caller)
+
+
+@router.put(
+    "/{programme_id}/panel",
+    summary=(
+        "Replace the panel (If-Match required): open reviews of those who leave it go to other members, and "
+        "applications waiting for reviewers get them from the new panel"
+    ),
+    responses=etag(),
+)
+async def put_panel(
+    programme_id: PathId, body: PanelUpdate, caller: Manager, transact: Transact, version: IfMatchRequired,
+    response: Response,
+) -> ProgrammeView:  # fmt: skip
+    programme = await transact(commands.replace_panel, caller, programme_id, body.reviewer_ids, version)
+    set_etag(response, programme.version)
+    return _view(programme, caller)
+
+
+@router.get(
+    "/{programme_id}/organisations",
+    summary="Organisations that applied to the programme (id and name), so panel members can declare conflicts",
+)
+async def list_organisations(
+    programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[OrganisationView]:
+    programme = await access.visible_programme(database, programme_id, caller)
+    found, total = await store.organisations_of_programme(database, programme.id, limit, offset)
+    return Page(items=[OrganisationView.of(o) for o in found], limit=limit, offset=offset, total=total)
+
+
+@router.get(
+    "/{programme_id}/applications",
+    tags=["applications"],
+    summary="The programme's applications with their review state, including those awaiting reviewers",
+)
+async def list_applications(
+    programme_id: PathId,
+    caller: Manager,
+    database: DatabaseDep,
+    status: ApplicationStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ApplicationSummaryView]:
+    programme = await access.visible_programme(database, programme_id, caller)
+    statuses = [status] if status else None
+    found, total = await store.list_applications(database, programme.id, statuses, limit, offset)
+    return Page(items=[ApplicationSummaryView.of(a) for a in found], limit=limit, offset=offset, total=total)
+
+
+@router.get(
+    "/{programme_id}/ranking", summary="Scored applications by weighted score, walked against the remaining budget"
+)
+async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep) -> RankingView:
+    programme = await access.visible_programme(database, programme_id, caller)
+    scored = await store.applications_of_programme(
+        database, programme.id, [ApplicationStatus.SCORED, ApplicationStatus.DECIDED]
+    )
+    applications = {a.id: a for a in scored}
+    # Ranked over every application, so each caller sees the same budget line; a reviewer's
+    # conflicted applications, and those of organisations they represent, are then left out.
+    hidden: set[str] = set()
+    if not is_manager(caller):
+        hidden = await store.conflicted_organisations(database, caller.subject) | caller.organisation_ids
+    entries = []
+    for ranked in domain.rank((a.ranking_candidate() for a in scored), programme.remaining_budget.amount):
+        application = applications[ranked.candidate.application_id]
+        if application.organisation.id not in hidden:
+            entries.append(RankingEntryView.of(ranked, application, programme.budget.currency))
+    return RankingView.of(programme, entries)
+
+
+def _view(programme: Programme, caller: Caller) -> ProgrammeView:
+    # Who sits on a panel of experts by experience is theirs to share: reviewers do not need the list.
+    return ProgrammeView.of(programme, panel=programme.panel if is_manager(caller) else None)

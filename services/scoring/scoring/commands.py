@@ -1,0 +1,383 @@
+"""Every change to the scoring database, each run inside the caller's transaction (``tx``) and
+emitting the events it causes there: routes and event handlers call these.
+
+Anything outside the caller's scope is NotFound (404), so its existence is not revealed
+(``scoring.access``). A change to what a person wrote checks the version they read (If-Match). Every
+transition is conditional in the store, so an event handled late, twice or out of order changes
+nothing it should not.
+"""
+
+import logging
+from datetime import timedelta
+from uuid import uuid4
+
+from grants_shared.api import check_version, is_manager
+from grants_shared.auth import Caller
+from grants_shared.clock import utcnow
+from grants_shared.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
+from grants_shared.events import (
+    ApplicationDecided,
+    ApplicationScored,
+    ApplicationSubmitted,
+    DecidedBy,
+    ProgrammeOpened,
+    ReviewAssigned,
+)
+from grants_shared.unit_of_work import Transaction
+from scoring import access, domain, store
+from scoring.config import Settings
+from scoring.domain import ApplicationStatus, ConflictStatus, ProgrammeStatus, ReviewStatus
+from scoring.schemas import ConflictDeclaration, DecisionRequest, ModerationRequest, ScoreSheet
+from scoring.store import Application, ConflictOfInterest, Decision, Moderation, Programme, Review
+
+log = logging.getLogger(__name__)
+
+Tx = Transaction[Settings]
+
+
+# --- programmes and their panel -------------------------------------------------------------------
+# Scoring takes a programme over when applications opens it; from then on its panel is scoring's
+# (applications only proposes one while the programme is a draft).
+
+
+class ProgrammeNotKnownYet(Exception):
+    """Transient: the programme's opening has not reached scoring yet, so the event is retried later."""
+
+
+async def take_over_programme(tx: Tx, opened: ProgrammeOpened) -> None:
+    """Keep the programme as it opened, with no awards yet; a repeated opening changes nothing."""
+    if await store.get_programme(tx, opened.programme_id):
+        return
+    await store.insert_programme(tx, Programme(
+        id=opened.programme_id, name=opened.name, budget=opened.budget, maximum_award=opened.maximum_award,
+        criteria=opened.criteria, reviewers_per_application=opened.reviewers_per_application,
+        panel=list(dict.fromkeys(opened.panel)), awarded_total=opened.budget.model_copy(update={"amount": 0}),
+        remaining_budget=opened.budget, opened_at=utcnow(),
+    ))  # fmt: skip
+
+
+async def close_programme(tx: Tx, programme_id: str) -> None:
+    """Reviews of applications already submitted carry on; closing only stops new submissions upstream."""
+    programme = await store.get_programme(tx, programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(f"programme {programme_id} closed before scoring heard it opened")
+    if domain.can_move(programme.status, ProgrammeStatus.CLOSED):
+        await store.close_programme(tx, programme.id, utcnow())
+
+
+async def replace_panel(
+    tx: Tx, caller: Caller, programme_id: str, reviewer_ids: list[str], version: int
+) -> Programme:
+    """Give the programme a new panel: the open reviews of those who leave it go to other members, and
+    applications waiting for reviewers get them from the new panel. Completed reviews stand."""
+    programme = await access.visible_programme(tx, programme_id, caller)
+    check_version(version, programme.version)
+    problem = domain.panel_problem(reviewer_ids, programme.reviewers_per_application)
+    if problem:
+        raise RuleViolation(problem)
+    if not await store.replace_panel(tx, programme, reviewer_ids):
+        raise PreconditionFailed("the programme changed since you read it; read it again and retry")
+    left = sorted(set(programme.panel) - set(reviewer_ids))
+    programme = programme.model_copy(update={"panel": reviewer_ids, "version": programme.version + 1})
+    # Someone off the panel no longer reads this programme's applications.
+    for review in await store.open_reviews_in_programme(tx, programme.id, left):
+        await _replace_reviewer(tx, review, "reviewer left the panel")
+    await _retry_waiting_applications(tx, programme)
+    return programme
+
+
+# --- applications as they reach scoring -----------------------------------------------------------
+# Both are safe to run late, twice or out of order.
+
+
+async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
+    """Keep a submitted application (not its contact) and assign it reviewers; a repeat changes nothing."""
+    programme = await store.get_programme(tx, submitted.programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(
+            f"application {submitted.application_id} arrived before programme {submitted.programme_id}"
+        )
+    if await store.get_application(tx, submitted.application_id):
+        return
+    if submitted.amount_requested.currency != programme.budget.currency:
+        raise RuleViolation(
+            f"application {submitted.application_id} asks for {submitted.amount_requested.currency}; "
+            f"programme {programme.id} pays in {programme.budget.currency}"
+        )
+    application = Application(
+        id=submitted.application_id, programme_id=programme.id, organisation=submitted.organisation,
+        title=submitted.title, summary=submitted.summary, amount_requested=submitted.amount_requested,
+        submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS,
+        reviewers_required=programme.reviewers_per_application,
+        reviewers_missing=programme.reviewers_per_application,
+    )  # fmt: skip
+    if await store.was_withdrawn_early(tx, application.id):
+        withdrawn = {"status": ApplicationStatus.WITHDRAWN, "withdrawn_at": utcnow()}
+        await store.insert_application(tx, application.model_copy(update=withdrawn))
+        return
+    choice = await _choose_reviewers(tx, programme, application, await _open_loads(tx, programme))
+    application = application.model_copy(update={
+        "reviewer_ids": list(choice.reviewer_ids), "reviewers_missing": choice.missing,
+        "status": domain.status_after_assignment(choice.missing),
+    })  # fmt: skip
+    await store.insert_application(tx, application)
+    await _create_reviews(tx, programme, application, choice.reviewer_ids)
+    if choice.missing:
+        log.warning("application %s is waiting for %d more reviewers", application.id, choice.missing)
+
+
+async def withdraw_application(tx: Tx, application_id: str) -> None:
+    """Withdraw the application and cancel its open reviews; a decision stands. A withdrawal that
+    overtakes its submission is remembered, so the submission is kept as withdrawn and never reviewed."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        await store.record_early_withdrawal(tx, application_id)
+        return
+    if not domain.can_move(application.status, ApplicationStatus.WITHDRAWN):
+        return  # already withdrawn, or decided
+    now = utcnow()
+    await store.withdraw_application(tx, application.id, now)
+    await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
+
+
+# --- who reviews what -----------------------------------------------------------------------------
+# Least loaded first (``domain.assign_reviewers``), never a reviewer conflicted with the applicant
+# organisation; with too few free, the application waits in ``awaiting_reviewers``. Receiving an
+# application, changing a panel and declaring or resolving a conflict all come here.
+
+#: How many open reviews each reviewer has, across every programme.
+Loads = dict[str, int]
+
+
+async def _open_loads(tx: Tx, programme: Programme) -> Loads:
+    return await store.open_review_loads(tx, programme.panel)
+
+
+async def _choose_reviewers(
+    tx: Tx, programme: Programme, application: Application, loads: Loads
+) -> domain.Assignment:
+    conflicted = await store.conflicted_reviewers(tx, application.organisation.id, programme.panel)
+    needed = application.reviewers_required - len(application.reviewer_ids)
+    return domain.assign_reviewers(programme.panel, needed, loads, conflicted, application.reviewer_ids)
+
+
+async def _create_reviews(
+    tx: Tx, programme: Programme, application: Application, reviewer_ids: tuple[str, ...]
+) -> None:
+    """Open a review for each reviewer and tell them (ReviewAssigned)."""
+    if not reviewer_ids:
+        return
+    now = utcnow()
+    due = (now + timedelta(days=tx.settings.review_days)).date()
+    reviews = [
+        Review(
+            id=f"rev-{uuid4().hex}", application_id=application.id, application_title=application.title,
+            programme_id=programme.id, organisation_id=application.organisation.id, reviewer_id=reviewer_id,
+            status=ReviewStatus.ASSIGNED, assigned_at=now, due_date=due,
+        )  # fmt: skip
+        for reviewer_id in reviewer_ids
+    ]
+    await store.insert_reviews(tx, reviews)
+    for review in reviews:
+        await tx.emit(ReviewAssigned(
+            review_id=review.id, application_id=application.id, programme_id=programme.id,
+            application_title=application.title, reviewer_id=review.reviewer_id, due_date=due,
+        ))  # fmt: skip
+
+
+async def _top_up_reviewers(tx: Tx, programme: Programme, application: Application, loads: Loads) -> Loads:
+    """Assign reviewers to an application that has fewer than it needs; return the loads afterwards."""
+    choice = await _choose_reviewers(tx, programme, application, loads)
+    await _create_reviews(tx, programme, application, choice.reviewer_ids)
+    status = domain.status_after_assignment(choice.missing)
+    await store.add_reviewers(tx, application.id, choice.reviewer_ids, choice.missing, status)
+    return domain.with_new_reviews(loads, choice.reviewer_ids)
+
+
+async def _retry_waiting_applications(tx: Tx, programme: Programme) -> None:
+    """Give waiting applications of ``programme`` the reviewers that have become free, oldest first."""
+    waiting = await store.applications_of_programme(tx, programme.id, [ApplicationStatus.AWAITING_REVIEWERS])
+    if not waiting:
+        return
+    loads = await _open_loads(tx, programme)
+    for application in waiting:
+        loads = await _top_up_reviewers(tx, programme, application, loads)
+
+
+async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
+    """Cancel an open review and give its application another reviewer (or leave it waiting for one)."""
+    if not await store.cancel_review(tx, review.id, reason, utcnow()):
+        return
+    await store.drop_reviewer(tx, review.application_id, review.reviewer_id)
+    application = await store.get_application(tx, review.application_id)
+    programme = await store.get_programme(tx, review.programme_id)
+    if application is None or programme is None or application.status not in domain.UNDER_REVIEW:
+        return
+    await _top_up_reviewers(tx, programme, application, await _open_loads(tx, programme))
+
+
+# --- reviews --------------------------------------------------------------------------------------
+
+
+async def save_scores(tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet, version: int) -> Review:
+    """Save the scores as a draft: every criterion of the rubric, no other."""
+    review, programme = await _review_to_score(tx, caller, review_id)
+    if review.status not in domain.OPEN_REVIEW:
+        raise Conflict("this review has been submitted and can no longer change")
+    check_version(version, review.version)
+    problems = domain.score_sheet_problems(programme.weights, sheet.scores)
+    if problems:
+        raise RuleViolation("; ".join(problems), problems=problems)
+    if not await store.save_scores(tx, review, sheet.scores):
+        raise PreconditionFailed("the review changed since you read it; read it again and retry")
+    saved = {"scores": sheet.scores, "status": ReviewStatus.DRAFT, "version": review.version + 1}
+    return review.model_copy(update=saved)
+
+
+async def submit_review(tx: Tx, caller: Caller, review_id: str) -> Review:
+    review, programme = await _review_to_score(tx, caller, review_id)
+    if review.status is ReviewStatus.COMPLETED:
+        raise Conflict("this review has already been submitted")
+    complete = not domain.score_sheet_problems(programme.weights, review.scores)
+    if not (complete and domain.can_move(review.status, ReviewStatus.COMPLETED)):
+        raise Conflict("save a score for every criterion before submitting")
+    completed_at = utcnow()
+    await store.complete_review(tx, review.id, completed_at)
+    await store.count_completed_review(tx, review.application_id)
+    await _score_if_complete(tx, programme, review.application_id)
+    return review.model_copy(
+        update={"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
+    )
+
+
+async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:
+    """The caller's review, if they may score it, and the programme whose rubric it follows."""
+    review = await access.own_review(tx, review_id, caller)
+    access.not_their_own(caller, review.organisation_id)
+    programme = await store.get_programme(tx, review.programme_id)
+    if programme is None:
+        raise NotFound(f"no review {review_id}")
+    return review, programme
+
+
+async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) -> None:
+    """Once every one of the application's reviews is complete, score it and say so (ApplicationScored)."""
+    application = await store.get_application(tx, application_id)
+    if (
+        application is None
+        or not domain.can_move(application.status, ApplicationStatus.SCORED)
+        or application.reviews_completed < application.reviewers_required
+    ):
+        return
+    reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
+    sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
+    score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
+    await store.record_score(tx, application.id, score)
+    await tx.emit(ApplicationScored(
+        application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
+        criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
+    ))  # fmt: skip
+
+
+# --- conflicts of interest ------------------------------------------------------------------------
+
+
+async def declare_conflict(tx: Tx, caller: Caller, declaration: ConflictDeclaration) -> ConflictOfInterest:
+    """Completed reviews stand; open ones are cancelled and reassigned (or the application waits)."""
+    if await store.declared_conflict(tx, caller.subject, declaration.organisation_id):
+        raise Conflict(f"you have already declared a conflict with {declaration.organisation_id}")
+    conflict = ConflictOfInterest(
+        id=f"coi-{uuid4().hex}", reviewer_id=caller.subject, organisation_id=declaration.organisation_id,
+        reason=declaration.reason, declared_at=utcnow(),
+    )  # fmt: skip
+    await store.insert_conflict(tx, conflict)
+    for review in await store.open_reviews_of_organisation(tx, caller.subject, declaration.organisation_id):
+        await _replace_reviewer(tx, review, "reviewer declared a conflict of interest")
+    return conflict
+
+
+async def resolve_conflict(tx: Tx, caller: Caller, conflict_id: str) -> ConflictOfInterest:
+    """Its reviewer or a manager resolves it; the declaration is kept as history."""
+    conflict = await store.get_conflict(tx, conflict_id)
+    if conflict is None or not (is_manager(caller) or conflict.reviewer_id == caller.subject):
+        raise NotFound(f"no conflict {conflict_id}")
+    if not domain.can_move(conflict.status, ConflictStatus.RESOLVED):
+        raise Conflict("this conflict has already been resolved")
+    resolved = conflict.model_copy(
+        update={"status": ConflictStatus.RESOLVED, "resolved_at": utcnow(), "resolved_by": caller.subject}
+    )
+    await store.resolve_conflict(tx, resolved)
+    for programme in await store.programmes_of_panel_member(tx, conflict.reviewer_id):
+        await _retry_waiting_applications(tx, programme)
+    return resolved
+
+
+# --- moderation and decisions ---------------------------------------------------------------------
+
+
+async def moderate(tx: Tx, caller: Caller, application_id: str, request: ModerationRequest) -> Application:
+    """Set (or confirm) the weighted score of a scored application, with a note; no event is published."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    computed = application.computed_weighted_score
+    if application.status is not ApplicationStatus.SCORED or computed is None:
+        raise Conflict(f"only a scored, undecided application can be moderated; this one is {application.status}")
+    moderation = Moderation(
+        moderated_by=caller.subject, note=request.note,
+        weighted_score=computed if request.weighted_score is None else request.weighted_score,
+        computed_weighted_score=computed, moderated_at=utcnow(),
+    )  # fmt: skip
+    if not await store.record_moderation(tx, application, moderation):
+        raise Conflict("the application changed while you moderated it; read it again")
+    return application.model_copy(update={
+        "weighted_score": moderation.weighted_score, "needs_moderation": False, "moderation": moderation,
+        "version": application.version + 1,
+    })  # fmt: skip
+
+
+async def decide(
+    tx: Tx, caller: Caller, application_id: str, request: DecisionRequest
+) -> tuple[Application, Decision]:
+    """Award (within the budget) or decline a scored application whose moderation is not pending; the
+    application as it was before the decision, and the decision."""
+    application = await store.get_application(tx, application_id)
+    programme = await store.get_programme(tx, application.programme_id) if application else None
+    if application is None or programme is None or not await _may_decide(tx, caller, programme, application):
+        raise NotFound(f"no application {application_id}")
+    access.not_their_own(caller, application.organisation.id)
+    refusal = domain.decision_refusal(application.status, application.needs_moderation)
+    if refusal:
+        raise Conflict(refusal)
+    amount = request.amount_awarded
+    if amount is not None:
+        problems = domain.award_problems(
+            amount, application.amount_requested, programme.maximum_award, programme.remaining_budget
+        )
+        if problems:
+            raise RuleViolation("; ".join(problems), problems=problems)
+    decision = Decision(
+        outcome=request.outcome, amount_awarded=amount, feedback=request.feedback, decided_at=utcnow(),
+        recorded_by=caller.subject, panel=programme.panel,
+    )  # fmt: skip
+    if not await store.record_decision(tx, application.id, decision):
+        raise Conflict("the application is no longer waiting for a decision")
+    # One conditional update on the programme: concurrent awards collide on it (the loser is retried
+    # and sees what remains), and an award that does not fit abandons the decision with it.
+    if amount is not None and not await store.reserve_budget(tx, programme.id, amount):
+        raise RuleViolation("this award would take the programme over its budget")
+    await tx.emit(ApplicationDecided(
+        application_id=application.id, programme_id=programme.id, organisation_id=application.organisation.id,
+        outcome=decision.outcome, amount_awarded=amount, feedback=decision.feedback, decided_at=decision.decided_at,
+        decided_by=DecidedBy(recorded_by=caller.subject, panel=programme.panel),
+    ))  # fmt: skip
+    return application, decision
+
+
+async def _may_decide(tx: Tx, caller: Caller, programme: Programme, application: Application) -> bool:
+    """Managers, and the experts on the programme's panel who have no conflict with the applicant."""
+    if is_manager(caller):
+        return True
+    if caller.subject not in programme.panel:
+        return False
+    return await store.declared_conflict(tx, caller.subject, application.organisation.id) is None
