@@ -27,6 +27,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.clock import utcnow
+from grants_shared.retries import retry_delay  # noqa: F401  (workers import it from here too)
 from grants_shared.unit_of_work import Database, Db, Transaction
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,6 @@ async def every(seconds: float, work: Callable[[], Awaitable[object]], name: str
         except Exception:
             log.exception("%s: a round failed; trying again in %gs", name, seconds)
         await asyncio.sleep(seconds)
-
-
-def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> timedelta:
-    """Exponential backoff after ``attempts_made`` failed attempts: base, 2x base, 4x base ... capped."""
-    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts_made - 1)))
 
 
 @dataclass(frozen=True)
@@ -159,6 +155,9 @@ class LeasedWorker(ABC, Generic[Claimed]):
 
     async def work_due(self) -> int:
         """Work what is due now; return how many items were worked to a result."""
+        # Items are worked in tasks of their own, where a cancellation this task swallowed cannot be
+        # seen: check here, before and after, so the loop stops when shutdown asks.
+        stop_if_cancelled()
         lease = timedelta(seconds=self.pace.lease_seconds)
         due = await self.queue.due(self.database, utcnow(), lease, self.pace.batch)
         results = await asyncio.gather(*(self._take(doc) for doc in due), return_exceptions=True)
@@ -167,6 +166,7 @@ class LeasedWorker(ABC, Generic[Claimed]):
                 # Its type only: a message could carry personal data. The item stays as it was: a
                 # ready one is tried at the next poll, a claimed one when its lease runs out.
                 log.error("%s %s: %s; it will be tried again", self.name, doc["_id"], type(result).__name__)
+        stop_if_cancelled()
         return sum(1 for result in results if result is True)
 
     async def _take(self, doc: Doc) -> bool:

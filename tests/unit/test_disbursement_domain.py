@@ -1,4 +1,5 @@
-"""Disbursement's pure rules: schedules, the ledger, declines, masking and encryption of bank details."""
+"""Disbursement's pure rules: the state machines, schedules, the ledger, declines, masking and encryption
+of bank details."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -7,10 +8,16 @@ from cryptography.fernet import Fernet
 
 from disbursement.crypto import BankDetailsCipher, BankDetailsUnreadable
 from disbursement.domain import (
+    GRANT_TRANSITIONS,
+    PAYMENT_TRANSITIONS,
     BankAccount,
+    GrantStatus,
+    HeldReason,
     Ledger,
+    PaymentStatus,
     after_decline,
     can_move,
+    can_move_grant,
     due_date,
     manual_retry,
     mask_account_number,
@@ -21,6 +28,7 @@ from disbursement.domain import (
     provider_key,
     split_by_basis_points,
     start_of_day,
+    why_held,
 )
 from grants_shared.events import PaymentPolicy, Tranche
 from grants_shared.money import Money
@@ -32,6 +40,30 @@ def gbp(pence: int) -> Money:
 
 def tranches(*parts: tuple[int, int]) -> PaymentPolicy:
     return PaymentPolicy(kind="tranches", tranches=[Tranche(share_bps=s, due_after_days=d) for s, d in parts])
+
+
+# --- the state machines --------------------------------------------------------------------------
+
+
+def test_every_status_has_its_moves() -> None:
+    assert set(GRANT_TRANSITIONS) == set(GrantStatus)
+    assert set(PAYMENT_TRANSITIONS) == set(PaymentStatus)
+    assert [s.value for s in GrantStatus] == ["held", "offered", "accepted", "paid"]
+    assert [r.value for r in HeldReason] == ["budget", "currency"]
+
+
+def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_goes_nowhere_yet() -> None:
+    moves = {(a, b) for a in GrantStatus for b in GrantStatus if can_move_grant(a, b)}
+    assert moves == {(GrantStatus.OFFERED, GrantStatus.ACCEPTED), (GrantStatus.ACCEPTED, GrantStatus.PAID)}
+    assert not can_move_grant(GrantStatus.HELD, GrantStatus.OFFERED)  # releasing a held grant is not built yet
+    assert not can_move_grant(GrantStatus.ACCEPTED, GrantStatus.ACCEPTED)  # new bank details are an edit
+
+
+def test_an_award_in_the_budget_s_currency_is_not_held_for_it() -> None:
+    assert why_held(gbp(1_000_000), gbp(5_000)) is None
+    assert why_held(gbp(1_000_000), Money(amount=5_000, currency="EUR")) is HeldReason.CURRENCY
+    # Whether the money is still there is the reservation's to find out, in one conditional update.
+    assert why_held(gbp(1_000), gbp(5_000)) is None
 
 
 # --- schedules -----------------------------------------------------------------------------------
@@ -129,6 +161,7 @@ def test_the_payment_state_machine() -> None:
     assert not can_move("scheduled", "sent")  # never paid without a claim
     assert not any(can_move("sent", s) for s in ("scheduled", "sending", "retrying", "sent", "failed"))
     assert not can_move("failed", "sending")
+    assert can_move("sending", "sending")  # a claim taken again after its lease ran out
 
 
 def test_a_decline_retries_with_doubling_back_off_until_the_last_attempt() -> None:
@@ -136,6 +169,7 @@ def test_a_decline_retries_with_doubling_back_off_until_the_last_attempt() -> No
     first = after_decline(0, now, max_attempts=5, backoff_seconds=60, backoff_cap_seconds=3_600)
     third = after_decline(2, now, max_attempts=5, backoff_seconds=60, backoff_cap_seconds=3_600)
     assert (first.attempt, first.status, first.will_retry) == (1, "retrying", True)
+    assert first.status is PaymentStatus.RETRYING
     assert first.next_attempt_at == now + timedelta(seconds=60)
     assert third.next_attempt_at == now + timedelta(seconds=240)
     capped = after_decline(3, now, max_attempts=10, backoff_seconds=60, backoff_cap_seconds=300)

@@ -1,7 +1,8 @@
-"""Disbursement's own settings (environment variables with the GRANTS_ prefix)."""
+"""The disbursement service's own settings (environment prefix ``GRANTS_``, like every service)."""
 
 from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, model_validator
 
 from grants_shared.encryption import FernetKeys, split_keys
@@ -44,3 +45,11 @@ class Settings(ServiceSettings):
     @property
     def uses_development_bank_details_key(self) -> bool:
         return DEV_BANK_DETAILS_KEY in split_keys(self.bank_details_key)
+
+
+def current_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+#: The service's own settings, for a route that needs them.
+CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -1,32 +1,80 @@
-"""Disbursement's pure rules: payment schedules, the budget ledger's arithmetic, the payment state
-machine, retry back-off and how bank details are masked. No I/O here."""
+"""Disbursement's pure rules: the grant and payment state machines, payment schedules, the budget
+ledger's arithmetic, retry back-off and how bank details are masked. No I/O here: callers pass the
+time in."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from enum import StrEnum
 
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
-
-GrantStatus = Literal["held", "offered", "accepted", "paid"]
-HeldReason = Literal["budget", "currency"]
-PaymentStatus = Literal["scheduled", "sending", "retrying", "sent", "failed"]
+from grants_shared.retries import retry_delay
 
 FULL_SHARE_BPS = 10_000
 
-#: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
-#: ran out (the process died mid-payment); `sent` is final; `failed` leaves only when finance retries it.
-PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    "scheduled": frozenset({"sending"}),
-    "retrying": frozenset({"sending"}),
-    "sending": frozenset({"sending", "sent", "retrying", "failed"}),
-    "sent": frozenset(),
-    "failed": frozenset({"scheduled"}),
+
+# --- statuses ------------------------------------------------------------------------------------
+
+
+class GrantStatus(StrEnum):
+    HELD = "held"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    PAID = "paid"
+
+
+#: Every move a grant may make. A `held` grant (an award the ledger could not cover) has no way out
+#: yet: releasing or cancelling one needs a finance endpoint of its own. Replacing an accepted grant's
+#: bank details is an edit, not a move: it stays `accepted`.
+GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
+    GrantStatus.HELD: frozenset(),
+    GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED}),
+    GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID}),
+    GrantStatus.PAID: frozenset(),
 }
 
 
-def can_move(current: str, target: str) -> bool:
-    return target in PAYMENT_TRANSITIONS.get(current, frozenset())
+class HeldReason(StrEnum):
+    """Why an award was kept back from being offered: finance has to look at it."""
+
+    BUDGET = "budget"
+    CURRENCY = "currency"
+
+
+class PaymentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+#: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
+#: ran out (the process died mid-payment); `sent` is final; `failed` leaves only when finance retries it.
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.SENDING}),
+    PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING}),
+    PaymentStatus.SENDING: frozenset(
+        {PaymentStatus.SENDING, PaymentStatus.SENT, PaymentStatus.RETRYING, PaymentStatus.FAILED}
+    ),
+    PaymentStatus.SENT: frozenset(),
+    PaymentStatus.FAILED: frozenset({PaymentStatus.SCHEDULED}),
+}
+
+
+def can_move(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """Whether a payment may move from ``current`` to ``target``."""
+    return target in PAYMENT_TRANSITIONS[current]
+
+
+def can_move_grant(current: GrantStatus, target: GrantStatus) -> bool:
+    return target in GRANT_TRANSITIONS[current]
+
+
+def why_held(budget: Money, award: Money) -> HeldReason | None:
+    """Why an award cannot be reserved in the programme's ledger, before trying: a budget in another
+    currency. (Whether the money is still there is for the reservation itself to find out.)"""
+    return HeldReason.CURRENCY if budget.currency != award.currency else None
 
 
 # --- payment schedules ---------------------------------------------------------------------------
@@ -133,9 +181,9 @@ def after_decline(
     attempt = previous_attempts + 1
     in_series = attempt - attempts_before_retry
     if in_series >= max_attempts:
-        return DeclineOutcome(attempt, "failed", False, None)
-    delay = min(backoff_seconds * 2 ** (in_series - 1), backoff_cap_seconds)
-    return DeclineOutcome(attempt, "retrying", True, now + timedelta(seconds=delay))
+        return DeclineOutcome(attempt, PaymentStatus.FAILED, False, None)
+    delay = retry_delay(in_series, backoff_seconds, backoff_cap_seconds)
+    return DeclineOutcome(attempt, PaymentStatus.RETRYING, True, now + delay)
 
 
 @dataclass(frozen=True)
@@ -147,8 +195,8 @@ class ManualRetry:
     due_at: datetime
 
 
-def manual_retry(status: str, attempts: int, retries: int, now: datetime) -> ManualRetry:
-    if not can_move(status, "scheduled"):
+def manual_retry(status: PaymentStatus, attempts: int, retries: int, now: datetime) -> ManualRetry:
+    if not can_move(status, PaymentStatus.SCHEDULED):
         raise ValueError(f"a {status} payment cannot be retried; only a failed one can")
     return ManualRetry(retries=retries + 1, attempts_before_retry=attempts, due_at=now)
 

@@ -1,13 +1,14 @@
-"""The disbursement service: run with `uvicorn disbursement.main:app` (port 8003)."""
+"""The disbursement service: run with ``uvicorn disbursement.main:app`` (port 8003)."""
 
 import logging
 
 from fastapi import FastAPI
 
-from disbursement import api, store
+from disbursement.api import ROUTERS
 from disbursement.config import Settings
 from disbursement.handlers import HANDLERS
-from disbursement.payments import payment_runner
+from disbursement.store import create_indexes
+from disbursement.workers import WORKERS
 from grants_shared.service import Service, create_app
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,10 @@ SERVICE = Service(
         "Turns awards into grant offers, takes the grantee's acceptance and bank details (encrypted at rest, "
         "only ever shown masked), keeps each programme's budget ledger and pays grants on schedule."
     ),
-    routers=[api.router],
+    routers=ROUTERS,
     handlers=HANDLERS,
-    create_indexes=store.create_indexes,
-    workers=[payment_runner],
+    create_indexes=create_indexes,
+    workers=WORKERS,
 )
 
 

@@ -21,13 +21,15 @@ from datetime import datetime
 from typing import Protocol
 from uuid import uuid4
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from disbursement import store
 from disbursement.config import Settings
 from disbursement.domain import BankAccount, mask_account_number, mask_sort_code
+from disbursement.store import MaskedPayee, SimulatedTransfer
 from grants_shared.clock import utcnow
 from grants_shared.money import Money
+from grants_shared.unit_of_work import Db
 
 __all__ = ["BankAccount", "PaymentDeclined", "PaymentProvider", "SimulatedProvider", "Transfer", "build_provider"]
 
@@ -54,56 +56,49 @@ class PaymentProvider(Protocol):
 
 
 class SimulatedProvider:
-    """Behaves like a real provider, with its own records (collections the service never writes).
+    """Behaves like a real provider, with its own records: collections only it touches, written
+    outside the service's transactions (as a real provider's are outside the service's database).
 
     Failure injection: accounts in ``decline_accounts`` are always declined; the first
     ``fail_first_attempts`` attempts of every idempotency key are declined as temporarily unavailable.
     """
 
-    TRANSFERS = "simulated_provider_transfers"
-    ATTEMPTS = "simulated_provider_attempts"
-
-    def __init__(self, db: AsyncDatabase, decline_accounts: Iterable[str] = (), fail_first_attempts: int = 0) -> None:
-        self.transfers = db[self.TRANSFERS]
-        self.attempts = db[self.ATTEMPTS]
+    def __init__(self, database: Db, decline_accounts: Iterable[str] = (), fail_first_attempts: int = 0) -> None:
+        self.database = database
         self.decline_accounts = frozenset(decline_accounts)
         self.fail_first_attempts = fail_first_attempts
 
     async def pay(self, *, idempotency_key: str, amount: Money, account: BankAccount, reference: str) -> Transfer:
-        original = await self.transfers.find_one({"_id": idempotency_key})
+        original = await store.simulated_transfer(self.database, idempotency_key)
         if original:
             return _transfer(original)
         if account.account_number in self.decline_accounts:
             raise PaymentDeclined("the receiving bank rejected the account")
         if self.fail_first_attempts:
-            await self.attempts.update_one({"_id": idempotency_key}, {"$inc": {"count": 1}}, upsert=True)
-            attempts = (await self.attempts.find_one({"_id": idempotency_key}))["count"]
+            attempts = await store.count_simulated_attempt(self.database, idempotency_key)
             if attempts <= self.fail_first_attempts:
                 raise PaymentDeclined("the payment service is temporarily unavailable")
-        record = {
-            "_id": idempotency_key,
-            "provider_reference": f"SIM-{uuid4().hex[:16].upper()}",
-            "amount": amount.model_dump(),
-            "reference": reference,
-            # Like a real provider's statement line: never the full account details.
-            "payee": {"sort_code": mask_sort_code(account.sort_code),
-                      "account_number": mask_account_number(account.account_number)},
-            "created_at": utcnow(),
-        }
+        record = SimulatedTransfer(
+            id=idempotency_key, provider_reference=f"SIM-{uuid4().hex[:16].upper()}", amount=amount,
+            reference=reference, created_at=utcnow(),
+            payee=MaskedPayee(sort_code=mask_sort_code(account.sort_code),
+                              account_number=mask_account_number(account.account_number)),
+        )  # fmt: skip
         try:
-            await self.transfers.insert_one(record)
+            await store.record_simulated_transfer(self.database, record)
         except DuplicateKeyError:
             # The same key arrived twice at once: the first one to be recorded is the transfer.
-            return _transfer(await self.transfers.find_one({"_id": idempotency_key}))
+            first = await store.simulated_transfer(self.database, idempotency_key)
+            assert first is not None
+            return _transfer(first)
         return _transfer(record)
 
 
-def _transfer(doc: dict) -> Transfer:
-    return Transfer(provider_reference=doc["provider_reference"], amount=Money(**doc["amount"]),
-                    created_at=doc["created_at"])
+def _transfer(record: SimulatedTransfer) -> Transfer:
+    return Transfer(provider_reference=record.provider_reference, amount=record.amount, created_at=record.created_at)
 
 
-def build_provider(settings: Settings, db: AsyncDatabase) -> PaymentProvider:
+def build_provider(settings: Settings, database: Db) -> PaymentProvider:
     if settings.payment_provider == "simulated":
-        return SimulatedProvider(db, settings.simulated_decline_accounts, settings.simulated_fail_first_attempts)
+        return SimulatedProvider(database, settings.simulated_decline_accounts, settings.simulated_fail_first_attempts)
     raise ValueError(f"unknown payment provider {settings.payment_provider!r}")

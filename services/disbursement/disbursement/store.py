@@ -1,28 +1,148 @@
-"""Disbursement's collections, indexes and queries.
+"""The disbursement database: its documents, indexes and every query on it.
 
 - ``ledgers``: one per programme (``_id`` = programme id): budget, reserved, paid and available as
   Money, and the programme's payment policy. ``available`` is kept so a reservation can be one
   conditional update.
 - ``grants``: one per award (unique by application); bank details only as a Fernet token.
-- ``payments``: one per schedule entry once the offer is accepted; the state machine in domain.py.
+- ``payments``: one per schedule entry once the offer is accepted, each an item of the payment queue
+  (:data:`PAYMENT_QUEUE`, worked by ``workers.PaymentRunner``); the state machine is in domain.py.
+- ``simulated_provider_transfers``, ``simulated_provider_attempts``: the simulated payment provider's
+  own records (what a real provider keeps on its side); the service itself never reads them.
 
-Grants and payments keep a ``history`` of what people did to them: ``{action, by, at}``, never details.
+Grants and payments keep a ``history`` of what people did to them: who and when, never details.
+
+Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
+A grant is replaced only if nobody changed it since it was read (its ``version``); payments change
+through conditional updates on their queue state, so a worker's claim and a finance retry never
+overwrite each other.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from disbursement.domain import ManualRetry, PaymentStatus, can_move
-from grants_shared.clock import utcnow
-from grants_shared.events import ProgrammeOpened
+from disbursement.domain import GrantStatus, HeldReason, ManualRetry, PaymentStatus
+from grants_shared.documents import Document, Part
+from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
-from grants_shared.unit_of_work import Transaction
+from grants_shared.unit_of_work import Db
+from grants_shared.worker import LeasedQueue
 
-Doc = dict[str, Any]
+#: Payments wait here to be sent: a scheduled one from its due time, a retrying one from the end of
+#: its back-off (``next_attempt_at`` either way); ``sending`` while a worker holds it.
+PAYMENT_QUEUE = LeasedQueue(
+    collection="payments", ready=(PaymentStatus.SCHEDULED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
+)
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+
+class Ledger(Document):
+    """A programme's budget: ``budget = available + reserved + paid``, always (``domain.Ledger``)."""
+
+    name: str
+    budget: Money
+    available: Money
+    reserved: Money
+    paid: Money
+    payment_policy: PaymentPolicy
+    opened_at: datetime
+
+
+class HistoryEntry(Part):
+    """Something a person did to a grant or payment: what, who (their subject id) and when."""
+
+    action: str
+    by: str
+    at: datetime
+
+
+class ScheduleEntry(Part):
+    """One payment of a grant's schedule, due some days after the offer is accepted."""
+
+    sequence: int
+    amount: Money
+    due_after_days: int
+
+    @classmethod
+    def of(cls, scheduled: ScheduledAmount) -> "ScheduleEntry":
+        return cls(sequence=scheduled.sequence, amount=scheduled.amount, due_after_days=scheduled.due_after_days)
+
+
+class Grant(Document):
+    """An award made a grant: offered with its schedule (or held for finance), accepted with the bank
+    account it is paid into, paid once every payment is sent."""
+
+    application_id: str
+    programme_id: str
+    organisation_id: str
+    amount: Money
+    status: GrantStatus
+    held_reason: HeldReason | None = None
+    schedule: list[ScheduleEntry] = []
+    decided_at: datetime
+    created_at: datetime
+    offered_at: datetime | None = None
+    accepted_at: datetime | None = None
+    accepted_by: str | None = None
+    #: The Fernet token of the bank details (``crypto.BankDetailsCipher``), once the grantee gives them.
+    bank_account: str | None = None
+    last_paid_at: datetime | None = None
+    version: int
+    history: list[HistoryEntry] = []
+
+    def to_doc(self) -> dict[str, Any]:
+        # A field is stored once it is known, so a grant with no bank details has no bank_account
+        # field at all: the shape grants have always been stored in.
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class Payment(Document):
+    """A payment of a grant, and its place in the payment queue (``status``, ``attempts``,
+    ``next_attempt_at``, ``claim``, ``claimed_at``: the fields ``grants_shared.worker`` works on)."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    sequence: int
+    amount: Money
+    #: The start of the day it is due (UTC), as shown; a scheduled payment's next_attempt_at is the same.
+    due_at: datetime
+    status: PaymentStatus
+    #: Attempts the provider declined, over the payment's whole life.
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claim: str | None = None
+    claimed_at: datetime | None = None
+    #: Manual retries by finance; each starts a new attempt series (``domain.provider_key``).
+    retries: int = 0
+    #: ``attempts`` when the latest manual retry began: the attempt budget counts from there.
+    attempts_before_retry: int = 0
+    last_failure_reason: str | None = None
+    provider_reference: str | None = None
+    sent_at: datetime | None = None
+    created_at: datetime
+    history: list[HistoryEntry] = []
+
+
+class MaskedPayee(Part):
+    sort_code: str
+    account_number: str
+
+
+class SimulatedTransfer(Document):
+    """A transfer the simulated provider made, under its idempotency key (``_id``)."""
+
+    provider_reference: str
+    amount: Money
+    reference: str
+    #: Like a real provider's statement line: never the full account details.
+    payee: MaskedPayee
+    created_at: datetime
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -31,38 +151,32 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.grants.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.grants.create_index("organisation_id")
     await db.payments.create_index("grant_id")
-    await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
-    await db.payments.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
-    await db.payments.create_index([("status", ASCENDING), ("claimed_at", ASCENDING)])
+    await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
+    await PAYMENT_QUEUE.create_indexes(db)
+
+
+async def _page(
+    collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]], tx: Db
+) -> tuple[list[Any], int]:
+    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
+    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
 
 
 # --- ledgers -------------------------------------------------------------------------------------
 
 
-async def open_ledger(tx: Transaction, programme: ProgrammeOpened) -> None:
+async def open_ledger(tx: Db, ledger: Ledger) -> None:
     """Create the programme's ledger once; a repeated announcement changes nothing."""
-    zero = Money(amount=0, currency=programme.budget.currency).model_dump()
-    await tx.db.ledgers.update_one(
-        {"_id": programme.programme_id},
-        {"$setOnInsert": {
-            "name": programme.name,
-            "budget": programme.budget.model_dump(),
-            "available": programme.budget.model_dump(),
-            "reserved": zero,
-            "paid": zero,
-            "payment_policy": programme.payment_policy.model_dump(mode="json"),
-            "opened_at": utcnow(),
-        }},
-        upsert=True,
-        session=tx.session,
-    )
+    fields = ledger.to_doc()
+    del fields["_id"]
+    await tx.db.ledgers.update_one({"_id": ledger.id}, {"$setOnInsert": fields}, upsert=True, session=tx.session)
 
 
-async def get_ledger(db: AsyncDatabase, programme_id: str, session: AsyncClientSession | None = None) -> Doc | None:
-    return await db.ledgers.find_one({"_id": programme_id}, session=session)
+async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
+    return Ledger.maybe(await tx.db.ledgers.find_one({"_id": programme_id}, session=tx.session))
 
 
-async def reserve(tx: Transaction, programme_id: str, amount: Money) -> bool:
+async def reserve(tx: Db, programme_id: str, amount: Money) -> bool:
     """Reserve an award in one atomic conditional update: it happens only if the ledger still has the
     money, so concurrent awards can never together take more than the budget."""
     result = await tx.db.ledgers.update_one(
@@ -73,7 +187,7 @@ async def reserve(tx: Transaction, programme_id: str, amount: Money) -> bool:
     return result.modified_count == 1
 
 
-async def move_reserved_to_paid(tx: Transaction, programme_id: str, amount: Money) -> bool:
+async def move_reserved_to_paid(tx: Db, programme_id: str, amount: Money) -> bool:
     result = await tx.db.ledgers.update_one(
         {"_id": programme_id, "reserved.currency": amount.currency, "reserved.amount": {"$gte": amount.amount}},
         {"$inc": {"reserved.amount": -amount.amount, "paid.amount": amount.amount}},
@@ -85,158 +199,123 @@ async def move_reserved_to_paid(tx: Transaction, programme_id: str, amount: Mone
 # --- grants --------------------------------------------------------------------------------------
 
 
-async def insert_grant(tx: Transaction, grant: Doc) -> None:
-    await tx.db.grants.insert_one(grant, session=tx.session)
+async def insert_grant(tx: Db, grant: Grant) -> None:
+    await tx.db.grants.insert_one(grant.to_doc(), session=tx.session)
 
 
-async def grant_for_application(tx: Transaction, application_id: str) -> Doc | None:
-    return await tx.db.grants.find_one({"application_id": application_id}, session=tx.session)
+async def get_grant(tx: Db, grant_id: str) -> Grant | None:
+    return Grant.maybe(await tx.db.grants.find_one({"_id": grant_id}, session=tx.session))
 
 
-def history_entry(action: str, by: str, at: datetime) -> Doc:
-    return {"action": action, "by": by, "at": at}
+async def grant_for_application(tx: Db, application_id: str) -> Grant | None:
+    return Grant.maybe(await tx.db.grants.find_one({"application_id": application_id}, session=tx.session))
 
 
-async def get_grant(db: AsyncDatabase, grant_id: str, session: AsyncClientSession | None = None) -> Doc | None:
-    return await db.grants.find_one({"_id": grant_id}, session=session)
-
-
-async def find_grants(
-    db: AsyncDatabase, *, organisation_ids: list[str] | None, programme_id: str | None, status: str | None,
-    limit: int, offset: int,
-) -> list[Doc]:
+async def list_grants(
+    tx: Db, organisation_ids: list[str] | None, programme_id: str | None, status: GrantStatus | None, limit: int,
+    offset: int,
+) -> tuple[list[Grant], int]:  # fmt: skip
     """``organisation_ids`` None means every organisation (finance); a list scopes to those."""
-    query: Doc = {}
+    query: dict[str, Any] = {}
     if organisation_ids is not None:
         query["organisation_id"] = {"$in": organisation_ids}
     if programme_id:
         query["programme_id"] = programme_id
     if status:
         query["status"] = status
-    cursor = db.grants.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
-    return await cursor.to_list(None)
+    docs, total = await _page(tx.db.grants, query, limit, offset, [("created_at", ASCENDING), ("_id", ASCENDING)], tx)
+    return [Grant.from_doc(d) for d in docs], total
 
 
-async def accept_grant(
-    tx: Transaction, grant_id: str, bank_details_token: str, accepted_by: str, accepted_at: datetime,
-    expected_version: int | None,
-) -> bool:
-    query: Doc = {"_id": grant_id, "status": "offered"}
-    if expected_version is not None:
-        query["version"] = expected_version
-    result = await tx.db.grants.update_one(
-        query,
-        {"$set": {"status": "accepted", "bank_account": bank_details_token, "accepted_by": accepted_by,
-                  "accepted_at": accepted_at},
-         "$inc": {"version": 1},
-         "$push": {"history": history_entry("accepted", accepted_by, accepted_at)}},
-        session=tx.session,
+async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
+    """Store ``grant`` if nobody changed it since ``read_version`` was read."""
+    result = await tx.db.grants.replace_one(
+        {"_id": grant.id, "version": read_version}, grant.to_doc(), session=tx.session
     )
     return result.modified_count == 1
 
 
-async def replace_bank_account(
-    tx: Transaction, grant_id: str, bank_details_token: str, replaced_by: str, replaced_at: datetime,
-    expected_version: int,
-) -> bool:
-    """New bank details for an accepted grant, only at the version the grantee last read."""
-    result = await tx.db.grants.update_one(
-        {"_id": grant_id, "status": "accepted", "version": expected_version},
-        {"$set": {"bank_account": bank_details_token},
-         "$inc": {"version": 1},
-         "$push": {"history": history_entry("bank_account_replaced", replaced_by, replaced_at)}},
-        session=tx.session,
-    )
-    return result.modified_count == 1
-
-
-async def record_payment_on_grant(tx: Transaction, grant_id: str, sent_at: datetime) -> None:
-    """Note a sent payment on its grant, which becomes `paid` when none is outstanding."""
-    # Writing the grant first makes two payments of one grant that finish at once conflict, so one
-    # retries and sees the other; otherwise each could count the other as outstanding (write skew).
+async def note_payment_on_grant(tx: Db, grant_id: str, sent_at: datetime) -> None:
+    """Write a sent payment's time on its grant. Two payments of one grant sent at once both write the
+    grant first, so their transactions conflict and one retries, seeing the other (without this, each
+    could count the other as outstanding and neither mark the grant paid: write skew)."""
     await tx.db.grants.update_one({"_id": grant_id}, {"$set": {"last_paid_at": sent_at}}, session=tx.session)
-    outstanding = await tx.db.payments.count_documents(
-        {"grant_id": grant_id, "status": {"$ne": "sent"}}, session=tx.session
-    )
-    if outstanding == 0:
-        await tx.db.grants.update_one(
-            {"_id": grant_id, "status": "accepted"}, {"$set": {"status": "paid"}, "$inc": {"version": 1}},
-            session=tx.session,
-        )
 
 
 # --- payments ------------------------------------------------------------------------------------
 
 
-async def insert_payments(tx: Transaction, payments: list[Doc]) -> None:
+async def insert_payments(tx: Db, payments: list[Payment]) -> None:
     if payments:
-        await tx.db.payments.insert_many(payments, session=tx.session)
+        await tx.db.payments.insert_many([p.to_doc() for p in payments], session=tx.session)
 
 
-async def get_payment(db: AsyncDatabase, payment_id: str) -> Doc | None:
-    return await db.payments.find_one({"_id": payment_id})
+async def get_payment(tx: Db, payment_id: str) -> Payment | None:
+    return Payment.maybe(await tx.db.payments.find_one({"_id": payment_id}, session=tx.session))
 
 
-async def payments_of_grant(db: AsyncDatabase, grant_id: str) -> list[Doc]:
-    return await db.payments.find({"grant_id": grant_id}).sort("sequence", ASCENDING).to_list(None)
+async def payments_of_grant(tx: Db, grant_id: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"grant_id": grant_id}, session=tx.session).sort("sequence", ASCENDING)
+    return [Payment.from_doc(doc) async for doc in cursor]
 
 
-async def find_payments(
-    db: AsyncDatabase, *, grant_id: str | None, status: str | None, limit: int, offset: int
-) -> list[Doc]:
-    query: Doc = {}
+async def unsent_payments(tx: Db, grant_id: str) -> int:
+    query = {"grant_id": grant_id, "status": {"$ne": PaymentStatus.SENT}}
+    return await tx.db.payments.count_documents(query, session=tx.session)
+
+
+async def list_payments(
+    tx: Db, grant_id: str | None, status: PaymentStatus | None, limit: int, offset: int
+) -> tuple[list[Payment], int]:
+    query: dict[str, Any] = {}
     if grant_id:
         query["grant_id"] = grant_id
     if status:
         query["status"] = status
-    cursor = db.payments.find(query).sort([("due_at", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
-    return await cursor.to_list(None)
+    docs, total = await _page(tx.db.payments, query, limit, offset, [("due_at", ASCENDING), ("_id", ASCENDING)], tx)
+    return [Payment.from_doc(d) for d in docs], total
 
 
-async def due_payments(db: AsyncDatabase, now: datetime, lease: timedelta, limit: int) -> list[Doc]:
-    """Payments to attempt now: due ones, retries whose wait is over, and claims abandoned by a
-    worker that died (or lost track of a provider call) longer than a lease ago."""
-    query = {"$or": [
-        {"status": "scheduled", "due_at": {"$lte": now}},
-        {"status": "retrying", "next_attempt_at": {"$lte": now}},
-        {"status": "sending", "claimed_at": {"$lte": now - lease}},
-    ]}
-    return await db.payments.find(query).sort("due_at", ASCENDING).limit(limit).to_list(None)
+async def claim_payment(tx: Db, payment: Payment, claim: str, now: datetime) -> bool:
+    """Take a payment for sending, only as it was read: of two workers that read it, one takes it."""
+    return await PAYMENT_QUEUE.claim(tx, payment.to_doc(), claim, now)
 
 
-async def claim_payment(tx: Transaction, payment: Doc, claim_id: str, now: datetime) -> bool:
-    """Take a payment for sending. The filter repeats what was read (status and previous claim), so of
-    two workers that read the same payment only one can take it."""
-    if not can_move(payment["status"], "sending"):
-        return False
+async def finish_payment(tx: Db, payment_id: str, claim: str, fields: dict[str, Any], declined: bool) -> bool:
+    """Settle a claimed payment with ``fields``, only while this worker's claim still holds. A decline
+    counts as an attempt (``attempts + 1``); a transfer does not."""
+    return await PAYMENT_QUEUE.finish(tx, payment_id, claim, fields, attempted=declined)
+
+
+async def restart_payment(tx: Db, payment: Payment, retry: ManualRetry, entry: HistoryEntry) -> bool:
+    """Put a failed payment back in the queue, due now, only as it was read (failed after the same
+    attempts): of two retries asked at once, one does it."""
     result = await tx.db.payments.update_one(
-        {"_id": payment["_id"], "status": payment["status"], "claim_id": payment.get("claim_id")},
-        {"$set": {"status": "sending", "claim_id": claim_id, "claimed_at": now}},
+        {"_id": payment.id, "status": PaymentStatus.FAILED, "attempts": payment.attempts},
+        {"$set": {"status": PaymentStatus.SCHEDULED, "due_at": retry.due_at, "next_attempt_at": retry.due_at,
+                  "retries": retry.retries, "attempts_before_retry": retry.attempts_before_retry},
+         "$push": {"history": entry.model_dump()}},
         session=tx.session,
-    )
+    )  # fmt: skip
     return result.modified_count == 1
 
 
-async def restart_payment(tx: Transaction, payment: Doc, retry: ManualRetry, asked_by: str) -> bool:
-    """Put a failed payment back in the queue, only as it was read (failed after the same attempts):
-    of two retries asked at once, one does it."""
-    result = await tx.db.payments.update_one(
-        {"_id": payment["_id"], "status": "failed", "attempts": payment["attempts"]},
-        {"$set": {"status": "scheduled", "due_at": retry.due_at, "retries": retry.retries,
-                  "attempts_before_retry": retry.attempts_before_retry, "next_attempt_at": None},
-         "$push": {"history": history_entry("retried", asked_by, retry.due_at)}},
-        session=tx.session,
-    )
-    return result.modified_count == 1
+# --- the simulated payment provider's own records ------------------------------------------------
 
 
-async def finish_claim(tx: Transaction, payment_id: str, claim_id: str, status: PaymentStatus, changes: Doc) -> bool:
-    """Move a payment out of `sending`, only if this worker's claim still holds."""
-    if not can_move("sending", status):
-        raise ValueError(f"a payment cannot move from sending to {status}")
-    result = await tx.db.payments.update_one(
-        {"_id": payment_id, "status": "sending", "claim_id": claim_id},
-        {"$set": {"status": status, "claimed_at": None, **changes}},
-        session=tx.session,
-    )
-    return result.modified_count == 1
+async def simulated_transfer(tx: Db, idempotency_key: str) -> SimulatedTransfer | None:
+    doc = await tx.db.simulated_provider_transfers.find_one({"_id": idempotency_key}, session=tx.session)
+    return SimulatedTransfer.maybe(doc)
+
+
+async def record_simulated_transfer(tx: Db, transfer: SimulatedTransfer) -> None:
+    """Raises DuplicateKeyError if a transfer under the same key was recorded first."""
+    await tx.db.simulated_provider_transfers.insert_one(transfer.to_doc(), session=tx.session)
+
+
+async def count_simulated_attempt(tx: Db, idempotency_key: str) -> int:
+    """Count one more attempt under ``idempotency_key``; the count so far."""
+    attempts = tx.db.simulated_provider_attempts
+    await attempts.update_one({"_id": idempotency_key}, {"$inc": {"count": 1}}, upsert=True, session=tx.session)
+    doc = await attempts.find_one({"_id": idempotency_key}, session=tx.session)
+    return int(doc["count"]) if doc else 0

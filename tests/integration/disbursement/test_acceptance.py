@@ -102,6 +102,21 @@ async def test_an_offer_is_accepted_once(settings: ServiceSettings, bus: TestBus
         assert again.status_code == 409
 
 
+async def test_the_events_an_acceptance_causes_carry_the_request_trace_and_the_grantee(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))
+        offer = await offered_grant(bus, "app-1", 100_000)
+        response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT},
+                                     headers={**applicant(settings), "traceparent": trace})
+        assert response.status_code == 200, response.text
+        caused = [*await bus.wait_for(GrantAccepted.type, grant_id=offer.grant_id),
+                  *await bus.wait_for(PaymentScheduled.type, count=2, grant_id=offer.grant_id)]
+        assert [(e.traceparent, e.actor) for e in caused] == [(trace, "ann")] * 3
+
+
 async def test_a_stale_if_match_is_refused(settings: ServiceSettings, bus: TestBus) -> None:
     async with disbursement(settings) as (client, runtime):
         await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))

@@ -174,14 +174,17 @@ async def test_grants_and_payments_come_in_pages(settings: ServiceSettings, bus:
         first = (await client.get("/v1/grants", params={"limit": 2}, headers=finance(settings))).json()
         rest = (await client.get("/v1/grants", params={"limit": 2, "offset": 2}, headers=finance(settings))).json()
         assert (first["limit"], first["offset"], rest["limit"], rest["offset"]) == (2, 0, 2, 2)
+        assert (first["total"], rest["total"]) == (3, 3)
         assert len(first["items"]) == 2 and len(rest["items"]) == 1
         assert sorted(g["id"] for g in first["items"] + rest["items"]) == sorted(o.grant_id for o in offers)
         payments = (await client.get("/v1/payments", params={"offset": 5}, headers=finance(settings))).json()
-        assert payments == {"items": [], "limit": 100, "offset": 5}
+        assert payments == {"items": [], "limit": 100, "offset": 5, "total": 0}
+        at_the_cap = await client.get("/v1/grants", params={"offset": 10_000}, headers=finance(settings))
+        assert at_the_cap.status_code == 200 and at_the_cap.json()["items"] == []
 
         for path in ("/v1/grants", "/v1/payments"):
-            for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 100_001},
-                           {"offset": 10**30}, {"status": "stolen"}):
+            for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 10_001},
+                           {"offset": 100_001}, {"offset": 10**30}, {"status": "stolen"}):
                 response = await client.get(path, params=params, headers=finance(settings))
                 assert response.status_code == 422, (path, params)
                 assert response.headers["content-type"] == "application/problem+json"

@@ -6,11 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from disbursement.config import Settings
-from disbursement.crypto import cipher_for
 from disbursement.domain import BankAccount
-from disbursement.payments import PaymentRunner
 from disbursement.provider import PaymentDeclined, SimulatedProvider
+from disbursement.workers import PaymentRunner
 from grants_shared.clock import utcnow
 from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
@@ -129,12 +127,12 @@ async def test_a_payment_left_sending_by_a_crash_is_completed_with_the_original_
 
         # The crash: a worker claimed the payment and the provider paid, then the process died before
         # committing. The claim is older than the lease now.
-        provider = SimulatedProvider(runtime.db)
+        provider = SimulatedProvider(runtime.database)
         original = await provider.pay(idempotency_key=first["id"], amount=gbp(50_000),
                                       account=BankAccount(**ACCOUNT), reference="GRANT-X-1")
         await runtime.db.payments.update_one(
             {"_id": first["id"]},
-            {"$set": {"status": "sending", "claim_id": "dead-worker", "claimed_at": utcnow() - timedelta(minutes=5)}},
+            {"$set": {"status": "sending", "claim": "dead-worker", "claimed_at": utcnow() - timedelta(minutes=5)}},
         )
 
         [sent] = await bus.wait_for(PaymentSent.type, payment_id=first["id"])
@@ -152,10 +150,10 @@ async def test_a_payment_claimed_recently_is_left_to_its_worker(settings: Servic
         offer = await offered_grant(bus, "app-1", 100_000)
         first, _ = (await _accept(client, settings, offer.grant_id))["payments"]
         await runtime.db.payments.update_one(
-            {"_id": first["id"]}, {"$set": {"status": "sending", "claim_id": "busy-worker", "claimed_at": utcnow()}},
+            {"_id": first["id"]}, {"$set": {"status": "sending", "claim": "busy-worker", "claimed_at": utcnow()}},
         )
         await asyncio.sleep(0.4)
-        assert (await runtime.db.payments.find_one({"_id": first["id"]}))["claim_id"] == "busy-worker"
+        assert (await runtime.db.payments.find_one({"_id": first["id"]}))["claim"] == "busy-worker"
         assert await runtime.db.simulated_provider_transfers.count_documents({}) == 0
 
 
@@ -166,14 +164,13 @@ async def test_two_runners_racing_for_the_same_payments_pay_each_once(settings: 
         offer = await offered_grant(bus, "app-1", 100_000)
         payments = (await _accept(client, settings, offer.grant_id))["payments"]
         await bus.wait_for(PaymentScheduled.type, count=2)
-        await runtime.db.payments.update_many({}, {"$set": {"due_at": utcnow() - timedelta(days=1)}})
+        yesterday = utcnow() - timedelta(days=1)
+        await runtime.db.payments.update_many({}, {"$set": {"due_at": yesterday, "next_attempt_at": yesterday}})
 
-        service_settings = Settings(**settings.model_dump())
-        runners = [PaymentRunner(runtime.database, SimulatedProvider(runtime.db), cipher_for(service_settings),
-                                 service_settings) for _ in range(2)]
-        attempted = await asyncio.gather(*(r.pay_due() for r in runners))
+        runners = [PaymentRunner(runtime.database, SimulatedProvider(runtime.database)) for _ in range(2)]
+        worked = await asyncio.gather(*(r.work_due() for r in runners))
 
-        assert sum(attempted) == 2
+        assert sum(worked) == 2
         await bus.wait_for(PaymentSent.type, count=2)
         await asyncio.sleep(0.3)
         assert sorted(e.data.payment_id for e in bus.of_type(PaymentSent.type)) == sorted(p["id"] for p in payments)
@@ -189,9 +186,7 @@ async def test_the_runner_stops_even_if_a_database_call_swallowed_its_cancellati
     settings: ServiceSettings, bus: TestBus
 ) -> None:
     async with disbursement(settings, payment_poll_seconds=3_600) as (client, runtime):
-        service_settings = Settings(**settings.model_dump())
-        runner = PaymentRunner(runtime.database, SimulatedProvider(runtime.db), cipher_for(service_settings),
-                               service_settings)
+        runner = PaymentRunner(runtime.database, SimulatedProvider(runtime.database))
         started = asyncio.Event()
 
         async def round_after_a_swallowed_cancel() -> None:
@@ -200,7 +195,7 @@ async def test_the_runner_stops_even_if_a_database_call_swallowed_its_cancellati
                 await asyncio.sleep(10)
             except asyncio.CancelledError:
                 pass  # what PyMongo 4.20 on Python 3.11 occasionally does while opening a connection
-            await runner.pay_due()
+            await runner.work_due()
             raise AssertionError("the runner went on after it was cancelled")
 
         task = asyncio.create_task(round_after_a_swallowed_cancel())
@@ -226,9 +221,8 @@ async def test_a_decline_that_quotes_the_bank_details_reaches_nobody_with_them(
         await bus.publish(programme_opened())
         offer = await offered_grant(bus, "app-1", 100_000)
         [payment] = (await _accept(client, settings, offer.grant_id))["payments"]
-        service_settings = Settings(**settings.model_dump())
-        runner = PaymentRunner(runtime.database, _ChattyBank(), cipher_for(service_settings), service_settings)
-        assert await runner.pay_due() == 1
+        runner = PaymentRunner(runtime.database, _ChattyBank())
+        assert await runner.work_due() == 1
 
         [failed] = await bus.wait_for(PaymentFailed.type, payment_id=payment["id"])
         assert failed.data.reason == "account ****5926 at sort code **-**-56 (**-**-56) is closed"
@@ -236,3 +230,44 @@ async def test_a_decline_that_quotes_the_bank_details_reaches_nobody_with_them(
         listed = (await client.get("/v1/payments", headers=finance(settings))).text
         for text in (failed.data.model_dump_json(), str(stored), listed, caplog.text):
             assert ACCOUNT["account_number"] not in text and "123456" not in text and "12-34-56" not in text
+
+
+class _HangsOnce:
+    """A provider whose first call never answers (an outage mid-call), then pays as the simulated one does."""
+
+    def __init__(self, paying: SimulatedProvider) -> None:
+        self.paying = paying
+        self.keys: list[str] = []
+
+    async def pay(self, *, idempotency_key: str, amount, account: BankAccount, reference: str):
+        self.keys.append(idempotency_key)
+        if len(self.keys) == 1:
+            await asyncio.sleep(10)
+        return await self.paying.pay(idempotency_key=idempotency_key, amount=amount, account=account,
+                                     reference=reference)
+
+
+async def test_a_provider_call_with_no_answer_leaves_the_claim_to_expire_and_retries_with_the_same_key(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with disbursement(settings, payment_poll_seconds=3_600, payment_provider_timeout_seconds=0.2,
+                            payment_sending_lease_seconds=0.5) as (client, runtime):
+        await bus.publish(programme_opened())
+        offer = await offered_grant(bus, "app-1", 100_000)
+        [payment] = (await _accept(client, settings, offer.grant_id))["payments"]
+        provider = _HangsOnce(SimulatedProvider(runtime.database))
+        runner = PaymentRunner(runtime.database, provider)
+
+        assert await runner.work_due() == 0  # the outcome is unknown: nothing was recorded
+        stored = await runtime.db.payments.find_one({"_id": payment["id"]})
+        assert (stored["status"], stored["attempts"]) == ("sending", 0) and stored["claim"]
+        assert await runner.work_due() == 0  # still claimed, within its lease
+
+        await asyncio.sleep(0.6)
+        assert await runner.work_due() == 1
+        [sent] = await bus.wait_for(PaymentSent.type, payment_id=payment["id"])
+        assert provider.keys == [payment["id"], payment["id"]]
+        stored = await runtime.db.payments.find_one({"_id": payment["id"]})
+        assert (stored["status"], stored["attempts"], stored["claim"]) == ("sent", 0, None)
+        assert stored["provider_reference"] == sent.data.provider_reference
+        assert bus.of_type(PaymentFailed.type) == []

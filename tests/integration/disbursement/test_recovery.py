@@ -137,7 +137,9 @@ async def test_new_details_pay_the_payments_not_yet_sent_and_leave_sent_ones_alo
 
         read = await client.get(f"/v1/grants/{offer.grant_id}", headers=applicant(settings))
         assert (await _replace(client, settings, offer.grant_id, read.headers["etag"])).status_code == 200
-        await runtime.db.payments.update_one({"_id": later["id"]}, {"$set": {"due_at": utcnow() - timedelta(days=1)}})
+        yesterday = utcnow() - timedelta(days=1)
+        await runtime.db.payments.update_one({"_id": later["id"]},
+                                             {"$set": {"due_at": yesterday, "next_attempt_at": yesterday}})
         await bus.wait_for(PaymentSent.type, payment_id=later["id"])
 
         transfers = {t["_id"]: t for t in await runtime.db.simulated_provider_transfers.find({}).to_list(None)}

@@ -1,13 +1,18 @@
-"""API request and response models. Bank details come in whole and only ever go out masked."""
+"""The bodies the API reads and answers with. Bank details come in whole and only ever go out masked;
+answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
+from disbursement.store import Grant, Ledger, Payment
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
+
+# --- requests ------------------------------------------------------------------------------------
 
 
 class BankAccountIn(BaseModel):
@@ -31,16 +36,15 @@ class ReplaceBankAccount(AcceptOffer):
     """The same body, and the same checks, as accepting an offer."""
 
 
-class HistoryEntry(BaseModel):
+# --- answers -------------------------------------------------------------------------------------
+
+
+class HistoryEntryView(BaseModel):
     """Something a person did to a grant or payment: what, who (their subject id) and when."""
 
     action: Annotated[str, Field(examples=["accepted", "bank_account_replaced", "retried"])]
     by: str
     at: datetime
-
-
-def _history(doc: dict[str, Any]) -> list[HistoryEntry]:
-    return [HistoryEntry(**entry) for entry in doc.get("history", [])]
 
 
 class MaskedBankAccount(BaseModel):
@@ -58,25 +62,20 @@ class PaymentView(BaseModel):
     amount: Money
     due_date: date
     status: PaymentStatus
-    #: Every attempt ever made; the attempt budget starts again with each manual retry.
+    #: Attempts the provider declined, over the payment's life; the attempt budget starts again with
+    #: each manual retry.
     attempts: int
     retries: int = 0
     next_attempt_at: datetime | None = None
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
-    history: list[HistoryEntry] = []
+    history: list[HistoryEntryView] = []
 
     @classmethod
-    def of(cls, doc: dict[str, Any]) -> "PaymentView":
-        return cls(
-            id=doc["_id"], grant_id=doc["grant_id"], application_id=doc["application_id"],
-            programme_id=doc["programme_id"], sequence=doc["sequence"], amount=Money(**doc["amount"]),
-            due_date=doc["due_at"].date(), status=doc["status"], attempts=doc["attempts"],
-            retries=doc.get("retries", 0), next_attempt_at=doc.get("next_attempt_at"),
-            last_failure_reason=doc.get("last_failure_reason"), provider_reference=doc.get("provider_reference"),
-            sent_at=doc.get("sent_at"), history=_history(doc),
-        )
+    def of(cls, payment: Payment) -> "PaymentView":
+        fields = payment.model_dump(include=set(cls.model_fields) - {"due_date"})
+        return cls(**fields, due_date=payment.due_at.date())
 
 
 class GrantView(BaseModel):
@@ -92,21 +91,17 @@ class GrantView(BaseModel):
     accepted_at: datetime | None = None
     bank_account: MaskedBankAccount | None = None
     version: int
-    history: list[HistoryEntry] = []
+    history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
     payments: list[PaymentView] | None = None
 
     @classmethod
-    def of(
-        cls, doc: dict[str, Any], bank_account: BankAccount | None, payments: list[dict[str, Any]] | None = None
-    ) -> "GrantView":
+    def of(cls, grant: Grant, cipher: BankDetailsCipher, payments: list[Payment] | None = None) -> "GrantView":
+        fields = grant.model_dump(include=set(cls.model_fields) - {"bank_account", "payments"})
+        account = cipher.decrypt(grant.bank_account) if grant.bank_account else None
         return cls(
-            id=doc["_id"], application_id=doc["application_id"], programme_id=doc["programme_id"],
-            organisation_id=doc["organisation_id"], amount=Money(**doc["amount"]), status=doc["status"],
-            held_reason=doc.get("held_reason"), schedule=[ScheduledAmount(**s) for s in doc.get("schedule", [])],
-            offered_at=doc.get("offered_at"), accepted_at=doc.get("accepted_at"),
-            bank_account=MaskedBankAccount(**bank_account.masked()) if bank_account else None,
-            version=doc["version"], history=_history(doc),
+            **fields,
+            bank_account=MaskedBankAccount(**account.masked()) if account else None,
             payments=[PaymentView.of(p) for p in payments] if payments is not None else None,
         )
 
@@ -118,3 +113,7 @@ class LedgerView(BaseModel):
     reserved: Money
     paid: Money
     available: Money
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> "LedgerView":
+        return cls(**ledger.model_dump(include=set(cls.model_fields) - {"programme_id"}), programme_id=ledger.id)

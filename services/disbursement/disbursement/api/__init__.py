@@ -1,0 +1,7 @@
+"""The HTTP API, one module per resource. Every route names the roles that may call it, calls one
+command (in a transaction that carries the caller and the request's trace) or reads the store, and
+shapes the answer."""
+
+from disbursement.api import grants, ledgers, payments
+
+ROUTERS = (grants.router, payments.router, ledgers.router)

@@ -1,0 +1,83 @@
+"""Grants: finance sees them all, an applicant those of the organisations they represent. The grantee
+accepts an offer with the bank account it is paid into, and may replace that account while the grant
+is being paid. A grant outside the caller's scope answers 404, so its existence is not revealed."""
+
+from fastapi import APIRouter, Response
+
+from disbursement import commands, store
+from disbursement.config import CurrentSettings
+from disbursement.crypto import cipher_for
+from disbursement.domain import GrantStatus
+from disbursement.schemas import AcceptOffer, GrantView, ReplaceBankAccount
+from disbursement.store import Grant
+from grants_shared.api import (
+    Applicant, ApplicantOrFinance, DatabaseDep, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
+    Transact, is_finance, set_etag,
+)  # fmt: skip
+from grants_shared.auth import Caller
+from grants_shared.errors import NotFound
+from grants_shared.openapi import etag, problems
+
+router = APIRouter(prefix="/v1/grants", tags=["grants"])
+
+
+@router.get("", summary="Grants: all of them for finance, your organisations' for applicants")
+async def list_grants(
+    caller: ApplicantOrFinance,
+    database: DatabaseDep,
+    settings: CurrentSettings,
+    programme_id: IdFilter = None,
+    status: GrantStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[GrantView]:
+    organisations = None if is_finance(caller) else sorted(caller.organisation_ids)
+    found, total = await store.list_grants(database, organisations, programme_id, status, limit, offset)
+    cipher = cipher_for(settings)
+    return Page(items=[GrantView.of(g, cipher) for g in found], limit=limit, offset=offset, total=total)
+
+
+@router.get("/{grant_id}", summary="One grant with its payments", responses=etag())
+async def get_grant(
+    grant_id: PathId, caller: ApplicantOrFinance, database: DatabaseDep, settings: CurrentSettings, response: Response
+) -> GrantView:
+    grant = visible(caller, await store.get_grant(database, grant_id), grant_id)
+    set_etag(response, grant.version)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+@router.post(
+    "/{grant_id}/accept",
+    summary="Accept an offer and give the bank account it is paid into (If-Match optional)",
+    responses=etag() | problems(s403="You do not represent the grantee organisation",
+                                s409="The grant is not an open offer"),
+)  # fmt: skip
+async def accept_offer(
+    grant_id: PathId, body: AcceptOffer, caller: Applicant, transact: Transact, version: IfMatch,
+    settings: CurrentSettings, response: Response,
+) -> GrantView:  # fmt: skip
+    grant, payments = await transact(commands.accept_offer, caller, grant_id, body.bank_account.to_domain(), version)
+    set_etag(response, grant.version)
+    return GrantView.of(grant, cipher_for(settings), payments)
+
+
+@router.put(
+    "/{grant_id}/bank-account",
+    summary="Replace the bank account an accepted grant is paid into (If-Match required)",
+    responses=etag() | problems(s403="You do not represent the grantee organisation",
+                                s409="The grant is not accepted (offered, held or already paid)"),
+)  # fmt: skip
+async def replace_bank_account(
+    grant_id: PathId, body: ReplaceBankAccount, caller: Applicant, transact: Transact, version: IfMatchRequired,
+    database: DatabaseDep, settings: CurrentSettings, response: Response,
+) -> GrantView:  # fmt: skip
+    """Payments not yet sent go to the new account; payments already sent are untouched."""
+    grant = await transact(commands.replace_bank_account, caller, grant_id, body.bank_account.to_domain(), version)
+    set_etag(response, grant.version)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+def visible(caller: Caller, grant: Grant | None, grant_id: str) -> Grant:
+    if grant is None or not (is_finance(caller) or caller.represents(grant.organisation_id)):
+        raise NotFound(f"no grant {grant_id}")
+    return grant

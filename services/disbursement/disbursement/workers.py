@@ -1,0 +1,98 @@
+"""Background work: the payment runner, which pays what is due through the provider, never twice.
+
+It works the payment queue (``store.PAYMENT_QUEUE``) with ``grants_shared.worker``: each payment is
+claimed in a transaction of its own before the provider is called, so two replicas never take the
+same one. The claim's transaction also reads the grant's bank details, so a payment claimed after the
+grantee replaced them pays the new account; one claimed before goes with the details it started with.
+
+The provider is called outside any transaction, with a timeout, under the payment's idempotency key
+(its id, or a new one per manual retry: ``domain.provider_key``). A definite answer is recorded by a
+command while the claim holds; an unknown one (a timeout, an outage) leaves the claim to run out, and
+the payment is taken again with the same key, which cannot pay twice: if this process died after the
+provider paid but before the result was committed, the provider hands back the original transfer.
+"""
+
+import asyncio
+import logging
+
+from disbursement import commands, store
+from disbursement.commands import Tx
+from disbursement.config import Settings
+from disbursement.crypto import BankDetailsUnreadable, cipher_for
+from disbursement.domain import BankAccount, PaymentStatus, can_move, payment_reference, provider_key
+from disbursement.provider import PaymentDeclined, PaymentProvider, build_provider
+from disbursement.store import Payment
+from grants_shared.clock import utcnow
+from grants_shared.service import Runtime
+from grants_shared.unit_of_work import Database
+from grants_shared.worker import Doc, LeasedWorker, Pace
+
+log = logging.getLogger(__name__)
+
+#: One provider call at a time, as the runner has always paid: a bank's API limits its callers' rate.
+PAYMENTS_AT_ONCE = 1
+
+
+class PaymentRunner(LeasedWorker[BankAccount]):
+    queue = store.PAYMENT_QUEUE
+    name = "payment runner"
+
+    def __init__(self, database: Database[Settings], provider: PaymentProvider) -> None:
+        settings = database.settings
+        super().__init__(database, Pace(
+            poll_seconds=settings.payment_poll_seconds, batch=settings.payment_batch_size,
+            at_once=PAYMENTS_AT_ONCE, lease_seconds=settings.payment_sending_lease_seconds,
+        ))  # fmt: skip
+        self.provider = provider
+        self.cipher = cipher_for(settings)
+        self.provider_timeout = settings.payment_provider_timeout_seconds
+
+    async def claim(self, tx: Tx, doc: Doc, claim: str) -> BankAccount | None:
+        payment = Payment.from_doc(doc)
+        if not can_move(payment.status, PaymentStatus.SENDING):
+            return None
+        account = await self._bank_account(tx, payment)
+        if account is None or not await store.claim_payment(tx, payment, claim, utcnow()):
+            return None  # no usable details, or another worker took it first
+        return account
+
+    async def work(self, doc: Doc, claim: str, account: BankAccount) -> bool:
+        payment = Payment.from_doc(doc)
+        try:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a shutdown's cancellation.
+            async with asyncio.timeout(self.provider_timeout):
+                transfer = await self.provider.pay(
+                    idempotency_key=provider_key(payment.id, payment.retries), amount=payment.amount,
+                    account=account, reference=payment_reference(payment.grant_id, payment.sequence),
+                )  # fmt: skip
+        except PaymentDeclined as declined:
+            reason = account.masked_in(declined.reason)
+            await self.database.transact(lambda tx: commands.record_payment_declined(tx, payment, claim, reason))
+            return True
+        except Exception as error:
+            # A timeout or an outage: the provider may or may not have paid. Leave the claim to expire
+            # and try again with the same key, which cannot pay twice.
+            log.warning("payment %s: provider outcome unknown (%s); retried after the lease", payment.id,
+                        type(error).__name__)  # fmt: skip
+            return False
+        await self.database.transact(lambda tx: commands.record_payment_sent(tx, payment, claim, transfer))
+        return True
+
+    async def _bank_account(self, tx: Tx, payment: Payment) -> BankAccount | None:
+        grant = await store.get_grant(tx, payment.grant_id)
+        if grant is None or grant.bank_account is None:
+            log.error("payment %s: its grant has no bank details", payment.id)
+            return None
+        try:
+            return self.cipher.decrypt(grant.bank_account)
+        except BankDetailsUnreadable:
+            log.error("payment %s: bank details cannot be decrypted with the configured keys", payment.id)
+            return None
+
+
+async def pay_what_is_due(runtime: Runtime[Settings]) -> None:
+    provider = build_provider(runtime.settings, runtime.database)
+    await PaymentRunner(runtime.database, provider).run()
+
+
+WORKERS = (pay_what_is_due,)
