@@ -10,9 +10,10 @@ from grants_shared.events import NotificationDelivered, Reason, ScheduledAmount
 from grants_shared.money import Money
 from notifications import domain
 from notifications.config import Settings
-from notifications.domain import ApplicationRecord, EmailStatus, Notice, RecipientKind, Template
-from notifications.mailer import EmailSender, compose_email, message_id
+from notifications.domain import ApplicationRecord, EmailStatus, Notice, RecipientKind, Template, WebhookStatus
+from notifications.mailer import compose_email, message_id
 from notifications.rendering import missing_templates, render
+from notifications.store import Email, Notification
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 
@@ -70,10 +71,10 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         (0, "GBP", "£0.00"),
         (123_456_789, "GBP", "£1,234,567.89"),
         (1_050, "EUR", "€10.50"),
-        (99, "USD", "$0.99"),
-        (1_250, "CHF", "CHF 12.50"),
-        (1_234, "JPY", "JPY 1,234"),
-        (1_234_567, "BHD", "BHD 1,234.567"),
+        (99, "USD", "US$0.99"),
+        (1_250, "CHF", "CHF12.50"),
+        (1_234, "JPY", "JP¥1,234"),
+        (1_234_567, "BHD", "BHD1,234.567"),
     ],
 )
 def test_money_reads_from_minor_units(amount: int, currency: str, expected: str) -> None:
@@ -228,13 +229,17 @@ def test_a_registered_address_wins_and_reviewers_need_one() -> None:
 
 def test_the_email_carries_text_and_html_and_the_notification_id_as_message_id() -> None:
     rendered = render(every_notice(an_application())[Template.APPLICATION_AWARDED])
-    doc = {
-        "_id": "ntf_" + "a" * 40, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
-        "email": {"address": "sam@hope.example", "name": "Sam\nOkafor"},
-    }
+    email = Email(status=EmailStatus.PENDING, address="sam@hope.example", name="Sam\nOkafor", next_attempt_at=NOW)
+    notification = Notification(
+        id="ntf_" + "a" * 40, recipient_id="person-1", recipient_kind=RecipientKind.APPLICANT,
+        template=Template.APPLICATION_AWARDED, event_id="evt-1", event_type="grants.application.decided.v1",
+        application_id="app-1", subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=NOW,
+        email=email,
+    )
     settings = Settings(mail_from="grants@nhs-grants.example", mail_from_name="Community Grants")
-    message = compose_email(doc, settings, NOW)
-    assert message["Message-ID"] == f"<ntf_{'a' * 40}@nhs-grants.example>" == message_id(doc["_id"], "x@nhs-grants.example")
+    message = compose_email(notification, email, settings, NOW)
+    assert message["Message-ID"] == f"<ntf_{'a' * 40}@nhs-grants.example>"
+    assert message["Message-ID"] == message_id(notification.id, "x@nhs-grants.example")
     assert message["To"] == "Sam Okafor <sam@hope.example>"
     assert message["From"] == "Community Grants <grants@nhs-grants.example>"
     assert message["Subject"] == rendered.subject
@@ -263,10 +268,13 @@ def test_the_email_state_machine_only_moves_forward() -> None:
         assert not any(domain.can_move(final, target) for target in EmailStatus)
 
 
-async def test_a_sender_never_settles_an_email_into_a_state_emails_do_not_have() -> None:
-    sender = EmailSender(None, Settings())  # type: ignore[arg-type]  # refused before the database is used
+def test_an_email_is_never_settled_into_a_state_emails_do_not_have() -> None:
+    # Settling checks every move with check_move: a webhook can be cancelled, an email cannot.
+    assert domain.check_move(EmailStatus.SENDING, EmailStatus.SENT) is EmailStatus.SENT
     with pytest.raises(ValueError, match="cannot move from sending to cancelled"):
-        await sender._finish(None, {"_id": "ntf_x"}, "claim", {"status": "cancelled"})  # type: ignore[arg-type]
+        domain.check_move(EmailStatus.SENDING, WebhookStatus.CANCELLED)  # type: ignore[type-var]
+    with pytest.raises(ValueError, match="cannot move from sent to pending"):
+        domain.check_move(EmailStatus.SENT, EmailStatus.PENDING)
 
 
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:

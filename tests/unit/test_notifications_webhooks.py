@@ -28,8 +28,8 @@ from notifications import domain, webhooks
 from notifications.config import DEV_WEBHOOK_SECRETS_KEY, Settings
 from notifications.crypto import SecretsCipher, SecretUnreadable
 from notifications.handlers import HANDLERS
-from notifications.models import WebhookIn
-from notifications.webhook_sender import request_headers
+from notifications.schemas import NewWebhook
+from notifications.webhooks import request_headers
 
 SECRET = "0f1Kx3yTq2y1b7sV_demo-secret-for-tests-only"
 BODY = b'{"specversion":"1.0","id":"e-1","data":{"title":"Caf\xc3\xa9 drop-in"}}'
@@ -197,13 +197,25 @@ def test_the_webhook_state_machine_has_final_states() -> None:
     assert domain.WebhookStatus.DELIVERED not in domain.WEBHOOK_TRANSITIONS[domain.WebhookStatus.PENDING]
 
 
+def test_a_webhook_delivery_is_settled_only_by_the_moves_its_state_machine_allows() -> None:
+    status = domain.WebhookStatus
+    assert domain.can_move(status.PENDING, status.SENDING)
+    assert domain.can_move(status.PENDING, status.CANCELLED)  # deactivated before it was ever sent
+    assert not domain.can_move(status.PENDING, status.DELIVERED)  # never delivered without a claim
+    assert domain.can_move(status.SENDING, status.SENDING)  # a stale claim taken over
+    for target in (status.DELIVERED, status.PENDING, status.FAILED, status.CANCELLED):
+        assert domain.check_move(status.SENDING, target) is target
+    with pytest.raises(ValueError, match="cannot move from cancelled to sending"):
+        domain.check_move(status.CANCELLED, status.SENDING)
+
+
 # --- subscriptions ---------------------------------------------------------------------------------
 
 GOOD = {"url": "https://crm.example.org/hooks/grants", "event_types": ["grants.application.submitted.v1"]}
 
 
 def test_a_good_subscription_is_accepted_and_its_types_kept() -> None:
-    body = WebhookIn.model_validate({**GOOD, "url": "  http://127.0.0.1:8080/hook?x=1 ", "description": " CRM "})
+    body = NewWebhook.model_validate({**GOOD, "url": "  http://127.0.0.1:8080/hook?x=1 ", "description": " CRM "})
     assert body.url == "http://127.0.0.1:8080/hook?x=1" and body.description == "CRM"
     assert body.event_types == ["grants.application.submitted.v1"]
 
@@ -223,13 +235,13 @@ def test_a_good_subscription_is_accepted_and_its_types_kept() -> None:
 ])
 def test_a_bad_subscription_is_refused_with_a_reason(change: dict[str, object], says: str) -> None:
     with pytest.raises(ValidationError) as error:
-        WebhookIn.model_validate({**GOOD, **change})
+        NewWebhook.model_validate({**GOOD, **change})
     assert says in str(error.value)
 
 
 def test_a_url_of_exactly_500_characters_is_accepted() -> None:
     url = "https://crm.example.org/" + "a" * (500 - len("https://crm.example.org/"))
-    assert len(url) == 500 and WebhookIn.model_validate({**GOOD, "url": url}).url == url
+    assert len(url) == 500 and NewWebhook.model_validate({**GOOD, "url": url}).url == url
 
 
 # --- secrets at rest and the settings that guard them ----------------------------------------------

@@ -1,4 +1,4 @@
-"""Settings of the notifications service (environment variables, prefix GRANTS_)."""
+"""The notifications service's own settings (environment prefix ``GRANTS_``, like every service)."""
 
 from pydantic import EmailStr, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -54,7 +54,6 @@ class Settings(ServiceSettings):
     # the same Grants-Webhook-Id, so the integrator can recognise the copy.
     webhook_lease_seconds: float = Field(default=120.0, gt=0)
 
-
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":
         if self.email_lease_seconds <= self.smtp_timeout:
@@ -68,9 +67,3 @@ class Settings(ServiceSettings):
     @property
     def uses_development_webhook_secrets_key(self) -> bool:
         return DEV_WEBHOOK_SECRETS_KEY in split_keys(self.webhook_secrets_key)
-
-
-
-def own_settings(settings: ServiceSettings) -> Settings:
-    """The service's own settings from whatever the runtime holds (tests may hand in the shared ones)."""
-    return settings if isinstance(settings, Settings) else Settings(**settings.model_dump())

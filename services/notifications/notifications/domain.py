@@ -1,18 +1,25 @@
-"""Pure rules: who is told what about which event, how money and dates read, notification ids, the
-email state machine (pending -> sending -> sent | pending again | failed), and what integrators'
-webhooks carry. No I/O here."""
+"""Pure rules: who is told what about which event, how dates read (money reads through
+``grants_shared.money``), notification ids, the two delivery state machines (pending -> sending ->
+sent or delivered | pending again | failed; a webhook may also be cancelled), when a failed delivery
+is tried again, and what integrators' webhooks carry. No I/O here."""
 
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from grants_shared.events import CONTRACTS, NOTIFICATIONS, Event, Reason, ScheduledAmount
-from grants_shared.money import Money
+from grants_shared.money import Money, format_money
+from grants_shared.worker import retry_delay
+
+#: Where a notification reaches someone, as the delivery audit names it.
+Channel = Literal["inbox", "email", "webhook"]
+#: How one attempt on a channel ended: delivered; failed and to be tried again; failed for good.
+Outcome = Literal["delivered", "failed", "gave_up"]
 
 
 class Template(StrEnum):
@@ -54,8 +61,44 @@ EMAIL_TRANSITIONS: dict[EmailStatus, frozenset[EmailStatus]] = {
 }
 
 
-def can_move(current: EmailStatus, target: EmailStatus) -> bool:
-    return target in EMAIL_TRANSITIONS[current]
+class WebhookStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    #: The subscription was deactivated before the delivery went out.
+    CANCELLED = "cancelled"
+
+
+#: As for email: `sending -> sending` is a fresh claim on an expired lease; the last three are final.
+WEBHOOK_TRANSITIONS: dict[WebhookStatus, frozenset[WebhookStatus]] = {
+    WebhookStatus.PENDING: frozenset({WebhookStatus.SENDING, WebhookStatus.CANCELLED}),
+    WebhookStatus.SENDING: frozenset({
+        WebhookStatus.SENDING, WebhookStatus.DELIVERED, WebhookStatus.PENDING, WebhookStatus.FAILED,
+        WebhookStatus.CANCELLED,
+    }),
+    WebhookStatus.DELIVERED: frozenset(),
+    WebhookStatus.FAILED: frozenset(),
+    WebhookStatus.CANCELLED: frozenset(),
+}
+
+Status = TypeVar("Status", EmailStatus, WebhookStatus)
+_TRANSITIONS: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
+    EmailStatus: EMAIL_TRANSITIONS,
+    WebhookStatus: WEBHOOK_TRANSITIONS,
+}
+
+
+def can_move(current: Status, target: Status) -> bool:
+    return target in _TRANSITIONS[type(current)][current]
+
+
+def check_move(current: Status, target: Status) -> Status:
+    """``target``, if the state machine of ``current`` allows the move: settling a delivery never
+    makes a move its channel forbids."""
+    if not can_move(current, target):
+        raise ValueError(f"{type(current).__name__} cannot move from {current} to {target}")
+    return target
 
 
 def notification_id(event_id: str, recipient_id: str, template: Template | str) -> str:
@@ -66,20 +109,6 @@ def notification_id(event_id: str, recipient_id: str, template: Template | str) 
 
 
 # --- how things read -----------------------------------------------------------------------------
-
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
-# ISO 4217 minor-unit exponents that are not 2.
-_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "VND": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
-
-
-def format_money(money: Money) -> str:
-    """`Money(500000, "GBP")` reads "£5,000.00"; a currency without a symbol here reads "CHF 12.50"."""
-    exponent = _EXPONENTS.get(money.currency, 2)
-    whole, fraction = divmod(money.amount, 10**exponent)
-    number = f"{whole:,}" + (f".{fraction:0{exponent}d}" if exponent else "")
-    symbol = _SYMBOLS.get(money.currency)
-    return f"{symbol}{number}" if symbol else f"{money.currency} {number}"
-
 
 def format_date(day: date | datetime) -> str:
     """Dates written out in full ("Friday 4 December 2026") so nobody misreads 04/12 as April."""
@@ -104,7 +133,8 @@ def single_line(text: str, limit: int = 200) -> str:
 
 @dataclass(frozen=True)
 class ApplicationRecord:
-    """What notifications keeps about an application, fed by application.submitted / .ineligible."""
+    """What the messages about an application need: who it is for and what it is (kept, as fed by
+    application.submitted / .ineligible, in ``store.Application``)."""
 
     application_id: str
     programme_id: str
@@ -248,12 +278,20 @@ def email_destination(
     return None
 
 
-# --- retries (email and webhooks alike) -----------------------------------------------------------
+# --- attempts and retries (email and webhooks alike) ----------------------------------------------
 
 
-def retry_delay(attempts_made: int, base_seconds: float, max_seconds: float) -> timedelta:
-    """Exponential backoff: base, 2x base, 4x base ... capped."""
-    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts_made - 1)))
+class AttemptFailed(Exception):
+    """An attempt that delivered nothing; ``permanent`` when trying again cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def next_attempt(
@@ -288,28 +326,6 @@ SUBSCRIBABLE_EVENT_TYPES: frozenset[str] = frozenset(
 )
 
 
-class WebhookStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    #: The subscription was deactivated before the delivery went out.
-    CANCELLED = "cancelled"
-
-
-#: As for email: `sending -> sending` is a fresh claim on an expired lease; the last three are final.
-WEBHOOK_TRANSITIONS: dict[WebhookStatus, frozenset[WebhookStatus]] = {
-    WebhookStatus.PENDING: frozenset({WebhookStatus.SENDING, WebhookStatus.CANCELLED}),
-    WebhookStatus.SENDING: frozenset({
-        WebhookStatus.SENDING, WebhookStatus.DELIVERED, WebhookStatus.PENDING, WebhookStatus.FAILED,
-        WebhookStatus.CANCELLED,
-    }),
-    WebhookStatus.DELIVERED: frozenset(),
-    WebhookStatus.FAILED: frozenset(),
-    WebhookStatus.CANCELLED: frozenset(),
-}
-
-
 def webhook_delivery_id(event_id: str, subscription_id: str) -> str:
     """One delivery per (event, subscription), whatever happens to the event on the bus. Integrators
     see it as ``Grants-Webhook-Id`` and deduplicate on it."""
@@ -317,7 +333,7 @@ def webhook_delivery_id(event_id: str, subscription_id: str) -> str:
     return "whd_" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def webhook_body(event: Event) -> bytes:
+def webhook_body(event: Event[Any]) -> bytes:
     """The event as a CloudEvents 1.0 structured-mode JSON document, minus its personal data.
 
     Rendered once when the event is handled and stored, so every retry sends the very same bytes."""

@@ -1,4 +1,4 @@
-"""The notifications service: `uvicorn notifications.main:app`."""
+"""The notifications service: run with ``uvicorn notifications.main:app``."""
 
 import logging
 
@@ -6,13 +6,11 @@ from fastapi import FastAPI
 
 from grants_shared.events import NOTIFICATIONS
 from grants_shared.service import Service, create_app
-from notifications import webhook_api
-from notifications.api import router
+from notifications.api import ROUTERS
 from notifications.config import Settings
 from notifications.handlers import HANDLERS
-from notifications.mailer import send_emails
 from notifications.store import create_indexes
-from notifications.webhook_sender import send_webhooks
+from notifications.workers import WORKERS
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +22,10 @@ SERVICE = Service(
         "address, and a record of every delivery. A redelivered event never notifies anyone twice. Integrators "
         "subscribe to events and get them as signed webhooks, without personal data."
     ),
-    routers=[router, webhook_api.router],
+    routers=ROUTERS,
     handlers=HANDLERS,
     create_indexes=create_indexes,
-    workers=[send_emails, send_webhooks],
+    workers=WORKERS,
 )
 
 

@@ -1,32 +1,219 @@
-"""Collections, indexes and queries.
+"""The notifications database: its documents, indexes and every query on it.
 
-- ``programmes``: programme names for the messages (from programme.opened / .closed).
+What other services told us, kept for the messages:
+
+- ``programmes``: programme names (from programme.opened / .closed).
 - ``applications``: title, programme and contact of each application (from application.submitted /
   .ineligible); how later events find the person to tell.
 - ``grants``: the offered amount of each grant, for the acceptance message.
 - ``payments``: which payments were sent, so a failure that arrives late tells nobody it is delayed.
+
+What notifications owns:
+
 - ``contacts``: the email address a person registered for themselves (PUT /v1/me/contact).
 - ``notifications``: one per (event, recipient, template), with its rendered bodies, its read state
-  and its email part (the email sender's queue).
-- ``deliveries``: one record per delivery attempt on a channel, for audit (no bodies).
+  and its ``email`` part (the email sender's queue).
+- ``deliveries``: one record per delivery attempt on a channel, for audit (no bodies, no addresses).
 - ``webhook_subscriptions``: integrators' endpoints, the event types each wants and its signing
   secret (encrypted).
 - ``webhook_deliveries``: one per (event, subscription) with the exact body to send; the webhook
   sender's queue.
+
+Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
+Where an event may arrive twice, writes are upserts that insert only what is new (a duplicate-key
+error would abort the handler's whole transaction).
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from grants_shared.documents import Document, Part
 from grants_shared.money import Money
-from notifications.domain import ApplicationRecord
+from grants_shared.unit_of_work import Db
+from grants_shared.worker import LeasedQueue
+from notifications.domain import (
+    ApplicationRecord,
+    Channel,
+    EmailStatus,
+    Outcome,
+    RecipientKind,
+    Template,
+    WebhookStatus,
+)
 
-Doc = dict[str, Any]
+# --- what other services told us -----------------------------------------------------------------
+
+
+class Programme(Document):
+    """A close may arrive before its open: then the name is not known yet."""
+
+    name: str | None = None
+    closes_at: datetime | None = None
+    status: Literal["open", "closed"]
+    closed_at: datetime | None = None
+
+
+class ApplicationContact(Part):
+    person_id: str
+    name: str
+    email: str
+
+
+class Application(Document):
+    programme_id: str
+    title: str
+    organisation_name: str | None = None
+    contact: ApplicationContact
+    status: Literal["submitted", "ineligible"]
+    updated_at: datetime
+
+    def record(self) -> ApplicationRecord:
+        return ApplicationRecord(
+            application_id=self.id, programme_id=self.programme_id, title=self.title,
+            organisation_name=self.organisation_name, person_id=self.contact.person_id,
+            contact_name=self.contact.name, contact_email=self.contact.email,
+        )  # fmt: skip
+
+
+class Grant(Document):
+    application_id: str
+    amount: Money
+
+
+class Payment(Document):
+    sent_at: datetime | None = None
+    last_failed_attempt: int | None = None
+
+
+# --- what notifications owns ----------------------------------------------------------------------
+
+
+class Contact(Document):
+    """Where a person wants their notifications sent; ``id`` is their subject."""
+
+    email: str
+    name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EmailProgress(Part):
+    """Where a notification's email stands: its place on the email queue."""
+
+    status: EmailStatus
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claim: str | None = None
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+class Email(EmailProgress):
+    """The email copy of a notification: where it goes, and where it stands."""
+
+    address: str
+    name: str | None = None
+
+
+class NotificationSummary(Document):
+    """A notification as the inbox lists it: no bodies, no address."""
+
+    recipient_id: str
+    recipient_kind: RecipientKind
+    template: Template
+    event_id: str
+    event_type: str
+    application_id: str | None = None
+    subject: str
+    created_at: datetime
+    read_at: datetime | None = None
+    email: EmailProgress | None = None
+
+
+class Notification(NotificationSummary):
+    """What one person is told about one event, rendered once when the event was handled."""
+
+    text: str
+    html: str
+    email: Email | None = None
+
+
+class Delivery(Document):
+    """One attempt to deliver a notification (or a webhook) on one channel. No bodies, no addresses."""
+
+    notification_id: str
+    channel: Channel
+    outcome: Outcome
+    attempt: int
+    recipient_id: str
+    recipient_kind: RecipientKind
+    #: Webhooks have no template: they carry the event itself.
+    template: Template | None = None
+    answered_event_id: str
+    answered_event_type: str
+    at: datetime
+    error: str | None = None
+    #: The HTTP status an integrator's endpoint answered (webhooks only).
+    status_code: int | None = None
+
+
+class WebhookSubscription(Document):
+    """An integrator's endpoint as admins see it: without its secret, which is read only to sign."""
+
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_by: str
+    created_at: datetime
+    secret_rotated_at: datetime
+    deactivated_at: datetime | None = None
+    version: int
+
+
+class SigningSubscription(WebhookSubscription):
+    """With its signing secret, encrypted (``crypto.SecretsCipher``)."""
+
+    secret: str
+
+
+class WebhookDeliverySummary(Document):
+    """One event on its way to one subscription, as admins list it: without the body."""
+
+    subscription_id: str
+    event_id: str
+    event_type: str
+    status: WebhookStatus
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claim: str | None = None
+    claimed_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: datetime
+
+
+class WebhookDelivery(WebhookDeliverySummary):
+    """With the exact body every attempt sends (the event without its personal data, rendered once)."""
+
+    body: str
+
+
+#: An email waits in its notification's ``email`` part; a webhook delivery is a document of its own.
+EMAIL_QUEUE = LeasedQueue(
+    collection="notifications", ready=(EmailStatus.PENDING,), claimed=EmailStatus.SENDING, part="email"
+)
+WEBHOOK_QUEUE = LeasedQueue(
+    collection="webhook_deliveries", ready=(WebhookStatus.PENDING,), claimed=WebhookStatus.SENDING
+)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -34,138 +221,120 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.notifications.create_index(
         [("event_id", ASCENDING), ("recipient_id", ASCENDING), ("template", ASCENDING)],
         unique=True, name="one_per_event_recipient_template",
-    )
+    )  # fmt: skip
     await db.notifications.create_index(
         [("recipient_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox_newest_first"
     )
-    await db.notifications.create_index(
-        [("email.status", ASCENDING), ("email.next_attempt_at", ASCENDING)], name="email_queue"
-    )
-    await db.notifications.create_index(
-        [("email.status", ASCENDING), ("email.claimed_at", ASCENDING)], name="email_claims"
-    )
+    await EMAIL_QUEUE.create_indexes(db)
     await db.deliveries.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
     await db.deliveries.create_index([("notification_id", ASCENDING)], name="by_notification")
 
-    await db.webhook_subscriptions.create_index(
-        [("event_types", ASCENDING), ("active", ASCENDING)], name="subscribers"
-    )
+    await db.webhook_subscriptions.create_index([("event_types", ASCENDING), ("active", ASCENDING)], name="subscribers")
     await db.webhook_subscriptions.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
     # Belt and braces behind the deterministic _id: one delivery per (event, subscription).
     await db.webhook_deliveries.create_index(
         [("event_id", ASCENDING), ("subscription_id", ASCENDING)], unique=True, name="one_per_event_subscription"
     )
-    await db.webhook_deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="queue")
-    await db.webhook_deliveries.create_index([("status", ASCENDING), ("claimed_at", ASCENDING)], name="claims")
+    await WEBHOOK_QUEUE.create_indexes(db)
     await db.webhook_deliveries.create_index(
         [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="by_subscription"
     )
 
 
-# --- what other services told us -------------------------------------------------------------------
+# --- helpers every collection uses ----------------------------------------------------------------
+
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
-async def open_programme(
-    db: AsyncDatabase, session: AsyncClientSession, programme_id: str, name: str, closes_at: datetime
-) -> None:
+async def _insert_if_new(tx: Db, collection: AsyncCollection, document: Document) -> bool:
+    """True if this created the document; False if it was there already (a redelivered event)."""
+    doc = document.to_doc()
+    result = await collection.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=tx.session)
+    return result.upserted_id is not None
+
+
+async def _page(
+    tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
+    sort: list[tuple[str, int]], projection: dict[str, int] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    cursor = collection.find(query, projection, session=tx.session).sort(sort).skip(offset).limit(limit)
+    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+
+
+# --- what other services told us -----------------------------------------------------------------
+
+
+async def record_programme_opened(tx: Db, programme_id: str, name: str, closes_at: datetime) -> None:
     # The status is only set on insert, so an open that arrives after its close does not reopen it.
-    await db.programmes.update_one(
+    await tx.db.programmes.update_one(
         {"_id": programme_id},
         {"$set": {"name": name, "closes_at": closes_at}, "$setOnInsert": {"status": "open"}},
-        upsert=True, session=session,
+        upsert=True, session=tx.session,
+    )  # fmt: skip
+
+
+async def record_programme_closed(tx: Db, programme_id: str, at: datetime) -> None:
+    await tx.db.programmes.update_one(
+        {"_id": programme_id}, {"$set": {"status": "closed", "closed_at": at}}, upsert=True, session=tx.session
     )
 
 
-async def close_programme(db: AsyncDatabase, session: AsyncClientSession, programme_id: str, at: datetime) -> None:
-    await db.programmes.update_one(
-        {"_id": programme_id}, {"$set": {"status": "closed", "closed_at": at}}, upsert=True, session=session
+async def get_programme(tx: Db, programme_id: str) -> Programme | None:
+    return Programme.maybe(await tx.db.programmes.find_one({"_id": programme_id}, session=tx.session))
+
+
+async def save_application(tx: Db, application: Application) -> None:
+    """Keep the application as its latest submitted (or ineligible) event describes it."""
+    await tx.db.applications.replace_one(
+        {"_id": application.id}, application.to_doc(), upsert=True, session=tx.session
     )
 
 
-async def programme_name(db: AsyncDatabase, session: AsyncClientSession, programme_id: str) -> str | None:
-    doc = await db.programmes.find_one({"_id": programme_id}, {"name": 1}, session=session)
-    return doc.get("name") if doc else None
+async def get_application(tx: Db, application_id: str) -> Application | None:
+    return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
 
 
-async def save_application(
-    db: AsyncDatabase, session: AsyncClientSession, app: ApplicationRecord, status: str, at: datetime
-) -> None:
-    await db.applications.update_one(
-        {"_id": app.application_id},
-        {"$set": {
-            "programme_id": app.programme_id,
-            "title": app.title,
-            "organisation_name": app.organisation_name,
-            "contact": {"person_id": app.person_id, "name": app.contact_name, "email": app.contact_email},
-            "status": status,
-            "updated_at": at,
-        }},
-        upsert=True,
-        session=session,
-    )
+async def save_grant(tx: Db, grant: Grant) -> None:
+    await tx.db.grants.replace_one({"_id": grant.id}, grant.to_doc(), upsert=True, session=tx.session)
 
 
-async def find_application(db: AsyncDatabase, session: AsyncClientSession, application_id: str) -> ApplicationRecord | None:
-    doc = await db.applications.find_one({"_id": application_id}, session=session)
-    if doc is None:
-        return None
-    contact = doc["contact"]
-    return ApplicationRecord(
-        application_id=doc["_id"],
-        programme_id=doc["programme_id"],
-        title=doc["title"],
-        organisation_name=doc.get("organisation_name"),
-        person_id=contact["person_id"],
-        contact_name=contact["name"],
-        contact_email=contact["email"],
-    )
+async def get_grant(tx: Db, grant_id: str) -> Grant | None:
+    return Grant.maybe(await tx.db.grants.find_one({"_id": grant_id}, session=tx.session))
 
 
-async def save_grant(
-    db: AsyncDatabase, session: AsyncClientSession, grant_id: str, application_id: str, amount: Money
-) -> None:
-    await db.grants.update_one(
-        {"_id": grant_id},
-        {"$set": {"application_id": application_id, "amount": amount.model_dump()}},
-        upsert=True,
-        session=session,
-    )
+async def note_payment_sent(tx: Db, payment_id: str, sent_at: datetime) -> None:
+    await _note_payment(tx, payment_id, {"sent_at": sent_at})
 
 
-async def note_payment(db: AsyncDatabase, session: AsyncClientSession, payment_id: str, fields: Doc) -> None:
-    await db.payments.update_one({"_id": payment_id}, {"$set": fields}, upsert=True, session=session)
+async def note_payment_failed(tx: Db, payment_id: str, attempt: int) -> None:
+    await _note_payment(tx, payment_id, {"last_failed_attempt": attempt})
 
 
-async def payment_sent(db: AsyncDatabase, session: AsyncClientSession, payment_id: str) -> bool:
-    doc = await db.payments.find_one({"_id": payment_id}, {"sent_at": 1}, session=session)
-    return bool(doc and doc.get("sent_at"))
+async def _note_payment(tx: Db, payment_id: str, fields: dict[str, object]) -> None:
+    # Each event sets only its own fact: a payment's events may be handled side by side, in any order.
+    await tx.db.payments.update_one({"_id": payment_id}, {"$set": fields}, upsert=True, session=tx.session)
 
 
-async def grant_amount(db: AsyncDatabase, session: AsyncClientSession, grant_id: str) -> Money | None:
-    doc = await db.grants.find_one({"_id": grant_id}, {"amount": 1}, session=session)
-    return Money.model_validate(doc["amount"]) if doc else None
+async def get_payment(tx: Db, payment_id: str) -> Payment | None:
+    return Payment.maybe(await tx.db.payments.find_one({"_id": payment_id}, session=tx.session))
 
 
 # --- contacts --------------------------------------------------------------------------------------
 
 
-async def find_contact(db: AsyncDatabase, person_id: str, session: AsyncClientSession | None = None) -> Doc | None:
-    return await db.contacts.find_one({"_id": person_id}, session=session)
+async def get_contact(tx: Db, person_id: str) -> Contact | None:
+    return Contact.maybe(await tx.db.contacts.find_one({"_id": person_id}, session=tx.session))
 
 
-async def create_contact(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
-    """Insert unless someone (a concurrent first PUT) got there first; the caller then treats it as an edit."""
-    result = await db.contacts.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
-    return result.upserted_id is not None
+async def insert_contact_if_new(tx: Db, contact: Contact) -> bool:
+    """Insert unless someone (a concurrent first registration) got there first."""
+    return await _insert_if_new(tx, tx.db.contacts, contact)
 
 
-async def replace_contact(
-    db: AsyncDatabase, session: AsyncClientSession, person_id: str, expected_version: int, fields: Doc
-) -> bool:
-    result = await db.contacts.update_one(
-        {"_id": person_id, "version": expected_version},
-        {"$set": fields, "$inc": {"version": 1}},
-        session=session,
+async def replace_contact(tx: Db, contact: Contact, read_version: int) -> bool:
+    """Store ``contact`` if nobody changed it since ``read_version`` was read."""
+    result = await tx.db.contacts.replace_one(
+        {"_id": contact.id, "version": read_version}, contact.to_doc(), session=tx.session
     )
     return result.modified_count == 1
 
@@ -173,127 +342,93 @@ async def replace_contact(
 # --- notifications ---------------------------------------------------------------------------------
 
 
-async def insert_notification_if_new(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
-    """True if this created the notification; False if it already existed (a redelivered event).
-
-    An upsert, not an insert: a duplicate-key error would abort the whole transaction."""
-    result = await db.notifications.update_one(
-        {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
-    )
-    return result.upserted_id is not None
+async def insert_notification_if_new(tx: Db, notification: Notification) -> bool:
+    return await _insert_if_new(tx, tx.db.notifications, notification)
 
 
-INBOX_FIELDS = {"html": 0, "text": 0, "email.address": 0, "email.name": 0, "email.claim": 0}
+#: What the inbox lists leaves out: the bodies (read one by one) and where the email went.
+INBOX_PROJECTION = {"html": 0, "text": 0, "email.address": 0, "email.name": 0}
 
 
-async def inbox_page(db: AsyncDatabase, recipient_id: str, unread_only: bool, limit: int) -> list[Doc]:
-    query: Doc = {"recipient_id": recipient_id}
+async def inbox_page(
+    tx: Db, recipient_id: str, unread_only: bool, limit: int, offset: int
+) -> tuple[list[NotificationSummary], int]:
+    query: dict[str, Any] = {"recipient_id": recipient_id}
     if unread_only:
         query["read_at"] = None
-    cursor = db.notifications.find(query, INBOX_FIELDS).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-    return await cursor.limit(limit).to_list(None)
+    docs, total = await _page(tx, tx.db.notifications, query, limit, offset, NEWEST_FIRST, INBOX_PROJECTION)
+    return [NotificationSummary.from_doc(d) for d in docs], total
 
 
-async def unread_count(db: AsyncDatabase, recipient_id: str) -> int:
-    return await db.notifications.count_documents({"recipient_id": recipient_id, "read_at": None})
+async def unread_count(tx: Db, recipient_id: str) -> int:
+    query = {"recipient_id": recipient_id, "read_at": None}
+    return await tx.db.notifications.count_documents(query, session=tx.session)
 
 
-async def own_notification(
-    db: AsyncDatabase, recipient_id: str, notification_id: str, session: AsyncClientSession | None = None
-) -> Doc | None:
+async def own_notification(tx: Db, recipient_id: str, notification_id: str) -> Notification | None:
     # Scoped by recipient in the query itself: someone else's notification is simply not found.
-    projection = {"email.claim": 0}
-    return await db.notifications.find_one(
-        {"_id": notification_id, "recipient_id": recipient_id}, projection, session=session
-    )
+    query = {"_id": notification_id, "recipient_id": recipient_id}
+    return Notification.maybe(await tx.db.notifications.find_one(query, session=tx.session))
 
 
-async def mark_read(
-    db: AsyncDatabase, session: AsyncClientSession, recipient_id: str, notification_id: str, at: datetime
-) -> None:
+async def mark_read(tx: Db, recipient_id: str, notification_id: str, at: datetime) -> None:
     # Conditional on read_at being unset: reading twice keeps the first time.
-    await db.notifications.update_one(
+    await tx.db.notifications.update_one(
         {"_id": notification_id, "recipient_id": recipient_id, "read_at": None},
         {"$set": {"read_at": at}},
-        session=session,
+        session=tx.session,
     )
 
 
-# --- the delivery queues ---------------------------------------------------------------------------
+# --- the two queues: a claim is taken, and settled only while it holds -----------------------------
 
 
-@dataclass(frozen=True)
-class Queue:
-    """Where a channel's deliveries wait: a collection, and the sub-document that holds each one's state
-    (``status``, ``attempts``, ``next_attempt_at``, ``claim``, ``claimed_at``, ``last_error``...), or
-    None when that is the document itself."""
-
-    collection: str
-    part: str | None = None
-
-    def field(self, name: str) -> str:
-        return f"{self.part}.{name}" if self.part else name
-
-    def state(self, doc: Doc) -> Doc:
-        return doc[self.part] if self.part else doc
+async def claim_email(tx: Db, notification: Notification, claim: str, now: datetime) -> bool:
+    return await EMAIL_QUEUE.claim(tx, notification.to_doc(), claim, now)
 
 
-#: An email waits in its notification's ``email`` part; a webhook delivery is a document of its own.
-EMAIL_QUEUE = Queue("notifications", "email")
-WEBHOOK_QUEUE = Queue("webhook_deliveries")
-
-
-async def due_deliveries(
-    db: AsyncDatabase, queue: Queue, now: datetime, stale_before: datetime, limit: int
-) -> list[Doc]:
-    """Pending deliveries whose time has come, and claims abandoned by a sender that died."""
-    query = {"$or": [
-        {queue.field("status"): "pending", queue.field("next_attempt_at"): {"$lte": now}},
-        {queue.field("status"): "sending", queue.field("claimed_at"): {"$lt": stale_before}},
-    ]}
-    cursor = db[queue.collection].find(query).sort(queue.field("next_attempt_at"), ASCENDING)
-    return await cursor.limit(limit).to_list(None)
-
-
-async def claim_delivery(
-    db: AsyncDatabase, session: AsyncClientSession, queue: Queue, doc: Doc, claim: str, now: datetime
+async def finish_email(
+    tx: Db, notification_id: str, claim: str, status: EmailStatus, fields: Mapping[str, object]
 ) -> bool:
-    """Compare-and-set on the status and claim this sender saw: of several replicas, one wins."""
-    state = queue.state(doc)
-    result = await db[queue.collection].update_one(
-        {"_id": doc["_id"], queue.field("status"): state["status"], queue.field("claim"): state.get("claim"),
-         # attempts acts as a version: a retry recorded since this sender looked is not claimed early
-         queue.field("attempts"): state.get("attempts", 0)},
-        {"$set": {queue.field("status"): "sending", queue.field("claim"): claim, queue.field("claimed_at"): now}},
-        session=session,
-    )
-    return result.modified_count == 1
+    return await EMAIL_QUEUE.finish(tx, notification_id, claim, {**fields, "status": status})
 
 
-async def finish_delivery(
-    db: AsyncDatabase, session: AsyncClientSession, queue: Queue, delivery_id: str, claim: str, fields: Doc,
-    attempted: bool = True,
+async def claim_webhook_delivery(tx: Db, delivery: WebhookDelivery, claim: str, now: datetime) -> bool:
+    return await WEBHOOK_QUEUE.claim(tx, delivery.to_doc(), claim, now)
+
+
+async def finish_webhook_delivery(
+    tx: Db, delivery_id: str, claim: str, status: WebhookStatus, fields: Mapping[str, object], attempted: bool = True
 ) -> bool:
-    """Settle a claim with ``fields`` (names within the state), but only while this sender still holds it."""
-    update: Doc = {"$set": {queue.field(name): value for name, value in {**fields, "claim": None}.items()}}
-    if attempted:
-        update["$inc"] = {queue.field("attempts"): 1}
-    result = await db[queue.collection].update_one(
-        {"_id": delivery_id, queue.field("status"): "sending", queue.field("claim"): claim}, update, session=session
-    )
-    return result.modified_count == 1
+    return await WEBHOOK_QUEUE.finish(tx, delivery_id, claim, {**fields, "status": status}, attempted)
 
 
-# --- deliveries ------------------------------------------------------------------------------------
+# --- the delivery audit ----------------------------------------------------------------------------
 
 
-async def record_delivery(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> None:
-    await db.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+async def record_delivery(tx: Db, delivery: Delivery) -> None:
+    await _insert_if_new(tx, tx.db.deliveries, delivery)
 
 
-async def deliveries_page(db: AsyncDatabase, filters: Doc, limit: int) -> list[Doc]:
-    cursor = db.deliveries.find(filters).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
-    return await cursor.to_list(None)
+async def list_deliveries(
+    tx: Db, filters: dict[str, str], limit: int, offset: int
+) -> tuple[list[Delivery], int]:
+    """Attempts whose fields equal ``filters``, newest first."""
+    sort = [("at", DESCENDING), ("_id", DESCENDING)]
+    docs, total = await _page(tx, tx.db.deliveries, filters, limit, offset, sort)
+    return [Delivery.from_doc(d) for d in docs], total
+
+
+async def webhook_attempts(tx: Db, delivery_ids: list[str]) -> dict[str, list[Delivery]]:
+    """The audit records of these webhook deliveries' attempts, by delivery id, oldest first."""
+    attempts: dict[str, list[Delivery]] = {}
+    if not delivery_ids:
+        return attempts
+    query = {"notification_id": {"$in": delivery_ids}, "channel": "webhook"}
+    async for doc in tx.db.deliveries.find(query, session=tx.session).sort([("attempt", ASCENDING)]):
+        record = Delivery.from_doc(doc)
+        attempts.setdefault(record.notification_id, []).append(record)
+    return attempts
 
 
 # --- webhook subscriptions -------------------------------------------------------------------------
@@ -302,66 +437,60 @@ async def deliveries_page(db: AsyncDatabase, filters: Doc, limit: int) -> list[D
 WITHOUT_SECRET = {"secret": 0}
 
 
-async def create_subscription(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> None:
-    await db.webhook_subscriptions.insert_one(doc, session=session)
+async def insert_subscription(tx: Db, subscription: SigningSubscription) -> None:
+    await tx.db.webhook_subscriptions.insert_one(subscription.to_doc(), session=tx.session)
 
 
-async def find_subscription(
-    db: AsyncDatabase, subscription_id: str, session: AsyncClientSession | None = None, *, with_secret: bool = False
-) -> Doc | None:
-    projection = None if with_secret else WITHOUT_SECRET
-    return await db.webhook_subscriptions.find_one({"_id": subscription_id}, projection, session=session)
+async def get_subscription(tx: Db, subscription_id: str) -> WebhookSubscription | None:
+    doc = await tx.db.webhook_subscriptions.find_one({"_id": subscription_id}, WITHOUT_SECRET, session=tx.session)
+    return WebhookSubscription.maybe(doc)
 
 
-async def subscriptions_page(db: AsyncDatabase, active: bool | None, limit: int) -> list[Doc]:
-    query: Doc = {} if active is None else {"active": active}
-    cursor = db.webhook_subscriptions.find(query, WITHOUT_SECRET)
-    return await cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit).to_list(None)
+async def get_signing_subscription(tx: Db, subscription_id: str) -> SigningSubscription | None:
+    return SigningSubscription.maybe(
+        await tx.db.webhook_subscriptions.find_one({"_id": subscription_id}, session=tx.session)
+    )
 
 
-async def change_subscription(
-    db: AsyncDatabase, session: AsyncClientSession, subscription_id: str, expected_version: int, fields: Doc
-) -> bool:
-    """Change an active subscription, unless someone changed it since it was read."""
-    result = await db.webhook_subscriptions.update_one(
-        {"_id": subscription_id, "version": expected_version, "active": True},
-        {"$set": fields, "$inc": {"version": 1}},
-        session=session,
+async def list_subscriptions(
+    tx: Db, active: bool | None, limit: int, offset: int
+) -> tuple[list[WebhookSubscription], int]:
+    query = {} if active is None else {"active": active}
+    docs, total = await _page(tx, tx.db.webhook_subscriptions, query, limit, offset, NEWEST_FIRST, WITHOUT_SECRET)
+    return [WebhookSubscription.from_doc(d) for d in docs], total
+
+
+async def update_subscription(tx: Db, subscription: WebhookSubscription, read_version: int) -> bool:
+    """Store the changed fields of an active subscription, unless someone changed it since
+    ``read_version`` was read. A ``SigningSubscription`` stores its new secret too; a plain one
+    leaves the secret as it is."""
+    fields = subscription.to_doc()
+    del fields["_id"]
+    result = await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription.id, "version": read_version, "active": True}, {"$set": fields}, session=tx.session
     )
     return result.modified_count == 1
 
 
-async def subscribers(db: AsyncDatabase, session: AsyncClientSession, event_type: str) -> list[str]:
+async def subscribers(tx: Db, event_type: str) -> list[str]:
     """The ids of the active subscriptions that want events of this type."""
-    cursor = db.webhook_subscriptions.find({"event_types": event_type, "active": True}, {"_id": 1}, session=session)
-    return [doc["_id"] for doc in await cursor.to_list(None)]
+    query = {"event_types": event_type, "active": True}
+    cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1}, session=tx.session)
+    return [doc["_id"] async for doc in cursor]
 
 
 # --- webhook deliveries ----------------------------------------------------------------------------
 
 
-async def insert_webhook_delivery_if_new(db: AsyncDatabase, session: AsyncClientSession, doc: Doc) -> bool:
-    # An upsert, not an insert: a duplicate-key error would abort the handler's whole transaction.
-    result = await db.webhook_deliveries.update_one(
-        {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
-    )
-    return result.upserted_id is not None
+async def insert_webhook_delivery_if_new(tx: Db, delivery: WebhookDelivery) -> bool:
+    return await _insert_if_new(tx, tx.db.webhook_deliveries, delivery)
 
 
-WITHOUT_BODY = {"body": 0, "claim": 0}
-
-
-async def webhook_deliveries_page(db: AsyncDatabase, subscription_id: str, status: str | None, limit: int) -> list[Doc]:
-    query: Doc = {"subscription_id": subscription_id}
+async def list_webhook_deliveries(
+    tx: Db, subscription_id: str, status: WebhookStatus | None, limit: int, offset: int
+) -> tuple[list[WebhookDeliverySummary], int]:
+    query: dict[str, Any] = {"subscription_id": subscription_id}
     if status is not None:
         query["status"] = status
-    cursor = db.webhook_deliveries.find(query, WITHOUT_BODY).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-    return await cursor.limit(limit).to_list(None)
-
-
-async def attempts_of(db: AsyncDatabase, delivery_ids: list[str]) -> list[Doc]:
-    """The audit records of these webhook deliveries' attempts, oldest first."""
-    if not delivery_ids:
-        return []
-    cursor = db.deliveries.find({"notification_id": {"$in": delivery_ids}, "channel": "webhook"})
-    return await cursor.sort([("attempt", ASCENDING)]).to_list(None)
+    docs, total = await _page(tx, tx.db.webhook_deliveries, query, limit, offset, NEWEST_FIRST, {"body": 0})
+    return [WebhookDeliverySummary.from_doc(d) for d in docs], total

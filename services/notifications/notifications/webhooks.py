@@ -13,12 +13,24 @@ receiver's tolerance. Only the standard library is used: integrators may copy th
 import hashlib
 import hmac
 import time
+from datetime import datetime
 
 ID_HEADER = "Grants-Webhook-Id"
 SIGNATURE_HEADER = "Grants-Signature"
 CONTENT_TYPE = "application/cloudevents+json"
+USER_AGENT = "grants-webhooks/1.0"
 SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def request_headers(delivery_id: str, secret: str, body: bytes, now: datetime) -> dict[str, str]:
+    """The headers of one attempt to deliver ``body``, signed at ``now``."""
+    return {
+        ID_HEADER: delivery_id,
+        SIGNATURE_HEADER: sign(secret, int(now.timestamp()), body),
+        "Content-Type": CONTENT_TYPE,
+        "User-Agent": USER_AGENT,
+    }
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -30,7 +30,7 @@ async def test_a_person_cannot_read_or_mark_anothers_notifications(
         ):
             assert response.status_code == 404
             assert response.headers["content-type"] == PROBLEM
-        assert (await inbox(client, stranger)) == {"items": [], "unread_count": 0}
+        assert (await inbox(client, stranger)) == {"items": [], "limit": 20, "offset": 0, "total": 0, "unread_count": 0}
         unread = (await client.get(f"/v1/inbox/{nid}", headers=owner)).json()
         assert unread["read_at"] is None  # the stranger's attempt changed nothing
 
@@ -76,7 +76,8 @@ async def test_the_delivery_audit_is_for_admins_only(service_settings: Settings,
             response = await client.get("/v1/deliveries", headers=headers)
             assert response.status_code == 403
             assert response.headers["content-type"] == PROBLEM
-        assert (await client.get("/v1/deliveries", headers=admin(service_settings))).json() == {"items": []}
+        empty = {"items": [], "limit": 50, "offset": 0, "total": 0}
+        assert (await client.get("/v1/deliveries", headers=admin(service_settings))).json() == empty
 
 
 async def test_the_delivery_audit_filters_by_any_subject_an_identity_provider_issues(
@@ -162,3 +163,43 @@ async def test_an_applicants_own_address_takes_over_from_the_application_contact
         [email] = await running_sink.wait_for(1)
         assert running_sink.recipients == [["sam.personal@mail.example"]]
         assert email["To"] == "Sam O <sam.personal@mail.example>"
+
+
+async def test_the_inbox_and_the_audit_page_with_a_total_and_an_offset(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        owner = applicant(service_settings)
+        for n in range(3):
+            await bus.publish(submitted(application_id=f"app-{n}"))
+        await wait_for_inbox(client, owner, 3)
+        newest_first = [i["id"] for i in (await inbox(client, owner))["items"]]
+
+        first = await inbox(client, owner, limit=2)
+        assert [i["id"] for i in first["items"]] == newest_first[:2]
+        assert (first["limit"], first["offset"], first["total"], first["unread_count"]) == (2, 0, 3, 3)
+        rest = await inbox(client, owner, limit=2, offset=2)
+        assert [i["id"] for i in rest["items"]] == newest_first[2:] and rest["total"] == 3
+
+        audit = await client.get("/v1/deliveries", headers=admin(service_settings),
+                                 params={"channel": "inbox", "limit": 1, "offset": 1})
+        assert audit.status_code == 200, audit.text
+        assert audit.json()["total"] == 3 and len(audit.json()["items"]) == 1
+        for path, headers in (("/v1/inbox", owner), ("/v1/deliveries", admin(service_settings))):
+            too_far = await client.get(path, headers=headers, params={"offset": 10_001})
+            assert too_far.status_code == 422 and too_far.headers["content-type"] == PROBLEM
+
+
+async def test_a_path_takes_any_id_the_platform_issues_and_nothing_else(
+    service_settings: Settings, bus: TestBus
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        owner, operator = applicant(service_settings), admin(service_settings)
+        for odd in ("maya@example.org", "auth0|5f7c+x"):
+            assert (await client.get(f"/v1/inbox/{odd}", headers=owner)).status_code == 404
+            assert (await client.get(f"/v1/webhooks/{odd}", headers=operator)).status_code == 404
+        for bad in ("a b", "x" * 129, "$where"):
+            for path, headers in ((f"/v1/inbox/{bad}", owner), (f"/v1/webhooks/{bad}", operator)):
+                response = await client.get(path, headers=headers)
+                assert response.status_code == 422, path
+                assert response.headers["content-type"] == PROBLEM

@@ -19,7 +19,7 @@ from notifications import webhooks
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import webhook_delivery_id
-from notifications.handlers import tell_integrators
+from notifications.commands import tell_integrators
 from notifications.main import build_app
 from tests.integration.notifications.builders import (
     admin,
@@ -203,7 +203,7 @@ async def test_a_duplicated_event_yields_one_delivery(
 
         # Past the consumer's inbox too: queuing the same event again adds nothing.
         runtime: Runtime = app.state.runtime
-        await runtime.database.transact(lambda tx: tell_integrators(event, tx))
+        await runtime.database.transact(lambda tx: tell_integrators(tx, event))
         await asyncio.sleep(0.6)
         assert len(receiver.requests) == 1
         assert await runtime.db.webhook_deliveries.count_documents({}) == 1
@@ -248,7 +248,8 @@ async def test_webhooks_are_for_admins_only_and_bad_input_writes_nothing(
         assert "would loop" in looping.text
 
         assert await app.state.runtime.db.webhook_subscriptions.count_documents({}) == 0
-        assert (await client.get("/v1/webhooks", headers=admin(service_settings))).json() == {"items": []}
+        empty = {"items": [], "limit": 100, "offset": 0, "total": 0}
+        assert (await client.get("/v1/webhooks", headers=admin(service_settings))).json() == empty
         for method, path in endpoints[3:]:
             response = await client.request(method, path, headers=admin(service_settings))
             assert response.status_code == 404, (method, path)
@@ -363,3 +364,25 @@ async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_under_the_same_d
         assert len(receiver.requests) == 1  # the claim still within its lease is left alone
         states = {i["event_id"]: i["status"] for i in await deliveries(client, service_settings, subscription["id"])}
         assert states == {abandoned.id: "delivered", in_flight.id: "sending"}
+
+
+async def test_subscriptions_and_their_deliveries_page_with_a_total_and_an_offset(
+    service_settings: Settings, bus: TestBus
+) -> None:
+    quiet = service_settings.model_copy(update={"webhook_sender_enabled": False})
+    async with serve(build_app(quiet)) as client:
+        ids = [(await subscribe(client, quiet, f"https://crm{n}.example.org/hooks", SUBMITTED))["id"] for n in range(3)]
+        first = (await client.get("/v1/webhooks", headers=admin(quiet), params={"limit": 2})).json()
+        rest = (await client.get("/v1/webhooks", headers=admin(quiet), params={"limit": 2, "offset": 2})).json()
+        assert (first["total"], len(first["items"]), rest["total"], len(rest["items"])) == (3, 2, 3, 1)
+        assert {s["id"] for s in first["items"] + rest["items"]} == set(ids)
+
+        for n in range(3):
+            await bus.publish(submitted(application_id=f"app-{n}"))
+        everything = await settled(client, quiet, ids[0], 3, "pending")
+        path = f"/v1/webhooks/{ids[0]}/deliveries"
+        page = (await client.get(path, headers=admin(quiet), params={"limit": 2, "offset": 1})).json()
+        assert (page["limit"], page["offset"], page["total"]) == (2, 1, 3)
+        assert [d["id"] for d in page["items"]] == [d["id"] for d in everything[1:]]
+        too_far = await client.get(path, headers=admin(quiet), params={"offset": 10_001})
+        assert too_far.status_code == 422 and too_far.headers["content-type"] == PROBLEM

@@ -1,27 +1,52 @@
-"""API request and response models, and how the stored documents map onto them."""
+"""The bodies the API reads and answers with. Requests forbid unknown fields and bound every string
+and list; answers are built from stored documents with ``of`` and never carry an email address of
+someone else, a message body in a list, or a webhook secret (except the once it is shown)."""
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, TypeAdapter
 
+from grants_shared.api import Page
 from grants_shared.events import CONTRACTS
-from notifications.domain import SUBSCRIBABLE_EVENT_TYPES, EmailStatus, RecipientKind, Template, WebhookStatus
+from notifications.domain import (
+    SUBSCRIBABLE_EVENT_TYPES,
+    Channel,
+    EmailStatus,
+    Outcome,
+    RecipientKind,
+    Template,
+    WebhookStatus,
+)
+from notifications.store import (
+    Contact,
+    Delivery,
+    EmailProgress,
+    Notification,
+    NotificationSummary,
+    WebhookDeliverySummary,
+    WebhookSubscription,
+)
+
+_REQUEST = ConfigDict(extra="forbid")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
+# --- contact ---------------------------------------------------------------------------------------
 
-class ContactIn(BaseModel):
-    """The address a person wants their notifications sent to."""
 
-    model_config = ConfigDict(extra="forbid")
+class ContactDetails(BaseModel):
+    """PUT /v1/me/contact: the address a person wants their notifications sent to."""
+
+    model_config = _REQUEST
 
     email: Annotated[EmailStr, Field(max_length=254)]
     name: Name
 
 
-class ContactOut(BaseModel):
+class ContactView(BaseModel):
     person_id: str
     email: str
     name: str
@@ -29,12 +54,14 @@ class ContactOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "ContactOut":
-        return cls(person_id=doc["_id"], email=doc["email"], name=doc["name"], version=doc["version"],
-                   updated_at=doc["updated_at"])
+    def of(cls, contact: Contact) -> "ContactView":
+        return cls(person_id=contact.id, **contact.model_dump(include={"email", "name", "version", "updated_at"}))
 
 
-class EmailPart(BaseModel):
+# --- inbox -----------------------------------------------------------------------------------------
+
+
+class EmailView(BaseModel):
     """Where the email copy of a notification stands (the address itself is not repeated back)."""
 
     status: EmailStatus
@@ -42,56 +69,55 @@ class EmailPart(BaseModel):
     sent_at: datetime | None = None
     last_error: str | None = None
 
+    @classmethod
+    def of(cls, email: EmailProgress | None) -> "EmailView | None":
+        return cls(**email.model_dump(include=set(cls.model_fields))) if email else None
 
-class InboxSummary(BaseModel):
+
+class _InboxEntry(BaseModel):
     id: str
     kind: Template
     subject: str
     application_id: str | None
     created_at: datetime
     read_at: datetime | None
-    email: EmailPart | None
+    email: EmailView | None
 
+
+def _entry(n: NotificationSummary) -> dict[str, Any]:
+    return {
+        "id": n.id, "kind": n.template, "subject": n.subject, "application_id": n.application_id,
+        "created_at": n.created_at, "read_at": n.read_at, "email": EmailView.of(n.email),
+    }  # fmt: skip
+
+
+class InboxSummary(_InboxEntry):
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "InboxSummary":
-        return cls(**_summary_fields(doc))
+    def of(cls, notification: NotificationSummary) -> "InboxSummary":
+        return cls(**_entry(notification))
 
 
-class InboxItem(InboxSummary):
+class InboxItem(_InboxEntry):
+    """One notification with its bodies, as rendered when its event was handled."""
+
     text: str
     html: str
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "InboxItem":
-        return cls(**_summary_fields(doc), text=doc["text"], html=doc["html"])
+    def of(cls, notification: Notification) -> "InboxItem":
+        return cls(**_entry(notification), text=notification.text, html=notification.html)
 
 
-def _summary_fields(doc: dict[str, Any]) -> dict[str, Any]:
-    email = doc.get("email")
-    return {
-        "id": doc["_id"],
-        "kind": doc["template"],
-        "subject": doc["subject"],
-        "application_id": doc.get("application_id"),
-        "created_at": doc["created_at"],
-        "read_at": doc.get("read_at"),
-        "email": EmailPart(
-            status=email["status"], attempts=email.get("attempts", 0), sent_at=email.get("sent_at"),
-            last_error=email.get("last_error"),
-        ) if email else None,
-    }
+class InboxPage(Page[InboxSummary]):
+    """The caller's notifications, with how many of all of them (not just this page) are unread."""
 
-
-class InboxPage(BaseModel):
-    items: list[InboxSummary]
     unread_count: int
 
 
-Channel = Literal["inbox", "email", "webhook"]
-Outcome = Literal["delivered", "failed", "gave_up"]
+# --- the delivery audit ----------------------------------------------------------------------------
 
 
-class DeliveryOut(BaseModel):
+class DeliveryView(BaseModel):
     """One attempt to deliver a notification on one channel. No bodies, no addresses."""
 
     id: str
@@ -111,15 +137,11 @@ class DeliveryOut(BaseModel):
     status_code: int | None = None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "DeliveryOut":
-        return cls(id=doc["_id"], **{k: doc.get(k) for k in cls.model_fields if k != "id"})
+    def of(cls, delivery: Delivery) -> "DeliveryView":
+        return cls(**delivery.model_dump())
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-
-
-# --- webhooks ----------------------------------------------------------------------------------------
+# --- webhooks --------------------------------------------------------------------------------------
 
 _HTTP_URL = TypeAdapter(HttpUrl)
 
@@ -160,17 +182,17 @@ EventType = Annotated[
 ]
 
 
-class WebhookIn(BaseModel):
-    """An integrator's endpoint and the events it wants."""
+class NewWebhook(BaseModel):
+    """POST /v1/webhooks: an integrator's endpoint and the events it wants."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _REQUEST
 
     url: WebhookUrl
     event_types: Annotated[list[EventType], Field(min_length=1, max_length=50)]
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
-class WebhookOut(BaseModel):
+class WebhookView(BaseModel):
     """A subscription as admins see it: never its secret."""
 
     id: str
@@ -185,29 +207,25 @@ class WebhookOut(BaseModel):
     version: int
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "WebhookOut":
-        return cls(id=doc["_id"], **{k: doc.get(k) for k in cls.model_fields if k != "id"})
+    def of(cls, subscription: WebhookSubscription) -> "WebhookView":
+        return cls(**subscription.model_dump(include=set(cls.model_fields)))
 
 
-class WebhookWithSecret(WebhookOut):
+class WebhookWithSecret(WebhookView):
     """Answered once, on creation or rotation: the only time the signing secret is shown."""
 
     secret: str = Field(description="Signs every request (HMAC-SHA256); keep it safe, it is not shown again")
 
     @classmethod
-    def with_secret(cls, doc: dict[str, Any], secret: str) -> "WebhookWithSecret":
-        return cls(**WebhookOut.from_doc(doc).model_dump(), secret=secret)
-
-
-class WebhookPage(BaseModel):
-    items: list[WebhookOut]
+    def with_secret(cls, subscription: WebhookSubscription, secret: str) -> "WebhookWithSecret":
+        return cls(**WebhookView.of(subscription).model_dump(), secret=secret)
 
 
 class EventTypes(BaseModel):
     items: list[str]
 
 
-class WebhookAttemptOut(BaseModel):
+class WebhookAttemptView(BaseModel):
     """One attempt to deliver a webhook, from the delivery audit."""
 
     attempt: int
@@ -217,7 +235,7 @@ class WebhookAttemptOut(BaseModel):
     error: str | None = None
 
 
-class WebhookDeliveryOut(BaseModel):
+class WebhookDeliveryView(BaseModel):
     """One event on its way to one subscription (no body). ``id`` is the ``Grants-Webhook-Id``."""
 
     id: str
@@ -230,20 +248,11 @@ class WebhookDeliveryOut(BaseModel):
     delivered_at: datetime | None = None
     last_status_code: int | None = None
     last_error: str | None = None
-    history: list[WebhookAttemptOut]
+    history: list[WebhookAttemptView]
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any], attempts: list[dict[str, Any]]) -> "WebhookDeliveryOut":
-        waiting = doc["status"] in (WebhookStatus.PENDING, WebhookStatus.SENDING)
-        return cls(
-            id=doc["_id"], event_id=doc["event_id"], event_type=doc["event_type"], status=doc["status"],
-            attempts=doc.get("attempts", 0), created_at=doc["created_at"],
-            next_attempt_at=doc.get("next_attempt_at") if waiting else None,
-            delivered_at=doc.get("delivered_at"), last_status_code=doc.get("last_status_code"),
-            last_error=doc.get("last_error"),
-            history=[WebhookAttemptOut(**{k: a.get(k) for k in WebhookAttemptOut.model_fields}) for a in attempts],
-        )
-
-
-class WebhookDeliveryPage(BaseModel):
-    items: list[WebhookDeliveryOut]
+    def of(cls, delivery: WebhookDeliverySummary, attempts: Iterable[Delivery]) -> "WebhookDeliveryView":
+        waiting = delivery.status in (WebhookStatus.PENDING, WebhookStatus.SENDING)
+        fields = delivery.model_dump(include=set(cls.model_fields) - {"next_attempt_at", "history"})
+        history = [WebhookAttemptView(**a.model_dump(include=set(WebhookAttemptView.model_fields))) for a in attempts]
+        return cls(**fields, next_attempt_at=delivery.next_attempt_at if waiting else None, history=history)

@@ -1,0 +1,41 @@
+"""A person's own contact address: where their notifications are emailed. Everyone who can sign in
+may register one; nobody sees anyone else's."""
+
+from fastapi import APIRouter, Response
+
+from grants_shared.api import Anyone, DatabaseDep, IfMatch, Transact, set_etag
+from grants_shared.errors import NotFound
+from grants_shared.openapi import etag, problems
+from notifications import commands, store
+from notifications.schemas import ContactDetails, ContactView
+
+router = APIRouter(prefix="/v1/me/contact", tags=["contact"])
+
+
+@router.get(
+    "", summary="The email address you registered for notifications",
+    responses=etag() | problems(s404="You have not registered a contact address"),
+)  # fmt: skip
+async def get_contact(caller: Anyone, database: DatabaseDep, response: Response) -> ContactView:
+    contact = await store.get_contact(database, caller.subject)
+    if contact is None:
+        raise NotFound("you have not registered a contact address")
+    set_etag(response, contact.version)
+    return ContactView.of(contact)
+
+
+@router.put(
+    "",
+    summary="Register or change the email address your notifications go to",
+    description="The first registration needs no If-Match; changing it needs the ETag you last read.",
+    responses={
+        **etag(), 201: {"description": "Address registered", "headers": etag()[200]["headers"]}, **problems(428)
+    },
+)
+async def put_contact(
+    body: ContactDetails, caller: Anyone, transact: Transact, version: IfMatch, response: Response
+) -> ContactView:
+    contact, registered = await transact(commands.register_contact, caller.subject, body, version)
+    response.status_code = 201 if registered else 200
+    set_etag(response, contact.version)
+    return ContactView.of(contact)

@@ -1,0 +1,111 @@
+"""Integrators' webhook subscriptions, for admins only: subscribing an endpoint, its signing secret
+(shown once, on creation and on rotation), deactivating it, and what was delivered to it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from grants_shared.api import Admin, DatabaseDep, IfMatch, Limit, Offset, Page, PathId, Transact, set_etag
+from grants_shared.errors import NotFound
+from grants_shared.openapi import etag, problems
+from grants_shared.unit_of_work import Db
+from notifications import commands, store
+from notifications.domain import SUBSCRIBABLE_EVENT_TYPES, WebhookStatus
+from notifications.schemas import EventTypes, NewWebhook, WebhookDeliveryView, WebhookView, WebhookWithSecret
+from notifications.store import WebhookSubscription
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+@router.get("/event-types", summary="The event types integrators can subscribe to")
+async def event_types(caller: Admin) -> EventTypes:
+    return EventTypes(items=sorted(SUBSCRIBABLE_EVENT_TYPES))
+
+
+@router.post(
+    "", status_code=201,
+    summary="Subscribe an integrator's endpoint to events; the answer shows its signing secret, once",
+    responses=etag(201),
+)  # fmt: skip
+async def create_webhook(body: NewWebhook, caller: Admin, transact: Transact, response: Response) -> WebhookWithSecret:
+    subscription, secret = await transact(commands.subscribe_webhook, body)
+    response.headers["Location"] = f"/v1/webhooks/{subscription.id}"
+    shown_once(response, subscription)
+    return WebhookWithSecret.with_secret(subscription, secret)
+
+
+@router.get("", summary="Webhook subscriptions, newest first (never their secrets)")
+async def list_webhooks(
+    caller: Admin,
+    database: DatabaseDep,
+    active: Annotated[bool | None, Query(description="Only active (true) or deactivated (false) ones")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[WebhookView]:
+    found, total = await store.list_subscriptions(database, active, limit, offset)
+    return Page(items=[WebhookView.of(s) for s in found], limit=limit, offset=offset, total=total)
+
+
+@router.get("/{subscription_id}", summary="One webhook subscription (never its secret)", responses=etag())
+async def get_webhook(subscription_id: PathId, caller: Admin, database: DatabaseDep, response: Response) -> WebhookView:
+    subscription = await existing(database, subscription_id)
+    set_etag(response, subscription.version)
+    return WebhookView.of(subscription)
+
+
+@router.delete(
+    "/{subscription_id}",
+    summary="Deactivate a webhook subscription: nothing more is sent to it, including deliveries still waiting",
+    responses=etag(),
+)
+async def deactivate_webhook(
+    subscription_id: PathId, caller: Admin, transact: Transact, version: IfMatch, response: Response
+) -> WebhookView:
+    subscription = await transact(commands.deactivate_webhook, subscription_id, version)
+    set_etag(response, subscription.version)
+    return WebhookView.of(subscription)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    summary="Replace the signing secret; the answer shows the new one, once. The old one stops at once",
+    responses=etag() | problems(409),
+)
+async def rotate_secret(
+    subscription_id: PathId, caller: Admin, transact: Transact, version: IfMatch, response: Response
+) -> WebhookWithSecret:
+    subscription, secret = await transact(commands.rotate_webhook_secret, subscription_id, version)
+    shown_once(response, subscription)
+    return WebhookWithSecret.with_secret(subscription, secret)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="Events sent (or on their way) to a subscription, newest first, each with its attempts; no bodies",
+)
+async def list_webhook_deliveries(
+    subscription_id: PathId,
+    caller: Admin,
+    database: DatabaseDep,
+    state: Annotated[WebhookStatus | None, Query(alias="status")] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> Page[WebhookDeliveryView]:
+    await existing(database, subscription_id)
+    found, total = await store.list_webhook_deliveries(database, subscription_id, state, limit, offset)
+    attempts = await store.webhook_attempts(database, [d.id for d in found])
+    items = [WebhookDeliveryView.of(d, attempts.get(d.id, [])) for d in found]
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+async def existing(database: Db, subscription_id: str) -> WebhookSubscription:
+    subscription = await store.get_subscription(database, subscription_id)
+    if subscription is None:
+        raise NotFound("no such webhook subscription")
+    return subscription
+
+
+def shown_once(response: Response, subscription: WebhookSubscription) -> None:
+    """Headers of an answer that carries a signing secret: no cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    set_etag(response, subscription.version)

@@ -1,0 +1,431 @@
+"""Every change to the notifications database, each run inside the caller's transaction (``tx``) and
+emitting the events it causes there: routes, handlers and the two senders call these.
+
+- **Telling people**: an event's notification lands in the recipient's inbox at once (with its inbox
+  delivery record and a NotificationDelivered event); its email part, if the person has an address,
+  waits as ``pending`` for the email sender. The notification id comes from (event, recipient,
+  template), so an event handled twice tells nobody twice.
+- **Telling integrators**: one webhook delivery per subscription that wants the event, ``pending``
+  for the webhook sender.
+- **Settling what a sender attempted**, only while its claim holds: delivered (recorded and announced
+  with NotificationDelivered), or failed and tried again with backoff until the attempts run out.
+- **What people ask for**: their contact address, marking a notification read, admins' webhook
+  subscriptions.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from grants_shared.api import check_version
+from grants_shared.clock import utcnow
+from grants_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from grants_shared.events import ApplicationIneligible, ApplicationSubmitted, Event, NotificationDelivered
+from grants_shared.money import Money
+from grants_shared.unit_of_work import Transaction
+from grants_shared.worker import ready_state
+from notifications import domain, store
+from notifications.config import Settings
+from notifications.crypto import cipher_for
+from notifications.domain import (
+    ApplicationRecord,
+    AttemptFailed,
+    EmailStatus,
+    Mailbox,
+    Notice,
+    Outcome,
+    RecipientKind,
+    Template,
+    WebhookStatus,
+)
+from notifications.rendering import render
+from notifications.schemas import ContactDetails, NewWebhook
+from notifications.store import (
+    Application,
+    ApplicationContact,
+    Contact,
+    Delivery,
+    Email,
+    Grant,
+    Notification,
+    SigningSubscription,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+log = logging.getLogger(__name__)
+
+Tx = Transaction[Settings]
+
+# --- what other services told us -----------------------------------------------------------------
+
+
+class ApplicationNotYetKnown(Exception):
+    """An event about an application whose submission has not reached us yet (events from different
+    services can overtake each other). Deliberately transient: the consumer retries it later."""
+
+
+async def record_programme_opened(tx: Tx, programme_id: str, name: str, closes_at: datetime) -> None:
+    await store.record_programme_opened(tx, programme_id, name, closes_at)
+
+
+async def record_programme_closed(tx: Tx, programme_id: str, at: datetime) -> None:
+    await store.record_programme_closed(tx, programme_id, at)
+
+
+async def introduce_application(tx: Tx, event: Event[ApplicationSubmitted] | Event[ApplicationIneligible]) -> None:
+    """Keep what later events need to find the person an application is about."""
+    data = event.data
+    status: Literal["submitted", "ineligible"] = "ineligible"
+    organisation_name = None  # an ineligible application's event does not name the organisation
+    if isinstance(data, ApplicationSubmitted):
+        status, organisation_name = "submitted", data.organisation.name
+    person = data.contact
+    contact = ApplicationContact(person_id=person.person_id, name=person.name, email=str(person.email))
+    await store.save_application(tx, Application(
+        id=data.application_id, programme_id=data.programme_id, title=data.title,
+        organisation_name=organisation_name, contact=contact, status=status, updated_at=event.time,
+    ))  # fmt: skip
+
+
+async def record_grant_offered(tx: Tx, grant_id: str, application_id: str, amount: Money) -> None:
+    await store.save_grant(tx, Grant(id=grant_id, application_id=application_id, amount=amount))
+
+
+async def offered_amount(tx: Tx, grant_id: str) -> Money | None:
+    grant = await store.get_grant(tx, grant_id)
+    return grant.amount if grant else None
+
+
+async def record_payment_sent(tx: Tx, payment_id: str, sent_at: datetime) -> None:
+    await store.note_payment_sent(tx, payment_id, sent_at)
+
+
+async def record_payment_failed(tx: Tx, payment_id: str, attempt: int, will_retry: bool) -> bool:
+    """Keep the failure; True when the applicant should hear of it (``domain.worth_telling_about_payment_failure``)."""
+    # Written before the payment is read: handled at the same moment as its PaymentSent, the two
+    # transactions conflict on this document and whichever is retried sees the other.
+    await store.note_payment_failed(tx, payment_id, attempt)
+    payment = await store.get_payment(tx, payment_id)
+    already_sent = bool(payment and payment.sent_at)
+    return domain.worth_telling_about_payment_failure(attempt, will_retry, already_sent)
+
+
+# --- telling people --------------------------------------------------------------------------------
+
+#: What an event tells an applicant, from what we know of the application and the programme's name.
+ToApplicant = Callable[[ApplicationRecord, str | None], Notice]
+#: What an event tells a reviewer, from the name they registered and the programme's name.
+ToReviewer = Callable[[str | None, str | None], Notice]
+
+
+async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling: ToApplicant) -> None:
+    """Tell the person an application is about; ApplicationNotYetKnown before its submission reached us."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise ApplicationNotYetKnown(f"application {application_id} has not been submitted here yet")
+    notice = telling(application.record(), await _programme_name(tx, application.programme_id))
+    contact = await store.get_contact(tx, notice.recipient.person_id)
+    on_application = Mailbox(application.contact.email, application.contact.name)
+    await deliver(tx, event, notice, contact, application_contact=on_application)
+
+
+async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_id: str, telling: ToReviewer) -> None:
+    contact = await store.get_contact(tx, reviewer_id)
+    notice = telling(contact.name if contact else None, await _programme_name(tx, programme_id))
+    await deliver(tx, event, notice, contact, application_contact=None)
+
+
+async def deliver(
+    tx: Tx, event: Event[Any], notice: Notice, contact: Contact | None, application_contact: Mailbox | None
+) -> None:
+    """Create the notification once, put it in the inbox now, and queue its email if there is an address."""
+    recipient = notice.recipient
+    notification_id = domain.notification_id(event.id, recipient.person_id, notice.template)
+    registered = Mailbox(contact.email, contact.name) if contact else None
+    mailbox = domain.email_destination(recipient, registered, application_contact)
+    rendered = render(notice, tx.settings.portal_url)
+    now = utcnow()
+    notification = Notification(
+        id=notification_id, recipient_id=recipient.person_id, recipient_kind=recipient.kind,
+        template=notice.template, event_id=event.id, event_type=event.type, application_id=notice.application_id,
+        subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
+        email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now)) if mailbox else None,
+    )  # fmt: skip
+    if not await store.insert_notification_if_new(tx, notification):
+        return  # the same event reached us again past the inbox: it was told already
+    await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
+
+
+async def _programme_name(tx: Tx, programme_id: str) -> str | None:
+    programme = await store.get_programme(tx, programme_id)
+    return programme.name if programme else None
+
+
+# --- telling integrators ---------------------------------------------------------------------------
+
+
+async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
+    """Queue the event, without its personal data, for every active subscription that wants its type.
+
+    The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
+    subscription_ids = await store.subscribers(tx, event.type)
+    if not subscription_ids:
+        return
+    body = domain.webhook_body(event).decode()
+    now = utcnow()
+    for subscription_id in subscription_ids:
+        await store.insert_webhook_delivery_if_new(tx, WebhookDelivery(
+            id=domain.webhook_delivery_id(event.id, subscription_id), subscription_id=subscription_id,
+            event_id=event.id, event_type=event.type, body=body, created_at=now, **ready_state(now),
+        ))  # fmt: skip
+
+
+# --- settling what the senders attempted -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What the delivery audit and NotificationDelivered name about one thing delivered on a channel."""
+
+    id: str
+    channel: domain.Channel
+    recipient_id: str
+    recipient_kind: RecipientKind
+    template: Template | None
+    event_id: str
+    event_type: str
+
+    @classmethod
+    def of_notification(cls, notification: Notification, channel: Literal["inbox", "email"]) -> "Parcel":
+        n = notification
+        return cls(n.id, channel, n.recipient_id, n.recipient_kind, n.template, n.event_id, n.event_type)
+
+    @classmethod
+    def of_webhook(cls, delivery: WebhookDelivery) -> "Parcel":
+        """The recipient is the subscription."""
+        d = delivery
+        return cls(d.id, "webhook", d.subscription_id, RecipientKind.INTEGRATOR, None, d.event_id, d.event_type)
+
+    def attempt(
+        self, attempt: int, outcome: Outcome, at: datetime, error: str | None = None, status_code: int | None = None
+    ) -> Delivery:
+        """The audit's record of one attempt (no bodies, no addresses); the inbox is reached once."""
+        record_id = f"{self.id}:inbox" if self.channel == "inbox" else f"{self.id}:{self.channel}:{attempt}"
+        return Delivery(
+            id=record_id, notification_id=self.id, channel=self.channel, outcome=outcome, attempt=attempt,
+            recipient_id=self.recipient_id, recipient_kind=self.recipient_kind, template=self.template,
+            answered_event_id=self.event_id, answered_event_type=self.event_type, at=at, error=error,
+            status_code=status_code,
+        )  # fmt: skip
+
+
+async def claim_email(tx: Tx, notification: Notification, claim: str) -> bool:
+    """Take a due email for this sender: of several replicas that read it, one wins."""
+    return await store.claim_email(tx, notification, claim, utcnow())
+
+
+async def email_sent(tx: Tx, notification: Notification, claim: str, attempt: int) -> None:
+    """The SMTP relay took the email."""
+    now = utcnow()
+    status = domain.check_move(EmailStatus.SENDING, EmailStatus.SENT)
+    if not await store.finish_email(tx, notification.id, claim, status, {"sent_at": now, "last_error": None}):
+        _taken_over(notification.id)
+        return
+    await _delivered(tx, Parcel.of_notification(notification, "email"), attempt, now)
+
+
+async def email_failed(tx: Tx, notification: Notification, claim: str, attempt: int, failure: AttemptFailed) -> None:
+    """Tried again after the backoff; failed for good once the attempts run out, or at once when the
+    server refused the recipient for good (a 5xx)."""
+    s = tx.settings
+    now = utcnow()
+    retry_at = domain.next_attempt(
+        attempt, now, max_attempts=s.email_max_attempts, base_seconds=s.email_retry_base_seconds,
+        max_seconds=s.email_retry_max_seconds, permanent=failure.permanent,
+    )  # fmt: skip
+    status = domain.check_move(EmailStatus.SENDING, EmailStatus.PENDING if retry_at else EmailStatus.FAILED)
+    if await store.finish_email(tx, notification.id, claim, status, _retry_fields(failure, retry_at)):
+        await _attempt_failed(tx, Parcel.of_notification(notification, "email"), attempt, failure, retry_at, now)
+
+
+async def claim_webhook(tx: Tx, delivery: WebhookDelivery, claim: str) -> SigningSubscription | None:
+    """Take a due webhook delivery for this sender, with the subscription it is signed for and sent to.
+    A deactivated subscription's delivery is cancelled instead: nothing is sent, and that is no attempt."""
+    if not await store.claim_webhook_delivery(tx, delivery, claim, utcnow()):
+        return None
+    subscription = await store.get_signing_subscription(tx, delivery.subscription_id)
+    if subscription is None or not subscription.active:
+        cancelled = domain.check_move(WebhookStatus.SENDING, WebhookStatus.CANCELLED)
+        fields = {"last_error": "the subscription was deactivated"}
+        await store.finish_webhook_delivery(tx, delivery.id, claim, cancelled, fields, attempted=False)
+        return None
+    return subscription
+
+
+async def webhook_delivered(
+    tx: Tx, delivery: WebhookDelivery, claim: str, attempt: int, status_code: int | None
+) -> None:
+    """The integrator's endpoint answered 2xx."""
+    now = utcnow()
+    status = domain.check_move(WebhookStatus.SENDING, WebhookStatus.DELIVERED)
+    fields = {"delivered_at": now, "last_error": None, "last_status_code": status_code}
+    if not await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
+        _taken_over(delivery.id)
+        return
+    await _delivered(tx, Parcel.of_webhook(delivery), attempt, now, status_code)
+
+
+async def webhook_failed(
+    tx: Tx, delivery: WebhookDelivery, claim: str, attempt: int, failure: AttemptFailed
+) -> None:
+    """Another status, a refused connection or no answer in time: tried again after the backoff,
+    failed for good once the attempts run out."""
+    s = tx.settings
+    now = utcnow()
+    retry_at = domain.next_attempt(
+        attempt, now, max_attempts=s.webhook_max_attempts, base_seconds=s.webhook_retry_base_seconds,
+        max_seconds=s.webhook_retry_max_seconds, permanent=failure.permanent,
+    )  # fmt: skip
+    status = domain.check_move(WebhookStatus.SENDING, WebhookStatus.PENDING if retry_at else WebhookStatus.FAILED)
+    fields = {**_retry_fields(failure, retry_at), "last_status_code": failure.status_code}
+    if await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
+        await _attempt_failed(tx, Parcel.of_webhook(delivery), attempt, failure, retry_at, now)
+
+
+def _retry_fields(failure: AttemptFailed, retry_at: datetime | None) -> dict[str, object]:
+    return {"last_error": str(failure), **({"next_attempt_at": retry_at} if retry_at else {})}
+
+
+def _taken_over(item_id: str) -> None:
+    # Our lease ran out mid-attempt and another sender took over; it records the delivery.
+    log.warning("%s was delivered but its claim had been taken over", item_id)
+
+
+async def _delivered(tx: Tx, parcel: Parcel, attempt: int, at: datetime, status_code: int | None = None) -> None:
+    await store.record_delivery(tx, parcel.attempt(attempt, "delivered", at, status_code=status_code))
+    await tx.emit(NotificationDelivered(
+        notification_id=parcel.id, channel=parcel.channel, recipient_kind=parcel.recipient_kind,
+        answered_event_id=parcel.event_id, answered_event_type=parcel.event_type,
+    ))  # fmt: skip
+
+
+async def _attempt_failed(
+    tx: Tx, parcel: Parcel, attempt: int, failure: AttemptFailed, retry_at: datetime | None, at: datetime
+) -> None:
+    outcome: Outcome = "failed" if retry_at else "gave_up"
+    await store.record_delivery(tx, parcel.attempt(attempt, outcome, at, str(failure), failure.status_code))
+
+
+# --- contact addresses -----------------------------------------------------------------------------
+
+
+async def register_contact(
+    tx: Tx, person_id: str, details: ContactDetails, version: int | None
+) -> tuple[Contact, bool]:
+    """Register the address (no If-Match), or change it (the version last read). True when registered."""
+    existing = await store.get_contact(tx, person_id)
+    now = utcnow()
+    if existing is None and version is None:
+        created = Contact(
+            id=person_id, email=str(details.email), name=details.name, version=1, created_at=now, updated_at=now
+        )
+        if await store.insert_contact_if_new(tx, created):
+            return created, True
+        existing = await store.get_contact(tx, person_id)  # registered at the same moment: this is a change
+    if existing is None:
+        raise PreconditionFailed("there is no contact address to change yet; register one without If-Match")
+    if version is None:
+        raise PreconditionRequired("send the ETag you last read in an If-Match header")
+    check_version(version, existing.version)
+    changed = existing.model_copy(update={
+        "email": str(details.email), "name": details.name, "updated_at": now, "version": existing.version + 1,
+    })  # fmt: skip
+    if not await store.replace_contact(tx, changed, existing.version):
+        raise PreconditionFailed(f"your contact is at version {existing.version}; read it again and retry")
+    return changed, False
+
+
+# --- the inbox -------------------------------------------------------------------------------------
+
+
+async def mark_read(tx: Tx, recipient_id: str, notification_id: str) -> Notification:
+    await store.mark_read(tx, recipient_id, notification_id, utcnow())
+    notification = await store.own_notification(tx, recipient_id, notification_id)
+    if notification is None:
+        raise NotFound("no such notification in your inbox")
+    return notification
+
+
+# --- webhook subscriptions -------------------------------------------------------------------------
+
+
+async def subscribe_webhook(tx: Tx, request: NewWebhook) -> tuple[WebhookSubscription, str]:
+    """The new subscription, and its signing secret in the clear: the one time it is shown."""
+    secret = _new_secret()
+    now = _now_as_stored()
+    subscription = SigningSubscription(
+        id="whs_" + secrets.token_hex(12), url=request.url, event_types=sorted(set(request.event_types)),
+        description=request.description, active=True, secret=cipher_for(tx.settings).encrypt(secret),
+        created_by=tx.actor or "system", created_at=now, secret_rotated_at=now, version=1,
+    )  # fmt: skip
+    await store.insert_subscription(tx, subscription)
+    return _without_secret(subscription), secret
+
+
+async def deactivate_webhook(tx: Tx, subscription_id: str, version: int | None) -> WebhookSubscription:
+    """Nothing more is queued for it; what still waits is cancelled when the sender reaches it.
+    Deactivating twice changes nothing."""
+    subscription = await _subscription(tx, subscription_id)
+    if not subscription.active:
+        return subscription
+    return await _change_subscription(tx, subscription, version, active=False, deactivated_at=_now_as_stored())
+
+
+async def rotate_webhook_secret(
+    tx: Tx, subscription_id: str, version: int | None
+) -> tuple[WebhookSubscription, str]:
+    """A new signing secret, in the clear for the one answer that shows it; the old one stops at once."""
+    subscription = await _subscription(tx, subscription_id)
+    if not subscription.active:
+        raise Conflict("the subscription is deactivated; create a new one instead")
+    secret = _new_secret()
+    signing = SigningSubscription(**subscription.model_dump(), secret=cipher_for(tx.settings).encrypt(secret))
+    rotated = await _change_subscription(tx, signing, version, secret_rotated_at=_now_as_stored())
+    return _without_secret(rotated), secret
+
+
+async def _subscription(tx: Tx, subscription_id: str) -> WebhookSubscription:
+    subscription = await store.get_subscription(tx, subscription_id)
+    if subscription is None:
+        raise NotFound("no such webhook subscription")
+    return subscription
+
+
+async def _change_subscription(
+    tx: Tx, subscription: WebhookSubscription, version: int | None, **changes: object
+) -> WebhookSubscription:
+    """Deactivating and rotating need no If-Match (they edit nothing a person wrote); one that is sent
+    must still be current."""
+    check_version(version, subscription.version)
+    changed = subscription.model_copy(update={**changes, "version": subscription.version + 1})
+    if not await store.update_subscription(tx, changed, subscription.version):
+        raise PreconditionFailed("the subscription changed meanwhile; read it again and retry")
+    return changed
+
+
+def _without_secret(subscription: WebhookSubscription) -> WebhookSubscription:
+    return WebhookSubscription.model_validate(subscription.model_dump(exclude={"secret"}))
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _now_as_stored() -> datetime:
+    """MongoDB keeps milliseconds: answer with the time a later GET will show."""
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,212 @@
+"""The two senders: background loops in every replica that work the email queue (each
+notification's ``email`` part) and the webhook queue (``webhook_deliveries``), built on
+:class:`grants_shared.worker.LeasedWorker`: claim, lease and backoff are the shared worker's.
+
+- **Claim**, in a transaction of its own (``commands.claim_email`` / ``claim_webhook``): of several
+  replicas exactly one takes a due item; a claim older than the lease belongs to a sender that died
+  and is taken over (and sent again: same Message-ID, same ``Grants-Webhook-Id``).
+- **Attempt**, outside any transaction: an SMTP conversation or an HTTP POST, bounded as a whole by
+  the channel's timeout, which the settings keep shorter than the lease, so no other sender takes a
+  claim while its sender is still trying.
+- **Settle**, in one transaction, by a command (``commands.email_sent`` ...): delivered, or failed and
+  tried again with backoff until the attempts run out. The email sender keeps the recipient's address
+  out of every reason it logs or stores.
+
+Emails go one at a time per replica (one SMTP relay, ours); webhooks of a batch go side by side, so
+one slow endpoint does not hold up the others.
+"""
+
+import asyncio
+import logging
+from abc import abstractmethod
+from typing import Any, TypeVar
+
+import httpx
+
+from grants_shared.clock import utcnow
+from grants_shared.service import Runtime
+from grants_shared.unit_of_work import Database, Transaction
+from grants_shared.worker import Doc, LeasedWorker, Pace
+from notifications import commands, domain, mailer, store, webhooks
+from notifications.config import Settings
+from notifications.crypto import cipher_for
+from notifications.domain import AttemptFailed, describe
+from notifications.store import Email, Notification, SigningSubscription, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+Claimed = TypeVar("Claimed")
+
+
+class Sender(LeasedWorker[Claimed]):
+    """Makes one bounded attempt per claimed item and has it settled."""
+
+    def __init__(self, database: Database[Settings], pace: Pace, timeout_seconds: float) -> None:
+        super().__init__(database, pace)
+        self.settings = database.settings
+        self.timeout_seconds = timeout_seconds
+
+    async def work(self, doc: Doc, claim: str, claimed: Claimed) -> bool:
+        attempt = self.queue.state(doc).get("attempts", 0) + 1
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                status_code = await self.attempt(claimed)
+        except Exception as error:
+            # Anything unexpected counts as an attempt too, so one bad item cannot come back forever.
+            failure = self._failure(error, claimed)
+            log.warning("%s: %s attempt %d failed: %s", self.name, doc["_id"], attempt, failure)
+            await self.database.transact(lambda tx: self.failed(tx, claimed, claim, attempt, failure))
+            return False
+        await self.database.transact(lambda tx: self.succeeded(tx, claimed, claim, attempt, status_code))
+        return True
+
+    def _failure(self, error: Exception, claimed: Claimed) -> AttemptFailed:
+        if isinstance(error, AttemptFailed):
+            failure = error
+        elif isinstance(error, TimeoutError):
+            failure = AttemptFailed(f"no answer within {self.timeout_seconds:g}s")
+        else:
+            failure = AttemptFailed(describe(error))
+        reason = self.fit_to_keep(str(failure), claimed)[:500]
+        return AttemptFailed(reason, permanent=failure.permanent, status_code=failure.status_code)
+
+    def fit_to_keep(self, reason: str, claimed: Claimed) -> str:
+        """A failure's reason as it may be logged and stored."""
+        return reason
+
+    @abstractmethod
+    async def attempt(self, claimed: Claimed) -> int | None:
+        """Deliver once and return the status the other end answered with, if the channel has one;
+        raise when it did not deliver."""
+
+    @abstractmethod
+    async def succeeded(
+        self, tx: Transaction[Any], claimed: Claimed, claim: str, attempt: int, status_code: int | None
+    ) -> None:
+        """Settle a delivered item (a command)."""
+
+    @abstractmethod
+    async def failed(
+        self, tx: Transaction[Any], claimed: Claimed, claim: str, attempt: int, failure: AttemptFailed
+    ) -> None:
+        """Settle an attempt that delivered nothing (a command)."""
+
+
+OutgoingEmail = tuple[Notification, Email]
+
+
+class EmailSender(Sender[OutgoingEmail]):
+    queue = store.EMAIL_QUEUE
+    name = "email sender"
+
+    def __init__(self, database: Database[Settings]) -> None:
+        settings = database.settings
+        # One SMTP conversation at a time: the relay is one server, and it is ours.
+        pace = Pace(
+            poll_seconds=settings.email_poll_seconds, batch=settings.email_batch, at_once=1,
+            lease_seconds=settings.email_lease_seconds,
+        )  # fmt: skip
+        super().__init__(database, pace, settings.smtp_timeout)
+
+    async def claim(self, tx: Transaction[Any], doc: Doc, claim: str) -> OutgoingEmail | None:
+        notification = Notification.from_doc(doc)
+        email = notification.email
+        if email is None or not await commands.claim_email(tx, notification, claim):
+            return None
+        return notification, email
+
+    async def attempt(self, outgoing: OutgoingEmail) -> None:
+        notification, email = outgoing
+        await mailer.smtp_send(mailer.compose_email(notification, email, self.settings, utcnow()), self.settings)
+
+    async def succeeded(
+        self, tx: Transaction[Any], outgoing: OutgoingEmail, claim: str, attempt: int, status_code: int | None
+    ) -> None:
+        await commands.email_sent(tx, outgoing[0], claim, attempt)
+
+    async def failed(
+        self, tx: Transaction[Any], outgoing: OutgoingEmail, claim: str, attempt: int, failure: AttemptFailed
+    ) -> None:
+        await commands.email_failed(tx, outgoing[0], claim, attempt, failure)
+
+    def fit_to_keep(self, reason: str, outgoing: OutgoingEmail) -> str:
+        return domain.without_address(reason, outgoing[1].address)
+
+
+OutgoingWebhook = tuple[WebhookDelivery, SigningSubscription]
+
+
+class WebhookSender(Sender[OutgoingWebhook]):
+    """Every attempt sends the same stored body under the same ``Grants-Webhook-Id``, signed afresh
+    with the subscription's current secret and the time of the attempt."""
+
+    queue = store.WEBHOOK_QUEUE
+    name = "webhook sender"
+
+    def __init__(self, database: Database[Settings], client: httpx.AsyncClient) -> None:
+        settings = database.settings
+        pace = Pace(
+            poll_seconds=settings.webhook_poll_seconds, batch=settings.webhook_batch, at_once=settings.webhook_batch,
+            lease_seconds=settings.webhook_lease_seconds,
+        )  # fmt: skip
+        super().__init__(database, pace, settings.webhook_timeout)
+        self.client = client
+        self.cipher = cipher_for(settings)
+
+    async def claim(self, tx: Transaction[Any], doc: Doc, claim: str) -> OutgoingWebhook | None:
+        delivery = WebhookDelivery.from_doc(doc)
+        subscription = await commands.claim_webhook(tx, delivery, claim)
+        return (delivery, subscription) if subscription else None
+
+    async def attempt(self, outgoing: OutgoingWebhook) -> int:
+        delivery, subscription = outgoing
+        body = delivery.body.encode()
+        headers = webhooks.request_headers(delivery.id, self.cipher.decrypt(subscription.secret), body, utcnow())
+        return await post(self.client, subscription.url, body, headers)
+
+    async def succeeded(
+        self, tx: Transaction[Any], outgoing: OutgoingWebhook, claim: str, attempt: int, status_code: int | None
+    ) -> None:
+        await commands.webhook_delivered(tx, outgoing[0], claim, attempt, status_code)
+
+    async def failed(
+        self, tx: Transaction[Any], outgoing: OutgoingWebhook, claim: str, attempt: int, failure: AttemptFailed
+    ) -> None:
+        await commands.webhook_failed(tx, outgoing[0], claim, attempt, failure)
+
+
+async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST and return the status; the answer's body is never read (an endpoint cannot make us download).
+    Any 2xx is a delivery; anything else raises AttemptFailed."""
+    try:
+        async with client.stream("POST", url, content=body, headers=headers) as response:
+            status_code = response.status_code
+    except httpx.TimeoutException:
+        raise TimeoutError from None  # one phase ran out of time; the sender words it for the request
+    except httpx.HTTPError as error:
+        raise AttemptFailed(describe(error)) from None
+    if not domain.webhook_accepted(status_code):
+        raise AttemptFailed(f"the endpoint answered HTTP {status_code}", status_code=status_code)
+    return status_code
+
+
+async def send_emails(runtime: Runtime[Settings]) -> None:
+    """Send due emails for as long as the service runs."""
+    if not runtime.settings.email_sender_enabled:
+        log.info("email sender disabled on this replica")
+        return
+    await EmailSender(runtime.database).run()
+
+
+async def send_webhooks(runtime: Runtime[Settings]) -> None:
+    """Send due webhook deliveries for as long as the service runs."""
+    settings = runtime.settings
+    if not settings.webhook_sender_enabled:
+        log.info("webhook sender disabled on this replica")
+        return
+    # Redirects are not followed: the subscription names the endpoint; a move is the admin's to make.
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False) as client:
+        await WebhookSender(runtime.database, client).run()
+
+
+WORKERS = (send_emails, send_webhooks)
