@@ -17,7 +17,7 @@ from typing import Annotated, Any, Concatenate, Generic, ParamSpec, TypeVar
 from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from grants_shared.auth import Caller, Role, current_caller, require
+from grants_shared.auth import Caller, Role, current_caller, optional_caller, require
 from grants_shared.errors import PreconditionFailed, PreconditionRequired
 from grants_shared.events import ID_PATTERN, ID_MAX_LENGTH
 from grants_shared.unit_of_work import Database, Transaction
@@ -31,6 +31,8 @@ Item = TypeVar("Item", bound=BaseModel)
 MANAGERS = (Role.PROGRAMME_MANAGER, Role.ADMIN)
 FINANCE = (Role.FINANCE_OFFICER, Role.ADMIN)
 
+#: Anyone at all, signed in or not (None): for what is public, such as the open programmes.
+Public = Annotated[Caller | None, Depends(optional_caller)]
 Anyone = Annotated[Caller, Depends(require(*Role))]
 Applicant = Annotated[Caller, Depends(require(Role.APPLICANT))]
 Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER))]
@@ -43,8 +45,8 @@ ApplicantOrFinance = Annotated[Caller, Depends(require(Role.APPLICANT, *FINANCE)
 FinanceOrManager = Annotated[Caller, Depends(require(*FINANCE, Role.PROGRAMME_MANAGER))]
 
 
-def is_manager(caller: Caller) -> bool:
-    return caller.has(*MANAGERS)
+def is_manager(caller: Caller | None) -> bool:
+    return caller is not None and caller.has(*MANAGERS)
 
 
 def is_finance(caller: Caller) -> bool:

@@ -150,6 +150,15 @@ async def current_caller(
     return decode_token(request.app.state.settings, credentials.credentials)
 
 
+async def optional_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller | None:
+    """For what anyone may read: None without a token; a token that is sent must still be valid."""
+    if credentials is None:
+        return None
+    return decode_token(request.app.state.settings, credentials.credentials)
+
+
 class RoleCheck:
     """A dependency that lets through only callers holding one of ``roles`` (403 for anyone else)."""
 

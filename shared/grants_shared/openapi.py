@@ -97,7 +97,7 @@ def _implied_statuses(route: Any) -> set[int]:
     statuses: set[int] = set()
     calls = [d.call for d in _dependencies(route.dependant)]
     names = {getattr(call, "__name__", "") for call in calls}
-    if "current_caller" in names:
+    if names & {"current_caller", "optional_caller"}:
         statuses.add(401)
     if any(getattr(call, "roles", None) for call in calls):
         statuses.add(403)

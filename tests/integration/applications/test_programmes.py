@@ -68,7 +68,9 @@ async def test_only_managers_and_admins_create_programmes(service: Running, role
 
 
 async def test_no_token_is_401(service: Running) -> None:
-    for method, path in [("GET", "/v1/programmes"), ("POST", "/v1/programmes"), ("GET", "/v1/programmes/prg-1")]:
+    # Reading the open programmes is public (test_anyone_reads_the_open_programmes_without_signing_in).
+    for method, path in [("POST", "/v1/programmes"), ("PATCH", "/v1/programmes/prg-1"), ("GET", "/v1/applications"),
+                         ("GET", "/v1/programmes/prg-1/360giving")]:
         answer = await service.http.request(method, path, json=programme_body() if method == "POST" else None)
         assert answer.status_code == 401, (method, path)
         assert answer.headers["content-type"] == "application/problem+json"
@@ -211,3 +213,19 @@ async def test_the_closer_closes_programmes_past_their_closing_time(app_settings
         still_open = await http.get(f"/v1/programmes/{lasting['id']}", headers=manager(quick))
         assert still_open.json()["status"] == "open"
         assert [e.data.programme_id for e in bus.of_type(ProgrammeClosed.type)] == [programme["id"]]
+
+
+async def test_anyone_reads_the_open_programmes_without_signing_in(service: Running) -> None:
+    http, settings = service.http, service.settings
+    draft = (await http.post("/v1/programmes", json=programme_body(name="Not yet"), headers=manager(settings))).json()
+    live = await open_programme(http, settings, name="Open to all")
+
+    listed = await http.get("/v1/programmes")
+    assert listed.status_code == 200
+    assert [p["id"] for p in listed.json()["items"]] == [live["id"]] and listed.json()["total"] == 1
+    assert listed.json()["items"][0]["panel"] is None
+    assert (await http.get(f"/v1/programmes/{live['id']}")).status_code == 200
+    assert (await http.get(f"/v1/programmes/{draft['id']}")).status_code == 404
+    assert (await http.get("/v1/programmes", params={"status": "draft"})).json()["items"] == []
+    # A token that is sent is still checked.
+    assert (await http.get("/v1/programmes", headers={"Authorization": "Bearer nonsense"})).status_code == 401

@@ -1,5 +1,6 @@
-"""Programmes (funding rounds): managers draft, edit, open and close them; everyone signed in reads
-the open and closed ones; managers download the awards as 360Giving open data."""
+"""Programmes (funding rounds): managers draft, edit, open and close them; anyone, signed in or not,
+reads the open and closed ones (who can apply, how much, when, the criteria); managers download the
+awards as 360Giving open data."""
 
 from typing import Any
 
@@ -11,7 +12,7 @@ from applications.config import CurrentSettings
 from applications.domain import ProgrammeStatus
 from applications.schemas import ProgrammeDraft, ProgrammePatch, ProgrammeView
 from grants_shared.api import (
-    Anyone, DatabaseDep, IfMatch, IfMatchRequired, Limit, Manager, Offset, Page, PathId, Transact, is_manager,
+    DatabaseDep, IfMatch, IfMatchRequired, Limit, Manager, Offset, Page, PathId, Public, Transact, is_manager,
     set_etag,
 )  # fmt: skip
 from grants_shared.clock import utcnow
@@ -29,9 +30,9 @@ async def create_programme(body: ProgrammeDraft, caller: Manager, transact: Tran
     return ProgrammeView.of(programme, manager=True)
 
 
-@router.get("", summary="List programmes (drafts only for programme managers and admins)")
+@router.get("", summary="List programmes: open and closed ones for anyone; drafts too for programme managers and admins")
 async def list_programmes(
-    caller: Anyone, database: DatabaseDep, status: ProgrammeStatus | None = None, limit: Limit = 50, offset: Offset = 0
+    caller: Public, database: DatabaseDep, status: ProgrammeStatus | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ProgrammeView]:
     manager = is_manager(caller)
     visible = set(ProgrammeStatus) if manager else {ProgrammeStatus.OPEN, ProgrammeStatus.CLOSED}
@@ -40,8 +41,8 @@ async def list_programmes(
     return Page(items=[ProgrammeView.of(p, manager) for p in found], limit=limit, offset=offset, total=total)
 
 
-@router.get("/{programme_id}", summary="Read a programme", responses=etag())
-async def get_programme(programme_id: PathId, caller: Anyone, database: DatabaseDep, response: Response) -> ProgrammeView:
+@router.get("/{programme_id}", summary="Read a programme (a draft: managers only)", responses=etag())
+async def get_programme(programme_id: PathId, caller: Public, database: DatabaseDep, response: Response) -> ProgrammeView:
     programme = await store.get_programme(database, programme_id)
     if programme is None or (programme.status is ProgrammeStatus.DRAFT and not is_manager(caller)):
         raise NotFound(f"no programme {programme_id}")
