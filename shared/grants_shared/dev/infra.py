@@ -85,6 +85,8 @@ def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = Non
         [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
          "--storage-path", storage_path, "--log-level", "WARNING"],
         stdout=log, stderr=subprocess.STDOUT,
+        # Its own session: a Ctrl-C meant for `make run` must not stop the database under the services.
+        start_new_session=True,
     )
     try:
         wait_for_port("127.0.0.1", port, 30, "the embedded MongoDB-wire server (SecantusDB)")
@@ -93,9 +95,10 @@ def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = Non
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(3)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
         log.close()
 
 

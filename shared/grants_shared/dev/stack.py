@@ -1,7 +1,13 @@
-"""Start the four services as separate processes (uvicorn each), as `make run` and the end-to-end test do."""
+"""Start the services as separate processes (uvicorn each), as `make run` and the end-to-end test do.
+
+Each child runs in a session of its own, so a Ctrl-C in the terminal reaches only `grants run`, which
+then stops the services first (SIGTERM to all at once, SIGKILL for any still running after a short
+grace) and the database after them: a service that outlived its database would wait for it.
+"""
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,8 +62,9 @@ def local_stack(
         for service, port in ports.items():
             log = log_dir / f"{service}.log"
             process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", f"{service}.main:app", "--host", "127.0.0.1", "--port", str(port)],
-                env=base_env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "uvicorn", f"{service}.main:app", "--host", "127.0.0.1", "--port", str(port),
+                 "--timeout-graceful-shutdown", str(GRACE_SECONDS)],
+                env=base_env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
             )
             processes.append((service, process, log))
         urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
@@ -65,10 +72,22 @@ def local_stack(
             wait_ready(urls[service], 60, process, log)
         yield Stack(urls=urls, log_dir=log_dir)
     finally:
-        for _, process, _ in processes:
-            process.terminate()
-        for _, process, _ in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all([process for _, process, _ in processes])
+
+
+#: How long a service may take to stop once asked (requests in flight, its loops, its connections).
+GRACE_SECONDS = 2
+
+
+def stop_all(processes: list[subprocess.Popen], grace: float = GRACE_SECONDS + 1) -> None:
+    """SIGTERM every process at once, wait for them together, SIGKILL what is left after ``grace``."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
