@@ -4,14 +4,17 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := applications scoring disbursement notifications
+SERVICES := applications scoring disbursement notifications portal
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
 
 .PHONY: install run demo test test-fast bench asyncapi token clean
 
-$(VENV)/.installed: shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+$(VENV)/.installed: shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
+		services/portal/package-lock.json services/portal/scss/portal.scss
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -e 'shared[dev]' $(foreach s,$(SERVICES),-e services/$(s))
+	# The portal's NHS.UK frontend styles, scripts and images, built and served by the portal itself.
+	cd services/portal && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	touch $@
 
 install: $(VENV)/.installed

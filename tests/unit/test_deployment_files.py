@@ -34,12 +34,27 @@ def test_compose_builds_each_service_and_lets_it_scale(service: str) -> None:
     assert {"rabbitmq", "mongodb"} <= set(definition["depends_on"])
 
 
+def test_the_portal_image_builds_its_assets_and_holds_only_shared_and_itself() -> None:
+    dockerfile = (ROOT / "services" / "portal" / "Dockerfile").read_text()
+    sources = [s for line in re.findall(r"^COPY\s+(.+)$", dockerfile, flags=re.MULTILINE)
+               for s in line.split()[:-1] if not s.startswith("--from")]
+    assert sources and all(s.startswith(("shared/", "services/portal/", "/build/")) for s in sources)
+    assert "npm ci" in dockerfile and "npm run --silent build" in dockerfile
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    assert "8000/healthz" in dockerfile and '"--port", "8000"' in dockerfile
+    portal = COMPOSE["services"]["portal"]
+    assert portal["build"]["dockerfile"] == "services/portal/Dockerfile" and "ports" not in portal
+    assert {f"GRANTS_{s.upper()}_URL" for s in SERVICES} <= set(portal["environment"])
+    assert "proxy_pass http://$$up:8000" in COMPOSE["configs"]["gateway"]["content"]
+
+
 def test_compose_runs_the_real_infrastructure() -> None:
     services = COMPOSE["services"]
     assert "management" in services["rabbitmq"]["image"]
     assert "--replSet" in services["mongodb"]["command"]
     assert "rs.initiate" in " ".join(services["mongodb"]["healthcheck"]["test"])
     assert "8025:8025" in services["mail"]["ports"]
-    assert sorted(services["gateway"]["ports"]) == [f"{p}:{p}" for p in sorted(SERVICES.values())]
+    assert sorted(services["gateway"]["ports"]) == [f"{p}:{p}" for p in sorted([8000, *SERVICES.values()])]
     for service, port in SERVICES.items():
         assert f"proxy_pass http://$$up:{port}" in COMPOSE["configs"]["gateway"]["content"]

@@ -43,9 +43,11 @@ def main() -> int:
             env = {"GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port)}
             with local_stack(mongodb_url, rabbitmq_url, run_dir / "logs", ports=ports, env=env) as stack:
                 programme = load_demo_programme(stack.urls)
-                print(f"\nDemo programme loaded: {programme['name']} ({programme['id']})\n")
+                print(f"\nThe portal:    {stack.urls['portal']}   (sign in as anyone in the demo programme)\n")
+                print(f"Demo programme loaded: {programme['name']} ({programme['id']})\n")
                 for name, url in stack.urls.items():
-                    print(f"  {name:<14} {url}   API docs: {url}/docs")
+                    if name != "portal":
+                        print(f"  {name:<14} {url}   API docs: {url}/docs")
                 print(f"  {'smtp sink':<14} 127.0.0.1:{smtp_port}   mail kept in {run_dir / 'mail'}")
                 print(f"  {'logs':<14} {stack.log_dir}/")
                 print("\nMint a token:  .venv/bin/grants token --sub alice --role programme_manager")

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PORTS = {"applications": 8001, "scoring": 8002, "disbursement": 8003, "notifications": 8004}
+#: The portal first: it is what people open.
+PORTS = {"portal": 8000, "applications": 8001, "scoring": 8002, "disbursement": 8003, "notifications": 8004}
+SERVICES = ("applications", "scoring", "disbursement", "notifications")
 
 
 @dataclass
@@ -51,10 +53,14 @@ def local_stack(
 ) -> Iterator[Stack]:
     ports = ports or PORTS
     log_dir.mkdir(parents=True, exist_ok=True)
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     base_env = {
         **os.environ,
         "GRANTS_MONGODB_URL": mongodb_url,
         "GRANTS_RABBITMQ_URL": rabbitmq_url,
+        # The portal calls the services' public APIs; the services' messages link to the portal.
+        **{f"GRANTS_{service.upper()}_URL": url for service, url in urls.items() if service in SERVICES},
+        **({"GRANTS_PORTAL_URL": urls["portal"], "GRANTS_PUBLIC_URL": urls["portal"]} if "portal" in urls else {}),
         **(env or {}),
     }
     processes: list[tuple[str, subprocess.Popen, Path]] = []
@@ -67,7 +73,6 @@ def local_stack(
                 env=base_env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
             )
             processes.append((service, process, log))
-        urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
         for service, process, log in processes:
             wait_ready(urls[service], 60, process, log)
         yield Stack(urls=urls, log_dir=log_dir)

@@ -1,0 +1,66 @@
+"""An applicant group applies through the portal: describes itself, answers one question a page,
+checks its answers, submits, and sees where its application stands. Every page passes axe."""
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Platform, scan, screenshot, sign_in
+
+
+def test_a_group_applies_one_question_at_a_time(page: Page, platform: Platform) -> None:
+    portal = platform.portal
+    page.goto(portal)
+    scan(page, platform)
+    page.get_by_role("button", name="See the funding programmes").click()
+    scan(page, platform)
+    page.get_by_role("link", name=platform.programme["name"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(platform.programme["name"])
+    scan(page, platform)
+
+    sign_in(page, platform, "Priya Shah")
+    scan(page, platform)
+    page.goto(f"{portal}/programmes/{platform.programme['id']}/apply")
+    # No profile yet: the organisation comes first, and the page brings her back afterwards.
+    expect(page.get_by_role("heading", level=1)).to_have_text("About your organisation")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    scan(page, platform)
+    page.get_by_label("Name of your organisation").fill("Brent Young Minds")
+    page.get_by_label("Community interest company").check()
+    page.get_by_label("Where does your organisation work?").fill("Brent")
+    page.get_by_label("Yearly income").fill("45,000")
+    page.get_by_role("button", name="Save and continue").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("What is your project called?")
+    scan(page, platform)
+    page.get_by_label("What is your project called?").fill("Talking circles for young people")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_text("You have answered 2 of 4 questions")).to_be_visible()
+    scan(page, platform)
+    screenshot(page, "applicant-task-list")
+
+    page.get_by_role("link", name="Tell us about your project").click()
+    scan(page, platform)
+    page.get_by_label("Tell us about your project").fill("Weekly peer-led circles for 16 to 25 year olds in Brent.")
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("link", name="How much are you asking for?").click()
+    page.get_by_label("How much are you asking for?").fill("lots")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator(".nhsuk-error-message")).to_contain_text("as a number")
+    scan(page, platform)
+    page.get_by_label("How much are you asking for?").fill("6500")
+    page.get_by_role("button", name="Save and continue").click()
+
+    page.get_by_role("link", name="Check your answers and submit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers before you submit")
+    expect(page.get_by_text("£6,500.00")).to_be_visible()
+    scan(page, platform)
+    screenshot(page, "applicant-check-answers")
+    page.get_by_role("button", name="Submit application").click()
+    expect(page.get_by_role("heading", name="Application submitted")).to_be_visible()
+    scan(page, platform)
+
+    page.get_by_role("link", name="see where your application stands").click()
+    expect(page.locator(".nhsuk-tag")).to_have_text("Submitted")
+    expect(page.get_by_text("You applied to")).to_be_visible()
+    scan(page, platform)
+    screenshot(page, "applicant-status")
