@@ -41,7 +41,7 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.APPLICATION_WITHDRAWN: domain.application_withdrawn(app, programme, f"We merged{text}"),
         Template.REVIEW_ASSIGNED: domain.review_assigned(
-            "reviewer-7", f"Ali{text}", "app-1", app.title, programme, date(2026, 12, 4)
+            "reviewer-7", f"Ali{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
         ),
         Template.APPLICATION_AWARDED: domain.application_decided(
             app, programme, "awarded", gbp(450_000), f"Strong local roots{text}"
@@ -55,8 +55,8 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
              ScheduledAmount(sequence=1, amount=gbp(250_000), due_after_days=0)],
         ),
         Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
-        Template.PAYMENT_SENT: domain.payment_sent(app, programme, gbp(250_000), "BACS-123", NOW),
-        Template.PAYMENT_FAILED: domain.payment_failed(app, programme, f"The bank was unavailable{text}.", True),
+        Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", gbp(250_000), "BACS-123", NOW),
+        Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", f"The bank was unavailable{text}.", True),
     }
 
 
@@ -168,12 +168,30 @@ def test_an_offer_sets_out_the_schedule_in_order_and_how_to_accept() -> None:
     assert rendered.html.count("<tr>") == 3  # header and two payments
 
 
+PAGES = {
+    Template.REVIEW_ASSIGNED: "/reviews/rev-3",
+    Template.GRANT_OFFERED: "/grants/grant-9", Template.GRANT_ACCEPTED: "/grants/grant-9",
+    Template.PAYMENT_SENT: "/grants/grant-9", Template.PAYMENT_FAILED: "/grants/grant-9",
+}
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_every_message_links_to_the_exact_portal_page_it_is_about(template: Template) -> None:
+    app = an_application()
+    notice = every_notice(app)[template]
+    page = PAGES.get(template, f"/applications/{app.application_id}")
+    assert notice.page == page
+    rendered = render(notice, "https://grants.example.org")
+    assert f"https://grants.example.org{page}" in rendered.text
+    assert f'href="https://grants.example.org{page}"' in rendered.html
+
+
 def test_a_failed_payment_says_delayed_when_it_will_be_retried_and_otherwise_who_acts() -> None:
     retried = render(every_notice(an_application())[Template.PAYMENT_FAILED])
     assert "delayed" in retried.subject
     assert "we will try again automatically" in retried.text
     assert "unavailable.." not in retried.text  # a reason's own full stop is not doubled
-    final = render(domain.payment_failed(an_application(), None, "Account closed", False))
+    final = render(domain.payment_failed(an_application(), None, "grant-9", "Account closed", False))
     assert "will not try again automatically" in final.text
     assert "finance team will contact you" in final.html
 

@@ -152,6 +152,7 @@ async def deliver(
     notification = Notification(
         id=notification_id, recipient_id=recipient.person_id, recipient_kind=recipient.kind,
         template=notice.template, event_id=event.id, event_type=event.type, application_id=notice.application_id,
+        page=notice.page,
         subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
         email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now)) if mailbox else None,
     )  # fmt: skip

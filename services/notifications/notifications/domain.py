@@ -6,6 +6,7 @@ is tried again, and what integrators' webhooks carry. No I/O here."""
 import hashlib
 import json
 import re
+from urllib.parse import quote
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -159,9 +160,25 @@ class Notice:
     recipient: Recipient
     context: dict[str, Any]
     application_id: str | None = None
+    #: The portal page the notice is about (a path): every message links to it, never to a bare id.
+    page: str = "/"
 
 
-def _to_applicant(app: ApplicationRecord, programme_name: str | None, template: Template, **context: Any) -> Notice:
+def page_of_application(application_id: str) -> str:
+    return f"/applications/{quote(application_id, safe='')}"
+
+
+def page_of_grant(grant_id: str) -> str:
+    return f"/grants/{quote(grant_id, safe='')}"
+
+
+def page_of_review(review_id: str) -> str:
+    return f"/reviews/{quote(review_id, safe='')}"
+
+
+def _to_applicant(
+    app: ApplicationRecord, programme_name: str | None, template: Template, page: str | None = None, **context: Any
+) -> Notice:
     base = {
         "name": app.contact_name,
         "application_id": app.application_id,
@@ -170,7 +187,8 @@ def _to_applicant(app: ApplicationRecord, programme_name: str | None, template: 
         "programme_name": programme_name,
     }
     return Notice(
-        template, Recipient(app.person_id, RecipientKind.APPLICANT), {**base, **context}, app.application_id
+        template, Recipient(app.person_id, RecipientKind.APPLICANT), {**base, **context}, app.application_id,
+        page or page_of_application(app.application_id),
     )
 
 
@@ -190,7 +208,7 @@ def application_withdrawn(app: ApplicationRecord, programme_name: str | None, re
 
 
 def review_assigned(
-    reviewer_id: str, reviewer_name: str | None, application_id: str, application_title: str,
+    reviewer_id: str, reviewer_name: str | None, review_id: str, application_id: str, application_title: str,
     programme_name: str | None, due_date: date,
 ) -> Notice:
     context = {
@@ -200,7 +218,8 @@ def review_assigned(
         "programme_name": programme_name,
         "due_date": format_date(due_date),
     }
-    return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id)
+    return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
+                  page_of_review(review_id))
 
 
 def application_decided(
@@ -228,23 +247,24 @@ def grant_offered(
     schedule: Sequence[ScheduledAmount],
 ) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.GRANT_OFFERED,
+        app, programme_name, Template.GRANT_OFFERED, page_of_grant(grant_id),
         grant_id=grant_id, amount=format_money(amount), schedule=schedule_lines(schedule),
     )
 
 
 def grant_accepted(app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money | None) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.GRANT_ACCEPTED,
+        app, programme_name, Template.GRANT_ACCEPTED, page_of_grant(grant_id),
         grant_id=grant_id, amount=format_money(amount) if amount else None,
     )
 
 
 def payment_sent(
-    app: ApplicationRecord, programme_name: str | None, amount: Money, provider_reference: str, sent_at: datetime
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money, provider_reference: str,
+    sent_at: datetime,
 ) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.PAYMENT_SENT,
+        app, programme_name, Template.PAYMENT_SENT, page_of_grant(grant_id),
         amount=format_money(amount), reference=provider_reference, sent_on=format_date(sent_at),
     )
 
@@ -256,8 +276,11 @@ def worth_telling_about_payment_failure(attempt: int, will_retry: bool, already_
     return not already_sent and (attempt == 1 or not will_retry)
 
 
-def payment_failed(app: ApplicationRecord, programme_name: str | None, reason: str, will_retry: bool) -> Notice:
-    return _to_applicant(app, programme_name, Template.PAYMENT_FAILED, reason=reason.strip().rstrip("."), will_retry=will_retry)
+def payment_failed(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, reason: str, will_retry: bool
+) -> Notice:
+    return _to_applicant(app, programme_name, Template.PAYMENT_FAILED, page_of_grant(grant_id),
+                         reason=reason.strip().rstrip("."), will_retry=will_retry)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ async def on_review_assigned(event: Event[ReviewAssigned], tx: Tx) -> None:
     await commands.tell_reviewer(
         tx, event, data.reviewer_id, data.programme_id,
         lambda name, programme: domain.review_assigned(
-            data.reviewer_id, name, data.application_id, data.application_title, programme, data.due_date
+            data.reviewer_id, name, data.review_id, data.application_id, data.application_title, programme,
+            data.due_date,
         ),
     )  # fmt: skip
 
@@ -109,7 +110,9 @@ async def on_payment_sent(event: Event[PaymentSent], tx: Tx) -> None:
     await commands.record_payment_sent(tx, data.payment_id, data.sent_at)
     await commands.tell_applicant(
         tx, event, data.application_id,
-        lambda app, programme: domain.payment_sent(app, programme, data.amount, data.provider_reference, data.sent_at),
+        lambda app, programme: domain.payment_sent(
+            app, programme, data.grant_id, data.amount, data.provider_reference, data.sent_at
+        ),
     )  # fmt: skip
 
 
@@ -118,7 +121,7 @@ async def on_payment_failed(event: Event[PaymentFailed], tx: Tx) -> None:
     if await commands.record_payment_failed(tx, data.payment_id, data.attempt, data.will_retry):
         await commands.tell_applicant(
             tx, event, data.application_id,
-            lambda app, programme: domain.payment_failed(app, programme, data.reason, data.will_retry),
+            lambda app, programme: domain.payment_failed(app, programme, data.grant_id, data.reason, data.will_retry),
         )  # fmt: skip
 
 

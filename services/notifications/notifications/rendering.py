@@ -40,7 +40,7 @@ def render(notice: Notice, portal_url: str = DEFAULT_PORTAL_URL) -> Rendered:
     """``portal_url`` is where the web frontend lives, for the links in every message."""
     env = environment()
     name = str(notice.template)
-    context = {**notice.context, "portal_url": portal_url}
+    context = {**notice.context, "portal_url": portal_url, "link": portal_url.rstrip("/") + notice.page}
     return Rendered(
         subject=single_line(env.get_template(f"{name}.subject.txt").render(context)),
         text=env.get_template(f"{name}.txt").render(context).strip() + "\n",

@@ -79,6 +79,7 @@ class _InboxEntry(BaseModel):
     kind: Template
     subject: str
     application_id: str | None
+    page: str = Field(description="The portal page this notification is about, as a path (e.g. /grants/…)")
     created_at: datetime
     read_at: datetime | None
     email: EmailView | None
@@ -86,7 +87,7 @@ class _InboxEntry(BaseModel):
 
 def _entry(n: NotificationSummary) -> dict[str, Any]:
     return {
-        "id": n.id, "kind": n.template, "subject": n.subject, "application_id": n.application_id,
+        "id": n.id, "kind": n.template, "subject": n.subject, "application_id": n.application_id, "page": n.page,
         "created_at": n.created_at, "read_at": n.read_at, "email": EmailView.of(n.email),
     }  # fmt: skip
 

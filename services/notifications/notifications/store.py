@@ -131,6 +131,8 @@ class NotificationSummary(Document):
     event_id: str
     event_type: str
     application_id: str | None = None
+    #: The portal page it is about (a path), for the inbox to link to.
+    page: str = "/"
     subject: str
     created_at: datetime
     read_at: datetime | None = None

@@ -81,7 +81,9 @@ async def test_every_step_of_an_award_reaches_the_applicant(
         assert "1. £3,000.00, when you accept the offer" in body["grant_offered"]
         assert "2. £1,500.00, 180 days after you accept the offer" in body["grant_offered"]
         assert "How to accept" in body["grant_offered"]
-        assert "grant-9 of £4,500.00" in body["grant_accepted"]
+        assert "your grant of £4,500.00" in body["grant_accepted"]
+        # Each message links to the portal page it is about, never to a bare id.
+        assert "http://localhost:8000/grants/grant-9" in body["grant_accepted"]
         assert "The bank did not answer" in body["payment_failed"] and "try again" in body["payment_failed"]
         assert "£3,000.00" in body["payment_sent"] and "Tuesday 1 December 2026" in body["payment_sent"]
         assert all(PROGRAMME in text for kind, text in body.items() if kind in ("application_received",
