@@ -62,7 +62,10 @@ class Broker:
 
     @property
     def is_connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed and self._connected.is_set()
+        """Connected now. A robust connection's ``is_closed`` stays False while it reconnects after the
+        broker went away; its ``connected`` event is what clears the moment the connection drops."""
+        connection = self._connection
+        return connection is not None and self._connected.is_set() and connection.connected.is_set()
 
     async def wait_connected(self, timeout: float | None = None) -> AbstractRobustConnection:
         await asyncio.wait_for(self._connected.wait(), timeout)

@@ -158,3 +158,38 @@ def test_the_openapi_document_declares_each_problem_an_operation_can_answer(sett
     pledge = document["paths"]["/v1/pledges"]["post"]
     assert set(pledge["responses"]) == {"201", "401", "403", "422"}
     assert set(document["paths"]["/v1/boom"]["get"]["responses"]) == {"200"}
+
+
+async def test_readiness_follows_the_broker_going_away_and_coming_back(settings: ServiceSettings) -> None:
+    import time
+    from urllib.parse import urlparse
+
+    from grants_shared.dev.infra import free_port
+    from tests.support.proxy import TcpProxy
+    from tests.support.waiting import eventually
+
+    broker = urlparse(settings.rabbitmq_url)
+    proxy, port = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672), free_port()
+    await proxy.open(port)
+    through_proxy = settings.model_copy(
+        update={"rabbitmq_url": f"amqp://{broker.username}:{broker.password}@127.0.0.1:{port}/"}
+    )
+    try:
+        async with serve(app_for(through_proxy)) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            await proxy.close()  # the broker goes away
+            lost = time.monotonic()
+            gone = await eventually(lambda: _status(client, 503), timeout=2, what="503 within 2 s")
+            assert gone["broker"] == "unreachable" and gone["database"] == "ok"
+            assert time.monotonic() - lost < 2
+            assert (await client.get("/healthz")).status_code == 200  # alive all along
+            await proxy.open(port)  # and comes back
+            back = await eventually(lambda: _status(client, 200), timeout=20, what="ready again")
+            assert back["broker"] == "ok"
+    finally:
+        await proxy.close()
+
+
+async def _status(client, status: int):  # type: ignore[no-untyped-def]
+    answer = await client.get("/readyz")
+    return answer.json() if answer.status_code == status else None
