@@ -55,6 +55,9 @@ def handled_contract(handler: Callable[..., Any]) -> type[EventData]:
 
 ATTEMPT_HEADER = "x-grants-attempt"
 REASON_HEADER = "x-grants-dead-letter-reason"
+#: The routing key a message was first published with, kept while it waits in a retry queue (it comes
+#: back under the queue's own name).
+ROUTING_KEY_HEADER = "x-grants-routing-key"
 
 
 class AlreadyHandled(Exception):
@@ -91,6 +94,11 @@ class Consumer:
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         try:
             event = from_message(message)
+            routing_key = self._routing_key(message)
+            if routing_key != event.type:
+                # The type header and the routing key must agree: otherwise a body could be handled
+                # as an event of a type its publisher never sent under that key.
+                raise MalformedEvent(f"routing key {routing_key!r} differs from the CloudEvents type {event.type!r}")
             handler = self.handlers.get(event.type)
             if handler is None:
                 raise MalformedEvent(f"{self.service} has no handler for {event.type}")
@@ -113,6 +121,14 @@ class Consumer:
             return
         await message.ack()
 
+    def _routing_key(self, message: AbstractIncomingMessage) -> str | None:
+        if message.routing_key == self.queue_name:  # back from a retry queue
+            original = (message.headers or {}).get(ROUTING_KEY_HEADER)
+            if isinstance(original, bytes):
+                return original.decode(errors="replace")
+            return original if isinstance(original, str) else None
+        return message.routing_key
+
     async def _handle(self, tx: Transaction, handler: Handler, event: Event) -> None:
         await record_in_inbox(tx, self.queue_name, event)
         await handler(event, tx)
@@ -127,8 +143,9 @@ class Consumer:
         exchange = await self._channel.get_exchange(self.settings.retry_exchange(delays[attempt - 1]), ensure=False)
         # The routing key is our queue's name: when the delay expires the retry queue dead-letters the
         # message to the default exchange under that key, which delivers it back to this queue only.
-        await exchange.publish(_copy(message, {ATTEMPT_HEADER: attempt, "x-grants-last-error": reason[:500]}),
-                               routing_key=self.queue_name)
+        headers = {ATTEMPT_HEADER: attempt, "x-grants-last-error": reason[:500],
+                   ROUTING_KEY_HEADER: self._routing_key(message) or ""}
+        await exchange.publish(_copy(message, headers), routing_key=self.queue_name)
         await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
@@ -137,7 +154,7 @@ class Consumer:
         extra = {
             REASON_HEADER: reason[:1000],
             "x-grants-dead-lettered-at": utcnow().isoformat(),
-            "x-grants-original-routing-key": message.routing_key or "",
+            "x-grants-original-routing-key": self._routing_key(message) or "",
         }
         await exchange.publish(_copy(message, extra), routing_key=self.queue_name)
         await message.ack()

@@ -244,3 +244,34 @@ async def _broker_behind_proxy(settings: ServiceSettings) -> tuple[TcpProxy, Ser
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_body_sent_under_another_types_routing_key_is_dead_lettered_not_handled(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    from grants_shared.cloudevents import to_message
+    from grants_shared.events import ApplicationWithdrawn, Event
+
+    two_types = Service(name="test", title="test", description="", routers=[], create_indexes=no_indexes,
+                        handlers={CLOSED: count_effect, ApplicationWithdrawn.type: count_effect})
+    async with running(two_types, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        event = Event.new(ProgrammeClosed(programme_id="p-wrong-key"), source="/grants/test")
+        # A programme.closed event (type header and body) published under another type's routing key.
+        await bus.exchange.publish(to_message(event), routing_key=ApplicationWithdrawn.type)
+        [dead] = await bus.dead_letters("test", expect=1, timeout=5)
+        assert "differs from the CloudEvents type" in dead["reason"]
+        assert await effects(runtime.db, "p-wrong-key") == 0
+
+
+async def test_a_retried_event_keeps_its_routing_key_through_the_retry_queues(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="fails-always"))
+        [dead] = await bus.dead_letters("test", expect=1, timeout=15)
+        # It went through both retry queues and came back each time under its queue's name: never
+        # mistaken for a message with the wrong routing key.
+        assert "gave up after 3 attempts" in dead["reason"]
+        assert dead["headers"]["x-grants-original-routing-key"] == CLOSED
