@@ -55,8 +55,8 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
              ScheduledAmount(sequence=1, amount=gbp(250_000), due_after_days=0)],
         ),
         Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
-        Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", gbp(250_000), "BACS-123", NOW),
-        Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", f"The bank was unavailable{text}.", True),
+        Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", "pay-1", gbp(250_000), "BACS-123", NOW),
+        Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", "pay-1", 1, f"The bank was unavailable{text}.", True),
     }
 
 
@@ -191,7 +191,7 @@ def test_a_failed_payment_says_delayed_when_it_will_be_retried_and_otherwise_who
     assert "delayed" in retried.subject
     assert "we will try again automatically" in retried.text
     assert "unavailable.." not in retried.text  # a reason's own full stop is not doubled
-    final = render(domain.payment_failed(an_application(), None, "grant-9", "Account closed", False))
+    final = render(domain.payment_failed(an_application(), None, "grant-9", "pay-1", 5, "Account closed", False))
     assert "will not try again automatically" in final.text
     assert "finance team will contact you" in final.html
 

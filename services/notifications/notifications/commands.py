@@ -144,7 +144,7 @@ async def deliver(
 ) -> None:
     """Create the notification once, put it in the inbox now, and queue its email if there is an address."""
     recipient = notice.recipient
-    notification_id = domain.notification_id(event.id, recipient.person_id, notice.template)
+    notification_id = domain.notification_id(notice.about, recipient.person_id, notice.template)
     registered = Mailbox(contact.email, contact.name) if contact else None
     mailbox = domain.email_destination(recipient, registered, application_contact)
     rendered = render(notice, tx.settings.portal_url)

@@ -102,10 +102,14 @@ def check_move(current: Status, target: Status) -> Status:
     return target
 
 
-def notification_id(event_id: str, recipient_id: str, template: Template | str) -> str:
-    """The same (event, recipient, template) always gives the same id, so a redelivered event cannot
-    create a second notification (and the id doubles as the email's Message-ID)."""
-    key = "\x1f".join((event_id, recipient_id, str(template)))
+def notification_id(about: str, recipient_id: str, template: Template | str) -> str:
+    """The same (fact, recipient, template) always gives the same id, so neither a redelivered event
+    nor the same fact published again under a new event id can tell someone twice (and the id doubles
+    as the email's Message-ID). ``about`` names the fact: an application, a review, a grant, a
+    payment (and, for a failure, the attempt that failed)."""
+    if not about:
+        raise ValueError("a notice must name the fact it tells of")
+    key = "\x1f".join((about, recipient_id, str(template)))
     return "ntf_" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
@@ -162,6 +166,8 @@ class Notice:
     application_id: str | None = None
     #: The portal page the notice is about (a path): every message links to it, never to a bare id.
     page: str = "/"
+    #: The fact it tells of (an application, a review, a grant, a payment attempt): one notice per fact.
+    about: str = ""
 
 
 def page_of_application(application_id: str) -> str:
@@ -177,7 +183,8 @@ def page_of_review(review_id: str) -> str:
 
 
 def _to_applicant(
-    app: ApplicationRecord, programme_name: str | None, template: Template, page: str | None = None, **context: Any
+    app: ApplicationRecord, programme_name: str | None, template: Template, page: str | None = None,
+    about: str | None = None, **context: Any,
 ) -> Notice:
     base = {
         "name": app.contact_name,
@@ -188,7 +195,7 @@ def _to_applicant(
     }
     return Notice(
         template, Recipient(app.person_id, RecipientKind.APPLICANT), {**base, **context}, app.application_id,
-        page or page_of_application(app.application_id),
+        page or page_of_application(app.application_id), about or app.application_id,
     )
 
 
@@ -219,7 +226,7 @@ def review_assigned(
         "due_date": format_date(due_date),
     }
     return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
-                  page_of_review(review_id))
+                  page_of_review(review_id), about=review_id)
 
 
 def application_decided(
@@ -247,24 +254,24 @@ def grant_offered(
     schedule: Sequence[ScheduledAmount],
 ) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.GRANT_OFFERED, page_of_grant(grant_id),
+        app, programme_name, Template.GRANT_OFFERED, page_of_grant(grant_id), grant_id,
         grant_id=grant_id, amount=format_money(amount), schedule=schedule_lines(schedule),
     )
 
 
 def grant_accepted(app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money | None) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.GRANT_ACCEPTED, page_of_grant(grant_id),
+        app, programme_name, Template.GRANT_ACCEPTED, page_of_grant(grant_id), grant_id,
         grant_id=grant_id, amount=format_money(amount) if amount else None,
     )
 
 
 def payment_sent(
-    app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money, provider_reference: str,
-    sent_at: datetime,
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, payment_id: str, amount: Money,
+    provider_reference: str, sent_at: datetime,
 ) -> Notice:
     return _to_applicant(
-        app, programme_name, Template.PAYMENT_SENT, page_of_grant(grant_id),
+        app, programme_name, Template.PAYMENT_SENT, page_of_grant(grant_id), payment_id,
         amount=format_money(amount), reference=provider_reference, sent_on=format_date(sent_at),
     )
 
@@ -277,10 +284,11 @@ def worth_telling_about_payment_failure(attempt: int, will_retry: bool, already_
 
 
 def payment_failed(
-    app: ApplicationRecord, programme_name: str | None, grant_id: str, reason: str, will_retry: bool
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, payment_id: str, attempt: int, reason: str,
+    will_retry: bool,
 ) -> Notice:
     return _to_applicant(app, programme_name, Template.PAYMENT_FAILED, page_of_grant(grant_id),
-                         reason=reason.strip().rstrip("."), will_retry=will_retry)
+                         f"{payment_id}:attempt-{attempt}", reason=reason.strip().rstrip("."), will_retry=will_retry)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ async def on_payment_sent(event: Event[PaymentSent], tx: Tx) -> None:
     await commands.tell_applicant(
         tx, event, data.application_id,
         lambda app, programme: domain.payment_sent(
-            app, programme, data.grant_id, data.amount, data.provider_reference, data.sent_at
+            app, programme, data.grant_id, data.payment_id, data.amount, data.provider_reference, data.sent_at
         ),
     )  # fmt: skip
 
@@ -121,7 +121,9 @@ async def on_payment_failed(event: Event[PaymentFailed], tx: Tx) -> None:
     if await commands.record_payment_failed(tx, data.payment_id, data.attempt, data.will_retry):
         await commands.tell_applicant(
             tx, event, data.application_id,
-            lambda app, programme: domain.payment_failed(app, programme, data.grant_id, data.reason, data.will_retry),
+            lambda app, programme: domain.payment_failed(
+                app, programme, data.grant_id, data.payment_id, data.attempt, data.reason, data.will_retry
+            ),
         )  # fmt: skip
 
 

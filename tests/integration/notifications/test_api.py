@@ -18,7 +18,7 @@ async def test_a_person_cannot_read_or_mark_anothers_notifications(
 ) -> None:
     async with serve(build_app(service_settings)) as client:
         event = await bus.publish(submitted(person_id="person-1"))
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         owner = applicant(service_settings, "person-1")
         await wait_for_inbox(client, owner, 1)
 
@@ -45,7 +45,7 @@ async def test_marking_read_is_idempotent_and_the_unread_filter_follows_it(
         await wait_for_inbox(client, owner, 2)
         assert (await inbox(client, owner))["unread_count"] == 2
 
-        nid = notification_id(first.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(first.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         marked = await client.post(f"/v1/inbox/{nid}/read", headers=owner)
         assert marked.status_code == 200 and marked.json()["read_at"]
         again = await client.post(f"/v1/inbox/{nid}/read", headers=owner)
@@ -158,7 +158,7 @@ async def test_an_applicants_own_address_takes_over_from_the_application_contact
                                       json={"email": "sam.personal@mail.example", "name": "Sam O"})
         assert registered.status_code == 201
         event = await bus.publish(submitted(email="office@hope.example"))
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         await bus.wait_for(NotificationDelivered.type, channel="email", notification_id=nid)
         [email] = await running_sink.wait_for(1)
         assert running_sink.recipients == [["sam.personal@mail.example"]]

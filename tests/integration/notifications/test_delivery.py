@@ -38,7 +38,7 @@ async def test_a_submitted_application_reaches_the_applicants_inbox_and_mailbox(
     async with serve(build_app(service_settings)) as client:
         await programme_known(bus, client)
         event = await bus.publish(submitted(title="Walk & talk <peer> support"))
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
 
         [told] = await bus.wait_for(DELIVERED, channel="inbox", notification_id=nid)
         assert told.data.recipient_kind == "applicant"
@@ -78,7 +78,7 @@ async def test_the_same_event_twice_makes_one_notification_and_one_email(
     async with serve(app) as client:
         event = await bus.publish(submitted())
         await bus.publish_event(event)  # redelivered, or published twice by its sender
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         await bus.wait_for(DELIVERED, channel="email", notification_id=nid)
         await running_sink.wait_for(1)
 
@@ -105,7 +105,7 @@ async def test_a_reviewer_is_told_in_the_inbox_and_by_email_only_once_they_regis
     async with serve(build_app(service_settings)) as client:
         await programme_known(bus, client)
         first = await bus.publish(review_assigned("review-1"))
-        first_id = notification_id(first.id, "reviewer-1", Template.REVIEW_ASSIGNED)
+        first_id = notification_id(first.data.review_id, "reviewer-1", Template.REVIEW_ASSIGNED)
         [told] = await bus.wait_for(DELIVERED, channel="inbox", notification_id=first_id)
         assert told.data.recipient_kind == "reviewer"
         [item] = await wait_for_inbox(client, reviewer(service_settings), 1)
@@ -117,7 +117,7 @@ async def test_a_reviewer_is_told_in_the_inbox_and_by_email_only_once_they_regis
         assert registered.status_code == 201, registered.text
 
         second = await bus.publish(review_assigned("review-2"))
-        second_id = notification_id(second.id, "reviewer-1", Template.REVIEW_ASSIGNED)
+        second_id = notification_id(second.data.review_id, "reviewer-1", Template.REVIEW_ASSIGNED)
         await bus.wait_for(DELIVERED, channel="email", notification_id=second_id)
         [email] = await running_sink.wait_for(1)
         assert email["To"] == "Ali Khan <ali@panel.example>"
@@ -140,7 +140,7 @@ async def test_an_email_is_retried_while_smtp_is_down_and_delivered_exactly_once
     app = build_app(service_settings)
     async with serve(app) as client:
         event = await bus.publish(submitted())
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         headers = applicant(service_settings)
 
         async def failed_twice() -> bool:
@@ -176,7 +176,7 @@ async def test_an_email_that_can_never_be_sent_ends_failed_and_visible(
     settings = service_settings.model_copy(update={"email_max_attempts": 2})
     async with serve(build_app(settings)) as client:
         event = await bus.publish(submitted())
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
 
         async def gave_up() -> bool:
             response = await client.get(f"/v1/inbox/{nid}", headers=applicant(settings))
@@ -206,7 +206,7 @@ async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_with_the_same_me
         now = utcnow()
         lease = timedelta(seconds=quiet.email_lease_seconds)
         for event, claimed_at in ((abandoned, now - 2 * lease), (in_flight, now)):
-            nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+            nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
             # What a sender leaves behind when it dies after claiming (or while still sending).
             result = await db.notifications.update_one(
                 {"_id": nid, "email.status": "pending"},
@@ -217,14 +217,14 @@ async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_with_the_same_me
         assert running_sink.messages == []  # this replica sends nothing
 
     async with serve(build_app(service_settings)) as client:
-        abandoned_id = notification_id(abandoned.id, "person-1", Template.APPLICATION_RECEIVED)
+        abandoned_id = notification_id(abandoned.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         [email] = await running_sink.wait_for(1)
         assert email["Message-ID"] == f"<{abandoned_id}@grants-test.example>"
         assert running_sink.recipients == [["one@hope.example"]]
         await bus.wait_for(DELIVERED, channel="email", notification_id=abandoned_id)
         await asyncio.sleep(0.5)
         assert len(running_sink.messages) == 1  # the claim still within its lease is left alone
-        in_flight_id = notification_id(in_flight.id, "person-1", Template.APPLICATION_RECEIVED)
+        in_flight_id = notification_id(in_flight.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         item = (await client.get(f"/v1/inbox/{in_flight_id}", headers=applicant(service_settings))).json()
         assert item["email"]["status"] == "sending"
 
@@ -238,7 +238,7 @@ async def test_a_refused_address_fails_at_once_and_stays_out_of_the_audit_and_th
     running_sink.refuse[address.lower()] = "550 5.1.1 <gone.away@hope.example>: Recipient address rejected: User unknown"
     async with serve(build_app(service_settings)) as client:
         event = await bus.publish(submitted(email=address))
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
         headers = applicant(service_settings)
 
         async def gave_up() -> dict | None:
@@ -268,7 +268,7 @@ async def test_a_send_is_bounded_as_a_whole_so_the_lease_outlasts_it(
                                                    "email_max_attempts": 1})
     async with serve(build_app(settings)) as client:
         event = await bus.publish(submitted())
-        nid = notification_id(event.id, "person-1", Template.APPLICATION_RECEIVED)
+        nid = notification_id(event.data.application_id, "person-1", Template.APPLICATION_RECEIVED)
 
         async def gave_up() -> dict | None:
             response = await client.get(f"/v1/inbox/{nid}", headers=applicant(settings))
@@ -279,3 +279,27 @@ async def test_a_send_is_bounded_as_a_whole_so_the_lease_outlasts_it(
         assert "no answer within 1s" in email["last_error"]
         await asyncio.sleep(0.5)
         assert running_sink.messages == []
+
+
+async def test_the_same_fact_published_again_under_a_new_event_id_tells_nobody_twice(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    from grants_shared.events import PaymentSent
+    from tests.integration.notifications.builders import decided_awarded, gbp
+
+    async with serve(build_app(service_settings)) as client:
+        await programme_known(bus, client)
+        await bus.publish(submitted())
+        await wait_for_inbox(client, applicant(service_settings), 1)
+        paid = PaymentSent(payment_id="pay-1", grant_id="grant-1", application_id="app-1", amount=gbp(300_000),
+                           provider_reference="SIM-1", sent_at=utcnow())
+        # Each fact twice, as two events with two ids (a publisher that sent it again).
+        for data in (decided_awarded(), decided_awarded(), paid, paid):
+            await bus.publish(data)
+        await bus.wait_for(DELIVERED, 3, channel="inbox")
+        await asyncio.sleep(1)  # every chance for a second copy to be told
+        kinds = sorted(item["kind"] for item in (await inbox(client, applicant(service_settings)))["items"])
+        assert kinds == ["application_awarded", "application_received", "payment_sent"]
+        await running_sink.wait_for(3)
+        await asyncio.sleep(0.5)
+        assert len(running_sink.messages) == 3
