@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, GrantsError
+from grants_shared.idempotency import create_idempotency_indexes
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
@@ -72,6 +73,7 @@ async def running(service: Service, settings: S) -> AsyncIterator[Runtime[S]]:
     relay_box: list[OutboxRelay] = []
     database = Database(client, settings, service.name, after_commit=lambda: relay_box[0].wake())
     await create_outbox_indexes(database.db, settings.outbox_retention_days)
+    await create_idempotency_indexes(database.db)
     await service.create_indexes(database.db)
 
     consumer = Consumer(settings, service.name, database, service.handlers)
@@ -119,7 +121,7 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "traceparent"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "traceparent"],
             expose_headers=["ETag", "Location"],
         )
     _add_problem_handlers(app)

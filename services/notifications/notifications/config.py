@@ -1,5 +1,8 @@
 """The notifications service's own settings (environment prefix ``GRANTS_``, like every service)."""
 
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic import EmailStr, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -67,3 +70,11 @@ class Settings(ServiceSettings):
     @property
     def uses_development_webhook_secrets_key(self) -> bool:
         return DEV_WEBHOOK_SECRETS_KEY in split_keys(self.webhook_secrets_key)
+
+
+def current_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+#: The service's own settings, for a route that needs them.
+CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -30,7 +30,7 @@ from tests.integration.notifications.builders import (
     wait_for_inbox,
 )
 from tests.integration.notifications.conftest import Received, WebhookReceiver
-from tests.support.app import bearer, serve
+from tests.support.app import bearer, runtime_of, serve
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
 
@@ -386,3 +386,19 @@ async def test_subscriptions_and_their_deliveries_page_with_a_total_and_an_offse
         assert [d["id"] for d in page["items"]] == [d["id"] for d in everything[1:]]
         too_far = await client.get(path, headers=admin(quiet), params={"offset": 10_001})
         assert too_far.status_code == 422 and too_far.headers["content-type"] == PROBLEM
+
+
+async def test_a_retried_subscription_gets_the_same_secret_which_is_kept_encrypted_meanwhile(
+    service_settings: Settings, receiver: WebhookReceiver
+) -> None:
+    body = {"url": receiver.url, "event_types": [ApplicationScored.type]}
+    headers = {**admin(service_settings), "Idempotency-Key": "subscribe-once"}
+    async with serve(build_app(service_settings)) as client:
+        first = await client.post("/v1/webhooks", headers=headers, json=body)
+        again = await client.post("/v1/webhooks", headers=headers, json=body)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json() and again.headers["cache-control"] == "no-store"
+        db = runtime_of(client).db
+        assert await db.webhook_subscriptions.count_documents({}) == 1
+        [kept] = await db.idempotency_keys.find({}).to_list(None)
+        assert first.json()["secret"] not in json.dumps(kept, default=str)  # sealed, not in plain text

@@ -21,22 +21,23 @@ from grants_shared.api import (
 )  # fmt: skip
 from grants_shared.auth import Caller
 from grants_shared.errors import NotFound
+from grants_shared.idempotency import Created, Once
 from grants_shared.openapi import etag, problems
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 
 
+def _created(application: Application) -> Created:
+    view = ApplicationView.of(application, manager=False)
+    return Created(view, f"/v1/applications/{application.id}", application.version)
+
+
 @router.post(
-    "", status_code=201, summary="Start a draft application for an organisation you represent",
-    responses=etag(201) | problems(409),
+    "", status_code=201, response_model=ApplicationView,
+    summary="Start a draft application for an organisation you represent", responses=etag(201) | problems(409),
 )  # fmt: skip
-async def create_application(
-    body: ApplicationDraft, caller: Applicant, transact: Transact, response: Response
-) -> ApplicationView:
-    application = await transact(commands.start_application, caller, body)
-    response.headers["Location"] = f"/v1/applications/{application.id}"
-    set_etag(response, application.version)
-    return ApplicationView.of(application, manager=False)
+async def create_application(body: ApplicationDraft, caller: Applicant, transact: Transact, once: Once) -> Response:
+    return await once.create(transact, commands.start_application, _created, caller, body)
 
 
 @router.get("", summary="List applications: your organisations' (applicants) or all (managers)")

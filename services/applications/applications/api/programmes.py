@@ -11,23 +11,29 @@ from applications import commands, store, three_sixty_giving
 from applications.config import CurrentSettings
 from applications.domain import ProgrammeStatus
 from applications.schemas import ProgrammeDraft, ProgrammePatch, ProgrammeView
+from applications.store import Programme
 from grants_shared.api import (
     DatabaseDep, IfMatch, IfMatchRequired, Limit, Manager, Offset, Page, PathId, Public, Transact, is_manager,
     set_etag,
 )  # fmt: skip
 from grants_shared.clock import utcnow
+from grants_shared.idempotency import Created, Once
 from grants_shared.errors import Conflict, NotFound
 from grants_shared.openapi import etag, problems
 
 router = APIRouter(prefix="/v1/programmes", tags=["programmes"])
 
 
-@router.post("", status_code=201, summary="Create a draft programme (funding round)", responses=etag(201))
-async def create_programme(body: ProgrammeDraft, caller: Manager, transact: Transact, response: Response) -> ProgrammeView:
-    programme = await transact(commands.create_programme, body)
-    response.headers["Location"] = f"/v1/programmes/{programme.id}"
-    set_etag(response, programme.version)
-    return ProgrammeView.of(programme, manager=True)
+def _created(programme: Programme) -> Created:
+    return Created(ProgrammeView.of(programme, manager=True), f"/v1/programmes/{programme.id}", programme.version)
+
+
+@router.post(
+    "", status_code=201, response_model=ProgrammeView, summary="Create a draft programme (funding round)",
+    responses=etag(201),
+)  # fmt: skip
+async def create_programme(body: ProgrammeDraft, caller: Manager, transact: Transact, once: Once) -> Response:
+    return await once.create(transact, commands.create_programme, _created, body)
 
 
 @router.get("", summary="List programmes: open and closed ones for anyone; drafts too for programme managers and admins")

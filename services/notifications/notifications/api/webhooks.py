@@ -7,9 +7,12 @@ from fastapi import APIRouter, Query, Response
 
 from grants_shared.api import Admin, DatabaseDep, IfMatch, Limit, Offset, Page, PathId, Transact, set_etag
 from grants_shared.errors import NotFound
+from grants_shared.idempotency import Created, Once
 from grants_shared.openapi import etag, problems
 from grants_shared.unit_of_work import Db
 from notifications import commands, store
+from notifications.config import CurrentSettings
+from notifications.crypto import cipher_for
 from notifications.domain import SUBSCRIBABLE_EVENT_TYPES, WebhookStatus
 from notifications.schemas import EventTypes, NewWebhook, WebhookDeliveryView, WebhookView, WebhookWithSecret
 from notifications.store import WebhookSubscription
@@ -22,16 +25,26 @@ async def event_types(caller: Admin) -> EventTypes:
     return EventTypes(items=sorted(SUBSCRIBABLE_EVENT_TYPES))
 
 
+def _created(subscribed: tuple[WebhookSubscription, str]) -> Created:
+    subscription, secret = subscribed
+    view = WebhookWithSecret.with_secret(subscription, secret)
+    return Created(view, f"/v1/webhooks/{subscription.id}", subscription.version)
+
+
 @router.post(
-    "", status_code=201,
+    "", status_code=201, response_model=WebhookWithSecret,
     summary="Subscribe an integrator's endpoint to events; the answer shows its signing secret, once",
     responses=etag(201),
 )  # fmt: skip
-async def create_webhook(body: NewWebhook, caller: Admin, transact: Transact, response: Response) -> WebhookWithSecret:
-    subscription, secret = await transact(commands.subscribe_webhook, body)
-    response.headers["Location"] = f"/v1/webhooks/{subscription.id}"
-    shown_once(response, subscription)
-    return WebhookWithSecret.with_secret(subscription, secret)
+async def create_webhook(
+    body: NewWebhook, caller: Admin, transact: Transact, once: Once, settings: CurrentSettings
+) -> Response:
+    # A retry with the same Idempotency-Key gets the same answer, secret included: it is kept
+    # encrypted with the webhook secrets' key until the key expires (a day).
+    cipher = cipher_for(settings)
+    answer = await once.sealed(cipher.encrypt, cipher.decrypt).create(transact, commands.subscribe_webhook, _created, body)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 @router.get("", summary="Webhook subscriptions, newest first (never their secrets)")

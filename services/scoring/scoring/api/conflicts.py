@@ -2,24 +2,31 @@
 applications go to other panel members) and reads their own; managers read every reviewer's. The
 reviewer or a manager resolves one, and waiting applications may then be assigned to the reviewer."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from grants_shared.api import (
     DatabaseDep, IdFilter, Limit, ManagerOrReviewer, Offset, Page, PathId, Reviewer, Transact, is_manager,
 )  # fmt: skip
+from grants_shared.idempotency import Created, Once
 from grants_shared.openapi import problems
 from scoring import commands, store
 from scoring.schemas import ConflictDeclaration, ConflictView
+from scoring.store import ConflictOfInterest
 
 router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
 
 
+def _created(conflict: ConflictOfInterest) -> Created:
+    return Created(ConflictView.of(conflict), f"/v1/conflicts/{conflict.id}")
+
+
 @router.post(
-    "", status_code=201, responses=problems(s409="You have already declared a conflict with this organisation"),
+    "", status_code=201, response_model=ConflictView,
+    responses=problems(s409="You have already declared a conflict with this organisation"),
     summary="Declare a conflict of interest with an organisation; your open reviews of it are reassigned",
 )  # fmt: skip
-async def declare_conflict(body: ConflictDeclaration, caller: Reviewer, transact: Transact) -> ConflictView:
-    return ConflictView.of(await transact(commands.declare_conflict, caller, body))
+async def declare_conflict(body: ConflictDeclaration, caller: Reviewer, transact: Transact, once: Once) -> Response:
+    return await once.create(transact, commands.declare_conflict, _created, caller, body)
 
 
 @router.get(
