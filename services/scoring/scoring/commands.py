@@ -14,7 +14,7 @@ from uuid import uuid4
 from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
+from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationScored,
@@ -28,7 +28,7 @@ from scoring import access, domain, store
 from scoring.config import Settings
 from scoring.domain import ApplicationStatus, ConflictStatus, ProgrammeStatus, ReviewStatus
 from scoring.schemas import ConflictDeclaration, DecisionRequest, ModerationRequest, ScoreSheet
-from scoring.store import Application, ConflictOfInterest, Decision, Moderation, Programme, Review
+from scoring.store import Application, ConflictEntry, ConflictOfInterest, Decision, Moderation, Programme, Review
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +286,11 @@ async def declare_conflict(tx: Tx, caller: Caller, declaration: ConflictDeclarat
     """Completed reviews stand; open ones are cancelled and reassigned (or the application waits)."""
     if await store.declared_conflict(tx, caller.subject, declaration.organisation_id):
         raise Conflict(f"you have already declared a conflict with {declaration.organisation_id}")
+    now = utcnow()
     conflict = ConflictOfInterest(
         id=f"coi-{uuid4().hex}", reviewer_id=caller.subject, organisation_id=declaration.organisation_id,
-        reason=declaration.reason, declared_at=utcnow(),
+        reason=declaration.reason, declared_at=now,
+        history=[ConflictEntry(action="declared", by=caller.subject, at=now, note=declaration.reason)],
     )  # fmt: skip
     await store.insert_conflict(tx, conflict)
     for review in await store.open_reviews_of_organisation(tx, caller.subject, declaration.organisation_id):
@@ -296,17 +298,40 @@ async def declare_conflict(tx: Tx, caller: Caller, declaration: ConflictDeclarat
     return conflict
 
 
-async def resolve_conflict(tx: Tx, caller: Caller, conflict_id: str) -> ConflictOfInterest:
-    """Its reviewer or a manager resolves it; the declaration is kept as history."""
+async def request_resolution(tx: Tx, caller: Caller, conflict_id: str, note: str) -> ConflictOfInterest:
+    """The reviewer who declared a conflict asks a manager to resolve it (a reviewer cannot resolve their
+    own conflict: they could then score or decide for that organisation). The request is logged."""
     conflict = await store.get_conflict(tx, conflict_id)
-    if conflict is None or not (is_manager(caller) or conflict.reviewer_id == caller.subject):
+    if conflict is None or conflict.reviewer_id != caller.subject:
         raise NotFound(f"no conflict {conflict_id}")
     if not domain.can_move(conflict.status, ConflictStatus.RESOLVED):
         raise Conflict("this conflict has already been resolved")
-    resolved = conflict.model_copy(
-        update={"status": ConflictStatus.RESOLVED, "resolved_at": utcnow(), "resolved_by": caller.subject}
-    )
-    await store.resolve_conflict(tx, resolved)
+    entry = ConflictEntry(action="resolution_requested", by=caller.subject, at=utcnow(), note=note)
+    if not await store.request_resolution(tx, conflict.id, entry):
+        raise Conflict("this conflict has already been resolved")
+    log.info("conflict %s: its reviewer asked for it to be resolved", conflict.id)
+    return conflict.model_copy(update={"resolution_requested_at": entry.at, "history": [*conflict.history, entry]})
+
+
+async def resolve_conflict(tx: Tx, caller: Caller, conflict_id: str, note: str = "") -> ConflictOfInterest:
+    """Only a programme manager (or an admin) resolves a conflict; the declaration and every step stay
+    in its history. Waiting applications may then be assigned to the reviewer."""
+    if not is_manager(caller):
+        raise Forbidden("only a programme manager can resolve a conflict of interest; ask for it to be resolved")
+    conflict = await store.get_conflict(tx, conflict_id)
+    if conflict is None:
+        raise NotFound(f"no conflict {conflict_id}")
+    if not domain.can_move(conflict.status, ConflictStatus.RESOLVED):
+        raise Conflict("this conflict has already been resolved")
+    now = utcnow()
+    entry = ConflictEntry(action="resolved", by=caller.subject, at=now, note=note)
+    resolved = conflict.model_copy(update={
+        "status": ConflictStatus.RESOLVED, "resolved_at": now, "resolved_by": caller.subject,
+        "history": [*conflict.history, entry],
+    })  # fmt: skip
+    if not await store.resolve_conflict(tx, resolved, entry):
+        raise Conflict("this conflict has already been resolved")
+    log.info("conflict %s resolved by a programme manager", conflict.id)
     for programme in await store.programmes_of_panel_member(tx, conflict.reviewer_id):
         await _retry_waiting_applications(tx, programme)
     return resolved

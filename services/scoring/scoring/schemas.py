@@ -135,6 +135,13 @@ class ConflictDeclaration(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=1_000)]
 
 
+class ConflictEntryView(BaseModel):
+    action: str
+    by: str
+    at: datetime
+    note: str
+
+
 class ConflictView(View):
     id: str
     reviewer_id: str
@@ -142,7 +149,18 @@ class ConflictView(View):
     reason: str
     status: ConflictStatus
     declared_at: datetime
+    resolution_requested_at: datetime | None = None
     resolved_at: datetime | None
+    resolved_by: str | None = None
+    history: list[ConflictEntryView] = []
+
+
+class ConflictNote(BaseModel):
+    """What a reviewer asking for a resolution, or a manager resolving, says about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=1_000)] = ""
 
 
 # --- reviews -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ page answer ``(items, total)``.
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt
 from pymongo import ASCENDING
@@ -153,14 +153,26 @@ class Review(Document):
         return doc
 
 
+class ConflictEntry(Part):
+    """Something someone did with a conflict of interest: declared it, asked for it to be resolved,
+    resolved it. Kept in order, never changed."""
+
+    action: Literal["declared", "resolution_requested", "resolved"]
+    by: str
+    at: datetime
+    note: str = ""
+
+
 class ConflictOfInterest(Document):
     reviewer_id: str
     organisation_id: str
     reason: str
     status: ConflictStatus = ConflictStatus.DECLARED
     declared_at: datetime
+    resolution_requested_at: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    history: list[ConflictEntry] = []
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -535,10 +547,22 @@ async def insert_conflict(tx: Db, conflict: ConflictOfInterest) -> None:
     await tx.db.conflicts.insert_one(conflict.to_doc(), session=tx.session)
 
 
-async def resolve_conflict(tx: Db, resolved: ConflictOfInterest) -> None:
-    """Store the resolution of a conflict that is still declared."""
-    await tx.db.conflicts.update_one(
+async def resolve_conflict(tx: Db, resolved: ConflictOfInterest, entry: ConflictEntry) -> bool:
+    """Store the resolution of a conflict that is still declared, and log it."""
+    result = await tx.db.conflicts.update_one(
         {"_id": resolved.id, "status": ConflictStatus.DECLARED},
-        {"$set": {"status": resolved.status, "resolved_at": resolved.resolved_at, "resolved_by": resolved.resolved_by}},
+        {"$set": {"status": resolved.status, "resolved_at": resolved.resolved_at, "resolved_by": resolved.resolved_by},
+         "$push": {"history": entry.model_dump()}},
         session=tx.session,
     )
+    return result.modified_count == 1
+
+
+async def request_resolution(tx: Db, conflict_id: str, entry: ConflictEntry) -> bool:
+    """Log a reviewer's request that a standing conflict be resolved (by a manager)."""
+    result = await tx.db.conflicts.update_one(
+        {"_id": conflict_id, "status": ConflictStatus.DECLARED},
+        {"$set": {"resolution_requested_at": entry.at}, "$push": {"history": entry.model_dump()}},
+        session=tx.session,
+    )
+    return result.modified_count == 1

@@ -117,7 +117,7 @@ async def test_someone_who_represents_the_applicant_may_not_score_or_decide_its_
     await scoring.bus.wait_for(ApplicationScored.type, 2)
 
     # even with the declaration resolved, the token alone keeps them from deciding it or ranking it
-    resolved = await scoring.http.post(f"/v1/conflicts/{declared.json()['id']}/resolve", headers=both)
+    resolved = await scoring.http.post(f"/v1/conflicts/{declared.json()['id']}/resolve", headers=scoring.manager)
     assert resolved.status_code == 200, resolved.text
     decision = await scoring.http.post(
         "/v1/applications/app-own/decision", json={"outcome": "awarded", "amount_awarded": gbp(1_000)}, headers=both

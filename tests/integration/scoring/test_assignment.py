@@ -84,11 +84,25 @@ async def test_resolving_a_conflict_lets_a_waiting_application_be_assigned(scori
     await scoring.assigned("app-y", 1)
     assert (await scoring.application("app-y"))["status"] == "awaiting_reviewers"
 
-    resolved = await scoring.http.post(
-        f"/v1/conflicts/{declared.json()['id']}/resolve", headers=scoring.reviewer("rev-b")
-    )
+    conflict = f"/v1/conflicts/{declared.json()['id']}"
+    # The reviewer cannot resolve their own conflict (they could then score that organisation); they ask.
+    alone = await scoring.http.post(f"{conflict}/resolve", headers=scoring.reviewer("rev-b"))
+    assert alone.status_code == 403
+    asked = await scoring.http.post(f"{conflict}/request-resolution", json={"note": "they left the group"},
+                                    headers=scoring.reviewer("rev-b"))  # fmt: skip
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["status"] == "declared" and asked.json()["resolution_requested_at"]
+    assert (await scoring.application("app-y"))["status"] == "awaiting_reviewers"  # asking changes nothing yet
+    someone_else = await scoring.http.post(f"{conflict}/request-resolution", headers=scoring.reviewer("rev-a"))
+    assert someone_else.status_code == 404
+
+    resolved = await scoring.http.post(f"{conflict}/resolve", json={"note": "checked"}, headers=scoring.manager)
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["status"] == "resolved"
+    history = resolved.json()["history"]
+    assert [(e["action"], e["by"]) for e in history] == [
+        ("declared", "rev-b"), ("resolution_requested", "rev-b"), ("resolved", "pm-1")]
+    assert (await scoring.http.post(f"{conflict}/resolve", headers=scoring.manager)).status_code == 409
     assigned = await scoring.assigned("app-y", 2)
     assert sorted(a.reviewer_id for a in assigned) == ["rev-a", "rev-b"]
     assert (await scoring.application("app-y"))["status"] == "in_review"

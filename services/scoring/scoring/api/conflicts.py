@@ -1,16 +1,17 @@
 """Conflicts of interest: a reviewer declares one with an organisation (their open reviews of its
 applications go to other panel members) and reads their own; managers read every reviewer's. The
-reviewer or a manager resolves one, and waiting applications may then be assigned to the reviewer."""
+reviewer may ask for one to be resolved; only a programme manager resolves it (each step is logged in
+its history), and waiting applications may then be assigned to the reviewer."""
 
 from fastapi import APIRouter, Response
 
 from grants_shared.api import (
-    DatabaseDep, IdFilter, Limit, ManagerOrReviewer, Offset, Page, PathId, Reviewer, Transact, is_manager,
+    DatabaseDep, IdFilter, Limit, Manager, ManagerOrReviewer, Offset, Page, PathId, Reviewer, Transact, is_manager,
 )  # fmt: skip
 from grants_shared.idempotency import Created, Once
 from grants_shared.openapi import problems
 from scoring import commands, store
-from scoring.schemas import ConflictDeclaration, ConflictView
+from scoring.schemas import ConflictDeclaration, ConflictNote, ConflictView
 from scoring.store import ConflictOfInterest
 
 router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
@@ -47,7 +48,21 @@ async def list_conflicts(
 
 @router.post(
     "/{conflict_id}/resolve", responses=problems(s409="The conflict has already been resolved"),
-    summary="Resolve a conflict (its reviewer, or a manager); waiting applications may then be assigned to them",
+    summary="Resolve a conflict (programme managers only); waiting applications may then be assigned to its reviewer",
 )  # fmt: skip
-async def resolve_conflict(conflict_id: PathId, caller: ManagerOrReviewer, transact: Transact) -> ConflictView:
-    return ConflictView.of(await transact(commands.resolve_conflict, caller, conflict_id))
+async def resolve_conflict(
+    conflict_id: PathId, caller: Manager, transact: Transact, body: ConflictNote | None = None
+) -> ConflictView:
+    note = body.note if body else ""
+    return ConflictView.of(await transact(commands.resolve_conflict, caller, conflict_id, note))
+
+
+@router.post(
+    "/{conflict_id}/request-resolution", responses=problems(s409="The conflict has already been resolved"),
+    summary="Ask a programme manager to resolve a conflict you declared (you cannot resolve it yourself)",
+)  # fmt: skip
+async def request_resolution(
+    conflict_id: PathId, caller: Reviewer, transact: Transact, body: ConflictNote | None = None
+) -> ConflictView:
+    note = body.note if body else ""
+    return ConflictView.of(await transact(commands.request_resolution, caller, conflict_id, note))
