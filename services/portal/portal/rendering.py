@@ -32,7 +32,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         money=words.money, date=words.date, datetime=words.when, status=words.status, tag_colour=words.tag_colour,
-        kind=words.kind, pounds=words.pounds,
+        kind=words.kind, pounds=words.pounds, event_words=words.event_words,
     )
     return env
 
@@ -50,6 +50,9 @@ def navigation(person: Caller | None, path: str) -> list[dict[str, object]]:
         links.append({"href": "/applications", "text": "Your applications"})
     if person.has(Role.REVIEWER):
         links.append({"href": "/reviews", "text": "Your reviews"})
+        if not person.has(Role.PROGRAMME_MANAGER, Role.ADMIN):
+            # Panel members rank and decide too: their panels are on the manage pages.
+            links.append({"href": "/manage", "text": "Your panels"})
     if person.has(Role.PROGRAMME_MANAGER, Role.ADMIN):
         links.append({"href": "/manage", "text": "Manage programmes"})
     if person.has(Role.FINANCE_OFFICER, Role.ADMIN):

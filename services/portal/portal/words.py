@@ -96,3 +96,12 @@ def tag_colour(value: str | None) -> str:
 
 def kind(value: str | None) -> str:
     return (value or "").replace("_", " ")
+
+
+def event_words(event_type: str) -> str:
+    """``grants.application.submitted.v1`` as people read it: "Application submitted"."""
+    parts = event_type.split(".")
+    if len(parts) > 2 and parts[0] == "grants":
+        parts = parts[1:-1]
+    text = " ".join(parts).replace("_", " ")
+    return text[:1].upper() + text[1:]

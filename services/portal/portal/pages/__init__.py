@@ -1,9 +1,11 @@
 """The portal's pages, one module per part of the programme: each page calls the services' public
 APIs (with the signed-in person's token) and renders a template."""
 
-from portal.pages import admin, applying, finance, grants, inbox, manage, organisation, public, reviews, signin
+from portal.pages import (
+    admin, applying, conflicts, decisions, finance, grants, inbox, manage, organisation, public, reviews, signin,
+)
 
 ROUTERS = (
-    public.router, signin.router, organisation.router, applying.router, grants.router, reviews.router, manage.router, finance.router, admin.router,
-    inbox.router,
+    public.router, signin.router, organisation.router, applying.router, grants.router, reviews.router,
+    conflicts.router, manage.router, decisions.router, finance.router, admin.router, inbox.router,
 )

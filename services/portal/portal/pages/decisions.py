@@ -1,0 +1,285 @@
+"""The panel at work, as scoring keeps it: who sits on a programme's panel, its applications in
+review, the ranking against the budget, one application with every reviewer's scores (moderation
+when they disagree), and the decision.
+
+Managers see everything. An expert by experience on the panel may record a decision too: scoring
+lets a panel member decide an application they have no conflict with. They reach it from the
+ranking (scoring shows them the ranking but not the reviews, so their page is built from it).
+"""
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from babel.numbers import format_currency
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from grants_shared.auth import Caller, Role
+from grants_shared.money import LOCALE, minor_unit_digits
+from portal import forms
+from portal.clients import Api, ApiDep, ApiError
+from portal.pages.shared import application_path, programme_path, q, see_other
+from portal.rendering import render
+from portal.session import CsrfChecked, ManagerPerson, needs
+from portal.words import pounds
+
+router = APIRouter(tags=["deciding"])
+
+#: Scoring's ManagerOrReviewer: a reviewer who is not on the programme's panel is refused by scoring.
+ManagerOrPanelPerson = Annotated[Caller, Depends(needs(Role.PROGRAMME_MANAGER, Role.ADMIN, Role.REVIEWER))]
+IN_REVIEW = ("awaiting_reviewers", "in_review", "scored", "decided", "withdrawn")
+STALE_PANEL = "Someone changed the panel while you were editing it: check the list and save again"
+
+
+def is_manager(person: Caller) -> bool:
+    return person.has(Role.PROGRAMME_MANAGER, Role.ADMIN)
+
+
+async def scoring_programme(api: Api, programme_id: str) -> dict[str, Any] | None:
+    """The programme as scoring keeps it; None until scoring has heard that it opened (a moment)."""
+    try:
+        return await api.get("scoring", programme_path(programme_id))
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def total(value: dict[str, Any]) -> str:
+    """A sum of amounts (scoring's Total: minor units with no ceiling, unlike one Money amount)."""
+    major = Decimal(value["amount"]).scaleb(-minor_unit_digits(value["currency"]))
+    return format_currency(major, value["currency"], locale=LOCALE)
+
+
+# --- the panel -------------------------------------------------------------------------------------
+
+
+@router.get("/manage/programmes/{programme_id}/panel", summary="Who sits on the programme's panel")
+async def panel_page(programme_id: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
+    programme, panel, version = await _panel(api, programme_id)
+    return render(request, "manage/panel.jinja", programme=programme, panel="\n".join(panel or []),
+                  ready=panel is not None, version=version)  # fmt: skip
+
+
+@router.post("/manage/programmes/{programme_id}/panel", summary="Replace the panel", dependencies=[CsrfChecked])
+async def change_panel(
+    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson,
+    panel: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    programme, _, _ = await _panel(api, programme_id)
+    members = [line.strip() for line in panel.splitlines() if line.strip()]
+    at = int(version) if version.isdigit() else None
+    error_words = "" if members else "Enter the sign-in id of at least one panel member"
+    if not error_words:
+        try:
+            # A draft's panel is still the applications service's; from the opening on it is scoring's.
+            if programme["status"] == "draft":
+                await api.patch("applications", programme_path(programme_id), {"panel": members}, version=at)
+            else:
+                await api.put("scoring", f"{programme_path(programme_id)}/panel", {"reviewer_ids": members}, version=at)
+            return see_other(f"/manage/programmes/{q(programme_id)}")
+        except ApiError as error:
+            if error.status not in (409, 412, 422, 428):
+                raise
+            error_words = STALE_PANEL if error.status == 412 else _panel_words(error)
+    return render(request, "manage/panel.jinja", programme=programme, panel=panel, ready=True, version=version,
+                  errors={"panel": error_words})  # fmt: skip
+
+
+async def _panel(api: Api, programme_id: str) -> tuple[dict[str, Any], list[str] | None, int | None]:
+    answer = await api.read("applications", programme_path(programme_id))
+    programme = answer.body
+    if programme["status"] == "draft":
+        return programme, programme.get("panel") or [], answer.version
+    try:
+        kept = await api.read("scoring", programme_path(programme_id))
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return programme, None, None
+    return programme, kept.body.get("panel") or [], kept.version
+
+
+def _panel_words(error: ApiError) -> str:
+    messages = [str(p.get("message", "")).removeprefix("Value error, ") for p in error.field_errors]
+    words = "; ".join(m for m in messages if m) or error.detail
+    return words[:1].upper() + words[1:]
+
+
+# --- applications in review, and the ranking -----------------------------------------------------
+
+
+@router.get("/manage/programmes/{programme_id}/applications", summary="The programme's applications in review")
+async def applications(
+    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson, status: str = ""
+) -> Response:
+    wanted = status if status in IN_REVIEW else None
+    programme = await api.get("scoring", programme_path(programme_id))
+    listed = await api.get("scoring", f"{programme_path(programme_id)}/applications", status=wanted, limit=100)
+    return render(request, "manage/applications.jinja", programme=programme, applications=listed["items"],
+                  total=listed["total"], status=wanted or "", statuses=IN_REVIEW)  # fmt: skip
+
+
+@router.get("/manage/programmes/{programme_id}/ranking", summary="Scored applications ranked against the budget")
+async def ranking(programme_id: str, request: Request, api: ApiDep, person: ManagerOrPanelPerson) -> Response:
+    programme = await api.get("scoring", programme_path(programme_id))
+    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking")
+    rows, line = [], None
+    for entry in ranked["applications"]:
+        outcome = _outcome(entry)
+        # The budget runs out at the first application still to decide that does not fit in it.
+        if line is None and outcome is None and not entry["fits_budget"]:
+            line = entry["position"]
+        rows.append({**entry, "outcome": outcome, "cumulative": total(entry["cumulative_requested"]),
+                     "budget_line": entry["position"] == line})  # fmt: skip
+    return render(request, "manage/ranking.jinja", programme=programme, ranking=ranked, rows=rows, line=line,
+                  manager=is_manager(person))  # fmt: skip
+
+
+def _outcome(entry: dict[str, Any]) -> str | None:
+    """A decided application in the ranking: an award fits the budget (it has been taken from it), a
+    decline never does."""
+    if entry["status"] != "decided":
+        return None
+    return "awarded" if entry["fits_budget"] else "declined"
+
+
+# --- one application: scores, moderation, the decision ---------------------------------------------
+
+
+@router.get("/manage/applications/{application_id}", summary="An application: its scores, moderation, decision")
+async def application_page(
+    application_id: str, request: Request, api: ApiDep, person: ManagerOrPanelPerson, programme: str = ""
+) -> Response:
+    return await _application(request, api, person, application_id, programme)
+
+
+async def _application(
+    request: Request, api: Api, person: Caller, application_id: str, programme_id: str,
+    errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    try:
+        application, programme = await (_as_manager(api, application_id) if is_manager(person)
+                                         else _as_panel_member(api, application_id, programme_id))  # fmt: skip
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        # Scoring refuses (404, or 403 to someone who represents the applicant) as if it were not there.
+        return render(request, "manage/cannot_see.jinja", status_code=error.status)
+    decidable = application["status"] == "scored" and not application["needs_moderation"]
+    defaults = {"amount": pounds(application["amount_requested"]), "outcome": "", "feedback": "", "score": "",
+                "note": "", "moderation": "keep"}  # fmt: skip
+    return render(request, "manage/application.jinja", application=application, programme=programme,
+                  manager=is_manager(person), decidable=decidable, values=defaults | (values or {}),
+                  errors=errors)  # fmt: skip
+
+
+async def _as_manager(api: Api, application_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    application = await api.get("scoring", application_path(application_id))
+    return application, await api.get("scoring", programme_path(application["programme_id"]))
+
+
+async def _as_panel_member(api: Api, application_id: str, programme_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Scoring shows a panel member the ranking, not the application: the page is built from its entry
+    (the ranking leaves out applications they have a conflict with)."""
+    if not programme_id:
+        raise ApiError(404, {})
+    programme = await api.get("scoring", programme_path(programme_id))
+    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking")
+    entry = next((e for e in ranked["applications"] if e["application_id"] == application_id), None)
+    if entry is None:
+        raise ApiError(404, {})
+    application = {
+        "id": entry["application_id"], "programme_id": programme["id"], "title": entry["title"],
+        "organisation": {"name": entry["organisation_name"]}, "amount_requested": entry["amount_requested"],
+        "status": entry["status"], "weighted_score": entry["weighted_score"],
+        "needs_moderation": entry["needs_moderation"], "outcome": _outcome(entry),
+    }  # fmt: skip
+    return application, programme
+
+
+@router.post("/manage/applications/{application_id}/moderation", summary="Moderate the score",
+             dependencies=[CsrfChecked])  # fmt: skip
+async def moderate(application_id: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
+    values = forms.form_values(await request.form(), "moderation", "score", "note")
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {"note": values["note"].strip()}
+    if values["moderation"] == "set":
+        score = _score(values["score"])
+        if isinstance(score, str):
+            errors["score"] = score
+        else:
+            body["weighted_score"] = score
+    elif values["moderation"] != "keep":
+        errors["moderation"] = "Select whether to keep the computed score or set another"
+    if not body["note"]:
+        errors["note"] = "Enter a note saying why: the panel reads it"
+    if not errors:
+        try:
+            await api.post("scoring", f"{application_path(application_id)}/moderation", body)
+            return see_other(f"/manage/applications/{q(application_id)}")
+        except ApiError as error:
+            if error.status not in (409, 422):
+                raise
+            errors = forms.field_errors(error, {"weighted_score": "score", "note": "note"}, "moderation")
+    return await _application(request, api, person, application_id, "", errors=errors, values=values)
+
+
+def _score(text: str) -> float | str:
+    try:
+        score = Decimal(text.strip())
+    except ArithmeticError:
+        return "Enter the weighted score as a number from 0 to 5, like 3.5"
+    if not score.is_finite() or not 0 <= score <= 5:
+        return "Enter the weighted score as a number from 0 to 5, like 3.5"
+    if score != score.quantize(Decimal("0.01")):
+        return "Enter the weighted score with at most 2 decimal places"
+    return float(score)
+
+
+@router.post("/manage/applications/{application_id}/decision", summary="Record the decision",
+             dependencies=[CsrfChecked])  # fmt: skip
+async def decide(application_id: str, request: Request, api: ApiDep, person: ManagerOrPanelPerson) -> Response:
+    values = forms.form_values(await request.form(), "outcome", "amount", "feedback", "programme", "currency")
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {"outcome": values["outcome"], "feedback": values["feedback"].strip()}
+    if values["outcome"] == "awarded":
+        amount = forms.money(values["amount"], values["currency"] or "GBP", "the amount to award")
+        if isinstance(amount, str):
+            errors["amount"] = amount
+        else:
+            body["amount_awarded"] = amount.model_dump()
+    elif values["outcome"] == "declined":
+        if not body["feedback"]:
+            errors["feedback"] = "Enter feedback for the applicant: a group that is not funded is told why"
+    else:
+        errors["outcome"] = "Select whether to award a grant or not fund this application"
+    if not errors:
+        try:
+            await api.post("scoring", f"{application_path(application_id)}/decision", body)
+            after = f"?programme={q(values['programme'])}" if values["programme"] else ""
+            return see_other(f"/manage/applications/{q(application_id)}{after}")
+        except ApiError as error:
+            if error.status == 404:  # no longer theirs to decide (a conflict declared meanwhile)
+                return render(request, "manage/cannot_see.jinja", status_code=404)
+            if error.status not in (403, 409, 422):
+                raise
+            errors = _decision_errors(error, values["outcome"])
+    return await _application(request, api, person, application_id, values["programme"], errors=errors, values=values)
+
+
+#: Scoring writes amounts in its award rules as Money's fields ("amount=600000 currency='GBP'").
+MONEY_FIELDS = re.compile(r"amount=(\d+) currency='([A-Z]{3})'")
+
+
+def _decision_errors(error: ApiError, outcome: str) -> dict[str, str]:
+    if error.status == 422 and outcome == "awarded" and not error.field_errors:
+        # A rule of the award (the maximum, the amount asked for, what is left of the budget).
+        words = MONEY_FIELDS.sub(lambda m: total({"amount": int(m[1]), "currency": m[2]}), error.detail)
+        return {"amount": words[:1].upper() + words[1:]}
+    fields = {"amount_awarded": "amount", "feedback": "feedback", "outcome": "outcome"}
+    errors = forms.field_errors(error, fields, "outcome")
+    if "outcome" in errors and "feedback" in errors["outcome"].lower():
+        errors = {"feedback": errors["outcome"]}
+    return errors
