@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SERVICES := applications scoring disbursement notifications portal
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: install run demo test test-fast bench asyncapi token clean
+.PHONY: install run demo test test-fast test-browser bench asyncapi token clean
 
 $(VENV)/.installed: shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
 		services/portal/package-lock.json services/portal/scss/portal.scss
@@ -27,9 +27,15 @@ run: install
 demo: install
 	$(BIN)/grants demo
 
-## Every test: unit, integration (real broker and database), reliability and end-to-end.
+## Every test: unit, integration (real broker and database), reliability, end-to-end, then the portal
+## in the browser (a run of its own: Playwright's sync API holds an event loop the async tests need).
 test: install
-	cd tests && ../$(BIN)/pytest -q
+	cd tests && ../$(BIN)/pytest -q --ignore=browser
+	cd tests && ../$(BIN)/pytest -q browser
+
+## The portal's browser tests only (Chromium, the whole platform as separate processes).
+test-browser: install
+	cd tests && ../$(BIN)/pytest -q browser
 
 ## Unit tests only (no infrastructure needed).
 test-fast: install

@@ -42,3 +42,12 @@ async def bus(settings: ServiceSettings) -> AsyncIterator[TestBus]:
     """Publishes events into the exchange and records every event that crosses it."""
     async with TestBus(settings) as bus:
         yield bus
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests drive Chromium with Playwright's sync API, which holds an event loop of its own
+    for the whole session: the async tests cannot run in the same session, so they run separately
+    (`make test` runs both)."""
+    browser = {item.nodeid.split("/")[0] == "browser" for item in items}
+    if browser == {True, False}:
+        raise pytest.UsageError("run the browser tests on their own: pytest --ignore=browser, then pytest browser")

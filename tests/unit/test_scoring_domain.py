@@ -253,9 +253,10 @@ def test_an_award_within_every_limit_is_allowed() -> None:
 def test_an_award_beyond_the_maximum_the_request_or_the_remaining_budget_is_refused() -> None:
     problems = domain.award_problems(gbp(12_000), gbp(11_000), gbp(10_000), gbp(9_000))
     assert len(problems) == 3
-    assert any("maximum" in p for p in problems)
-    assert any("requested" in p for p in problems)
-    assert any("budget" in p for p in problems)
+    # Amounts read as people read them.
+    assert "an award may not exceed the programme's maximum of £10,000.00" in problems
+    assert "an award may not exceed the £11,000.00 requested" in problems
+    assert "only £9,000.00 of the programme's budget remains" in problems
 
 
 def test_an_award_of_nothing_or_in_another_currency_is_refused() -> None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
 
-from grants_shared.money import Money
+from grants_shared.money import Money, format_money
 
 # --- statuses: one state machine per aggregate ---------------------------------------------------
 
@@ -283,11 +283,11 @@ def award_problems(amount: Money, requested: Money, maximum_award: Money, remain
     if amount.amount <= 0:
         problems.append("an award must be more than zero")
     if amount.amount > maximum_award.amount:
-        problems.append(f"an award may not exceed the programme's maximum of {maximum_award}")
+        problems.append(f"an award may not exceed the programme's maximum of {format_money(maximum_award)}")
     if requested.currency == amount.currency and amount.amount > requested.amount:
-        problems.append(f"an award may not exceed the {requested} requested")
+        problems.append(f"an award may not exceed the {format_money(requested)} requested")
     if not budget_allows(remaining_budget, amount):
-        problems.append(f"only {remaining_budget} of the programme's budget remains")
+        problems.append(f"only {format_money(remaining_budget)} of the programme's budget remains")
     return problems
 
 

@@ -7,7 +7,6 @@ lets a panel member decide an application they have no conflict with. They reach
 ranking (scoring shows them the ranking but not the reviews, so their page is built from it).
 """
 
-import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -269,14 +268,10 @@ async def decide(application_id: str, request: Request, api: ApiDep, person: Man
     return await _application(request, api, person, application_id, values["programme"], errors=errors, values=values)
 
 
-#: Scoring writes amounts in its award rules as Money's fields ("amount=600000 currency='GBP'").
-MONEY_FIELDS = re.compile(r"amount=(\d+) currency='([A-Z]{3})'")
-
-
 def _decision_errors(error: ApiError, outcome: str) -> dict[str, str]:
     if error.status == 422 and outcome == "awarded" and not error.field_errors:
         # A rule of the award (the maximum, the amount asked for, what is left of the budget).
-        words = MONEY_FIELDS.sub(lambda m: total({"amount": int(m[1]), "currency": m[2]}), error.detail)
+        words = error.detail
         return {"amount": words[:1].upper() + words[1:]}
     fields = {"amount_awarded": "amount", "feedback": "feedback", "outcome": "outcome"}
     errors = forms.field_errors(error, fields, "outcome")
