@@ -7,7 +7,10 @@ context refuses and records requests that would leave this machine, and key page
 screenshots in tests/artifacts/screenshots/.
 """
 
+import asyncio
+import json
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from grants_shared.dev.infra import free_port
 from grants_shared.dev.journey import load_demo_programme
 from grants_shared.dev.stack import PORTS, local_stack
+from grants_shared.settings import ServiceSettings
+from tests.support.bus import delete_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -61,17 +66,22 @@ def platform(mongodb_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempP
     mail, smtp_port = Mail(), free_port()
     sink = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     sink.start()
-    prefix = f"b{uuid4().hex[:10]}"
+    bus = ServiceSettings(prefix=f"b{uuid4().hex[:10]}", rabbitmq_url=rabbitmq_url, retry_delays_ms=[500, 2000, 5000])
     ports = {name: free_port() for name in PORTS}
-    env = {"GRANTS_PREFIX": prefix, "GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
+    env = {"GRANTS_PREFIX": bus.prefix, "GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
            "GRANTS_EMAIL_POLL_SECONDS": "0.2", "GRANTS_PAYMENT_POLL_SECONDS": "0.2", "GRANTS_OUTBOX_POLL_SECONDS": "0.2",
-           "GRANTS_RETRY_DELAYS_MS": "[500,2000,5000]"}
+           "GRANTS_RETRY_DELAYS_MS": json.dumps(bus.retry_delays_ms)}
     try:
         with local_stack(mongodb_url, rabbitmq_url, tmp_path_factory.mktemp("logs"), ports=ports, env=env) as stack:
             programme = load_demo_programme(stack.urls)
-            yield Platform(urls=stack.urls, mail=mail, programme=programme, prefix=prefix)
+            yield Platform(urls=stack.urls, mail=mail, programme=programme, prefix=bus.prefix)
     finally:
         sink.stop()
+        # The broker is shared (and its file descriptors few): leave nothing of this run behind. In a
+        # thread of its own: Playwright's sync API holds this thread's event loop.
+        cleaner = threading.Thread(target=lambda: asyncio.run(delete_topology(bus)))
+        cleaner.start()
+        cleaner.join(30)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """`make run` (the `grants run` command) as a developer uses it: it starts everything, and one Ctrl-C
 stops everything it started within 5 seconds."""
 
+import asyncio
 import os
 import random
 import re
@@ -9,11 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from grants_shared.dev.infra import port_open
 from grants_shared.dev.stack import PORTS
+from grants_shared.settings import ServiceSettings
+from tests.support.bus import delete_topology
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +40,9 @@ def restore_sigint() -> None:
 
 def test_one_ctrl_c_stops_the_whole_platform_within_five_seconds(tmp_path: Path) -> None:
     offset = free_offset()
+    bus = ServiceSettings(prefix=f"r{uuid4().hex[:10]}")
     env = {**os.environ, "GRANTS_RUN_PORT_OFFSET": str(offset), "GRANTS_RUN_DIR": str(tmp_path / "run"),
-           "PYTHONUNBUFFERED": "1"}
+           "GRANTS_PREFIX": bus.prefix, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "grants_shared.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True, preexec_fn=restore_sigint,
@@ -67,6 +72,7 @@ def test_one_ctrl_c_stops_the_whole_platform_within_five_seconds(tmp_path: Path)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        asyncio.run(delete_topology(bus))
     assert process.returncode == 0, text + rest
     print(f"stopped in {took:.2f}s")
     assert took < STOP_WITHIN_SECONDS
