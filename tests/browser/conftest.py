@@ -9,10 +9,11 @@ screenshots in tests/artifacts/screenshots/.
 
 import asyncio
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -46,13 +47,31 @@ class Mail:
         return "250 OK"
 
 
+def page_routes() -> list[tuple[re.Pattern[str], str]]:
+    """The portal's pages (its GET routes, in the order the app matches them) as patterns."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from portal.main import app
+
+    routes = []
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and "GET" in (context.methods or ()):
+            template = context.path_format
+            routes.append((re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"), template))
+    return routes
+
+
+PAGE_ROUTES = page_routes()
+#: Every page scanned in this session, by its route (tests/browser/test_zz_every_page.py checks them all).
+SCANNED: set[str] = set()
+
+
 @dataclass
 class Platform:
     urls: dict[str, str]
     mail: Mail
     programme: dict
     prefix: str
-    scanned: set[str] = field(default_factory=set)
 
     @property
     def portal(self) -> str:
@@ -141,8 +160,8 @@ def scan(page: Page, platform: Platform | None = None) -> None:
     in a scripting context whose security policy keeps the page's own scripts off."""
     results = _axe.run(page, options=AXE_OPTIONS) if getattr(page.context, "js_enabled", True) else _scan_copy(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-    if platform is not None:
-        platform.scanned.add(urlsplit(page.url).path)
+    path = urlsplit(page.url).path
+    SCANNED.update(next(([template] for pattern, template in PAGE_ROUTES if pattern.match(path)), []))
 
 
 def _scan_copy(page: Page):  # type: ignore[no-untyped-def]

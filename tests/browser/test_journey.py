@@ -48,8 +48,7 @@ def open_a_programme(page: Page, platform: Platform, name: str) -> str:
     page.get_by_label("Most one group can get").fill("10000")
     fill_date(page, "Opening date", today)
     fill_date(page, "Closing date", today + timedelta(days=30))
-    page.get_by_label("Areas served (optional)").fill("Harrow\nBrent")
-    page.get_by_label("Community or voluntary group (not registered)").check()
+    # Open to any group anywhere: Sam's group may already have a profile from an earlier test.
     for number, title in enumerate(CRITERIA, start=1):
         page.get_by_role("group", name=f"Criterion {number}").get_by_label("Title").fill(title)
         page.get_by_role("group", name=f"Criterion {number}").get_by_label("Weight").fill("1")

@@ -260,3 +260,16 @@ def test_a_panel_member_chooses_the_organisation_with_javascript_off(
     expect(page.get_by_role("heading", level=1)).to_have_text("Your reviews")
     expect(page.get_by_role("link", name=application.title)).to_have_count(0)
     scan(page, platform)
+
+    # The connection ended: they cannot resolve it themselves, so they ask a programme manager.
+    page.goto(f"{platform.portal}/conflicts")
+    row = page.get_by_role("row").filter(has_text="Hillingdon Carers Circle")
+    row.get_by_role("link", name="Ask for this to be resolved").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ask for your conflict of interest to be resolved")
+    scan(page, platform)
+    page.get_by_label("What has changed? (optional)").fill("I stood down as treasurer in March.")
+    page.get_by_role("button", name="Ask a programme manager").click()
+    row = page.get_by_role("row").filter(has_text="Hillingdon Carers Circle")
+    expect(row).to_contain_text("You asked for it to be resolved on")
+    expect(row).to_contain_text("Declared")
+    scan(page, platform)

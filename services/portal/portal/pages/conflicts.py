@@ -159,3 +159,41 @@ async def declare_from_review(
             errors = _refused(error, {"reason": "reason"}, "reason")
     return render(request, "reviews/conflict.jinja", review=review, organisation_id=organisation_id, reason=reason,
                   errors=errors)  # fmt: skip
+
+
+async def _own_conflict(api: Api, conflict_id: str) -> dict[str, Any] | None:
+    conflicts = {c["id"]: c for c in await _conflicts(api)}
+    conflict = conflicts.get(conflict_id)
+    if conflict is None:
+        return None
+    programmes = await programme_names(api)
+    organisation = (await organisations_of(api, programmes)).get(conflict["organisation_id"])
+    return {**conflict, "organisation_name": organisation["name"] if organisation else conflict["organisation_id"]}
+
+
+@router.get("/conflicts/{conflict_id}/ask", summary="Ask a programme manager to resolve a conflict you declared")
+async def ask_page(conflict_id: str, request: Request, api: ApiDep, person: ReviewerPerson) -> Response:
+    conflict = await _own_conflict(api, conflict_id)
+    if conflict is None:
+        return render(request, "errors/not_found.jinja", status_code=404)
+    return render(request, "reviews/conflict_ask.jinja", conflict=conflict, note="")
+
+
+@router.post("/conflicts/{conflict_id}/ask", summary="Ask", dependencies=[CsrfChecked])
+async def ask(
+    conflict_id: str, request: Request, api: ApiDep, person: ReviewerPerson, note: Annotated[str, Form()] = ""
+) -> Response:
+    note = note.strip()
+    errors = {"note": f"Tell us in {REASON_LIMIT:,} characters or fewer"} if len(note) > REASON_LIMIT else {}
+    if not errors:
+        try:
+            await api.post("scoring", f"/v1/conflicts/{q(conflict_id)}/request-resolution", {"note": note})
+            return see_other("/conflicts")
+        except ApiError as error:
+            if error.status not in (404, 409, 422):
+                raise
+            errors = {"note": error.detail}
+    conflict = await _own_conflict(api, conflict_id)
+    if conflict is None:
+        return render(request, "errors/not_found.jinja", status_code=404)
+    return render(request, "reviews/conflict_ask.jinja", conflict=conflict, note=note, errors=errors)
