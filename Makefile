@@ -41,9 +41,10 @@ test-browser: install
 test-fast: install
 	cd tests && ../$(BIN)/pytest -q unit
 
-## Benchmarks (throughput of the event path); not part of `make test`.
+## Benchmarks (throughput of the event path, the portal's pages); not part of `make test`.
 bench: install
 	$(BIN)/python -m tests.bench.event_path
+	$(BIN)/python -m tests.bench.portal_pages
 
 ## Regenerate docs/asyncapi.yaml from the event contracts.
 asyncapi: install

@@ -108,16 +108,18 @@ class Journey:
 
     # --- the whole journey --------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def run(self, person: str | None = None, organisation_id: str | None = None) -> dict[str, Any]:
+        """The journey of one application, by a new group (or by ``person`` for ``organisation_id``,
+        such as one of the portal's demo people)."""
         say = self.say
         manager = self.as_(MANAGER, "programme_manager")
         programme = self.open_demo_programme()
         say(f"1. Programme manager: '{programme['name']}' is open (budget £{programme['budget']['amount'] // 100:,})")
 
         suffix = uuid4().hex[:8]
-        organisation_id, person = f"org-{suffix}", f"sam-{suffix}"
+        organisation_id, person = organisation_id or f"org-{suffix}", person or f"sam-{suffix}"
         applicant = self.as_(person, "applicant", organisations=(organisation_id,), name="Sam Okafor",
-                             email=f"sam-{suffix}@example.org")
+                             email=f"{person}@example.org")
         self.call("PUT", "applications", f"/v1/organisations/{organisation_id}", applicant, expect=201, json={
             "name": f"Harrow Men's Shed {suffix}", "kind": "community_group", "area": "Harrow",
             "annual_income": {"amount": 4_000_000, "currency": "GBP"},
