@@ -37,7 +37,9 @@ def identity_provider(settings: Settings) -> OAuth:
 
 def safe_next(next_path: str | None) -> str:
     """Only a path on this site: a sign-in link must not send people elsewhere afterwards."""
-    if not next_path or not next_path.startswith("/") or next_path.startswith("//") or urlsplit(next_path).netloc:
+    # Browsers read "/\\host" as "//host" (another site): no backslash, no second slash.
+    if (not next_path or not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path
+            or urlsplit(next_path).netloc):
         return "/"
     return next_path
 
