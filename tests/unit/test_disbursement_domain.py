@@ -13,7 +13,6 @@ from disbursement.domain import (
     BankAccount,
     GrantStatus,
     HeldReason,
-    Ledger,
     PaymentStatus,
     after_decline,
     can_move,
@@ -124,32 +123,6 @@ def test_the_payment_reference_fits_a_bacs_reference() -> None:
     reference = payment_reference("3f2a9c1e-0000-4000-8000-000000000000", 2)
     assert reference == "GRANT-3F2A9C1E-2"
     assert len(payment_reference("x" * 64, 12)) <= 18
-
-
-# --- the ledger ----------------------------------------------------------------------------------
-
-
-def test_the_ledger_keeps_budget_equal_to_available_plus_reserved_plus_paid() -> None:
-    ledger = Ledger(budget=1_000_000, reserved=0, paid=0).reserve(400_000).reserve(250_000).pay(100_000)
-    assert (ledger.reserved, ledger.paid, ledger.available) == (550_000, 100_000, 350_000)
-    assert ledger.available + ledger.reserved + ledger.paid == ledger.budget
-
-
-def test_the_ledger_refuses_to_over_commit() -> None:
-    ledger = Ledger(budget=100_000, reserved=60_000, paid=30_000)
-    assert ledger.can_cover(10_000)
-    assert not ledger.can_cover(10_001)
-    with pytest.raises(ValueError, match="only 10000 available"):
-        ledger.reserve(10_001)
-    with pytest.raises(ValueError, match="over-committed"):
-        Ledger(budget=100_000, reserved=80_000, paid=30_000)
-
-
-def test_only_reserved_money_can_be_paid() -> None:
-    with pytest.raises(ValueError):
-        Ledger(budget=100_000, reserved=5_000, paid=0).pay(5_001)
-    with pytest.raises(ValueError):
-        Ledger(budget=100_000, reserved=5_000, paid=0).reserve(0)
 
 
 # --- payments ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentSta
 from disbursement.provider import Transfer
 from disbursement.store import Grant, HistoryEntry, Ledger, Payment, ScheduleEntry
 from grants_shared.api import check_version, is_finance
+from grants_shared import budget
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
@@ -46,11 +47,11 @@ class ProgrammeNotOpenedYet(Exception):
 
 async def open_ledger(tx: Tx, programme: ProgrammeOpened) -> None:
     """The programme's ledger: its whole budget available, nothing reserved or paid yet."""
-    zero = Money(amount=0, currency=programme.budget.currency)
     await store.open_ledger(tx, Ledger(
-        id=programme.programme_id, name=programme.name, budget=programme.budget, available=programme.budget,
-        reserved=zero, paid=zero, payment_policy=programme.payment_policy, opened_at=utcnow(),
+        id=programme.programme_id, name=programme.name, budget=programme.budget,
+        payment_policy=programme.payment_policy, opened_at=utcnow(),
     ))  # fmt: skip
+    await budget.open_budget(tx, programme.programme_id, programme.budget)
 
 
 async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
@@ -74,7 +75,8 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
         decided_at=decision.decided_at, created_at=now, version=1,
     )  # fmt: skip
     hold = domain.why_held(ledger.budget, award)
-    if hold is None and not await store.reserve(tx, ledger.id, award):
+    reservation = await budget.reserve(tx, ledger.id, award) if hold is None else None
+    if hold is None and reservation is None:
         hold = HeldReason.BUDGET
     if hold:
         # Scoring should never award what the budget cannot cover; if it does, finance must see it.
@@ -84,7 +86,8 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
 
     schedule = domain.payment_schedule(award, ledger.payment_policy)
     entries = [ScheduleEntry.of(s) for s in schedule]
-    await store.insert_grant(tx, grant.model_copy(update={"schedule": entries, "offered_at": now}))
+    reserved = reservation.to_doc() if reservation else []
+    await store.insert_grant(tx, grant.model_copy(update={"schedule": entries, "offered_at": now, "reserved": reserved}))
     await tx.emit(GrantOffered(
         grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=award,
         schedule=schedule,
@@ -198,14 +201,12 @@ def _entry(action: str, caller: Caller, at: datetime) -> HistoryEntry:
 
 
 async def record_payment_sent(tx: Tx, payment: Payment, claim: str, transfer: Transfer) -> None:
-    """The provider paid: the payment is sent, its money moves from reserved to paid, and its grant is
-    paid once none of its payments is outstanding."""
+    """The provider paid: the payment is sent (so its money counts as paid, not reserved), and its grant
+    is paid once none of its payments is outstanding."""
     sent_at = utcnow()
     fields = {"provider_reference": transfer.provider_reference, "sent_at": sent_at, "next_attempt_at": None}
     if not await _settle(tx, payment, claim, PaymentStatus.SENT, fields):
         return  # our claim expired and another worker finished it (same transfer, same key)
-    if not await store.move_reserved_to_paid(tx, payment.programme_id, payment.amount):
-        raise RuntimeError(f"ledger of {payment.programme_id} has less reserved than payment {payment.id}")
     await store.note_payment_on_grant(tx, payment.grant_id, sent_at)
     if await store.unsent_payments(tx, payment.grant_id) == 0:
         await _mark_paid(tx, payment.grant_id)

@@ -123,42 +123,6 @@ def payment_reference(grant_id: str, sequence: int) -> str:
     return f"GRANT-{grant_id.replace('-', '')[:8].upper()}-{sequence}"[:18]
 
 
-# --- the budget ledger ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """A programme's budget: what is promised to grants (reserved), what has gone out (paid), and
-    what is left to award (available). budget = available + reserved + paid, always."""
-
-    budget: int
-    reserved: int
-    paid: int
-
-    def __post_init__(self) -> None:
-        if min(self.budget, self.reserved, self.paid) < 0:
-            raise ValueError("ledger amounts cannot be negative")
-        if self.reserved + self.paid > self.budget:
-            raise ValueError("the ledger is over-committed")
-
-    @property
-    def available(self) -> int:
-        return self.budget - self.reserved - self.paid
-
-    def can_cover(self, amount: int) -> bool:
-        return 0 < amount <= self.available
-
-    def reserve(self, amount: int) -> "Ledger":
-        if not self.can_cover(amount):
-            raise ValueError(f"cannot reserve {amount}: only {self.available} available")
-        return Ledger(self.budget, self.reserved + amount, self.paid)
-
-    def pay(self, amount: int) -> "Ledger":
-        if not 0 < amount <= self.reserved:
-            raise ValueError(f"cannot pay {amount} out of {self.reserved} reserved")
-        return Ledger(self.budget, self.reserved - amount, self.paid + amount)
-
-
 # --- declines and retries ------------------------------------------------------------------------
 
 

@@ -115,5 +115,12 @@ class LedgerView(BaseModel):
     available: Money
 
     @classmethod
-    def of(cls, ledger: Ledger) -> "LedgerView":
-        return cls(**ledger.model_dump(include=set(cls.model_fields) - {"programme_id"}), programme_id=ledger.id)
+    def of(cls, ledger: Ledger, available: int, paid: int, granted: int) -> "LedgerView":
+        """``budget = available + reserved + paid``: what the grants amount to, less what is paid, is
+        reserved; the buckets hold the rest."""
+        currency = ledger.budget.currency
+        return cls(
+            programme_id=ledger.id, name=ledger.name, budget=ledger.budget,
+            available=Money(amount=available, currency=currency), paid=Money(amount=paid, currency=currency),
+            reserved=Money(amount=granted - paid, currency=currency),
+        )  # fmt: skip

@@ -1,8 +1,8 @@
 """The disbursement database: its documents, indexes and every query on it.
 
-- ``ledgers``: one per programme (``_id`` = programme id): budget, reserved, paid and available as
-  Money, and the programme's payment policy. ``available`` is kept so a reservation can be one
-  conditional update.
+- ``ledgers``: one per programme (``_id`` = programme id): its name, budget and payment policy.
+- ``budget_buckets``: what each programme still has to award, over a few documents
+  (``grants_shared.budget``), so concurrent awards do not all update one.
 - ``grants``: one per award (unique by application); bank details only as a Fernet token.
 - ``payments``: one per schedule entry once the offer is accepted, each an item of the payment queue
   (:data:`PAYMENT_QUEUE`, worked by ``workers.PaymentRunner``); the state machine is in domain.py.
@@ -25,6 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import GrantStatus, HeldReason, ManualRetry, PaymentStatus
+from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
@@ -42,13 +43,13 @@ PAYMENT_QUEUE = LeasedQueue(
 
 
 class Ledger(Document):
-    """A programme's budget: ``budget = available + reserved + paid``, always (``domain.Ledger``)."""
+    """A programme as disbursement keeps it: its budget and how awards are paid. The money itself is not
+    counted here, so that awards and payments need not all update one document: what is available is in
+    the budget's buckets (``grants_shared.budget``), what is paid is the sum of the sent payments, and
+    what is reserved is the rest (``statement``)."""
 
     name: str
     budget: Money
-    available: Money
-    reserved: Money
-    paid: Money
     payment_policy: PaymentPolicy
     opened_at: datetime
 
@@ -91,6 +92,8 @@ class Grant(Document):
     accepted_by: str | None = None
     #: The Fernet token of the bank details (``crypto.BankDetailsCipher``), once the grantee gives them.
     bank_account: str | None = None
+    #: The budget buckets the award was reserved from (grants_shared.budget), to give it back if ever undone.
+    reserved: list[dict[str, Any]] = []
     last_paid_at: datetime | None = None
     version: int
     history: list[HistoryEntry] = []
@@ -146,6 +149,8 @@ class SimulatedTransfer(Document):
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
+    await create_budget_indexes(db)
+    await db.payments.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])  # the statement
     # Unique: a second decision for the same application can never create a second grant.
     await db.grants.create_index("application_id", unique=True)
     await db.grants.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
@@ -176,24 +181,20 @@ async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
     return Ledger.maybe(await tx.db.ledgers.find_one({"_id": programme_id}, session=tx.session))
 
 
-async def reserve(tx: Db, programme_id: str, amount: Money) -> bool:
-    """Reserve an award in one atomic conditional update: it happens only if the ledger still has the
-    money, so concurrent awards can never together take more than the budget."""
-    result = await tx.db.ledgers.update_one(
-        {"_id": programme_id, "available.currency": amount.currency, "available.amount": {"$gte": amount.amount}},
-        {"$inc": {"available.amount": -amount.amount, "reserved.amount": amount.amount}},
-        session=tx.session,
-    )
-    return result.modified_count == 1
-
-
-async def move_reserved_to_paid(tx: Db, programme_id: str, amount: Money) -> bool:
-    result = await tx.db.ledgers.update_one(
-        {"_id": programme_id, "reserved.currency": amount.currency, "reserved.amount": {"$gte": amount.amount}},
-        {"$inc": {"reserved.amount": -amount.amount, "paid.amount": amount.amount}},
-        session=tx.session,
-    )
-    return result.modified_count == 1
+async def paid_and_granted(tx: Db, programme_id: str) -> tuple[int, int]:
+    """What the programme has paid (its sent payments) and what its grants amount to (those not held:
+    held ones reserve nothing), in minor units."""
+    paid = await tx.db.payments.aggregate([
+        {"$match": {"programme_id": programme_id, "status": PaymentStatus.SENT}},
+        {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
+    ], session=tx.session)  # fmt: skip
+    granted = await tx.db.grants.aggregate([
+        {"$match": {"programme_id": programme_id, "status": {"$ne": GrantStatus.HELD}}},
+        {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
+    ], session=tx.session)  # fmt: skip
+    paid_total = next(iter(await paid.to_list(None)), {}).get("total", 0)
+    granted_total = next(iter(await granted.to_list(None)), {}).get("total", 0)
+    return paid_total, granted_total
 
 
 # --- grants --------------------------------------------------------------------------------------

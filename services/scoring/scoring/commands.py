@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
+from grants_shared import budget
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
 from grants_shared.events import (
@@ -23,6 +24,7 @@ from grants_shared.events import (
     ProgrammeOpened,
     ReviewAssigned,
 )
+from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from scoring import access, domain, store
 from scoring.config import Settings
@@ -51,9 +53,9 @@ async def take_over_programme(tx: Tx, opened: ProgrammeOpened) -> None:
     await store.insert_programme(tx, Programme(
         id=opened.programme_id, name=opened.name, budget=opened.budget, maximum_award=opened.maximum_award,
         criteria=opened.criteria, reviewers_per_application=opened.reviewers_per_application,
-        panel=list(dict.fromkeys(opened.panel)), awarded_total=opened.budget.model_copy(update={"amount": 0}),
-        remaining_budget=opened.budget, opened_at=utcnow(),
+        panel=list(dict.fromkeys(opened.panel)), opened_at=utcnow(),
     ))  # fmt: skip
+    await budget.open_budget(tx, opened.programme_id, opened.budget)
 
 
 async def close_programme(tx: Tx, programme_id: str) -> None:
@@ -375,22 +377,23 @@ async def decide(
     if refusal:
         raise Conflict(refusal)
     amount = request.amount_awarded
+    reservation = None
     if amount is not None:
-        problems = domain.award_problems(
-            amount, application.amount_requested, programme.maximum_award, programme.remaining_budget
-        )
+        remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=programme.budget.currency)
+        problems = domain.award_problems(amount, application.amount_requested, programme.maximum_award, remaining)
         if problems:
             raise RuleViolation("; ".join(problems), problems=problems)
+        # Conditional updates on the budget's buckets: concurrent awards rarely meet in one, and an
+        # award the budget can no longer cover abandons the decision with it.
+        reservation = await budget.reserve(tx, programme.id, amount)
+        if reservation is None:
+            raise RuleViolation("this award would take the programme over its budget")
     decision = Decision(
         outcome=request.outcome, amount_awarded=amount, feedback=request.feedback, decided_at=utcnow(),
-        recorded_by=caller.subject, panel=programme.panel,
+        recorded_by=caller.subject, panel=programme.panel, reserved=reservation.to_doc() if reservation else [],
     )  # fmt: skip
     if not await store.record_decision(tx, application.id, decision):
         raise Conflict("the application is no longer waiting for a decision")
-    # One conditional update on the programme: concurrent awards collide on it (the loser is retried
-    # and sees what remains), and an award that does not fit abandons the decision with it.
-    if amount is not None and not await store.reserve_budget(tx, programme.id, amount):
-        raise RuleViolation("this award would take the programme over its budget")
     await tx.emit(ApplicationDecided(
         application_id=application.id, programme_id=programme.id, organisation_id=application.organisation.id,
         outcome=decision.outcome, amount_awarded=amount, feedback=decision.feedback, decided_at=decision.decided_at,

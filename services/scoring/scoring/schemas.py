@@ -115,12 +115,12 @@ class RankingView(BaseModel):
     applications: list[RankingEntryView]
 
     @classmethod
-    def of(cls, programme: Programme, entries: list[RankingEntryView]) -> "RankingView":
+    def of(cls, programme: Programme, remaining: Money, entries: list[RankingEntryView]) -> "RankingView":
         return cls(
             programme_id=programme.id,
             budget=programme.budget,
-            awarded_total=programme.awarded_total,
-            remaining=programme.remaining_budget,
+            awarded_total=programme.budget - remaining,
+            remaining=remaining,
             applications=entries,
         )
 

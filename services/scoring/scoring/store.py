@@ -23,6 +23,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import OrganisationSummary, RubricCriterion
 from grants_shared.money import Money
@@ -48,7 +49,8 @@ Comment = Annotated[str, Field(max_length=2_000)]
 
 
 class Programme(Document):
-    """A programme as scoring keeps it: rubric, panel and the budget ledger for awards."""
+    """A programme as scoring keeps it: rubric, panel and budget. What is left of the budget to award
+    is in the budget's buckets (grants_shared.budget), not here: awards must not all update one document."""
 
     name: str
     status: ProgrammeStatus = ProgrammeStatus.OPEN
@@ -57,9 +59,6 @@ class Programme(Document):
     criteria: list[RubricCriterion]
     reviewers_per_application: int
     panel: list[str]
-    awarded_total: Money
-    # Kept alongside awarded_total so an award reserves money with one conditional update.
-    remaining_budget: Money
     opened_at: datetime
     closed_at: datetime | None = None
     version: int = 1
@@ -84,6 +83,8 @@ class Decision(Part):
     decided_at: datetime
     recorded_by: str
     panel: list[str]
+    #: The budget buckets the award was taken from (grants_shared.budget), to give it back if ever undone.
+    reserved: list[dict[str, Any]] = []
 
 
 class Application(Document):
@@ -176,6 +177,7 @@ class ConflictOfInterest(Document):
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
+    await create_budget_indexes(db)
     await db.programmes.create_index("panel")
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
@@ -245,21 +247,6 @@ async def replace_panel(tx: Db, programme: Programme, panel: list[str]) -> bool:
         session=tx.session,
     )
     return result.modified_count == 1
-
-
-async def reserve_budget(tx: Db, programme_id: str, amount: Money) -> bool:
-    """Take ``amount`` from the programme's remaining budget in one conditional update, so concurrent
-    awards can never together spend more than the budget; False when too little remains."""
-    reserved = await tx.db.programmes.update_one(
-        {
-            "_id": programme_id,
-            "remaining_budget.currency": amount.currency,
-            "remaining_budget.amount": {"$gte": amount.amount},
-        },
-        {"$inc": {"remaining_budget.amount": -amount.amount, "awarded_total.amount": amount.amount, "version": 1}},
-        session=tx.session,
-    )
-    return reserved.modified_count == 1
 
 
 # --- applications --------------------------------------------------------------------------------

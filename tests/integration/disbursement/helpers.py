@@ -92,3 +92,13 @@ async def offered_grant(bus: TestBus, application_id: str, amount: int, programm
     await bus.publish(awarded(application_id, amount, programme_id, organisation_id))
     [offer] = await bus.wait_for(GrantOffered.type, application_id=application_id)
     return offer.data  # type: ignore[return-value]
+
+
+async def statement(client: httpx.AsyncClient, settings: ServiceSettings, programme_id: str = "prog-1") -> dict:
+    """The programme's ledger as finance reads it (budget, reserved, paid, available), checked to balance."""
+    answer = await client.get(f"/v1/programmes/{programme_id}/ledger", headers=finance(settings))
+    assert answer.status_code == 200, answer.text
+    ledger = answer.json()
+    parts = ledger["available"]["amount"] + ledger["reserved"]["amount"] + ledger["paid"]["amount"]
+    assert parts == ledger["budget"]["amount"], ledger
+    return ledger

@@ -16,6 +16,7 @@ from tests.integration.disbursement.helpers import (
     handled,
     offered_grant,
     programme_opened,
+    statement,
     tranches,
 )
 from tests.support.app import bearer
@@ -32,7 +33,7 @@ async def test_an_award_becomes_an_offer_with_its_payment_schedule(settings: Ser
         assert [(s.sequence, s.amount.amount, s.due_after_days) for s in offer.schedule] == [
             (1, 500_000, 0), (2, 300_000, 90), (3, 200_001, 180)]
 
-        ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
+        ledger = await statement(client, settings)
         assert ledger["budget"] == {"amount": 5_000_000, "currency": "GBP"}
         assert ledger["reserved"]["amount"] == 1_000_001
         assert ledger["available"]["amount"] == 3_999_999
@@ -53,7 +54,7 @@ async def test_a_decision_announced_twice_makes_one_grant(settings: ServiceSetti
 
         assert len(bus.of_type(GrantOffered.type)) == 1
         assert await runtime.db.grants.count_documents({"application_id": "app-dup"}) == 1
-        ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
+        ledger = await statement(client, settings)
         assert ledger["reserved"]["amount"] == 200_000
 
 
@@ -78,7 +79,7 @@ async def test_an_award_the_budget_cannot_cover_is_held_for_finance_and_offers_n
         held = (await client.get("/v1/grants", params={"status": "held"}, headers=finance(settings))).json()["items"]
         assert [(g["application_id"], g["held_reason"], g["schedule"]) for g in held] == [("app-big", "budget", [])]
         assert bus.of_type(GrantOffered.type) == []
-        ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["available"]["amount"]) == (0, 300_000)
 
 
@@ -89,7 +90,7 @@ async def test_an_award_in_another_currency_is_held_and_reserves_nothing(setting
         await handled(runtime.db, 2)
         grant = await runtime.db.grants.find_one({"application_id": "app-eur"})
         assert (grant["status"], grant["held_reason"]) == ("held", "currency")
-        assert (await runtime.db.ledgers.find_one({"_id": "prog-1"}))["reserved"]["amount"] == 0
+        assert (await statement(client, settings))["reserved"]["amount"] == 0
 
 
 async def test_concurrent_awards_that_together_exceed_the_budget_reserve_only_what_fits(
@@ -107,7 +108,7 @@ async def test_concurrent_awards_that_together_exceed_the_budget_reserve_only_wh
 
         statuses = sorted(g["status"] for g in await runtime.db.grants.find({}).to_list(None))
         assert statuses == ["held", "held", "offered"]
-        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["available"]["amount"]) == (600_000, 400_000)
         await bus.wait_for(GrantOffered.type)
         await asyncio.sleep(0.3)

@@ -20,6 +20,7 @@ from tests.integration.disbursement.helpers import (
     gbp,
     offered_grant,
     programme_opened,
+    statement,
     tranches,
 )
 from tests.support.bus import TestBus
@@ -50,7 +51,7 @@ async def test_a_due_payment_is_sent_and_moves_from_reserved_to_paid(settings: S
         assert transfer["provider_reference"] == sent.data.provider_reference
         assert ACCOUNT["account_number"] not in str(transfer)
 
-        ledger = (await client.get("/v1/programmes/prog-1/ledger", headers=finance(settings))).json()
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["paid"]["amount"], ledger["available"]["amount"]) == (
             0, 400_000, 600_000)
         grant = (await client.get(f"/v1/grants/{offer.grant_id}", headers=applicant(settings))).json()
@@ -111,7 +112,7 @@ async def test_a_payment_declined_every_time_fails_after_the_last_attempt(
         stored = await runtime.db.payments.find_one({"_id": payment["id"]})
         assert (stored["status"], stored["attempts"]) == ("failed", 3)
         assert await runtime.db.simulated_provider_transfers.count_documents({}) == 0
-        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["paid"]["amount"]) == (100_000, 0)
         assert "declined (attempt 3)" in caplog.text
         assert ACCOUNT["account_number"] not in caplog.text and ACCOUNT["account_name"] not in caplog.text
@@ -138,7 +139,7 @@ async def test_a_payment_left_sending_by_a_crash_is_completed_with_the_original_
         [sent] = await bus.wait_for(PaymentSent.type, payment_id=first["id"])
         assert sent.data.provider_reference == original.provider_reference
         assert await runtime.db.simulated_provider_transfers.count_documents({}) == 1
-        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["paid"]["amount"]) == (50_000, 50_000)
         await asyncio.sleep(0.3)
         assert len(bus.of_type(PaymentSent.type)) == 1

@@ -14,6 +14,7 @@ from tests.integration.disbursement.helpers import (
     finance,
     offered_grant,
     programme_opened,
+    statement,
     tranches,
 )
 from tests.integration.disbursement.test_acceptance import BAD_BANK_ACCOUNTS
@@ -86,7 +87,7 @@ async def test_a_failed_payment_is_paid_to_corrected_bank_details_after_finance_
         assert transfer["payee"] == {"sort_code": "**-**-00", "account_number": "****9911"}
         stored = await runtime.db.payments.find_one({"_id": payment["id"]})
         assert (stored["status"], stored["attempts"], stored["retries"]) == ("sent", 2, 1)
-        ledger = await runtime.db.ledgers.find_one({"_id": "prog-1"})
+        ledger = await statement(client, settings)
         assert (ledger["reserved"]["amount"], ledger["paid"]["amount"]) == (0, 100_000)
 
         # Paid now: neither the payment nor the grant's bank details can change any more.

@@ -159,7 +159,7 @@ async def test_an_award_over_the_budget_is_refused_and_nothing_is_written(scorin
     assert "budget" in over.json()["detail"]
 
     assert (await scoring.application("app-2"))["status"] == "scored"
-    programme = await scoring.db.programmes.find_one({"_id": "prog-b"})
+    programme = (await scoring.http.get("/v1/programmes/prog-b", headers=scoring.manager)).json()
     assert programme["awarded_total"]["amount"] == 400_000
     assert programme["remaining_budget"]["amount"] == 100_000
     assert await scoring.db.outbox.count_documents({"type": ApplicationDecided.type}) == 1
@@ -190,7 +190,7 @@ async def test_two_concurrent_awards_that_together_exceed_the_budget_only_one_su
         scoring.http.post("/v1/applications/app-2/decision", json=award, headers=scoring.reviewer("rev-a")),
     )
     assert sorted(r.status_code for r in responses) == [200, 422]
-    programme = await scoring.db.programmes.find_one({"_id": "prog-c"})
+    programme = (await scoring.http.get("/v1/programmes/prog-c", headers=scoring.manager)).json()
     assert programme["awarded_total"]["amount"] == 300_000
     assert programme["remaining_budget"]["amount"] == 200_000
     statuses = sorted([(await scoring.application(a))["status"] for a in ("app-1", "app-2")])

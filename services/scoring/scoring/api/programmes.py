@@ -9,7 +9,10 @@ from grants_shared.api import (
     DatabaseDep, IfMatchRequired, Limit, Manager, ManagerOrReviewer, Offset, Page, PathId, Transact, is_manager,
     set_etag,
 )  # fmt: skip
+from grants_shared import budget
 from grants_shared.auth import Caller
+from grants_shared.money import Money
+from grants_shared.unit_of_work import Db
 from grants_shared.openapi import etag
 from scoring import access, commands, domain, store
 from scoring.domain import ApplicationStatus
@@ -32,7 +35,9 @@ async def list_programmes(
 ) -> Page[ProgrammeView]:
     panel_member = None if is_manager(caller) else caller.subject
     found, total = await store.list_programmes(database, panel_member, limit, offset)
-    return Page(items=[_view(p, caller) for p in found], limit=limit, offset=offset, total=total)
+    left = await budget.available_of(database, [p.id for p in found])
+    items = [_view(p, caller, left.get(p.id, p.budget)) for p in found]
+    return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{programme_id}", summary="A programme: rubric, panel and budget", responses=etag())
@@ -41,7 +46,7 @@ async def get_programme(
 ) -> ProgrammeView:
     programme = await access.visible_programme(database, programme_id, caller)
     set_etag(response, programme.version)
-    return _view(programme, caller)
+    return _view(programme, caller, await _remaining(database, programme))
 
 
 @router.put(
@@ -54,11 +59,11 @@ async def get_programme(
 )
 async def put_panel(
     programme_id: PathId, body: PanelUpdate, caller: Manager, transact: Transact, version: IfMatchRequired,
-    response: Response,
+    database: DatabaseDep, response: Response,
 ) -> ProgrammeView:  # fmt: skip
     programme = await transact(commands.replace_panel, caller, programme_id, body.reviewer_ids, version)
     set_etag(response, programme.version)
-    return _view(programme, caller)
+    return _view(programme, caller, await _remaining(database, programme))
 
 
 @router.get(
@@ -106,14 +111,22 @@ async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database:
     hidden: set[str] = set()
     if not is_manager(caller):
         hidden = await store.conflicted_organisations(database, caller.subject) | caller.organisation_ids
+    remaining = await _remaining(database, programme)
     entries = []
-    for ranked in domain.rank((a.ranking_candidate() for a in scored), programme.remaining_budget.amount):
+    for ranked in domain.rank((a.ranking_candidate() for a in scored), remaining.amount):
         application = applications[ranked.candidate.application_id]
         if application.organisation.id not in hidden:
             entries.append(RankingEntryView.of(ranked, application, programme.budget.currency))
-    return RankingView.of(programme, entries)
+    return RankingView.of(programme, remaining, entries)
 
 
-def _view(programme: Programme, caller: Caller) -> ProgrammeView:
+async def _remaining(database: Db, programme: Programme) -> Money:
+    return await budget.available(database, programme.id) or programme.budget
+
+
+def _view(programme: Programme, caller: Caller, remaining: Money) -> ProgrammeView:
     # Who sits on a panel of experts by experience is theirs to share: reviewers do not need the list.
-    return ProgrammeView.of(programme, panel=programme.panel if is_manager(caller) else None)
+    return ProgrammeView.of(
+        programme, panel=programme.panel if is_manager(caller) else None, remaining_budget=remaining,
+        awarded_total=programme.budget - remaining,
+    )
