@@ -6,6 +6,8 @@ the events it causes, and acknowledged only after that transaction commits.
   :class:`PermanentError`, goes to the service's dead-letter queue with its reason in a header.
 - Any other failure is transient: the message waits in the next fixed-delay retry queue and comes
   back; after the last delay it is dead-lettered too. Nothing is requeued in a tight loop.
+- An event that arrived before what it depends on (:class:`NotYetKnown`) waits for it in the same
+  delay queues without spending that budget, for as long as an outage could last.
 - If the process dies mid-way the message is redelivered; the quorum queue's delivery limit
   dead-letters one that keeps killing the process.
 """
@@ -22,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from grants_shared.clock import utcnow
 from grants_shared.cloudevents import from_message
-from grants_shared.errors import MalformedEvent, PermanentError
+from grants_shared.errors import MalformedEvent, NotYetKnown, PermanentError
 from grants_shared.events import Event, EventData
 from grants_shared.settings import ServiceSettings
 from grants_shared.topology import declare_service_queues
@@ -58,6 +60,9 @@ REASON_HEADER = "x-grants-dead-letter-reason"
 #: The routing key a message was first published with, kept while it waits in a retry queue (it comes
 #: back under the queue's own name).
 ROUTING_KEY_HEADER = "x-grants-routing-key"
+#: How often, and for how long in all, an event has waited for what it depends on.
+WAITS_HEADER = "x-grants-waits"
+WAITED_HEADER = "x-grants-waited-ms"
 
 
 class AlreadyHandled(Exception):
@@ -113,6 +118,10 @@ class Consumer:
             log.warning("%s: %s %s rejected: %s", self.service, event.type, event.id, error)
             await self._dead_letter(message, f"{type(error).__name__}: {error}")
             return
+        except NotYetKnown as waiting:
+            log.info("%s: %s %s waits: %s", self.service, event.type, event.id, waiting)
+            await self._wait_for_prerequisite(message, f"{type(waiting).__name__}: {waiting}")
+            return
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -146,6 +155,25 @@ class Consumer:
         headers = {ATTEMPT_HEADER: attempt, "x-grants-last-error": reason[:500],
                    ROUTING_KEY_HEADER: self._routing_key(message) or ""}
         await exchange.publish(_copy(message, headers), routing_key=self.queue_name)
+        await message.ack()
+
+    async def _wait_for_prerequisite(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Back to the queue after a delay (1 s, then 10 s, then the longest, and so on), keeping its
+        attempt count as it was: waiting is not failing. Dead-lettered only after waiting for longer
+        than any outage should last (``prerequisite_wait_seconds``)."""
+        headers = message.headers or {}
+        waits = int(headers.get(WAITS_HEADER, 0) or 0)
+        waited_ms = int(headers.get(WAITED_HEADER, 0) or 0)
+        if waited_ms >= self.settings.prerequisite_wait_seconds * 1000:
+            await self._dead_letter(message, f"gave up waiting after {waited_ms // 1000}s; {reason}")
+            return
+        delays = self.settings.retry_delays_ms
+        delay = delays[min(waits, len(delays) - 1)]
+        assert self._channel is not None
+        exchange = await self._channel.get_exchange(self.settings.retry_exchange(delay), ensure=False)
+        extra = {WAITS_HEADER: waits + 1, WAITED_HEADER: waited_ms + delay, "x-grants-waiting-for": reason[:500],
+                 ROUTING_KEY_HEADER: self._routing_key(message) or ""}  # fmt: skip
+        await exchange.publish(_copy(message, extra), routing_key=self.queue_name)
         await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:

@@ -55,6 +55,12 @@ class PermanentError(GrantsError):
     """Retrying cannot help: the event consumer sends the message to the dead-letter queue."""
 
 
+class NotYetKnown(Exception):
+    """An event arrived before something it depends on (its programme, its application): events from
+    different services overtake each other. It waits for it to arrive, on a schedule that outlasts any
+    outage, without spending the retry budget meant for failures."""
+
+
 class NotFound(PermanentError):
     status = 404
     code = "not-found"

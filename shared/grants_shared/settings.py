@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     # Fixed-delay retry steps for a handler that fails transiently; after the last, the message is
     # dead-lettered with its reason.
     retry_delays_ms: list[int] = [1_000, 10_000, 60_000]
+    # An event waiting for what it depends on (errors.NotYetKnown) is retried, with the longest of the
+    # delays above, for this long before it is dead-lettered: a day outlasts any outage we plan for.
+    prerequisite_wait_seconds: float = 86_400
     # Quorum queues dead-letter a message redelivered this many times (a handler that crashes the process).
     delivery_limit: int = 10
     prefetch: int = 20

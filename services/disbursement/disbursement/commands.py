@@ -20,7 +20,7 @@ from grants_shared.api import check_version, is_finance
 from grants_shared import budget
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
     GrantAccepted,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # --- ledgers and offers --------------------------------------------------------------------------
 
 
-class ProgrammeNotOpenedYet(Exception):
+class ProgrammeNotOpenedYet(NotYetKnown):
     """A decision overtook its programme's opening event; retrying later lets the opening arrive."""
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
 from grants_shared.events import ApplicationIneligible, ApplicationSubmitted, Event, NotificationDelivered
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
@@ -63,7 +63,7 @@ Tx = Transaction[Settings]
 # --- what other services told us -----------------------------------------------------------------
 
 
-class ApplicationNotYetKnown(Exception):
+class ApplicationNotYetKnown(NotYetKnown):
     """An event about an application whose submission has not reached us yet (events from different
     services can overtake each other). Deliberately transient: the consumer retries it later."""
 

@@ -15,7 +15,7 @@ from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
 from grants_shared import budget
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolation
+from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationScored,
@@ -42,7 +42,7 @@ Tx = Transaction[Settings]
 # (applications only proposes one while the programme is a draft).
 
 
-class ProgrammeNotKnownYet(Exception):
+class ProgrammeNotKnownYet(NotYetKnown):
     """Transient: the programme's opening has not reached scoring yet, so the event is retried later."""
 
 

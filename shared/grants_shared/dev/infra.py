@@ -61,7 +61,7 @@ def docker_reachable() -> bool:
 
 
 @contextlib.contextmanager
-def mongodb(storage_path: str = ":memory:", log_file: Path | None = None) -> Iterator[str]:
+def mongodb(storage_path: str = ":memory:", log_file: Path | None = None, cache_size: str = "1G") -> Iterator[str]:
     """Yield a MongoDB URL that supports transactions, starting a server when none is configured."""
     url = os.environ.get("MONGODB_URL")
     if url:
@@ -73,17 +73,18 @@ def mongodb(storage_path: str = ":memory:", log_file: Path | None = None) -> Ite
         with MongoDBAtlasLocalContainer() as container:
             yield container.get_connection_url()
         return
-    with embedded_mongodb(storage_path, log_file) as url:
+    with embedded_mongodb(storage_path, log_file, cache_size) as url:
         yield url
 
 
 @contextlib.contextmanager
-def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = None) -> Iterator[str]:
+def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = None,
+                     cache_size: str = "1G") -> Iterator[str]:
     port = free_port()
     log = open(log_file, "ab") if log_file else tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", storage_path, "--log-level", "WARNING"],
+        [sys.executable, "-m", "grants_shared.dev.embedded_mongodb", "--port", str(port), "--storage-path", storage_path,
+         "--cache-size", cache_size],
         stdout=log, stderr=subprocess.STDOUT,
         # Its own session: a Ctrl-C meant for `make run` must not stop the database under the services.
         start_new_session=True,

@@ -1,6 +1,7 @@
 """Awards become grant offers, reserved in the programme's budget ledger, never over-committed."""
 
 import asyncio
+import logging
 
 import pytest
 
@@ -118,6 +119,7 @@ async def test_concurrent_awards_that_together_exceed_the_budget_reserve_only_wh
 async def test_a_decision_that_overtakes_its_programme_is_retried_until_the_programme_opens(
     settings: ServiceSettings, bus: TestBus, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)  # an event that waits for its programme is expected, not an error
     async with disbursement(settings) as (client, runtime):
         await bus.publish(awarded("app-early", 100_000))
 

@@ -142,14 +142,17 @@ async def test_a_decision_that_overtakes_its_submission_waits_for_it(
         assert await bus.dead_letters("notifications", expect=1, timeout=0.5) == []
 
 
-async def test_an_event_for_an_application_never_submitted_is_retried_then_parked(
+async def test_an_event_for_an_application_never_submitted_waits_for_it_then_is_parked(
     service_settings: Settings, bus: TestBus
 ) -> None:
-    app = build_app(service_settings)
+    # It waits for the submission past the retry budget meant for failures (two delays here), and is
+    # parked only once it has waited longer than any outage should last (two seconds in this test).
+    app = build_app(service_settings.model_copy(update={"prerequisite_wait_seconds": 2}))
     async with serve(app) as client:
         await bus.publish(GrantAccepted(grant_id="grant-x", application_id="app-unknown"))
+        assert await bus.dead_letters("notifications", expect=1, timeout=1) == []  # past 2 attempts' delays
         [dead] = await bus.dead_letters("notifications", expect=1, timeout=10)
-        assert "ApplicationNotYetKnown" in dead["reason"] and "gave up after 3 attempts" in dead["reason"]
+        assert "ApplicationNotYetKnown" in dead["reason"] and "gave up waiting after" in dead["reason"]
         assert (await client.get("/v1/inbox", headers=applicant(service_settings))).json()["items"] == []
 
         assert await app.state.runtime.db.notifications.count_documents({}) == 0

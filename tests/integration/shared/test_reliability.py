@@ -275,3 +275,50 @@ async def test_a_retried_event_keeps_its_routing_key_through_the_retry_queues(
         # mistaken for a message with the wrong routing key.
         assert "gave up after 3 attempts" in dead["reason"]
         assert dead["headers"]["x-grants-original-routing-key"] == CLOSED
+
+
+async def test_an_event_waiting_for_what_it_depends_on_outwaits_the_retry_budget(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    """Two retries are all a failure gets (retry_delays_ms has two delays); an event whose programme has
+    not arrived yet waits through many more, and is handled once it has."""
+    from grants_shared.errors import NotYetKnown
+
+    arrived = asyncio.Event()
+    waits = 0
+
+    async def needs_the_programme(event: Event, tx: Transaction) -> None:
+        nonlocal waits
+        if not arrived.is_set():
+            waits += 1
+            if waits == 5:
+                arrived.set()  # the prerequisite turns up after the fifth wait
+            raise NotYetKnown("the programme has not been opened here yet")
+        await tx.db.effects.update_one({"_id": "p-late"}, {"$inc": {"count": 1}}, upsert=True, session=tx.session)
+
+    waiting = Service(name="test", title="test", description="", routers=[], create_indexes=no_indexes,
+                      handlers={CLOSED: needs_the_programme})
+    async with running(waiting, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="p-late"))
+        await eventually(lambda: _effects_at_least(runtime.db, "p-late", 1), timeout=15)
+        assert waits == 5
+        assert await bus.dead_letters("test", expect=1, timeout=1) == []
+
+
+async def test_an_event_that_waits_longer_than_an_outage_could_last_is_dead_lettered_with_why(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    from grants_shared.errors import NotYetKnown
+
+    async def never_arrives(event: Event, tx: Transaction) -> None:
+        raise NotYetKnown("application app-9 has not been submitted here yet")
+
+    impatient = settings.model_copy(update={"prerequisite_wait_seconds": 1})
+    waiting = Service(name="test", title="test", description="", routers=[], create_indexes=no_indexes,
+                      handlers={CLOSED: never_arrives})
+    async with running(waiting, impatient) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="p-never"))
+        [dead] = await bus.dead_letters("test", expect=1, timeout=15)
+        assert "gave up waiting after" in dead["reason"] and "app-9 has not been submitted" in dead["reason"]
