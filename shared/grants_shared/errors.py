@@ -97,6 +97,16 @@ class PreconditionRequired(PermanentError):
     title = "If-Match header required"
 
 
+class Busy(GrantsError):
+    """A change could not be made in time (the documents it needs are locked by others, or the database
+    is slow): nothing was written, and trying again in a moment should work. Transient for the consumer."""
+
+    status = 503
+    code = "busy"
+    title = "Busy: try again in a moment"
+    retry_after_seconds = 2
+
+
 class Unauthorized(GrantsError):
     status = 401
     code = "unauthorized"

@@ -34,9 +34,10 @@ DESCRIPTIONS = {
     412: "If-Match names a version other than the current one",
     422: "The request is malformed, or breaks a rule of the programme",
     428: "If-Match is required",
-    503: "Temporarily unavailable; try again",
+    503: "Busy: nothing was written; try again after the Retry-After seconds",
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
 ETAG_HEADER = {"ETag": {"description": "The version now stored; send it back in If-Match to change it",
                         "schema": {"type": "string", "examples": ['"3"']}}}
 
@@ -86,6 +87,8 @@ def _declare_problems(schema: dict[str, Any], app: FastAPI) -> None:
                 if answer.get("description") in (None, "Validation Error"):
                     answer["description"] = DESCRIPTIONS.get(status, "Error")
                 answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                if status == 503:
+                    answer["headers"] = RETRY_AFTER_HEADER
             operation["responses"] = dict(sorted(responses.items()))
             if 428 in implied:
                 for parameter in operation.get("parameters", []):
@@ -105,6 +108,8 @@ def _implied_statuses(route: Any) -> set[int]:
         statuses.add(412)
     if "_required_version" in names:
         statuses |= {412, 428}
+    if "_transactor" in names:
+        statuses.add(503)  # a change that could not be made in time (errors.Busy), with Retry-After
     dependant = route.dependant
     params = [*_params(route.dependant)]
     if dependant.path_params or any(d.path_params for d in _dependencies(dependant)):

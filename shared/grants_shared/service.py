@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
-from grants_shared.errors import PROBLEM_JSON, GrantsError
+from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
 from grants_shared.idempotency import create_idempotency_indexes
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
@@ -165,6 +165,8 @@ def _add_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(GrantsError)
     async def grants_error(request: Request, error: GrantsError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if isinstance(error, Busy):
+            headers = {"Retry-After": str(error.retry_after_seconds)}
         return JSONResponse(
             error.problem(instance=request.url.path), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
         )

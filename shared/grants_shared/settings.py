@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = 10
     prefetch: int = 20
     outbox_poll_seconds: float = 1.0
+    # A transaction (retries after write conflicts included) that takes longer is abandoned: the
+    # request answers 503 with Retry-After, an event is retried later. Short transactions let work go
+    # on when a crashed process left locks behind (the database aborts those after its own lifetime).
+    transaction_timeout_seconds: float = 10.0
     outbox_retention_days: int = 7
 
     @property

@@ -9,6 +9,7 @@ Store functions take ``tx``: the :class:`Transaction` they run in, or the servic
 transaction), so every store function has the one signature ``(tx, ...)``.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -16,7 +17,9 @@ from typing import Generic, Protocol, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
+from grants_shared.errors import Busy
 from grants_shared.events import Event, EventData
 from grants_shared.outbox import add_to_outbox
 from grants_shared.settings import ServiceSettings
@@ -88,7 +91,17 @@ class Database(Generic[S]):
                 emitted[:] = tx.emitted
                 return result
 
-            result = await session.with_transaction(attempt)
+            try:
+                # PyMongo retries a conflicting transaction for up to two minutes: bounded here, so a
+                # caller is told to come back rather than kept waiting (the session's end aborts it).
+                async with asyncio.timeout(self.settings.transaction_timeout_seconds):
+                    result = await session.with_transaction(attempt)
+            except TimeoutError:
+                raise Busy("the change could not be made in time; nothing was written: try again") from None
+            except PyMongoError as error:
+                if error.has_error_label("TransientTransactionError"):
+                    raise Busy("the change met others at the same moment; nothing was written: try again") from None
+                raise
         if emitted:
             self.after_commit()
         return result

@@ -15,10 +15,10 @@ def if_match(op: dict) -> dict:
 
 def test_replacing_bank_details_needs_if_match_and_accepting_an_offer_may_send_it() -> None:
     replace = operation("put", "/v1/grants/{grant_id}/bank-account")
-    assert set(replace["responses"]) == {"200", "401", "403", "404", "409", "412", "422", "428"}
+    assert set(replace["responses"]) == {"200", "401", "403", "404", "409", "412", "422", "428", "503"}
     assert if_match(replace)["required"] is True
     accept = operation("post", "/v1/grants/{grant_id}/accept")
-    assert set(accept["responses"]) == {"200", "401", "403", "404", "409", "412", "422"}
+    assert set(accept["responses"]) == {"200", "401", "403", "404", "409", "412", "422", "503"}
     assert not if_match(accept).get("required")
     for op in (replace, accept):
         assert "ETag" in op["responses"]["200"]["headers"]
@@ -28,7 +28,7 @@ def test_replacing_bank_details_needs_if_match_and_accepting_an_offer_may_send_i
 def test_reads_and_the_retry_declare_their_answers() -> None:
     assert "ETag" in operation("get", "/v1/grants/{grant_id}")["responses"]["200"]["headers"]
     retry = operation("post", "/v1/payments/{payment_id}/retry")
-    assert set(retry["responses"]) == {"200", "401", "403", "404", "409", "422"}
+    assert set(retry["responses"]) == {"200", "401", "403", "404", "409", "422", "503"}
     assert set(operation("get", "/v1/grants")["responses"]) == {"200", "401", "403", "422"}
     assert set(operation("get", "/v1/programmes/{programme_id}/ledger")["responses"]) == {
         "200", "401", "403", "404", "422"}

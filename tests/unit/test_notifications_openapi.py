@@ -19,7 +19,7 @@ def if_match(op: dict[str, Any]) -> dict[str, Any]:
 
 def test_registering_a_contact_answers_201_or_200_with_an_etag_and_may_need_if_match() -> None:
     put = operation("put", "/v1/me/contact")
-    assert set(put["responses"]) == {"200", "201", "401", "403", "412", "422", "428"}
+    assert set(put["responses"]) == {"200", "201", "401", "403", "412", "422", "428", "503"}
     assert "ETag" in put["responses"]["200"]["headers"] and "ETag" in put["responses"]["201"]["headers"]
     assert not if_match(put).get("required")  # the first registration needs none
     get = operation("get", "/v1/me/contact")
@@ -33,19 +33,19 @@ def test_the_inbox_and_the_audit_page_and_answer_404_for_what_is_not_yours() -> 
         assert {"limit", "offset"} <= names, path
     assert set(operation("get", "/v1/inbox/{notification_id}")["responses"]) == {"200", "401", "403", "404", "422"}
     assert set(operation("post", "/v1/inbox/{notification_id}/read")["responses"]) == {
-        "200", "401", "403", "404", "422"}
+        "200", "401", "403", "404", "422", "503"}
     page = DOCUMENT["components"]["schemas"]["InboxPage"]
     assert {"items", "limit", "offset", "total", "unread_count"} <= set(page["properties"])
 
 
 def test_webhook_changes_declare_their_etag_if_match_and_conflicts() -> None:
     created = operation("post", "/v1/webhooks")
-    assert set(created["responses"]) == {"201", "401", "403", "422"}
+    assert set(created["responses"]) == {"201", "401", "403", "422", "503"}
     assert "ETag" in created["responses"]["201"]["headers"]
     rotate = operation("post", "/v1/webhooks/{subscription_id}/rotate-secret")
-    assert set(rotate["responses"]) == {"200", "401", "403", "404", "409", "412", "422"}
+    assert set(rotate["responses"]) == {"200", "401", "403", "404", "409", "412", "422", "503"}
     deactivate = operation("delete", "/v1/webhooks/{subscription_id}")
-    assert set(deactivate["responses"]) == {"200", "401", "403", "404", "412", "422"}
+    assert set(deactivate["responses"]) == {"200", "401", "403", "404", "412", "422", "503"}
     for op in (rotate, deactivate):
         assert "ETag" in op["responses"]["200"]["headers"]
         assert not if_match(op).get("required")

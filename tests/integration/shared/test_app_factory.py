@@ -46,6 +46,15 @@ async def close(round_id: PathId, caller: Manager, transact: Transact, version: 
     await transact(close_round, round_id, version)
 
 
+async def count(tx: Transaction, counter_id: str) -> None:
+    await tx.db.counters.update_one({"_id": counter_id}, {"$inc": {"n": 1}}, upsert=True, session=tx.session)
+
+
+@router.post("/counters/{counter_id}", status_code=204)
+async def increment(counter_id: PathId, caller: Manager, transact: Transact) -> None:
+    await transact(count, counter_id)
+
+
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret internals")
@@ -149,10 +158,11 @@ def test_the_openapi_document_declares_each_problem_an_operation_can_answer(sett
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "Problem" in schemas
     close = document["paths"]["/v1/rounds/{round_id}/close"]["post"]
-    assert set(close["responses"]) == {"204", "401", "403", "404", "409", "412", "422", "428"}
+    assert set(close["responses"]) == {"204", "401", "403", "404", "409", "412", "422", "428", "503"}
     for status, answer in close["responses"].items():
         if status != "204":
             assert answer["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert "Retry-After" in close["responses"]["503"]["headers"]
     [if_match] = [p for p in close["parameters"] if p["name"] == "If-Match"]
     assert if_match["in"] == "header" and if_match["required"] is True
     pledge = document["paths"]["/v1/pledges"]["post"]
@@ -193,3 +203,24 @@ async def test_readiness_follows_the_broker_going_away_and_coming_back(settings:
 async def _status(client, status: int):  # type: ignore[no-untyped-def]
     answer = await client.get("/readyz")
     return answer.json() if answer.status_code == status else None
+
+
+async def test_a_change_that_cannot_be_made_in_time_is_a_503_with_retry_after_and_writes_nothing(
+    settings: ServiceSettings,
+) -> None:
+    impatient = settings.model_copy(update={"transaction_timeout_seconds": 1.0})
+    headers = bearer(settings, "maya", "programme_manager")
+    async with serve(app_for(impatient)) as client:
+        assert (await client.post("/v1/counters/c-1", headers=headers)).status_code == 204
+        database = runtime_of(client).database
+        # Another writer holds the document in a transaction it has not finished (a process that died
+        # mid-way looks the same until the server aborts it).
+        async with database.client.start_session() as session:
+            await session.start_transaction()
+            await database.db.counters.update_one({"_id": "c-1"}, {"$inc": {"n": 100}}, session=session)
+            busy = await client.post("/v1/counters/c-1", headers=headers)
+            await session.abort_transaction()
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "2" and busy.headers["content-type"] == "application/problem+json"
+        assert (await database.db.counters.find_one({"_id": "c-1"}))["n"] == 1
+        assert (await client.post("/v1/counters/c-1", headers=headers)).status_code == 204  # and then it works
