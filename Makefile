@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SERVICES := applications scoring disbursement notifications portal
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: install run demo test test-fast test-browser bench asyncapi token clean
+.PHONY: install run demo test test-fast test-browser bench soak asyncapi token clean
 
 $(VENV)/.installed: shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
 		services/portal/package-lock.json services/portal/scss/portal.scss
@@ -45,6 +45,11 @@ test-fast: install
 bench: install
 	$(BIN)/python -m tests.bench.event_path
 	$(BIN)/python -m tests.bench.portal_pages
+
+## The soak (not part of `make test`, which runs a short one): SOAK_APPLICATIONS=200 applications through
+## the whole journey while a random service is SIGKILLed every 10 s and the broker is restarted once.
+soak: install
+	$(BIN)/python -m tests.soak
 
 ## Regenerate docs/asyncapi.yaml from the event contracts.
 asyncapi: install

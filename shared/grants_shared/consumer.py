@@ -72,7 +72,9 @@ class AlreadyHandled(Exception):
 async def record_in_inbox(tx: Transaction, queue: str, event: Event) -> None:
     try:
         await tx.db.inbox.insert_one(
-            {"_id": f"{queue}:{event.id}", "type": event.type, "handled_at": utcnow()}, session=tx.session
+            # The event's own time beside the time it was handled: how long events wait is measurable.
+            {"_id": f"{queue}:{event.id}", "type": event.type, "event_time": event.time, "handled_at": utcnow()},
+            session=tx.session,
         )
     except DuplicateKeyError:
         raise AlreadyHandled from None

@@ -25,7 +25,9 @@ from grants_shared.tasks import stop
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=30)
+#: Long enough to publish a batch with confirms; short, so that what a killed relay had leased goes
+#: out soon after (its replacement, or another replica, takes it when the lease runs out).
+LEASE = timedelta(seconds=10)
 BATCH = 100
 
 
