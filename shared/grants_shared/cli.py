@@ -1,4 +1,5 @@
-"""The `grants` command: development tokens, the local stack, the demo journey, the AsyncAPI document."""
+"""The `grants` command: development tokens, the local stack, the demo journey, the AsyncAPI document,
+and the dead-letter queues."""
 
 import argparse
 import sys
@@ -52,6 +53,38 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main()
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from grants_shared.dead_letters import DeadLetterQueue
+
+    queue = DeadLetterQueue(ServiceSettings(), args.service)
+    chosen = set(args.event_id) if getattr(args, "event_id", None) else None
+    if args.action in ("replay", "purge") and chosen is None and not args.all:
+        print(f"name the events to {args.action}, or --all", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        letters = asyncio.run(queue.list())
+        for letter in letters:
+            print(f"{letter.event_id}  {letter.type}  {letter.dead_lettered_at}  {letter.reason}")
+        print(f"{len(letters)} in {queue.name}")
+    elif args.action == "show":
+        found = [letter for letter in asyncio.run(queue.list()) if letter.event_id in (chosen or set())]
+        for letter in found:
+            print(json.dumps({"id": letter.event_id, "type": letter.type, "reason": letter.reason,
+                              "dead_lettered_at": letter.dead_lettered_at, "routing_key": letter.routing_key,
+                              "data": letter.data(full=args.full)}, indent=2, default=str))  # fmt: skip
+        if not found:
+            print("no such event in the dead-letter queue", file=sys.stderr)
+            return 1
+    elif args.action == "replay":
+        print(f"replayed {asyncio.run(queue.replay(chosen))} onto {ServiceSettings().queue(args.service)}")
+    else:
+        print(f"purged {asyncio.run(queue.purge(chosen))} from {queue.name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grants", description=__doc__)
     commands = parser.add_subparsers(required=True)
@@ -78,6 +111,22 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="drive one grant journey through a running stack (make demo)")
     demo.set_defaults(func=_demo)
+
+    dlq = commands.add_parser("dlq", help="list, show, replay or purge a service's dead-letter queue")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    for action, text in (("list", "each dead letter's id, type, time and reason"),
+                         ("show", "one dead letter, its data without personal fields unless --full"),
+                         ("replay", "back onto the service's queue, keeping the event id"),
+                         ("purge", "drop them")):  # fmt: skip
+        command = actions.add_parser(action, help=text)
+        command.add_argument("--service", required=True, help="applications, scoring, disbursement or notifications")
+        if action != "list":
+            command.add_argument("event_id", nargs="*" if action != "show" else "+", help="event ids")
+        if action in ("replay", "purge"):
+            command.add_argument("--all", action="store_true", help="every message in the queue")
+        if action == "show":
+            command.add_argument("--full", action="store_true", help="include the personal data")
+        command.set_defaults(func=_dlq)
 
     args = parser.parse_args(argv)
     return args.func(args)
