@@ -4,20 +4,28 @@ One name prefix (``GRANTS_PREFIX``) names the exchange, the queues and the datab
 several deployments can share one broker and one database server without touching each other.
 """
 
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Development only: it is in this repository, so anyone could mint tokens with it.
+DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-32b"
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANTS_", extra="ignore")
 
+    #: Anything but development refuses to start on a value from this repository (a development
+    #: secret or key), so a deployment cannot forget one silently.
+    environment: Literal["development", "production"] = "development"
     prefix: str = Field(default="grants", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     mongodb_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
 
     # JWT: in development tokens are signed with a shared secret (the `grants token` CLI mints them);
     # in production set jwks_url and the identity provider's keys are used instead.
-    jwt_secret: str = "dev-only-secret-change-me-in-production-32b"
+    jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "grants-dev"
     jwt_audience: str = "grants"
     jwks_url: str | None = None
@@ -39,6 +47,33 @@ class ServiceSettings(BaseSettings):
     # on when a crashed process left locks behind (the database aborts those after its own lifetime).
     transaction_timeout_seconds: float = 10.0
     outbox_retention_days: int = 7
+
+    # Operations: log level and format (JSON lines, or plain text for reading in a terminal), and where
+    # traces go (an OTLP/HTTP endpoint such as http://otel-collector:4318/v1/traces; none: not exported).
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|debug|info|warning|error)$")
+    log_json: bool = True
+    otlp_traces_endpoint: str | None = None
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    def development_values(self) -> list[str]:
+        """The settings that still hold a development value (each service adds its own keys)."""
+        if self.jwks_url is None and self.jwt_secret == DEV_JWT_SECRET:
+            return ["GRANTS_JWT_SECRET (the development secret)"]
+        return []
+
+    @model_validator(mode="after")
+    def _production_refuses_development_values(self) -> Self:
+        if self.development:
+            return self
+        problems = self.development_values()
+        if self.jwks_url is None and len(self.jwt_secret.encode()) < 32:
+            problems.append("GRANTS_JWT_SECRET (at least 32 bytes) or GRANTS_JWKS_URL")
+        if problems:
+            raise ValueError(f"{self.environment} refuses to start; set {', '.join(problems)}")
+        return self
 
     @property
     def exchange(self) -> str:

@@ -46,6 +46,10 @@ class Settings(ServiceSettings):
     def uses_development_bank_details_key(self) -> bool:
         return DEV_BANK_DETAILS_KEY in split_keys(self.bank_details_key)
 
+    def development_values(self) -> list[str]:
+        development_key = ["GRANTS_BANK_DETAILS_KEY (the development key)"] if self.uses_development_bank_details_key else []
+        return super().development_values() + development_key
+
 
 def current_settings(request: Request) -> Settings:
     return request.app.state.settings

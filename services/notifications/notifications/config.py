@@ -71,6 +71,10 @@ class Settings(ServiceSettings):
     def uses_development_webhook_secrets_key(self) -> bool:
         return DEV_WEBHOOK_SECRETS_KEY in split_keys(self.webhook_secrets_key)
 
+    def development_values(self) -> list[str]:
+        development_key = ["GRANTS_WEBHOOK_SECRETS_KEY (the development key)"] if self.uses_development_webhook_secrets_key else []
+        return super().development_values() + development_key
+
 
 def current_settings(request: Request) -> Settings:
     return request.app.state.settings

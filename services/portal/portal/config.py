@@ -5,10 +5,10 @@ it checks the tokens it is given the way the services do. In production it signs
 OpenID Connect; in development a "sign in as" page mints development tokens for the demo personas.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from grants_shared.settings import ServiceSettings
 
@@ -17,8 +17,6 @@ DEV_SESSION_SECRET = "dev-only-portal-session-secret-change-me-in-production"
 
 
 class Settings(ServiceSettings):
-    environment: Literal["development", "production"] = "development"
-
     # The four services' public HTTP APIs: the portal calls nothing else.
     applications_url: str = "http://127.0.0.1:8001"
     scoring_url: str = "http://127.0.0.1:8002"
@@ -46,21 +44,16 @@ class Settings(ServiceSettings):
     oidc_scopes: str = "openid profile email"
 
     @property
-    def development(self) -> bool:
-        return self.environment == "development"
-
-    @property
     def uses_oidc(self) -> bool:
         return self.oidc_discovery_url is not None
 
-    @model_validator(mode="after")
-    def _production_needs_real_secrets(self) -> "Settings":
-        if not self.development:
-            if self.session_secret.get_secret_value() == DEV_SESSION_SECRET:
-                raise ValueError("set GRANTS_SESSION_SECRET: the development session secret is public")
-            if not (self.oidc_discovery_url and self.oidc_client_id):
-                raise ValueError("set GRANTS_OIDC_DISCOVERY_URL and GRANTS_OIDC_CLIENT_ID to sign people in")
-        return self
+    def development_values(self) -> list[str]:
+        found = super().development_values()
+        if self.session_secret.get_secret_value() == DEV_SESSION_SECRET:
+            found.append("GRANTS_SESSION_SECRET (the development secret)")
+        if not (self.oidc_discovery_url and self.oidc_client_id):
+            found.append("GRANTS_OIDC_DISCOVERY_URL and GRANTS_OIDC_CLIENT_ID (to sign people in)")
+        return found
 
 
 def current_settings(request: Request) -> Settings:
