@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from grants_shared.auth import Caller, Role, current_caller, optional_caller, require
 from grants_shared.errors import PreconditionFailed, PreconditionRequired
 from grants_shared.events import ID_PATTERN, ID_MAX_LENGTH
+from grants_shared.tracing import current_traceparent
 from grants_shared.unit_of_work import Database, Transaction
 
 T = TypeVar("T")
@@ -157,7 +158,8 @@ class Transactor:
 def _transactor(
     request: Request, database: DatabaseDep, caller: Annotated[Caller, Depends(current_caller)]
 ) -> Transactor:
-    return Transactor(database, request.headers.get("traceparent"), caller.subject)
+    # The request's server span (which continues the caller's traceparent) is the events' parent.
+    return Transactor(database, current_traceparent(), caller.subject)
 
 
 Transact = Annotated[Transactor, Depends(_transactor)]

@@ -26,6 +26,9 @@ from grants_shared.clock import utcnow
 from grants_shared.cloudevents import from_message
 from grants_shared.errors import MalformedEvent, NotYetKnown, PermanentError
 from grants_shared.events import Event, EventData
+from grants_shared.logs import about
+from grants_shared.metrics import EVENTS_CONSUMED
+from grants_shared.tracing import SpanKind, Tracer, span
 from grants_shared.settings import ServiceSettings
 from grants_shared.topology import declare_service_queues
 from grants_shared.unit_of_work import Database, Transaction
@@ -82,9 +85,11 @@ async def record_in_inbox(tx: Transaction, queue: str, event: Event) -> None:
 
 class Consumer:
     def __init__(
-        self, settings: ServiceSettings, service: str, database: Database, handlers: Mapping[str, Handler]
-    ) -> None:
+        self, settings: ServiceSettings, service: str, database: Database, handlers: Mapping[str, Handler],
+        tracer: Tracer,
+    ) -> None:  # fmt: skip
         self.settings = settings
+        self.tracer = tracer
         self.service = service
         self.database = database
         self.handlers = dict(handlers)
@@ -111,26 +116,48 @@ class Consumer:
                 raise MalformedEvent(f"{self.service} has no handler for {event.type}")
         except MalformedEvent as error:
             await self._dead_letter(message, str(error))
+            self._count(message.headers, "dead_lettered")
             return
+        attributes = {"messaging.system": "rabbitmq", "messaging.message.id": event.id,
+                      "messaging.destination.name": self.queue_name, "cloudevents.event_type": event.type}  # fmt: skip
+        # The handling continues the trace the event carries; what its handler emits continues it again.
+        with about(event_id=event.id, event_type=event.type, **{event.data.subject_field: event.subject}), \
+                span(self.tracer, f"process {event.type}", SpanKind.CONSUMER, event.traceparent, attributes):
+            await self._handle_event(message, handler, event)
+
+    async def _handle_event(self, message: AbstractIncomingMessage, handler: Handler, event: Event) -> None:
         try:
-            await self.database.transact(lambda tx: self._handle(tx, handler, event), event.traceparent)
+            await self.database.transact(lambda tx: self._handle(tx, handler, event))
         except AlreadyHandled:
             log.info("%s: %s %s already handled", self.service, event.type, event.id)
+            outcome = "duplicate"
         except PermanentError as error:
             log.warning("%s: %s %s rejected: %s", self.service, event.type, event.id, error)
             await self._dead_letter(message, f"{type(error).__name__}: {error}")
+            EVENTS_CONSUMED.labels(self.service, event.type, "dead_lettered").inc()
             return
         except NotYetKnown as waiting:
             log.info("%s: %s %s waits: %s", self.service, event.type, event.id, waiting)
-            await self._wait_for_prerequisite(message, f"{type(waiting).__name__}: {waiting}")
+            outcome = await self._wait_for_prerequisite(message, f"{type(waiting).__name__}: {waiting}")
+            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
             return
         except asyncio.CancelledError:
             raise
         except Exception as error:
             log.exception("%s: %s %s failed", self.service, event.type, event.id)
-            await self._retry_later(message, f"{type(error).__name__}: {error}")
+            outcome = await self._retry_later(message, f"{type(error).__name__}: {error}")
+            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
             return
+        else:
+            outcome = "handled"
         await message.ack()
+        EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
+
+    def _count(self, headers: Mapping[str, Any] | None, outcome: str) -> None:
+        """For a message that is not a valid event: counted under the type it claimed, if any."""
+        claimed = (headers or {}).get("cloudEvents_type")
+        kind = claimed.decode(errors="replace") if isinstance(claimed, bytes) else str(claimed or "unknown")
+        EVENTS_CONSUMED.labels(self.service, kind[:100], outcome).inc()
 
     def _routing_key(self, message: AbstractIncomingMessage) -> str | None:
         if message.routing_key == self.queue_name:  # back from a retry queue
@@ -144,12 +171,12 @@ class Consumer:
         await record_in_inbox(tx, self.queue_name, event)
         await handler(event, tx)
 
-    async def _retry_later(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _retry_later(self, message: AbstractIncomingMessage, reason: str) -> str:
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0) + 1
         delays = self.settings.retry_delays_ms
         if attempt > len(delays):
             await self._dead_letter(message, f"gave up after {attempt} attempts; last error: {reason}")
-            return
+            return "dead_lettered"
         assert self._channel is not None
         exchange = await self._channel.get_exchange(self.settings.retry_exchange(delays[attempt - 1]), ensure=False)
         # The routing key is our queue's name: when the delay expires the retry queue dead-letters the
@@ -158,8 +185,9 @@ class Consumer:
                    ROUTING_KEY_HEADER: self._routing_key(message) or ""}
         await exchange.publish(_copy(message, headers), routing_key=self.queue_name)
         await message.ack()
+        return "retried"
 
-    async def _wait_for_prerequisite(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _wait_for_prerequisite(self, message: AbstractIncomingMessage, reason: str) -> str:
         """Back to the queue after a delay (1 s, then 10 s, then the longest, and so on), keeping its
         attempt count as it was: waiting is not failing. Dead-lettered only after waiting for longer
         than any outage should last (``prerequisite_wait_seconds``)."""
@@ -168,7 +196,7 @@ class Consumer:
         waited_ms = int(headers.get(WAITED_HEADER, 0) or 0)
         if waited_ms >= self.settings.prerequisite_wait_seconds * 1000:
             await self._dead_letter(message, f"gave up waiting after {waited_ms // 1000}s; {reason}")
-            return
+            return "dead_lettered"
         delays = self.settings.retry_delays_ms
         delay = delays[min(waits, len(delays) - 1)]
         assert self._channel is not None
@@ -177,6 +205,7 @@ class Consumer:
                  ROUTING_KEY_HEADER: self._routing_key(message) or ""}  # fmt: skip
         await exchange.publish(_copy(message, extra), routing_key=self.queue_name)
         await message.ack()
+        return "waiting"
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._channel is not None

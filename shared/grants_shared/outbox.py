@@ -2,15 +2,24 @@
 relay publishes them afterwards with publisher confirms.
 
 A document is marked published only after the broker's confirm, so a crash or a broker outage loses
-nothing: the relay runs at start-up and after each commit, and polls in between. Several replicas
-of a service may run relays at once; each takes a short lease on a document before publishing it, so
-normally one copy goes out (if a lease expires mid-publish a second copy may follow, and consumers'
-inboxes make that harmless).
+nothing. Round trips are what the database spends most of its time on, so the common path costs one
+write per transaction and one per batch published:
+
+- a transaction's events are inserted together (one ``insert_many``) already leased to this process's
+  relay, and handed to it in memory once the transaction commits;
+- the relay publishes what it was handed, every confirm in flight together, and marks the whole batch
+  published with one ``update_many``;
+- only what no relay is holding (its process died, the broker was away for longer than a lease) is
+  found by the poll, whose query (pending and the lease run out) is answered from one index.
+
+Several replicas may run relays at once; a lease keeps each document with one of them, so normally
+one copy goes out (if a lease runs out mid-publish a second copy may follow, and consumers' inboxes
+make that harmless).
 """
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -21,39 +30,51 @@ from pymongo.asynchronous.database import AsyncDatabase
 from grants_shared.broker import Broker
 from grants_shared.clock import utcnow
 from grants_shared.events import CONTRACTS, Event
+from grants_shared.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
 from grants_shared.tasks import stop
+from grants_shared.tracing import SpanKind, Tracer, current_traceparent, span
 
 log = logging.getLogger(__name__)
 
 #: Long enough to publish a batch with confirms; short, so that what a killed relay had leased goes
 #: out soon after (its replacement, or another replica, takes it when the lease runs out).
 LEASE = timedelta(seconds=10)
-BATCH = 100
+BATCH = 500
+HELD_IN_MEMORY = 10_000
+#: What an unleased document's lease_until holds: a date in the past rather than null, so that the
+#: poll is one range on one index (a top-level ``$or`` of null and a range scanned the collection).
+NOT_LEASED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def create_outbox_indexes(db: AsyncDatabase, retention_days: int) -> None:
-    await db.outbox.create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
+    await db.outbox.create_index([("published_at", ASCENDING), ("lease_until", ASCENDING)], name="pending_by_lease")
     # Published documents expire; pending ones never do (a TTL index ignores a null published_at).
     await db.outbox.create_index("published_at", expireAfterSeconds=retention_days * 86_400, name="published_ttl")
 
 
-async def add_to_outbox(db: AsyncDatabase, session: AsyncClientSession, event: Event) -> None:
-    await db.outbox.insert_one(
-        {
-            "_id": event.id,
-            "type": event.type,
-            "source": event.source,
-            "subject": event.subject,
-            "time": event.time,
-            "traceparent": event.traceparent,
-            "actor": event.actor,
-            "data": event.data.model_dump(mode="json"),
-            "created_at": utcnow(),
-            "published_at": None,
-            "lease_until": None,
-        },
-        session=session,
-    )
+def outbox_document(event: Event, lease_owner: str | None) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "_id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "time": event.time,
+        "traceparent": event.traceparent,
+        "actor": event.actor,
+        "data": event.data.model_dump(mode="json"),
+        "created_at": now,
+        "published_at": None,
+        "lease_owner": lease_owner,
+        "lease_until": now + LEASE if lease_owner else NOT_LEASED,
+    }
+
+
+async def add_to_outbox(
+    db: AsyncDatabase, session: AsyncClientSession, events: list[Event], lease_owner: str | None = None
+) -> None:
+    """One write for all of a transaction's events, leased to ``lease_owner``'s relay if given."""
+    await db.outbox.insert_many([outbox_document(event, lease_owner) for event in events], session=session)
 
 
 def _event_from(doc: dict[str, Any]) -> Event:
@@ -70,77 +91,123 @@ def _event_from(doc: dict[str, Any]) -> Event:
 
 
 class OutboxRelay:
-    def __init__(self, db: AsyncDatabase, broker: Broker, poll_seconds: float = 1.0) -> None:
+    def __init__(self, db: AsyncDatabase, broker: Broker, service: str, tracer: Tracer, poll_seconds: float = 1.0) -> None:
         self.db = db
         self.broker = broker
+        self.service = service
+        self.tracer = tracer
         self.poll_seconds = poll_seconds
+        #: The lease every event this process writes starts with, so its own relay needs no round trip
+        #: to take it.
+        self.owner = uuid4().hex
+        self._handed: list[Event] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    def wake(self) -> None:
-        """Called after a commit that wrote to the outbox, so events go out without waiting for the poll."""
+    def hand_over(self, events: list[Event]) -> None:
+        """Called after a commit with the events it wrote (leased to this relay), so they go out now."""
+        self._handed.extend(events)
+        if len(self._handed) > HELD_IN_MEMORY:
+            # The broker has been away a while: the database has them all, and the poll finds what is
+            # dropped here once its lease runs out.
+            del self._handed[: len(self._handed) - HELD_IN_MEMORY]
         self._wake.set()
 
     async def _run(self) -> None:
+        next_poll = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 if self.broker.is_connected:
-                    while await self.publish_pending() > 0:
-                        pass
+                    while self._handed:
+                        await self.publish_handed()
+                    if loop.time() >= next_poll:
+                        while await self.publish_pending() > 0:
+                            pass
+                        next_poll = loop.time() + self.poll_seconds
             except Exception as error:
                 log.warning("outbox relay: %s; will try again", error)
             try:
                 # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
                 # wake-up fires (gh-86296), and the relay would then never stop on shutdown.
-                async with asyncio.timeout(self.poll_seconds):
+                async with asyncio.timeout(max(0.0, next_poll - loop.time()) or self.poll_seconds):
                     await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
 
-    async def publish_pending(self) -> int:
-        """Publish what is pending, oldest first; return how many documents were published.
+    async def publish_handed(self) -> int:
+        """Publish what committed transactions handed over; one round trip per batch (the mark)."""
+        batch, self._handed = self._handed[:BATCH], self._handed[BATCH:]
+        published, failed = await self._publish(batch)
+        if failed:
+            # Still leased to us in the database: kept to try again (if the lease runs out first, the
+            # poll finds them, here or in another replica).
+            self._handed = failed + self._handed
+            raise RuntimeError(f"{len(failed)} of {len(batch)} events not confirmed")
+        return published
 
-        Three round trips per batch, not per event: lease the batch, publish it with confirms in
-        flight together, mark what the broker confirmed.
+    async def publish_pending(self) -> int:
+        """Publish what no relay holds (pending, lease run out), oldest lease first; return how many.
+
+        Three round trips per batch: find the candidates, lease them, read what this relay now holds.
         """
         now = utcnow()
-        candidates = (
-            self.db.outbox.find(
-                {"published_at": None, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
-                projection={"_id": 1},
-            )
-            .sort("created_at", ASCENDING)
-            .limit(BATCH)
-        )
+        unheld = {"published_at": None, "lease_until": {"$lt": now}}
+        candidates = self.db.outbox.find(unheld, projection={"_id": 1}).sort("lease_until", ASCENDING).limit(BATCH)
         ids = [doc["_id"] async for doc in candidates]
         if not ids:
             return 0
         owner = uuid4().hex
         await self.db.outbox.update_many(
-            {"_id": {"$in": ids}, "published_at": None, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
-            {"$set": {"lease_until": now + LEASE, "lease_owner": owner}},
+            {"_id": {"$in": ids}, **unheld}, {"$set": {"lease_until": now + LEASE, "lease_owner": owner}}
         )
-        leased = await self.db.outbox.find({"lease_owner": owner, "published_at": None}).sort(
-            "created_at", ASCENDING
-        ).to_list(None)
-        results = await asyncio.gather(
-            *(self.broker.publish(_event_from(doc)) for doc in leased), return_exceptions=True
-        )
-        confirmed = [doc["_id"] for doc, result in zip(leased, results) if not isinstance(result, BaseException)]
-        failed = [doc["_id"] for doc, result in zip(leased, results) if isinstance(result, BaseException)]
+        leased = await self.db.outbox.find({"_id": {"$in": ids}, "lease_owner": owner}).to_list(None)
+        published, failed = await self._publish([_event_from(doc) for doc in leased])
+        if failed:
+            await self.db.outbox.update_many(
+                {"_id": {"$in": [e.id for e in failed]}, "lease_owner": owner}, {"$set": {"lease_until": NOT_LEASED}}
+            )
+            raise RuntimeError(f"{len(failed)} of {len(leased)} events not confirmed")
+        return published
+
+    async def _publish(self, events: list[Event]) -> tuple[int, list[Event]]:
+        """Publish with every confirm in flight together; mark the confirmed published in one write.
+        Answers how many were published and the events that were not."""
+        if not events:
+            return 0, []
+        results = await asyncio.gather(*(self._publish_one(event) for event in events), return_exceptions=True)
+        confirmed = [event.id for event, result in zip(events, results) if not isinstance(result, BaseException)]
+        failed = [event for event, result in zip(events, results) if isinstance(result, BaseException)]
+        for event, result in zip(events, results):
+            if not isinstance(result, BaseException):
+                EVENTS_PUBLISHED.labels(self.service, event.type).inc()
         if confirmed:
             await self.db.outbox.update_many(
-                {"_id": {"$in": confirmed}}, {"$set": {"published_at": utcnow(), "lease_until": None}}
+                {"_id": {"$in": confirmed}}, {"$set": {"published_at": utcnow(), "lease_until": NOT_LEASED}}
             )
         if failed:
-            await self.db.outbox.update_many({"_id": {"$in": failed}}, {"$set": {"lease_until": None}})
-            error = next(r for r in results if isinstance(r, BaseException))
-            raise RuntimeError(f"{len(failed)} of {len(leased)} events not confirmed: {error}")
-        return len(confirmed)
+            log.warning("outbox relay: %d events not confirmed: %s", len(failed),
+                        next(r for r in results if isinstance(r, BaseException)))
+        return len(confirmed), failed
+
+    async def _publish_one(self, event: Event) -> None:
+        """In a producer span continuing the event's trace; the message carries the span's context."""
+        attributes = {"messaging.system": "rabbitmq", "messaging.message.id": event.id,
+                      "messaging.destination.name": event.type}  # fmt: skip
+        with span(self.tracer, f"publish {event.type}", SpanKind.PRODUCER, event.traceparent, attributes):
+            await self.broker.publish(event.model_copy(update={"traceparent": current_traceparent()}))
+
+    async def measure_backlog(self) -> None:
+        """How many entries wait, and since when (for ``/metrics``; two reads on the pending index)."""
+        pending = {"published_at": None}
+        OUTBOX_PENDING.labels(self.service).set(await self.db.outbox.count_documents(pending))
+        oldest = await self.db.outbox.find_one(pending, {"created_at": 1}, sort=[("published_at", 1), ("lease_until", 1)])
+        age = (utcnow() - oldest["created_at"]).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_SECONDS.labels(self.service).set(age)
 
     async def close(self) -> None:
         await stop(self._task)

@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
+from aio_pika.abc import AbstractRobustConnection
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,15 +27,19 @@ from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
 from grants_shared.idempotency import create_idempotency_indexes
+from grants_shared.logs import SERVICE, configure_logging, note
+from grants_shared.metrics import CommandCounter, RequestTelemetry
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
 from grants_shared.tasks import stop
+from grants_shared.tracing import Tracer, TracerProvider, tracer_for
 from grants_shared.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+Tracing = tuple[Tracer, TracerProvider]
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Runtime(Generic[S]):
     broker: Broker
     relay: OutboxRelay
     consumer: Consumer
+    tracer: Tracer
 
     @property
     def db(self) -> AsyncDatabase:
@@ -67,20 +74,28 @@ class Service:
 
 
 @asynccontextmanager
-async def running(service: Service, settings: S) -> AsyncIterator[Runtime[S]]:
+async def running(service: Service, settings: S, tracing: Tracing | None = None) -> AsyncIterator[Runtime[S]]:
     """Start everything a service needs; used by the app's lifespan and by tests that need no HTTP."""
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
-    relay_box: list[OutboxRelay] = []
-    database = Database(client, settings, service.name, after_commit=lambda: relay_box[0].wake())
+    SERVICE.set(service.name)  # every task started below logs as this service
+    tracer, provider = tracing or tracer_for(service.name, settings.otlp_traces_endpoint)
+    client: AsyncMongoClient = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, connect=False, event_listeners=[CommandCounter(service.name)]
+    )
+
+    async def start_consuming(connection: AbstractRobustConnection) -> None:
+        await consumer.start(connection)  # the consumer below, once the broker answers
+
+    broker = Broker(settings, on_connected=start_consuming)
+    relay = OutboxRelay(client[settings.database(service.name)], broker, service.name, tracer,
+                        settings.outbox_poll_seconds)  # fmt: skip
+    # Committed events go straight to this process's relay, already leased to it.
+    database = Database(client, settings, service.name, after_commit=relay.hand_over, lease_owner=relay.owner,
+                        tracer=tracer)  # fmt: skip
+    consumer = Consumer(settings, service.name, database, service.handlers, tracer)
     await create_outbox_indexes(database.db, settings.outbox_retention_days)
     await create_idempotency_indexes(database.db)
     await service.create_indexes(database.db)
-
-    consumer = Consumer(settings, service.name, database, service.handlers)
-    broker = Broker(settings, on_connected=consumer.start)
-    relay = OutboxRelay(database.db, broker, settings.outbox_poll_seconds)
-    relay_box.append(relay)
-    runtime = Runtime(settings, database, broker, relay, consumer)
+    runtime = Runtime(settings, database, broker, relay, consumer, tracer)
 
     broker.start()
     relay.start()
@@ -93,6 +108,8 @@ async def running(service: Service, settings: S) -> AsyncIterator[Runtime[S]]:
         await consumer.close()
         await broker.close()
         await client.close()
+        if tracing is None:
+            provider.shutdown()  # sends what is still batched
 
 
 async def _keep_running(worker: Worker, runtime: Runtime[Any]) -> None:
@@ -108,13 +125,18 @@ async def _keep_running(worker: Worker, runtime: Runtime[Any]) -> None:
 
 
 def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
+    configure_logging(service.name, settings.log_level, settings.log_json)
+    tracing = tracer_for(service.name, settings.otlp_traces_endpoint)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(service, settings) as runtime:
+        async with running(service, settings, tracing) as runtime:
             app.state.runtime = runtime
             yield
+        tracing[1].shutdown()
 
-    app = FastAPI(title=service.title, description=service.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=service.title, description=service.description, version="1.0.0", lifespan=lifespan,
+                  dependencies=[Depends(_note_path_ids)])  # fmt: skip
     app.state.settings = settings
     if settings.cors_origins:
         app.add_middleware(
@@ -125,6 +147,7 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
             expose_headers=["ETag", "Location"],
         )
     _add_problem_handlers(app)
+    app.add_middleware(RequestTelemetry, service=service.name, tracer=tracing[0])
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -142,10 +165,21 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)
 
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        runtime: Runtime[Any] = request.app.state.runtime
+        await runtime.relay.measure_backlog()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     for router in service.routers:
         app.include_router(router)
     document_problems(app)
     return app
+
+
+async def _note_path_ids(request: Request) -> None:
+    """What the request is about (``application_id`` ...), for every line it logs."""
+    note(**{name: value for name, value in request.path_params.items() if name.endswith("_id")})
 
 
 def get_runtime(request: Request) -> Runtime[Any]:

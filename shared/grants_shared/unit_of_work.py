@@ -23,6 +23,7 @@ from grants_shared.errors import Busy
 from grants_shared.events import Event, EventData
 from grants_shared.outbox import add_to_outbox
 from grants_shared.settings import ServiceSettings
+from grants_shared.tracing import Tracer, current_traceparent, trace
 
 T = TypeVar("T")
 S = TypeVar("S", bound=ServiceSettings)
@@ -52,8 +53,9 @@ class Transaction(Generic[S]):
     emitted: list[Event] = field(default_factory=list)
 
     async def emit(self, data: EventData) -> Event:
+        """The event goes into the outbox with the transaction: all of a transaction's events are
+        written together, in one round trip, when its change is done."""
         event = Event.new(data, source=self.source, traceparent=self.traceparent, actor=self.actor)
-        await add_to_outbox(self.db, self.session, event)
         self.emitted.append(event)
         return event
 
@@ -68,13 +70,19 @@ class Database(Generic[S]):
         client: AsyncMongoClient,
         settings: S,
         service: str,
-        after_commit: Callable[[], None] = lambda: None,
+        after_commit: Callable[[list[Event]], None] = lambda events: None,
+        lease_owner: str | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.db: AsyncDatabase = client[settings.database(service)]
         self.source = f"/grants/{service}"
         self.after_commit = after_commit
+        #: The relay the events are handed to after the commit holds them from the start.
+        self.lease_owner = lease_owner
+        #: The service's tracer, for the spans of its background work.
+        self.tracer = tracer or trace.get_tracer("grants")
 
     async def transact(
         self,
@@ -82,12 +90,17 @@ class Database(Generic[S]):
         traceparent: str | None = None,
         actor: str | None = None,
     ) -> T:
+        # The events continue the trace now current (the request's span, the event's handling) unless
+        # the caller names another.
+        traceparent = traceparent or current_traceparent()
         async with self.client.start_session() as session:
             emitted: list[Event] = []
 
             async def attempt(session: AsyncClientSession) -> T:
                 tx = Transaction(self.db, session, self.source, self.settings, traceparent, actor)
                 result = await change(tx)
+                if tx.emitted:
+                    await add_to_outbox(self.db, session, tx.emitted, self.lease_owner)
                 emitted[:] = tx.emitted
                 return result
 
@@ -103,5 +116,5 @@ class Database(Generic[S]):
                     raise Busy("the change met others at the same moment; nothing was written: try again") from None
                 raise
         if emitted:
-            self.after_commit()
+            self.after_commit(emitted)
         return result

@@ -27,7 +27,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.clock import utcnow
+from grants_shared.logs import about
 from grants_shared.retries import retry_delay  # noqa: F401  (workers import it from here too)
+from grants_shared.tracing import SpanKind, current_traceparent, span
 from grants_shared.unit_of_work import Database, Db, Transaction
 
 log = logging.getLogger(__name__)
@@ -119,8 +121,10 @@ class LeasedQueue:
 
 
 def ready_state(now: datetime, status: str = "pending") -> Doc:
-    """The queue fields of an item that is due at ``now`` and was never attempted."""
-    return {"status": status, "attempts": 0, "next_attempt_at": now, "claim": None, "claimed_at": None}
+    """The queue fields of an item that is due at ``now`` and was never attempted, with the trace it
+    was queued in (the worker that takes it continues that trace)."""
+    return {"status": status, "attempts": 0, "next_attempt_at": now, "claim": None, "claimed_at": None,
+            "traceparent": current_traceparent()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,12 @@ class LeasedWorker(ABC, Generic[Claimed]):
         return sum(1 for result in results if result is True)
 
     async def _take(self, doc: Doc) -> bool:
+        parent = self.queue.state(doc).get("traceparent")
+        with about(item_id=str(doc["_id"]), queue=self.queue.part or self.queue.collection), \
+                span(self.database.tracer, f"{self.name} {self.queue.collection}", SpanKind.INTERNAL, parent):
+            return await self._take_claimed(doc)
+
+    async def _take_claimed(self, doc: Doc) -> bool:
         async with self._at_once:
             stop_if_cancelled()
             claim = uuid4().hex

@@ -2,6 +2,7 @@
 SMTP sink; a manager, an applicant, reviewers and a grantee act over HTTP only."""
 
 import asyncio
+import json
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
@@ -17,6 +18,7 @@ from grants_shared.dev.journey import Journey
 from grants_shared.dev.stack import local_stack
 from grants_shared.settings import ServiceSettings
 from tests.support.bus import delete_topology
+from tests.support.otlp import otlp_collector
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +65,10 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
     mailbox, smtp_port = smtp_sink
     settings = ServiceSettings(prefix=f"e2e{uuid4().hex[:8]}", mongodb_url=mongodb_url, rabbitmq_url=rabbitmq_url)
     ports = {name: free_port() for name in ("applications", "scoring", "disbursement", "notifications")}
+    collector_port = free_port()
     env = {
+        "GRANTS_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{collector_port}/v1/traces",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
         "GRANTS_PREFIX": settings.prefix,
         "GRANTS_SMTP_HOST": "127.0.0.1",
         "GRANTS_SMTP_PORT": str(smtp_port),
@@ -73,7 +78,8 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
     }
     asyncio.run(_tap(settings, drain=False))
     try:
-        with local_stack(mongodb_url, rabbitmq_url, tmp_path / "logs", ports=ports, env=env) as stack:
+        with otlp_collector(collector_port) as collector, \
+                local_stack(mongodb_url, rabbitmq_url, tmp_path / "logs", ports=ports, env=env) as stack:
             steps: list[str] = []
             result = Journey(stack.urls, settings, say=steps.append, timeout=60).run()
 
@@ -108,6 +114,25 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
     assert not [m for m in events if ACCOUNT_NUMBER.encode() in m.body]
     subjects = [m["Subject"] for m in _mail_to(mailbox, result["applicant"])]
     assert len(subjects) == len(set(subjects)), f"an email was sent twice: {subjects}"
+
+    # One trace follows the decision through every service: the request that made it, the publish of
+    # each event and each consumer's handling, down to the emails (spans exported over OTLP).
+    [offer] = [s for s in collector.spans if s.service == "disbursement"
+               and s.name == "process grants.application.decided.v1"]  # fmt: skip
+    trace = collector.in_trace(offer.trace_id)
+    assert {s.service for s in trace} == {"applications", "scoring", "disbursement", "notifications"}
+    names = {(s.service, s.name) for s in trace}
+    assert ("scoring", "publish grants.application.decided.v1") in names
+    assert ("applications", "process grants.application.decided.v1") in names
+    assert ("notifications", "process grants.grant.offered.v1") in names
+    by_id = {s.span_id: s for s in trace}
+    assert by_id[offer.parent_span_id].name == "publish grants.application.decided.v1"  # parent: the publish
+    # The services log JSON lines naming the service, the trace and what the line is about.
+    lines = [json.loads(line) for line in (tmp_path / "logs" / "scoring.log").read_text().splitlines()
+             if line.startswith("{")]  # fmt: skip
+    [decision] = [line for line in lines if line.get("trace_id") == offer.trace_id
+                  and line["logger"] == "grants.requests"]  # fmt: skip
+    assert decision["service"] == "scoring" and decision["level"] == "INFO" and "application_id" in decision
 
 
 def _mail_to(mailbox: Mailbox, person: str) -> list:

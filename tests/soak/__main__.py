@@ -4,6 +4,7 @@ Exits 1 unless nothing was lost, doubled or left behind."""
 
 import asyncio
 import os
+import signal
 import sys
 import time
 
@@ -14,6 +15,8 @@ def main() -> int:
     applications = int(os.environ.get("SOAK_APPLICATIONS", "200"))
     every = float(os.environ.get("SOAK_KILL_EVERY", "10"))
     started = time.monotonic()
+    # A SIGTERM (timeout, CI) stops the soak like a Ctrl-C: its services, database and broker node go too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     figures = asyncio.run(soak(applications=applications, kill_every=every))
     print(figures.report())
     print(f"  (the whole run, with start-up and checks: {time.monotonic() - started:.0f}s)")

@@ -290,7 +290,8 @@ class FrontEnd:
                 return
 
 
-async def chaos(platform: Platform, broker: OwnBroker, figures: Figures, every: float, stop: asyncio.Event) -> None:
+async def chaos(platform: Platform, broker: OwnBroker, figures: Figures, every: float, stop: asyncio.Event,
+                second_kill: asyncio.Event) -> None:  # fmt: skip
     """A random service SIGKILLed every ``every`` seconds and started again; the broker restarted once."""
     loop = asyncio.get_running_loop()
     for n in range(1_000_000):
@@ -311,6 +312,8 @@ async def chaos(platform: Platform, broker: OwnBroker, figures: Figures, every: 
         killed_at = time.monotonic()
         platform.kill(name)
         figures.kills.append(name)
+        if len(figures.kills) == 2:
+            second_kill.set()
         await asyncio.sleep(1.0)
         platform.start(name)
         await loop.run_in_executor(None, platform.ready, name)
@@ -426,11 +429,15 @@ async def soak(applications: int = 200, kill_every: float = 10.0, concurrency: i
             people = FrontEnd(platform, settings)
             mono_start, wall_start = time.monotonic(), time.time()
             programme_id = await people.open_programme()
-            stop = asyncio.Event()
-            troublemaker = asyncio.create_task(chaos(platform, broker, figures, kill_every, stop))
+            stop, second_kill = asyncio.Event(), asyncio.Event()
+            troublemaker = asyncio.create_task(chaos(platform, broker, figures, kill_every, stop, second_kill))
             gate = asyncio.Semaphore(concurrency)
 
             async def one(n: int) -> str:
+                if n >= applications * 2 // 3:
+                    # However fast the rest went, the last third meets the second kill and what
+                    # follows it: a short soak is not over before its chaos has happened.
+                    await second_kill.wait()
                 async with gate:
                     return await people.journey(programme_id, n)
 

@@ -114,7 +114,9 @@ async def test_the_events_an_acceptance_causes_carry_the_request_trace_and_the_g
         assert response.status_code == 200, response.text
         caused = [*await bus.wait_for(GrantAccepted.type, grant_id=offer.grant_id),
                   *await bus.wait_for(PaymentScheduled.type, count=2, grant_id=offer.grant_id)]
-        assert [(e.traceparent, e.actor) for e in caused] == [(trace, "ann")] * 3
+        # The request's trace continued (same trace id, the service's own spans), and who asked.
+        assert [(e.traceparent.split("-")[1], e.actor) for e in caused] == [(trace.split("-")[1], "ann")] * 3
+        assert all(e.traceparent != trace for e in caused)
 
 
 async def test_a_stale_if_match_is_refused(settings: ServiceSettings, bus: TestBus) -> None:

@@ -226,5 +226,6 @@ async def test_events_a_request_causes_carry_its_trace_and_the_person_who_made_i
     )
     assert decided.status_code == 200, decided.text
     [event] = await scoring.bus.wait_for(ApplicationDecided.type, application_id="app-t")
-    assert event.traceparent == trace
+    assert event.traceparent.split("-")[1] == trace.split("-")[1]  # the request's trace, continued
+    assert event.traceparent != trace
     assert event.actor == "pm-1"

@@ -1,5 +1,6 @@
 """What every service gets from create_app: health, readiness, problem+json errors, role checks."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -141,7 +142,10 @@ async def test_events_a_route_causes_carry_the_request_trace_and_the_caller(sett
     async with serve(app_for(settings)) as client:
         assert (await client.post("/v1/rounds/r-1/close", headers=headers)).status_code == 204
         [event] = await bus.wait_for(ProgrammeClosed.type, programme_id="r-1")
-    assert event.traceparent == trace
+    # Continued, not copied: the same trace, under the service's own spans (request, then publish).
+    assert event.traceparent is not None and event.traceparent != trace
+    _, trace_id, span_id, _ = event.traceparent.split("-")
+    assert trace_id == "4bf92f3577b34da6a3ce929d0e0e4736" and span_id != "00f067aa0ba902b7"
     assert event.actor == "maya"
 
 
@@ -224,3 +228,40 @@ async def test_a_change_that_cannot_be_made_in_time_is_a_503_with_retry_after_an
         assert busy.headers["retry-after"] == "2" and busy.headers["content-type"] == "application/problem+json"
         assert (await database.db.counters.find_one({"_id": "c-1"}))["n"] == 1
         assert (await client.post("/v1/counters/c-1", headers=headers)).status_code == 204  # and then it works
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in a Prometheus text exposition (0 if absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_count_requests_by_route_database_round_trips_and_events(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    headers = {**bearer(settings, "maya", "programme_manager"), "If-Match": '"1"'}
+    async with serve(app_for(settings)) as client:
+        before = (await client.get("/metrics")).text
+        for n in range(3):
+            assert (await client.post(f"/v1/counters/c-{n}", headers=headers)).status_code == 204
+        assert (await client.post("/v1/rounds/r-m/close", headers=headers)).status_code == 204
+        await bus.wait_for(ProgrammeClosed.type, programme_id="r-m")
+        await asyncio.sleep(0.3)  # the relay marks the event published after the broker's confirm
+        after = await client.get("/metrics")
+    assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
+    text = after.text
+    route = {"service": "test", "method": "POST", "route": "/v1/counters/{counter_id}", "status": "204"}
+    # The figures are the process's: what this test did is what they grew by.
+    def grew(name: str, **labels: str) -> float:
+        return _sample(text, name, **labels) - _sample(before, name, **labels)
+
+    assert grew("grants_http_request_duration_seconds_count", **route) == 3  # by template, not by id
+    assert grew("grants_database_commands_total", service="test", command="commitTransaction") == 4
+    assert grew("grants_database_commands_total", service="test", command="update") >= 3
+    assert _sample(text, "grants_events_published_total", service="test", type=ProgrammeClosed.type) >= 1
+    assert _sample(text, "grants_outbox_pending", service="test") == 0
