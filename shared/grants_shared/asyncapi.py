@@ -1,7 +1,10 @@
 """Generate the AsyncAPI 3.0 document of the whole event catalogue from the contracts in events.py.
 
-Integrators bind their own queue to the events exchange and read this document; a test fails when
-`docs/asyncapi.yaml` no longer matches what this module generates (`make asyncapi` rewrites it).
+Two exchanges carry each event: the services' own (``grants.events``, with the personal data their
+consumers need) and the integrators' (``grants.public``, the same events without the fields the
+contracts mark personal). Integrators bind their own queue to the public one and read this document;
+a test fails when `docs/asyncapi.yaml` no longer matches what this module generates (`make asyncapi`
+rewrites it).
 """
 
 from typing import Any
@@ -45,7 +48,46 @@ def _hoist_defs(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, An
     return schema
 
 
-def build(exchange: str = "grants.events") -> dict[str, Any]:
+def _public_schema(schema: Any) -> Any:
+    """A schema without the properties marked personal (at any depth), its references renamed to the
+    public definitions."""
+    if isinstance(schema, list):
+        return [_public_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copied: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$ref" and isinstance(value, str):
+            copied[key] = f"{value}Public"
+        elif key == "properties" and isinstance(value, dict):
+            copied[key] = {name: _public_schema(prop) for name, prop in value.items()
+                           if not (isinstance(prop, dict) and prop.get("x-personal-data"))}  # fmt: skip
+        elif key == "$defs" and isinstance(value, dict):
+            copied[key] = {f"{name}Public": _public_schema(definition) for name, definition in value.items()}
+        else:
+            copied[key] = _public_schema(value)
+    if "required" in copied and isinstance(schema.get("properties"), dict):
+        copied["required"] = [name for name in copied["required"] if name in copied.get("properties", {})]
+    return copied
+
+
+def _amqp_channel(event_type: str, exchange: str, description: str, message: str) -> dict[str, Any]:
+    return {
+        "address": event_type,
+        "title": f"{event_type} on {exchange}",
+        "description": description,
+        "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": {"name": exchange, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"},
+                "bindingVersion": "0.3.0",
+            }
+        },
+    }
+
+
+def build(exchange: str = "grants.events", public_exchange: str = "grants.public") -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -53,7 +95,9 @@ def build(exchange: str = "grants.events") -> dict[str, Any]:
     for event_type, contract in sorted(CONTRACTS.items()):
         name = _name(contract)
         schema = contract.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        public = _public_schema(schema)
         schemas[contract.__name__] = _hoist_defs(schema, schemas)
+        schemas[f"{contract.__name__}Public"] = _hoist_defs(public, schemas)
         consumers = ", ".join(contract.consumers) or "integrators and audit only"
         description = (contract.__doc__ or "").strip()
         messages[name] = {
@@ -66,18 +110,23 @@ def build(exchange: str = "grants.events") -> dict[str, Any]:
             "payload": {"$ref": f"#/components/schemas/{contract.__name__}"},
             "bindings": {"amqp": {"messageType": event_type, "bindingVersion": "0.3.0"}},
         }
-        channels[name] = {
-            "address": event_type,
-            "title": event_type,
-            "description": f"Routing key `{event_type}` on the `{exchange}` topic exchange.",
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {"name": exchange, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"},
-                    "bindingVersion": "0.3.0",
-                }
-            },
+        messages[f"{name}Public"] = {
+            **messages[name],
+            "title": f"{contract.__name__} (public)",
+            "description": f"Published by **{contract.owner}** for integrators, without its personal data. "
+            f"Subject: `{contract.subject_field}`.",
+            "headers": {"$ref": "#/components/schemas/CloudEventsHeadersPublic"},
+            "payload": {"$ref": f"#/components/schemas/{contract.__name__}Public"},
+        }
+        channels[name] = _amqp_channel(event_type, exchange, f"Routing key `{event_type}` on the services' own "
+                                       f"`{exchange}` topic exchange (not for integrators).", name)  # fmt: skip
+        channels[f"{name}Public"] = _amqp_channel(event_type, public_exchange, f"Routing key `{event_type}` on the "
+                                                  f"integrators' `{public_exchange}` topic exchange.", f"{name}Public")  # fmt: skip
+        operations[f"integratorsReceive{contract.__name__}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{name}Public"},
+            "summary": f"an integrator's own queue receives {event_type} without its personal data",
+            "messages": [{"$ref": f"#/channels/{name}Public/messages/{name}Public"}],
         }
         channel_ref = {"$ref": f"#/channels/{name}"}
         operations[f"{contract.owner}Sends{contract.__name__}"] = {
@@ -95,16 +144,20 @@ def build(exchange: str = "grants.events") -> dict[str, Any]:
                 "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
             }
     schemas["CloudEventsHeaders"] = HEADERS_SCHEMA
+    schemas["CloudEventsHeadersPublic"] = _public_schema(HEADERS_SCHEMA)
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Grants platform events",
             "version": "1.0.0",
             "description": (
-                "Every event the grants services exchange over RabbitMQ. Bind your own queue to the "
-                f"`{exchange}` topic exchange with the routing keys (event types) you want. Bodies are JSON; "
-                "CloudEvents attributes travel in AMQP headers. Money is integer minor units plus an ISO 4217 "
-                "currency. Generated from shared/grants_shared/events.py: do not edit by hand."
+                "Every event the grants services exchange over RabbitMQ. Integrators bind their own queue to "
+                f"the `{public_exchange}` topic exchange with the routing keys (event types) they want, as the "
+                "integrators' broker user (which can read only there): it carries every event without the "
+                f"fields marked personal (`x-personal-data`). `{exchange}` is the services' own and is not for "
+                "integrators. Bodies are JSON; CloudEvents attributes travel in AMQP headers. Money is integer "
+                "minor units plus an ISO 4217 currency. Generated from shared/grants_shared/events.py: do not "
+                "edit by hand."
             ),
             "license": {"name": "MIT"},
         },
@@ -123,7 +176,12 @@ def build(exchange: str = "grants.events") -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # the public messages share parts with the internal ones: written out, not as anchors
+
+
 def render() -> str:
-    return "# Generated by `grants asyncapi` from shared/grants_shared/events.py. Do not edit by hand.\n" + yaml.safe_dump(
-        build(), sort_keys=False, allow_unicode=True, width=100
+    return "# Generated by `grants asyncapi` from shared/grants_shared/events.py. Do not edit by hand.\n" + yaml.dump(
+        build(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )

@@ -73,15 +73,21 @@ class Broker:
         return self._connection
 
     async def publish(self, event: Event, *, timeout: float = 10) -> None:
-        """Publish to the events exchange and wait for the broker's confirm."""
+        """Publish to the events exchange, and without its personal data to the integrators' one, and
+        wait for both confirms."""
         if not self._connected.is_set():
             raise BrokerUnavailable("not connected to RabbitMQ yet")
         assert self._connection is not None
         if self._publish_channel is None or self._publish_channel.is_closed:
             self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        exchange = await self._publish_channel.get_exchange(self.settings.exchange, ensure=False)
+        channel = self._publish_channel
+        internal = await channel.get_exchange(self.settings.exchange, ensure=False)
+        public = await channel.get_exchange(self.settings.public_exchange, ensure=False)
         # Not mandatory: an event nobody subscribes to yet (notification.delivered) is not an error.
-        await exchange.publish(to_message(event), routing_key=event.type, mandatory=False, timeout=timeout)
+        await asyncio.gather(
+            internal.publish(to_message(event), routing_key=event.type, mandatory=False, timeout=timeout),
+            public.publish(to_message(event, public=True), routing_key=event.type, mandatory=False, timeout=timeout),
+        )
 
     async def close(self) -> None:
         await stop(self._task)

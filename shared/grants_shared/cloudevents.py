@@ -14,7 +14,9 @@ SPECVERSION = "1.0"
 _REQUIRED = ("specversion", "id", "source", "type", "time", "subject")
 
 
-def to_message(event: Event) -> Message:
+def to_message(event: Event, public: bool = False) -> Message:
+    """The event as an AMQP message; ``public``: for the integrators' exchange, without the fields the
+    contract marks personal and without the actor (a person's id)."""
     headers: dict[str, str] = {
         "cloudEvents_specversion": SPECVERSION,
         "cloudEvents_id": event.id,
@@ -25,10 +27,11 @@ def to_message(event: Event) -> Message:
     }
     if event.traceparent:
         headers["traceparent"] = event.traceparent
-    if event.actor:
+    if event.actor and not public:
         headers["cloudEvents_actor"] = event.actor
+    body = json.dumps(event.data.without_personal_data()) if public else event.data.model_dump_json()
     return Message(
-        body=event.data.model_dump_json().encode(),
+        body=body.encode(),
         headers=headers,
         content_type="application/json",
         message_id=event.id,

@@ -55,12 +55,29 @@ class EventData(BaseModel):
         return str(getattr(self, self.subject_field))
 
     def without_personal_data(self) -> dict[str, object]:
-        """The event's data as JSON-ready values, minus the fields marked :data:`PERSONAL`."""
-        personal = {
-            name for name, field in type(self).model_fields.items()
-            if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("x-personal-data")
-        }
-        return self.model_dump(mode="json", exclude=personal)
+        """The event's data as JSON-ready values, minus the fields marked :data:`PERSONAL`, at any depth."""
+        return _strip_personal(self, self.model_dump(mode="json"))
+
+
+def is_personal(field: object) -> bool:
+    extra = getattr(field, "json_schema_extra", None)
+    return isinstance(extra, dict) and bool(extra.get("x-personal-data"))
+
+
+def _strip_personal(model: BaseModel, dumped: dict[str, object]) -> dict[str, object]:
+    for name, field in type(model).model_fields.items():
+        key = field.serialization_alias or name
+        if is_personal(field):
+            dumped.pop(key, None)
+            continue
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and isinstance(dumped.get(key), dict):
+            _strip_personal(value, dumped[key])  # type: ignore[arg-type]
+        elif isinstance(value, (list, tuple)) and isinstance(dumped.get(key), list):
+            for item, item_dumped in zip(value, dumped[key]):  # type: ignore[arg-type]
+                if isinstance(item, BaseModel) and isinstance(item_dumped, dict):
+                    _strip_personal(item, item_dumped)
+    return dumped
 
 
 Data = TypeVar("Data", bound=EventData)

@@ -44,6 +44,9 @@ OUTBOX_PENDING = Gauge("grants_outbox_pending", "Outbox entries not yet publishe
 OUTBOX_OLDEST_SECONDS = Gauge(
     "grants_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox entry", ["service"]
 )
+WORK_ITEMS = Gauge(
+    "grants_work_items", "Background work (payments, emails, webhook deliveries) by status", ["service", "queue", "status"]
+)
 
 
 class CommandCounter(monitoring.CommandListener):

@@ -8,6 +8,7 @@ the outbox relay and the workers, and closes all of them on shutdown.
 
 import asyncio
 import logging
+from importlib.resources import files
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,15 +29,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
+from grants_shared.hardening import DOCS_PREFIX, Hardening
 from grants_shared.idempotency import create_idempotency_indexes
 from grants_shared.logs import SERVICE, configure_logging, note
-from grants_shared.metrics import CommandCounter, RequestTelemetry
+from grants_shared.metrics import WORK_ITEMS, CommandCounter, RequestTelemetry
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
 from grants_shared.tasks import stop
 from grants_shared.tracing import Tracer, TracerProvider, tracer_for
 from grants_shared.unit_of_work import Database
+from grants_shared.worker import LeasedQueue
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,8 @@ class Service:
     create_indexes: Callable[[AsyncDatabase], Awaitable[None]]
     #: Long-running loops started with the app (payment runner, email sender...), cancelled on shutdown.
     workers: Sequence[Worker] = field(default_factory=tuple)
+    #: The queues those workers take from, counted by status in ``/metrics``.
+    queues: Sequence[LeasedQueue] = field(default_factory=tuple)
 
 
 @asynccontextmanager
@@ -136,7 +143,7 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
         tracing[1].shutdown()
 
     app = FastAPI(title=service.title, description=service.description, version="1.0.0", lifespan=lifespan,
-                  dependencies=[Depends(_note_path_ids)])  # fmt: skip
+                  dependencies=[Depends(_note_path_ids)], docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     if settings.cors_origins:
         app.add_middleware(
@@ -147,7 +154,9 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
             expose_headers=["ETag", "Location"],
         )
     _add_problem_handlers(app)
+    app.add_middleware(Hardening, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(RequestTelemetry, service=service.name, tracer=tracing[0])
+    _add_documentation(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -169,12 +178,29 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
     async def metrics(request: Request) -> Response:
         runtime: Runtime[Any] = request.app.state.runtime
         await runtime.relay.measure_backlog()
+        for queue in service.queues:
+            for status, count in (await queue.count_by_status(runtime.database)).items():
+                WORK_ITEMS.labels(service.name, queue.name, status).set(count)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in service.routers:
         app.include_router(router)
     document_problems(app)
     return app
+
+
+def _add_documentation(app: FastAPI) -> None:
+    """Swagger UI served by the service itself (no CDN: the assets are fastapi-offline's bundle)."""
+    assets = f"{DOCS_PREFIX}/assets"
+    app.mount(assets, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="documentation-assets")
+
+    @app.get(DOCS_PREFIX, include_in_schema=False)
+    async def documentation() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js", swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png", oauth2_redirect_url=None,
+        )  # fmt: skip
 
 
 async def _note_path_ids(request: Request) -> None:

@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     # traces go (an OTLP/HTTP endpoint such as http://otel-collector:4318/v1/traces; none: not exported).
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|debug|info|warning|error)$")
     log_json: bool = True
+    # Larger request bodies are refused with 413 before a route reads them (a service that takes file
+    # uploads raises its own).
+    max_request_bytes: int = Field(default=1_048_576, ge=1_024)
     otlp_traces_endpoint: str | None = None
 
     @property
@@ -78,6 +81,11 @@ class ServiceSettings(BaseSettings):
     @property
     def exchange(self) -> str:
         return f"{self.prefix}.events"
+
+    @property
+    def public_exchange(self) -> str:
+        """Where integrators bind: every event, without its personal data."""
+        return f"{self.prefix}.public"
 
     @property
     def dead_letter_exchange(self) -> str:

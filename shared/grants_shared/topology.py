@@ -1,6 +1,9 @@
 """The RabbitMQ objects every service declares (idempotently) at start-up.
 
-- ``<prefix>.events``: durable topic exchange; routing key = event type.
+- ``<prefix>.events``: durable topic exchange; routing key = event type. The services' own: events
+  carry the personal data their consumers need, so only the services' broker user reaches it.
+- ``<prefix>.public``: the integrators' topic exchange: every event again, without the fields its
+  contract marks personal (and without the actor). An integrators' broker user can read only there.
 - ``<prefix>.<service>.events``: one quorum queue per service, bound to the types it handles.
 - ``<prefix>.dlx`` + ``<prefix>.<service>.events.dlq``: where messages go that cannot be handled.
 - ``<prefix>.retry.<delay>``: a fanout exchange and queue per fixed delay; the message waits out its
@@ -17,6 +20,7 @@ from grants_shared.settings import ServiceSettings
 
 
 async def declare_events_exchange(channel: AbstractChannel, settings: ServiceSettings) -> AbstractExchange:
+    await channel.declare_exchange(settings.public_exchange, ExchangeType.TOPIC, durable=True)
     return await channel.declare_exchange(settings.exchange, ExchangeType.TOPIC, durable=True)
 
 

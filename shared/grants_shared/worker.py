@@ -60,6 +60,18 @@ class LeasedQueue:
     ready: tuple[str, ...] = ("pending",)
     claimed: str = "sending"
     part: str | None = None
+    #: Where an item ends when it will not be tried again (counted for ``/metrics`` with the others).
+    given_up: tuple[str, ...] = ("failed",)
+
+    @property
+    def name(self) -> str:
+        return self.part or self.collection
+
+    async def count_by_status(self, tx: Db) -> dict[str, int]:
+        """Items waiting, being worked and given up (each a count on the due index's status prefix)."""
+        collection = tx.db[self.collection]
+        return {status: await collection.count_documents({self.field("status"): status}, session=tx.session)
+                for status in (*self.ready, self.claimed, *self.given_up)}  # fmt: skip
 
     def field(self, name: str) -> str:
         return f"{self.part}.{name}" if self.part else name
@@ -69,12 +81,11 @@ class LeasedQueue:
 
     async def create_indexes(self, db: AsyncDatabase) -> None:
         """The two indexes the due queries need; create them at start-up with the service's own."""
-        name = self.part or self.collection
         await db[self.collection].create_index(
-            [(self.field("status"), ASCENDING), (self.field("next_attempt_at"), ASCENDING)], name=f"{name}_due"
+            [(self.field("status"), ASCENDING), (self.field("next_attempt_at"), ASCENDING)], name=f"{self.name}_due"
         )
         await db[self.collection].create_index(
-            [(self.field("status"), ASCENDING), (self.field("claimed_at"), ASCENDING)], name=f"{name}_claims"
+            [(self.field("status"), ASCENDING), (self.field("claimed_at"), ASCENDING)], name=f"{self.name}_claims"
         )
 
     async def due(self, tx: Db, now: datetime, lease: timedelta, limit: int) -> list[Doc]:

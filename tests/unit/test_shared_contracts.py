@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from typing import Annotated
+
 import pytest
 from pydantic import ValidationError
 
@@ -80,3 +82,29 @@ def test_personal_data_is_marked_and_left_out_of_what_leaves_the_platform() -> N
     assert public["title"] == "Peer support" and public["amount_requested"] == {"amount": 100, "currency": "GBP"}
     schema = ApplicationSubmitted.model_json_schema()
     assert schema["properties"]["summary"]["x-personal-data"] is True
+
+
+def test_personal_data_nested_in_lists_and_models_is_left_out_too() -> None:
+    from pydantic import BaseModel, Field
+
+    from grants_shared.events import PERSONAL, EventData
+
+    class Vote(BaseModel):
+        member_id: Annotated[str, Field(json_schema_extra=PERSONAL)]
+        recommendation: str
+
+    class Tally(BaseModel):
+        votes: list[Vote]
+        chair: Annotated[str, Field(json_schema_extra=PERSONAL)]
+        quorate: bool
+
+    class Decided(EventData):  # no type: not registered in the catalogue
+        subject_field = "application_id"
+        application_id: str
+        tally: Tally
+
+    decided = Decided(application_id="a1", tally=Tally(votes=[Vote(member_id="m1", recommendation="fund")],
+                                                        chair="m2", quorate=True))  # fmt: skip
+    assert decided.without_personal_data() == {
+        "application_id": "a1", "tally": {"votes": [{"recommendation": "fund"}], "quorate": True}
+    }

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from disbursement.api import ROUTERS
 from disbursement.config import Settings
 from disbursement.handlers import HANDLERS
-from disbursement.store import create_indexes
+from disbursement.store import PAYMENT_QUEUE, create_indexes
 from disbursement.workers import WORKERS
 from grants_shared.service import Service, create_app
 
@@ -24,6 +24,7 @@ SERVICE = Service(
     handlers=HANDLERS,
     create_indexes=create_indexes,
     workers=WORKERS,
+    queues=(PAYMENT_QUEUE,),
 )
 
 

@@ -9,7 +9,7 @@ from grants_shared.service import Service, create_app
 from notifications.api import ROUTERS
 from notifications.config import Settings
 from notifications.handlers import HANDLERS
-from notifications.store import create_indexes
+from notifications.store import EMAIL_QUEUE, WEBHOOK_QUEUE, create_indexes
 from notifications.workers import WORKERS
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ SERVICE = Service(
     handlers=HANDLERS,
     create_indexes=create_indexes,
     workers=WORKERS,
+    queues=(EMAIL_QUEUE, WEBHOOK_QUEUE),
 )
 
 

@@ -1,6 +1,7 @@
 """What every service gets from create_app: health, readiness, problem+json errors, role checks."""
 
 import asyncio
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -265,3 +266,62 @@ async def test_metrics_count_requests_by_route_database_round_trips_and_events(
     assert grew("grants_database_commands_total", service="test", command="update") >= 3
     assert _sample(text, "grants_events_published_total", service="test", type=ProgrammeClosed.type) >= 1
     assert _sample(text, "grants_outbox_pending", service="test") == 0
+
+
+async def test_every_answer_carries_the_security_headers_and_no_store(settings: ServiceSettings) -> None:
+    async with serve(app_for(settings)) as client:
+        for answer in (await client.get("/healthz"), await client.get("/v1/pledges/none"),
+                       await client.post("/v1/pledges", json={})):  # fmt: skip
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "no-referrer"
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+            assert answer.headers["cache-control"] == "no-store"
+            assert "strict-transport-security" not in answer.headers  # plain HTTP: no HSTS
+    app = app_for(settings)
+    async with app.router.lifespan_context(app):
+        import httpx
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://api.test") as tls:
+            assert (await tls.get("/healthz")).headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_the_api_documentation_is_served_by_the_service_itself(settings: ServiceSettings) -> None:
+    async with serve(app_for(settings)) as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(source.startswith("/docs/assets/") for source in sources), sources
+        for source in sources:
+            assert (await client.get(source)).status_code == 200
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_a_request_body_over_the_limit_is_a_413_problem_and_writes_nothing(settings: ServiceSettings) -> None:
+    small = settings.model_copy(update={"max_request_bytes": 2_048})
+    headers = bearer(settings, "maya", "programme_manager")
+    async with serve(app_for(small)) as client:
+        body = {"title": "big", "amount": {"amount": 1, "currency": "GBP"}, "padding": "x" * 5_000}
+        declared = await client.post("/v1/pledges", json=body, headers=headers)
+        assert declared.status_code == 413 and declared.headers["content-type"] == "application/problem+json"
+
+        async def streamed():  # no Content-Length: refused once it passes the limit
+            for _ in range(10):
+                yield b" " * 1_000
+
+        chunked = await client.post("/v1/pledges", content=streamed(),
+                                    headers={**headers, "Content-Type": "application/json"})  # fmt: skip
+        assert chunked.status_code == 413 and chunked.json()["status"] == 413
+        assert await runtime_of(client).db.pledges.count_documents({}) == 0
+
+
+async def test_metrics_count_background_work_by_status(settings: ServiceSettings) -> None:
+    from grants_shared.worker import LeasedQueue
+
+    jobs = LeasedQueue("jobs")
+    app = create_app(Service("test", "Test", "", [router], {}, no_indexes, queues=(jobs,)), settings)
+    async with serve(app) as client:
+        db = runtime_of(client).db
+        await db.jobs.insert_many([{"status": s} for s in ("pending", "pending", "pending", "sending", "failed")])
+        text = (await client.get("/metrics")).text
+    for status, n in (("pending", 3), ("sending", 1), ("failed", 1)):
+        assert _sample(text, "grants_work_items", service="test", queue="jobs", status=status) == n
