@@ -67,6 +67,18 @@ _RESERVED = [
 ]  # fmt: skip
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test runner's capture included)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
     """One handler on the root logger, writing to stderr; uvicorn's own loggers pass through it.
     Idempotent: a process that builds several apps (the tests) configures once."""
@@ -74,7 +86,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     root.setLevel(level.upper())
     if any(getattr(handler, "grants", False) for handler in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.grants = True  # type: ignore[attr-defined]
     handler.setFormatter(GrantsJsonFormatter(service) if json_lines else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))  # fmt: skip
