@@ -24,23 +24,13 @@ from grants_shared.dev.journey import Journey
 from grants_shared.dev.stack import PORTS, local_stack
 from grants_shared.settings import ServiceSettings
 from tests.support.bus import delete_topology
+from tests.support.portal_pages import pages_after, signed_in
 
 REQUESTS = int(os.environ.get("BENCH_PAGE_REQUESTS", "20"))
 TARGET_MS = 150.0
 #: Beyond this a page's calls would grow with what it shows: every page here makes a bounded number.
 CALLS_LIMIT = 8
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def signed_in(portal: str, subject: str | None) -> httpx.Client:
-    client = httpx.Client(base_url=portal, timeout=30, follow_redirects=False)
-    if subject:
-        form = client.get("/sign-in")
-        token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
-        answer = client.post("/sign-in", data={"csrf_token": token, "persona": subject, "next": "/"})
-        assert answer.status_code == 303, answer.text
-    return client
 
 
 def measure(client: httpx.Client, path: str) -> dict[str, float]:
@@ -71,20 +61,7 @@ def main() -> int:
     ) as stack:
         journey = Journey(stack.urls, ServiceSettings(prefix=bus.prefix), say=lambda _: None)
         done = journey.run(person="sam-harrow", organisation_id="org-harrow-mens-shed")
-        application, grant, programme = done["application_id"], done["grant"]["id"], done["grant"]["programme_id"]
-        review = done["reviews"][0]
-        pages = {
-            None: ["/", "/programmes", f"/programmes/{programme}"],
-            "sam-harrow": ["/applications", f"/applications/{application}", f"/grants/{grant}", "/inbox",
-                           "/organisation"],
-            review["reviewer"]: ["/reviews", f"/reviews/{review['id']}", "/conflicts"],
-            "maya-manager": ["/manage", f"/manage/programmes/{programme}", f"/manage/programmes/{programme}/ranking",
-                             f"/manage/programmes/{programme}/applications", f"/manage/applications/{application}",
-                             "/manage/conflicts"],
-            "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
-                             f"/finance/programmes/{programme}/ledger"],
-            "ade-admin": ["/admin/webhooks"],
-        }
+        pages = pages_after(done)
         for subject, paths in pages.items():
             client = signed_in(stack.urls["portal"], subject)
             for path in paths:

@@ -1,0 +1,37 @@
+"""The portal's pages for each kind of person, after one journey has given them something to show;
+and a signed-in browser-less client. Used by the portal benchmark and the query-plan test."""
+
+import re
+from typing import Any
+
+import httpx
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def signed_in(portal: str, subject: str | None) -> httpx.Client:
+    client = httpx.Client(base_url=portal, timeout=30, follow_redirects=False)
+    if subject:
+        form = client.get("/sign-in")
+        token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+        answer = client.post("/sign-in", data={"csrf_token": token, "persona": subject, "next": "/"})
+        assert answer.status_code == 303, answer.text
+    return client
+
+
+def pages_after(done: dict[str, Any]) -> dict[str | None, list[str]]:
+    """``{persona (None: anyone): [path, ...]}`` for the journey ``done`` (``Journey.run``'s answer)."""
+    application, grant, programme = done["application_id"], done["grant"]["id"], done["grant"]["programme_id"]
+    review = done["reviews"][0]
+    return {
+        None: ["/", "/programmes", f"/programmes/{programme}"],
+        "sam-harrow": ["/applications", f"/applications/{application}", f"/grants/{grant}", "/inbox",
+                       "/organisation"],
+        review["reviewer"]: ["/reviews", f"/reviews/{review['id']}", "/conflicts"],
+        "maya-manager": ["/manage", f"/manage/programmes/{programme}", f"/manage/programmes/{programme}/ranking",
+                         f"/manage/programmes/{programme}/applications", f"/manage/applications/{application}",
+                         "/manage/conflicts"],
+        "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
+                         f"/finance/programmes/{programme}/ledger"],
+        "ade-admin": ["/admin/webhooks"],
+    }  # fmt: skip
