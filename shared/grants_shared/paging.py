@@ -1,0 +1,133 @@
+"""Long lists, paged by a window on their key, so that a page costs about what it shows.
+
+A list sorted by a key (when an application was submitted, its score) is usually asked for as "the
+first 50 of this programme's, sorted". The embedded database reads every document a query matches
+before it sorts and cuts them (so does MongoDB when no index gives the order), so that page costs
+100,000 reads when the programme has 100,000 applications, and the next page as much again. Here a page
+instead asks for a narrow *window* of the key (``submitted_at`` between two times, a score between two
+values), sorts what it finds, and widens or moves the window until the page is full: each read matches
+about a page's worth of documents, however long the list. How wide a window should be is learnt from
+the density the last pages found, per list, so the next page usually takes one read.
+
+A page ends with a cursor (:class:`After`: the last item's key and id) that the next page starts from;
+an offset is never needed, so a deep page costs what the first does. Documents without the key (a
+draft that was never submitted) are not in the list.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from grants_shared.errors import GrantsError
+from grants_shared.unit_of_work import Db
+
+Key = datetime | int | float
+Doc = dict[str, Any]
+
+#: Reads one page may make at most (an empty list still answers, after this many widening windows).
+MAX_WINDOWS = 24
+#: How wide the first window of a list never seen before is, as a share of its whole range.
+FIRST_SHARE = 1 / 4096
+
+_densities: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class After:
+    """Where the next page starts: just after the item with this key and id."""
+
+    value: Key
+    id: str
+
+    def token(self) -> str:
+        kind = "t" if isinstance(self.value, datetime) else "n"
+        value = self.value.timestamp() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([kind, value, self.id], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> "After":
+        try:
+            kind, value, item_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if kind not in ("t", "n") or not isinstance(value, int | float) or not isinstance(item_id, str):
+                raise ValueError
+            return cls(datetime.fromtimestamp(value, UTC) if kind == "t" else value, item_id)
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            raise GrantsError("the page cursor is not one this list gave") from None
+
+
+def _number(value: Key) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _key_value(number: float, like: Key) -> Key:
+    return datetime.fromtimestamp(number, UTC) if isinstance(like, datetime) else number
+
+
+def _comes_after(doc: Doc, key: str, after: After, descending: bool) -> bool:
+    value, point = _number(doc[key]), _number(after.value)
+    if value != point:
+        return value < point if descending else value > point
+    return doc["_id"] < after.id if descending else doc["_id"] > after.id
+
+
+async def window_page(
+    tx: Db,
+    collection: str,
+    query: dict[str, Any],
+    key: str,
+    *,
+    lowest: Key,
+    highest: Key,
+    limit: int,
+    descending: bool = False,
+    after: After | None = None,
+    projection: dict[str, int] | None = None,
+) -> tuple[list[Doc], After | None]:
+    """Up to ``limit`` documents matching ``query``, in the order of ``key`` (then ``_id``), starting after
+    ``after``; and the cursor of the next page (None at the end). Every document's ``key`` must lie between
+    ``lowest`` and ``highest``; an index on the query's equality fields followed by ``key`` serves each
+    window."""
+    low, high = _number(lowest), _number(highest)
+    list_name = f"{collection}:{key}:{'desc' if descending else 'asc'}:{','.join(sorted(query))}"
+    position = _number(after.value) if after else (high if descending else low)
+    density = _densities.get(list_name)
+    width = (2 * limit / density) if density else max((high - low) * FIRST_SHARE, 1e-6)
+    if projection is not None:
+        projection = {**projection, key: 1}
+    found: list[Doc] = []
+    for _ in range(MAX_WINDOWS):
+        if descending:
+            start, end = max(low, position - width), position
+            window: dict[str, Key] = {"$lte": _key_value(end, lowest)}
+            window["$gte" if start <= low else "$gt"] = _key_value(start, lowest)
+        else:
+            start, end = position, min(high, position + width)
+            window = {"$gte": _key_value(start, lowest)}
+            window["$lte" if end >= high else "$lt"] = _key_value(end, lowest)
+        docs = await tx.db[collection].find({**query, key: window}, projection, session=tx.session).to_list(None)
+        if docs or density is None:
+            density = max(len(docs), 1) / max(end - start, 1e-6)
+            _densities[list_name] = density
+        if after is not None:
+            docs = [doc for doc in docs if _comes_after(doc, key, after, descending)]
+        docs.sort(key=lambda doc: (_number(doc[key]), doc["_id"]), reverse=descending)
+        found += docs
+        if len(found) >= limit:
+            page = found[:limit]
+            last = page[-1]
+            return page, After(last[key], last["_id"])
+        if (start <= low) if descending else (end >= high):
+            return found, None
+        position = start if descending else end
+        # Wide enough, by the density just seen, for what the page still lacks (doubled while it finds none).
+        missing = limit - len(found)
+        width = (2 * missing / density) if docs else width * 2
+    if found:
+        return found, After(found[-1][key], found[-1]["_id"])
+    # Nothing yet in a very sparse stretch: the next page goes on from where this one stopped (ties at that
+    # key have not been read: the sentinel id lets every one of them through).
+    return found, After(_key_value(position, lowest), "\uffff" if descending else "")

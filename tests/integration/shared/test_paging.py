@@ -1,0 +1,100 @@
+"""Windowed pages: every item once, in order, each read matching about a page's worth of documents."""
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import ASCENDING, AsyncMongoClient, monitoring
+
+from grants_shared.errors import GrantsError
+from grants_shared.paging import After, window_page
+from grants_shared.settings import ServiceSettings
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Reads(monitoring.CommandListener):
+    """What each find on the collection returned (the documents the database read and sent)."""
+
+    def __init__(self) -> None:
+        self.returned: list[int] = []
+        self._finds: set[int] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == "items":
+            self._finds.add(event.request_id)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.request_id in self._finds:
+            self.returned.append(len(event.reply["cursor"]["firstBatch"]))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class Database:
+    def __init__(self, client: AsyncMongoClient, name: str) -> None:
+        self.db = client[name]
+        self.session = None
+
+
+@pytest.fixture
+async def items(settings: ServiceSettings) -> Any:
+    reads = Reads()
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, event_listeners=[reads])
+    db = Database(client, f"{settings.prefix}_paging")
+    rng = random.Random(7)
+    docs = [{"_id": f"i{n:05d}", "programme_id": "p-1" if n % 4 else "p-2",
+             "submitted_at": START + timedelta(seconds=rng.randrange(0, 86_400 * 30)),
+             "score": rng.randrange(0, 500) / 100} for n in range(3_000)]  # fmt: skip
+    docs += [{"_id": "tie-a", "programme_id": "p-1", "submitted_at": START + timedelta(days=3), "score": 2.5},
+             {"_id": "tie-b", "programme_id": "p-1", "submitted_at": START + timedelta(days=3), "score": 2.5},
+             {"_id": "draft", "programme_id": "p-1"}]  # fmt: skip
+    await db.db.items.insert_many(docs)
+    await db.db.items.create_index([("programme_id", ASCENDING), ("submitted_at", ASCENDING)])
+    await db.db.items.create_index([("programme_id", ASCENDING), ("score", ASCENDING)])
+    yield db, reads, [d for d in docs if d["programme_id"] == "p-1" and "score" in d]
+    await client.drop_database(db.db.name)
+    await client.close()
+
+
+async def _all_pages(db: Database, key: str, descending: bool, limit: int, **bounds: Any) -> list[list[str]]:
+    pages, after = [], None
+    while True:
+        page, after = await window_page(db, "items", {"programme_id": "p-1"}, key, limit=limit,
+                                        descending=descending, after=after, **bounds)  # fmt: skip
+        pages.append([doc["_id"] for doc in page])
+        if after is None:
+            return pages
+        after = After.parse(after.token())  # as a client would send it back
+
+
+@pytest.mark.parametrize("descending", [False, True])
+async def test_every_item_once_in_order_by_time(items: Any, descending: bool) -> None:
+    db, reads, expected = items
+    pages = await _all_pages(db, "submitted_at", descending, 50, lowest=START - timedelta(days=1),
+                             highest=START + timedelta(days=400))  # fmt: skip
+    listed = [item for page in pages for item in page]
+    order = sorted(expected, key=lambda d: (d["submitted_at"], d["_id"]), reverse=descending)
+    assert listed == [d["_id"] for d in order]  # every one once, ties by id, the draft (no key) not at all
+    assert all(len(page) == 50 for page in pages[:-1])
+    # Once the density is learnt, a page is about one read of about a page's worth of documents.
+    steady = reads.returned[len(reads.returned) // 2:]
+    assert max(steady) <= 4 * 50, steady
+    assert len(reads.returned) <= 2.5 * len(pages) + 12
+
+
+async def test_by_score_highest_first_with_ties(items: Any) -> None:
+    db, _, expected = items
+    pages = await _all_pages(db, "score", True, 40, lowest=0, highest=5)
+    listed = [item for page in pages for item in page]
+    assert listed == [d["_id"] for d in sorted(expected, key=lambda d: (d["score"], d["_id"]), reverse=True)]
+
+
+async def test_a_cursor_that_is_not_one_is_a_bad_request() -> None:
+    with pytest.raises(GrantsError):
+        After.parse("not-a-cursor")
+    with pytest.raises(GrantsError):
+        After.parse(After(1.5, "x").token()[:-3] + "!!!")
+    assert After.parse(After(START, "x").token()) == After(START, "x")
