@@ -27,7 +27,7 @@ from grants_shared.cloudevents import from_message
 from grants_shared.errors import MalformedEvent, NotYetKnown, PermanentError
 from grants_shared.events import Event, EventData
 from grants_shared.logs import about
-from grants_shared.metrics import EVENTS_CONSUMED
+from grants_shared.metrics import EVENTS_CONSUMED, ORIGIN
 from grants_shared.tracing import SpanKind, Tracer, span
 from grants_shared.settings import ServiceSettings
 from grants_shared.topology import declare_service_queues
@@ -126,6 +126,7 @@ class Consumer:
             await self._handle_event(message, handler, event)
 
     async def _handle_event(self, message: AbstractIncomingMessage, handler: Handler, event: Event) -> None:
+        ORIGIN.set(f"event {event.type}")
         try:
             await self.database.transact(lambda tx: self._handle(tx, handler, event))
         except AlreadyHandled:

@@ -8,6 +8,7 @@ in one process (the tests) keep their figures apart.
 
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -20,8 +21,15 @@ from grants_shared.tracing import SpanKind, Tracer, span
 log = logging.getLogger("grants.requests")
 
 DATABASE_COMMANDS = Counter(
-    "grants_database_commands", "Database commands sent (round trips), by command", ["service", "command"]
+    "grants_database_commands",
+    "Database commands sent (round trips), by command and by what caused them: a route "
+    "('POST /v1/applications/{application_id}/submit'), an event ('event grants.application.submitted.v1'), "
+    "a worker, the outbox relay, or start-up",
+    ["service", "command", "origin"],
 )
+#: What the current task is doing, for counting its round trips: set by the request, the consumer, the
+#: relay and each worker.
+ORIGIN: ContextVar[str] = ContextVar("grants_origin", default="start-up")
 DATABASE_FAILURES = Counter(
     "grants_database_command_failures",
     "Database commands that failed, by command and error (WriteConflict: a transaction met another)",
@@ -56,7 +64,7 @@ class CommandCounter(monitoring.CommandListener):
         self.service = service
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        DATABASE_COMMANDS.labels(self.service, event.command_name).inc()
+        DATABASE_COMMANDS.labels(self.service, event.command_name, ORIGIN.get()).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -91,6 +99,7 @@ class RequestTelemetry:
             await send(message)
 
         SERVICE.set(self.service)
+        ORIGIN.set(f"{scope['method']} unrouted")  # until the route is known (grants_shared.service)
         with span(self.tracer, scope["method"], SpanKind.SERVER, headers.get("traceparent")) as current:
             try:
                 await self.app(scope, receive, send_and_note)

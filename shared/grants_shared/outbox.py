@@ -30,7 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from grants_shared.broker import Broker
 from grants_shared.clock import utcnow
 from grants_shared.events import CONTRACTS, Event
-from grants_shared.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
+from grants_shared.metrics import EVENTS_PUBLISHED, ORIGIN, OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING
 from grants_shared.tasks import stop
 from grants_shared.tracing import SpanKind, Tracer, current_traceparent, span
 
@@ -118,6 +118,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         next_poll = 0.0
+        ORIGIN.set("outbox relay")
         loop = asyncio.get_running_loop()
         while True:
             try:

@@ -32,7 +32,7 @@ from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
 from grants_shared.hardening import DOCS_PREFIX, Hardening
 from grants_shared.idempotency import create_idempotency_indexes
 from grants_shared.logs import SERVICE, configure_logging, note
-from grants_shared.metrics import WORK_ITEMS, CommandCounter, RequestTelemetry
+from grants_shared.metrics import ORIGIN, WORK_ITEMS, CommandCounter, RequestTelemetry
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
 from grants_shared.settings import ServiceSettings
@@ -120,6 +120,7 @@ async def running(service: Service, settings: S, tracing: Tracing | None = None)
 
 
 async def _keep_running(worker: Worker, runtime: Runtime[Any]) -> None:
+    ORIGIN.set(f"worker {worker.__name__}")
     while True:
         try:
             await worker(runtime)
@@ -204,8 +205,10 @@ def _add_documentation(app: FastAPI) -> None:
 
 
 async def _note_path_ids(request: Request) -> None:
-    """What the request is about (``application_id`` ...), for every line it logs."""
+    """What the request is about (``application_id`` ...), for every line it logs; its route, for the
+    round trips it causes."""
     note(**{name: value for name, value in request.path_params.items() if name.endswith("_id")})
+    ORIGIN.set(f"{request.method} {getattr(request.scope.get('route'), 'path', 'unrouted')}")
 
 
 def get_runtime(request: Request) -> Runtime[Any]:
