@@ -41,8 +41,10 @@ test-browser: install
 test-fast: install
 	cd tests && ../$(BIN)/pytest -q unit
 
-## Benchmarks (throughput of the event path, the portal's pages); not part of `make test`.
+## Benchmarks (the whole pipeline against the raw limits of this machine, the event path, the portal's
+## pages); not part of `make test`. Figures go to bench-results/.
 bench: install
+	$(BIN)/python -m tests.bench.pipeline
 	$(BIN)/python -m tests.bench.event_path
 	$(BIN)/python -m tests.bench.portal_pages
 

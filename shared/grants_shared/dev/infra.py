@@ -80,6 +80,14 @@ def mongodb(storage_path: str = ":memory:", log_file: Path | None = None, cache_
 @contextlib.contextmanager
 def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = None,
                      cache_size: str = "1G") -> Iterator[str]:
+    with embedded_mongodb_process(storage_path, log_file, cache_size) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def embedded_mongodb_process(storage_path: str = ":memory:", log_file: Path | None = None,
+                             cache_size: str = "1G") -> Iterator[tuple[str, int]]:
+    """The embedded server's URL and process id (the benchmarks read its CPU time)."""
     port = free_port()
     log = open(log_file, "ab") if log_file else tempfile.TemporaryFile()
     process = subprocess.Popen(
@@ -92,7 +100,7 @@ def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = Non
     try:
         wait_for_port("127.0.0.1", port, 30, "the embedded MongoDB-wire server (SecantusDB)")
         # retryWrites=false: its retryable-write bookkeeping slows every write after ~10,000 writes.
-        yield f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false", process.pid
     finally:
         process.terminate()
         try:

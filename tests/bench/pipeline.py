@@ -1,0 +1,317 @@
+"""Benchmark of the whole pipeline: applications from submission to paid and notified, the four services
+as separate processes on an embedded database of the benchmark's own, people simulated as careful
+front ends that act as soon as they can. Prints every figure beside the raw limits measured in the same
+run, as ratios, and writes them to ``bench-results/pipeline.json``. Asserts nothing about time.
+
+- **Raw limits**, measured first: the database's single writes/s and transactions/s (insert + update +
+  commit, 16 at a time), the broker's publishes/s with confirms.
+- **Round trips per application**, by service, by command and by what caused them (each service counts
+  its own with PyMongo's command monitoring, ``/metrics``), net of idle polling (measured for 10 s
+  before), with people's reads (the front ends' GETs) shown apart.
+- **WriteConflicts per application** (aborted transactions), **throughput** (applications/s from the
+  first submission to the last notification) against the limit the database's transaction rate and the
+  round-trip count allow, **latency** of each person's call (p50/p99), and the same pipeline run three
+  times in a row (throughput must not fall as history grows), with the idle database's CPU after.
+
+    make bench                      BENCH_APPLICATIONS=200 BENCH_RUNS=3 to change the size
+"""
+
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import aio_pika
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
+
+from grants_shared.dev import infra
+from grants_shared.dev.stack import SERVICES
+from grants_shared.settings import ServiceSettings
+from tests.soak.soak import FrontEnd, Platform
+from tests.support.bus import delete_topology
+
+APPLICATIONS = int(os.environ.get("BENCH_APPLICATIONS", "200"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
+#: The targets of "Fast" (issue 13), each printed beside what was measured.
+TARGETS = {"round_trips_per_application": 35, "write_conflicts_per_application": 0.5, "throughput_share": 0.7,
+           "third_run_share": 0.9, "idle_database_cpu": 0.05, "submit_p99_ms": 100, "decision_p99_ms": 250,
+           "scores_p99_ms": 250}  # fmt: skip
+
+
+def p(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(share * len(ordered)) - 1)] if ordered else 0.0
+
+
+# --- the raw limits ------------------------------------------------------------------------------
+
+
+async def raw_limits(mongodb_url: str, rabbitmq_url: str) -> dict[str, float]:
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
+    db = client[f"bench{uuid4().hex[:6]}_raw"]
+    try:
+        n, started = 2_000, time.perf_counter()
+        for first in range(0, n, 16):
+            await asyncio.gather(*(db.writes.insert_one({"n": i}) for i in range(first, first + 16)))
+        writes = n / (time.perf_counter() - started)
+
+        async def transaction(i: int) -> None:
+            async with client.start_session() as session:
+                async def change(s: Any) -> None:
+                    await db.txs.insert_one({"_id": i}, session=s)
+                    await db.counters.update_one({"_id": i % 64}, {"$inc": {"n": 1}}, upsert=True, session=s)
+                await session.with_transaction(change)
+
+        n, started = 1_000, time.perf_counter()
+        for first in range(0, n, 16):
+            await asyncio.gather(*(transaction(i) for i in range(first, first + 16)))
+        transactions = n / (time.perf_counter() - started)
+        await client.drop_database(db.name)
+    finally:
+        await client.close()
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(f"bench{uuid4().hex[:6]}", durable=True, arguments={"x-queue-type": "quorum"})
+        n, started = 3_000, time.perf_counter()
+        for first in range(0, n, 100):
+            await asyncio.gather(*(channel.default_exchange.publish(aio_pika.Message(b"x" * 1_000), queue.name)
+                                   for _ in range(first, first + 100)))  # fmt: skip
+        publishes = n / (time.perf_counter() - started)
+        await queue.delete(if_unused=False, if_empty=False)
+    # Each transaction above is three round trips (insert, update, commit).
+    return {"database_writes_per_s": writes, "database_transactions_per_s": transactions,
+            "database_round_trips_per_s": 3 * transactions, "broker_publishes_per_s": publishes}  # fmt: skip
+
+
+# --- counting what the services do ---------------------------------------------------------------
+
+
+async def scrape(http: httpx.AsyncClient, platform: Platform) -> dict[str, dict[tuple[str, str], float]]:
+    """``{service: {(command, origin): round trips}}`` and ``{service: {("WriteConflict", command): n}}``."""
+    counts: dict[str, dict[tuple[str, str], float]] = {}
+    for service in SERVICES:
+        text = (await http.get(f"{platform.url(service)}/metrics")).text
+        mine: dict[tuple[str, str], float] = defaultdict(float)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "grants_database_commands_total":
+                    mine[(sample.labels["command"], sample.labels["origin"])] += sample.value
+                elif sample.name == "grants_database_command_failures_total" and sample.labels["error"] == "WriteConflict":
+                    mine[("WriteConflict", sample.labels["command"])] += sample.value
+        counts[service] = mine
+    return counts
+
+
+def difference(after: dict[str, dict[Any, float]], before: dict[str, dict[Any, float]]) -> dict[str, dict[Any, float]]:
+    return {s: {k: v - before.get(s, {}).get(k, 0.0) for k, v in after[s].items()} for s in after}
+
+
+def is_scrape(origin: str) -> bool:
+    return origin in ("GET /metrics", "GET /readyz", "GET /healthz")
+
+
+def is_persons_read(origin: str) -> bool:
+    return origin.startswith("GET ") and not is_scrape(origin)
+
+
+def is_idle_polling(origin: str) -> bool:
+    return origin == "outbox relay" or origin.startswith("worker ")
+
+
+def database_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the people, timed ---------------------------------------------------------------------------
+
+ID = re.compile(r"/(app|prg|rev|grant|gr|pay|org|con)[-_][0-9a-zA-Z_-]+|/[0-9a-f]{8}-[0-9a-f-]{27,}|/org-[^/]+")
+
+
+class TimedFrontEnd(FrontEnd):
+    """The soak's careful front end, with every call's latency noted by what it was."""
+
+    def __init__(self, platform: Platform, settings: ServiceSettings) -> None:
+        super().__init__(platform, settings)
+        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=400))
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+
+    async def call(self, method: str, service: str, path: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        answer = await super().call(method, service, path, headers, **kwargs)
+        self.latencies[f"{method} {service} {ID.sub('/{id}', path)}"].append((time.perf_counter() - started) * 1000)
+        return answer
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+
+async def pipeline(platform: Platform, settings: ServiceSettings, applications: int) -> dict[str, Any]:
+    people = TimedFrontEnd(platform, settings)
+    http = httpx.AsyncClient(timeout=30)
+    programme_id = await people.open_programme()
+    before = await scrape(http, platform)
+    started = time.perf_counter()
+    done = await asyncio.gather(*(people.journey(programme_id, n) for n in range(applications)), return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    after = await scrape(http, platform)
+    await http.aclose()
+    await people.http.aclose()
+    failures = [d for d in done if isinstance(d, BaseException)]
+    return {"elapsed_s": elapsed, "completed": applications - len(failures), "failures": [repr(f) for f in failures[:3]],
+            "counts": difference(after, before), "latencies": people.latencies}  # fmt: skip
+
+
+def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str, dict[tuple[str, str], float]],
+                idle_seconds: float, elapsed: float, applications: int) -> dict[str, Any]:  # fmt: skip
+    """Per application: by service, by command and by cause, net of idle polling, people's reads apart."""
+    by_service: dict[str, float] = {}
+    by_command: Counter[str] = Counter()
+    by_origin: Counter[str] = Counter()
+    reads: dict[str, float] = {}
+    conflicts = 0.0
+    for service, figures in counts.items():
+        total = reads_here = 0.0
+        for (command, origin), n in figures.items():
+            if command == "WriteConflict":
+                conflicts += n
+                continue
+            if is_scrape(origin):
+                continue
+            if is_idle_polling(origin):
+                n = max(0.0, n - idle[service].get((command, origin), 0.0) / idle_seconds * elapsed)
+            if is_persons_read(origin):
+                reads_here += n
+                continue
+            total += n
+            by_command[command] += n
+            by_origin[f"{service}: {origin}"] += n
+        by_service[service] = total / applications
+        reads[service] = reads_here / applications
+    return {
+        "per_application": sum(by_service.values()),
+        "by_service": by_service,
+        "by_command": {k: v / applications for k, v in by_command.most_common()},
+        "by_cause": {k: v / applications for k, v in by_origin.most_common(25)},
+        "persons_reads_per_application": reads,
+        "write_conflicts_per_application": conflicts / applications,
+    }
+
+
+def latency(latencies: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {what: {"n": len(values), "p50_ms": statistics.median(values), "p99_ms": p(values, 0.99)}
+            for what, values in sorted(latencies.items())}  # fmt: skip
+
+
+async def measure() -> dict[str, Any]:
+    rabbitmq_url = infra.ensure_rabbitmq()
+    logs = Path(tempfile.mkdtemp(prefix="grants-bench-logs-"))
+    results: dict[str, Any] = {"machine": machine(), "applications": APPLICATIONS}
+    with infra.embedded_mongodb_process(":memory:", logs / "mongodb.log", cache_size="4G") as (mongodb_url, pid):
+        results["limits"] = limits = await raw_limits(mongodb_url, rabbitmq_url)
+        settings = ServiceSettings(prefix=f"bench{uuid4().hex[:6]}", rabbitmq_url=rabbitmq_url, mongodb_url=mongodb_url)
+        env = {**os.environ, "GRANTS_PREFIX": settings.prefix, "GRANTS_MONGODB_URL": mongodb_url,
+               "GRANTS_RABBITMQ_URL": rabbitmq_url, "GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": "9",
+               "GRANTS_PAYMENT_POLL_SECONDS": "0.5", "GRANTS_EMAIL_POLL_SECONDS": "0.5",
+               "GRANTS_OUTBOX_POLL_SECONDS": "0.5", "GRANTS_LOG_LEVEL": "WARNING"}  # fmt: skip
+        platform = Platform(env, logs)
+        try:
+            for name in SERVICES:
+                platform.start(name)
+            for name in SERVICES:
+                platform.ready(name)
+            http = httpx.AsyncClient(timeout=30)
+            idle_before, cpu_before, idle_seconds = await scrape(http, platform), database_cpu_seconds(pid), 10.0
+            await asyncio.sleep(idle_seconds)
+            idle = difference(await scrape(http, platform), idle_before)
+            results["idle_database_cpu_before"] = (database_cpu_seconds(pid) - cpu_before) / idle_seconds
+            runs = []
+            for run in range(RUNS):
+                figures = await pipeline(platform, settings, APPLICATIONS)
+                figures["round_trips"] = round_trips(figures["counts"], idle, idle_seconds, figures["elapsed_s"],
+                                                     APPLICATIONS)  # fmt: skip
+                figures["throughput_per_s"] = figures["completed"] / figures["elapsed_s"]
+                figures["latency"] = latency(figures.pop("latencies"))
+                figures.pop("counts")
+                runs.append(figures)
+                print(f"run {run + 1}: {figures['completed']} applications in {figures['elapsed_s']:.1f}s", file=sys.stderr)
+            cpu_before = database_cpu_seconds(pid)
+            await asyncio.sleep(idle_seconds)
+            results["idle_database_cpu_after"] = (database_cpu_seconds(pid) - cpu_before) / idle_seconds
+            await http.aclose()
+        finally:
+            platform.stop_all()
+            await delete_topology(settings)
+    first = runs[0]
+    limit = limits["database_round_trips_per_s"] / max(first["round_trips"]["per_application"], 1e-9)
+    results["runs"] = runs
+    results["throughput_limit_per_s"] = limit
+    results["throughput_share"] = first["throughput_per_s"] / limit
+    results["third_run_share"] = runs[-1]["throughput_per_s"] / first["throughput_per_s"]
+    return results
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown")  # fmt: skip
+    return {"cpu": model, "cores": os.cpu_count(), "python": sys.version.split()[0]}
+
+
+def report(results: dict[str, Any]) -> str:
+    limits, first = results["limits"], results["runs"][0]
+    trips = first["round_trips"]
+    lines = [
+        f"pipeline: {results['applications']} applications, submission to paid and notified, {len(results['runs'])} runs "
+        f"({results['machine']['cores']} cores, {results['machine']['cpu']})",
+        "raw limits measured in this run:",
+        f"  database single writes        {limits['database_writes_per_s']:8.0f} /s",
+        f"  database transactions         {limits['database_transactions_per_s']:8.0f} /s "
+        f"({limits['database_round_trips_per_s']:.0f} round trips/s)",
+        f"  broker publishes (confirmed)  {limits['broker_publishes_per_s']:8.0f} /s",
+        f"round trips per application     {trips['per_application']:8.1f}   target <= {TARGETS['round_trips_per_application']}"
+        f"  ratio {trips['per_application'] / TARGETS['round_trips_per_application']:.2f}",
+        "  by service:  " + ", ".join(f"{s} {n:.1f}" for s, n in trips["by_service"].items()),
+        "  by command:  " + ", ".join(f"{c} {n:.1f}" for c, n in trips["by_command"].items()),
+        "  people's reads (GETs, apart): " + ", ".join(f"{s} {n:.1f}" for s, n in trips["persons_reads_per_application"].items()),
+        "  most round trips by cause:",
+        *[f"    {n:6.2f}  {cause}" for cause, n in list(trips["by_cause"].items())[:12]],
+        f"write conflicts per application {trips['write_conflicts_per_application']:8.2f}   target < "
+        f"{TARGETS['write_conflicts_per_application']}",
+        f"throughput                      {first['throughput_per_s']:8.2f} applications/s; the database allows "
+        f"{results['throughput_limit_per_s']:.2f}/s at this round-trip count: share {results['throughput_share']:.2f} "
+        f"(target >= {TARGETS['throughput_share']})",
+        "runs one after another:         " + ", ".join(f"{r['throughput_per_s']:.2f}/s" for r in results["runs"])
+        + f"; last/first {results['third_run_share']:.2f} (target >= {TARGETS['third_run_share']})",
+        f"idle database CPU               {results['idle_database_cpu_before']:.1%} before, "
+        f"{results['idle_database_cpu_after']:.1%} after the runs (target < {TARGETS['idle_database_cpu']:.0%})",
+        "latency of people's calls, first run (p50 / p99 ms):",
+        *[f"    {figure['p50_ms']:7.1f} {figure['p99_ms']:8.1f}  {what} (x{figure['n']})"
+          for what, figure in first["latency"].items() if not what.startswith("GET")],
+    ]
+    if any(r["failures"] for r in results["runs"]):
+        lines.append(f"FAILURES: {[r['failures'] for r in results['runs']]}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    results = asyncio.run(measure())
+    print(report(results))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2, default=str))
+    return 0 if all(r["completed"] == APPLICATIONS for r in results["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
