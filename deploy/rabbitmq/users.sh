@@ -12,6 +12,7 @@
 #   RABBITMQ_NOTIFICATIONS_PASSWORD   each service's password (required)
 #   RABBITMQ_INTEGRATOR_PASSWORD      the integrators' user's password (required)
 #   RABBITMQ_KEDA_PASSWORD            KEDA's, only where KEDA runs (the user is made when it is set)
+#   RABBITMQ_ADMIN_PASSWORD           the administrator's, "admin" (made, or its password reset, when set)
 #   RABBITMQ_GUEST                    "delete" (remove the guest user if it exists) or "keep" (required:
 #                                     a run against a shared broker must not remove it by accident)
 #   GRANTS_PREFIX                     the platform's name prefix (default grants)
@@ -48,7 +49,7 @@ test -r "$rules" || { echo "no permissions file at $rules" >&2; exit 2; }
 
 # The value of the variable named $1, empty if unset.
 value_of() { eval "printf '%s' \"\${$1:-}\""; }
-password_variable() { printf 'RABBITMQ_%s_PASSWORD' "$(printf '%s' "$1" | tr a-z A-Z)"; }
+password_variable() { printf 'RABBITMQ_%s_PASSWORD' "$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')"; }
 
 # Every password is checked before anything changes, so a missing one leaves the broker as it was.
 missing=""
@@ -66,13 +67,15 @@ ctl() { $rabbitmqctl --quiet "$@" </dev/null; }
 existing=$(ctl list_users --no-table-headers | cut -f1)
 user_exists() { printf '%s\n' "$existing" | grep -Fqx -- "$1"; }
 
-# apply USER PASSWORD CONFIGURE WRITE READ
+# apply USER PASSWORD CONFIGURE WRITE READ [TAG]
 apply() {
   if user_exists "$1"; then
     printf '%s\n' "$2" | $rabbitmqctl --quiet change_password "$1" >/dev/null
-    ctl set_user_tags "$1" >/dev/null  # none: no management UI, whatever it had before
+    # No tag (no management UI) unless given, whatever the user had before.
+    if [ -n "${6:-}" ]; then ctl set_user_tags "$1" "$6" >/dev/null; else ctl set_user_tags "$1" >/dev/null; fi
   else
     printf '%s\n' "$2" | $rabbitmqctl --quiet add_user "$1" >/dev/null
+    test -z "${6:-}" || ctl set_user_tags "$1" "$6" >/dev/null
   fi
   ctl set_permissions --vhost "$vhost" "$1" "$3" "$4" "$5" >/dev/null
   echo "user $1: configure $3  write $4  read $5"
@@ -83,7 +86,10 @@ if ! ctl list_vhosts --no-table-headers | grep -Fqx -- "$vhost"; then
 fi
 
 grep -v '^[[:space:]]*#' "$rules" | grep -v '^[[:space:]]*$' | while read -r role configure write read extra; do
-  test -n "$read" && test -z "$extra" || { echo "$rules: a line needs four columns: $role" >&2; exit 2; }
+  if [ -z "$read" ] || [ -n "$extra" ]; then
+    echo "$rules: a line needs four columns: $role" >&2
+    exit 2
+  fi
   configure=$(printf '%s' "$configure" | sed "s/{prefix}/$prefix/g")
   write=$(printf '%s' "$write" | sed "s/{prefix}/$prefix/g")
   read=$(printf '%s' "$read" | sed "s/{prefix}/$prefix/g")
@@ -102,6 +108,11 @@ grep -v '^[[:space:]]*#' "$rules" | grep -v '^[[:space:]]*$' | while read -r rol
     keda)
       if test -n "${RABBITMQ_KEDA_PASSWORD:-}"; then
         apply "${names}keda" "$RABBITMQ_KEDA_PASSWORD" "$configure" "$write" "$read"
+      fi
+      ;;
+    admin)
+      if test -n "${RABBITMQ_ADMIN_PASSWORD:-}"; then
+        apply "${names}admin" "$RABBITMQ_ADMIN_PASSWORD" "$configure" "$write" "$read" administrator
       fi
       ;;
     *)
