@@ -9,7 +9,9 @@ binary), and what it prints, which is what `kubectl apply -k` would send, is che
   (cloudcoil-models-keda, cloudcoil-models-prometheus-operator), unknown fields included;
 - RabbitmqCluster and MongoDBCommunity, whose CRD schemas no package ships, are checked field by field
   against the fields their operators document, and the Kubernetes types embedded in them (affinity,
-  resources, volume claims, containers) against the Kubernetes schemas;
+  resources, volume claims, containers) against the Kubernetes schemas; so are the Messaging Topology
+  Operator's User and Permission (the broker users), whose permissions must be exactly those of
+  deploy/rabbitmq/permissions, which docker compose applies;
 - the platform's rules: every workload present, probes, replicas, security contexts, resources, no
   secret value anywhere, settings the services really read, addresses that point at the broker and
   the database, and network policies that allow exactly the flows docs/deploying.md describes.
@@ -47,6 +49,8 @@ from scoring.config import Settings as ScoringSettings
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 DOCS = ROOT / "docs" / "deploying.md"
+BROKER_PERMISSIONS = ROOT / "deploy" / "rabbitmq" / "permissions"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 SERVICES = {"applications": 8001, "scoring": 8002, "disbursement": 8003, "notifications": 8004}
 WORKLOADS = {**SERVICES, "portal": 8000}
@@ -60,13 +64,18 @@ SETTINGS["portal"] = PortalSettings
 #: The oldest and the newest Kubernetes the manifests are for (docs/deploying.md says the same).
 KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 OVERLAYS = ("development", "production")
+#: Each overlay as it is, and development with the metrics component added (as its comment says to).
+RENDERINGS = (*OVERLAYS, "development+metrics")
 #: The custom resources, by kind, and how each is validated.
 CRD_MODELS: dict[str, type[BaseModel]] = {
     "ScaledObject": keda.ScaledObject,
     "TriggerAuthentication": keda.TriggerAuthentication,
     "PodMonitor": prometheus.PodMonitor,
+    "PrometheusRule": prometheus.PrometheusRule,
 }
 OPERATOR_KINDS = {"RabbitmqCluster": "rabbitmq.com/v1beta1", "MongoDBCommunity": "mongodbcommunity.mongodb.com/v1"}
+#: The RabbitMQ Messaging Topology Operator's resources: one of each per broker user.
+TOPOLOGY_KINDS = {"User": "rabbitmq.com/v1beta1", "Permission": "rabbitmq.com/v1beta1"}
 SENSITIVE = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.IGNORECASE)
 PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"}
 
@@ -83,12 +92,12 @@ def kustomize(directory: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     renderings = {overlay: kustomize(KUBERNETES / "overlays" / overlay) for overlay in OVERLAYS}
-    # The metrics component as docs/deploying.md says to enable it: listed in the production overlay.
+    # The metrics component added to development, as that overlay's comment says to.
     tree = tmp_path_factory.mktemp("kubernetes") / "kubernetes"
     shutil.copytree(KUBERNETES, tree)
-    kustomization = tree / "overlays" / "production" / "kustomization.yaml"
+    kustomization = tree / "overlays" / "development" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text() + "\ncomponents:\n  - ../../components/metrics\n")
-    renderings["production+metrics"] = kustomize(tree / "overlays" / "production")
+    renderings["development+metrics"] = kustomize(tree / "overlays" / "development")
     return renderings
 
 
@@ -162,11 +171,12 @@ def quantity(text: str | int) -> float:
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("rendering", [*OVERLAYS, "production+metrics"])
+@pytest.mark.parametrize("rendering", RENDERINGS)
 def test_every_core_resource_validates_against_the_kubernetes_schema(
     rendered: dict[str, list[dict[str, Any]]], rendering: str, version: str
 ) -> None:
-    core = [doc for doc in rendered[rendering] if doc["kind"] not in CRD_MODELS and doc["kind"] not in OPERATOR_KINDS]
+    custom = {*CRD_MODELS, *OPERATOR_KINDS, *TOPOLOGY_KINDS}
+    core = [doc for doc in rendered[rendering] if doc["kind"] not in custom]
     assert len(core) > 30
     for doc in core:
         # Strict: additionalProperties are refused, so a misspelt or misplaced field fails. An unknown
@@ -174,7 +184,7 @@ def test_every_core_resource_validates_against_the_kubernetes_schema(
         kubernetes_validate.validate(doc, version, strict=True)
 
 
-@pytest.mark.parametrize("rendering", [*OVERLAYS, "production+metrics"])
+@pytest.mark.parametrize("rendering", RENDERINGS)
 def test_keda_and_prometheus_resources_validate_against_their_crd_models(
     rendered: dict[str, list[dict[str, Any]]], rendering: str
 ) -> None:
@@ -188,7 +198,8 @@ def test_keda_and_prometheus_resources_validate_against_their_crd_models(
         # anything means the manifest has a field or a type the CRD does not.
         assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == doc, doc["metadata"]["name"]
         checked += 1
-    assert checked >= (7 if rendering == "production+metrics" else 5)
+    # Five KEDA resources everywhere; two PodMonitors and the PrometheusRule where metrics are on.
+    assert checked == (5 if rendering == "development" else 8)
 
 
 def embedded(version: str, type_file: str) -> jsonschema.Draft202012Validator:
@@ -312,9 +323,11 @@ def test_each_consumer_scales_on_its_own_queue_and_on_cpu(
     names = ServiceSettings(prefix=prefix(docs))
     rabbit = the(docs, "RabbitmqCluster")["metadata"]
     authentication = the(docs, "TriggerAuthentication", "grants-rabbitmq")["spec"]["secretTargetRef"]
+    # KEDA's own broker user, which may read queue lengths and nothing else.
+    keda = the(docs, "User", "grants-keda")["spec"]["importCredentialsSecret"]["name"]
     assert {(ref["parameter"], ref["name"], ref["key"]) for ref in authentication} == {
-        ("username", f"{rabbit['name']}-default-user", "username"),
-        ("password", f"{rabbit['name']}-default-user", "password"),
+        ("username", keda, "username"),
+        ("password", keda, "password"),
     }
     assert set(of_kind(docs, "ScaledObject")) == set(SERVICES)
     for service in SERVICES:
@@ -396,10 +409,13 @@ def test_services_reach_the_broker_and_the_database_through_the_operators_servic
         url = urlsplit(template)
         assert (url.scheme, url.hostname, url.port, url.path) == (
             "amqp", f"{rabbit['name']}.{rabbit['namespace']}.svc", 5672, "/")
-        # The credentials are only references to variables filled from the operator's Secret.
+        # The credentials are only references to variables filled from the Secret of the service's own
+        # broker user (a User resource), never the operator's administrator.
         assert (url.username, url.password) == ("$(RABBITMQ_USERNAME)", "$(RABBITMQ_PASSWORD)")
-        assert secret_ref(variables["RABBITMQ_USERNAME"]) == (f"{rabbit['name']}-default-user", "username")
-        assert secret_ref(variables["RABBITMQ_PASSWORD"]) == (f"{rabbit['name']}-default-user", "password")
+        credentials = the(docs, "User", f"grants-{service}")["spec"]["importCredentialsSecret"]["name"]
+        assert secret_ref(variables["RABBITMQ_USERNAME"]) == (credentials, "username")
+        assert secret_ref(variables["RABBITMQ_PASSWORD"]) == (credentials, "password")
+        assert credentials != f"{rabbit['name']}-default-user"
         env_names = [entry["name"] for entry in container(the(docs, "Deployment", service))["env"]]
         assert env_names.index("RABBITMQ_PASSWORD") < env_names.index("GRANTS_RABBITMQ_URL"), (
             "Kubernetes expands $(VAR) only from variables defined before it")
@@ -494,7 +510,7 @@ def credentials_in(url: str) -> str | None:
     return userinfo if re.sub(r"\$\([A-Z_][A-Z0-9_]*\)|:", "", userinfo) else None
 
 
-@pytest.mark.parametrize("rendering", [*OVERLAYS, "production+metrics"])
+@pytest.mark.parametrize("rendering", RENDERINGS)
 def test_no_secret_value_is_written_anywhere(rendered: dict[str, list[dict[str, Any]]], rendering: str) -> None:
     docs = rendered[rendering]
     assert not of_kind(docs, "Secret"), "Secrets are created in the cluster, never committed"
@@ -549,6 +565,7 @@ def referenced_secrets(docs: list[dict[str, Any]]) -> set[str]:
     names |= {ref["name"] for doc in of_kind(docs, "TriggerAuthentication").values()
               for ref in doc["spec"]["secretTargetRef"]}
     names |= {tls["secretName"] for doc in of_kind(docs, "Ingress").values() for tls in doc["spec"].get("tls", [])}
+    names |= {ref["name"] for key, ref in walk(docs) if key == "importCredentialsSecret"}
     return names
 
 
@@ -734,6 +751,11 @@ def expected_flows(overlay: str) -> tuple[dict[str, set[tuple[str, Any]]], dict[
     ingress["grants-rabbitmq"] = {(s, 5672) for s in SERVICES} | {
         ("keda", 5672), ("rabbitmq-system", 15672), ("grants-rabbitmq", 4369), ("grants-rabbitmq", 25672)}
     ingress["grants-mongodb"] = {(s, 27017) for s in SERVICES} | {("grants-mongodb", 27017)}
+    if overlay == "production":
+        # The metrics component: Prometheus (namespace monitoring) scrapes the services and the broker.
+        for service, port in SERVICES.items():
+            ingress[service] |= {("monitoring", port)}
+        ingress["grants-rabbitmq"] |= {("monitoring", 15692)}
     if overlay == "development":
         egress["notifications"] |= {("mailpit", 1025)}
         egress["mailpit"] = dns
@@ -755,19 +777,118 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_platforms_flows(
 # --- metrics, and the files themselves ---------------------------------------------------------------
 
 
-def test_prometheus_scraping_waits_in_its_component_until_metrics_exist(
+def test_production_scrapes_every_replica_of_every_service_and_the_broker(
     rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    for overlay in OVERLAYS:
-        docs = rendered[overlay]
-        assert not {d["kind"] for d in docs} & {"PodMonitor", "ServiceMonitor"}
+    # Monitoring is on in production; development leaves it off (it needs the operator's kinds).
+    assert not {d["kind"] for d in rendered["development"]} & {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+    for rendering in ("production", "development+metrics"):
+        docs = rendered[rendering]
         assert not [key for key, _ in walk(docs) if isinstance(key, str) and key.startswith("prometheus.io/")]
-    with_metrics = rendered["production+metrics"]
-    monitor = the(with_metrics, "PodMonitor", "grants")
-    selected = [n for n, p in pods(with_metrics).items() if matches(monitor["spec"]["selector"], p["labels"])]
-    assert sorted(selected) == sorted(WORKLOADS)
-    assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
-    assert all(d["metadata"].get("namespace") == "grants" for d in with_metrics if d["kind"] != "Namespace")
+        monitor = the(docs, "PodMonitor", "grants")["spec"]
+        selected = [n for n, p in pods(docs).items() if matches(monitor["selector"], p["labels"])]
+        # A PodMonitor scrapes every pod it selects: every replica. The portal has no /metrics.
+        assert sorted(selected) == sorted(SERVICES)
+        assert monitor["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+        # The job label is the service's name, as in docker compose, so the rules and the dashboard
+        # work on both.
+        assert monitor["jobLabel"] == "app.kubernetes.io/name"
+        assert all(pods(docs)[n]["labels"]["app.kubernetes.io/name"] == n for n in SERVICES)
+        broker = the(docs, "PodMonitor", "grants-rabbitmq")["spec"]
+        rabbit = the(docs, "RabbitmqCluster")["metadata"]["name"]
+        assert [n for n, p in pods(docs).items() if matches(broker["selector"], p["labels"])] == [rabbit]
+        assert pods(docs)[rabbit]["labels"][broker["jobLabel"]] == "rabbitmq"
+        assert broker["podMetricsEndpoints"] == [{"port": "prometheus", "path": "/metrics", "interval": "30s"}]
+        assert all(d["metadata"].get("namespace") == "grants" for d in docs if d["kind"] != "Namespace")
+
+
+def test_the_alerting_rules_are_those_docker_compose_loads(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    expected = yaml.safe_load(ALERTS.read_text())["groups"]
+    for rendering in ("production", "development+metrics"):
+        assert the(rendered[rendering], "PrometheusRule", "grants")["spec"]["groups"] == expected
+
+
+# --- broker users ------------------------------------------------------------------------------------
+
+
+#: The fields of the Messaging Topology Operator's User and Permission specs (rabbitmq.com/v1beta1).
+USER_SPEC = {"tags", "rabbitmqClusterReference", "importCredentialsSecret", "limits"}
+PERMISSION_SPEC = {"user", "userReference", "vhost", "permissions", "rabbitmqClusterReference"}
+USER_TAGS = {"management", "policymaker", "monitoring", "administrator"}
+
+
+def broker_rules(prefix: str) -> dict[str, dict[str, str]]:
+    """deploy/rabbitmq/permissions for one prefix: the user's role (a service's name, integrator, keda)
+    -> its configure, write and read expressions."""
+    found: dict[str, dict[str, str]] = {}
+    for line in BROKER_PERMISSIONS.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        role, *expressions = line.split()
+        regexes = dict(zip(("configure", "write", "read"), (e.replace("{prefix}", prefix) for e in expressions)))
+        for name in SERVICES if role == "service" else [role]:
+            found[name] = {k: v.replace("{service}", name) for k, v in regexes.items()}
+    return found
+
+
+def test_each_broker_user_has_exactly_the_permissions_docker_compose_gives_it(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    rabbit = the(docs, "RabbitmqCluster")["metadata"]["name"]
+    users, permissions = of_kind(docs, "User"), of_kind(docs, "Permission")
+    for kind, api_version in TOPOLOGY_KINDS.items():
+        assert {d["apiVersion"] for d in of_kind(docs, kind).values()} == {api_version}
+    # On Kubernetes the Cluster Operator's default user is the administrator: no "admin" role here.
+    expected = {f"grants-{role}": rules for role, rules in broker_rules(prefix(docs)).items() if role != "admin"}
+    assert set(users) == set(expected) == {f"grants-{role}" for role in (*SERVICES, "integrator", "keda")}
+    granted = {}
+    for permission in permissions.values():
+        spec = permission["spec"]
+        assert set(spec) <= PERMISSION_SPEC, set(spec) - PERMISSION_SPEC
+        assert spec["vhost"] == "/" and spec["rabbitmqClusterReference"] == {"name": rabbit}
+        assert "user" not in spec, "userReference: the name the operator gave the User's credentials"
+        assert set(spec["permissions"]) == {"configure", "write", "read"}
+        granted[spec["userReference"]["name"]] = spec["permissions"]
+    assert granted == expected
+    for name, user in users.items():
+        spec = user["spec"]
+        assert set(spec) <= USER_SPEC, set(spec) - USER_SPEC
+        assert spec["rabbitmqClusterReference"] == {"name": rabbit}
+        assert set(spec.get("tags", [])) <= USER_TAGS and not spec.get("tags"), f"{name}: no management UI"
+        # Credentials you create (docs/deploying.md), never generated into a Secret nobody names.
+        assert DNS_LABEL.match(spec["importCredentialsSecret"]["name"]) and set(spec["importCredentialsSecret"]) == {"name"}
+    for regexes in granted.values():
+        for expression in regexes.values():
+            re.compile(expression)  # RabbitMQ's are Erlang (PCRE) expressions; these use the common subset
+
+
+def test_the_integrators_user_reads_the_public_exchange_only(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["production"]
+    names = ServiceSettings(prefix=prefix(docs))
+    rules = {p["spec"]["userReference"]["name"]: p["spec"]["permissions"] for p in of_kind(docs, "Permission").values()}
+    integrator = rules["grants-integrator"]
+    readable = [names.public_exchange, f"{names.prefix}.integrator.acme"]
+    refused = [names.exchange, names.dead_letter_exchange, *(names.queue(s) for s in SERVICES),
+               *(names.dead_letter_queue(s) for s in SERVICES), names.retry_exchange(1_000), "amq.default"]
+    assert all(re.fullmatch(integrator["read"], name) for name in readable)
+    assert not [name for name in refused if re.match(integrator["read"], name)]
+    assert not [name for name in [*refused, names.public_exchange] if re.match(integrator["write"], name)]
+    assert not [name for name in [*refused, names.public_exchange] if re.match(integrator["configure"], name)]
+    # And no service reads another's queues.
+    for service in SERVICES:
+        others = [names.queue(s) for s in SERVICES if s != service]
+        assert not [q for q in others if re.match(rules[f"grants-{service}"]["read"], q)], service
+        assert re.fullmatch(rules[f"grants-{service}"]["read"], names.queue(service))
+
+
+def test_production_refuses_development_values_in_every_workload(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for overlay, environment in (("production", "production"), ("development", "development")):
+        for name in WORKLOADS:
+            variables = env_of(rendered[overlay], the(rendered[overlay], "Deployment", name))
+            assert variables["GRANTS_ENVIRONMENT"]["value"] == environment, (overlay, name)
+            # Behind the ingress: uvicorn believes its X-Forwarded-Proto (HSTS over TLS only).
+            assert variables["FORWARDED_ALLOW_IPS"]["value"] == "*"
 
 
 def test_every_manifest_file_is_used_by_a_kustomization() -> None:
