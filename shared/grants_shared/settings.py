@@ -6,7 +6,7 @@ several deployments can share one broker and one database server without touchin
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Development only: it is in this repository, so anyone could mint tokens with it.
@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "grants-dev"
     jwt_audience: str = "grants"
     jwks_url: str | None = None
+
+    @field_validator("jwks_url", "otlp_traces_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `GRANTS_JWKS_URL=` in an env file means "not set", not "a JWKS at the empty URL".
+        return None if isinstance(value, str) and not value.strip() else value
 
     cors_origins: list[str] = []
 

@@ -49,3 +49,10 @@ def test_production_refuses_the_development_keys_naming_each() -> None:
     with pytest.raises(ValueError, match="GRANTS_BANK_DETAILS_KEY"):
         DisbursementSettings(environment="production", jwt_secret=SECRET,
                              bank_details_key=f"{key},{DisbursementSettings().bank_details_key.get_secret_value()}")
+
+
+def test_an_empty_jwks_url_is_no_jwks_url() -> None:
+    # An env file's `GRANTS_JWKS_URL=` must not skip the check on the JWT secret.
+    with pytest.raises(ValueError, match="GRANTS_JWT_SECRET"):
+        ScoringSettings(environment="production", jwks_url="")
+    assert ScoringSettings(jwks_url=" ").jwks_url is None
