@@ -340,6 +340,9 @@ class GrantOffered(EventData):
     programme_id: Id
     amount: Money
     schedule: list[ScheduledAmount]
+    #: When the offer lapses unless the grantee's signatory accepts it (optional, so a compatible
+    #: addition: consumers that read v1 before offers had a window ignore it).
+    expires_at: datetime | None = None
 
 
 class GrantAccepted(EventData):
@@ -408,3 +411,53 @@ class NotificationDelivered(EventData):
     recipient_kind: Literal["applicant", "reviewer", "integrator"]
     answered_event_id: Id
     answered_event_type: ShortText
+
+
+# --- After the award ---
+
+
+class GrantOfferDeclined(EventData):
+    """The grantee's signatory declined the offer: its reservation went back to the budget."""
+
+    type = "grants.grant.offer_declined.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    #: What was reserved and is now free to award again.
+    released: Money
+    #: The grantee's own words: for the people who read them, not for integrators.
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, json_schema_extra=PERSONAL)]
+    declined_at: datetime
+
+
+class GrantOfferExpired(EventData):
+    """Nobody accepted the offer within its acceptance window: its reservation went back to the budget."""
+
+    type = "grants.grant.offer_expired.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    released: Money
+    expired_at: datetime
+
+
+class GrantOfferReminder(EventData):
+    """An offer is still open and its acceptance window closes soon."""
+
+    type = "grants.grant.offer_reminder.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    amount: Money
+    expires_at: datetime

@@ -85,7 +85,7 @@ def grant(platform: Platform) -> dict[str, Any]:
         return next((g for g in grants if g["application_id"] == application_id and g["status"] == "offered"), None)
 
     offer = apis.until("the grant offer", offered)
-    apis.call("POST", "disbursement", f"/v1/grants/{offer['id']}/accept", applicant, json={"bank_account": ACCOUNT})
+    apis.call("POST", "disbursement", f"/v1/grants/{offer['id']}/accept", applicant, json={"bank_account": ACCOUNT, "signatory": {"name": "Ann Okafor", "position": "Chair"}})
     finance = apis.as_("femi-finance", "finance_officer")
 
     def paid() -> list[dict[str, Any]] | None:

@@ -262,7 +262,8 @@ class FrontEnd:
             return next((g for g in grants.json()["items"] if g["application_id"] == application_id), None)
 
         grant = await self.until("the grant offer", offered)
-        account = {"bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
+        account = {"signatory": {"name": f"Chair of group {suffix}", "position": "Chair"},
+                   "bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
                                     "account_number": f"{n % 100_000_000:08d}"}}  # fmt: skip
         accepted = await self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", group, json=account)
         assert accepted.status_code in (200, 409), accepted.text  # 409: accepted by the lost request

@@ -15,7 +15,7 @@ from disbursement.config import Settings
 from disbursement.crypto import cipher_for
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
 from disbursement.provider import Transfer
-from disbursement.store import Grant, HistoryEntry, Ledger, Payment, ScheduleEntry
+from disbursement.store import Grant, HistoryEntry, Ledger, OfferTerms, Payment, ScheduleEntry, Signatory
 from grants_shared.api import check_version, is_finance
 from grants_shared import budget
 from grants_shared.auth import Caller
@@ -25,6 +25,9 @@ from grants_shared.events import (
     ApplicationDecided,
     GrantAccepted,
     GrantOffered,
+    GrantOfferDeclined,
+    GrantOfferExpired,
+    GrantOfferReminder,
     PaymentFailed,
     PaymentScheduled,
     PaymentSent,
@@ -87,28 +90,58 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
     schedule = domain.payment_schedule(award, ledger.payment_policy)
     entries = [ScheduleEntry.of(s) for s in schedule]
     reserved = reservation.to_doc() if reservation else []
-    await store.insert_grant(tx, grant.model_copy(update={"schedule": entries, "offered_at": now, "reserved": reserved}))
+    offer = ledger.offer_terms
+    expires_at = domain.offer_expires_at(now, offer.acceptance_days)
+    remind_at = domain.offer_reminder_at(expires_at, offer.reminder_days)
+    terms = domain.fill_terms(offer.template, ledger.name, award, schedule, expires_at,
+                              domain.grant_reference(grant.id))  # fmt: skip
+    await store.insert_grant(tx, grant.model_copy(update={
+        "schedule": entries, "offered_at": now, "reserved": reserved, "terms": terms, "expires_at": expires_at,
+        # A window shorter than the reminder's lead time is reminded at once.
+        "remind_at": remind_at if offer.reminder_days > 0 else None,
+    }))  # fmt: skip
     await tx.emit(GrantOffered(
         grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=award,
-        schedule=schedule,
+        schedule=schedule, expires_at=expires_at,
     ))  # fmt: skip
+
+
+async def set_offer_terms(
+    tx: Tx, caller: Caller, programme_id: str, template: str, acceptance_days: int, reminder_days: int
+) -> Ledger:
+    """The programme's offer terms and acceptance window, for offers made from now on (offers already
+    made keep the terms their signatory is reading)."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    try:
+        domain.check_terms_template(template)
+    except ValueError as refused:
+        raise RuleViolation(str(refused)) from None
+    if reminder_days >= acceptance_days:
+        raise RuleViolation("the reminder must come before the acceptance window closes")
+    terms = OfferTerms(template=template, acceptance_days=acceptance_days, reminder_days=reminder_days,
+                       set_by=caller.subject, set_at=utcnow())  # fmt: skip
+    await store.set_offer_terms(tx, programme_id, terms)
+    return ledger.model_copy(update={"offer_terms": terms})
 
 
 # --- what the grantee does -----------------------------------------------------------------------
 
 
 async def accept_offer(
-    tx: Tx, caller: Caller, grant_id: str, account: BankAccount, version: int | None
+    tx: Tx, caller: Caller, grant_id: str, account: BankAccount, signatory: Signatory, version: int | None
 ) -> tuple[Grant, list[Payment]]:
-    """Accept an offered grant, paid into ``account``: its payments are scheduled from today."""
+    """The grantee's signatory accepts an offered grant's terms, paid into ``account``: its payments are
+    scheduled from today."""
     grant = await _grantee_grant(tx, caller, grant_id, "accept its offer")
     check_version(version, grant.version)
-    if not domain.can_move_grant(grant.status, GrantStatus.ACCEPTED):
-        raise Conflict(f"grant {grant_id} is {grant.status}; only an offered grant can be accepted")
     now = utcnow()
+    _still_open(grant, now, "accepted")
     accepted = await _save_grant(
         tx, grant, status=GrantStatus.ACCEPTED, bank_account=cipher_for(tx.settings).encrypt(account),
-        accepted_by=caller.subject, accepted_at=now, history=[*grant.history, _entry("accepted", caller, now)],
+        accepted_by=caller.subject, accepted_at=now, signatory=signatory, remind_at=None,
+        history=[*grant.history, _entry("accepted", caller, now)],
     )  # fmt: skip
     if accepted is None:
         raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
@@ -118,6 +151,76 @@ async def accept_offer(
     for payment in payments:
         await _announce_scheduled(tx, payment)
     return accepted, payments
+
+
+async def decline_offer(
+    tx: Tx, caller: Caller, grant_id: str, signatory: Signatory, reason: str, version: int | None
+) -> Grant:
+    """The grantee's signatory turns the offer down: its reservation goes back to the budget."""
+    grant = await _grantee_grant(tx, caller, grant_id, "decline its offer")
+    check_version(version, grant.version)
+    now = utcnow()
+    _still_open(grant, now, "declined")
+    declined = await _close_offer(tx, grant, GrantStatus.DECLINED, now, _entry("declined", caller, now),
+                                  signatory=signatory, declined_reason=reason)  # fmt: skip
+    if declined is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
+    await tx.emit(GrantOfferDeclined(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+        released=grant.amount, reason=reason, declined_at=now,
+    ))  # fmt: skip
+    return declined
+
+
+async def expire_offer(tx: Tx, grant_id: str) -> bool:
+    """An offer whose window has closed lapses and frees its reservation (the offer worker calls this);
+    False if it was accepted, declined or expired meanwhile."""
+    grant = await store.get_grant(tx, grant_id)
+    now = utcnow()
+    if grant is None or grant.status is not GrantStatus.OFFERED or domain.offer_is_open(grant.status, grant.expires_at, now):
+        return False
+    if await _close_offer(tx, grant, GrantStatus.EXPIRED, now, HistoryEntry(action="expired", by="system", at=now)) is None:
+        return False
+    await tx.emit(GrantOfferExpired(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+        released=grant.amount, expired_at=now,
+    ))  # fmt: skip
+    return True
+
+
+async def remind_of_offer(tx: Tx, grant_id: str) -> bool:
+    """Remind the grantee, once, that an open offer closes soon; False if there is nothing to remind of."""
+    grant = await store.get_grant(tx, grant_id)
+    now = utcnow()
+    if grant is None or grant.remind_at is None or grant.expires_at is None or grant.remind_at > now:
+        return False
+    if not domain.offer_is_open(grant.status, grant.expires_at, now):
+        return False
+    if await _save_grant(tx, grant, remind_at=None) is None:
+        return False
+    await tx.emit(GrantOfferReminder(
+        grant_id=grant.id, application_id=grant.application_id, amount=grant.amount, expires_at=grant.expires_at,
+    ))  # fmt: skip
+    return True
+
+
+def _still_open(grant: Grant, now: datetime, doing: str) -> None:
+    if not domain.offer_is_open(grant.status, grant.expires_at, now):
+        state = "expired" if grant.status is GrantStatus.OFFERED else grant.status
+        raise Conflict(f"grant {grant.id} is {state}; only an open offer can be {doing}")
+
+
+async def _close_offer(tx: Tx, grant: Grant, status: GrantStatus, now: datetime, entry: HistoryEntry,
+                       **changes: object) -> Grant | None:  # fmt: skip
+    """Move an open offer to ``status`` and give its reservation back to the buckets it came from, in
+    the same transaction: the money is available to award again exactly when the offer is gone."""
+    if not domain.can_move_grant(grant.status, status):
+        raise ValueError(f"a {grant.status} grant cannot become {status}")
+    closed = await _save_grant(tx, grant, status=status, closed_at=now, remind_at=None, reserved=[],
+                               history=[*grant.history, entry], **changes)  # fmt: skip
+    if closed is not None and grant.reserved:
+        await budget.release(tx, budget.Reservation.from_doc(grant.amount.currency, grant.reserved))
+    return closed
 
 
 async def replace_bank_account(tx: Tx, caller: Caller, grant_id: str, account: BankAccount, version: int) -> Grant:

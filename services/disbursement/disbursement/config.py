@@ -31,6 +31,11 @@ class Settings(ServiceSettings):
     payment_provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     payment_sending_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
 
+    # How often open offers are checked for a closed window (expired) or a reminder due, and how many
+    # of each per round.
+    offer_poll_seconds: Annotated[float, Field(gt=0)] = 60.0
+    offer_batch_size: Annotated[int, Field(ge=1, le=1_000)] = 100
+
     # Failure injection for the simulated provider (tests and demos).
     simulated_decline_accounts: list[AccountNumber] = []
     simulated_fail_first_attempts: Annotated[int, Field(ge=0, le=100)] = 0

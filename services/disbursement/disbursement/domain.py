@@ -5,9 +5,10 @@ time in."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from string import Template
 
 from grants_shared.events import PaymentPolicy, ScheduledAmount
-from grants_shared.money import Money
+from grants_shared.money import Money, format_money
 from grants_shared.retries import retry_delay
 
 FULL_SHARE_BPS = 10_000
@@ -21,17 +22,27 @@ class GrantStatus(StrEnum):
     OFFERED = "offered"
     ACCEPTED = "accepted"
     PAID = "paid"
+    #: The grantee's signatory said no; the reservation went back to the budget.
+    DECLINED = "declined"
+    #: The acceptance window closed with the offer still open; the reservation went back too.
+    EXPIRED = "expired"
 
 
 #: Every move a grant may make. A `held` grant (an award the ledger could not cover) has no way out
 #: yet: releasing or cancelling one needs a finance endpoint of its own. Replacing an accepted grant's
-#: bank details is an edit, not a move: it stays `accepted`.
+#: bank details is an edit, not a move: it stays `accepted`. `declined` and `expired` are final: the
+#: money is free again and may have been awarded to someone else.
 GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
     GrantStatus.HELD: frozenset(),
-    GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED}),
+    GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED, GrantStatus.DECLINED, GrantStatus.EXPIRED}),
     GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID}),
     GrantStatus.PAID: frozenset(),
+    GrantStatus.DECLINED: frozenset(),
+    GrantStatus.EXPIRED: frozenset(),
 }
+
+#: Grants whose amount counts against the budget (reserved or paid): not held, not given back.
+COMMITTED_GRANT_STATUSES = (GrantStatus.OFFERED, GrantStatus.ACCEPTED, GrantStatus.PAID)
 
 
 class HeldReason(StrEnum):
@@ -77,6 +88,67 @@ def why_held(budget: Money, award: Money) -> HeldReason | None:
     return HeldReason.CURRENCY if budget.currency != award.currency else None
 
 
+# --- offers and their terms ----------------------------------------------------------------------
+
+#: What a programme's offer terms may say about the grant they are filled in for.
+TERMS_PLACEHOLDERS = frozenset({"programme_name", "amount", "schedule", "expires_on", "grant_reference"})
+
+DEFAULT_OFFER_TERMS = (
+    "$programme_name offers your organisation a grant of $amount, paid $schedule.\n"
+    "The grant is to be spent on the project described in your application. Tell the programme at once "
+    "if the project changes or cannot go ahead; money not spent on it may have to be repaid.\n"
+    "This offer ($grant_reference) must be accepted by $expires_on by someone authorised to sign for "
+    "your organisation."
+)
+DEFAULT_ACCEPTANCE_DAYS = 28
+DEFAULT_REMINDER_DAYS = 7
+
+
+def check_terms_template(template: str) -> None:
+    """Refuse a template that names a value the grant does not have, or is malformed (a stray ``$``):
+    better found when the terms are set than when an offer is made."""
+    parsed = Template(template)
+    if not parsed.is_valid():
+        raise ValueError("the terms have a '$' that is not a placeholder; write '$$' for a dollar sign")
+    unknown = set(parsed.get_identifiers()) - TERMS_PLACEHOLDERS
+    if unknown:
+        raise ValueError(f"the terms name unknown placeholders: {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(TERMS_PLACEHOLDERS))}")  # fmt: skip
+
+
+def describe_schedule(schedule: list[ScheduledAmount]) -> str:
+    if len(schedule) == 1 and schedule[0].due_after_days == 0:
+        return "in one payment on acceptance"
+    parts = [f"{format_money(s.amount)} {'on acceptance' if s.due_after_days == 0 else f'{s.due_after_days} days after acceptance'}"
+             for s in schedule]  # fmt: skip
+    return "in " + str(len(parts)) + " payments: " + "; ".join(parts)
+
+
+def fill_terms(template: str, programme_name: str, award: Money, schedule: list[ScheduledAmount],
+               expires_at: datetime, grant_reference: str) -> str:  # fmt: skip
+    """The programme's terms with this grant's own values in them: what the signatory agrees to."""
+    return Template(template).substitute(
+        programme_name=programme_name, amount=format_money(award), schedule=describe_schedule(schedule),
+        expires_on=f"{expires_at.astimezone(UTC):%d %B %Y}", grant_reference=grant_reference,
+    )  # fmt: skip
+
+
+def offer_expires_at(offered_at: datetime, acceptance_days: int) -> datetime:
+    """An offer is open for whole days: it lapses at the end of its last day (UTC)."""
+    last_day = offered_at.astimezone(UTC).date() + timedelta(days=acceptance_days)
+    return start_of_day(last_day + timedelta(days=1))
+
+
+def offer_reminder_at(expires_at: datetime, reminder_days: int) -> datetime:
+    return expires_at - timedelta(days=reminder_days)
+
+
+def offer_is_open(status: "GrantStatus", expires_at: datetime | None, now: datetime) -> bool:
+    """An offer can be accepted or declined while it is offered and its window has not closed (the
+    expiry worker may not have got to it yet: the window decides, not the worker)."""
+    return status is GrantStatus.OFFERED and (expires_at is None or now < expires_at)
+
+
 # --- payment schedules ---------------------------------------------------------------------------
 
 
@@ -118,9 +190,14 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def grant_reference(grant_id: str) -> str:
+    """How people quote a grant: short, and the start of each of its payments' bank references."""
+    return f"GRANT-{grant_id.replace('-', '')[:8].upper()}"
+
+
 def payment_reference(grant_id: str, sequence: int) -> str:
     """What the grantee sees on their bank statement; short enough for a Bacs reference (18 characters)."""
-    return f"GRANT-{grant_id.replace('-', '')[:8].upper()}-{sequence}"[:18]
+    return f"{grant_reference(grant_id)}-{sequence}"[:18]
 
 
 # --- declines and retries ------------------------------------------------------------------------

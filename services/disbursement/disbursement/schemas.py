@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
-from disbursement.store import Grant, Ledger, Payment
+from disbursement.store import Grant, Ledger, OfferTerms, Payment, Signatory
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -26,14 +26,49 @@ class BankAccountIn(BaseModel):
         return BankAccount(self.account_name, self.sort_code, self.account_number)
 
 
-class AcceptOffer(BaseModel):
+PlainText = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class SignatoryIn(BaseModel):
+    """The person signing for the grantee organisation: their name and their role there."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[PlainText, Field(examples=["Ann Okafor"])]
+    position: Annotated[PlainText, Field(examples=["Chair of trustees"])]
+
+    def to_document(self) -> Signatory:
+        return Signatory(name=self.name, position=self.position)
+
+
+class ReplaceBankAccount(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bank_account: BankAccountIn
 
 
-class ReplaceBankAccount(AcceptOffer):
-    """The same body, and the same checks, as accepting an offer."""
+class AcceptOffer(ReplaceBankAccount):
+    """The bank account the grant is paid into, and who signs the offer's terms for the organisation."""
+
+    signatory: SignatoryIn
+
+
+class DeclineOffer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    signatory: SignatoryIn
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, examples=["We could not find match funding"])]
+
+
+class OfferTermsIn(BaseModel):
+    """A programme's offer terms. The template may use ``$programme_name``, ``$amount``, ``$schedule``,
+    ``$expires_on`` and ``$grant_reference``, filled in with each grant's own values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Annotated[str, Field(min_length=1, max_length=20_000)]
+    acceptance_days: Annotated[int, Field(ge=1, le=365, description="Whole days an offer stays open")]
+    reminder_days: Annotated[int, Field(ge=0, le=364, description="Days before it closes the grantee is reminded; 0: never")]
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -78,6 +113,24 @@ class PaymentView(BaseModel):
         return cls(**fields, due_date=payment.due_at.date())
 
 
+class SignatoryView(BaseModel):
+    name: str
+    position: str
+
+
+class OfferTermsView(BaseModel):
+    programme_id: str
+    template: str
+    acceptance_days: int
+    reminder_days: int
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme_id: str, terms: OfferTerms) -> "OfferTermsView":
+        return cls(programme_id=programme_id, **terms.model_dump())
+
+
 class GrantView(BaseModel):
     id: str
     application_id: str
@@ -90,6 +143,12 @@ class GrantView(BaseModel):
     offered_at: datetime | None = None
     accepted_at: datetime | None = None
     bank_account: MaskedBankAccount | None = None
+    #: The offer's terms with the grant's own values, and when the offer lapses unless accepted.
+    terms: str | None = None
+    expires_at: datetime | None = None
+    signatory: SignatoryView | None = None
+    declined_reason: str | None = None
+    closed_at: datetime | None = None
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.

@@ -24,7 +24,10 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from disbursement.domain import GrantStatus, HeldReason, ManualRetry, PaymentStatus
+from disbursement.domain import (
+    COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, GrantStatus,
+    HeldReason, ManualRetry, PaymentStatus,
+)  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
@@ -42,6 +45,18 @@ PAYMENT_QUEUE = LeasedQueue(
 # --- documents -----------------------------------------------------------------------------------
 
 
+class OfferTerms(Part):
+    """A programme's offer terms: the template every offer's terms are filled in from, how long an offer
+    stays open and how long before it closes the grantee is reminded."""
+
+    template: str = DEFAULT_OFFER_TERMS
+    acceptance_days: int = DEFAULT_ACCEPTANCE_DAYS
+    reminder_days: int = DEFAULT_REMINDER_DAYS
+    #: Who last set them (a subject id) and when; None for the defaults.
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
 class Ledger(Document):
     """A programme as disbursement keeps it: its budget and how awards are paid. The money itself is not
     counted here, so that awards and payments need not all update one document: what is available is in
@@ -52,6 +67,8 @@ class Ledger(Document):
     budget: Money
     payment_policy: PaymentPolicy
     opened_at: datetime
+    #: Ledgers opened before offers had terms read as the defaults.
+    offer_terms: OfferTerms = OfferTerms()
 
 
 class HistoryEntry(Part):
@@ -60,6 +77,13 @@ class HistoryEntry(Part):
     action: str
     by: str
     at: datetime
+
+
+class Signatory(Part):
+    """Who signed for the grantee organisation (their name and role there), as they typed it."""
+
+    name: str
+    position: str
 
 
 class ScheduleEntry(Part):
@@ -90,6 +114,16 @@ class Grant(Document):
     offered_at: datetime | None = None
     accepted_at: datetime | None = None
     accepted_by: str | None = None
+    #: The programme's terms filled in with this grant's values, as the signatory saw them.
+    terms: str | None = None
+    #: The end of the acceptance window, and when the grantee is reminded (None once reminded).
+    expires_at: datetime | None = None
+    remind_at: datetime | None = None
+    #: The person who signed for the organisation: accepting or declining.
+    signatory: Signatory | None = None
+    declined_reason: str | None = None
+    #: When it was declined or expired.
+    closed_at: datetime | None = None
     #: The Fernet token of the bank details (``crypto.BankDetailsCipher``), once the grantee gives them.
     bank_account: str | None = None
     #: The budget buckets the award was reserved from (grants_shared.budget), to give it back if ever undone.
@@ -155,6 +189,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.grants.create_index("application_id", unique=True)
     await db.grants.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.grants.create_index("organisation_id")
+    await db.grants.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])  # offers to expire
+    await db.grants.create_index([("status", ASCENDING), ("remind_at", ASCENDING)])  # offers to remind
     await db.payments.create_index("grant_id")
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
     await PAYMENT_QUEUE.create_indexes(db)
@@ -182,19 +218,26 @@ async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
 
 
 async def paid_and_granted(tx: Db, programme_id: str) -> tuple[int, int]:
-    """What the programme has paid (its sent payments) and what its grants amount to (those not held:
-    held ones reserve nothing), in minor units."""
+    """What the programme has paid (its sent payments) and what its grants amount to (those offered,
+    accepted or paid: held ones reserve nothing, declined and expired ones gave it back), in minor units."""
     paid = await tx.db.payments.aggregate([
         {"$match": {"programme_id": programme_id, "status": PaymentStatus.SENT}},
         {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
     ], session=tx.session)  # fmt: skip
     granted = await tx.db.grants.aggregate([
-        {"$match": {"programme_id": programme_id, "status": {"$ne": GrantStatus.HELD}}},
+        {"$match": {"programme_id": programme_id, "status": {"$in": list(COMMITTED_GRANT_STATUSES)}}},
         {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
     ], session=tx.session)  # fmt: skip
     paid_total = next(iter(await paid.to_list(None)), {}).get("total", 0)
     granted_total = next(iter(await granted.to_list(None)), {}).get("total", 0)
     return paid_total, granted_total
+
+
+async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:
+    result = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"offer_terms": terms.model_dump()}}, session=tx.session
+    )
+    return result.matched_count == 1
 
 
 # --- grants --------------------------------------------------------------------------------------
@@ -234,6 +277,13 @@ async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
         {"_id": grant.id, "version": read_version}, grant.to_doc(), session=tx.session
     )
     return result.modified_count == 1
+
+
+async def offers_due(tx: Db, field: str, now: datetime, limit: int) -> list[Grant]:
+    """Open offers whose ``field`` (``expires_at`` or ``remind_at``) has come, oldest first."""
+    query = {"status": GrantStatus.OFFERED, field: {"$lte": now}}
+    cursor = tx.db.grants.find(query, session=tx.session).sort(field, ASCENDING).limit(limit)
+    return [Grant.from_doc(doc) async for doc in cursor]
 
 
 async def note_payment_on_grant(tx: Db, grant_id: str, sent_at: datetime) -> None:

@@ -20,6 +20,9 @@ from grants_shared.events import (
     Event,
     GrantAccepted,
     GrantOffered,
+    GrantOfferDeclined,
+    GrantOfferExpired,
+    GrantOfferReminder,
     PaymentFailed,
     PaymentScheduled,
     PaymentSent,
@@ -92,7 +95,33 @@ async def on_grant_offered(event: Event[GrantOffered], tx: Tx) -> None:
     await commands.record_grant_offered(tx, data.grant_id, data.application_id, data.amount)
     await commands.tell_applicant(
         tx, event, data.application_id,
-        lambda app, programme: domain.grant_offered(app, programme, data.grant_id, data.amount, data.schedule),
+        lambda app, programme: domain.grant_offered(
+            app, programme, data.grant_id, data.amount, data.schedule, data.expires_at
+        ),
+    )  # fmt: skip
+
+
+async def on_grant_offer_reminder(event: Event[GrantOfferReminder], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_reminder(app, programme, data.grant_id, data.amount, data.expires_at),
+    )  # fmt: skip
+
+
+async def on_grant_offer_declined(event: Event[GrantOfferDeclined], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_closed(app, programme, data.grant_id, data.released, declined=True),
+    )  # fmt: skip
+
+
+async def on_grant_offer_expired(event: Event[GrantOfferExpired], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_closed(app, programme, data.grant_id, data.released, declined=False),
     )  # fmt: skip
 
 
@@ -160,6 +189,9 @@ HANDLERS = {
         on_application_decided,
         on_grant_offered,
         on_grant_accepted,
+        on_grant_offer_reminder,
+        on_grant_offer_declined,
+        on_grant_offer_expired,
         on_payment_sent,
         on_payment_failed,
         on_application_scored,

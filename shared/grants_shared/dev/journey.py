@@ -166,6 +166,7 @@ class Journey:
         say(f"8. Disbursement offered grant {grant['id']}: {schedule}")
         accepted = self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", applicant, json={
             "bank_account": {"account_name": "Harrow Mens Shed", "sort_code": "20-00-00", "account_number": "55779911"},
+            "signatory": {"name": "Dev Patel", "position": "Treasurer"},
         }).json()
         say(f"9. Grantee accepted the offer; bank account stored as {accepted['bank_account']['account_number']}")
 

@@ -21,6 +21,8 @@ from tests.support.waiting import eventually
 ORG = "org-hope-street"
 OTHER_ORG = "org-elsewhere"
 ACCOUNT = {"account_name": "Hope Street Peer Support", "sort_code": "12-34-56", "account_number": "31415926"}
+#: Who signs an offer's terms for the grantee organisation.
+SIGNATORY = {"name": "Ann Okafor", "position": "Chair of trustees"}
 
 
 def gbp(pence: int) -> Money:

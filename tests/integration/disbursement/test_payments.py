@@ -14,6 +14,7 @@ from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     ACCOUNT,
+    SIGNATORY,
     applicant,
     disbursement,
     finance,
@@ -28,7 +29,7 @@ from tests.support.waiting import eventually
 
 
 async def _accept(client, settings: ServiceSettings, grant_id: str, account: dict = ACCOUNT) -> dict:
-    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": account},
+    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": account, "signatory": SIGNATORY},
                                  headers=applicant(settings))
     assert response.status_code == 200, response.text
     return response.json()

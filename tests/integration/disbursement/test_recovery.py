@@ -8,6 +8,7 @@ from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     ACCOUNT,
+    SIGNATORY,
     OTHER_ORG,
     applicant,
     disbursement,
@@ -26,7 +27,7 @@ NEW_ACCOUNT = {"account_name": "Hope Street Peer Support CIO", "sort_code": "20-
 
 
 async def _accept(client, settings: ServiceSettings, grant_id: str) -> dict:
-    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": ACCOUNT},
+    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                  headers=applicant(settings))
     assert response.status_code == 200, response.text
     return response.json()

@@ -1,5 +1,5 @@
-"""Grants: finance sees them all, an applicant those of the organisations they represent. The grantee
-accepts an offer with the bank account it is paid into, and may replace that account while the grant
+"""Grants: finance sees them all, an applicant those of the organisations they represent. The grantee's
+signatory accepts an offer's terms with the bank account it is paid into (or declines it), and may replace that account while the grant
 is being paid. A grant outside the caller's scope answers 404, so its existence is not revealed."""
 
 from fastapi import APIRouter, Response
@@ -8,7 +8,7 @@ from disbursement import commands, store
 from disbursement.config import CurrentSettings
 from disbursement.crypto import cipher_for
 from disbursement.domain import GrantStatus
-from disbursement.schemas import AcceptOffer, GrantView, ReplaceBankAccount
+from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, ReplaceBankAccount
 from disbursement.store import Grant
 from grants_shared.api import (
     Applicant, ApplicantOrFinance, DatabaseDep, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
@@ -56,9 +56,27 @@ async def accept_offer(
     grant_id: PathId, body: AcceptOffer, caller: Applicant, transact: Transact, version: IfMatch,
     settings: CurrentSettings, response: Response,
 ) -> GrantView:  # fmt: skip
-    grant, payments = await transact(commands.accept_offer, caller, grant_id, body.bank_account.to_domain(), version)
+    grant, payments = await transact(
+        commands.accept_offer, caller, grant_id, body.bank_account.to_domain(), body.signatory.to_document(), version
+    )
     set_etag(response, grant.version)
     return GrantView.of(grant, cipher_for(settings), payments)
+
+
+@router.post(
+    "/{grant_id}/decline",
+    summary="Decline an offer, with the signatory and a reason (If-Match optional)",
+    responses=etag() | problems(s403="You do not represent the grantee organisation",
+                                s409="The grant is not an open offer (accepted, declined or expired)"),
+)  # fmt: skip
+async def decline_offer(
+    grant_id: PathId, body: DeclineOffer, caller: Applicant, transact: Transact, version: IfMatch,
+    settings: CurrentSettings, response: Response,
+) -> GrantView:  # fmt: skip
+    """The award's reservation goes back to the programme's budget at once."""
+    grant = await transact(commands.decline_offer, caller, grant_id, body.signatory.to_document(), body.reason, version)
+    set_etag(response, grant.version)
+    return GrantView.of(grant, cipher_for(settings))
 
 
 @router.put(

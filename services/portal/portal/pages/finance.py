@@ -29,7 +29,7 @@ PAGE_SIZE = 20
 #: The API's offset stops at 10,000 (grants_shared.api.MAX_OFFSET): no page beyond it.
 LAST_PAGE = 10_000 // PAGE_SIZE
 GRANT_STATUSES = {"held": "On hold", "offered": "Offered, not yet accepted", "accepted": "Accepted, being paid",
-                  "paid": "Paid in full"}  # fmt: skip
+                  "paid": "Paid in full", "declined": "Offer declined", "expired": "Offer lapsed"}  # fmt: skip
 #: Failed first: it is the one finance has to act on.
 PAYMENT_STATUSES = {"failed": "Failed", "retrying": "Retrying", "scheduled": "Scheduled", "sending": "Sending",
                     "sent": "Sent"}  # fmt: skip
@@ -38,7 +38,7 @@ HELD_REASONS = {
     "currency": "The award is in a different currency from the programme's budget",
 }
 ACTIONS = {"accepted": "Offer accepted", "bank_account_replaced": "Bank account changed",
-           "retried": "Tried again by finance"}  # fmt: skip
+           "retried": "Tried again by finance", "declined": "Offer declined", "expired": "Offer lapsed"}  # fmt: skip
 
 
 def page_number(text: str) -> int:
