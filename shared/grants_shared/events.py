@@ -461,3 +461,58 @@ class GrantOfferReminder(EventData):
     application_id: Id
     amount: Money
     expires_at: datetime
+
+
+class PaymentRunAwaitingApproval(EventData):
+    """Due payments were gathered into a run; none is sent until finance approves it."""
+
+    type = "grants.payment_run.awaiting_approval.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "run_id"
+
+    run_id: Id
+    total: Money
+    payments: Annotated[int, Field(ge=1)]
+    #: 2 when the total is above the programme's threshold: a second, different finance officer.
+    approvals_needed: Annotated[int, Field(ge=1, le=2)]
+
+
+class PaymentRunApproved(EventData):
+    """Enough finance officers approved the run: its payments are being sent."""
+
+    type = "grants.payment_run.approved.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "run_id"
+
+    run_id: Id
+    total: Money
+    #: Payments released for sending (any held meanwhile left the run).
+    payments: Annotated[int, Field(ge=0)]
+
+
+class PaymentHeld(EventData):
+    """Finance stopped a payment (or its grant) before it was sent."""
+
+    type = "grants.payment.held.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+
+
+class PaymentReleased(EventData):
+    """Finance released a held payment: it goes into the next payment run once due."""
+
+    type = "grants.payment.released.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id

@@ -130,10 +130,11 @@ def test_the_payment_reference_fits_a_bacs_reference() -> None:
 
 
 def test_the_payment_state_machine() -> None:
-    assert can_move("scheduled", "sending") and can_move("retrying", "sending")
+    assert can_move("scheduled", "approved") and can_move("approved", "sending") and can_move("retrying", "sending")
+    assert not can_move("scheduled", "sending")  # never sent before its run is approved
     assert can_move("sending", "sent") and can_move("sending", "retrying") and can_move("sending", "failed")
     assert not can_move("scheduled", "sent")  # never paid without a claim
-    assert not any(can_move("sent", s) for s in ("scheduled", "sending", "retrying", "sent", "failed"))
+    assert not any(can_move("sent", s) for s in ("scheduled", "approved", "sending", "retrying", "sent", "failed", "held"))
     assert not can_move("failed", "sending")
     assert can_move("sending", "sending")  # a claim taken again after its lease ran out
 

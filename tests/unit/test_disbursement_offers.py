@@ -64,3 +64,37 @@ def test_payment_references_start_with_the_grant_s_reference() -> None:
     grant_id = "1a2b3c4d-0000-4000-8000-000000000000"
     assert grant_reference(grant_id) == "GRANT-1A2B3C4D"
     assert payment_reference(grant_id, 2) == "GRANT-1A2B3C4D-2"
+
+
+# --- payment runs and holds (finance in control of the money) -------------------------------------
+
+
+def test_a_run_above_the_threshold_needs_two_approvals() -> None:
+    from disbursement.domain import approvals_needed
+
+    assert approvals_needed(gbp(1_000_000), 1_000_000) == 1  # at the threshold: one
+    assert approvals_needed(gbp(1_000_001), 1_000_000) == 2
+
+
+def test_a_second_approval_must_come_from_another_finance_officer() -> None:
+    from disbursement.domain import PaymentRunStatus, approve_run
+
+    awaiting = PaymentRunStatus.AWAITING_APPROVAL
+    assert approve_run(awaiting, [], "fin-1", 1) is True
+    assert approve_run(awaiting, [], "fin-1", 2) is False
+    assert approve_run(awaiting, ["fin-1"], "fin-2", 2) is True
+    with pytest.raises(ValueError, match="another finance officer"):
+        approve_run(awaiting, ["fin-1"], "fin-1", 2)
+    with pytest.raises(ValueError, match="only a run awaiting approval"):
+        approve_run(PaymentRunStatus.APPROVED, ["fin-1"], "fin-2", 1)
+
+
+def test_only_an_approved_payment_can_be_claimed_and_holds_stop_it_before_sending() -> None:
+    from disbursement.domain import HOLDABLE, PaymentStatus, can_move
+
+    claimable = {s for s in PaymentStatus if can_move(s, PaymentStatus.SENDING)}
+    assert claimable == {PaymentStatus.APPROVED, PaymentStatus.RETRYING, PaymentStatus.SENDING}
+    assert set(HOLDABLE) == {PaymentStatus.SCHEDULED, PaymentStatus.APPROVED, PaymentStatus.RETRYING}
+    # Released or retried, a payment needs a run approved again.
+    assert {s for s in PaymentStatus if can_move(PaymentStatus.HELD, s)} == {PaymentStatus.SCHEDULED}
+    assert not can_move(PaymentStatus.SCHEDULED, PaymentStatus.SENDING)

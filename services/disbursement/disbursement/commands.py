@@ -13,9 +13,11 @@ from uuid import uuid4
 from disbursement import domain, store
 from disbursement.config import Settings
 from disbursement.crypto import cipher_for
-from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
+from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
 from disbursement.provider import Transfer
-from disbursement.store import Grant, HistoryEntry, Ledger, OfferTerms, Payment, ScheduleEntry, Signatory
+from disbursement.store import (
+    Approval, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, ScheduleEntry, Signatory,
+)  # fmt: skip
 from grants_shared.api import check_version, is_finance
 from grants_shared import budget
 from grants_shared.auth import Caller
@@ -29,6 +31,10 @@ from grants_shared.events import (
     GrantOfferExpired,
     GrantOfferReminder,
     PaymentFailed,
+    PaymentHeld,
+    PaymentReleased,
+    PaymentRunApproved,
+    PaymentRunAwaitingApproval,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -87,23 +93,28 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
         await store.insert_grant(tx, grant.model_copy(update={"status": GrantStatus.HELD, "held_reason": hold}))
         return
 
+    await store.insert_grant(tx, await _offer(tx, grant, ledger, reservation, now))
+
+
+async def _offer(tx: Tx, grant: Grant, ledger: Ledger, reservation: budget.Reservation | None, now: datetime) -> Grant:
+    """``grant`` as an offer: its schedule, its terms filled in, its window; ``grant.offered`` emitted."""
+    award = grant.amount
     schedule = domain.payment_schedule(award, ledger.payment_policy)
-    entries = [ScheduleEntry.of(s) for s in schedule]
-    reserved = reservation.to_doc() if reservation else []
     offer = ledger.offer_terms
     expires_at = domain.offer_expires_at(now, offer.acceptance_days)
     remind_at = domain.offer_reminder_at(expires_at, offer.reminder_days)
     terms = domain.fill_terms(offer.template, ledger.name, award, schedule, expires_at,
                               domain.grant_reference(grant.id))  # fmt: skip
-    await store.insert_grant(tx, grant.model_copy(update={
-        "schedule": entries, "offered_at": now, "reserved": reserved, "terms": terms, "expires_at": expires_at,
-        # A window shorter than the reminder's lead time is reminded at once.
-        "remind_at": remind_at if offer.reminder_days > 0 else None,
-    }))  # fmt: skip
+    offered = grant.model_copy(update={
+        "status": GrantStatus.OFFERED, "held_reason": None, "schedule": [ScheduleEntry.of(s) for s in schedule],
+        "offered_at": now, "reserved": reservation.to_doc() if reservation else [], "terms": terms,
+        "expires_at": expires_at, "remind_at": remind_at if offer.reminder_days > 0 else None,
+    })  # fmt: skip
     await tx.emit(GrantOffered(
         grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=award,
         schedule=schedule, expires_at=expires_at,
     ))  # fmt: skip
+    return offered
 
 
 async def set_offer_terms(
@@ -280,6 +291,136 @@ async def retry_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
     restarted = await _payment(tx, payment_id)
     await _announce_scheduled(tx, restarted)
     return restarted
+
+
+async def gather_payment_runs(tx: Tx) -> list[PaymentRun]:
+    """Due payments that no run holds yet, gathered into one run per currency for finance to approve."""
+    s, now = tx.settings, utcnow()
+    due = await store.due_outside_runs(tx, now, s.payment_run_size)
+    runs = []
+    for currency in sorted({p.amount.currency for p in due}):
+        payments = [p for p in due if p.amount.currency == currency]
+        total = Money(amount=sum(p.amount.amount for p in payments), currency=currency)
+        run = PaymentRun(
+            id=str(uuid4()), currency=currency, total=total, payment_ids=[p.id for p in payments],
+            status=PaymentRunStatus.AWAITING_APPROVAL,
+            approvals_needed=domain.approvals_needed(total, s.payment_run_second_approval_above), created_at=now,
+        )  # fmt: skip
+        if not await store.gather_into_run(tx, run):
+            # Another gatherer took some of them: its transaction wins, this one is tried again.
+            raise RunGatheredMeanwhile("due payments were gathered or changed meanwhile")
+        await tx.emit(PaymentRunAwaitingApproval(
+            run_id=run.id, total=total, payments=len(payments), approvals_needed=run.approvals_needed,
+        ))  # fmt: skip
+        runs.append(run)
+    return runs
+
+
+class RunGatheredMeanwhile(Conflict):
+    """Two gatherers met on the same payments (a write conflict normally retries the later one, which
+    then finds them taken; this is the check that it did)."""
+
+
+async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
+    """A finance officer approves a run; with enough different approvals its payments may be sent."""
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    now = utcnow()
+    try:
+        complete = domain.approve_run(run.status, [a.by for a in run.approvals], caller.subject, run.approvals_needed)
+    except ValueError as refused:
+        raise Conflict(str(refused)) from None
+    approval = Approval(by=caller.subject, at=now)
+    if not await store.record_approval(tx, run, approval, complete):
+        raise Conflict(f"payment run {run_id} changed meanwhile; read it again")
+    approved = run.model_copy(update={
+        "approvals": [*run.approvals, approval], "version": run.version + 1,
+        **({"status": PaymentRunStatus.APPROVED, "approved_at": now} if complete else {}),
+    })  # fmt: skip
+    if complete:
+        released = await store.approve_payments_of_run(tx, run.id, now)
+        await tx.emit(PaymentRunApproved(run_id=run.id, total=run.total, payments=released))
+    return approved
+
+
+async def hold_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
+    """Finance stops a payment that is not yet being sent: it leaves its run and waits for release."""
+    payment = await _payment(tx, payment_id)
+    if not domain.can_move(payment.status, PaymentStatus.HELD):
+        raise Conflict(f"payment {payment_id} is {payment.status}; only one not yet sending or sent can be held")
+    if not await store.hold_payments(tx, {"_id": payment.id, "status": payment.status}, _entry("held", caller, utcnow())):
+        raise Conflict(f"payment {payment_id} changed meanwhile; read it again")
+    await tx.emit(PaymentHeld(payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id))
+    return await _payment(tx, payment_id)
+
+
+async def release_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
+    """A held payment goes back to scheduled: it is gathered into the next run once due."""
+    payment = await _payment(tx, payment_id)
+    if payment.status is not PaymentStatus.HELD:
+        raise Conflict(f"payment {payment_id} is {payment.status}; only a held payment can be released")
+    grant = await store.get_grant(tx, payment.grant_id)
+    if grant is not None and grant.on_hold:
+        raise Conflict(f"grant {grant.id} is on hold; release the grant to release its payments")
+    await store.release_payments(tx, {"_id": payment.id}, _entry("released", caller, utcnow()))
+    await tx.emit(PaymentReleased(payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id))
+    return await _payment(tx, payment_id)
+
+
+async def hold_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """Finance stops paying an accepted grant: every payment of it not yet sending or sent is held."""
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status is not GrantStatus.ACCEPTED or grant.on_hold:
+        raise Conflict(f"grant {grant_id} is {'on hold' if grant.on_hold else grant.status}; only an accepted grant can be held")
+    now = utcnow()
+    held = await _save_grant(tx, grant, on_hold=True, history=[*grant.history, _entry("held", caller, now)])
+    if held is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    for payment in await store.payments_of_grant(tx, grant.id):
+        if domain.can_move(payment.status, PaymentStatus.HELD):
+            await store.hold_payments(tx, {"_id": payment.id}, _entry("held", caller, now))
+            await tx.emit(PaymentHeld(payment_id=payment.id, grant_id=grant.id, application_id=grant.application_id))
+    return held
+
+
+async def release_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """Finance releases a grant: one they held is paid again; one held for lack of budget is reserved
+    and offered now, if the budget allows (409 if it still does not)."""
+    grant = await _finance_grant(tx, grant_id)
+    now = utcnow()
+    if grant.status is GrantStatus.HELD:
+        ledger = await store.get_ledger(tx, grant.programme_id)
+        if ledger is None:
+            raise NotFound(f"no ledger for programme {grant.programme_id}")
+        hold = domain.why_held(ledger.budget, grant.amount)
+        reservation = await budget.reserve(tx, ledger.id, grant.amount) if hold is None else None
+        if reservation is None:
+            raise Conflict(f"the programme's budget still cannot cover grant {grant_id} ({hold or HeldReason.BUDGET})")
+        offered = await _offer(tx, grant, ledger, reservation, now)
+        saved = await _save_grant(tx, grant, **{name: getattr(offered, name) for name in (
+            "status", "held_reason", "schedule", "offered_at", "reserved", "terms", "expires_at", "remind_at")},
+            history=[*grant.history, _entry("released", caller, now)])  # fmt: skip
+    elif grant.on_hold:
+        saved = await _save_grant(tx, grant, on_hold=False, history=[*grant.history, _entry("released", caller, now)])
+        if saved is not None:
+            for payment in await store.payments_of_grant(tx, grant.id):
+                if payment.status is PaymentStatus.HELD:
+                    await store.release_payments(tx, {"_id": payment.id}, _entry("released", caller, now))
+                    await tx.emit(PaymentReleased(payment_id=payment.id, grant_id=grant.id,
+                                                  application_id=grant.application_id))  # fmt: skip
+    else:
+        raise Conflict(f"grant {grant_id} is {grant.status} and not on hold; there is nothing to release")
+    if saved is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    return saved
+
+
+async def _finance_grant(tx: Tx, grant_id: str) -> Grant:
+    grant = await store.get_grant(tx, grant_id)
+    if grant is None:
+        raise NotFound(f"no grant {grant_id}")
+    return grant
 
 
 async def _payment(tx: Tx, payment_id: str) -> Payment:

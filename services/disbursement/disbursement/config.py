@@ -31,6 +31,12 @@ class Settings(ServiceSettings):
     payment_provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     payment_sending_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
 
+    # Due payments are gathered into payment runs this often (finance can also gather them at once);
+    # a run whose total is above this many minor units needs a second, different finance officer.
+    payment_run_gather_seconds: Annotated[float, Field(gt=0)] = 600.0
+    payment_run_second_approval_above: Annotated[int, Field(ge=0)] = 1_000_000
+    payment_run_size: Annotated[int, Field(ge=1, le=5_000)] = 500
+
     # How often open offers are checked for a closed window (expired) or a reminder due, and how many
     # of each per round.
     offer_poll_seconds: Annotated[float, Field(gt=0)] = 60.0

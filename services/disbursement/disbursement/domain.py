@@ -53,24 +53,60 @@ class HeldReason(StrEnum):
 
 
 class PaymentStatus(StrEnum):
+    #: Waiting for its due date, then for a payment run with it to be approved.
     SCHEDULED = "scheduled"
+    #: In a payment run finance approved: the runner may send it.
+    APPROVED = "approved"
     SENDING = "sending"
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    #: Finance stopped it (or its grant): nothing is sent until they release it.
+    HELD = "held"
 
 
-#: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
-#: ran out (the process died mid-payment); `sent` is final; `failed` leaves only when finance retries it.
+#: Every move a payment may make. Only an approved (or retrying: approved, then declined) payment can
+#: be claimed for sending, so nothing leaves without a finance officer's approval of its run.
+#: `sending -> sending` is a new claim after the previous one's lease ran out (the process died
+#: mid-payment); `sent` is final; `failed` leaves only when finance retries it, and a held or retried
+#: payment goes back to `scheduled`, so it needs a run approved again.
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.SENDING}),
-    PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING}),
+    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.APPROVED, PaymentStatus.HELD}),
+    PaymentStatus.APPROVED: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
+    PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
     PaymentStatus.SENDING: frozenset(
         {PaymentStatus.SENDING, PaymentStatus.SENT, PaymentStatus.RETRYING, PaymentStatus.FAILED}
     ),
     PaymentStatus.SENT: frozenset(),
     PaymentStatus.FAILED: frozenset({PaymentStatus.SCHEDULED}),
+    PaymentStatus.HELD: frozenset({PaymentStatus.SCHEDULED}),
 }
+
+#: Payments finance can hold: not yet claimed by the runner, not finished.
+HOLDABLE = tuple(s for s in PaymentStatus if PaymentStatus.HELD in PAYMENT_TRANSITIONS[s])
+
+
+# --- payment runs --------------------------------------------------------------------------------
+
+
+class PaymentRunStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    #: Approved by as many finance officers as its total needs: its payments may be sent.
+    APPROVED = "approved"
+
+
+def approvals_needed(total: Money, second_approval_above: int) -> int:
+    """A run above the configured amount (in minor units) needs a second, different finance officer."""
+    return 2 if total.amount > second_approval_above else 1
+
+
+def approve_run(status: PaymentRunStatus, approvers: list[str], approver: str, needed: int) -> bool:
+    """Whether this approval completes the run; ValueError for one that does not count."""
+    if status is not PaymentRunStatus.AWAITING_APPROVAL:
+        raise ValueError(f"the run is {status}; only a run awaiting approval can be approved")
+    if approver in approvers:
+        raise ValueError("you have approved this run already; a second approval must come from another finance officer")
+    return len(approvers) + 1 >= needed
 
 
 def can_move(current: PaymentStatus, target: PaymentStatus) -> bool:

@@ -7,8 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from disbursement.crypto import BankDetailsCipher
-from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
-from disbursement.store import Grant, Ledger, OfferTerms, Payment, Signatory
+from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
+from disbursement.store import Grant, Ledger, OfferTerms, Payment, PaymentRun, Signatory
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -105,6 +105,7 @@ class PaymentView(BaseModel):
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
+    run_id: str | None = None
     history: list[HistoryEntryView] = []
 
     @classmethod
@@ -149,6 +150,7 @@ class GrantView(BaseModel):
     signatory: SignatoryView | None = None
     declined_reason: str | None = None
     closed_at: datetime | None = None
+    on_hold: bool = False
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
@@ -183,3 +185,27 @@ class LedgerView(BaseModel):
             available=Money(amount=available, currency=currency), paid=Money(amount=paid, currency=currency),
             reserved=Money(amount=granted - paid, currency=currency),
         )  # fmt: skip
+
+
+class ApprovalView(BaseModel):
+    by: str
+    at: datetime
+
+
+class PaymentRunView(BaseModel):
+    id: str
+    currency: str
+    total: Money
+    payment_ids: list[str]
+    status: PaymentRunStatus
+    approvals_needed: int
+    approvals: list[ApprovalView]
+    created_at: datetime
+    approved_at: datetime | None = None
+    #: Filled in when one run is read; lists leave it out.
+    payments: list[PaymentView] | None = None
+
+    @classmethod
+    def of(cls, run: PaymentRun, payments: list[Payment] | None = None) -> "PaymentRunView":
+        fields = run.model_dump(include=set(cls.model_fields) - {"payments"})
+        return cls(**fields, payments=[PaymentView.of(p) for p in payments] if payments is not None else None)

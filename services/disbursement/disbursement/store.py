@@ -25,8 +25,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import (
-    COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, GrantStatus,
-    HeldReason, ManualRetry, PaymentStatus,
+    COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
@@ -35,10 +35,11 @@ from grants_shared.money import Money
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 
-#: Payments wait here to be sent: a scheduled one from its due time, a retrying one from the end of
-#: its back-off (``next_attempt_at`` either way); ``sending`` while a worker holds it.
+#: Payments wait here to be sent: an approved one (its run approved by finance) from its due time, a
+#: retrying one from the end of its back-off (``next_attempt_at`` either way); ``sending`` while a
+#: worker holds it. A ``scheduled`` payment is not in the queue: it waits for a run to be approved.
 PAYMENT_QUEUE = LeasedQueue(
-    collection="payments", ready=(PaymentStatus.SCHEDULED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
+    collection="payments", ready=(PaymentStatus.APPROVED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
 )
 
 
@@ -129,6 +130,8 @@ class Grant(Document):
     #: The budget buckets the award was reserved from (grants_shared.budget), to give it back if ever undone.
     reserved: list[dict[str, Any]] = []
     last_paid_at: datetime | None = None
+    #: Finance stopped paying it (its unsent payments are held) until they release it.
+    on_hold: bool = False
     version: int
     history: list[HistoryEntry] = []
 
@@ -162,8 +165,30 @@ class Payment(Document):
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
+    #: The payment run it was gathered into, once due (None again if it is held and released).
+    run_id: str | None = None
     created_at: datetime
     history: list[HistoryEntry] = []
+
+
+class Approval(Part):
+    by: str
+    at: datetime
+
+
+class PaymentRun(Document):
+    """Due payments gathered for finance to approve together: nothing in it is sent before it is
+    approved by as many different finance officers as its total needs."""
+
+    currency: str
+    total: Money
+    payment_ids: list[str]
+    status: PaymentRunStatus
+    approvals_needed: int
+    approvals: list[Approval] = []
+    created_at: datetime
+    approved_at: datetime | None = None
+    version: int = 1
 
 
 class MaskedPayee(Part):
@@ -194,6 +219,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payments.create_index("grant_id")
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
     await PAYMENT_QUEUE.create_indexes(db)
+    await db.payments.create_index("run_id")
+    await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
 
 
 async def _page(
@@ -344,11 +371,92 @@ async def restart_payment(tx: Db, payment: Payment, retry: ManualRetry, entry: H
     result = await tx.db.payments.update_one(
         {"_id": payment.id, "status": PaymentStatus.FAILED, "attempts": payment.attempts},
         {"$set": {"status": PaymentStatus.SCHEDULED, "due_at": retry.due_at, "next_attempt_at": retry.due_at,
-                  "retries": retry.retries, "attempts_before_retry": retry.attempts_before_retry},
+                  "retries": retry.retries, "attempts_before_retry": retry.attempts_before_retry,
+                  "run_id": None},  # a new run, approved again, sends it
          "$push": {"history": entry.model_dump()}},
         session=tx.session,
     )  # fmt: skip
     return result.modified_count == 1
+
+
+async def due_outside_runs(tx: Db, now: datetime, limit: int) -> list[Payment]:
+    """Scheduled payments whose due time has come and that no run holds yet, oldest due first."""
+    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None}
+    cursor = tx.db.payments.find(query, session=tx.session).sort("next_attempt_at", ASCENDING).limit(limit)
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def gather_into_run(tx: Db, run: PaymentRun) -> bool:
+    """Put the run's payments in it and store it; False if any of them was gathered, held or changed
+    meanwhile (the caller's transaction is then abandoned and tried again)."""
+    result = await tx.db.payments.update_many(
+        {"_id": {"$in": run.payment_ids}, "status": PaymentStatus.SCHEDULED, "run_id": None},
+        {"$set": {"run_id": run.id}}, session=tx.session,
+    )  # fmt: skip
+    if result.modified_count != len(run.payment_ids):
+        return False
+    await tx.db.payment_runs.insert_one(run.to_doc(), session=tx.session)
+    return True
+
+
+async def get_run(tx: Db, run_id: str) -> PaymentRun | None:
+    return PaymentRun.maybe(await tx.db.payment_runs.find_one({"_id": run_id}, session=tx.session))
+
+
+async def list_runs(tx: Db, status: PaymentRunStatus | None, limit: int, offset: int) -> tuple[list[PaymentRun], int]:
+    query: dict[str, Any] = {"status": status} if status else {}
+    docs, total = await _page(tx.db.payment_runs, query, limit, offset, [("created_at", ASCENDING), ("_id", ASCENDING)], tx)
+    return [PaymentRun.from_doc(d) for d in docs], total
+
+
+async def payments_of_run(tx: Db, run_id: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"run_id": run_id}, session=tx.session).sort([("grant_id", ASCENDING), ("sequence", ASCENDING)])
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def record_approval(tx: Db, run: PaymentRun, approval: Approval, approved: bool) -> bool:
+    """Add an approval to the run as it was read (its version): of two at once, one counts and the
+    other finds the run changed."""
+    fields: dict[str, Any] = {"version": run.version + 1}
+    if approved:
+        fields |= {"status": PaymentRunStatus.APPROVED, "approved_at": approval.at}
+    result = await tx.db.payment_runs.update_one(
+        {"_id": run.id, "status": PaymentRunStatus.AWAITING_APPROVAL, "version": run.version},
+        {"$push": {"approvals": approval.model_dump()}, "$set": fields}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
+
+
+async def approve_payments_of_run(tx: Db, run_id: str, now: datetime) -> int:
+    """The run's payments still scheduled (not held meanwhile) become approved: the runner takes them now."""
+    result = await tx.db.payments.update_many(
+        {"run_id": run_id, "status": PaymentStatus.SCHEDULED},
+        {"$set": {"status": PaymentStatus.APPROVED, "next_attempt_at": now}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count
+
+
+async def hold_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:
+    """Hold the payments ``query`` finds that are not claimed or finished; they leave their run."""
+    result = await tx.db.payments.update_many(
+        {**query, "status": {"$in": list(HOLDABLE)}},
+        {"$set": {"status": PaymentStatus.HELD, "run_id": None, "next_attempt_at": None},
+         "$push": {"history": entry.model_dump()}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count
+
+
+async def release_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:
+    """Held payments back to scheduled, due again from their due time, for the next run."""
+    released = 0
+    async for doc in tx.db.payments.find({**query, "status": PaymentStatus.HELD}, session=tx.session):
+        result = await tx.db.payments.update_one(
+            {"_id": doc["_id"], "status": PaymentStatus.HELD},
+            {"$set": {"status": PaymentStatus.SCHEDULED, "next_attempt_at": doc["due_at"]},
+             "$push": {"history": entry.model_dump()}}, session=tx.session,
+        )  # fmt: skip
+        released += result.modified_count
+    return released
 
 
 # --- the simulated payment provider's own records ------------------------------------------------

@@ -107,9 +107,15 @@ async def close_and_remind_offers(database: Database[Settings]) -> int:
     return done
 
 
+async def gather_payment_runs(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.payment_run_gather_seconds,
+                lambda: database.transact(commands.gather_payment_runs), "payment run gatherer")  # fmt: skip
+
+
 async def watch_offers(runtime: Runtime[Settings]) -> None:
     database = runtime.database
     await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
 
 
-WORKERS = (pay_what_is_due, watch_offers)
+WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers)

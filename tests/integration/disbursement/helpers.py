@@ -104,3 +104,21 @@ async def statement(client: httpx.AsyncClient, settings: ServiceSettings, progra
     parts = ledger["available"]["amount"] + ledger["reserved"]["amount"] + ledger["paid"]["amount"]
     assert parts == ledger["budget"]["amount"], ledger
     return ledger
+
+
+def second_finance(settings: ServiceSettings) -> dict[str, str]:
+    """Another finance officer: a run above the threshold needs two different ones."""
+    return bearer(settings, "fin-2", "finance_officer")
+
+
+async def approve_due_payments(client: httpx.AsyncClient, settings: ServiceSettings) -> list[dict]:
+    """Finance gathers what is due into runs and approves each (twice, by two officers, if it needs it)."""
+    gathered = await client.post("/v1/payment-runs", headers=finance(settings))
+    assert gathered.status_code == 200, gathered.text
+    approved = []
+    for run in gathered.json():
+        for officer in (finance, second_finance)[: run["approvals_needed"]]:
+            answer = await client.post(f"/v1/payment-runs/{run['id']}/approve", headers=officer(settings))
+            assert answer.status_code == 200, answer.text
+        approved.append(answer.json())
+    return approved

@@ -11,7 +11,7 @@ from disbursement.domain import GrantStatus
 from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, ReplaceBankAccount
 from disbursement.store import Grant
 from grants_shared.api import (
-    Applicant, ApplicantOrFinance, DatabaseDep, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
+    Applicant, ApplicantOrFinance, DatabaseDep, Finance, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
     Transact, is_finance, set_etag,
 )  # fmt: skip
 from grants_shared.auth import Caller
@@ -92,6 +92,27 @@ async def replace_bank_account(
     """Payments not yet sent go to the new account; payments already sent are untouched."""
     grant = await transact(commands.replace_bank_account, caller, grant_id, body.bank_account.to_domain(), version)
     set_etag(response, grant.version)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+@router.post("/{grant_id}/hold", summary="Hold an accepted grant: none of its payments is sent (finance)",
+             responses=problems(s409="The grant is not accepted, or is on hold already"))  # fmt: skip
+async def hold_grant(
+    grant_id: PathId, caller: Finance, transact: Transact, database: DatabaseDep, settings: CurrentSettings
+) -> GrantView:
+    grant = await transact(commands.hold_grant, caller, grant_id)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+@router.post(
+    "/{grant_id}/release",
+    summary="Release a grant finance held, or offer one held for lack of budget once the budget allows (finance)",
+    responses=problems(s409="Nothing to release, or the budget still cannot cover it"),
+)  # fmt: skip
+async def release_grant(
+    grant_id: PathId, caller: Finance, transact: Transact, database: DatabaseDep, settings: CurrentSettings
+) -> GrantView:
+    grant = await transact(commands.release_grant, caller, grant_id)
     return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
 
 
