@@ -51,11 +51,12 @@ def test_every_status_has_its_moves() -> None:
     assert [r.value for r in HeldReason] == ["budget", "currency"]
 
 
-def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_goes_nowhere_yet() -> None:
+def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_can_only_be_offered() -> None:
     moves = {(a, b) for a in GrantStatus for b in GrantStatus if can_move_grant(a, b)}
     assert moves == {(GrantStatus.OFFERED, GrantStatus.ACCEPTED), (GrantStatus.ACCEPTED, GrantStatus.PAID),
-                     (GrantStatus.OFFERED, GrantStatus.DECLINED), (GrantStatus.OFFERED, GrantStatus.EXPIRED)}
-    assert not can_move_grant(GrantStatus.HELD, GrantStatus.OFFERED)  # releasing a held grant is not built yet
+                     (GrantStatus.OFFERED, GrantStatus.DECLINED), (GrantStatus.OFFERED, GrantStatus.EXPIRED),
+                     (GrantStatus.HELD, GrantStatus.OFFERED)}
+    assert not can_move_grant(GrantStatus.HELD, GrantStatus.ACCEPTED)  # released, it is offered first
     assert not can_move_grant(GrantStatus.ACCEPTED, GrantStatus.ACCEPTED)  # new bank details are an edit
 
 

@@ -389,7 +389,7 @@ async def release_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
     and offered now, if the budget allows (409 if it still does not)."""
     grant = await _finance_grant(tx, grant_id)
     now = utcnow()
-    if grant.status is GrantStatus.HELD:
+    if domain.can_move_grant(grant.status, GrantStatus.OFFERED):  # held for lack of budget
         ledger = await store.get_ledger(tx, grant.programme_id)
         if ledger is None:
             raise NotFound(f"no ledger for programme {grant.programme_id}")

@@ -28,12 +28,13 @@ class GrantStatus(StrEnum):
     EXPIRED = "expired"
 
 
-#: Every move a grant may make. A `held` grant (an award the ledger could not cover) has no way out
-#: yet: releasing or cancelling one needs a finance endpoint of its own. Replacing an accepted grant's
+#: Every move a grant may make. A `held` grant (an award the ledger could not cover) is offered when
+#: finance releases it once the budget allows. Finance holding an accepted grant is a flag (`on_hold`)
+#: on its payments, not a move. Replacing an accepted grant's
 #: bank details is an edit, not a move: it stays `accepted`. `declined` and `expired` are final: the
 #: money is free again and may have been awarded to someone else.
 GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
-    GrantStatus.HELD: frozenset(),
+    GrantStatus.HELD: frozenset({GrantStatus.OFFERED}),
     GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED, GrantStatus.DECLINED, GrantStatus.EXPIRED}),
     GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID}),
     GrantStatus.PAID: frozenset(),

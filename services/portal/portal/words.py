@@ -35,6 +35,8 @@ STATUS_WORDS = {
     "declared": "Declared",
     "resolved": "Resolved",
     "expired": "Offer lapsed",
+    "approved": "Approved",
+    "awaiting_approval": "Awaiting approval",
 }
 TAG_COLOURS = {
     "draft": "grey", "ineligible": "red", "withdrawn": "grey", "submitted": "blue", "under_review": "blue",
@@ -42,7 +44,7 @@ TAG_COLOURS = {
     "paid": "green", "open": "green", "closed": "grey", "failed": "red", "held": "orange", "sent": "green",
     "retrying": "yellow", "assigned": "grey", "completed": "green", "cancelled": "grey", "declared": "orange",
     "resolved": "grey", "awaiting_reviewers": "orange", "in_review": "blue", "scored": "purple", "decided": "green",
-    "expired": "grey",
+    "expired": "grey", "approved": "blue", "awaiting_approval": "yellow",
 }
 
 
