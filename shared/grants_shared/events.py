@@ -516,3 +516,18 @@ class PaymentReleased(EventData):
     payment_id: Id
     grant_id: Id
     application_id: Id
+
+
+class PaymentRunExported(EventData):
+    """A finance officer took an approved run as a bank file (its content never travels)."""
+
+    type = "grants.payment_run.exported.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "run_id"
+
+    run_id: Id
+    format: Literal["pain.001", "csv"]
+    payments: Annotated[int, Field(ge=1)]
+    #: The first export puts the payments in the file; later ones repeat the same file.
+    first: bool

@@ -5,18 +5,21 @@ A grant outside the caller's organisations is NotFound (404), so its existence i
 details are encrypted here, before anything is written: a grant holds only their token.
 """
 
+import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from uuid import uuid4
 
-from disbursement import domain, store
+from disbursement import bank_files, domain, store
 from disbursement.config import Settings
 from disbursement.crypto import cipher_for
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
 from disbursement.provider import Transfer
 from disbursement.store import (
-    Approval, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, ScheduleEntry, Signatory,
+    Approval, BankFileExport, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation,
+    ScheduleEntry, Signatory,
 )  # fmt: skip
 from grants_shared.api import check_version, is_finance
 from grants_shared import budget
@@ -35,6 +38,7 @@ from grants_shared.events import (
     PaymentReleased,
     PaymentRunApproved,
     PaymentRunAwaitingApproval,
+    PaymentRunExported,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -342,6 +346,109 @@ async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
         released = await store.approve_payments_of_run(tx, run.id, now)
         await tx.emit(PaymentRunApproved(run_id=run.id, total=run.total, payments=released))
     return approved
+
+
+# --- bank files ----------------------------------------------------------------------------------
+
+
+def _file_claim(run_id: str) -> str:
+    return f"bank-file:{run_id}"
+
+
+async def export_bank_file(tx: Tx, caller: Caller, run_id: str, file_format: bank_files.Format) -> bytes:
+    """An approved run as a bank file (pain.001 or CSV), for a finance officer, recorded (who, when,
+    which payments, a digest). The first export puts the run's approved payments in the file
+    (``sending`` under the file's claim, so nothing else can send them); a later one repeats exactly
+    those payments, whatever happened to them since, because that is what the bank was given."""
+    settings = tx.settings
+    if settings.payment_provider != "bank_file":
+        # Another provider sends these payments itself: a file too would pay them twice.
+        raise Conflict("payments are sent through the payment provider's API here, not by bank file")
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    if run.status is not PaymentRunStatus.APPROVED:
+        raise Conflict(f"payment run {run_id} is {run.status}; only an approved run can be exported")
+    now = utcnow()
+    if run.exports:
+        payments = await store.payments_by_ids(tx, run.exports[0].payment_ids)
+    else:
+        await store.submit_to_bank(tx, run.id, _file_claim(run.id), now)
+        payments = await store.sending_under(tx, run.id, _file_claim(run.id))
+    if not payments:
+        raise Conflict(f"payment run {run_id} has no payments left to pay (every one was held)")
+    lines = await _file_lines(tx, payments)
+    debtor = bank_files.Debtor(settings.bank_file_debtor_name, settings.bank_file_debtor_sort_code,
+                               settings.bank_file_debtor_account_number)  # fmt: skip
+    if file_format == "pain.001":
+        content = bank_files.pain001(run.id, lines, debtor, created_at=now, execution=now)
+    else:
+        content = bank_files.bulk_csv(lines)
+    export = BankFileExport(format=file_format, by=caller.subject, at=now, payment_ids=[p.id for p in payments],
+                            sha256=hashlib.sha256(content).hexdigest())  # fmt: skip
+    await store.note_on_run(tx, run.id, "exports", export)
+    await tx.emit(PaymentRunExported(run_id=run.id, format=file_format, payments=len(payments), first=not run.exports))
+    return content
+
+
+async def _file_lines(tx: Tx, payments: list[Payment]) -> list[bank_files.Line]:
+    cipher, accounts, lines = cipher_for(tx.settings), {}, []
+    for payment in payments:
+        if payment.grant_id not in accounts:
+            grant = await store.get_grant(tx, payment.grant_id)
+            if grant is None or grant.bank_account is None:
+                raise RuntimeError(f"payment {payment.id}: its grant has no bank details")
+            accounts[payment.grant_id] = cipher.decrypt(grant.bank_account)
+        lines.append(bank_files.Line(payment.id, payment.amount, accounts[payment.grant_id],
+                                     domain.payment_reference(payment.grant_id, payment.sequence)))  # fmt: skip
+    return lines
+
+
+async def reconcile_run(tx: Tx, caller: Caller, run_id: str, outcomes: list[bank_files.Outcome]) -> Reconciliation:
+    """The bank's answer for a run's file: each payment still in the file is recorded paid or failed,
+    once. A row for a payment already recorded (the same file given twice, or a later one) changes
+    nothing; a row for no payment of the file is counted as unmatched."""
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    if not run.exports:
+        raise Conflict(f"payment run {run_id} was never exported to a bank file; there is nothing to reconcile")
+    in_file = await store.payments_by_ids(tx, run.exports[0].payment_ids)
+    by_reference = {domain.payment_reference(p.grant_id, p.sequence): p for p in in_file}
+    claim, now = _file_claim(run.id), utcnow()
+    paid = failed = unchanged = unmatched = 0
+    settled: set[str] = set()
+    for outcome in outcomes:
+        payment = by_reference.get(outcome.reference)
+        if payment is None:
+            unmatched += 1
+        elif payment.id in settled or payment.status is not PaymentStatus.SENDING or payment.claim != claim:
+            unchanged += 1
+        elif outcome.paid:
+            reference = outcome.bank_reference or f"BANKFILE-{outcome.reference}"
+            await record_payment_sent(tx, payment, claim, Transfer(reference, payment.amount, now))
+            paid += 1
+        else:
+            await _record_bank_refusal(tx, payment, claim, outcome.reason)
+            failed += 1
+        if payment is not None:
+            settled.add(payment.id)
+    summary = Reconciliation(by=caller.subject, at=now, paid=paid, failed=failed, unchanged=unchanged,
+                             unmatched=unmatched)  # fmt: skip
+    await store.note_on_run(tx, run.id, "reconciliations", summary)
+    return summary
+
+
+async def _record_bank_refusal(tx: Tx, payment: Payment, claim: str, reason: str) -> None:
+    """The bank returned the payment: failed at once (a new file is needed: finance retries it)."""
+    # The bank may quote account numbers back: long runs of digits never reach the bus or a log.
+    reason = re.sub(r"\d{6,}", "****", reason.strip() or "returned by the bank")[:200]
+    fields = {"next_attempt_at": None, "last_failure_reason": reason}
+    if await _settle(tx, payment, claim, PaymentStatus.FAILED, fields, declined=True):
+        await tx.emit(PaymentFailed(
+            payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id, reason=reason,
+            attempt=payment.attempts + 1, will_retry=False,
+        ))  # fmt: skip
 
 
 async def hold_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:

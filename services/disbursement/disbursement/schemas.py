@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
-from disbursement.store import Grant, Ledger, OfferTerms, Payment, PaymentRun, Signatory
+from disbursement.store import Grant, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation, Signatory
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -192,6 +192,29 @@ class ApprovalView(BaseModel):
     at: datetime
 
 
+class ExportView(BaseModel):
+    format: str
+    by: str
+    at: datetime
+    payments: int
+    sha256: str
+
+
+class ReconciliationView(BaseModel):
+    by: str
+    at: datetime
+    paid: int
+    failed: int
+    #: Rows for payments already recorded (the same file again): nothing changed.
+    unchanged: int
+    #: Rows for no payment of the run's file.
+    unmatched: int
+
+    @classmethod
+    def of(cls, reconciliation: Reconciliation) -> "ReconciliationView":
+        return cls(**reconciliation.model_dump())
+
+
 class PaymentRunView(BaseModel):
     id: str
     currency: str
@@ -202,10 +225,16 @@ class PaymentRunView(BaseModel):
     approvals: list[ApprovalView]
     created_at: datetime
     approved_at: datetime | None = None
+    #: Every bank file taken of it (who, when, format; never the content).
+    exports: list[ExportView] = []
+    reconciliations: list[ReconciliationView] = []
     #: Filled in when one run is read; lists leave it out.
     payments: list[PaymentView] | None = None
 
     @classmethod
     def of(cls, run: PaymentRun, payments: list[Payment] | None = None) -> "PaymentRunView":
-        fields = run.model_dump(include=set(cls.model_fields) - {"payments"})
-        return cls(**fields, payments=[PaymentView.of(p) for p in payments] if payments is not None else None)
+        fields = run.model_dump(include=set(cls.model_fields) - {"payments", "exports"})
+        exports = [ExportView(format=e.format, by=e.by, at=e.at, payments=len(e.payment_ids), sha256=e.sha256)
+                   for e in run.exports]  # fmt: skip
+        return cls(**fields, exports=exports,
+                   payments=[PaymentView.of(p) for p in payments] if payments is not None else None)

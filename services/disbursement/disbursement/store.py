@@ -176,6 +176,28 @@ class Approval(Part):
     at: datetime
 
 
+class BankFileExport(Part):
+    """A bank file handed to a finance officer: who, when, which format, which payments (the first
+    export fixes them; a later one repeats the same file), and a digest of what they got."""
+
+    format: str
+    by: str
+    at: datetime
+    payment_ids: list[str]
+    sha256: str
+
+
+class Reconciliation(Part):
+    """A bank's reconciliation file read back: who gave it, when, and what it changed."""
+
+    by: str
+    at: datetime
+    paid: int
+    failed: int
+    unchanged: int
+    unmatched: int
+
+
 class PaymentRun(Document):
     """Due payments gathered for finance to approve together: nothing in it is sent before it is
     approved by as many different finance officers as its total needs."""
@@ -188,6 +210,8 @@ class PaymentRun(Document):
     approvals: list[Approval] = []
     created_at: datetime
     approved_at: datetime | None = None
+    exports: list[BankFileExport] = []
+    reconciliations: list[Reconciliation] = []
     version: int = 1
 
 
@@ -434,6 +458,32 @@ async def approve_payments_of_run(tx: Db, run_id: str, now: datetime) -> int:
         {"$set": {"status": PaymentStatus.APPROVED, "next_attempt_at": now}}, session=tx.session,
     )  # fmt: skip
     return result.modified_count
+
+
+async def submit_to_bank(tx: Db, run_id: str, claim: str, now: datetime) -> None:
+    """The run's approved payments are in a bank file now: ``sending`` under the file's claim, which
+    only the bank's reconciliation settles (no runner takes them in bank-file mode)."""
+    await tx.db.payments.update_many(
+        {"run_id": run_id, "status": PaymentStatus.APPROVED},
+        {"$set": {"status": PaymentStatus.SENDING, "claim": claim, "claimed_at": now}}, session=tx.session,
+    )  # fmt: skip
+
+
+async def payments_by_ids(tx: Db, payment_ids: list[str]) -> list[Payment]:
+    cursor = tx.db.payments.find({"_id": {"$in": payment_ids}}, session=tx.session)
+    found = {doc["_id"]: Payment.from_doc(doc) async for doc in cursor}
+    return [found[pid] for pid in payment_ids if pid in found]
+
+
+async def sending_under(tx: Db, run_id: str, claim: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"run_id": run_id, "status": PaymentStatus.SENDING, "claim": claim},
+                                 session=tx.session).sort([("grant_id", ASCENDING), ("sequence", ASCENDING)])  # fmt: skip
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def note_on_run(tx: Db, run_id: str, field: str, entry: Part) -> None:
+    """Append an export or a reconciliation to the run's record (a $push: never lost to a race)."""
+    await tx.db.payment_runs.update_one({"_id": run_id}, {"$push": {field: entry.model_dump()}}, session=tx.session)
 
 
 async def hold_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:

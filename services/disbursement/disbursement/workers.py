@@ -92,6 +92,10 @@ class PaymentRunner(LeasedWorker[BankAccount]):
 
 
 async def pay_what_is_due(runtime: Runtime[Settings]) -> None:
+    if runtime.settings.payment_provider == "bank_file":
+        # Approved runs leave as bank files that finance exports; the bank's reconciliation settles them.
+        log.info("payments go by bank file: the payment runner does not run")
+        return
     provider = build_provider(runtime.settings, runtime.database)
     await PaymentRunner(runtime.database, provider).run()
 
