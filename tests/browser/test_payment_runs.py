@@ -26,7 +26,7 @@ def test_finance_holds_releases_and_approves_before_anything_is_sent(
         page.get_by_role("button", name="Hold this grant").click()
         expect(page.locator(".nhsuk-notification-banner")).to_contain_text("Grant held")
         expect(page.get_by_role("heading", name="Finance is holding this grant")).to_be_visible()
-        expect(page.locator("td .nhsuk-tag", has_text="Held").first).to_be_visible()
+        expect(page.locator("td .nhsuk-tag", has_text="On hold").first).to_be_visible()
         scan(page, platform)
         screenshot(page, f"payment-runs-held-{javascript}")
 
@@ -55,6 +55,14 @@ def test_finance_holds_releases_and_approves_before_anything_is_sent(
         page.get_by_role("button", name="Approve this run").click()
         expect(page.locator(".nhsuk-notification-banner")).to_be_visible()
         screenshot(page, f"payment-runs-approved-{javascript}")
+        if page.get_by_role("button", name="Download the bank file").count():  # approved by this officer alone
+            # This platform pays through the simulated provider: a bank file as well would pay twice.
+            page.get_by_label("CSV: payee, sort code, account, amount, reference").check()
+            page.get_by_role("button", name="Download the bank file").click()
+            summary = page.locator(".nhsuk-error-summary")
+            expect(summary).to_contain_text("No bank file: payments are sent through the payment provider's API")
+            expect(summary.locator('a[href="#format"]')).to_be_visible()
+            scan(page, platform)
 
         # A run holding other tests' payments too may need a second officer: the driver adds it (or
         # finds the run approved already).

@@ -8,7 +8,9 @@ show its answer, a 409 as an error on the page."""
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from portal.clients import ApiDep, ApiError
@@ -50,7 +52,8 @@ async def gather(request: Request, api: ApiDep, person: FinancePerson) -> Respon
 async def _run_page(request: Request, api: ApiDep, person: FinancePerson, run_id: str, **extra: Any) -> Response:
     run = await api.get("disbursement", run_path(run_id))
     approved_by_me = any(a["by"] == person.subject for a in run["approvals"])
-    return render(request, "finance/payment_run.jinja", run=run, approved_by_me=approved_by_me, **extra)
+    return render(request, "finance/payment_run.jinja", run=run, approved_by_me=approved_by_me,
+                  formats=BANK_FORMATS, **extra)  # fmt: skip
 
 
 @router.get("/finance/payment-runs/{run_id}", summary="One payment run: its payments and approvals")
@@ -67,6 +70,47 @@ async def approve(run_id: str, request: Request, api: ApiDep, person: FinancePer
             raise
         return await _run_page(request, api, person, run_id, errors={"approve": f"Not approved: {error.detail}"})
     return see_other(f"/finance/payment-runs/{q(run_id)}?approved=1")
+
+
+BANK_FORMATS = {"pain.001": "ISO 20022 pain.001 (XML)", "csv": "CSV: payee, sort code, account, amount, reference"}
+#: A bank's reconciliation file for one run is small.
+MAX_RECONCILIATION_BYTES = 1_000_000
+
+
+@router.post("/finance/payment-runs/{run_id}/bank-file", summary="Download an approved run as a bank file",
+             dependencies=[CsrfChecked])  # fmt: skip
+async def bank_file(run_id: str, request: Request, api: ApiDep, person: FinancePerson,
+                    file_format: Annotated[str, Form(alias="format")] = "pain.001") -> Response:  # fmt: skip
+    """Passed through as the service made it (validated there); the portal keeps no copy."""
+    if file_format not in BANK_FORMATS:
+        return await _run_page(request, api, person, run_id, errors={"format": "Choose the file your bank takes"})
+    try:
+        answer = await api.post_raw("disbursement", f"{run_path(run_id)}/bank-file", format=file_format)
+    except ApiError as error:
+        if error.status not in (403, 409):
+            raise
+        return await _run_page(request, api, person, run_id, errors={"format": f"No bank file: {error.detail}"})
+    return Response(answer.content, media_type=answer.headers["content-type"], headers={
+        "Content-Disposition": answer.headers.get("content-disposition", "attachment"), "Cache-Control": "no-store",
+    })  # fmt: skip
+
+
+@router.post("/finance/payment-runs/{run_id}/reconciliation", summary="Give the bank's reconciliation file",
+             dependencies=[CsrfChecked])  # fmt: skip
+async def reconciliation(run_id: str, request: Request, api: ApiDep, person: FinancePerson,
+                         file: UploadFile | None = None) -> Response:  # fmt: skip
+    content = await file.read(MAX_RECONCILIATION_BYTES + 1) if file else b""
+    if not content:
+        return await _run_page(request, api, person, run_id, errors={"file": "Choose the bank's reconciliation file"})
+    if len(content) > MAX_RECONCILIATION_BYTES:
+        return await _run_page(request, api, person, run_id, errors={"file": "The file must be 1 MB or smaller"})
+    try:
+        answer = await api.post_raw("disbursement", f"{run_path(run_id)}/reconciliation", content, "text/csv")
+    except ApiError as error:
+        if error.status not in (403, 409, 422):
+            raise
+        return await _run_page(request, api, person, run_id, errors={"file": f"Not recorded: {error.detail}"})
+    return await _run_page(request, api, person, run_id, reconciled=answer.json())
 
 
 @router.post("/finance/grants/{grant_id}/hold", summary="Hold a grant: none of its payments is sent", dependencies=[CsrfChecked])
