@@ -531,3 +531,18 @@ class PaymentRunExported(EventData):
     payments: Annotated[int, Field(ge=1)]
     #: The first export puts the payments in the file; later ones repeat the same file.
     first: bool
+
+
+class GrantRepaymentRecorded(EventData):
+    """Finance recorded money the grantee paid back; it is back in the programme's budget."""
+
+    type = "grants.grant.repayment_recorded.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    amount: Money
+    recorded_at: datetime

@@ -75,8 +75,8 @@ def test_finance_holds_releases_and_approves_before_anything_is_sent(
             page.reload()
         expect(page.locator("td .nhsuk-tag", has_text="Sent").first).to_be_visible()
         history = page.locator("ol")
-        expect(history.get_by_text("Held by finance")).to_be_visible()
-        expect(history.get_by_text("Released by finance")).to_be_visible()
+        expect(history.get_by_text("Held by finance").first).to_be_visible()
+        expect(history.get_by_text("Released by finance").first).to_be_visible()
         scan(page, platform)
     finally:
         context.close()

@@ -39,6 +39,7 @@ from grants_shared.events import (
     PaymentRunApproved,
     PaymentRunAwaitingApproval,
     PaymentRunExported,
+    GrantRepaymentRecorded,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -449,6 +450,45 @@ async def _record_bank_refusal(tx: Tx, payment: Payment, claim: str, reason: str
             payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id, reason=reason,
             attempt=payment.attempts + 1, will_retry=False,
         ))  # fmt: skip
+
+
+# --- repayments -----------------------------------------------------------------------------------
+
+
+async def record_repayment(tx: Tx, caller: Caller, grant_id: str, amount: Money, reason: str) -> Grant:
+    """A grantee paid money back: at most what the grant was paid, less what was repaid already. It
+    goes back into the programme's budget (spread over its buckets) in the same transaction."""
+    grant = await _finance_grant(tx, grant_id)
+    if amount.currency != grant.amount.currency or amount.amount <= 0:
+        raise RuleViolation(f"a repayment is a positive amount in the grant's currency ({grant.amount.currency})")
+    # Written first: two repayments of one grant at once conflict here, so neither can miss the other.
+    now = utcnow()
+    saved = await _save_grant(tx, grant, history=[*grant.history, _entry("repayment_recorded", caller, now)])
+    if saved is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    repayable = await store.paid_for_grant(tx, grant.id) - await store.repaid_for_grant(tx, grant.id)
+    if amount.amount > repayable:
+        raise RuleViolation(f"only {repayable} (minor units) of grant {grant_id} is paid and not yet repaid")
+    await store.insert_repayment(tx, store.Repayment(
+        id=str(uuid4()), grant_id=grant.id, programme_id=grant.programme_id, amount=amount, reason=reason,
+        recorded_by=caller.subject, recorded_at=now,
+    ))  # fmt: skip
+    await budget.add(tx, grant.programme_id, amount)
+    await tx.emit(GrantRepaymentRecorded(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=amount,
+        recorded_at=now,
+    ))  # fmt: skip
+    return saved
+
+
+async def statement(tx: Tx, programme_id: str) -> tuple[Ledger, int, dict[str, int]]:
+    """The programme's money, read in one transaction (one snapshot), so it balances even while awards,
+    payments and repayments commit around it."""
+    ledger = await store.get_ledger(tx, programme_id)
+    left = await budget.available(tx, programme_id)
+    if ledger is None or left is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    return ledger, left.amount, await store.statement_parts(tx, programme_id)
 
 
 async def hold_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:

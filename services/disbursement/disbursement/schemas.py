@@ -168,23 +168,42 @@ class GrantView(BaseModel):
 
 
 class LedgerView(BaseModel):
+    """A programme's statement: ``budget + returned = available + committed + paid``, always.
+
+    ``committed`` (also ``reserved``, its older name) is what the grants offered, accepted or paid
+    amount to, less what is paid; ``held`` is the part of it in payments finance holds; ``released``
+    what declined and lapsed offers gave back (in ``available`` again); ``returned`` the repayments
+    recorded (back in ``available``)."""
+
     programme_id: str
     name: str
     budget: Money
+    committed: Money
     reserved: Money
     paid: Money
+    released: Money
+    held: Money
+    returned: Money
     available: Money
 
     @classmethod
-    def of(cls, ledger: Ledger, available: int, paid: int, granted: int) -> "LedgerView":
-        """``budget = available + reserved + paid``: what the grants amount to, less what is paid, is
-        reserved; the buckets hold the rest."""
-        currency = ledger.budget.currency
+    def of(cls, ledger: Ledger, available: int, parts: dict[str, int]) -> "LedgerView":
+        def money(amount: int) -> Money:
+            return Money(amount=amount, currency=ledger.budget.currency)
+
+        committed = money(parts["granted"] - parts["paid"])
         return cls(
-            programme_id=ledger.id, name=ledger.name, budget=ledger.budget,
-            available=Money(amount=available, currency=currency), paid=Money(amount=paid, currency=currency),
-            reserved=Money(amount=granted - paid, currency=currency),
+            programme_id=ledger.id, name=ledger.name, budget=ledger.budget, committed=committed, reserved=committed,
+            paid=money(parts["paid"]), released=money(parts["released"]), held=money(parts["held"]),
+            returned=money(parts["returned"]), available=money(available),
         )  # fmt: skip
+
+
+class RepaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    amount: Money
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, examples=["Unspent at the end of the project"])]
 
 
 class ApprovalView(BaseModel):

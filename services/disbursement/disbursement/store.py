@@ -176,6 +176,17 @@ class Approval(Part):
     at: datetime
 
 
+class Repayment(Document):
+    """Money a grantee paid back: recorded by finance, returned to the programme's budget."""
+
+    grant_id: str
+    programme_id: str
+    amount: Money
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
 class BankFileExport(Part):
     """A bank file handed to a finance officer: who, when, which format, which payments (the first
     export fixes them; a later one repeats the same file), and a digest of what they got."""
@@ -245,6 +256,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await PAYMENT_QUEUE.create_indexes(db)
     await db.payments.create_index("run_id")
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+    await db.repayments.create_index("programme_id")
+    await db.repayments.create_index("grant_id")
 
 
 async def _page(
@@ -282,6 +295,39 @@ async def paid_and_granted(tx: Db, programme_id: str) -> tuple[int, int]:
     paid_total = next(iter(await paid.to_list(None)), {}).get("total", 0)
     granted_total = next(iter(await granted.to_list(None)), {}).get("total", 0)
     return paid_total, granted_total
+
+
+async def _sum(collection: AsyncCollection, match: dict[str, Any], tx: Db) -> int:
+    cursor = await collection.aggregate(
+        [{"$match": match}, {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}}], session=tx.session
+    )
+    return int(next(iter(await cursor.to_list(None)), {}).get("total", 0))
+
+
+async def statement_parts(tx: Db, programme_id: str) -> dict[str, int]:
+    """What the programme's statement adds up, in minor units: paid (sent payments), granted (grants
+    offered, accepted or paid), released (offers declined or lapsed: given back), held (payments
+    finance holds: part of what is committed) and returned (repayments recorded)."""
+    of = {"programme_id": programme_id}
+    paid, granted = await paid_and_granted(tx, programme_id)
+    return {
+        "paid": paid, "granted": granted,
+        "released": await _sum(tx.db.grants, {**of, "status": {"$in": [GrantStatus.DECLINED, GrantStatus.EXPIRED]}}, tx),
+        "held": await _sum(tx.db.payments, {**of, "status": PaymentStatus.HELD}, tx),
+        "returned": await _sum(tx.db.repayments, of, tx),
+    }  # fmt: skip
+
+
+async def insert_repayment(tx: Db, repayment: "Repayment") -> None:
+    await tx.db.repayments.insert_one(repayment.to_doc(), session=tx.session)
+
+
+async def repaid_for_grant(tx: Db, grant_id: str) -> int:
+    return await _sum(tx.db.repayments, {"grant_id": grant_id}, tx)
+
+
+async def paid_for_grant(tx: Db, grant_id: str) -> int:
+    return await _sum(tx.db.payments, {"grant_id": grant_id, "status": PaymentStatus.SENT}, tx)
 
 
 async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:

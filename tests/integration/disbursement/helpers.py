@@ -97,12 +97,14 @@ async def offered_grant(bus: TestBus, application_id: str, amount: int, programm
 
 
 async def statement(client: httpx.AsyncClient, settings: ServiceSettings, programme_id: str = "prog-1") -> dict:
-    """The programme's ledger as finance reads it (budget, reserved, paid, available), checked to balance."""
+    """The programme's statement as finance reads it, checked to balance:
+    budget + returned = available + committed + paid."""
     answer = await client.get(f"/v1/programmes/{programme_id}/ledger", headers=finance(settings))
     assert answer.status_code == 200, answer.text
     ledger = answer.json()
-    parts = ledger["available"]["amount"] + ledger["reserved"]["amount"] + ledger["paid"]["amount"]
-    assert parts == ledger["budget"]["amount"], ledger
+    parts = ledger["available"]["amount"] + ledger["committed"]["amount"] + ledger["paid"]["amount"]
+    assert parts == ledger["budget"]["amount"] + ledger["returned"]["amount"], ledger
+    assert ledger["reserved"] == ledger["committed"] and ledger["held"]["amount"] <= ledger["committed"]["amount"]
     return ledger
 
 

@@ -8,7 +8,7 @@ from disbursement import commands, store
 from disbursement.config import CurrentSettings
 from disbursement.crypto import cipher_for
 from disbursement.domain import GrantStatus
-from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, ReplaceBankAccount
+from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, RepaymentIn, ReplaceBankAccount
 from disbursement.store import Grant
 from grants_shared.api import (
     Applicant, ApplicantOrFinance, DatabaseDep, Finance, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
@@ -113,6 +113,17 @@ async def release_grant(
     grant_id: PathId, caller: Finance, transact: Transact, database: DatabaseDep, settings: CurrentSettings
 ) -> GrantView:
     grant = await transact(commands.release_grant, caller, grant_id)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+@router.post("/{grant_id}/repayments", summary="Record money the grantee paid back (finance)",
+             responses=problems(s409="The grant changed meanwhile"))  # fmt: skip
+async def record_repayment(
+    grant_id: PathId, body: RepaymentIn, caller: Finance, transact: Transact, database: DatabaseDep,
+    settings: CurrentSettings,
+) -> GrantView:  # fmt: skip
+    """At most what the grant was paid, less earlier repayments (422 beyond); back into the budget."""
+    grant = await transact(commands.record_repayment, caller, grant_id, body.amount, body.reason)
     return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
 
 
