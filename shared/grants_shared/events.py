@@ -546,3 +546,22 @@ class GrantRepaymentRecorded(EventData):
     programme_id: Id
     amount: Money
     recorded_at: datetime
+
+
+class GrantVaried(EventData):
+    """Finance varied a grant: its amount (up within the budget, or down), its end date, or cancelled it
+    (its amount is then what it was paid; the rest went back to the budget)."""
+
+    type = "grants.grant.varied.v1"
+    owner = DISBURSEMENT
+    consumers = ()
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    kind: Literal["amount", "end_date", "cancellation"]
+    amount: Money
+    previous_amount: Money
+    ends_on: date | None = None
+    varied_at: datetime

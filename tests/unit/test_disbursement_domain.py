@@ -47,7 +47,7 @@ def tranches(*parts: tuple[int, int]) -> PaymentPolicy:
 def test_every_status_has_its_moves() -> None:
     assert set(GRANT_TRANSITIONS) == set(GrantStatus)
     assert set(PAYMENT_TRANSITIONS) == set(PaymentStatus)
-    assert [s.value for s in GrantStatus] == ["held", "offered", "accepted", "paid", "declined", "expired"]
+    assert [s.value for s in GrantStatus] == ["held", "offered", "accepted", "paid", "declined", "expired", "cancelled"]
     assert [r.value for r in HeldReason] == ["budget", "currency"]
 
 
@@ -55,7 +55,7 @@ def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_can_only_be_offere
     moves = {(a, b) for a in GrantStatus for b in GrantStatus if can_move_grant(a, b)}
     assert moves == {(GrantStatus.OFFERED, GrantStatus.ACCEPTED), (GrantStatus.ACCEPTED, GrantStatus.PAID),
                      (GrantStatus.OFFERED, GrantStatus.DECLINED), (GrantStatus.OFFERED, GrantStatus.EXPIRED),
-                     (GrantStatus.HELD, GrantStatus.OFFERED)}
+                     (GrantStatus.HELD, GrantStatus.OFFERED), (GrantStatus.ACCEPTED, GrantStatus.CANCELLED)}
     assert not can_move_grant(GrantStatus.HELD, GrantStatus.ACCEPTED)  # released, it is offered first
     assert not can_move_grant(GrantStatus.ACCEPTED, GrantStatus.ACCEPTED)  # new bank details are an edit
 

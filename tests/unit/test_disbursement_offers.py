@@ -96,5 +96,25 @@ def test_only_an_approved_payment_can_be_claimed_and_holds_stop_it_before_sendin
     assert claimable == {PaymentStatus.APPROVED, PaymentStatus.RETRYING, PaymentStatus.SENDING}
     assert set(HOLDABLE) == {PaymentStatus.SCHEDULED, PaymentStatus.APPROVED, PaymentStatus.RETRYING}
     # Released or retried, a payment needs a run approved again.
-    assert {s for s in PaymentStatus if can_move(PaymentStatus.HELD, s)} == {PaymentStatus.SCHEDULED}
+    assert {s for s in PaymentStatus if can_move(PaymentStatus.HELD, s)} == {PaymentStatus.SCHEDULED, PaymentStatus.CANCELLED}
     assert not can_move(PaymentStatus.SCHEDULED, PaymentStatus.SENDING)
+
+
+# --- variations ----------------------------------------------------------------------------------
+
+
+def test_an_increase_goes_to_the_last_payment_not_yet_in_a_run() -> None:
+    from disbursement.domain import vary_payments
+
+    assert vary_payments([("p1", 400), ("p2", 600)], 50) == {"p2": 650}
+
+
+def test_a_decrease_comes_off_the_last_payments_first_and_cancels_those_brought_to_nothing() -> None:
+    from disbursement.domain import vary_payments
+
+    assert vary_payments([("p1", 400), ("p2", 600)], -700) == {"p2": 0, "p1": 300}
+    assert vary_payments([("p1", 400), ("p2", 600)], -1000) == {"p2": 0, "p1": 0}
+    with pytest.raises(ValueError, match="below what is already paid"):
+        vary_payments([("p1", 400)], -401)
+    with pytest.raises(ValueError, match="no payment left"):
+        vary_payments([], 10)

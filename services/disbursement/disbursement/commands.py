@@ -9,7 +9,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from uuid import uuid4
 
 from disbursement import bank_files, domain, store
@@ -40,6 +40,7 @@ from grants_shared.events import (
     PaymentRunAwaitingApproval,
     PaymentRunExported,
     GrantRepaymentRecorded,
+    GrantVaried,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -477,6 +478,99 @@ async def record_repayment(tx: Tx, caller: Caller, grant_id: str, amount: Money,
     await tx.emit(GrantRepaymentRecorded(
         grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=amount,
         recorded_at=now,
+    ))  # fmt: skip
+    return saved
+
+
+# --- variations ----------------------------------------------------------------------------------
+
+
+async def vary_amount(tx: Tx, caller: Caller, grant_id: str, amount: Money) -> Grant:
+    """An accepted grant's amount up (the difference reserved from the budget, or 422) or down (given
+    back). The change falls on its payments not yet in a run (or held): the last one takes an increase
+    (or a new payment due now, if none is left); a decrease comes off the last ones first."""
+    grant = await _accepted_for_variation(tx, grant_id)
+    if amount.currency != grant.amount.currency or amount.amount <= 0:
+        raise RuleViolation(f"the new amount must be more than zero, in {grant.amount.currency}")
+    delta, now = amount.amount - grant.amount.amount, utcnow()
+    if delta == 0:
+        raise RuleViolation(f"grant {grant_id} is {grant.amount.amount} (minor units) already")
+    payments = await store.payments_of_grant(tx, grant.id)
+    variable = [p for p in payments if p.status in domain.VARIABLE_PAYMENTS and p.run_id is None]
+    entry = _entry("amount_varied", caller, now)
+    if delta > 0:
+        if await budget.reserve(tx, grant.programme_id, Money(amount=delta, currency=amount.currency)) is None:
+            raise RuleViolation(f"the programme's budget cannot cover {delta} (minor units) more")
+    else:
+        await budget.add(tx, grant.programme_id, Money(amount=-delta, currency=amount.currency))
+    if delta > 0 and not variable:
+        extra = Payment(
+            id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+            sequence=max((p.sequence for p in payments), default=0) + 1, amount=Money(amount=delta, currency=amount.currency),
+            due_at=domain.start_of_day(now.date()), created_at=now, history=[entry],
+            **ready_state(domain.start_of_day(now.date()), PaymentStatus.SCHEDULED),
+        )  # fmt: skip
+        await store.insert_payments(tx, [extra])
+        await _announce_scheduled(tx, extra)
+    else:
+        try:
+            changes = domain.vary_payments([(p.id, p.amount.amount) for p in variable], delta)
+        except ValueError as refused:
+            raise RuleViolation(str(refused)) from None
+        for payment in variable:
+            if payment.id in changes and not await store.set_payment_amount(tx, payment, changes[payment.id], entry):
+                raise Conflict(f"payment {payment.id} changed meanwhile; read the grant again")
+    varied = await _varied(tx, grant, "amount", entry, amount=amount)
+    if await store.unsent_payments(tx, grant.id) == 0:
+        await _mark_paid(tx, grant.id)  # varied down to what was paid: nothing is outstanding
+        return await _finance_grant(tx, grant.id)
+    return varied
+
+
+async def move_end_date(tx: Tx, caller: Caller, grant_id: str, ends_on: date) -> Grant:
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status not in (GrantStatus.ACCEPTED, GrantStatus.PAID):
+        raise Conflict(f"grant {grant_id} is {grant.status}; only an accepted or paid grant has an end date to move")
+    return await _varied(tx, grant, "end_date", _entry("end_date_moved", caller, utcnow()),
+                         ends_on=domain.start_of_day(ends_on))  # fmt: skip
+
+
+async def cancel_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """An accepted grant ends: payments not yet approved are cancelled, its amount becomes what it was
+    paid and the rest goes back to the budget. A payment approved or being sent must be held or
+    settled first (409), so nothing in flight is lost track of."""
+    grant = await _accepted_for_variation(tx, grant_id)
+    payments = await store.payments_of_grant(tx, grant.id)
+    in_flight = [p for p in payments if p.status in (PaymentStatus.APPROVED, PaymentStatus.SENDING, PaymentStatus.RETRYING)]
+    if in_flight:
+        raise Conflict(f"payment {in_flight[0].id} is {in_flight[0].status}; hold it or let it settle before cancelling")
+    now = utcnow()
+    entry = _entry("cancelled", caller, now)
+    for payment in payments:
+        if payment.status in domain.VARIABLE_PAYMENTS and not await store.set_payment_amount(tx, payment, 0, entry):
+            raise Conflict(f"payment {payment.id} changed meanwhile; read the grant again")
+    paid = await store.paid_for_grant(tx, grant.id)
+    if grant.amount.amount > paid:
+        await budget.add(tx, grant.programme_id, Money(amount=grant.amount.amount - paid, currency=grant.amount.currency))
+    return await _varied(tx, grant, "cancellation", entry, amount=Money(amount=paid, currency=grant.amount.currency),
+                         status=GrantStatus.CANCELLED, on_hold=False)  # fmt: skip
+
+
+async def _accepted_for_variation(tx: Tx, grant_id: str) -> Grant:
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status is not GrantStatus.ACCEPTED:
+        raise Conflict(f"grant {grant_id} is {grant.status}; only an accepted grant being paid can be varied so")
+    return grant
+
+
+async def _varied(tx: Tx, grant: Grant, kind: str, entry: HistoryEntry, **changes: object) -> Grant:
+    saved = await _save_grant(tx, grant, history=[*grant.history, entry], **changes)
+    if saved is None:
+        raise Conflict(f"grant {grant.id} changed meanwhile; read it again")
+    await tx.emit(GrantVaried(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, kind=kind,
+        amount=saved.amount, previous_amount=grant.amount, ends_on=saved.ends_on.date() if saved.ends_on else None,
+        varied_at=entry.at,
     ))  # fmt: skip
     return saved
 

@@ -26,6 +26,8 @@ class GrantStatus(StrEnum):
     DECLINED = "declined"
     #: The acceptance window closed with the offer still open; the reservation went back too.
     EXPIRED = "expired"
+    #: Ended by a variation: its amount became what it was paid, the rest went back to the budget.
+    CANCELLED = "cancelled"
 
 
 #: Every move a grant may make. A `held` grant (an award the ledger could not cover) is offered when
@@ -36,14 +38,16 @@ class GrantStatus(StrEnum):
 GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
     GrantStatus.HELD: frozenset({GrantStatus.OFFERED}),
     GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED, GrantStatus.DECLINED, GrantStatus.EXPIRED}),
-    GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID}),
+    GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID, GrantStatus.CANCELLED}),
     GrantStatus.PAID: frozenset(),
     GrantStatus.DECLINED: frozenset(),
     GrantStatus.EXPIRED: frozenset(),
+    GrantStatus.CANCELLED: frozenset(),
 }
 
-#: Grants whose amount counts against the budget (reserved or paid): not held, not given back.
-COMMITTED_GRANT_STATUSES = (GrantStatus.OFFERED, GrantStatus.ACCEPTED, GrantStatus.PAID)
+#: Grants whose amount counts against the budget (reserved or paid): not held, not given back. A
+#: cancelled grant's amount is what it was paid, so it still counts that.
+COMMITTED_GRANT_STATUSES = (GrantStatus.OFFERED, GrantStatus.ACCEPTED, GrantStatus.PAID, GrantStatus.CANCELLED)
 
 
 class HeldReason(StrEnum):
@@ -64,6 +68,8 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"
     #: Finance stopped it (or its grant): nothing is sent until they release it.
     HELD = "held"
+    #: Never to be sent: its grant was cancelled or varied down past it.
+    CANCELLED = "cancelled"
 
 
 #: Every move a payment may make. Only an approved (or retrying: approved, then declined) payment can
@@ -72,7 +78,7 @@ class PaymentStatus(StrEnum):
 #: mid-payment); `sent` is final; `failed` leaves only when finance retries it, and a held or retried
 #: payment goes back to `scheduled`, so it needs a run approved again.
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.APPROVED, PaymentStatus.HELD}),
+    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.APPROVED, PaymentStatus.HELD, PaymentStatus.CANCELLED}),
     PaymentStatus.APPROVED: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
     PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
     PaymentStatus.SENDING: frozenset(
@@ -80,11 +86,38 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     ),
     PaymentStatus.SENT: frozenset(),
     PaymentStatus.FAILED: frozenset({PaymentStatus.SCHEDULED}),
-    PaymentStatus.HELD: frozenset({PaymentStatus.SCHEDULED}),
+    PaymentStatus.HELD: frozenset({PaymentStatus.SCHEDULED, PaymentStatus.CANCELLED}),
+    PaymentStatus.CANCELLED: frozenset(),
 }
 
 #: Payments finance can hold: not yet claimed by the runner, not finished.
 HOLDABLE = tuple(s for s in PaymentStatus if PaymentStatus.HELD in PAYMENT_TRANSITIONS[s])
+
+
+# --- variations ----------------------------------------------------------------------------------
+
+#: Payments a variation may change: not in an approved run, not being sent, not finished.
+VARIABLE_PAYMENTS = (PaymentStatus.SCHEDULED, PaymentStatus.HELD)
+
+
+def vary_payments(unsent: list[tuple[str, int]], delta: int) -> dict[str, int]:
+    """New amounts for a grant's variable payments (id, amount, in schedule order) when its amount
+    moves by ``delta``: an increase goes to the last one; a decrease comes off the last ones first (a
+    payment brought to nothing is cancelled: 0). ValueError when they cannot absorb it."""
+    if not unsent:
+        raise ValueError("the grant has no payment left that can change (every one is paid, sending or approved)")
+    if delta >= 0:
+        last_id, last_amount = unsent[-1]
+        return {last_id: last_amount + delta}
+    if -delta > sum(amount for _, amount in unsent):
+        raise ValueError("the grant cannot go below what is already paid, sending or approved")
+    changed, cut = {}, -delta
+    for payment_id, amount in reversed(unsent):
+        take = min(cut, amount)
+        if take:
+            changed[payment_id] = amount - take
+            cut -= take
+    return changed
 
 
 # --- payment runs --------------------------------------------------------------------------------

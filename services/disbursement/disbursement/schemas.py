@@ -2,9 +2,9 @@
 answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
@@ -151,6 +151,7 @@ class GrantView(BaseModel):
     declined_reason: str | None = None
     closed_at: datetime | None = None
     on_hold: bool = False
+    ends_on: date | None = None
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
@@ -158,10 +159,10 @@ class GrantView(BaseModel):
 
     @classmethod
     def of(cls, grant: Grant, cipher: BankDetailsCipher, payments: list[Payment] | None = None) -> "GrantView":
-        fields = grant.model_dump(include=set(cls.model_fields) - {"bank_account", "payments"})
+        fields = grant.model_dump(include=set(cls.model_fields) - {"bank_account", "payments", "ends_on"})
         account = cipher.decrypt(grant.bank_account) if grant.bank_account else None
         return cls(
-            **fields,
+            **fields, ends_on=grant.ends_on.date() if grant.ends_on else None,
             bank_account=MaskedBankAccount(**account.masked()) if account else None,
             payments=[PaymentView.of(p) for p in payments] if payments is not None else None,
         )
@@ -197,6 +198,22 @@ class LedgerView(BaseModel):
             paid=money(parts["paid"]), released=money(parts["released"]), held=money(parts["held"]),
             returned=money(parts["returned"]), available=money(available),
         )  # fmt: skip
+
+
+class VariationIn(BaseModel):
+    """One variation: ``amount`` (with the new amount), ``end_date`` (with ``ends_on``) or ``cancellation``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["amount", "end_date", "cancellation"]
+    amount: Money | None = None
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _what_the_kind_needs(self) -> "VariationIn":
+        if (self.kind == "amount") != (self.amount is not None) or (self.kind == "end_date") != (self.ends_on is not None):
+            raise ValueError("an amount variation takes amount, an end date one takes ends_on, a cancellation neither")
+        return self
 
 
 class RepaymentIn(BaseModel):

@@ -127,6 +127,8 @@ class Grant(Document):
     closed_at: datetime | None = None
     #: The Fernet token of the bank details (``crypto.BankDetailsCipher``), once the grantee gives them.
     bank_account: str | None = None
+    #: The grant's end date (the start of that day, UTC: BSON has no dates), once a variation sets it.
+    ends_on: datetime | None = None
     #: The budget buckets the award was reserved from (grants_shared.budget), to give it back if ever undone.
     reserved: list[dict[str, Any]] = []
     last_paid_at: datetime | None = None
@@ -408,7 +410,7 @@ async def payments_of_grant(tx: Db, grant_id: str) -> list[Payment]:
 
 
 async def unsent_payments(tx: Db, grant_id: str) -> int:
-    query = {"grant_id": grant_id, "status": {"$ne": PaymentStatus.SENT}}
+    query = {"grant_id": grant_id, "status": {"$nin": [PaymentStatus.SENT, PaymentStatus.CANCELLED]}}
     return await tx.db.payments.count_documents(query, session=tx.session)
 
 
@@ -530,6 +532,18 @@ async def sending_under(tx: Db, run_id: str, claim: str) -> list[Payment]:
 async def note_on_run(tx: Db, run_id: str, field: str, entry: Part) -> None:
     """Append an export or a reconciliation to the run's record (a $push: never lost to a race)."""
     await tx.db.payment_runs.update_one({"_id": run_id}, {"$push": {field: entry.model_dump()}}, session=tx.session)
+
+
+async def set_payment_amount(tx: Db, payment: Payment, amount: int, entry: HistoryEntry) -> bool:
+    """A variable payment's new amount (cancelled at 0), only as it was read."""
+    changes: dict[str, Any] = {"amount.amount": amount}
+    if amount == 0:
+        changes |= {"status": PaymentStatus.CANCELLED, "next_attempt_at": None, "run_id": None}
+    result = await tx.db.payments.update_one(
+        {"_id": payment.id, "status": payment.status, "amount.amount": payment.amount.amount, "run_id": payment.run_id},
+        {"$set": changes, "$push": {"history": entry.model_dump()}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
 
 
 async def hold_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:

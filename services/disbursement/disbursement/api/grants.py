@@ -8,7 +8,7 @@ from disbursement import commands, store
 from disbursement.config import CurrentSettings
 from disbursement.crypto import cipher_for
 from disbursement.domain import GrantStatus
-from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, RepaymentIn, ReplaceBankAccount
+from disbursement.schemas import AcceptOffer, DeclineOffer, GrantView, RepaymentIn, ReplaceBankAccount, VariationIn
 from disbursement.store import Grant
 from grants_shared.api import (
     Applicant, ApplicantOrFinance, DatabaseDep, Finance, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
@@ -124,6 +124,22 @@ async def record_repayment(
 ) -> GrantView:  # fmt: skip
     """At most what the grant was paid, less earlier repayments (422 beyond); back into the budget."""
     grant = await transact(commands.record_repayment, caller, grant_id, body.amount, body.reason)
+    return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
+
+
+@router.post("/{grant_id}/variations", summary="Vary a grant: its amount, its end date, or cancel it (finance)",
+             responses=problems(s409="The grant is not accepted (or paid, for an end date), or a payment is in flight"))  # fmt: skip
+async def vary_grant(
+    grant_id: PathId, body: VariationIn, caller: Finance, transact: Transact, database: DatabaseDep,
+    settings: CurrentSettings,
+) -> GrantView:  # fmt: skip
+    """An increase beyond the budget, or a decrease below what is paid or in flight, is 422."""
+    if body.kind == "amount" and body.amount is not None:
+        grant = await transact(commands.vary_amount, caller, grant_id, body.amount)
+    elif body.kind == "end_date" and body.ends_on is not None:
+        grant = await transact(commands.move_end_date, caller, grant_id, body.ends_on)
+    else:
+        grant = await transact(commands.cancel_grant, caller, grant_id)
     return GrantView.of(grant, cipher_for(settings), await store.payments_of_grant(database, grant.id))
 
 
