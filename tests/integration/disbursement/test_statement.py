@@ -76,12 +76,18 @@ async def test_the_statement_balances_under_concurrent_awards_variations_and_pay
         await approve_due_payments(client, settings)
         await bus.wait_for(PaymentSent.type, count=len(accepting), timeout=60)
         paid_grants = [g["id"] for g in accepting]
+        assert len(paid_grants) >= 6, len(paid_grants)
         repayments = [client.post(f"/v1/grants/{grant_id}/repayments", headers=finance(settings),
                                   json={"amount": {"amount": 10_000, "currency": "GBP"}, "reason": "Unspent"})
-                      for grant_id in paid_grants[:4]]  # fmt: skip
+                      for grant_id in paid_grants[:3]]  # fmt: skip
+        smaller = await runtime.db.grants.find_one({"_id": paid_grants[3]})
+        down = client.post(f"/v1/grants/{paid_grants[3]}/variations", headers=finance(settings), json={
+            "kind": "amount", "amount": {"amount": smaller["amount"]["amount"] - 5_000, "currency": "GBP"}})
+        cancel = client.post(f"/v1/grants/{paid_grants[4]}/variations", headers=finance(settings),
+                             json={"kind": "cancellation"})  # fmt: skip
         hold = client.post(f"/v1/grants/{paid_grants[-1]}/hold", headers=finance(settings))
-        answers = await asyncio.gather(*repayments, hold)
-        assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+        answers = await asyncio.gather(*repayments, down, cancel, hold)
+        assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
         too_much = await client.post(f"/v1/grants/{paid_grants[0]}/repayments", headers=finance(settings),
                                      json={"amount": {"amount": 10_000_000, "currency": "GBP"}, "reason": "x"})  # fmt: skip
         assert too_much.status_code == 422
@@ -100,13 +106,16 @@ async def test_the_statement_balances_under_concurrent_awards_variations_and_pay
         final = await statement(client, settings)
         stored = await runtime.db.grants.find({}).to_list(None)
         gone = sum(g["amount"]["amount"] for g in stored if g["status"] in ("declined", "expired"))
-        live = sum(g["amount"]["amount"] for g in stored if g["status"] in ("offered", "accepted", "paid"))
+        live = sum(g["amount"]["amount"] for g in stored if g["status"] in ("offered", "accepted", "paid", "cancelled"))
         sent = sum(p["amount"]["amount"] for p in await runtime.db.payments.find({"status": "sent"}).to_list(None))
         held_payments = await runtime.db.payments.find({"status": "held"}).to_list(None)
         assert final["released"]["amount"] == gone and gone >= sum(g["amount"]["amount"] for g in declining)
         assert final["paid"]["amount"] == sent and final["committed"]["amount"] == live - sent
-        assert final["returned"]["amount"] == 40_000
+        assert final["returned"]["amount"] == 30_000
         assert final["held"]["amount"] == sum(p["amount"]["amount"] for p in held_payments) > 0
-        assert final["available"]["amount"] == BUDGET + 40_000 - live
+        assert final["available"]["amount"] == BUDGET + 30_000 - live
+        cancelled = next(g for g in stored if g["_id"] == paid_grants[4])
+        assert cancelled["status"] == "cancelled" and cancelled["amount"]["amount"] == sum(
+            p["amount"]["amount"] for p in await runtime.db.payments.find({"grant_id": paid_grants[4], "status": "sent"}).to_list(None))
         offers = bus.of_type(GrantOffered.type)
         assert len({o.data.grant_id for o in offers}) == len(offers)  # each grant offered once
