@@ -468,7 +468,7 @@ class PaymentRunAwaitingApproval(EventData):
 
     type = "grants.payment_run.awaiting_approval.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "run_id"
 
     run_id: Id
@@ -483,7 +483,7 @@ class PaymentRunApproved(EventData):
 
     type = "grants.payment_run.approved.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "run_id"
 
     run_id: Id
@@ -497,7 +497,7 @@ class PaymentHeld(EventData):
 
     type = "grants.payment.held.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "payment_id"
 
     payment_id: Id
@@ -510,7 +510,7 @@ class PaymentReleased(EventData):
 
     type = "grants.payment.released.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "payment_id"
 
     payment_id: Id
@@ -523,7 +523,7 @@ class PaymentRunExported(EventData):
 
     type = "grants.payment_run.exported.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "run_id"
 
     run_id: Id
@@ -538,7 +538,7 @@ class GrantRepaymentRecorded(EventData):
 
     type = "grants.grant.repayment_recorded.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "grant_id"
 
     grant_id: Id
@@ -554,7 +554,7 @@ class GrantVaried(EventData):
 
     type = "grants.grant.varied.v1"
     owner = DISBURSEMENT
-    consumers = ()
+    consumers = (NOTIFICATIONS,)
     subject_field = "grant_id"
 
     grant_id: Id

@@ -60,6 +60,8 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.GRANT_OFFER_DECLINED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=True),
         Template.GRANT_OFFER_EXPIRED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=False),
+        Template.GRANT_VARIED: domain.grant_varied(app, programme, "grant-9", "evt-1", "amount", gbp(450_000),
+                                                   gbp(500_000), None),
         Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
         Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", "pay-1", gbp(250_000), "BACS-123", NOW),
         Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", "pay-1", 1, f"The bank was unavailable{text}.", True),
@@ -179,7 +181,7 @@ PAGES = {
     Template.GRANT_OFFERED: "/grants/grant-9", Template.GRANT_ACCEPTED: "/grants/grant-9",
     Template.PAYMENT_SENT: "/grants/grant-9", Template.PAYMENT_FAILED: "/grants/grant-9",
     Template.GRANT_OFFER_REMINDER: "/grants/grant-9", Template.GRANT_OFFER_DECLINED: "/grants/grant-9",
-    Template.GRANT_OFFER_EXPIRED: "/grants/grant-9",
+    Template.GRANT_OFFER_EXPIRED: "/grants/grant-9", Template.GRANT_VARIED: "/grants/grant-9",
 }
 
 

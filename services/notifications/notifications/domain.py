@@ -39,6 +39,7 @@ class Template(StrEnum):
     GRANT_OFFER_REMINDER = "grant_offer_reminder"
     GRANT_OFFER_DECLINED = "grant_offer_declined"
     GRANT_OFFER_EXPIRED = "grant_offer_expired"
+    GRANT_VARIED = "grant_varied"
 
 
 class RecipientKind(StrEnum):
@@ -274,6 +275,18 @@ def grant_offer_reminder(
     return _to_applicant(
         app, programme_name, Template.GRANT_OFFER_REMINDER, page_of_grant(grant_id), grant_id,
         amount=format_money(amount), accept_by=last_day_of(expires_at),
+    )
+
+
+def grant_varied(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, event_id: str, kind: str, amount: Money,
+    previous_amount: Money, ends_on: date | None,
+) -> Notice:
+    """Each variation is news of its own (``about`` names the event), told once however often it arrives."""
+    return _to_applicant(
+        app, programme_name, Template.GRANT_VARIED, page_of_grant(grant_id), f"{grant_id}:{event_id}",
+        kind=kind, amount=format_money(amount), previous_amount=format_money(previous_amount),
+        ends_on=format_date(ends_on) if ends_on else None,
     )
 
 

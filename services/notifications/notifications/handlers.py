@@ -21,9 +21,16 @@ from grants_shared.events import (
     GrantAccepted,
     GrantOffered,
     GrantOfferDeclined,
+    GrantRepaymentRecorded,
+    GrantVaried,
     GrantOfferExpired,
     GrantOfferReminder,
     PaymentFailed,
+    PaymentHeld,
+    PaymentReleased,
+    PaymentRunApproved,
+    PaymentRunAwaitingApproval,
+    PaymentRunExported,
     PaymentScheduled,
     PaymentSent,
     ProgrammeClosed,
@@ -164,6 +171,40 @@ async def on_payment_scheduled(event: Event[PaymentScheduled], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
 
+async def on_grant_varied(event: Event[GrantVaried], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_varied(
+            app, programme, data.grant_id, event.id, data.kind, data.amount, data.previous_amount, data.ends_on
+        ),
+    )  # fmt: skip
+
+
+async def on_payment_run_awaiting_approval(event: Event[PaymentRunAwaitingApproval], tx: Tx) -> None:
+    """Concerns no applicant or reviewer (finance sees runs on its pages): consumed for integrators."""
+
+
+async def on_payment_run_approved(event: Event[PaymentRunApproved], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_payment_run_exported(event: Event[PaymentRunExported], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_payment_held(event: Event[PaymentHeld], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it (a hold is finance's own business)."""
+
+
+async def on_payment_released(event: Event[PaymentReleased], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_grant_repayment_recorded(event: Event[GrantRepaymentRecorded], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -192,6 +233,13 @@ HANDLERS = {
         on_grant_offer_reminder,
         on_grant_offer_declined,
         on_grant_offer_expired,
+        on_grant_varied,
+        on_grant_repayment_recorded,
+        on_payment_run_awaiting_approval,
+        on_payment_run_approved,
+        on_payment_run_exported,
+        on_payment_held,
+        on_payment_released,
         on_payment_sent,
         on_payment_failed,
         on_application_scored,

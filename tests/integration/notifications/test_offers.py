@@ -63,3 +63,25 @@ async def test_a_declined_offer_is_confirmed_to_the_grantee(
         assert items[0]["kind"] == "grant_offer_declined"
         detail = (await client.get(f"/v1/inbox/{items[0]['id']}", headers=owner)).json()
         assert "declined the grant offer of £4,500.00" in detail["text"]
+
+
+async def test_a_variation_reaches_the_grantee_and_finance_s_own_events_reach_nobody(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    from grants_shared.events import GrantVaried, PaymentRunAwaitingApproval
+
+    async with serve(build_app(service_settings)) as client:
+        owner = applicant(service_settings)
+        await programme_known(bus, client)
+        await bus.publish(submitted())
+        await wait_for_inbox(client, owner, 1)
+        await bus.publish(PaymentRunAwaitingApproval(run_id="run-1", total=gbp(450_000), payments=1, approvals_needed=1))
+        varied = GrantVaried(grant_id="grant-9", application_id="app-1", programme_id="prog-1", kind="cancellation",
+                             amount=gbp(200_000), previous_amount=gbp(450_000), varied_at=EXPIRES)  # fmt: skip
+        await bus.publish(varied)
+        items = await wait_for_inbox(client, owner, 2)
+        assert items[0]["kind"] == "grant_varied" and "cancelled" in items[0]["subject"]
+        detail = (await client.get(f"/v1/inbox/{items[0]['id']}", headers=owner)).json()
+        assert "what was paid already (£2,000.00)" in detail["text"]
+        await asyncio.sleep(0.5)
+        assert len(await wait_for_inbox(client, owner, 2)) == 2  # the run told no applicant
