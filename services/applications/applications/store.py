@@ -32,6 +32,7 @@ from applications.domain import (
 from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
 from grants_shared.unit_of_work import Db
 
 _STORED = ConfigDict(extra="ignore", populate_by_name=True)
@@ -179,8 +180,7 @@ async def _replace(collection: AsyncCollection, document: Document, read_version
 
 async def _page(collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
                 sort: list[tuple[str, int]], projection: dict[str, int] | None = None) -> tuple[list[Any], int]:
-    cursor = collection.find(query, projection).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query)
+    return await offset_page(collection, query, sort, limit, offset, projection=projection)
 
 
 # --- programmes ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.documents import Document, Part
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 from notifications.domain import (
@@ -259,8 +260,7 @@ async def _page(
     tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
     sort: list[tuple[str, int]], projection: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    cursor = collection.find(query, projection, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session, projection)
 
 
 # --- what other services told us -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import OrganisationSummary, RubricCriterion
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
 from grants_shared.unit_of_work import Db
 from scoring.domain import (
     MAX_SCORE,
@@ -188,6 +189,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.reviews.create_index("application_id")
     await db.conflicts.create_index("reviewer_id")
     await db.conflicts.create_index("organisation_id")
+    await db.conflicts.create_index([("declared_at", ASCENDING), ("_id", ASCENDING)])  # managers' list of all
     # One standing declaration per reviewer and organisation; resolved ones stay as history.
     await db.conflicts.create_index(
         [("reviewer_id", ASCENDING), ("organisation_id", ASCENDING)],
@@ -200,8 +202,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
 async def _page(
     tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]]
 ) -> tuple[list[dict[str, Any]], int]:
-    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session)
 
 
 # --- programmes ----------------------------------------------------------------------------------
