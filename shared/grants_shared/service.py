@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from grants_shared.audit import audit_router, create_audit_indexes
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
@@ -99,7 +100,8 @@ async def running(service: Service, settings: S, tracing: Tracing | None = None)
     database = Database(client, settings, service.name, after_commit=relay.hand_over, lease_owner=relay.owner,
                         tracer=tracer)  # fmt: skip
     consumer = Consumer(settings, service.name, database, service.handlers, tracer)
-    await create_outbox_indexes(database.db, settings.outbox_retention_days)
+    await create_outbox_indexes(database.db, settings.audit_retention_days)
+    await create_audit_indexes(database.db)
     await create_idempotency_indexes(database.db)
     await service.create_indexes(database.db)
     runtime = Runtime(settings, database, broker, relay, consumer, tracer)
@@ -186,6 +188,7 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
 
     for router in service.routers:
         app.include_router(router)
+    app.include_router(audit_router(service.name))
     document_problems(app)
     return app
 

@@ -100,6 +100,18 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
             assert sorted(p["status"] for p in payments) == ["scheduled", "sent"]
 
             journey.until("the emails to arrive", lambda: len(_mail_to(mailbox, result["applicant"])) >= 4)
+
+            # The audit trail: every service's part, put together in time order, says who asked for each change.
+            manager = journey.as_("maya-manager", "programme_manager")
+            trail = sorted((entry for service in ("applications", "scoring", "disbursement", "notifications")
+                            for entry in journey.call("GET", service, f"/v1/audit/applications/{result['application_id']}",
+                                                      manager).json()["entries"]), key=lambda e: e["at"])  # fmt: skip
+            by_type = {entry["type"]: entry for entry in trail}
+            assert trail[0]["type"] == "grants.application.submitted.v1" and trail[0]["actor"] == result["applicant"]
+            assert by_type["grants.grant.accepted.v1"]["actor"] == result["applicant"]
+            assert by_type["grants.payment.sent.v1"]["actor"] is None, "the payment runner sent it, nobody asked"
+            assert {e["service"] for e in trail} >= {"applications", "scoring", "disbursement"}
+            assert trail[-1]["at"] >= by_type["grants.payment.sent.v1"]["at"]
     finally:
         events = asyncio.run(_tap(settings, drain=True))
         asyncio.run(delete_topology(settings))

@@ -30,6 +30,7 @@ def pages_after(done: dict[str, Any]) -> dict[str | None, list[str]]:
         review["reviewer"]: ["/reviews", f"/reviews/{review['id']}", "/conflicts"],
         "maya-manager": ["/manage", f"/manage/programmes/{programme}", f"/manage/programmes/{programme}/ranking",
                          f"/manage/programmes/{programme}/applications", f"/manage/applications/{application}",
+                         f"/manage/applications/{application}/history",
                          "/manage/conflicts"],
         "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
                          f"/finance/programmes/{programme}/ledger"],
