@@ -408,3 +408,19 @@ class NotificationDelivered(EventData):
     recipient_kind: Literal["applicant", "reviewer", "integrator"]
     answered_event_id: Id
     answered_event_type: ShortText
+
+
+# --- data protection -----------------------------------------------------------------------------
+
+
+class PersonErasureRequested(EventData):
+    """An administrator asked, on a person's behalf (UK GDPR article 17), that the platform erase their
+    personal data: each service anonymises what it holds about them and keeps a record that it did."""
+
+    type = "grants.person.erasure_requested.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "request_id"
+
+    request_id: Id
+    person_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]

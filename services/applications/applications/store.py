@@ -33,6 +33,7 @@ from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 
 _STORED = ConfigDict(extra="ignore", populate_by_name=True)
@@ -158,6 +159,31 @@ class Application(Document):
 
     def has_entry(self, entry_id: str) -> bool:
         return any(e.id == entry_id for e in self.timeline)
+
+
+class ErasureRequest(Document):
+    """An erasure asked for on a person's behalf. Keeps no trace of who: only a digest of their id,
+    which answers "was this person erased?" for someone who already knows the id."""
+
+    person_digest: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("applications", "created_by", {
+        "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL, "created_by": PSEUDONYM,
+    }, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    PersonalData("applications", "submitted_by", {"submitted_by": PSEUDONYM}, about="Applications you submitted"),
+    PersonalData("organisations", "updated_by", {"updated_by": PSEUDONYM},
+                 about="Organisation profiles you were the last to change"),  # fmt: skip
+    PersonalData("programmes", "created_by", {"created_by": PSEUDONYM}, about="Funding programmes you created"),
+    PersonalData("programmes", "panel", {"panel.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 about="Panels you were proposed for"),  # fmt: skip
+)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
@@ -297,3 +323,15 @@ async def claim_submission(tx: Db, application: Application) -> None:
 
 async def release_submission(tx: Db, application: Application) -> None:
     await tx.db.active_submissions.delete_one(_submission(application), session=tx.session)
+
+
+# --- erasure requests ----------------------------------------------------------------------------
+
+
+async def insert_erasure_request(tx: Db, request: ErasureRequest) -> None:
+    await tx.db.erasure_requests.insert_one(request.to_doc(), session=tx.session)
+
+
+async def get_erasure_request(tx: Db, request_id: str) -> ErasureRequest | None:
+    doc = await tx.db.erasure_requests.find_one({"_id": request_id}, session=tx.session)
+    return ErasureRequest.from_doc(doc) if doc else None

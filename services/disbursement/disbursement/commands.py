@@ -17,7 +17,7 @@ from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentSta
 from disbursement.provider import Transfer
 from disbursement.store import Grant, HistoryEntry, Ledger, Payment, ScheduleEntry
 from grants_shared.api import check_version, is_finance
-from grants_shared import budget
+from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
@@ -252,3 +252,12 @@ async def _mark_paid(tx: Tx, grant_id: str) -> None:
         # Left claimed, the payment is taken again after its lease and the provider answers with the
         # same transfer, so this is recorded then.
         raise RuntimeError(f"grant {grant_id} changed while its last payment was being recorded")
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)

@@ -4,7 +4,7 @@ award becomes a grant offer (``commands.offer_grant``)."""
 from disbursement import commands
 from disbursement.commands import Tx
 from grants_shared.consumer import registry
-from grants_shared.events import ApplicationDecided, Event, ProgrammeOpened
+from grants_shared.events import ApplicationDecided, Event, PersonErasureRequested, ProgrammeOpened
 
 
 async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
@@ -15,4 +15,8 @@ async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> No
     await commands.offer_grant(tx, event.data)
 
 
-HANDLERS = registry(on_programme_opened, on_application_decided)
+async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
+    await commands.erase_person(tx, event.data.request_id, event.data.person_id)
+
+
+HANDLERS = registry(on_programme_opened, on_application_decided, on_person_erasure_requested)

@@ -30,6 +30,7 @@ from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
+from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 
@@ -147,6 +148,20 @@ class SimulatedTransfer(Document):
     #: Like a real provider's statement line: never the full account details.
     payee: MaskedPayee
     created_at: datetime
+
+
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    # A grant and its payments are financial records, kept for as long as the law asks: erasure takes
+    # the person's name off them, and the bank details (the organisation's) stay with the payments.
+    PersonalData("grants", "accepted_by", {"accepted_by": PSEUDONYM}, withhold=("bank_account", "reserved"),
+                 about="Grant offers you accepted for your organisation (bank details not shown)"),  # fmt: skip
+    PersonalData("grants", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 withhold=("bank_account", "reserved"), about="What you did to grants, and when"),  # fmt: skip
+    PersonalData("payments", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 about="What you did to payments, and when"),  # fmt: skip
+)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from grants_shared import privacy
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
@@ -430,3 +431,12 @@ def _now_as_stored() -> datetime:
     """MongoDB keeps milliseconds: answer with the time a later GET will show."""
     now = utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)

@@ -23,6 +23,7 @@ from grants_shared.events import (
     PaymentFailed,
     PaymentScheduled,
     PaymentSent,
+    PersonErasureRequested,
     ProgrammeClosed,
     ProgrammeOpened,
     ReviewAssigned,
@@ -135,6 +136,10 @@ async def on_payment_scheduled(event: Event[PaymentScheduled], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
 
+async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
+    await commands.erase_person(tx, event.data.request_id, event.data.person_id)
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -164,5 +169,6 @@ HANDLERS = {
         on_payment_failed,
         on_application_scored,
         on_payment_scheduled,
+        on_person_erasure_requested,
     ).items()
 }

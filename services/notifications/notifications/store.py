@@ -35,6 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from grants_shared.documents import Document, Part
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 from notifications.domain import (
@@ -216,6 +217,25 @@ EMAIL_QUEUE = LeasedQueue(
 )
 WEBHOOK_QUEUE = LeasedQueue(
     collection="webhook_deliveries", ready=(WebhookStatus.PENDING,), claimed=WebhookStatus.SENDING
+)
+
+
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("contacts", "_id", {}, delete=True, about="The address you asked to be sent messages at"),
+    # The email part first: the next line replaces the recipient the two are found by.
+    PersonalData("notifications", "recipient_id", {"email.address": ERASED_EMAIL, "email.name": None},
+                 where={"email.address": {"$exists": True}}, about="Emails sent to you"),  # fmt: skip
+    PersonalData("notifications", "recipient_id", {
+        "recipient_id": PSEUDONYM, "subject": ERASED_NAME, "text": "", "html": "",
+    }, about="Messages in your inbox"),  # fmt: skip
+    PersonalData("deliveries", "recipient_id", {"recipient_id": PSEUDONYM}, about="When each message reached you"),
+    PersonalData("applications", "contact.person_id", {
+        "contact.person_id": PSEUDONYM, "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL,
+    }, about="Applications you are the contact for"),  # fmt: skip
+    PersonalData("webhook_subscriptions", "created_by", {"created_by": PSEUDONYM}, withhold=("secret", "secrets"),
+                 about="Webhook subscriptions you made"),  # fmt: skip
 )
 
 

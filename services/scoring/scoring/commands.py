@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
-from grants_shared import budget
+from grants_shared import budget, privacy
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
 from grants_shared.events import (
@@ -409,3 +409,12 @@ async def _may_decide(tx: Tx, caller: Caller, programme: Programme, application:
     if caller.subject not in programme.panel:
         return False
     return await store.declared_conflict(tx, caller.subject, application.organisation.id) is None
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)

@@ -28,6 +28,7 @@ from grants_shared.documents import Document, Part
 from grants_shared.events import OrganisationSummary, RubricCriterion
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from scoring.domain import (
     MAX_SCORE,
@@ -175,6 +176,30 @@ class ConflictOfInterest(Document):
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     history: list[ConflictEntry] = []
+
+
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("reviews", "reviewer_id", {"reviewer_id": PSEUDONYM},
+                 about="Reviews you were asked to make, with your scores and comments"),  # fmt: skip
+    PersonalData("conflicts", "reviewer_id", {"reviewer_id": PSEUDONYM, "reason": ERASED_NAME},
+                 about="Conflicts of interest you declared"),  # fmt: skip
+    PersonalData("conflicts", "resolved_by", {"resolved_by": PSEUDONYM}, about="Conflicts of interest you resolved"),
+    PersonalData("programmes", "panel", {"panel.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 about="Programmes whose panel you sit on"),  # fmt: skip
+    # The application's own text is the applicant's, not the reviewer's: not in a reviewer's copy.
+    PersonalData("applications", "reviewer_ids", {"reviewer_ids.$[member]": PSEUDONYM},
+                 array_filters=[{"member": PERSON}], withhold=("summary",),
+                 about="Applications you were asked to review"),  # fmt: skip
+    PersonalData("applications", "moderation.moderated_by", {"moderation.moderated_by": PSEUDONYM},
+                 withhold=("summary",), about="Scores you moderated"),  # fmt: skip
+    PersonalData("applications", "decision.recorded_by", {"decision.recorded_by": PSEUDONYM},
+                 withhold=("summary",), about="Decisions you recorded"),  # fmt: skip
+    PersonalData("applications", "decision.panel", {"decision.panel.$[member]": PSEUDONYM},
+                 array_filters=[{"member": PERSON}], withhold=("summary",),
+                 about="Decisions made while you sat on the panel"),  # fmt: skip
+)
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
