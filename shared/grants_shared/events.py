@@ -424,3 +424,17 @@ class PersonErasureRequested(EventData):
 
     request_id: Id
     person_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+
+
+class ApplicationAnonymised(EventData):
+    """The programme's retention period for an application ended: what it says about people (contact
+    details, the project's description, comments, feedback, messages) is removed everywhere; its
+    amounts, scores and decision stay for audit."""
+
+    type = "grants.application.anonymised.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id

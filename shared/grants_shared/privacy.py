@@ -88,9 +88,12 @@ async def copy_of(tx: Db, declared: Sequence[PersonalData], person_id: str) -> d
     return found
 
 
-async def erase(tx: Db, declared: Sequence[PersonalData], person_id: str, request_id: str) -> dict[str, int] | None:
-    """Anonymise the person everywhere this service holds them, once per request (None if this request
-    was carried out before); answers how many documents changed, by collection."""
+async def erase(
+    tx: Db, declared: Sequence[PersonalData], person_id: str, request_id: str, *, actor: bool = True
+) -> dict[str, int] | None:
+    """Anonymise the person (or, with ``actor=False``, the application: ``declared`` keyed by it)
+    everywhere this service holds them, once per request (None if this request was carried out
+    before); answers how many documents changed, by collection."""
     if await tx.db[ERASURES].find_one({"_id": request_id}, {"_id": 1}, session=tx.session):
         return None
     replaced_by = pseudonym(request_id)
@@ -107,8 +110,9 @@ async def erase(tx: Db, declared: Sequence[PersonalData], person_id: str, reques
             )
             count = result.modified_count
         changed[held.collection] = changed.get(held.collection, 0) + count
-    audit = await tx.db.outbox.update_many({"actor": person_id}, {"$set": {"actor": replaced_by}}, session=tx.session)
-    changed["outbox"] = audit.modified_count
+    if actor:
+        audit = await tx.db.outbox.update_many({"actor": person_id}, {"$set": {"actor": replaced_by}}, session=tx.session)
+        changed["outbox"] = audit.modified_count
     await tx.db[ERASURES].insert_one(
         {"_id": request_id, "erased_at": utcnow(), "changed": changed, "pseudonym": replaced_by}, session=tx.session
     )

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import aio_pika
 import pytest
 from bson import json_util
 from pymongo import AsyncMongoClient
 
+from grants_shared.cloudevents import to_message
 from grants_shared.dev.infra import free_port
 from grants_shared.dev.journey import Journey
 from grants_shared.dev.stack import local_stack
+from grants_shared.events import ApplicationAnonymised, Event
 from grants_shared.settings import ServiceSettings
 from tests.support.bus import delete_topology
 
@@ -36,6 +39,15 @@ async def everything_stored(mongodb_url: str, settings: ServiceSettings) -> dict
     finally:
         await client.close()
     return texts
+
+
+async def publish(settings: ServiceSettings, data: ApplicationAnonymised) -> None:
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(settings.exchange)
+        event = Event.new(data, source="/grants/applications")
+        await exchange.publish(to_message(event), routing_key=event.type)
 
 
 def copies(journey: Journey, admin: dict[str, str], person: str) -> dict[str, dict[str, Any]]:
@@ -126,5 +138,20 @@ def test_a_person_gets_a_copy_of_their_data_and_then_is_erased_everywhere(
             # The same request again (a redelivered event) changes nothing more.
             again = journey.call("GET", "scoring", f"/v1/personal-data/erasures/{request['id']}", admin).json()
             assert again == confirmations["scoring"]
+
+            # The application's retention period ends (applications' worker publishes this; here the
+            # test does, years being long): every other service removes what it says about people.
+            application_id = done["application_id"]
+            asyncio.run(publish(settings, ApplicationAnonymised(application_id=application_id,
+                                                                programme_id=done["grant"]["programme_id"])))
+            for service in ("scoring", "disbursement", "notifications"):
+                journey.until(f"{service} to anonymise the application", lambda service=service: journey.http.get(
+                    f"{stack.urls[service]}/v1/personal-data/erasures/retention-{application_id}", headers=admin
+                ).status_code == 200)  # fmt: skip
+            stored = asyncio.run(everything_stored(mongodb_url, settings))
+            assert "peer-support circles led by trained volunteers" not in stored["scoring.applications"]
+            assert "clear plan, strong lived-experience input" not in stored["scoring.reviews"]
+            assert '"score": 5' in stored["scoring.reviews"], "the scores stay"
+            assert "bank_account" not in stored["disbursement.grants"].replace('"bank_account": null', "")
     finally:
         asyncio.run(delete_topology(settings))

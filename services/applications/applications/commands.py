@@ -27,6 +27,7 @@ from grants_shared.events import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
+    ApplicationAnonymised,
     Event,
     PersonErasureRequested,
     ProgrammeClosed,
@@ -360,3 +361,23 @@ async def request_erasure(tx: Tx, caller: Caller, person_id: str, reason: str) -
     await store.insert_erasure_request(tx, request)
     await tx.emit(PersonErasureRequested(request_id=request.id, person_id=person_id))
     return request
+
+
+# --- the end of an application's retention period -------------------------------------------------
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> bool:
+    """Remove what the application says about people, keep its amounts, dates and decision, and tell
+    the other services to do the same with their copies. False if it was done already."""
+    application = await store.get_application(tx, application_id)
+    if application is None or application.anonymised_at is not None:
+        return False
+    kept_words = domain.words_anonymised()
+    decision = application.decision.model_copy(update={"feedback": ""}) if application.decision else None
+    await tx.emit(ApplicationAnonymised(application_id=application.id, programme_id=application.programme_id))
+    await _save_application(
+        tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
+        contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],
+    )  # fmt: skip
+    return True

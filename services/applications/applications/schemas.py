@@ -44,6 +44,7 @@ class ProgrammePatch(BaseModel):
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)] | None = None
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
     payment_policy: PaymentPolicy | None = None
+    retention: domain.RetentionRules | None = None
 
 
 class ProgrammeView(ProgrammeTerms):

@@ -20,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pydantic import ConfigDict, Field
 
+from applications import domain
 from applications.domain import (
     ApplicationStatus,
     ContactDetails,
@@ -135,6 +136,18 @@ class Application(Document):
     grant: GrantRecord | None = None
     payments: list[PaymentRecord] = []
     timeline: list[TimelineEntry] = []
+    #: When what it says about people was removed, its programme's retention period having ended.
+    anonymised_at: datetime | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        # Which retention rule applies and since when, kept with every save so that the retention
+        # worker finds applications whose time is up from one index.
+        clock = None if self.anonymised_at else domain.retention_clock(
+            self.status, self.submitted_at, self.withdrawn_at, self.decision.decided_at if self.decision else None
+        )  # fmt: skip
+        doc["retention"] = {"rule": clock[0], "since": clock[1]} if clock else None
+        return doc
 
     @property
     def award(self) -> Money | None:
@@ -187,6 +200,9 @@ PERSONAL_DATA = (
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("retention.rule", ASCENDING), ("retention.since", ASCENDING)], name="retention"
+    )
     await db.programmes.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     await db.programmes.create_index([("status", ASCENDING), ("closes_at", ASCENDING)])
     await db.applications.create_index([("organisation_id", ASCENDING), ("created_at", DESCENDING)])
@@ -335,3 +351,19 @@ async def insert_erasure_request(tx: Db, request: ErasureRequest) -> None:
 async def get_erasure_request(tx: Db, request_id: str) -> ErasureRequest | None:
     doc = await tx.db.erasure_requests.find_one({"_id": request_id}, session=tx.session)
     return ErasureRequest.from_doc(doc) if doc else None
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+async def applications_past_retention(tx: Db, programme_id: str, rule: str, cutoff: datetime, limit: int) -> list[str]:
+    """Ids of the programme's applications under ``rule`` whose clock started before ``cutoff``."""
+    query = {"programme_id": programme_id, "retention.rule": rule, "retention.since": {"$lt": cutoff}}
+    cursor = tx.db.applications.find(query, {"_id": 1}, session=tx.session).limit(limit)
+    return [doc["_id"] async for doc in cursor]
+
+
+async def all_programme_retention(tx: Db) -> list[tuple[str, dict[str, Any] | None]]:
+    """Every programme's id and retention rules (few programmes: a funder runs a handful)."""
+    cursor = tx.db.programmes.find({}, {"retention": 1}, session=tx.session)
+    return [(doc["_id"], doc.get("retention")) async for doc in cursor]

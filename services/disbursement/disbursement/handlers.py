@@ -4,7 +4,7 @@ award becomes a grant offer (``commands.offer_grant``)."""
 from disbursement import commands
 from disbursement.commands import Tx
 from grants_shared.consumer import registry
-from grants_shared.events import ApplicationDecided, Event, PersonErasureRequested, ProgrammeOpened
+from grants_shared.events import ApplicationAnonymised, ApplicationDecided, Event, PersonErasureRequested, ProgrammeOpened
 
 
 async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
@@ -19,4 +19,10 @@ async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: 
     await commands.erase_person(tx, event.data.request_id, event.data.person_id)
 
 
-HANDLERS = registry(on_programme_opened, on_application_decided, on_person_erasure_requested)
+async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx) -> None:
+    await commands.anonymise_application(tx, event.data.application_id)
+
+
+HANDLERS = registry(
+    on_programme_opened, on_application_decided, on_person_erasure_requested, on_application_anonymised
+)

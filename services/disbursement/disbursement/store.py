@@ -163,6 +163,12 @@ PERSONAL_DATA = (
                  about="What you did to payments, and when"),  # fmt: skip
 )
 
+#: What this service holds about an application that goes when its retention period ends: the bank
+#: details (every payment was made years before).
+APPLICATION_DATA = (
+    PersonalData("grants", "application_id", {"bank_account": None}, about="The bank details payments went to"),
+)
+
 
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)

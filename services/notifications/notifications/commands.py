@@ -440,3 +440,8 @@ async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
     """Anonymise what this service holds about the person, once per request; the record that it did
     is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
     await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> None:
+    """The application's retention period ended: remove what this service holds about people in it."""
+    await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)

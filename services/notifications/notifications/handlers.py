@@ -12,6 +12,7 @@ from typing import Any
 
 from grants_shared.consumer import Handler, registry
 from grants_shared.events import (
+    ApplicationAnonymised,
     ApplicationDecided,
     ApplicationIneligible,
     ApplicationScored,
@@ -140,6 +141,10 @@ async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: 
     await commands.erase_person(tx, event.data.request_id, event.data.person_id)
 
 
+async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx) -> None:
+    await commands.anonymise_application(tx, event.data.application_id)
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -170,5 +175,6 @@ HANDLERS = {
         on_application_scored,
         on_payment_scheduled,
         on_person_erasure_requested,
+        on_application_anonymised,
     ).items()
 }

@@ -238,8 +238,19 @@ PERSONAL_DATA = (
                  about="Webhook subscriptions you made"),  # fmt: skip
 )
 
+#: What this service holds about an application that goes when its retention period ends.
+APPLICATION_DATA = (
+    PersonalData("applications", "_id", {"contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL},
+                 about="Who to tell about it"),  # fmt: skip
+    PersonalData("notifications", "application_id", {"email.address": ERASED_EMAIL, "email.name": None},
+                 where={"email.address": {"$exists": True}}, about="Where its emails went"),  # fmt: skip
+    PersonalData("notifications", "application_id", {"subject": ERASED_NAME, "text": "", "html": ""},
+                 about="The messages about it"),  # fmt: skip
+)
+
 
 async def create_indexes(db: AsyncDatabase) -> None:
+    await db.notifications.create_index("application_id")  # the messages about an application
     # Belt and braces behind the deterministic _id: one notification per (event, recipient, template).
     await db.notifications.create_index(
         [("event_id", ASCENDING), ("recipient_id", ASCENDING), ("template", ASCENDING)],

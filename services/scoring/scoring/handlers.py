@@ -7,6 +7,7 @@ every transition is conditional. An event that arrives before the programme it b
 
 from grants_shared.consumer import registry
 from grants_shared.events import (
+    ApplicationAnonymised,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Event,
@@ -38,10 +39,15 @@ async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: 
     await commands.erase_person(tx, event.data.request_id, event.data.person_id)
 
 
+async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx) -> None:
+    await commands.anonymise_application(tx, event.data.application_id)
+
+
 HANDLERS = registry(
     on_programme_opened,
     on_programme_closed,
     on_application_submitted,
     on_application_withdrawn,
     on_person_erasure_requested,
+    on_application_anonymised,
 )

@@ -201,6 +201,27 @@ PERSONAL_DATA = (
                  about="Decisions made while you sat on the panel"),  # fmt: skip
 )
 
+#: What this service holds about an application that goes when its retention period ends (reviews'
+#: comments are cleared by ``clear_review_comments``: their criteria differ by programme).
+APPLICATION_DATA = (
+    PersonalData("applications", "_id", {"summary": ""}, about="The project's description"),
+    PersonalData("applications", "_id", {"decision.feedback": ""}, where={"decision": {"$ne": None}},
+                 about="The panel's feedback"),  # fmt: skip
+    PersonalData("applications", "_id", {"moderation.note": ""}, where={"moderation": {"$ne": None}},
+                 about="Why its score was moderated"),  # fmt: skip
+)
+
+
+async def clear_review_comments(tx: Db, application_id: str) -> int:
+    """Every reviewer's comments on the application emptied; the scores stay."""
+    changed = 0
+    async for review in tx.db.reviews.find({"application_id": application_id}, {"scores": 1}, session=tx.session):
+        cleared = {f"scores.{key}.comment": "" for key in review.get("scores") or {}}
+        if cleared:
+            await tx.db.reviews.update_one({"_id": review["_id"]}, {"$set": cleared}, session=tx.session)
+            changed += 1
+    return changed
+
 
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
