@@ -17,13 +17,20 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
-from grants_shared.events import ApplicationIneligible, ApplicationSubmitted, Event, NotificationDelivered
+from grants_shared.events import (
+    ApplicationIneligible,
+    ApplicationSubmitted,
+    Event,
+    NotificationDelivered,
+    WebhookSubscriptionDisabled,
+    WebhookSubscriptionReactivated,
+)
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
@@ -38,11 +45,12 @@ from notifications.domain import (
     Notice,
     Outcome,
     RecipientKind,
+    SubscriptionStatus,
     Template,
     WebhookStatus,
 )
 from notifications.rendering import render
-from notifications.schemas import ContactDetails, NewWebhook
+from notifications.schemas import ContactDetails, NewWebhook, Replay, Rotation
 from notifications.store import (
     Application,
     ApplicationContact,
@@ -53,8 +61,10 @@ from notifications.store import (
     Notification,
     SigningSubscription,
     WebhookDelivery,
+    WebhookDeliverySummary,
     WebhookSubscription,
 )
+from notifications.webhooks import new_secret
 
 log = logging.getLogger(__name__)
 
@@ -170,18 +180,21 @@ async def _programme_name(tx: Tx, programme_id: str) -> str | None:
 
 
 async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
-    """Queue the event, without its personal data, for every active subscription that wants its type.
+    """Queue the event, without its personal data, for every active subscription that wants its type;
+    for a disabled one it is kept ``held`` until the subscription is reactivated.
 
     The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
-    subscription_ids = await store.subscribers(tx, event.type)
-    if not subscription_ids:
+    subscriptions = await store.subscribers(tx, event.type)
+    if not subscriptions:
         return
     body = domain.webhook_body(event).decode()
     now = utcnow()
-    for subscription_id in subscription_ids:
+    for subscription_id, status in subscriptions:
+        held = status is SubscriptionStatus.DISABLED
         await store.insert_webhook_delivery_if_new(tx, WebhookDelivery(
             id=domain.webhook_delivery_id(event.id, subscription_id), subscription_id=subscription_id,
-            event_id=event.id, event_type=event.type, body=body, created_at=now, **ready_state(now),
+            event_id=event.id, event_type=event.type, body=body, created_at=now,
+            **ready_state(now, WebhookStatus.HELD if held else WebhookStatus.PENDING),
         ))  # fmt: skip
 
 
@@ -255,14 +268,18 @@ async def email_failed(tx: Tx, notification: Notification, claim: str, attempt: 
 
 async def claim_webhook(tx: Tx, delivery: WebhookDelivery, claim: str) -> SigningSubscription | None:
     """Take a due webhook delivery for this sender, with the subscription it is signed for and sent to.
-    A deactivated subscription's delivery is cancelled instead: nothing is sent, and that is no attempt."""
+    A deactivated subscription's delivery is cancelled instead, a disabled one's held: nothing is
+    sent, and that is no attempt."""
     if not await store.claim_webhook_delivery(tx, delivery, claim, utcnow()):
         return None
     subscription = await store.get_signing_subscription(tx, delivery.subscription_id)
-    if subscription is None or not subscription.active:
-        cancelled = domain.check_move(WebhookStatus.SENDING, WebhookStatus.CANCELLED)
-        fields = {"last_error": "the subscription was deactivated"}
-        await store.finish_webhook_delivery(tx, delivery.id, claim, cancelled, fields, attempted=False)
+    if subscription is None or subscription.status is not SubscriptionStatus.ACTIVE:
+        if subscription is not None and subscription.status is SubscriptionStatus.DISABLED:
+            status, why = WebhookStatus.HELD, "held: the subscription is disabled"
+        else:
+            status, why = WebhookStatus.CANCELLED, "the subscription was deactivated"
+        moved = domain.check_move(WebhookStatus.SENDING, status)
+        await store.finish_webhook_delivery(tx, delivery.id, claim, moved, {"last_error": why}, attempted=False)
         return None
     return subscription
 
@@ -277,24 +294,54 @@ async def webhook_delivered(
     if not await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
         _taken_over(delivery.id)
         return
+    await store.note_webhook_success(tx, delivery.subscription_id)
     await _delivered(tx, Parcel.of_webhook(delivery), attempt, now, status_code)
 
 
 async def webhook_failed(
     tx: Tx, delivery: WebhookDelivery, claim: str, attempt: int, failure: AttemptFailed
 ) -> None:
-    """Another status, a refused connection or no answer in time: tried again after the backoff,
-    failed for good once the attempts run out."""
+    """Another status, a refused connection or address, or no answer in time: tried again after the
+    backoff, failed for good once this round's attempts run out. Repeated failure disables the
+    subscription (``domain.should_disable``)."""
     s = tx.settings
     now = utcnow()
     retry_at = domain.next_attempt(
-        attempt, now, max_attempts=s.webhook_max_attempts, base_seconds=s.webhook_retry_base_seconds,
-        max_seconds=s.webhook_retry_max_seconds, permanent=failure.permanent,
+        attempt - delivery.attempts_before, now, max_attempts=s.webhook_max_attempts,
+        base_seconds=s.webhook_retry_base_seconds, max_seconds=s.webhook_retry_max_seconds,
+        permanent=failure.permanent,
     )  # fmt: skip
     status = domain.check_move(WebhookStatus.SENDING, WebhookStatus.PENDING if retry_at else WebhookStatus.FAILED)
     fields = {**_retry_fields(failure, retry_at), "last_status_code": failure.status_code}
     if await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
         await _attempt_failed(tx, Parcel.of_webhook(delivery), attempt, failure, retry_at, now)
+        await store.note_webhook_failure(tx, delivery.subscription_id, now, gave_up=retry_at is None)
+        await _disable_if_failing(tx, delivery.subscription_id, now)
+
+
+async def _disable_if_failing(tx: Tx, subscription_id: str, now: datetime) -> None:
+    s = tx.settings
+    subscription = await store.get_subscription(tx, subscription_id)
+    if subscription is None or subscription.status is not SubscriptionStatus.ACTIVE:
+        return
+    if not domain.should_disable(
+        subscription.failed_deliveries, subscription.failing_since, now,
+        max_failed_deliveries=s.webhook_disable_after_failed_deliveries,
+        max_failing_seconds=s.webhook_disable_after_failing_seconds,
+    ):  # fmt: skip
+        return
+    if subscription.failed_deliveries >= s.webhook_disable_after_failed_deliveries:
+        reason = f"{subscription.failed_deliveries} deliveries in a row failed for good"
+    else:
+        reason = f"every attempt has failed since {subscription.failing_since:%Y-%m-%d %H:%M} UTC"
+    at = _now_as_stored()
+    status = domain.check_move(subscription.status, SubscriptionStatus.DISABLED)
+    disabled = await _change_subscription(tx, subscription, None, status=status, active=False, disabled_at=at)
+    log.warning("webhook subscription %s disabled: %s", subscription_id, reason)
+    await tx.emit(WebhookSubscriptionDisabled(
+        subscription_id=subscription_id, reason=reason, failing_since=subscription.failing_since,
+        failed_deliveries=subscription.failed_deliveries, disabled_at=disabled.disabled_at or at,
+    ))  # fmt: skip
 
 
 def _retry_fields(failure: AttemptFailed, retry_at: datetime | None) -> dict[str, object]:
@@ -365,13 +412,15 @@ async def mark_read(tx: Tx, recipient_id: str, notification_id: str) -> Notifica
 
 
 async def subscribe_webhook(tx: Tx, request: NewWebhook) -> tuple[WebhookSubscription, str]:
-    """The new subscription, and its signing secret in the clear: the one time it is shown."""
-    secret = _new_secret()
+    """The new subscription, and its signing secret in the clear: the one time it is shown. (The API
+    has checked that the endpoint is at a public address, before the transaction.)"""
+    secret = new_secret()
     now = _now_as_stored()
     subscription = SigningSubscription(
         id="whs_" + secrets.token_hex(12), url=request.url, event_types=sorted(set(request.event_types)),
-        description=request.description, active=True, secret=cipher_for(tx.settings).encrypt(secret),
-        created_by=tx.actor or "system", created_at=now, secret_rotated_at=now, version=1,
+        description=request.description, active=True, status=SubscriptionStatus.ACTIVE,
+        secret=cipher_for(tx.settings).encrypt(secret), created_by=tx.actor or "system", created_at=now,
+        secret_rotated_at=now, version=1,
     )  # fmt: skip
     await store.insert_subscription(tx, subscription)
     return _without_secret(subscription), secret
@@ -381,22 +430,100 @@ async def deactivate_webhook(tx: Tx, subscription_id: str, version: int | None) 
     """Nothing more is queued for it; what still waits is cancelled when the sender reaches it.
     Deactivating twice changes nothing."""
     subscription = await _subscription(tx, subscription_id)
-    if not subscription.active:
+    if subscription.status is SubscriptionStatus.DEACTIVATED:
         return subscription
-    return await _change_subscription(tx, subscription, version, active=False, deactivated_at=_now_as_stored())
+    status = domain.check_move(subscription.status, SubscriptionStatus.DEACTIVATED)
+    return await _change_subscription(
+        tx, subscription, version, status=status, active=False, deactivated_at=_now_as_stored()
+    )
+
+
+async def reactivate_webhook(tx: Tx, subscription_id: str, version: int | None) -> tuple[WebhookSubscription, int]:
+    """Active again, with its failure count cleared; the deliveries held while it was disabled go out
+    (a new round of retries each). Reactivating an active one changes nothing. How many were released."""
+    subscription = await _subscription(tx, subscription_id)
+    if subscription.status is SubscriptionStatus.ACTIVE:
+        return subscription, 0
+    status = domain.check_move(subscription.status, SubscriptionStatus.ACTIVE)
+    at = _now_as_stored()
+    reactivated = await _change_subscription(
+        tx, subscription, version, status=status, active=True, reactivated_at=at, deactivated_at=None,
+        disabled_at=None, failing_since=None, failed_deliveries=0,
+    )  # fmt: skip
+    await store.reset_webhook_failures(tx, subscription_id)
+    held, _ = await store.deliveries_to_send_again(tx, subscription_id, frozenset({WebhookStatus.HELD}))
+    released = await _queue_again(tx, held, "released: the subscription was reactivated")
+    await tx.emit(WebhookSubscriptionReactivated(subscription_id=subscription_id, released=released, reactivated_at=at))
+    return reactivated, released
 
 
 async def rotate_webhook_secret(
-    tx: Tx, subscription_id: str, version: int | None
+    tx: Tx, subscription_id: str, version: int | None, rotation: Rotation | None = None
 ) -> tuple[WebhookSubscription, str]:
-    """A new signing secret, in the clear for the one answer that shows it; the old one stops at once."""
+    """A new signing secret, in the clear for the one answer that shows it. The old one goes on
+    signing (a second signature) for the overlap asked for, the settings' by default; then it stops.
+    Rotating again within an overlap drops the oldest secret at once."""
     subscription = await _subscription(tx, subscription_id)
-    if not subscription.active:
-        raise Conflict("the subscription is deactivated; create a new one instead")
-    secret = _new_secret()
-    signing = SigningSubscription(**subscription.model_dump(), secret=cipher_for(tx.settings).encrypt(secret))
-    rotated = await _change_subscription(tx, signing, version, secret_rotated_at=_now_as_stored())
+    if subscription.status is SubscriptionStatus.DEACTIVATED:
+        raise Conflict("the subscription is deactivated; reactivate it or create a new one")
+    signing = await store.get_signing_subscription(tx, subscription_id)
+    assert signing is not None  # read in this transaction just above
+    overlap = tx.settings.webhook_secret_overlap_seconds
+    if rotation is not None and rotation.overlap_seconds is not None:
+        overlap = rotation.overlap_seconds
+    secret = new_secret()
+    now = _now_as_stored()
+    rotated = await _change_subscription(
+        tx, signing, version, secret=cipher_for(tx.settings).encrypt(secret), secret_rotated_at=now,
+        previous_secret=signing.secret if overlap > 0 else None,
+        previous_secret_until=now + timedelta(seconds=overlap) if overlap > 0 else None,
+    )  # fmt: skip
     return _without_secret(rotated), secret
+
+
+async def resend_webhook_delivery(tx: Tx, subscription_id: str, delivery_id: str) -> WebhookDeliverySummary:
+    """Send one delivery again, with the same webhook-id and body (a new round of retries); one that
+    is already waiting or being sent is left as it is."""
+    subscription = await _subscription(tx, subscription_id)
+    _check_sendable(subscription)
+    delivery = await store.get_webhook_delivery(tx, subscription_id, delivery_id)
+    if delivery is None:
+        raise NotFound("no such delivery for this subscription")
+    if delivery.status in domain.SENDABLE_AGAIN:
+        if not await store.queue_webhook_again(tx, delivery, utcnow(), None):
+            raise PreconditionFailed("the delivery changed meanwhile; read it again and retry")
+    found = await store.get_webhook_delivery(tx, subscription_id, delivery_id)
+    assert found is not None
+    return found
+
+
+async def replay_webhook_deliveries(tx: Tx, subscription_id: str, replay: Replay) -> tuple[int, int]:
+    """Queue again, oldest first, every delivery of this subscription queued in the time range that is
+    not already waiting: the same webhook-id per (event, subscription), so the integrator can tell a
+    replayed event from a new one. At most ``replay.limit`` at once: (queued, how many remain)."""
+    subscription = await _subscription(tx, subscription_id)
+    _check_sendable(subscription)
+    found, total = await store.deliveries_to_send_again(
+        tx, subscription_id, domain.SENDABLE_AGAIN, replay.since, replay.until, replay.limit
+    )
+    queued = await _queue_again(tx, found, None)
+    return queued, total - queued
+
+
+def _check_sendable(subscription: WebhookSubscription) -> None:
+    if subscription.status is not SubscriptionStatus.ACTIVE:
+        raise Conflict(f"the subscription is {subscription.status}; reactivate it first")
+
+
+async def _queue_again(tx: Tx, deliveries: list[WebhookDeliverySummary], why: str | None) -> int:
+    now = utcnow()
+    queued = 0
+    for delivery in deliveries:
+        domain.check_move(delivery.status, WebhookStatus.PENDING)
+        if not await store.queue_webhook_again(tx, delivery, now, why):
+            raise PreconditionFailed("a delivery changed meanwhile; try again")
+        queued += 1
+    return queued
 
 
 async def _subscription(tx: Tx, subscription_id: str) -> WebhookSubscription:
@@ -419,11 +546,7 @@ async def _change_subscription(
 
 
 def _without_secret(subscription: WebhookSubscription) -> WebhookSubscription:
-    return WebhookSubscription.model_validate(subscription.model_dump(exclude={"secret"}))
-
-
-def _new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    return WebhookSubscription.model_validate(subscription.model_dump(exclude={"secret", "previous_secret"}))
 
 
 def _now_as_stored() -> datetime:

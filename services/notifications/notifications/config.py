@@ -54,8 +54,18 @@ class Settings(ServiceSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=3_600.0, gt=0)
     # A `sending` claim older than this belongs to a sender that died; the delivery is sent again with
-    # the same Grants-Webhook-Id, so the integrator can recognise the copy.
+    # the same webhook-id, so the integrator can recognise the copy.
     webhook_lease_seconds: float = Field(default=120.0, gt=0)
+    # After a rotation the old secret still signs (a second signature) for this long, so the integrator
+    # can switch over without losing a delivery; a rotation may ask for another overlap, or none.
+    webhook_secret_overlap_seconds: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
+    # An endpoint is disabled (nothing is sent; what comes meanwhile is held) once this many deliveries
+    # in a row have failed for good, or once every attempt has failed for this long.
+    webhook_disable_after_failed_deliveries: int = Field(default=5, ge=1, le=1_000)
+    webhook_disable_after_failing_seconds: float = Field(default=5 * 86_400.0, gt=0)
+    # Webhooks go only to public addresses. Hosts (names or IP addresses) and networks (CIDR) named
+    # here are let through too: the development stack and the tests name their loopback receiver.
+    webhook_allowed_targets: list[str] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":

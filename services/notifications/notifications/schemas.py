@@ -7,7 +7,18 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
 
 from grants_shared.api import Page
 from grants_shared.events import CONTRACTS
@@ -17,6 +28,7 @@ from notifications.domain import (
     EmailStatus,
     Outcome,
     RecipientKind,
+    SubscriptionStatus,
     Template,
     WebhookStatus,
 )
@@ -194,17 +206,28 @@ class NewWebhook(BaseModel):
 
 
 class WebhookView(BaseModel):
-    """A subscription as admins see it: never its secret."""
+    """A subscription as admins see it: never its secrets."""
 
     id: str
     url: str
     event_types: list[str]
     description: str
-    active: bool
+    active: bool = Field(description="True while the status is active")
+    status: SubscriptionStatus = Field(description=(
+        "active; disabled (automatically, after repeated failure: its events are held until it is "
+        "reactivated); deactivated (by an admin: nothing is queued for it)"
+    ))
     created_by: str
     created_at: datetime
     secret_rotated_at: datetime
+    previous_secret_until: datetime | None = Field(
+        default=None, description="Until then requests carry a second signature, made with the secret rotated out"
+    )
     deactivated_at: datetime | None = None
+    disabled_at: datetime | None = None
+    reactivated_at: datetime | None = None
+    failing_since: datetime | None = Field(default=None, description="Every attempt has failed since then")
+    failed_deliveries: int = Field(default=0, description="Deliveries in a row that failed for good")
     version: int
 
     @classmethod
@@ -215,7 +238,10 @@ class WebhookView(BaseModel):
 class WebhookWithSecret(WebhookView):
     """Answered once, on creation or rotation: the only time the signing secret is shown."""
 
-    secret: str = Field(description="Signs every request (HMAC-SHA256); keep it safe, it is not shown again")
+    secret: str = Field(description=(
+        "Signs every request (Standard Webhooks: whsec_ then the key in base64); give it to your Standard "
+        "Webhooks library as it is and keep it safe: it is not shown again"
+    ))
 
     @classmethod
     def with_secret(cls, subscription: WebhookSubscription, secret: str) -> "WebhookWithSecret":
@@ -224,6 +250,46 @@ class WebhookWithSecret(WebhookView):
 
 class EventTypes(BaseModel):
     items: list[str]
+
+
+class Rotation(BaseModel):
+    """POST /v1/webhooks/{id}/rotate-secret (the body is optional)."""
+
+    model_config = _REQUEST
+
+    overlap_seconds: Annotated[int | None, Field(ge=0, le=7 * 86_400, description=(
+        "How long the old secret goes on signing beside the new one (0: it stops at once, e.g. when it "
+        "leaked); the service's setting when not given"
+    ))] = None
+
+
+class Replay(BaseModel):
+    """POST /v1/webhooks/{id}/replay: send again what was queued for the subscription in a time range."""
+
+    model_config = _REQUEST
+
+    since: AwareDatetime = Field(description="From this time (included), as the delivery was queued")
+    until: AwareDatetime | None = Field(default=None, description="To this time (excluded); now when not given")
+    limit: Annotated[int, Field(ge=1, le=5_000, description="At most this many at once (oldest first)")] = 1_000
+
+    @model_validator(mode="after")
+    def _a_range(self) -> "Replay":
+        if self.until is not None and self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class Replayed(BaseModel):
+    queued: int = Field(description="Deliveries queued again (same webhook-id each)")
+    remaining: int = Field(description="More in the range not queued yet (over the limit): replay again for them")
+
+
+class Reactivated(WebhookView):
+    released: int = Field(description="Deliveries held while it was disabled, now queued again")
+
+    @classmethod
+    def of_released(cls, subscription: WebhookSubscription, released: int) -> "Reactivated":
+        return cls(**WebhookView.of(subscription).model_dump(), released=released)
 
 
 class WebhookAttemptView(BaseModel):
@@ -237,7 +303,7 @@ class WebhookAttemptView(BaseModel):
 
 
 class WebhookDeliveryView(BaseModel):
-    """One event on its way to one subscription (no body). ``id`` is the ``Grants-Webhook-Id``."""
+    """One event on its way to one subscription (no body). ``id`` is the ``webhook-id`` header."""
 
     id: str
     event_id: str
@@ -249,6 +315,7 @@ class WebhookDeliveryView(BaseModel):
     delivered_at: datetime | None = None
     last_status_code: int | None = None
     last_error: str | None = None
+    requeued_at: datetime | None = Field(default=None, description="When it was last resent, replayed or released")
     history: list[WebhookAttemptView]
 
     @classmethod

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import model_validator
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -42,6 +43,7 @@ from notifications.domain import (
     EmailStatus,
     Outcome,
     RecipientKind,
+    SubscriptionStatus,
     Template,
     WebhookStatus,
 )
@@ -167,23 +169,43 @@ class Delivery(Document):
 
 
 class WebhookSubscription(Document):
-    """An integrator's endpoint as admins see it: without its secret, which is read only to sign."""
+    """An integrator's endpoint as admins see it: without its secrets, which are read only to sign."""
 
     url: str
     event_types: list[str]
     description: str
+    #: True while ``status`` is active (kept for the ``active`` filter and for older clients).
     active: bool
+    status: SubscriptionStatus
     created_by: str
     created_at: datetime
     secret_rotated_at: datetime
+    #: Until then the rotated-out secret signs too (a second signature).
+    previous_secret_until: datetime | None = None
     deactivated_at: datetime | None = None
+    disabled_at: datetime | None = None
+    reactivated_at: datetime | None = None
+    #: The first failed attempt since the last delivery (None while deliveries succeed).
+    failing_since: datetime | None = None
+    #: Deliveries in a row that failed for good (reset by any delivery).
+    failed_deliveries: int = 0
     version: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_of_older_documents(cls, data: Any) -> Any:
+        # Subscriptions stored before statuses existed were active or deactivated.
+        if isinstance(data, dict) and "status" not in data and "active" in data:
+            data = {**data, "status": SubscriptionStatus.ACTIVE if data["active"] else SubscriptionStatus.DEACTIVATED}
+        return data
 
 
 class SigningSubscription(WebhookSubscription):
-    """With its signing secret, encrypted (``crypto.SecretsCipher``)."""
+    """With its signing secrets, encrypted (``crypto.SecretsCipher``): the current one, and the one
+    rotated out while its overlap lasts."""
 
     secret: str
+    previous_secret: str | None = None
 
 
 class WebhookDeliverySummary(Document):
@@ -201,6 +223,10 @@ class WebhookDeliverySummary(Document):
     last_status_code: int | None = None
     last_error: str | None = None
     created_at: datetime
+    #: Attempts made before the last resend, replay or reactivation (a new round of retries).
+    attempts_before: int = 0
+    #: When it was last queued again (resent, replayed, or released from being held).
+    requeued_at: datetime | None = None
 
 
 class WebhookDelivery(WebhookDeliverySummary):
@@ -232,6 +258,12 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.deliveries.create_index([("notification_id", ASCENDING)], name="by_notification")
 
     await db.webhook_subscriptions.create_index([("event_types", ASCENDING), ("active", ASCENDING)], name="subscribers")
+    await db.webhook_subscriptions.create_index([("event_types", ASCENDING), ("status", ASCENDING)], name="by_status")
+    for active, status in ((True, SubscriptionStatus.ACTIVE), (False, SubscriptionStatus.DEACTIVATED)):
+        # Subscriptions stored before statuses existed: active or deactivated (once, at start-up).
+        await db.webhook_subscriptions.update_many(
+            {"status": {"$exists": False}, "active": active}, {"$set": {"status": status}}
+        )
     await db.webhook_subscriptions.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
     # Belt and braces behind the deterministic _id: one delivery per (event, subscription).
     await db.webhook_deliveries.create_index(
@@ -463,22 +495,52 @@ async def list_subscriptions(
 
 
 async def update_subscription(tx: Db, subscription: WebhookSubscription, read_version: int) -> bool:
-    """Store the changed fields of an active subscription, unless someone changed it since
-    ``read_version`` was read. A ``SigningSubscription`` stores its new secret too; a plain one
-    leaves the secret as it is."""
+    """Store the changed fields of a subscription, unless someone (or the webhook sender, disabling
+    it) changed it since ``read_version`` was read. A ``SigningSubscription`` stores its new secrets
+    too; a plain one leaves them as they are. The failure counters are the sender's own: left alone."""
     fields = subscription.to_doc()
-    del fields["_id"]
+    for own in ("_id", "failing_since", "failed_deliveries"):
+        fields.pop(own, None)
     result = await tx.db.webhook_subscriptions.update_one(
-        {"_id": subscription.id, "version": read_version, "active": True}, {"$set": fields}, session=tx.session
+        {"_id": subscription.id, "version": read_version}, {"$set": fields}, session=tx.session
     )
     return result.modified_count == 1
 
 
-async def subscribers(tx: Db, event_type: str) -> list[str]:
-    """The ids of the active subscriptions that want events of this type."""
-    query = {"event_types": event_type, "active": True}
-    cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1}, session=tx.session)
-    return [doc["_id"] async for doc in cursor]
+async def subscribers(tx: Db, event_type: str) -> list[tuple[str, SubscriptionStatus]]:
+    """The subscriptions that want events of this type and are active, or disabled (whose events are
+    held): their ids and statuses."""
+    query = {"event_types": event_type, "status": {"$in": [SubscriptionStatus.ACTIVE, SubscriptionStatus.DISABLED]}}
+    cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1, "status": 1}, session=tx.session)
+    return [(doc["_id"], SubscriptionStatus(doc["status"])) async for doc in cursor]
+
+
+async def note_webhook_failure(tx: Db, subscription_id: str, at: datetime, gave_up: bool) -> None:
+    """An attempt failed: the first since the last delivery starts ``failing_since``; a delivery that
+    failed for good counts one more in a row. Only these writes touch the subscription, so a busy
+    endpoint that answers is no hot document."""
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": at}}, session=tx.session
+    )
+    if gave_up:
+        await tx.db.webhook_subscriptions.update_one(
+            {"_id": subscription_id}, {"$inc": {"failed_deliveries": 1}}, session=tx.session
+        )
+
+
+async def note_webhook_success(tx: Db, subscription_id: str) -> None:
+    """A delivery went through: the failures in a row end (written only when there were some)."""
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id, "$or": [{"failing_since": {"$ne": None}}, {"failed_deliveries": {"$gt": 0}}]},
+        {"$set": {"failing_since": None, "failed_deliveries": 0}},
+        session=tx.session,
+    )
+
+
+async def reset_webhook_failures(tx: Db, subscription_id: str) -> None:
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id}, {"$set": {"failing_since": None, "failed_deliveries": 0}}, session=tx.session
+    )
 
 
 # --- webhook deliveries ----------------------------------------------------------------------------
@@ -486,6 +548,46 @@ async def subscribers(tx: Db, event_type: str) -> list[str]:
 
 async def insert_webhook_delivery_if_new(tx: Db, delivery: WebhookDelivery) -> bool:
     return await _insert_if_new(tx, tx.db.webhook_deliveries, delivery)
+
+
+async def get_webhook_delivery(tx: Db, subscription_id: str, delivery_id: str) -> WebhookDeliverySummary | None:
+    query = {"_id": delivery_id, "subscription_id": subscription_id}
+    doc = await tx.db.webhook_deliveries.find_one(query, {"body": 0}, session=tx.session)
+    return WebhookDeliverySummary.maybe(doc)
+
+
+async def deliveries_to_send_again(
+    tx: Db, subscription_id: str, statuses: frozenset[WebhookStatus], since: datetime | None = None,
+    until: datetime | None = None, limit: int = 0,
+) -> tuple[list[WebhookDeliverySummary], int]:
+    """A subscription's deliveries in these statuses (queued in [since, until) when given), oldest
+    first, at most ``limit`` (0: all), and how many there are in all."""
+    query: dict[str, Any] = {"subscription_id": subscription_id, "status": {"$in": sorted(statuses)}}
+    if since is not None or until is not None:
+        query["created_at"] = {
+            **({"$gte": since} if since is not None else {}), **({"$lt": until} if until is not None else {})
+        }
+    cursor = tx.db.webhook_deliveries.find(query, {"body": 0}, session=tx.session).sort(
+        [("created_at", ASCENDING), ("_id", ASCENDING)]
+    ).limit(limit)
+    docs = await cursor.to_list(None)
+    return [WebhookDeliverySummary.from_doc(d) for d in docs], await tx.db.webhook_deliveries.count_documents(
+        query, session=tx.session
+    )
+
+
+async def queue_webhook_again(tx: Db, delivery: WebhookDeliverySummary, now: datetime, why: str | None) -> bool:
+    """Back to ``pending`` now, as it was read (status and attempts unchanged since): a new round of
+    retries under the same webhook-id. False when it changed meanwhile."""
+    result = await tx.db.webhook_deliveries.update_one(
+        {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts},
+        {"$set": {
+            "status": WebhookStatus.PENDING, "next_attempt_at": now, "attempts_before": delivery.attempts,
+            "requeued_at": now, "claim": None, "claimed_at": None, "last_error": why, "delivered_at": None,
+        }},
+        session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
 
 
 async def list_webhook_deliveries(
