@@ -26,6 +26,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 #: IPv4 addresses translated into IPv6 (NAT64, RFC 6052): they reach the IPv4 address they end with.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+SUBSCRIBE_RESOLVE_SECONDS = 5.0
 
 
 class TargetRefused(Exception):
@@ -165,8 +166,10 @@ async def check_subscribable(url: str, allowed: Allowed) -> None:
         return
     parts = urlsplit(url)
     try:
-        addresses = await resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
-    except OSError:
+        # A slow resolver does not hold the admin's request up for long: every attempt checks again.
+        async with asyncio.timeout(SUBSCRIBE_RESOLVE_SECONDS):
+            addresses = await resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, TimeoutError):
         return
     for address in addresses:
         check_address(host, address, allowed)
