@@ -17,12 +17,19 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
+from grants_shared.errors import (
+    Conflict,
+    NotFound,
+    NotYetKnown,
+    PreconditionFailed,
+    PreconditionRequired,
+    RuleViolation,
+)
 from grants_shared.events import (
     ApplicationIneligible,
     ApplicationSubmitted,
@@ -34,7 +41,7 @@ from grants_shared.events import (
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
-from notifications import domain, store
+from notifications import domain, preferences, store
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import (
@@ -50,7 +57,7 @@ from notifications.domain import (
     WebhookStatus,
 )
 from notifications.rendering import render
-from notifications.schemas import ContactDetails, NewWebhook, Replay, Rotation
+from notifications.schemas import ContactDetails, NewWebhook, PreferencesChange, Replay, Rotation, choices_of
 from notifications.store import (
     Application,
     ApplicationContact,
@@ -59,6 +66,7 @@ from notifications.store import (
     Email,
     Grant,
     Notification,
+    Preferences,
     SigningSubscription,
     WebhookDelivery,
     WebhookDeliverySummary,
@@ -152,23 +160,30 @@ async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_i
 async def deliver(
     tx: Tx, event: Event[Any], notice: Notice, contact: Contact | None, application_contact: Mailbox | None
 ) -> None:
-    """Create the notification once, put it in the inbox now, and queue its email if there is an address."""
+    """Create the notification once, put it in the inbox now, and queue its email if there is an address,
+    as the person chose (``preferences``): not emailed, kept for their daily digest, or not in the inbox."""
     recipient = notice.recipient
     notification_id = domain.notification_id(notice.about, recipient.person_id, notice.template)
     registered = Mailbox(contact.email, contact.name) if contact else None
     mailbox = domain.email_destination(recipient, registered, application_contact)
     rendered = render(notice, tx.settings.portal_url)
     now = utcnow()
+    choices = await person_choices(tx, recipient.person_id)
+    by_email = preferences.email_delivery(choices, notice.template) if mailbox else preferences.Delivery.OFF
+    in_inbox = preferences.shows_in_inbox(choices, notice.template)
     notification = Notification(
         id=notification_id, recipient_id=recipient.person_id, recipient_kind=recipient.kind,
         template=notice.template, event_id=event.id, event_type=event.type, application_id=notice.application_id,
         page=notice.page,
         subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
-        email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now)) if mailbox else None,
+        email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now))
+        if mailbox and by_email is preferences.Delivery.NOW else None,
+        in_inbox=in_inbox, digest="waiting" if by_email is preferences.Delivery.DIGEST else None,
     )  # fmt: skip
     if not await store.insert_notification_if_new(tx, notification):
         return  # the same event reached us again past the inbox: it was told already
-    await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
+    if in_inbox:
+        await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
 
 
 async def _programme_name(tx: Tx, programme_id: str) -> str | None:
@@ -553,3 +568,90 @@ def _now_as_stored() -> datetime:
     """MongoDB keeps milliseconds: answer with the time a later GET will show."""
     now = utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- people's choices ------------------------------------------------------------------------------
+
+
+async def person_choices(tx: Tx, person_id: str) -> preferences.Choices:
+    return choices_of(await store.get_preferences(tx, person_id))
+
+
+async def change_preferences(
+    tx: Tx, person_id: str, change: PreferencesChange, version: int | None, may_digest: bool
+) -> Preferences:
+    """Store a person's choices: the first time needs no If-Match, a change the version last read.
+    The request has been checked already: only kinds that can be turned off, a digest only for those
+    whose role may have one."""
+    if change.digest and not may_digest:
+        raise RuleViolation("a daily digest is for reviewers and programme managers")
+    existing = await store.get_preferences(tx, person_id)
+    now = _now_as_stored()
+    fields = {"email_off": sorted(set(change.email_off)), "inbox_off": sorted(set(change.inbox_off)),
+              "digest": change.digest, "updated_at": now}  # fmt: skip
+    if existing is None:
+        created = Preferences(id=person_id, version=1, **fields)
+        if await store.insert_preferences_if_new(tx, created):
+            return created
+        existing = await store.get_preferences(tx, person_id)
+        assert existing is not None
+    if version is None:
+        raise PreconditionRequired("send the ETag you last read in an If-Match header")
+    check_version(version, existing.version)
+    changed = existing.model_copy(update={**fields, "version": existing.version + 1})
+    if not await store.replace_preferences(tx, changed, existing.version):
+        raise PreconditionFailed(f"your choices are at version {existing.version}; read them again and retry")
+    return changed
+
+
+async def unsubscribe(tx: Tx, person_id: str, kind: str) -> preferences.Choices:
+    """One click in an email: that kind of email is turned off for that person (the digest, for a
+    digest). Clicking twice changes nothing more."""
+    before = await person_choices(tx, person_id)
+    after = preferences.unsubscribed(before, kind)
+    if after == before:
+        return after
+    existing = await store.get_preferences(tx, person_id)
+    now = _now_as_stored()
+    fields = {"email_off": sorted(after.email_off), "inbox_off": sorted(after.inbox_off), "digest": after.digest,
+              "updated_at": now}  # fmt: skip
+    if existing is None:
+        if not await store.insert_preferences_if_new(tx, Preferences(id=person_id, version=1, **fields)):
+            raise PreconditionFailed("your choices changed meanwhile; try again")
+        return after
+    changed = existing.model_copy(update={**fields, "version": existing.version + 1})
+    if not await store.replace_preferences(tx, changed, existing.version):
+        raise PreconditionFailed("your choices changed meanwhile; try again")
+    return after
+
+
+# --- daily digests ---------------------------------------------------------------------------------
+
+
+async def send_digest(tx: Tx, person_id: str, day: date, cutoff: datetime) -> bool:
+    """Gather what waited for this person's digest from before ``cutoff`` into one email, once per
+    person per day (its id comes from both). False when there was nothing to gather, or the digest of
+    that day exists already (what waited since is gathered by the next one)."""
+    waiting = await store.waiting_for_digest(tx, person_id, cutoff)
+    contact = await store.get_contact(tx, person_id)
+    if not waiting:
+        return False
+    digest_id = domain.notification_id(f"digest:{day.isoformat()}", person_id, Template.DAILY_DIGEST)
+    if contact is None:
+        await store.gather_into_digest(tx, [n.id for n in waiting], digest_id)  # nowhere to send it
+        return False
+    lines = [preferences.DigestLine(n.subject, n.page, n.created_at) for n in waiting]
+    notice = preferences.digest_notice(person_id, waiting[0].recipient_kind, contact.name, day, lines)
+    rendered = render(notice, tx.settings.portal_url)
+    now = utcnow()
+    digest = Notification(
+        id=digest_id, recipient_id=person_id, recipient_kind=waiting[0].recipient_kind,
+        template=Template.DAILY_DIGEST, event_id=digest_id, event_type="digest", page="/inbox",
+        subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now, in_inbox=False,
+        email=Email(address=contact.email, name=contact.name, **ready_state(now)),
+    )  # fmt: skip
+    if not await store.insert_notification_if_new(tx, digest):
+        return False
+    await store.gather_into_digest(tx, [n.id for n in waiting], digest_id)
+    return True
+

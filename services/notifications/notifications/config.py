@@ -42,6 +42,14 @@ class Settings(ServiceSettings):
     # Where people act on what they are told (the web portal); used in links in the messages.
     portal_url: str = Field(default="http://localhost:8000", max_length=200)
 
+    # Where mail clients reach this service's one-click unsubscribe (RFC 8058): its public address.
+    unsubscribe_base_url: str = Field(default="http://localhost:8004", max_length=200)
+    # The daily digest (reviewers and programme managers who chose it): sent once a day from this
+    # hour (UTC), gathering what waited since the last one; the worker looks every so often.
+    digest_hour_utc: int = Field(default=7, ge=0, le=23)
+    digest_poll_seconds: float = Field(default=300.0, gt=0, le=3_600)
+    digest_sender_enabled: bool = True
+
     # Webhooks for integrators. Comma-separated Fernet keys for the signing secrets at rest: the first
     # encrypts, every one decrypts, so a key is rotated by putting a new one first.
     webhook_secrets_key: FernetKeys = SecretStr(DEV_WEBHOOK_SECRETS_KEY)

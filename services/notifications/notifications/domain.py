@@ -36,6 +36,8 @@ class Template(StrEnum):
     GRANT_ACCEPTED = "grant_accepted"
     PAYMENT_SENT = "payment_sent"
     PAYMENT_FAILED = "payment_failed"
+    #: One email a day gathering a reviewer's or manager's messages (``preferences``).
+    DAILY_DIGEST = "daily_digest"
 
 
 class RecipientKind(StrEnum):

@@ -32,12 +32,14 @@ from notifications.domain import (
     Template,
     WebhookStatus,
 )
+from notifications.preferences import ALWAYS_SENT, OPTIONAL, Choices, can_turn_off, refused_kinds
 from notifications.store import (
     Contact,
     Delivery,
     EmailProgress,
     Notification,
     NotificationSummary,
+    Preferences,
     WebhookDeliverySummary,
     WebhookSubscription,
 )
@@ -324,3 +326,83 @@ class WebhookDeliveryView(BaseModel):
         fields = delivery.model_dump(include=set(cls.model_fields) - {"next_attempt_at", "history"})
         history = [WebhookAttemptView(**a.model_dump(include=set(WebhookAttemptView.model_fields))) for a in attempts]
         return cls(**fields, next_attempt_at=delivery.next_attempt_at if waiting else None, history=history)
+
+
+# --- people's choices ------------------------------------------------------------------------------
+
+OptionalKind = Annotated[str, StringConstraints(max_length=100), Field(json_schema_extra={"enum": sorted(OPTIONAL)})]
+
+
+def _only_optional(kinds: list[str]) -> list[str]:
+    refused = refused_kinds(kinds)
+    if refused:
+        raise ValueError(f"these cannot be turned off: {', '.join(refused)} ({ALWAYS_SENT.lower()})")
+    return kinds
+
+
+class PreferencesChange(BaseModel):
+    """PUT /v1/me/preferences: the kinds of message not to email, not to show in the inbox, and (for
+    reviewers and programme managers) one email a day instead of one each time."""
+
+    model_config = _REQUEST
+
+    email_off: Annotated[list[OptionalKind], Field(max_length=50), AfterValidator(_only_optional)] = []
+    inbox_off: Annotated[list[OptionalKind], Field(max_length=50), AfterValidator(_only_optional)] = []
+    digest: bool = False
+
+
+class KindChoice(BaseModel):
+    kind: str
+    description: str
+    email: bool = Field(description="Emailed (as it happens, or in the daily digest)")
+    inbox: bool = Field(description="Shown in the portal's inbox")
+    required: bool = Field(description="Always sent, by email and in the inbox: it cannot be turned off")
+
+
+class PreferencesView(BaseModel):
+    """A person's choices, every kind of message listed (their defaults when they made none)."""
+
+    kinds: list[KindChoice]
+    digest: bool
+    digest_available: bool = Field(description="Whether the caller's role may choose a daily digest")
+    always_sent: str = Field(description="Why the required kinds cannot be turned off, in words for people")
+    version: int = Field(description="0 until the person first makes a choice")
+
+    @classmethod
+    def of_stored(cls, stored: Preferences | None, digest_available: bool) -> "PreferencesView":
+        return cls.of(choices_of(stored), stored.version if stored else 0, digest_available)
+
+    @classmethod
+    def of(cls, choices: Choices, version: int, digest_available: bool) -> "PreferencesView":
+        kinds = [
+            KindChoice(kind=kind, description=description, email=kind not in choices.email_off,
+                       inbox=kind not in choices.inbox_off, required=False)
+            for kind, description in OPTIONAL.items()
+        ] + [
+            KindChoice(kind=str(kind), description=REQUIRED_WORDS.get(kind, str(kind).replace("_", " ").capitalize()),
+                       email=True, inbox=True, required=True)
+            for kind in Template if not can_turn_off(kind) and kind != Template.DAILY_DIGEST
+        ]  # fmt: skip
+        return cls(kinds=kinds, digest=choices.digest, digest_available=digest_available, always_sent=ALWAYS_SENT,
+                   version=version)  # fmt: skip
+
+
+def choices_of(stored: Preferences | None) -> Choices:
+    if stored is None:
+        return Choices()
+    return Choices(frozenset(stored.email_off), frozenset(stored.inbox_off), stored.digest)
+
+
+class Unsubscribed(BaseModel):
+    kind: str
+    email: bool = Field(description="Whether that kind of email is still sent (false: turned off)")
+
+
+#: How the kinds that always go read (those added later read from their name until given words here).
+REQUIRED_WORDS: dict[str, str] = {
+    Template.APPLICATION_INELIGIBLE: "An application that cannot go ahead",
+    Template.APPLICATION_AWARDED: "A grant awarded",
+    Template.APPLICATION_DECLINED: "An application not funded",
+    Template.GRANT_OFFERED: "A grant offered",
+    Template.PAYMENT_FAILED: "A payment that failed",
+}

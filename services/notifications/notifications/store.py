@@ -18,6 +18,7 @@ What notifications owns:
   secret (encrypted).
 - ``webhook_deliveries``: one per (event, subscription) with the exact body to send; the webhook
   sender's queue.
+- ``preferences``: a person's choices of what they are told (email, inbox, daily digest).
 
 Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
 Where an event may arrive twice, writes are upserts that insert only what is new (a duplicate-key
@@ -138,6 +139,11 @@ class NotificationSummary(Document):
     subject: str
     created_at: datetime
     read_at: datetime | None = None
+    #: False when the person turned this kind off in their inbox (or for a digest's own email).
+    in_inbox: bool = True
+    #: ``waiting`` for the person's next daily digest, then ``gathered`` into ``digest_id``.
+    digest: Literal["waiting", "gathered"] | None = None
+    digest_id: str | None = None
     email: EmailProgress | None = None
 
 
@@ -273,6 +279,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.webhook_deliveries.create_index(
         [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="by_subscription"
     )
+    await db.notifications.create_index([("digest", ASCENDING), ("created_at", ASCENDING)], name="digest_waiting")
 
 
 # --- helpers every collection uses ----------------------------------------------------------------
@@ -387,7 +394,7 @@ INBOX_PROJECTION = {"html": 0, "text": 0, "email.address": 0, "email.name": 0}
 async def inbox_page(
     tx: Db, recipient_id: str, unread_only: bool, limit: int, offset: int
 ) -> tuple[list[NotificationSummary], int]:
-    query: dict[str, Any] = {"recipient_id": recipient_id}
+    query: dict[str, Any] = {"recipient_id": recipient_id, "in_inbox": {"$ne": False}}
     if unread_only:
         query["read_at"] = None
     docs, total = await _page(tx, tx.db.notifications, query, limit, offset, NEWEST_FIRST, INBOX_PROJECTION)
@@ -395,13 +402,13 @@ async def inbox_page(
 
 
 async def unread_count(tx: Db, recipient_id: str) -> int:
-    query = {"recipient_id": recipient_id, "read_at": None}
+    query = {"recipient_id": recipient_id, "read_at": None, "in_inbox": {"$ne": False}}
     return await tx.db.notifications.count_documents(query, session=tx.session)
 
 
 async def own_notification(tx: Db, recipient_id: str, notification_id: str) -> Notification | None:
     # Scoped by recipient in the query itself: someone else's notification is simply not found.
-    query = {"_id": notification_id, "recipient_id": recipient_id}
+    query = {"_id": notification_id, "recipient_id": recipient_id, "in_inbox": {"$ne": False}}
     return Notification.maybe(await tx.db.notifications.find_one(query, session=tx.session))
 
 
@@ -598,3 +605,58 @@ async def list_webhook_deliveries(
         query["status"] = status
     docs, total = await _page(tx, tx.db.webhook_deliveries, query, limit, offset, NEWEST_FIRST, {"body": 0})
     return [WebhookDeliverySummary.from_doc(d) for d in docs], total
+
+
+# --- people's choices and daily digests ---------------------------------------------------------------
+
+
+class Preferences(Document):
+    """A person's choices (``id`` is their subject): kinds of message not emailed, kinds not shown in
+    the inbox, and whether their emails are gathered into one a day."""
+
+    email_off: list[str] = []
+    inbox_off: list[str] = []
+    digest: bool = False
+    version: int
+    updated_at: datetime
+
+
+async def get_preferences(tx: Db, person_id: str) -> Preferences | None:
+    return Preferences.maybe(await tx.db.preferences.find_one({"_id": person_id}, session=tx.session))
+
+
+async def insert_preferences_if_new(tx: Db, preferences: Preferences) -> bool:
+    return await _insert_if_new(tx, tx.db.preferences, preferences)
+
+
+async def replace_preferences(tx: Db, preferences: Preferences, read_version: int) -> bool:
+    result = await tx.db.preferences.replace_one(
+        {"_id": preferences.id, "version": read_version}, preferences.to_doc(), session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def digest_recipients(tx: Db, cutoff: datetime, limit: int) -> list[str]:
+    """People with messages waiting for a digest from before ``cutoff`` (at most ``limit`` of them)."""
+    query = {"digest": "waiting", "created_at": {"$lt": cutoff}}
+    cursor = tx.db.notifications.find(query, {"recipient_id": 1}, session=tx.session).sort("created_at", ASCENDING)
+    people: dict[str, None] = {}
+    async for doc in cursor:
+        people.setdefault(doc["recipient_id"], None)
+        if len(people) >= limit:
+            break
+    return list(people)
+
+
+async def waiting_for_digest(tx: Db, recipient_id: str, cutoff: datetime) -> list[NotificationSummary]:
+    query = {"recipient_id": recipient_id, "digest": "waiting", "created_at": {"$lt": cutoff}}
+    cursor = tx.db.notifications.find(query, INBOX_PROJECTION, session=tx.session).sort("created_at", ASCENDING)
+    return [NotificationSummary.from_doc(doc) async for doc in cursor]
+
+
+async def gather_into_digest(tx: Db, notification_ids: list[str], digest_id: str) -> None:
+    await tx.db.notifications.update_many(
+        {"_id": {"$in": notification_ids}, "digest": "waiting"},
+        {"$set": {"digest": "gathered", "digest_id": digest_id}},
+        session=tx.session,
+    )

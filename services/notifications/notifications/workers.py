@@ -18,6 +18,7 @@ one slow endpoint does not hold up the others.
 
 import asyncio
 import logging
+from datetime import datetime
 from abc import abstractmethod
 from typing import Any, TypeVar
 
@@ -26,8 +27,8 @@ import httpx
 from grants_shared.clock import utcnow
 from grants_shared.service import Runtime
 from grants_shared.unit_of_work import Database, Transaction
-from grants_shared.worker import Doc, LeasedWorker, Pace
-from notifications import commands, domain, mailer, store, webhook_targets, webhooks
+from grants_shared.worker import Doc, LeasedWorker, Pace, every
+from notifications import commands, domain, mailer, preferences, store, webhook_targets, webhooks
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import AttemptFailed, describe
@@ -230,4 +231,25 @@ async def send_webhooks(runtime: Runtime[Settings]) -> None:
         await WebhookSender(runtime.database, client).run()
 
 
-WORKERS = (send_emails, send_webhooks)
+async def send_digests(runtime: Runtime[Settings]) -> None:
+    """Once a day (from ``DIGEST_HOUR_UTC``), one email per person who chose a digest, gathering what
+    waited for it; looked for every ``DIGEST_POLL_SECONDS``, so a replica that was down catches up."""
+    settings = runtime.settings
+    if not settings.digest_sender_enabled:
+        log.info("digest sender disabled on this replica")
+        return
+    await every(settings.digest_poll_seconds, lambda: gather_digests(runtime.database, utcnow()), "digest sender")
+
+
+async def gather_digests(database: Database[Settings], now: datetime, batch: int = 500) -> int:
+    """Make the digests due at ``now``, each in a transaction of its own (the email sender then sends
+    them); how many were made. Idempotent: a digest's id names its person and day."""
+    day, cutoff = preferences.digest_due(now, database.settings.digest_hour_utc)
+    made = 0
+    for person_id in await store.digest_recipients(database, cutoff, batch):
+        if await database.transact(lambda tx, person=person_id: commands.send_digest(tx, person, day, cutoff)):
+            made += 1
+    return made
+
+
+WORKERS = (send_emails, send_webhooks, send_digests)
