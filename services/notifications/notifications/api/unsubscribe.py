@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from grants_shared.api import Transact
+from grants_shared.api import DatabaseDep, Transactor
 from grants_shared.errors import GrantsError
 from grants_shared.openapi import problems
+from grants_shared.tracing import current_traceparent
 from notifications import commands, preferences, unsubscribe
 from notifications.config import CurrentSettings
 from notifications.schemas import Unsubscribed
@@ -31,11 +32,13 @@ class InvalidLink(GrantsError):
     "changes nothing more.",
     responses=problems(s400="The link was altered, or is not one of ours"),
 )
-async def one_click(token: Token, transact: Transact, settings: CurrentSettings) -> Unsubscribed:
+async def one_click(token: Token, database: DatabaseDep, settings: CurrentSettings) -> Unsubscribed:
     try:
         person_id, kind = unsubscribe.read(settings, token)
     except unsubscribe.BadToken as error:
         raise InvalidLink(str(error)) from None
+    # No sign-in: the signed token is the authority, for this one change, made for the person it names.
+    transact = Transactor(database, current_traceparent(), person_id)
     choices = await transact(commands.unsubscribe, person_id, kind)
     still = kind != preferences.DIGEST_KIND and preferences.email_delivery(choices, kind) is not preferences.Delivery.OFF
     return Unsubscribed(kind=kind, email=still)
