@@ -6,11 +6,13 @@ emitting the events it causes there: routes, handlers and the two senders call t
   waits as ``pending`` for the email sender. The notification id comes from (event, recipient,
   template), so an event handled twice tells nobody twice.
 - **Telling integrators**: one webhook delivery per subscription that wants the event, ``pending``
-  for the webhook sender.
+  for the webhook sender (``held`` for a subscription disabled after repeated failure); resending
+  one, replaying a time range, disabling and reactivating a subscription, rotating its secret.
 - **Settling what a sender attempted**, only while its claim holds: delivered (recorded and announced
   with NotificationDelivered), or failed and tried again with backoff until the attempts run out.
-- **What people ask for**: their contact address, marking a notification read, admins' webhook
-  subscriptions.
+- **What people ask for**: their contact address, marking a notification read, their choices of
+  what they are told (and one-click unsubscribes), admins' webhook subscriptions.
+- **Daily digests**: one email per person per day gathering what waited for it.
 """
 
 import logging
