@@ -145,6 +145,16 @@ def test_an_admin_subscribes_an_endpoint_sees_the_secret_once_and_deactivates_it
     scan(page, platform)
     screenshot(page, "admin-webhook")
 
+    # Sent again from its row: the same webhook-id and body reach the integrator a second time.
+    sent_row = deliveries.get_by_role("row").filter(has_text="Application submitted").first
+    sent_row.get_by_role("button", name="Send again").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webhook subscription")
+    again = apis.until("the webhook to arrive again", lambda: [r for r in integrator.received
+                                                               if application_id.encode() in r.body][1:])  # fmt: skip
+    assert again[0].headers["webhook-id"] == delivered[0].headers["webhook-id"] and again[0].body == delivered[0].body
+    Webhook(secret).verify(again[0].body, again[0].headers)
+    scan(page, platform)
+
     page.get_by_role("link", name="Deactivate this subscription").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Are you sure you want to deactivate this subscription?")
     scan(page, platform)

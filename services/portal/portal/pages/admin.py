@@ -215,3 +215,15 @@ async def reactivate(
             raise
         return await _confirm_reactivation(request, api, subscription_id, {"confirm": _refusal(error)})
     return see_other(f"/admin/webhooks/{q(subscription_id)}")
+
+
+@router.post("/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend",
+             summary="Send one delivery again (the same webhook-id)", dependencies=[CsrfChecked])  # fmt: skip
+async def resend(subscription_id: str, delivery_id: str, request: Request, api: ApiDep, person: AdminPerson) -> Response:
+    try:
+        await api.post("notifications", f"{webhook_path(subscription_id)}/deliveries/{q(delivery_id)}/resend")
+    except ApiError as error:
+        if error.status not in (409, 412):
+            raise
+        # Disabled or deactivated meanwhile: the subscription's page says which.
+    return see_other(f"/admin/webhooks/{q(subscription_id)}")
