@@ -240,3 +240,30 @@ async def test_webhooks_go_only_to_public_addresses_unless_allowed_checked_when_
         await asyncio.sleep(0.3)
         assert receiver.requests == []
         assert not [e for e in bus.of_type(NotificationDelivered.type) if e.data.channel == "webhook"]
+
+
+async def test_what_was_waiting_when_a_subscription_was_disabled_is_held_when_the_sender_reaches_it(
+    service_settings: Settings, bus: TestBus, receiver: WebhookReceiver
+) -> None:
+    quiet = service_settings.model_copy(update={"webhook_sender_enabled": False})
+    quiet_app = build_app(quiet)
+    async with serve(quiet_app) as client:
+        subscription = await subscribe(client, quiet, receiver.url, SUBMITTED)
+        waiting = await bus.publish(submitted())
+        await settled(client, quiet, subscription["id"], 1, "pending")
+        # Disabled by another replica's sender meanwhile (as commands._disable_if_failing leaves it).
+        await quiet_app.state.runtime.db.webhook_subscriptions.update_one(
+            {"_id": subscription["id"]}, {"$set": {"status": "disabled", "active": False, "disabled_at": utcnow()}}
+        )
+
+    async with serve(build_app(service_settings)) as client:
+        [held] = await settled(client, service_settings, subscription["id"], 1, "held")
+        assert held["attempts"] == 0 and held["history"] == [] and "disabled" in held["last_error"]
+        await asyncio.sleep(0.3)
+        assert receiver.requests == []
+        reactivated = await client.post(f"/v1/webhooks/{subscription['id']}/reactivate", headers=admin(service_settings))
+        assert reactivated.json()["released"] == 1
+        [request] = await receiver.wait_for(1)
+        assert request.headers["webhook-id"] == webhook_delivery_id(waiting.id, subscription["id"])
+        [item] = await settled(client, service_settings, subscription["id"], 1, "delivered")
+        assert [h["attempt"] for h in item["history"]] == [1]
