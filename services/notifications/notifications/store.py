@@ -474,8 +474,8 @@ async def webhook_attempts(tx: Db, delivery_ids: list[str]) -> dict[str, list[De
 
 # --- webhook subscriptions -------------------------------------------------------------------------
 
-#: The encrypted secret stays in the database: nothing read for an API answer carries it.
-WITHOUT_SECRET = {"secret": 0}
+#: The encrypted secrets stay in the database: nothing read for an API answer carries them.
+WITHOUT_SECRET = {"secret": 0, "previous_secret": 0}
 
 
 async def insert_subscription(tx: Db, subscription: SigningSubscription) -> None:

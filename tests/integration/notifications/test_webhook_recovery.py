@@ -18,12 +18,13 @@ from grants_shared.events import (
     WebhookSubscriptionReactivated,
 )
 from notifications.config import Settings
+from notifications.crypto import cipher_for
 from notifications.domain import webhook_delivery_id
 from notifications.main import build_app
 from tests.integration.notifications.builders import admin, applicant, submitted, wait_for_inbox
 from tests.integration.notifications.conftest import WebhookReceiver
 from tests.integration.notifications.test_webhooks import PROBLEM, deliveries, settled, signed_with, subscribe
-from tests.support.app import serve
+from tests.support.app import runtime_of, serve
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
 
@@ -44,6 +45,9 @@ async def test_during_a_rotations_overlap_both_secrets_sign_then_only_the_new_on
         assert rotated.json()["previous_secret_until"] > rotated.json()["secret_rotated_at"]
         listed = await client.get(f"/v1/webhooks/{subscription['id']}", headers=admin(service_settings))
         assert new not in listed.text and old not in listed.text and '"previous_secret"' not in listed.text
+        stored = await runtime_of(client).db.webhook_subscriptions.find_one({"_id": subscription["id"]})
+        assert old not in repr(stored) and new not in repr(stored)  # both kept only encrypted
+        assert cipher_for(service_settings).decrypt(stored["previous_secret"]) == old
 
         await bus.publish(submitted(application_id="app-1"))
         [during] = await receiver.wait_for(1)
