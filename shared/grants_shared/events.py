@@ -438,3 +438,36 @@ class ApplicationAnonymised(EventData):
 
     application_id: Id
     programme_id: Id
+
+
+# --- Operable and trustworthy: metrics, logs and traces; Standard Webhooks; people's choices ---
+
+
+class WebhookSubscriptionDisabled(EventData):
+    """An integrator's webhook endpoint was disabled after repeated failure: its events are held until
+    an admin reactivates it. For operators and the integrator's other channels (the endpoint itself is
+    what fails); no personal data."""
+
+    type = "grants.webhook_subscription.disabled.v1"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "subscription_id"
+
+    subscription_id: Id
+    reason: ShortText
+    failing_since: datetime | None
+    failed_deliveries: Annotated[int, Field(ge=0)]
+    disabled_at: datetime
+
+
+class WebhookSubscriptionReactivated(EventData):
+    """A disabled or deactivated webhook endpoint was made active again; held deliveries go out."""
+
+    type = "grants.webhook_subscription.reactivated.v1"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "subscription_id"
+
+    subscription_id: Id
+    released: Annotated[int, Field(ge=0, description="Held deliveries queued again")]
+    reactivated_at: datetime
