@@ -13,11 +13,12 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationIneligible,
     ApplicationSubmitted,
     Contact,
-    DecidedBy,
+    DecisionBasis,
+    DecisionTally,
     Event,
     NotificationDelivered,
     OrganisationSummary,
@@ -30,6 +31,11 @@ from notifications.crypto import SecretsCipher, SecretUnreadable
 from notifications.handlers import HANDLERS
 from notifications.schemas import NewWebhook
 from notifications.webhooks import request_headers
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 SECRET = "0f1Kx3yTq2y1b7sV_demo-secret-for-tests-only"
 BODY = b'{"specversion":"1.0","id":"e-1","data":{"title":"Caf\xc3\xa9 drop-in"}}'
@@ -137,9 +143,9 @@ def test_a_webhook_body_is_a_structured_cloudevent_without_personal_data() -> No
                            reasons=[Reason(code="outside_area", message="Outside the programme's area")],
                            contact=CONTACT),
      "contact", b"sam@hope.example"),
-    (ApplicationDecided(application_id="app-1", programme_id="prog-1", organisation_id="org-1", outcome="declined",
+    (ApplicationDecidedV2(application_id="app-1", programme_id="prog-1", organisation_id="org-1", outcome="declined",
                         feedback="The panel felt Sam's own story needs more support first.", decided_at=NOW,
-                        decided_by=DecidedBy(recorded_by="manager-1", panel=["reviewer-1"])),
+                        decided_by=PANEL_DECISION),
      "feedback", b"Sam's own story"),
 ])
 def test_contact_details_and_feedback_never_leave(data: object, left_out: str, personal: bytes) -> None:
