@@ -169,21 +169,11 @@ class Journey:
         ranking = self.call("GET", "scoring", f"/v1/programmes/{programme['id']}/ranking", manager).json()
         say(f"6. Panel ranking: {len(ranking['applications'])} scored, £{ranking['remaining']['amount'] // 100:,} of the budget left")
 
-        meeting = self.call("POST", "scoring", f"/v1/programmes/{programme['id']}/meetings", manager, expect=201, json={
-            "held_on": utcnow().date().isoformat(), "application_ids": [application_id], "attendance": PANEL,
-        }).json()
-        say(f"7. Programme manager called decision meeting {meeting['id']} with {', '.join(PANEL)} present")
-        for member in PANEL:
-            self.call("PUT", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/recommendation",
-                      self.as_(member, "reviewer"), json={"recommendation": "fund", "reason": "Led by lived experience."})
-            say(f"   {member} recommended: fund")
-        item = self.call("POST", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/close", manager, json={
-            "rationale": "The panel agreed the need is well evidenced and the group can deliver.",
-            "feedback": "The panel was moved by the lived-experience leadership of this project.",
-        }).json()
+        item = self.panel_decides(programme["id"], application_id, {member: {"recommendation": "fund",
+                                  "reason": "Led by lived experience."} for member in PANEL})  # fmt: skip
         tally = item["decision"]["tally"]
-        say(f"   The panel decided: {item['decision']['outcome']} ({tally['fund']} to fund, "
-            f"{tally['do_not_fund']} not to fund, {tally['abstain']} abstaining)")
+        say(f"7. The panel met ({', '.join(PANEL)} present), each recommended funding, and it decided: "
+            f"{item['decision']['outcome']} ({tally['fund']} to fund, {tally['do_not_fund']} not to fund)")
 
         grant = self.until("the grant offer", lambda: self._grant_for(application_id, applicant, "offered"))
         schedule = ", ".join(f"£{p['amount']['amount'] // 100:,} after {p['due_after_days']} days" for p in grant["schedule"])
@@ -203,6 +193,24 @@ class Journey:
         say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
         return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
                 "organisation_id": organisation_id, "applicant": person, "reviews": reviews}
+
+    def panel_decides(
+        self, programme_id: str, application_id: str, recommendations: dict[str, dict[str, Any]],
+        feedback: str = "The panel was moved by the lived-experience leadership of this project.",
+    ) -> dict[str, Any]:
+        """The manager calls a decision meeting with these members present, each records their
+        recommendation, and the manager closes the item: the panel's decision (the item, decided)."""
+        manager = self.as_(MANAGER, "programme_manager")
+        meeting = self.call("POST", "scoring", f"/v1/programmes/{programme_id}/meetings", manager, expect=201, json={
+            "held_on": utcnow().date().isoformat(), "application_ids": [application_id],
+            "attendance": list(recommendations),
+        }).json()
+        for member, recommendation in recommendations.items():
+            self.call("PUT", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/recommendation",
+                      self.as_(member, "reviewer"), json=recommendation)
+        return self.call("POST", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/close", manager, json={
+            "rationale": "The panel agreed the need is well evidenced and the group can deliver.", "feedback": feedback,
+        }).json()
 
     # --- what the waits look at ---------------------------------------------------------------------
 
