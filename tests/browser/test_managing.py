@@ -284,6 +284,10 @@ def test_the_manager_moderates_and_decides_in_the_demo_programme(page: Page, pla
     page.get_by_role("button", name="Record the moderation").click()
     expect(page.get_by_text("3.10 out of 5")).to_be_visible()
     expect(page.get_by_text("Moderated by maya-manager")).to_be_visible()
+    history = page.locator("table").filter(has_text="Every change to the weighted score")
+    expect(history.get_by_role("row")).to_have_count(3)  # the header, computed, moderated
+    expect(history.get_by_role("row").nth(2)).to_contain_text("maya-manager (moderation)")
+    expect(history.get_by_role("row").nth(2)).to_contain_text("3.10")
 
     page.get_by_role("link", name="Decision meetings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Decision meetings")

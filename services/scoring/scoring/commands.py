@@ -41,7 +41,7 @@ from scoring.schemas import (
 from scoring.store import (
     Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,
     ItemDecision, MeetingItem, Moderation, PanelMember, PanelRecommendation, Programme, QuorumRule, Recusal, Review,
-    TallyRecord,
+    ScoreChange, TallyRecord,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -287,7 +287,11 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
     reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
-    await store.record_score(tx, application.id, score)
+    computed = ScoreChange(
+        kind="computed", by=tx.actor, at=utcnow(), after=score.weighted_score,
+        why=f"every one of the {len(reviews)} reviews was submitted",
+    )  # fmt: skip
+    await store.record_score(tx, application.id, score, computed)
     await tx.emit(ApplicationScored(
         application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
@@ -368,11 +372,15 @@ async def moderate(tx: Tx, caller: Caller, application_id: str, request: Moderat
         weighted_score=computed if request.weighted_score is None else request.weighted_score,
         computed_weighted_score=computed, moderated_at=utcnow(),
     )  # fmt: skip
-    if not await store.record_moderation(tx, application, moderation):
+    change = ScoreChange(
+        kind="moderated", by=caller.subject, at=moderation.moderated_at, before=application.weighted_score,
+        after=moderation.weighted_score, why=request.note,
+    )  # fmt: skip
+    if not await store.record_moderation(tx, application, moderation, change):
         raise Conflict("the application changed while you moderated it; read it again")
     return application.model_copy(update={
         "weighted_score": moderation.weighted_score, "needs_moderation": False, "moderation": moderation,
-        "version": application.version + 1,
+        "score_history": [*application.score_history, change], "version": application.version + 1,
     })  # fmt: skip
 
 

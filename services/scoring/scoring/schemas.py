@@ -21,7 +21,7 @@ from scoring.domain import (
     Recommendation,
     ReviewStatus,
 )
-from scoring.store import Application, CriterionScore, Decision, ItemDecision, Moderation, Programme
+from scoring.store import Application, CriterionScore, Decision, ItemDecision, Moderation, Programme, ScoreChange
 
 _REQUEST = ConfigDict(extra="forbid")
 
@@ -238,6 +238,7 @@ class ApplicationView(ApplicationSummaryView):
     criterion_means: dict[str, float] | None
     computed_weighted_score: float | None
     moderation: Moderation | None
+    score_history: list[ScoreChange] = Field(description="Every change to the weighted score, oldest first; never rewritten")
     decision: Decision | None
     reviews: list[ReviewScoresView]
 

@@ -107,6 +107,18 @@ class Moderation(Part):
     moderated_at: datetime
 
 
+class ScoreChange(Part):
+    """One change to an application's weighted score, kept in order and never changed: the score
+    computed from the reviews, or a moderation (who, when, before, after and why)."""
+
+    kind: Literal["computed", "moderated"]
+    by: str | None = None
+    at: datetime
+    before: float | None = None
+    after: float
+    why: str
+
+
 class Decision(Part):
     outcome: Outcome
     amount_awarded: Money | None = None
@@ -142,6 +154,8 @@ class Application(Document):
     weighted_score: float | None = None
     needs_moderation: bool = False
     moderation: Moderation | None = None
+    #: Append-only: every change to the weighted score, oldest first.
+    score_history: list[ScoreChange] = []
     decision: Decision | None = None
     withdrawn_at: datetime | None = None
     version: int = 1
@@ -364,7 +378,7 @@ async def count_completed_review(tx: Db, application_id: str) -> None:
     )
 
 
-async def record_score(tx: Db, application_id: str, score: ApplicationScore) -> None:
+async def record_score(tx: Db, application_id: str, score: ApplicationScore, change: ScoreChange) -> None:
     await tx.db.applications.update_one(
         {"_id": application_id, "status": ApplicationStatus.IN_REVIEW},
         {
@@ -375,14 +389,16 @@ async def record_score(tx: Db, application_id: str, score: ApplicationScore) -> 
                 "weighted_score": score.weighted_score,
                 "needs_moderation": score.needs_moderation,
             },
+            "$push": {"score_history": change.model_dump()},
             "$inc": {"version": 1},
         },
         session=tx.session,
     )
 
 
-async def record_moderation(tx: Db, application: Application, moderation: Moderation) -> bool:
-    """Record the moderation of a scored application, if nobody changed it since it was read."""
+async def record_moderation(tx: Db, application: Application, moderation: Moderation, change: ScoreChange) -> bool:
+    """Record the moderation of a scored application, if nobody changed it since it was read; the
+    change is appended to its score history (earlier moderations stay there)."""
     result = await tx.db.applications.update_one(
         {"_id": application.id, "status": ApplicationStatus.SCORED, "version": application.version},
         {
@@ -391,6 +407,7 @@ async def record_moderation(tx: Db, application: Application, moderation: Modera
                 "needs_moderation": False,
                 "moderation": moderation.model_dump(),
             },
+            "$push": {"score_history": change.model_dump()},
             "$inc": {"version": 1},
         },
         session=tx.session,

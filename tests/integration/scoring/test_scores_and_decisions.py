@@ -99,6 +99,19 @@ async def test_scores_far_apart_need_moderation_before_a_decision(scoring: Scori
     assert body["weighted_score"] == 3.6
     assert body["computed_weighted_score"] == 3.0
     assert body["moderation"]["moderated_by"] == "pm-1"
+    # a second look changes the score again: both moderations stay in the history, which only grows
+    again = await scoring.http.post(
+        "/v1/applications/app-m/moderation", json={"weighted_score": 3.4, "note": "Rechecked against the guidance"},
+        headers=scoring.as_("pm-2", "programme_manager"),
+    )
+    assert again.status_code == 200, again.text
+    history = (await scoring.application("app-m"))["score_history"]
+    assert [(h["kind"], h["by"], h["before"], h["after"], h["why"]) for h in history] == [
+        ("computed", "rev-b", None, 3.0, "every one of the 2 reviews was submitted"),
+        ("moderated", "pm-1", 3.0, 3.6, "Reviewer A misread the need section; panel agreed 3.6"),
+        ("moderated", "pm-2", 3.6, 3.4, "Rechecked against the guidance"),
+    ]
+    assert history[0]["at"] <= history[1]["at"] <= history[2]["at"]
 
     decided = await scoring.http.post(
         "/v1/applications/app-m/decision", json={"outcome": "declined", "feedback": "Strong idea; reapply with a plan"},
