@@ -168,3 +168,13 @@ def test_an_item_once_decided_stays_decided() -> None:
     assert can_move(ItemStatus.OPEN, ItemStatus.DROPPED)
     assert not can_move(ItemStatus.DECIDED, ItemStatus.OPEN)
     assert not can_move(ItemStatus.DECIDED, ItemStatus.DROPPED)
+
+
+def test_a_reviewer_who_declined_or_is_at_their_maximum_load_is_not_asked() -> None:
+    from scoring.domain import Assignment, assign_reviewers
+
+    panel = ["ada", "ben", "cat"]
+    assert assign_reviewers(panel, 1, {}, set(), [], declined={"ada"}) == Assignment(("ben",), 0)
+    loads = {"ada": 3, "ben": 2, "cat": 5}
+    assert assign_reviewers(panel, 2, loads, set(), [], max_load=3) == Assignment(("ben",), 1)
+    assert assign_reviewers(panel, 2, loads, set(), [], declined={"ben"}, max_load=3) == Assignment((), 2)

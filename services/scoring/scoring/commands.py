@@ -36,7 +36,7 @@ from scoring.domain import (
 )  # fmt: skip
 from scoring.schemas import (
     ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
-    RecommendationRequest, ScoreSheet,
+    RecommendationRequest, ReviewDecline, ScoreSheet,
 )  # fmt: skip
 from scoring.store import (
     Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,
@@ -173,7 +173,10 @@ async def _choose_reviewers(
 ) -> domain.Assignment:
     conflicted = await store.conflicted_reviewers(tx, application.organisation.id, programme.panel)
     needed = application.reviewers_required - len(application.reviewer_ids)
-    return domain.assign_reviewers(programme.panel, needed, loads, conflicted, application.reviewer_ids)
+    return domain.assign_reviewers(
+        programme.panel, needed, loads, conflicted, application.reviewer_ids, application.declined_by,
+        tx.settings.max_open_reviews,
+    )
 
 
 async def _create_reviews(
@@ -296,6 +299,24 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
         application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
     ))  # fmt: skip
+
+
+async def decline_review(tx: Tx, caller: Caller, review_id: str, declining: ReviewDecline) -> Review:
+    """A reviewer declines an open review: it is cancelled and another panel member is asked (never
+    the one who declined), or the application waits. Declining for a conflict declares it, so the
+    reviewer is kept from every application of that organisation."""
+    review = await access.own_review(tx, review_id, caller)
+    if review.status not in domain.OPEN_REVIEW:
+        raise Conflict("this review has been submitted and can no longer be declined")
+    if declining.reason == "conflict":
+        note = declining.note or "declared when declining a review"
+        await declare_conflict(tx, caller, ConflictDeclaration(organisation_id=review.organisation_id, reason=note))
+    else:
+        await store.record_decline(tx, review.application_id, caller.subject)
+        await _replace_reviewer(tx, review, f"declined by the reviewer ({declining.reason})")
+    declined = await store.get_review(tx, review.id)
+    assert declined is not None
+    return declined
 
 
 # --- conflicts of interest ------------------------------------------------------------------------

@@ -124,16 +124,23 @@ def assign_reviewers(
     open_reviews: Mapping[str, int],
     conflicted: Collection[str],
     already_reviewing: Collection[str],
+    declined: Collection[str] = (),
+    max_load: int | None = None,
 ) -> Assignment:
     """Pick up to ``needed`` panel members, least loaded first (ties by id, so the choice is repeatable).
 
-    A reviewer who declared a conflict with the applicant organisation, or who already reviews this
-    application, is never chosen: if too few remain, the application waits for more rather than
-    being reviewed by someone with a conflict.
+    A reviewer who declared a conflict with the applicant organisation, who already reviews this
+    application, who declined to review it, or who already has ``max_load`` open reviews is never
+    chosen: if too few remain, the application waits for more rather than being reviewed by someone
+    with a conflict or asked again of someone who said no.
     """
     if needed <= 0:
         return Assignment((), 0)
-    free = [r for r in dict.fromkeys(panel) if r not in conflicted and r not in already_reviewing]
+    free = [
+        r for r in dict.fromkeys(panel)
+        if r not in conflicted and r not in already_reviewing and r not in declined
+        and (max_load is None or open_reviews.get(r, 0) < max_load)
+    ]  # fmt: skip
     chosen = tuple(sorted(free, key=lambda r: (open_reviews.get(r, 0), r))[:needed])
     return Assignment(chosen, needed - len(chosen))
 

@@ -185,6 +185,15 @@ class ScoreSheet(BaseModel):
     scores: Annotated[dict[CriterionKey, ScoredCriterion], Field(min_length=1, max_length=40)]
 
 
+class ReviewDecline(BaseModel):
+    """POST /v1/reviews/{id}/decline: why the reviewer cannot review it."""
+
+    model_config = _REQUEST
+
+    reason: Literal["no_time", "conflict", "other"]
+    note: Annotated[str, Field(max_length=1_000)] = ""
+
+
 class ReviewSummaryView(View):
     id: str
     application_id: str

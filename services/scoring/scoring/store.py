@@ -146,6 +146,8 @@ class Application(Document):
     reviewers_required: int
     #: Reviewers whose review is open or completed (cancelled reviews drop out).
     reviewer_ids: list[str] = []
+    #: Reviewers who declined to review it: never asked again.
+    declined_by: list[str] = []
     reviewers_missing: int = 0
     reviews_completed: int = 0
     criterion_means: dict[str, float] | None = None
@@ -363,6 +365,12 @@ async def add_reviewers(
             "$inc": {"version": 1},
         },
         session=tx.session,
+    )
+
+
+async def record_decline(tx: Db, application_id: str, reviewer_id: str) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id}, {"$addToSet": {"declined_by": reviewer_id}, "$inc": {"version": 1}}, session=tx.session
     )
 
 
