@@ -192,7 +192,8 @@ class Journey:
             say(f"    inbox: {item['subject']}")
         say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
         return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
-                "organisation_id": organisation_id, "applicant": person, "reviews": reviews}
+                "organisation_id": organisation_id, "applicant": person, "reviews": reviews,
+                "meeting_id": item["meeting_id"]}
 
     def panel_decides(
         self, programme_id: str, application_id: str, recommendations: dict[str, dict[str, Any]],
@@ -208,9 +209,10 @@ class Journey:
         for member, recommendation in recommendations.items():
             self.call("PUT", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/recommendation",
                       self.as_(member, "reviewer"), json=recommendation)
-        return self.call("POST", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/close", manager, json={
+        item = self.call("POST", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/close", manager, json={
             "rationale": "The panel agreed the need is well evidenced and the group can deliver.", "feedback": feedback,
         }).json()
+        return {**item, "meeting_id": meeting["id"]}
 
     # --- what the waits look at ---------------------------------------------------------------------
 
