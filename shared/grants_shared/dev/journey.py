@@ -169,11 +169,11 @@ class Journey:
         ranking = self.call("GET", "scoring", f"/v1/programmes/{programme['id']}/ranking", manager).json()
         say(f"6. Panel ranking: {len(ranking['applications'])} scored, £{ranking['remaining']['amount'] // 100:,} of the budget left")
 
-        item = self.panel_decides(programme["id"], application_id, {member: {"recommendation": "fund",
+        decided = self.panel_decides(programme["id"], application_id, {member: {"recommendation": "fund",
                                   "reason": "Led by lived experience."} for member in PANEL})  # fmt: skip
-        tally = item["decision"]["tally"]
+        tally = decided["decision"]["tally"]
         say(f"7. The panel met ({', '.join(PANEL)} present), each recommended funding, and it decided: "
-            f"{item['decision']['outcome']} ({tally['fund']} to fund, {tally['do_not_fund']} not to fund)")
+            f"{decided['decision']['outcome']} ({tally['fund']} to fund, {tally['do_not_fund']} not to fund)")
 
         grant = self.until("the grant offer", lambda: self._grant_for(application_id, applicant, "offered"))
         schedule = ", ".join(f"£{p['amount']['amount'] // 100:,} after {p['due_after_days']} days" for p in grant["schedule"])
@@ -193,7 +193,7 @@ class Journey:
         say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
         return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
                 "organisation_id": organisation_id, "applicant": person, "reviews": reviews,
-                "meeting_id": item["meeting_id"]}
+                "meeting_id": decided["meeting_id"]}
 
     def panel_decides(
         self, programme_id: str, application_id: str, recommendations: dict[str, dict[str, Any]],
