@@ -335,7 +335,16 @@ async def declare_conflict(tx: Tx, caller: Caller, declaration: ConflictDeclarat
     await store.insert_conflict(tx, conflict)
     for review in await store.open_reviews_of_organisation(tx, caller.subject, declaration.organisation_id):
         await _replace_reviewer(tx, review, "reviewer declared a conflict of interest")
+    await _recuse_from_open_items(tx, caller.subject, declaration.organisation_id)
     return conflict
+
+
+async def _recuse_from_open_items(tx: Tx, member_id: str, organisation_id: str) -> None:
+    """A conflict declared after a meeting was called recuses the member from its items at once."""
+    for item in await store.open_items_of_organisation(tx, organisation_id):
+        meeting = await store.get_meeting(tx, item.meeting_id)
+        if meeting and member_id in meeting.rule.kinds and member_id not in item.recused:
+            await store.add_recusals(tx, item, [Recusal(member_id=member_id, reason=CONFLICT_RECUSAL, at=utcnow())])
 
 
 async def request_resolution(tx: Tx, caller: Caller, conflict_id: str, note: str) -> ConflictOfInterest:

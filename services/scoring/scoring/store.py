@@ -774,6 +774,11 @@ async def open_items_of_applications(tx: Db, application_ids: Iterable[str]) -> 
     return [MeetingItem.from_doc(d) async for d in tx.db.meeting_items.find(query, session=tx.session)]
 
 
+async def open_items_of_organisation(tx: Db, organisation_id: str) -> list[MeetingItem]:
+    query = {"organisation_id": organisation_id, "status": ItemStatus.OPEN}
+    return [MeetingItem.from_doc(d) async for d in tx.db.meeting_items.find(query, session=tx.session)]
+
+
 async def add_recusals(tx: Db, item: MeetingItem, recusals: list[Recusal]) -> None:
     await tx.db.meeting_items.update_one(
         {"_id": item.id},

@@ -176,3 +176,27 @@ async def test_a_meeting_needs_a_panel_rule_and_scored_applications(scoring: Sco
     assert unscored.status_code == 409 and "in_review" in unscored.json()["detail"]
     stranger = {**body, "attendance": ["rev-z"]}
     assert (await scoring.http.post("/v1/programmes/prog-n/meetings", json=stranger, headers=scoring.manager)).status_code == 422
+
+
+async def test_a_conflict_declared_after_the_meeting_was_called_recuses_the_member_at_once(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-late", panel=["rev-a", "rev-b"], k=1)
+    assert (await scoring.rule("prog-late", MAJORITY)).status_code == 200
+    await scoring.scored_application("app-late", "prog-late", "org-late", "rev-a", requested=1_000)
+    called = await scoring.http.post("/v1/programmes/prog-late/meetings", headers=scoring.manager, json={
+        "held_on": "2026-12-09", "application_ids": ["app-late"], "attendance": PRESENT,
+    })
+    meeting_id = called.json()["id"]
+    assert called.json()["items"][0]["recusals"] == [] and called.json()["items"][0]["may_vote"] == 4
+    url = f"/v1/meetings/{meeting_id}/items/app-late/recommendation"
+    assert (await scoring.http.put(url, json={"recommendation": "fund"}, headers=scoring.reviewer("staff-1"))).status_code == 200
+
+    declared = await scoring.http.post(
+        "/v1/conflicts", json={"organisation_id": "org-late", "reason": "I am their treasurer"},
+        headers=scoring.reviewer("staff-1"),
+    )
+    assert declared.status_code == 201, declared.text
+    [item] = (await scoring.http.get(f"/v1/meetings/{meeting_id}", headers=scoring.manager)).json()["items"]
+    assert [r["member_id"] for r in item["recusals"]] == ["staff-1"]
+    assert item["may_vote"] == 3 and item["tally"]["fund"] == 0 and item["tally"]["recused"] == 1  # no longer counted
+    again = await scoring.http.put(url, json={"recommendation": "fund"}, headers=scoring.reviewer("staff-1"))
+    assert again.status_code == 409 and "recused" in again.json()["detail"]
