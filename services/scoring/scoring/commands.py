@@ -32,7 +32,7 @@ from grants_shared.unit_of_work import Transaction
 from scoring import access, domain, store
 from scoring.config import Settings
 from scoring.domain import (
-    ApplicationStatus, ConflictStatus, DecisionMethod, ItemStatus, ProgrammeStatus, Recommendation, ReviewStatus,
+    ApplicationStatus, ConflictStatus, DecisionMethod, ItemStatus, ProgrammeStatus, ReviewStatus,
 )  # fmt: skip
 from scoring.schemas import (
     ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
