@@ -17,11 +17,12 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from grants_shared.clock import utcnow
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationIneligible,
     ApplicationSubmitted,
     Contact,
-    DecidedBy,
+    DecisionBasis,
+    DecisionTally,
     Event,
     NotificationDelivered,
     OrganisationSummary,
@@ -34,6 +35,11 @@ from notifications.crypto import SecretsCipher, SecretUnreadable
 from notifications.handlers import HANDLERS
 from notifications.schemas import NewWebhook, Replay, Rotation
 from notifications.webhooks import request_headers
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the specification's own example secret
 BODY = b'{"specversion":"1.0","id":"e-1","data":{"title":"Caf\xc3\xa9 drop-in"}}'
@@ -153,9 +159,9 @@ def test_a_webhook_body_is_a_structured_cloudevent_without_personal_data() -> No
                            reasons=[Reason(code="outside_area", message="Outside the programme's area")],
                            contact=CONTACT),
      "contact", b"sam@hope.example"),
-    (ApplicationDecided(application_id="app-1", programme_id="prog-1", organisation_id="org-1", outcome="declined",
+    (ApplicationDecidedV2(application_id="app-1", programme_id="prog-1", organisation_id="org-1", outcome="declined",
                         feedback="The panel felt Sam's own story needs more support first.", decided_at=NOW,
-                        decided_by=DecidedBy(recorded_by="manager-1", panel=["reviewer-1"])),
+                        decided_by=PANEL_DECISION),
      "feedback", b"Sam's own story"),
 ])
 def test_contact_details_and_feedback_never_leave(data: object, left_out: str, personal: bytes) -> None:

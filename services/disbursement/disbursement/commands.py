@@ -23,6 +23,7 @@ from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
+    ApplicationDecidedV2,
     GrantAccepted,
     GrantOffered,
     PaymentFailed,
@@ -54,7 +55,7 @@ async def open_ledger(tx: Tx, programme: ProgrammeOpened) -> None:
     await budget.open_budget(tx, programme.programme_id, programme.budget)
 
 
-async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
+async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV2) -> None:
     """An award becomes a grant: reserved in the ledger and offered with its payment schedule, or held
     for finance when the ledger cannot cover it. A decline, or an award already made a grant, does nothing."""
     award = decision.amount_awarded

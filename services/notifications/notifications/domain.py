@@ -38,6 +38,7 @@ class Template(StrEnum):
     PAYMENT_FAILED = "payment_failed"
     #: One email a day gathering a reviewer's or manager's messages (``preferences``).
     DAILY_DIGEST = "daily_digest"
+    DECISION_MEETING_INVITATION = "decision_meeting_invitation"
 
 
 class RecipientKind(StrEnum):
@@ -255,6 +256,20 @@ def review_assigned(
     }
     return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
                   page_of_review(review_id), about=review_id)
+
+
+def decision_meeting_invitation(
+    member_id: str, member_name: str | None, meeting_id: str, programme_name: str | None, held_on: date,
+    item_count: int,
+) -> Notice:
+    context = {"name": member_name, "programme_name": programme_name, "held_on": format_date(held_on),
+               "item_count": item_count}
+    return Notice(Template.DECISION_MEETING_INVITATION, Recipient(member_id, RecipientKind.REVIEWER), context, None,
+                  page_of_meeting(meeting_id), about=meeting_id)
+
+
+def page_of_meeting(meeting_id: str) -> str:
+    return f"/panel/meetings/{quote(meeting_id, safe='')}"
 
 
 def application_decided(
