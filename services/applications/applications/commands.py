@@ -7,6 +7,7 @@ not revealed. A change to what a person wrote checks the version they read (If-M
 
 from collections.abc import Callable
 from datetime import datetime
+from hashlib import sha256
 from uuid import uuid4
 
 from pydantic import ValidationError
@@ -15,7 +16,8 @@ from applications import domain, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
-from applications.store import Application, Organisation, Programme, TimelineEntry
+from applications.store import Application, ErasureRequest, Organisation, Programme, TimelineEntry
+from grants_shared import privacy
 from grants_shared.api import check_version
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
@@ -25,7 +27,9 @@ from grants_shared.events import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
+    ApplicationAnonymised,
     Event,
+    PersonErasureRequested,
     ProgrammeClosed,
     ProgrammeOpened,
 )
@@ -341,3 +345,39 @@ def errors_of(error: ValidationError) -> list[dict[str, object]]:
         {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
         for e in error.errors(include_url=False, include_context=False, include_input=False)
     ]
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def request_erasure(tx: Tx, caller: Caller, person_id: str, reason: str) -> ErasureRequest:
+    """Erase what this service holds about the person now, and ask the other services to do the same
+    (each keeps its own confirmation: GET /v1/personal-data/erasures/{id})."""
+    request = ErasureRequest(
+        id=f"era-{uuid4().hex}", person_digest=sha256(person_id.encode()).hexdigest(), reason=reason,
+        requested_by=caller.subject, requested_at=utcnow(),
+    )  # fmt: skip
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request.id)
+    await store.insert_erasure_request(tx, request)
+    await tx.emit(PersonErasureRequested(request_id=request.id, person_id=person_id))
+    return request
+
+
+# --- the end of an application's retention period -------------------------------------------------
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> bool:
+    """Remove what the application says about people, keep its amounts, dates and decision, and tell
+    the other services to do the same with their copies. False if it was done already."""
+    application = await store.get_application(tx, application_id)
+    if application is None or application.anonymised_at is not None:
+        return False
+    kept_words = domain.words_anonymised()
+    decision = application.decision.model_copy(update={"feedback": ""}) if application.decision else None
+    await tx.emit(ApplicationAnonymised(application_id=application.id, programme_id=application.programme_id))
+    await _save_application(
+        tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
+        contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],
+    )  # fmt: skip
+    return True

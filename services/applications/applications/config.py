@@ -13,6 +13,8 @@ class Settings(ServiceSettings):
     programme_closer_interval_seconds: float = Field(default=30.0, gt=0, le=3_600)
     #: Off when another process (or a person) closes programmes; the close endpoint works either way.
     close_programmes_automatically: bool = True
+    #: How often the retention worker looks for applications whose retention period has ended.
+    retention_interval_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
     # Publishing awards as 360Giving open data. The development defaults make valid packages but are
     # nobody's: a real funder registers its own identifier prefix with 360Giving and publishes under

@@ -32,6 +32,8 @@ from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
+from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 
@@ -244,6 +246,38 @@ class SimulatedTransfer(Document):
     created_at: datetime
 
 
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    # A grant and its payments are financial records, kept for as long as the law asks: erasure takes
+    # the person's name off them, and the bank details (the organisation's) stay with the payments.
+    # The signatory is the one who accepted (or declined) in the grantee's own words: it goes with them.
+    PersonalData("grants", "accepted_by", {"accepted_by": PSEUDONYM, "signatory": None},
+                 withhold=("bank_account", "reserved"),
+                 about="Grant offers you accepted for your organisation, and who signed (bank details not shown)"),  # fmt: skip
+    PersonalData("grants", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 withhold=("bank_account", "reserved"), about="What you did to grants, and when"),  # fmt: skip
+    PersonalData("payments", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 about="What you did to payments, and when"),  # fmt: skip
+    # What finance officers did: approving runs, taking bank files, giving reconciliations, repayments.
+    PersonalData("payment_runs", "approvals.by", {"approvals.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Payment runs you approved"),  # fmt: skip
+    PersonalData("payment_runs", "exports.by", {"exports.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Bank files you took"),  # fmt: skip
+    PersonalData("payment_runs", "reconciliations.by", {"reconciliations.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Bank reconciliations you gave"),  # fmt: skip
+    PersonalData("repayments", "recorded_by", {"recorded_by": PSEUDONYM}, about="Repayments you recorded"),
+    PersonalData("ledgers", "offer_terms.set_by", {"offer_terms.set_by": PSEUDONYM}, about="Offer terms you set"),
+)
+
+#: What this service holds about an application that goes when its retention period ends: the bank
+#: details (every payment was made years before).
+APPLICATION_DATA = (
+    PersonalData("grants", "application_id", {"bank_account": None, "signatory": None, "declined_reason": None},
+                 about="The bank details payments went to, who signed the offer and why it was declined"),  # fmt: skip
+)
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
     await db.payments.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])  # the statement
@@ -253,8 +287,12 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.grants.create_index("organisation_id")
     await db.grants.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])  # offers to expire
     await db.grants.create_index([("status", ASCENDING), ("remind_at", ASCENDING)])  # offers to remind
+    # Finance's lists of every grant, and of those in one status, oldest first.
+    await db.grants.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
+    await db.grants.create_index([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
     await db.payments.create_index("grant_id")
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
+    await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
     await db.payments.create_index("run_id")
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
@@ -265,8 +303,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
 async def _page(
     collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]], tx: Db
 ) -> tuple[list[Any], int]:
-    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session)
 
 
 # --- ledgers -------------------------------------------------------------------------------------
