@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from grants_shared.dev.journey import Journey, demo_programme
+from grants_shared.dev.journey import DECISION_RULE, PANEL, Journey, demo_programme
 from tests.browser.conftest import Platform, guarded, scan, screenshot, sign_in
 from tests.browser.test_finance import assigned_reviews, services
 
@@ -28,6 +28,7 @@ def a_programme_of_its_own(apis: Journey, name: str) -> dict[str, Any]:
     opened = apis.call("POST", "applications", f"/v1/programmes/{created['id']}/open", manager).json()
     apis.until("scoring to hear the programme opened", lambda: apis.http.get(
         f"{apis.urls['scoring']}/v1/programmes/{opened['id']}", headers=manager).status_code == 200)
+    apis.set_decision_rule(opened["id"], DECISION_RULE)
     return opened
 
 
@@ -64,8 +65,9 @@ def offered_grant(platform: Platform, title: str) -> dict[str, Any]:
         return response.status_code == 200 and response.json()["status"] == "scored"
 
     apis.until("the application to be scored", scored)
-    apis.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager, json={
-        "outcome": "awarded", "amount_awarded": {"amount": AWARD, "currency": "GBP"}, "feedback": "Well made."})
+    # The panel decides in a meeting, as in the demo programme: every member recommends the award.
+    award = {"recommendation": "fund_different_amount", "amount": {"amount": AWARD, "currency": "GBP"}}
+    apis.panel_decides(programme["id"], application_id, {member: award for member in PANEL}, feedback="Well made.")
 
     def offered() -> dict[str, Any] | None:
         grants = apis.call("GET", "disbursement", "/v1/grants", applicant).json()["items"]
