@@ -342,6 +342,9 @@ class GrantOffered(EventData):
     programme_id: Id
     amount: Money
     schedule: list[ScheduledAmount]
+    #: When the offer lapses unless the grantee's signatory accepts it (optional, so a compatible
+    #: addition: consumers that read v1 before offers had a window ignore it).
+    expires_at: datetime | None = None
 
 
 class GrantAccepted(EventData):
@@ -412,6 +415,158 @@ class NotificationDelivered(EventData):
     answered_event_type: ShortText
 
 
+# --- After the award ---
+
+
+class GrantOfferDeclined(EventData):
+    """The grantee's signatory declined the offer: its reservation went back to the budget."""
+
+    type = "grants.grant.offer_declined.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    #: What was reserved and is now free to award again.
+    released: Money
+    #: The grantee's own words: for the people who read them, not for integrators.
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, json_schema_extra=PERSONAL)]
+    declined_at: datetime
+
+
+class GrantOfferExpired(EventData):
+    """Nobody accepted the offer within its acceptance window: its reservation went back to the budget."""
+
+    type = "grants.grant.offer_expired.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    released: Money
+    expired_at: datetime
+
+
+class GrantOfferReminder(EventData):
+    """An offer is still open and its acceptance window closes soon."""
+
+    type = "grants.grant.offer_reminder.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    amount: Money
+    expires_at: datetime
+
+
+class PaymentRunAwaitingApproval(EventData):
+    """Due payments were gathered into a run; none is sent until finance approves it."""
+
+    type = "grants.payment_run.awaiting_approval.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "run_id"
+
+    run_id: Id
+    total: Money
+    payments: Annotated[int, Field(ge=1)]
+    #: 2 when the total is above the programme's threshold: a second, different finance officer.
+    approvals_needed: Annotated[int, Field(ge=1, le=2)]
+
+
+class PaymentRunApproved(EventData):
+    """Enough finance officers approved the run: its payments are being sent."""
+
+    type = "grants.payment_run.approved.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "run_id"
+
+    run_id: Id
+    total: Money
+    #: Payments released for sending (any held meanwhile left the run).
+    payments: Annotated[int, Field(ge=0)]
+
+
+class PaymentHeld(EventData):
+    """Finance stopped a payment (or its grant) before it was sent."""
+
+    type = "grants.payment.held.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+
+
+class PaymentReleased(EventData):
+    """Finance released a held payment: it goes into the next payment run once due."""
+
+    type = "grants.payment.released.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+
+
+class PaymentRunExported(EventData):
+    """A finance officer took an approved run as a bank file (its content never travels)."""
+
+    type = "grants.payment_run.exported.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "run_id"
+
+    run_id: Id
+    format: Literal["pain.001", "csv"]
+    payments: Annotated[int, Field(ge=1)]
+    #: The first export puts the payments in the file; later ones repeat the same file.
+    first: bool
+
+
+class GrantRepaymentRecorded(EventData):
+    """Finance recorded money the grantee paid back; it is back in the programme's budget."""
+
+    type = "grants.grant.repayment_recorded.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    amount: Money
+    recorded_at: datetime
+
+
+class GrantVaried(EventData):
+    """Finance varied a grant: its amount (up within the budget, or down), its end date, or cancelled it
+    (its amount is then what it was paid; the rest went back to the budget)."""
+
+    type = "grants.grant.varied.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "grant_id"
+
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    kind: Literal["amount", "end_date", "cancellation"]
+    amount: Money
+    previous_amount: Money
+    ends_on: date | None = None
+    varied_at: datetime
 # --- data protection -----------------------------------------------------------------------------
 
 

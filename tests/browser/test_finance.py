@@ -56,11 +56,11 @@ def assigned_reviews(apis: Journey, application_id: str) -> list[tuple[str, str]
     return found if len(found) >= 2 else None
 
 
-@pytest.fixture(scope="module")
-def grant(platform: Platform) -> dict[str, Any]:
+def accepted_grant(platform: Platform, name: str = "Hillingdon Allotment Friends", area: str = "Hillingdon") -> dict[str, Any]:
+    """A new group's grant, awarded and accepted with its bank details (its first payment due now)."""
     apis = services(platform)
     programme = platform.programme
-    application_id, applicant = submitted_application(apis, programme, "Hillingdon Allotment Friends", "Hillingdon")
+    application_id, applicant = submitted_application(apis, programme, name, area)
     for review_id, reviewer in apis.until("reviewers to be assigned", lambda: assigned_reviews(apis, application_id)):
         token = apis.as_(reviewer, "reviewer")
         current = apis.call("GET", "scoring", f"/v1/reviews/{review_id}", token)
@@ -86,8 +86,17 @@ def grant(platform: Platform) -> dict[str, Any]:
         return next((g for g in grants if g["application_id"] == application_id and g["status"] == "offered"), None)
 
     offer = apis.until("the grant offer", offered)
-    apis.call("POST", "disbursement", f"/v1/grants/{offer['id']}/accept", applicant, json={"bank_account": ACCOUNT})
+    apis.call("POST", "disbursement", f"/v1/grants/{offer['id']}/accept", applicant,
+              json={"bank_account": ACCOUNT, "signatory": {"name": "Ann Okafor", "position": "Chair"}})  # fmt: skip
+    return offer
+
+
+@pytest.fixture(scope="module")
+def grant(platform: Platform) -> dict[str, Any]:
+    apis = services(platform)
+    offer = accepted_grant(platform)
     finance = apis.as_("femi-finance", "finance_officer")
+    apis.approve_payment_run(offer["id"])  # nothing is sent before finance approves its run
 
     def paid() -> list[dict[str, Any]] | None:
         payments = apis.call("GET", "disbursement", "/v1/payments", finance, params={"grant_id": offer["id"]}).json()

@@ -14,6 +14,8 @@ from uuid import uuid4
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from grants_shared.dev.journey import Journey
+from grants_shared.settings import ServiceSettings
 from tests.browser.conftest import Platform, guarded, scan, screenshot, sign_in, sign_out
 
 WAIT_SECONDS = 30  # what events take to reach every service, with room to spare
@@ -196,6 +198,28 @@ def award(page: Page, platform: Platform, programme: str, title: str) -> None:
     sign_out(page, platform)
 
 
+def approve_the_payment_run(page: Page, platform: Platform) -> None:
+    """The finance officer gathers the payments due now into a run and approves it."""
+    sign_in(page, platform, "Femi Adeyemi")
+    page.goto(f"{platform.portal}/finance/payment-runs")
+    scan(page, platform)
+    page.get_by_role("button", name="Gather the payments due now").click()
+    expect(page.locator(".nhsuk-notification-banner")).to_be_visible()
+    page.get_by_role("button", name="Show runs").click()
+    page.locator("table a").last.click()  # the newest run holds the payment just accepted
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Payment run")
+    scan(page, platform)
+    page.get_by_role("button", name="Approve this run").click()
+    expect(page.locator(".nhsuk-notification-banner")).to_be_visible()
+    scan(page, platform)
+    if page.get_by_text("needs another finance officer").count():
+        # A large run (other tests' payments in it too) needs a second, different officer.
+        run_id = page.url.split("/finance/payment-runs/")[1].split("?")[0]
+        apis = Journey(platform.urls, ServiceSettings(prefix=platform.prefix), say=lambda _: None)
+        apis.call("POST", "disbursement", f"/v1/payment-runs/{run_id}/approve", apis.as_("faith-finance", "finance_officer"))
+    sign_out(page, platform)
+
+
 def accept_and_get_paid(page: Page, platform: Platform, title: str) -> None:
     sign_in(page, platform, "Sam Okafor")
     page.get_by_role("link", name="Your applications").click()
@@ -207,13 +231,23 @@ def accept_and_get_paid(page: Page, platform: Platform, title: str) -> None:
     scan(page, platform)
     screenshot(page, f"journey-{title[-6:]}-4-offer")
     page.get_by_role("button", name="Accept the offer").click()
+    expect(page.get_by_text("The terms you are agreeing to")).to_be_visible()
+    page.get_by_label("Full name").fill("Dev Patel")
+    page.get_by_label("Role in your organisation").fill("Treasurer")
     page.get_by_label("Name on the account").fill("Harrow Mens Shed")
     page.get_by_label("Sort code").fill("20-00-00")
     page.get_by_label("Account number").fill("55779911")
     scan(page, platform)
     page.get_by_role("button", name="Accept the offer").click()
     expect(page.get_by_text("****9911")).to_be_visible()
+    expect(page.get_by_text("Dev Patel, Treasurer")).to_be_visible()
     assert "55779911" not in page.content()  # only ever shown masked
+    expect(page.locator("td .nhsuk-tag", has_text="Scheduled").first).to_be_visible()  # not before finance approves
+    grant_page = page.url
+    sign_out(page, platform)
+    approve_the_payment_run(page, platform)
+    sign_in(page, platform, "Sam Okafor")
+    page.goto(grant_page)
     reload_until(page, page.locator("td .nhsuk-tag", has_text="Sent"))
     scan(page, platform)
     screenshot(page, f"journey-{title[-6:]}-5-paid")

@@ -98,6 +98,11 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
                                     params={"grant_id": result["grant"]["id"]}).json()
             payments = payments["items"] if isinstance(payments, dict) else payments
             assert sorted(p["status"] for p in payments) == ["scheduled", "sent"]
+            # The first payment was sent only through a run a finance officer approved.
+            [sent] = [p for p in payments if p["status"] == "sent"]
+            run = journey.call("GET", "disbursement", f"/v1/payment-runs/{sent['run_id']}", finance).json()
+            assert run["status"] == "approved" and run["approvals"] and sent["id"] in run["payment_ids"]
+            assert any("Finance approved payment run" in step for step in steps)
 
             journey.until("the emails to arrive", lambda: len(_mail_to(mailbox, result["applicant"])) >= 4)
 
@@ -119,7 +124,8 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
     types = [m.headers["cloudEvents_type"] for m in events]
     for expected in ("grants.application.submitted.v1", "grants.review.assigned.v1", "grants.application.scored.v1",
                      "grants.application.decided.v2", "grants.grant.offered.v1", "grants.grant.accepted.v1",
-                     "grants.payment.scheduled.v1", "grants.payment.sent.v1", "grants.notification.delivered.v1",
+                     "grants.payment.scheduled.v1", "grants.payment_run.awaiting_approval.v1",
+                     "grants.payment_run.approved.v1", "grants.payment.sent.v1", "grants.notification.delivered.v1",
                      "grants.decision_meeting.called.v1"):
         assert expected in types, f"{expected} never crossed the bus"
     assert types.count("grants.payment.sent.v1") == 1

@@ -45,6 +45,7 @@ from grants_shared.settings import ServiceSettings
 from tests.soak.broker import OwnBroker
 
 MANAGER, PANEL = "soak-manager", ["soak-rev-1", "soak-rev-2", "soak-rev-3"]
+FINANCE_OFFICERS = ("soak-finance-1", "soak-finance-2")
 AWARD = 500_000  # £5,000 each, paid in one payment
 STEP_TIMEOUT = 300.0  # a step may wait out a kill, a restart and a broker restart
 
@@ -273,10 +274,12 @@ class FrontEnd:
             return next((g for g in grants.json()["items"] if g["application_id"] == application_id), None)
 
         grant = await self.until("the grant offer", offered)
-        account = {"bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
+        account = {"signatory": {"name": f"Chair of group {suffix}", "position": "Chair"},
+                   "bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
                                     "account_number": f"{n % 100_000_000:08d}"}}  # fmt: skip
         accepted = await self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", group, json=account)
         assert accepted.status_code in (200, 409), accepted.text  # 409: accepted by the lost request
+        await self.approve_payment_run(grant["id"])
 
         async def paid_and_told() -> bool:
             inbox = await self.call("GET", "notifications", "/v1/inbox", group, params={"limit": 50})
@@ -284,6 +287,31 @@ class FrontEnd:
 
         await self.until("the payment and its notification", paid_and_told)
         return application_id
+
+    async def approve_payment_run(self, grant_id: str) -> None:
+        """Finance gathers what is due and approves the run holding the grant's first payment, with the
+        second officer when its total needs one. Journeys at once share runs: an approval another journey
+        already made (409) is no failure, and the run is read again until it is approved."""
+        officers = [self.as_(officer, "finance_officer") for officer in FINANCE_OFFICERS]
+
+        async def in_a_run() -> str | None:
+            await self.call("POST", "disbursement", "/v1/payment-runs", officers[0])
+            payments = await self.call("GET", "disbursement", "/v1/payments", officers[0], params={"grant_id": grant_id})
+            items = sorted(payments.json()["items"], key=lambda p: p["sequence"]) if payments.status_code == 200 else []
+            return next((p["run_id"] for p in items if p.get("run_id")), None)
+
+        run_id = await self.until("the first payment to be gathered into a run", in_a_run)
+
+        async def approved() -> bool:
+            for officer in officers:
+                run = await self.call("GET", "disbursement", f"/v1/payment-runs/{run_id}", officers[0])
+                if run.status_code == 200 and run.json()["status"] == "approved":
+                    return True
+                answer = await self.call("POST", "disbursement", f"/v1/payment-runs/{run_id}/approve", officer)
+                assert answer.status_code in (200, 409), answer.text
+            return False
+
+        await self.until("finance to approve the payment run", approved)
 
     async def score(self, review_id: str, reviewer: str) -> None:
         headers = self.as_(reviewer, "reviewer")

@@ -47,14 +47,16 @@ def tranches(*parts: tuple[int, int]) -> PaymentPolicy:
 def test_every_status_has_its_moves() -> None:
     assert set(GRANT_TRANSITIONS) == set(GrantStatus)
     assert set(PAYMENT_TRANSITIONS) == set(PaymentStatus)
-    assert [s.value for s in GrantStatus] == ["held", "offered", "accepted", "paid"]
+    assert [s.value for s in GrantStatus] == ["held", "offered", "accepted", "paid", "declined", "expired", "cancelled"]
     assert [r.value for r in HeldReason] == ["budget", "currency"]
 
 
-def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_goes_nowhere_yet() -> None:
+def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_can_only_be_offered() -> None:
     moves = {(a, b) for a in GrantStatus for b in GrantStatus if can_move_grant(a, b)}
-    assert moves == {(GrantStatus.OFFERED, GrantStatus.ACCEPTED), (GrantStatus.ACCEPTED, GrantStatus.PAID)}
-    assert not can_move_grant(GrantStatus.HELD, GrantStatus.OFFERED)  # releasing a held grant is not built yet
+    assert moves == {(GrantStatus.OFFERED, GrantStatus.ACCEPTED), (GrantStatus.ACCEPTED, GrantStatus.PAID),
+                     (GrantStatus.OFFERED, GrantStatus.DECLINED), (GrantStatus.OFFERED, GrantStatus.EXPIRED),
+                     (GrantStatus.HELD, GrantStatus.OFFERED), (GrantStatus.ACCEPTED, GrantStatus.CANCELLED)}
+    assert not can_move_grant(GrantStatus.HELD, GrantStatus.ACCEPTED)  # released, it is offered first
     assert not can_move_grant(GrantStatus.ACCEPTED, GrantStatus.ACCEPTED)  # new bank details are an edit
 
 
@@ -129,10 +131,11 @@ def test_the_payment_reference_fits_a_bacs_reference() -> None:
 
 
 def test_the_payment_state_machine() -> None:
-    assert can_move("scheduled", "sending") and can_move("retrying", "sending")
+    assert can_move("scheduled", "approved") and can_move("approved", "sending") and can_move("retrying", "sending")
+    assert not can_move("scheduled", "sending")  # never sent before its run is approved
     assert can_move("sending", "sent") and can_move("sending", "retrying") and can_move("sending", "failed")
     assert not can_move("scheduled", "sent")  # never paid without a claim
-    assert not any(can_move("sent", s) for s in ("scheduled", "sending", "retrying", "sent", "failed"))
+    assert not any(can_move("sent", s) for s in ("scheduled", "approved", "sending", "retrying", "sent", "failed", "held"))
     assert not can_move("failed", "sending")
     assert can_move("sending", "sending")  # a claim taken again after its lease ran out
 

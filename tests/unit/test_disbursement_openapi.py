@@ -30,5 +30,17 @@ def test_reads_and_the_retry_declare_their_answers() -> None:
     retry = operation("post", "/v1/payments/{payment_id}/retry")
     assert set(retry["responses"]) == {"200", "401", "403", "404", "409", "422", "503"}
     assert set(operation("get", "/v1/grants")["responses"]) == {"200", "401", "403", "422"}
+    # The statement is read in a transaction (one snapshot), which may be busy: 503.
     assert set(operation("get", "/v1/programmes/{programme_id}/ledger")["responses"]) == {
-        "200", "401", "403", "404", "422"}
+        "200", "401", "403", "404", "422", "503"}
+
+
+def test_finance_s_new_operations_declare_their_answers() -> None:
+    export = operation("post", "/v1/payment-runs/{run_id}/bank-file")
+    assert {"application/xml", "text/csv"} <= set(export["responses"]["200"]["content"])
+    assert {"401", "403", "404", "409", "422"} <= set(export["responses"])
+    reconcile = operation("post", "/v1/payment-runs/{run_id}/reconciliation")
+    assert list(reconcile["requestBody"]["content"]) == ["text/csv"]
+    for path in ("/v1/payment-runs/{run_id}/approve", "/v1/grants/{grant_id}/decline", "/v1/grants/{grant_id}/hold",
+                 "/v1/grants/{grant_id}/release", "/v1/payments/{payment_id}/hold"):
+        assert "409" in operation("post", path)["responses"], path

@@ -53,7 +53,15 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
             app, programme, "grant-9", gbp(500_000),
             [ScheduledAmount(sequence=2, amount=gbp(250_000), due_after_days=90),
              ScheduledAmount(sequence=1, amount=gbp(250_000), due_after_days=0)],
+            datetime(2026, 12, 31, tzinfo=UTC),
         ),
+        Template.GRANT_OFFER_REMINDER: domain.grant_offer_reminder(
+            app, programme, "grant-9", gbp(500_000), datetime(2026, 12, 31, tzinfo=UTC)
+        ),
+        Template.GRANT_OFFER_DECLINED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=True),
+        Template.GRANT_OFFER_EXPIRED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=False),
+        Template.GRANT_VARIED: domain.grant_varied(app, programme, "grant-9", "evt-1", "amount", gbp(450_000),
+                                                   gbp(500_000), None),
         Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
         Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", "pay-1", gbp(250_000), "BACS-123", NOW),
         Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", "pay-1", 1, f"The bank was unavailable{text}.", True),
@@ -183,6 +191,8 @@ PAGES = {
     Template.REVIEW_ASSIGNED: "/reviews/rev-3",
     Template.GRANT_OFFERED: "/grants/grant-9", Template.GRANT_ACCEPTED: "/grants/grant-9",
     Template.PAYMENT_SENT: "/grants/grant-9", Template.PAYMENT_FAILED: "/grants/grant-9",
+    Template.GRANT_OFFER_REMINDER: "/grants/grant-9", Template.GRANT_OFFER_DECLINED: "/grants/grant-9",
+    Template.GRANT_OFFER_EXPIRED: "/grants/grant-9", Template.GRANT_VARIED: "/grants/grant-9",
     Template.DAILY_DIGEST: "/inbox",
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
 }

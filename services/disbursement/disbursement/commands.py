@@ -5,17 +5,22 @@ A grant outside the caller's organisations is NotFound (404), so its existence i
 details are encrypted here, before anything is written: a grant holds only their token.
 """
 
+import hashlib
 import logging
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from uuid import uuid4
 
-from disbursement import domain, store
+from disbursement import bank_files, domain, store
 from disbursement.config import Settings
 from disbursement.crypto import cipher_for
-from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
+from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
 from disbursement.provider import Transfer
-from disbursement.store import Grant, HistoryEntry, Ledger, Payment, ScheduleEntry
+from disbursement.store import (
+    Approval, BankFileExport, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation,
+    ScheduleEntry, Signatory,
+)  # fmt: skip
 from grants_shared.api import check_version, is_finance
 from grants_shared import budget, privacy
 from grants_shared.auth import Caller
@@ -26,7 +31,17 @@ from grants_shared.events import (
     ApplicationDecidedV2,
     GrantAccepted,
     GrantOffered,
+    GrantOfferDeclined,
+    GrantOfferExpired,
+    GrantOfferReminder,
     PaymentFailed,
+    PaymentHeld,
+    PaymentReleased,
+    PaymentRunApproved,
+    PaymentRunAwaitingApproval,
+    PaymentRunExported,
+    GrantRepaymentRecorded,
+    GrantVaried,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -85,31 +100,66 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV
         await store.insert_grant(tx, grant.model_copy(update={"status": GrantStatus.HELD, "held_reason": hold}))
         return
 
+    await store.insert_grant(tx, await _offer(tx, grant, ledger, reservation, now))
+
+
+async def _offer(tx: Tx, grant: Grant, ledger: Ledger, reservation: budget.Reservation | None, now: datetime) -> Grant:
+    """``grant`` as an offer: its schedule, its terms filled in, its window; ``grant.offered`` emitted."""
+    award = grant.amount
     schedule = domain.payment_schedule(award, ledger.payment_policy)
-    entries = [ScheduleEntry.of(s) for s in schedule]
-    reserved = reservation.to_doc() if reservation else []
-    await store.insert_grant(tx, grant.model_copy(update={"schedule": entries, "offered_at": now, "reserved": reserved}))
+    offer = ledger.offer_terms
+    expires_at = domain.offer_expires_at(now, offer.acceptance_days)
+    remind_at = domain.offer_reminder_at(expires_at, offer.reminder_days)
+    terms = domain.fill_terms(offer.template, ledger.name, award, schedule, expires_at,
+                              domain.grant_reference(grant.id))  # fmt: skip
+    offered = grant.model_copy(update={
+        "status": GrantStatus.OFFERED, "held_reason": None, "schedule": [ScheduleEntry.of(s) for s in schedule],
+        "offered_at": now, "reserved": reservation.to_doc() if reservation else [], "terms": terms,
+        "expires_at": expires_at, "remind_at": remind_at if offer.reminder_days > 0 else None,
+    })  # fmt: skip
     await tx.emit(GrantOffered(
         grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=award,
-        schedule=schedule,
+        schedule=schedule, expires_at=expires_at,
     ))  # fmt: skip
+    return offered
+
+
+async def set_offer_terms(
+    tx: Tx, caller: Caller, programme_id: str, template: str, acceptance_days: int, reminder_days: int
+) -> Ledger:
+    """The programme's offer terms and acceptance window, for offers made from now on (offers already
+    made keep the terms their signatory is reading)."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    try:
+        domain.check_terms_template(template)
+    except ValueError as refused:
+        raise RuleViolation(str(refused)) from None
+    if reminder_days >= acceptance_days:
+        raise RuleViolation("the reminder must come before the acceptance window closes")
+    terms = OfferTerms(template=template, acceptance_days=acceptance_days, reminder_days=reminder_days,
+                       set_by=caller.subject, set_at=utcnow())  # fmt: skip
+    await store.set_offer_terms(tx, programme_id, terms)
+    return ledger.model_copy(update={"offer_terms": terms})
 
 
 # --- what the grantee does -----------------------------------------------------------------------
 
 
 async def accept_offer(
-    tx: Tx, caller: Caller, grant_id: str, account: BankAccount, version: int | None
+    tx: Tx, caller: Caller, grant_id: str, account: BankAccount, signatory: Signatory, version: int | None
 ) -> tuple[Grant, list[Payment]]:
-    """Accept an offered grant, paid into ``account``: its payments are scheduled from today."""
+    """The grantee's signatory accepts an offered grant's terms, paid into ``account``: its payments are
+    scheduled from today."""
     grant = await _grantee_grant(tx, caller, grant_id, "accept its offer")
     check_version(version, grant.version)
-    if not domain.can_move_grant(grant.status, GrantStatus.ACCEPTED):
-        raise Conflict(f"grant {grant_id} is {grant.status}; only an offered grant can be accepted")
     now = utcnow()
+    _still_open(grant, now, "accepted")
     accepted = await _save_grant(
         tx, grant, status=GrantStatus.ACCEPTED, bank_account=cipher_for(tx.settings).encrypt(account),
-        accepted_by=caller.subject, accepted_at=now, history=[*grant.history, _entry("accepted", caller, now)],
+        accepted_by=caller.subject, accepted_at=now, signatory=signatory, remind_at=None,
+        history=[*grant.history, _entry("accepted", caller, now)],
     )  # fmt: skip
     if accepted is None:
         raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
@@ -119,6 +169,76 @@ async def accept_offer(
     for payment in payments:
         await _announce_scheduled(tx, payment)
     return accepted, payments
+
+
+async def decline_offer(
+    tx: Tx, caller: Caller, grant_id: str, signatory: Signatory, reason: str, version: int | None
+) -> Grant:
+    """The grantee's signatory turns the offer down: its reservation goes back to the budget."""
+    grant = await _grantee_grant(tx, caller, grant_id, "decline its offer")
+    check_version(version, grant.version)
+    now = utcnow()
+    _still_open(grant, now, "declined")
+    declined = await _close_offer(tx, grant, GrantStatus.DECLINED, now, _entry("declined", caller, now),
+                                  signatory=signatory, declined_reason=reason)  # fmt: skip
+    if declined is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
+    await tx.emit(GrantOfferDeclined(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+        released=grant.amount, reason=reason, declined_at=now,
+    ))  # fmt: skip
+    return declined
+
+
+async def expire_offer(tx: Tx, grant_id: str) -> bool:
+    """An offer whose window has closed lapses and frees its reservation (the offer worker calls this);
+    False if it was accepted, declined or expired meanwhile."""
+    grant = await store.get_grant(tx, grant_id)
+    now = utcnow()
+    if grant is None or grant.status is not GrantStatus.OFFERED or domain.offer_is_open(grant.status, grant.expires_at, now):
+        return False
+    if await _close_offer(tx, grant, GrantStatus.EXPIRED, now, HistoryEntry(action="expired", by="system", at=now)) is None:
+        return False
+    await tx.emit(GrantOfferExpired(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+        released=grant.amount, expired_at=now,
+    ))  # fmt: skip
+    return True
+
+
+async def remind_of_offer(tx: Tx, grant_id: str) -> bool:
+    """Remind the grantee, once, that an open offer closes soon; False if there is nothing to remind of."""
+    grant = await store.get_grant(tx, grant_id)
+    now = utcnow()
+    if grant is None or grant.remind_at is None or grant.expires_at is None or grant.remind_at > now:
+        return False
+    if not domain.offer_is_open(grant.status, grant.expires_at, now):
+        return False
+    if await _save_grant(tx, grant, remind_at=None) is None:
+        return False
+    await tx.emit(GrantOfferReminder(
+        grant_id=grant.id, application_id=grant.application_id, amount=grant.amount, expires_at=grant.expires_at,
+    ))  # fmt: skip
+    return True
+
+
+def _still_open(grant: Grant, now: datetime, doing: str) -> None:
+    if not domain.offer_is_open(grant.status, grant.expires_at, now):
+        state = "expired" if grant.status is GrantStatus.OFFERED else grant.status
+        raise Conflict(f"grant {grant.id} is {state}; only an open offer can be {doing}")
+
+
+async def _close_offer(tx: Tx, grant: Grant, status: GrantStatus, now: datetime, entry: HistoryEntry,
+                       **changes: object) -> Grant | None:  # fmt: skip
+    """Move an open offer to ``status`` and give its reservation back to the buckets it came from, in
+    the same transaction: the money is available to award again exactly when the offer is gone."""
+    if not domain.can_move_grant(grant.status, status):
+        raise ValueError(f"a {grant.status} grant cannot become {status}")
+    closed = await _save_grant(tx, grant, status=status, closed_at=now, remind_at=None, reserved=[],
+                               history=[*grant.history, entry], **changes)  # fmt: skip
+    if closed is not None and grant.reserved:
+        await budget.release(tx, budget.Reservation.from_doc(grant.amount.currency, grant.reserved))
+    return closed
 
 
 async def replace_bank_account(tx: Tx, caller: Caller, grant_id: str, account: BankAccount, version: int) -> Grant:
@@ -178,6 +298,371 @@ async def retry_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
     restarted = await _payment(tx, payment_id)
     await _announce_scheduled(tx, restarted)
     return restarted
+
+
+async def gather_payment_runs(tx: Tx) -> list[PaymentRun]:
+    """Due payments that no run holds yet, gathered into one run per currency for finance to approve."""
+    s, now = tx.settings, utcnow()
+    due = await store.due_outside_runs(tx, now, s.payment_run_size)
+    runs = []
+    for currency in sorted({p.amount.currency for p in due}):
+        payments = [p for p in due if p.amount.currency == currency]
+        total = Money(amount=sum(p.amount.amount for p in payments), currency=currency)
+        run = PaymentRun(
+            id=str(uuid4()), currency=currency, total=total, payment_ids=[p.id for p in payments],
+            status=PaymentRunStatus.AWAITING_APPROVAL,
+            approvals_needed=domain.approvals_needed(total, s.payment_run_second_approval_above), created_at=now,
+        )  # fmt: skip
+        if not await store.gather_into_run(tx, run):
+            # Another gatherer took some of them: its transaction wins, this one is tried again.
+            raise RunGatheredMeanwhile("due payments were gathered or changed meanwhile")
+        await tx.emit(PaymentRunAwaitingApproval(
+            run_id=run.id, total=total, payments=len(payments), approvals_needed=run.approvals_needed,
+        ))  # fmt: skip
+        runs.append(run)
+    return runs
+
+
+class RunGatheredMeanwhile(Conflict):
+    """Two gatherers met on the same payments (a write conflict normally retries the later one, which
+    then finds them taken; this is the check that it did)."""
+
+
+async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
+    """A finance officer approves a run; with enough different approvals its payments may be sent."""
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    now = utcnow()
+    try:
+        complete = domain.approve_run(run.status, [a.by for a in run.approvals], caller.subject, run.approvals_needed)
+    except ValueError as refused:
+        raise Conflict(str(refused)) from None
+    approval = Approval(by=caller.subject, at=now)
+    if not await store.record_approval(tx, run, approval, complete):
+        raise Conflict(f"payment run {run_id} changed meanwhile; read it again")
+    approved = run.model_copy(update={
+        "approvals": [*run.approvals, approval], "version": run.version + 1,
+        **({"status": PaymentRunStatus.APPROVED, "approved_at": now} if complete else {}),
+    })  # fmt: skip
+    if complete:
+        released = await store.approve_payments_of_run(tx, run.id, now)
+        await tx.emit(PaymentRunApproved(run_id=run.id, total=run.total, payments=released))
+    return approved
+
+
+# --- bank files ----------------------------------------------------------------------------------
+
+
+def _file_claim(run_id: str) -> str:
+    return f"bank-file:{run_id}"
+
+
+async def export_bank_file(tx: Tx, caller: Caller, run_id: str, file_format: bank_files.Format) -> bytes:
+    """An approved run as a bank file (pain.001 or CSV), for a finance officer, recorded (who, when,
+    which payments, a digest). The first export puts the run's approved payments in the file
+    (``sending`` under the file's claim, so nothing else can send them); a later one repeats exactly
+    those payments, whatever happened to them since, because that is what the bank was given."""
+    settings = tx.settings
+    if settings.payment_provider != "bank_file":
+        # Another provider sends these payments itself: a file too would pay them twice.
+        raise Conflict("payments are sent through the payment provider's API here, not by bank file")
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    if run.status is not PaymentRunStatus.APPROVED:
+        raise Conflict(f"payment run {run_id} is {run.status}; only an approved run can be exported")
+    now = utcnow()
+    if run.exports:
+        payments = await store.payments_by_ids(tx, run.exports[0].payment_ids)
+    else:
+        await store.submit_to_bank(tx, run.id, _file_claim(run.id), now)
+        payments = await store.sending_under(tx, run.id, _file_claim(run.id))
+    if not payments:
+        raise Conflict(f"payment run {run_id} has no payments left to pay (every one was held)")
+    lines = await _file_lines(tx, payments)
+    debtor = bank_files.Debtor(settings.bank_file_debtor_name, settings.bank_file_debtor_sort_code,
+                               settings.bank_file_debtor_account_number)  # fmt: skip
+    if file_format == "pain.001":
+        content = bank_files.pain001(run.id, lines, debtor, created_at=now, execution=now)
+    else:
+        content = bank_files.bulk_csv(lines)
+    export = BankFileExport(format=file_format, by=caller.subject, at=now, payment_ids=[p.id for p in payments],
+                            sha256=hashlib.sha256(content).hexdigest())  # fmt: skip
+    await store.note_on_run(tx, run.id, "exports", export)
+    await tx.emit(PaymentRunExported(run_id=run.id, format=file_format, payments=len(payments), first=not run.exports))
+    return content
+
+
+async def _file_lines(tx: Tx, payments: list[Payment]) -> list[bank_files.Line]:
+    cipher, accounts, lines = cipher_for(tx.settings), {}, []
+    for payment in payments:
+        if payment.grant_id not in accounts:
+            grant = await store.get_grant(tx, payment.grant_id)
+            if grant is None or grant.bank_account is None:
+                raise RuntimeError(f"payment {payment.id}: its grant has no bank details")
+            accounts[payment.grant_id] = cipher.decrypt(grant.bank_account)
+        lines.append(bank_files.Line(payment.id, payment.amount, accounts[payment.grant_id],
+                                     domain.payment_reference(payment.grant_id, payment.sequence)))  # fmt: skip
+    return lines
+
+
+async def reconcile_run(tx: Tx, caller: Caller, run_id: str, outcomes: list[bank_files.Outcome]) -> Reconciliation:
+    """The bank's answer for a run's file: each payment still in the file is recorded paid or failed,
+    once. A row for a payment already recorded (the same file given twice, or a later one) changes
+    nothing; a row for no payment of the file is counted as unmatched."""
+    run = await store.get_run(tx, run_id)
+    if run is None:
+        raise NotFound(f"no payment run {run_id}")
+    if not run.exports:
+        raise Conflict(f"payment run {run_id} was never exported to a bank file; there is nothing to reconcile")
+    in_file = await store.payments_by_ids(tx, run.exports[0].payment_ids)
+    by_reference = {domain.payment_reference(p.grant_id, p.sequence): p for p in in_file}
+    claim, now = _file_claim(run.id), utcnow()
+    paid = failed = unchanged = unmatched = 0
+    settled: set[str] = set()
+    for outcome in outcomes:
+        payment = by_reference.get(outcome.reference)
+        if payment is None:
+            unmatched += 1
+        elif payment.id in settled or payment.status is not PaymentStatus.SENDING or payment.claim != claim:
+            unchanged += 1
+        elif outcome.paid:
+            reference = outcome.bank_reference or f"BANKFILE-{outcome.reference}"
+            await record_payment_sent(tx, payment, claim, Transfer(reference, payment.amount, now))
+            paid += 1
+        else:
+            await _record_bank_refusal(tx, payment, claim, outcome.reason)
+            failed += 1
+        if payment is not None:
+            settled.add(payment.id)
+    summary = Reconciliation(by=caller.subject, at=now, paid=paid, failed=failed, unchanged=unchanged,
+                             unmatched=unmatched)  # fmt: skip
+    await store.note_on_run(tx, run.id, "reconciliations", summary)
+    return summary
+
+
+async def _record_bank_refusal(tx: Tx, payment: Payment, claim: str, reason: str) -> None:
+    """The bank returned the payment: failed at once (a new file is needed: finance retries it)."""
+    # The bank may quote account numbers back: long runs of digits never reach the bus or a log.
+    reason = re.sub(r"\d{6,}", "****", reason.strip() or "returned by the bank")[:200]
+    fields = {"next_attempt_at": None, "last_failure_reason": reason}
+    if await _settle(tx, payment, claim, PaymentStatus.FAILED, fields, declined=True):
+        await tx.emit(PaymentFailed(
+            payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id, reason=reason,
+            attempt=payment.attempts + 1, will_retry=False,
+        ))  # fmt: skip
+
+
+# --- repayments -----------------------------------------------------------------------------------
+
+
+async def record_repayment(tx: Tx, caller: Caller, grant_id: str, amount: Money, reason: str) -> Grant:
+    """A grantee paid money back: at most what the grant was paid, less what was repaid already. It
+    goes back into the programme's budget (spread over its buckets) in the same transaction."""
+    grant = await _finance_grant(tx, grant_id)
+    if amount.currency != grant.amount.currency or amount.amount <= 0:
+        raise RuleViolation(f"a repayment is a positive amount in the grant's currency ({grant.amount.currency})")
+    # Written first: two repayments of one grant at once conflict here, so neither can miss the other.
+    now = utcnow()
+    saved = await _save_grant(tx, grant, history=[*grant.history, _entry("repayment_recorded", caller, now)])
+    if saved is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    repayable = await store.paid_for_grant(tx, grant.id) - await store.repaid_for_grant(tx, grant.id)
+    if amount.amount > repayable:
+        raise RuleViolation(f"only {repayable} (minor units) of grant {grant_id} is paid and not yet repaid")
+    await store.insert_repayment(tx, store.Repayment(
+        id=str(uuid4()), grant_id=grant.id, programme_id=grant.programme_id, amount=amount, reason=reason,
+        recorded_by=caller.subject, recorded_at=now,
+    ))  # fmt: skip
+    await budget.add(tx, grant.programme_id, amount)
+    await tx.emit(GrantRepaymentRecorded(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, amount=amount,
+        recorded_at=now,
+    ))  # fmt: skip
+    return saved
+
+
+# --- variations ----------------------------------------------------------------------------------
+
+
+async def vary_amount(tx: Tx, caller: Caller, grant_id: str, amount: Money) -> Grant:
+    """An accepted grant's amount up (the difference reserved from the budget, or 422) or down (given
+    back). The change falls on its payments not yet in a run (or held): the last one takes an increase
+    (or a new payment due now, if none is left); a decrease comes off the last ones first."""
+    grant = await _accepted_for_variation(tx, grant_id)
+    if amount.currency != grant.amount.currency or amount.amount <= 0:
+        raise RuleViolation(f"the new amount must be more than zero, in {grant.amount.currency}")
+    delta, now = amount.amount - grant.amount.amount, utcnow()
+    if delta == 0:
+        raise RuleViolation(f"grant {grant_id} is {grant.amount.amount} (minor units) already")
+    payments = await store.payments_of_grant(tx, grant.id)
+    variable = [p for p in payments if p.status in domain.VARIABLE_PAYMENTS and p.run_id is None]
+    entry = _entry("amount_varied", caller, now)
+    if delta > 0:
+        if await budget.reserve(tx, grant.programme_id, Money(amount=delta, currency=amount.currency)) is None:
+            raise RuleViolation(f"the programme's budget cannot cover {delta} (minor units) more")
+    else:
+        await budget.add(tx, grant.programme_id, Money(amount=-delta, currency=amount.currency))
+    if delta > 0 and not variable:
+        extra = Payment(
+            id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+            sequence=max((p.sequence for p in payments), default=0) + 1, amount=Money(amount=delta, currency=amount.currency),
+            due_at=domain.start_of_day(now.date()), created_at=now, history=[entry],
+            **ready_state(domain.start_of_day(now.date()), PaymentStatus.SCHEDULED),
+        )  # fmt: skip
+        await store.insert_payments(tx, [extra])
+        await _announce_scheduled(tx, extra)
+    else:
+        try:
+            changes = domain.vary_payments([(p.id, p.amount.amount) for p in variable], delta)
+        except ValueError as refused:
+            raise RuleViolation(str(refused)) from None
+        for payment in variable:
+            if payment.id in changes and not await store.set_payment_amount(tx, payment, changes[payment.id], entry):
+                raise Conflict(f"payment {payment.id} changed meanwhile; read the grant again")
+    varied = await _varied(tx, grant, "amount", entry, amount=amount)
+    if await store.unsent_payments(tx, grant.id) == 0:
+        await _mark_paid(tx, grant.id)  # varied down to what was paid: nothing is outstanding
+        return await _finance_grant(tx, grant.id)
+    return varied
+
+
+async def move_end_date(tx: Tx, caller: Caller, grant_id: str, ends_on: date) -> Grant:
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status not in (GrantStatus.ACCEPTED, GrantStatus.PAID):
+        raise Conflict(f"grant {grant_id} is {grant.status}; only an accepted or paid grant has an end date to move")
+    return await _varied(tx, grant, "end_date", _entry("end_date_moved", caller, utcnow()),
+                         ends_on=domain.start_of_day(ends_on))  # fmt: skip
+
+
+async def cancel_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """An accepted grant ends: payments not yet approved are cancelled, its amount becomes what it was
+    paid and the rest goes back to the budget. A payment approved or being sent must be held or
+    settled first (409), so nothing in flight is lost track of."""
+    grant = await _accepted_for_variation(tx, grant_id)
+    payments = await store.payments_of_grant(tx, grant.id)
+    in_flight = [p for p in payments if p.status in (PaymentStatus.APPROVED, PaymentStatus.SENDING, PaymentStatus.RETRYING)]
+    if in_flight:
+        raise Conflict(f"payment {in_flight[0].id} is {in_flight[0].status}; hold it or let it settle before cancelling")
+    now = utcnow()
+    entry = _entry("cancelled", caller, now)
+    for payment in payments:
+        if payment.status in domain.VARIABLE_PAYMENTS and not await store.set_payment_amount(tx, payment, 0, entry):
+            raise Conflict(f"payment {payment.id} changed meanwhile; read the grant again")
+    paid = await store.paid_for_grant(tx, grant.id)
+    if grant.amount.amount > paid:
+        await budget.add(tx, grant.programme_id, Money(amount=grant.amount.amount - paid, currency=grant.amount.currency))
+    return await _varied(tx, grant, "cancellation", entry, amount=Money(amount=paid, currency=grant.amount.currency),
+                         status=GrantStatus.CANCELLED, on_hold=False)  # fmt: skip
+
+
+async def _accepted_for_variation(tx: Tx, grant_id: str) -> Grant:
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status is not GrantStatus.ACCEPTED:
+        raise Conflict(f"grant {grant_id} is {grant.status}; only an accepted grant being paid can be varied so")
+    return grant
+
+
+async def _varied(tx: Tx, grant: Grant, kind: str, entry: HistoryEntry, **changes: object) -> Grant:
+    saved = await _save_grant(tx, grant, history=[*grant.history, entry], **changes)
+    if saved is None:
+        raise Conflict(f"grant {grant.id} changed meanwhile; read it again")
+    await tx.emit(GrantVaried(
+        grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id, kind=kind,
+        amount=saved.amount, previous_amount=grant.amount, ends_on=saved.ends_on.date() if saved.ends_on else None,
+        varied_at=entry.at,
+    ))  # fmt: skip
+    return saved
+
+
+async def statement(tx: Tx, programme_id: str) -> tuple[Ledger, int, dict[str, int]]:
+    """The programme's money, read in one transaction (one snapshot), so it balances even while awards,
+    payments and repayments commit around it."""
+    ledger = await store.get_ledger(tx, programme_id)
+    left = await budget.available(tx, programme_id)
+    if ledger is None or left is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    return ledger, left.amount, await store.statement_parts(tx, programme_id)
+
+
+async def hold_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
+    """Finance stops a payment that is not yet being sent: it leaves its run and waits for release."""
+    payment = await _payment(tx, payment_id)
+    if not domain.can_move(payment.status, PaymentStatus.HELD):
+        raise Conflict(f"payment {payment_id} is {payment.status}; only one not yet sending or sent can be held")
+    if not await store.hold_payments(tx, {"_id": payment.id, "status": payment.status}, _entry("held", caller, utcnow())):
+        raise Conflict(f"payment {payment_id} changed meanwhile; read it again")
+    await tx.emit(PaymentHeld(payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id))
+    return await _payment(tx, payment_id)
+
+
+async def release_payment(tx: Tx, caller: Caller, payment_id: str) -> Payment:
+    """A held payment goes back to scheduled: it is gathered into the next run once due."""
+    payment = await _payment(tx, payment_id)
+    if payment.status is not PaymentStatus.HELD:
+        raise Conflict(f"payment {payment_id} is {payment.status}; only a held payment can be released")
+    grant = await store.get_grant(tx, payment.grant_id)
+    if grant is not None and grant.on_hold:
+        raise Conflict(f"grant {grant.id} is on hold; release the grant to release its payments")
+    await store.release_payments(tx, {"_id": payment.id}, _entry("released", caller, utcnow()))
+    await tx.emit(PaymentReleased(payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id))
+    return await _payment(tx, payment_id)
+
+
+async def hold_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """Finance stops paying an accepted grant: every payment of it not yet sending or sent is held."""
+    grant = await _finance_grant(tx, grant_id)
+    if grant.status is not GrantStatus.ACCEPTED or grant.on_hold:
+        raise Conflict(f"grant {grant_id} is {'on hold' if grant.on_hold else grant.status}; only an accepted grant can be held")
+    now = utcnow()
+    held = await _save_grant(tx, grant, on_hold=True, history=[*grant.history, _entry("held", caller, now)])
+    if held is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    for payment in await store.payments_of_grant(tx, grant.id):
+        if domain.can_move(payment.status, PaymentStatus.HELD):
+            await store.hold_payments(tx, {"_id": payment.id}, _entry("held", caller, now))
+            await tx.emit(PaymentHeld(payment_id=payment.id, grant_id=grant.id, application_id=grant.application_id))
+    return held
+
+
+async def release_grant(tx: Tx, caller: Caller, grant_id: str) -> Grant:
+    """Finance releases a grant: one they held is paid again; one held for lack of budget is reserved
+    and offered now, if the budget allows (409 if it still does not)."""
+    grant = await _finance_grant(tx, grant_id)
+    now = utcnow()
+    if domain.can_move_grant(grant.status, GrantStatus.OFFERED):  # held for lack of budget
+        ledger = await store.get_ledger(tx, grant.programme_id)
+        if ledger is None:
+            raise NotFound(f"no ledger for programme {grant.programme_id}")
+        hold = domain.why_held(ledger.budget, grant.amount)
+        reservation = await budget.reserve(tx, ledger.id, grant.amount) if hold is None else None
+        if reservation is None:
+            raise Conflict(f"the programme's budget still cannot cover grant {grant_id} ({hold or HeldReason.BUDGET})")
+        offered = await _offer(tx, grant, ledger, reservation, now)
+        saved = await _save_grant(tx, grant, **{name: getattr(offered, name) for name in (
+            "status", "held_reason", "schedule", "offered_at", "reserved", "terms", "expires_at", "remind_at")},
+            history=[*grant.history, _entry("released", caller, now)])  # fmt: skip
+    elif grant.on_hold:
+        saved = await _save_grant(tx, grant, on_hold=False, history=[*grant.history, _entry("released", caller, now)])
+        if saved is not None:
+            for payment in await store.payments_of_grant(tx, grant.id):
+                if payment.status is PaymentStatus.HELD:
+                    await store.release_payments(tx, {"_id": payment.id}, _entry("released", caller, now))
+                    await tx.emit(PaymentReleased(payment_id=payment.id, grant_id=grant.id,
+                                                  application_id=grant.application_id))  # fmt: skip
+    else:
+        raise Conflict(f"grant {grant_id} is {grant.status} and not on hold; there is nothing to release")
+    if saved is None:
+        raise Conflict(f"grant {grant_id} changed meanwhile; read it again")
+    return saved
+
+
+async def _finance_grant(tx: Tx, grant_id: str) -> Grant:
+    grant = await store.get_grant(tx, grant_id)
+    if grant is None:
+        raise NotFound(f"no grant {grant_id}")
+    return grant
 
 
 async def _payment(tx: Tx, payment_id: str) -> Payment:

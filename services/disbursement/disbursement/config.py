@@ -19,7 +19,13 @@ class Settings(ServiceSettings):
     # by putting a new one first and keeping the old one until stored details are re-encrypted.
     bank_details_key: FernetKeys = SecretStr(DEV_BANK_DETAILS_KEY)
 
-    payment_provider: Literal["simulated"] = "simulated"
+    #: ``simulated`` pays through the simulated provider's API; ``bank_file``: nothing is paid by API,
+    #: finance exports each approved run as a bank file and uploads the bank's reconciliation file.
+    payment_provider: Literal["simulated", "bank_file"] = "simulated"
+    # The programme's own account, the debtor in bank files.
+    bank_file_debtor_name: Annotated[str, Field(min_length=1, max_length=70)] = "Community grants programme"
+    bank_file_debtor_sort_code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] = "000000"
+    bank_file_debtor_account_number: AccountNumber = "00000000"
     payment_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
     payment_batch_size: Annotated[int, Field(ge=1, le=1_000)] = 50
     payment_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
@@ -30,6 +36,17 @@ class Settings(ServiceSettings):
     # `sending` until its lease runs out and is retried with the same idempotency key.
     payment_provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     payment_sending_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+
+    # Due payments are gathered into payment runs this often (finance can also gather them at once);
+    # a run whose total is above this many minor units needs a second, different finance officer.
+    payment_run_gather_seconds: Annotated[float, Field(gt=0)] = 600.0
+    payment_run_second_approval_above: Annotated[int, Field(ge=0)] = 1_000_000
+    payment_run_size: Annotated[int, Field(ge=1, le=5_000)] = 500
+
+    # How often open offers are checked for a closed window (expired) or a reminder due, and how many
+    # of each per round.
+    offer_poll_seconds: Annotated[float, Field(gt=0)] = 60.0
+    offer_batch_size: Annotated[int, Field(ge=1, le=1_000)] = 100
 
     # Failure injection for the simulated provider (tests and demos).
     simulated_decline_accounts: list[AccountNumber] = []

@@ -5,9 +5,10 @@ time in."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from string import Template
 
 from grants_shared.events import PaymentPolicy, ScheduledAmount
-from grants_shared.money import Money
+from grants_shared.money import Money, format_money
 from grants_shared.retries import retry_delay
 
 FULL_SHARE_BPS = 10_000
@@ -21,17 +22,32 @@ class GrantStatus(StrEnum):
     OFFERED = "offered"
     ACCEPTED = "accepted"
     PAID = "paid"
+    #: The grantee's signatory said no; the reservation went back to the budget.
+    DECLINED = "declined"
+    #: The acceptance window closed with the offer still open; the reservation went back too.
+    EXPIRED = "expired"
+    #: Ended by a variation: its amount became what it was paid, the rest went back to the budget.
+    CANCELLED = "cancelled"
 
 
-#: Every move a grant may make. A `held` grant (an award the ledger could not cover) has no way out
-#: yet: releasing or cancelling one needs a finance endpoint of its own. Replacing an accepted grant's
-#: bank details is an edit, not a move: it stays `accepted`.
+#: Every move a grant may make. A `held` grant (an award the ledger could not cover) is offered when
+#: finance releases it once the budget allows. Finance holding an accepted grant is a flag (`on_hold`)
+#: on its payments, not a move. Replacing an accepted grant's
+#: bank details is an edit, not a move: it stays `accepted`. `declined` and `expired` are final: the
+#: money is free again and may have been awarded to someone else.
 GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
-    GrantStatus.HELD: frozenset(),
-    GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED}),
-    GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID}),
+    GrantStatus.HELD: frozenset({GrantStatus.OFFERED}),
+    GrantStatus.OFFERED: frozenset({GrantStatus.ACCEPTED, GrantStatus.DECLINED, GrantStatus.EXPIRED}),
+    GrantStatus.ACCEPTED: frozenset({GrantStatus.PAID, GrantStatus.CANCELLED}),
     GrantStatus.PAID: frozenset(),
+    GrantStatus.DECLINED: frozenset(),
+    GrantStatus.EXPIRED: frozenset(),
+    GrantStatus.CANCELLED: frozenset(),
 }
+
+#: Grants whose amount counts against the budget (reserved or paid): not held, not given back. A
+#: cancelled grant's amount is what it was paid, so it still counts that.
+COMMITTED_GRANT_STATUSES = (GrantStatus.OFFERED, GrantStatus.ACCEPTED, GrantStatus.PAID, GrantStatus.CANCELLED)
 
 
 class HeldReason(StrEnum):
@@ -42,24 +58,89 @@ class HeldReason(StrEnum):
 
 
 class PaymentStatus(StrEnum):
+    #: Waiting for its due date, then for a payment run with it to be approved.
     SCHEDULED = "scheduled"
+    #: In a payment run finance approved: the runner may send it.
+    APPROVED = "approved"
     SENDING = "sending"
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    #: Finance stopped it (or its grant): nothing is sent until they release it.
+    HELD = "held"
+    #: Never to be sent: its grant was cancelled or varied down past it.
+    CANCELLED = "cancelled"
 
 
-#: Every move a payment may make. `sending -> sending` is a new claim after the previous one's lease
-#: ran out (the process died mid-payment); `sent` is final; `failed` leaves only when finance retries it.
+#: Every move a payment may make. Only an approved (or retrying: approved, then declined) payment can
+#: be claimed for sending, so nothing leaves without a finance officer's approval of its run.
+#: `sending -> sending` is a new claim after the previous one's lease ran out (the process died
+#: mid-payment); `sent` is final; `failed` leaves only when finance retries it, and a held or retried
+#: payment goes back to `scheduled`, so it needs a run approved again.
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.SENDING}),
-    PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING}),
+    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.APPROVED, PaymentStatus.HELD, PaymentStatus.CANCELLED}),
+    PaymentStatus.APPROVED: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
+    PaymentStatus.RETRYING: frozenset({PaymentStatus.SENDING, PaymentStatus.HELD}),
     PaymentStatus.SENDING: frozenset(
         {PaymentStatus.SENDING, PaymentStatus.SENT, PaymentStatus.RETRYING, PaymentStatus.FAILED}
     ),
     PaymentStatus.SENT: frozenset(),
     PaymentStatus.FAILED: frozenset({PaymentStatus.SCHEDULED}),
+    PaymentStatus.HELD: frozenset({PaymentStatus.SCHEDULED, PaymentStatus.CANCELLED}),
+    PaymentStatus.CANCELLED: frozenset(),
 }
+
+#: Payments finance can hold: not yet claimed by the runner, not finished.
+HOLDABLE = tuple(s for s in PaymentStatus if PaymentStatus.HELD in PAYMENT_TRANSITIONS[s])
+
+
+# --- variations ----------------------------------------------------------------------------------
+
+#: Payments a variation may change: not in an approved run, not being sent, not finished.
+VARIABLE_PAYMENTS = (PaymentStatus.SCHEDULED, PaymentStatus.HELD)
+
+
+def vary_payments(unsent: list[tuple[str, int]], delta: int) -> dict[str, int]:
+    """New amounts for a grant's variable payments (id, amount, in schedule order) when its amount
+    moves by ``delta``: an increase goes to the last one; a decrease comes off the last ones first (a
+    payment brought to nothing is cancelled: 0). ValueError when they cannot absorb it."""
+    if not unsent:
+        raise ValueError("the grant has no payment left that can change (every one is paid, sending or approved)")
+    if delta >= 0:
+        last_id, last_amount = unsent[-1]
+        return {last_id: last_amount + delta}
+    if -delta > sum(amount for _, amount in unsent):
+        raise ValueError("the grant cannot go below what is already paid, sending or approved")
+    changed, cut = {}, -delta
+    for payment_id, amount in reversed(unsent):
+        take = min(cut, amount)
+        if take:
+            changed[payment_id] = amount - take
+            cut -= take
+    return changed
+
+
+# --- payment runs --------------------------------------------------------------------------------
+
+
+class PaymentRunStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    #: Approved by as many finance officers as its total needs: its payments may be sent.
+    APPROVED = "approved"
+
+
+def approvals_needed(total: Money, second_approval_above: int) -> int:
+    """A run above the configured amount (in minor units) needs a second, different finance officer."""
+    return 2 if total.amount > second_approval_above else 1
+
+
+def approve_run(status: PaymentRunStatus, approvers: list[str], approver: str, needed: int) -> bool:
+    """Whether this approval completes the run; ValueError for one that does not count."""
+    if status is not PaymentRunStatus.AWAITING_APPROVAL:
+        raise ValueError(f"the run is {status}; only a run awaiting approval can be approved")
+    if approver in approvers:
+        raise ValueError("you have approved this run already; a second approval must come from another finance officer")
+    return len(approvers) + 1 >= needed
 
 
 def can_move(current: PaymentStatus, target: PaymentStatus) -> bool:
@@ -75,6 +156,67 @@ def why_held(budget: Money, award: Money) -> HeldReason | None:
     """Why an award cannot be reserved in the programme's ledger, before trying: a budget in another
     currency. (Whether the money is still there is for the reservation itself to find out.)"""
     return HeldReason.CURRENCY if budget.currency != award.currency else None
+
+
+# --- offers and their terms ----------------------------------------------------------------------
+
+#: What a programme's offer terms may say about the grant they are filled in for.
+TERMS_PLACEHOLDERS = frozenset({"programme_name", "amount", "schedule", "expires_on", "grant_reference"})
+
+DEFAULT_OFFER_TERMS = (
+    "$programme_name offers your organisation a grant of $amount, paid $schedule.\n"
+    "The grant is to be spent on the project described in your application. Tell the programme at once "
+    "if the project changes or cannot go ahead; money not spent on it may have to be repaid.\n"
+    "This offer ($grant_reference) must be accepted by $expires_on by someone authorised to sign for "
+    "your organisation."
+)
+DEFAULT_ACCEPTANCE_DAYS = 28
+DEFAULT_REMINDER_DAYS = 7
+
+
+def check_terms_template(template: str) -> None:
+    """Refuse a template that names a value the grant does not have, or is malformed (a stray ``$``):
+    better found when the terms are set than when an offer is made."""
+    parsed = Template(template)
+    if not parsed.is_valid():
+        raise ValueError("the terms have a '$' that is not a placeholder; write '$$' for a dollar sign")
+    unknown = set(parsed.get_identifiers()) - TERMS_PLACEHOLDERS
+    if unknown:
+        raise ValueError(f"the terms name unknown placeholders: {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(TERMS_PLACEHOLDERS))}")  # fmt: skip
+
+
+def describe_schedule(schedule: list[ScheduledAmount]) -> str:
+    if len(schedule) == 1 and schedule[0].due_after_days == 0:
+        return "in one payment on acceptance"
+    parts = [f"{format_money(s.amount)} {'on acceptance' if s.due_after_days == 0 else f'{s.due_after_days} days after acceptance'}"
+             for s in schedule]  # fmt: skip
+    return "in " + str(len(parts)) + " payments: " + "; ".join(parts)
+
+
+def fill_terms(template: str, programme_name: str, award: Money, schedule: list[ScheduledAmount],
+               expires_at: datetime, grant_reference: str) -> str:  # fmt: skip
+    """The programme's terms with this grant's own values in them: what the signatory agrees to."""
+    return Template(template).substitute(
+        programme_name=programme_name, amount=format_money(award), schedule=describe_schedule(schedule),
+        expires_on=f"{expires_at.astimezone(UTC):%d %B %Y}", grant_reference=grant_reference,
+    )  # fmt: skip
+
+
+def offer_expires_at(offered_at: datetime, acceptance_days: int) -> datetime:
+    """An offer is open for whole days: it lapses at the end of its last day (UTC)."""
+    last_day = offered_at.astimezone(UTC).date() + timedelta(days=acceptance_days)
+    return start_of_day(last_day + timedelta(days=1))
+
+
+def offer_reminder_at(expires_at: datetime, reminder_days: int) -> datetime:
+    return expires_at - timedelta(days=reminder_days)
+
+
+def offer_is_open(status: "GrantStatus", expires_at: datetime | None, now: datetime) -> bool:
+    """An offer can be accepted or declined while it is offered and its window has not closed (the
+    expiry worker may not have got to it yet: the window decides, not the worker)."""
+    return status is GrantStatus.OFFERED and (expires_at is None or now < expires_at)
 
 
 # --- payment schedules ---------------------------------------------------------------------------
@@ -118,9 +260,14 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def grant_reference(grant_id: str) -> str:
+    """How people quote a grant: short, and the start of each of its payments' bank references."""
+    return f"GRANT-{grant_id.replace('-', '')[:8].upper()}"
+
+
 def payment_reference(grant_id: str, sequence: int) -> str:
     """What the grantee sees on their bank statement; short enough for a Bacs reference (18 characters)."""
-    return f"GRANT-{grant_id.replace('-', '')[:8].upper()}-{sequence}"[:18]
+    return f"{grant_reference(grant_id)}-{sequence}"[:18]
 
 
 # --- declines and retries ------------------------------------------------------------------------

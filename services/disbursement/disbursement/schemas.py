@@ -2,13 +2,13 @@
 answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disbursement.crypto import BankDetailsCipher
-from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentStatus
-from disbursement.store import Grant, Ledger, Payment
+from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
+from disbursement.store import Grant, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation, Signatory
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -26,14 +26,49 @@ class BankAccountIn(BaseModel):
         return BankAccount(self.account_name, self.sort_code, self.account_number)
 
 
-class AcceptOffer(BaseModel):
+PlainText = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class SignatoryIn(BaseModel):
+    """The person signing for the grantee organisation: their name and their role there."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[PlainText, Field(examples=["Ann Okafor"])]
+    position: Annotated[PlainText, Field(examples=["Chair of trustees"])]
+
+    def to_document(self) -> Signatory:
+        return Signatory(name=self.name, position=self.position)
+
+
+class ReplaceBankAccount(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bank_account: BankAccountIn
 
 
-class ReplaceBankAccount(AcceptOffer):
-    """The same body, and the same checks, as accepting an offer."""
+class AcceptOffer(ReplaceBankAccount):
+    """The bank account the grant is paid into, and who signs the offer's terms for the organisation."""
+
+    signatory: SignatoryIn
+
+
+class DeclineOffer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    signatory: SignatoryIn
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, examples=["We could not find match funding"])]
+
+
+class OfferTermsIn(BaseModel):
+    """A programme's offer terms. The template may use ``$programme_name``, ``$amount``, ``$schedule``,
+    ``$expires_on`` and ``$grant_reference``, filled in with each grant's own values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Annotated[str, Field(min_length=1, max_length=20_000)]
+    acceptance_days: Annotated[int, Field(ge=1, le=365, description="Whole days an offer stays open")]
+    reminder_days: Annotated[int, Field(ge=0, le=364, description="Days before it closes the grantee is reminded; 0: never")]
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -70,12 +105,31 @@ class PaymentView(BaseModel):
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
+    run_id: str | None = None
     history: list[HistoryEntryView] = []
 
     @classmethod
     def of(cls, payment: Payment) -> "PaymentView":
         fields = payment.model_dump(include=set(cls.model_fields) - {"due_date"})
         return cls(**fields, due_date=payment.due_at.date())
+
+
+class SignatoryView(BaseModel):
+    name: str
+    position: str
+
+
+class OfferTermsView(BaseModel):
+    programme_id: str
+    template: str
+    acceptance_days: int
+    reminder_days: int
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme_id: str, terms: OfferTerms) -> "OfferTermsView":
+        return cls(programme_id=programme_id, **terms.model_dump())
 
 
 class GrantView(BaseModel):
@@ -90,6 +144,14 @@ class GrantView(BaseModel):
     offered_at: datetime | None = None
     accepted_at: datetime | None = None
     bank_account: MaskedBankAccount | None = None
+    #: The offer's terms with the grant's own values, and when the offer lapses unless accepted.
+    terms: str | None = None
+    expires_at: datetime | None = None
+    signatory: SignatoryView | None = None
+    declined_reason: str | None = None
+    closed_at: datetime | None = None
+    on_hold: bool = False
+    ends_on: date | None = None
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
@@ -97,30 +159,118 @@ class GrantView(BaseModel):
 
     @classmethod
     def of(cls, grant: Grant, cipher: BankDetailsCipher, payments: list[Payment] | None = None) -> "GrantView":
-        fields = grant.model_dump(include=set(cls.model_fields) - {"bank_account", "payments"})
+        fields = grant.model_dump(include=set(cls.model_fields) - {"bank_account", "payments", "ends_on"})
         account = cipher.decrypt(grant.bank_account) if grant.bank_account else None
         return cls(
-            **fields,
+            **fields, ends_on=grant.ends_on.date() if grant.ends_on else None,
             bank_account=MaskedBankAccount(**account.masked()) if account else None,
             payments=[PaymentView.of(p) for p in payments] if payments is not None else None,
         )
 
 
 class LedgerView(BaseModel):
+    """A programme's statement: ``budget + returned = available + committed + paid``, always.
+
+    ``committed`` (also ``reserved``, its older name) is what the grants offered, accepted or paid
+    amount to, less what is paid; ``held`` is the part of it in payments finance holds; ``released``
+    what declined and lapsed offers gave back (in ``available`` again); ``returned`` the repayments
+    recorded (back in ``available``)."""
+
     programme_id: str
     name: str
     budget: Money
+    committed: Money
     reserved: Money
     paid: Money
+    released: Money
+    held: Money
+    returned: Money
     available: Money
 
     @classmethod
-    def of(cls, ledger: Ledger, available: int, paid: int, granted: int) -> "LedgerView":
-        """``budget = available + reserved + paid``: what the grants amount to, less what is paid, is
-        reserved; the buckets hold the rest."""
-        currency = ledger.budget.currency
+    def of(cls, ledger: Ledger, available: int, parts: dict[str, int]) -> "LedgerView":
+        def money(amount: int) -> Money:
+            return Money(amount=amount, currency=ledger.budget.currency)
+
+        committed = money(parts["granted"] - parts["paid"])
         return cls(
-            programme_id=ledger.id, name=ledger.name, budget=ledger.budget,
-            available=Money(amount=available, currency=currency), paid=Money(amount=paid, currency=currency),
-            reserved=Money(amount=granted - paid, currency=currency),
+            programme_id=ledger.id, name=ledger.name, budget=ledger.budget, committed=committed, reserved=committed,
+            paid=money(parts["paid"]), released=money(parts["released"]), held=money(parts["held"]),
+            returned=money(parts["returned"]), available=money(available),
         )  # fmt: skip
+
+
+class VariationIn(BaseModel):
+    """One variation: ``amount`` (with the new amount), ``end_date`` (with ``ends_on``) or ``cancellation``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["amount", "end_date", "cancellation"]
+    amount: Money | None = None
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _what_the_kind_needs(self) -> "VariationIn":
+        if (self.kind == "amount") != (self.amount is not None) or (self.kind == "end_date") != (self.ends_on is not None):
+            raise ValueError("an amount variation takes amount, an end date one takes ends_on, a cancellation neither")
+        return self
+
+
+class RepaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    amount: Money
+    reason: Annotated[str, Field(min_length=1, max_length=1_000, examples=["Unspent at the end of the project"])]
+
+
+class ApprovalView(BaseModel):
+    by: str
+    at: datetime
+
+
+class ExportView(BaseModel):
+    format: str
+    by: str
+    at: datetime
+    payments: int
+    sha256: str
+
+
+class ReconciliationView(BaseModel):
+    by: str
+    at: datetime
+    paid: int
+    failed: int
+    #: Rows for payments already recorded (the same file again): nothing changed.
+    unchanged: int
+    #: Rows for no payment of the run's file.
+    unmatched: int
+
+    @classmethod
+    def of(cls, reconciliation: Reconciliation) -> "ReconciliationView":
+        return cls(**reconciliation.model_dump())
+
+
+class PaymentRunView(BaseModel):
+    id: str
+    currency: str
+    total: Money
+    payment_ids: list[str]
+    status: PaymentRunStatus
+    approvals_needed: int
+    approvals: list[ApprovalView]
+    created_at: datetime
+    approved_at: datetime | None = None
+    #: Every bank file taken of it (who, when, format; never the content).
+    exports: list[ExportView] = []
+    reconciliations: list[ReconciliationView] = []
+    #: Filled in when one run is read; lists leave it out.
+    payments: list[PaymentView] | None = None
+
+    @classmethod
+    def of(cls, run: PaymentRun, payments: list[Payment] | None = None) -> "PaymentRunView":
+        fields = run.model_dump(include=set(cls.model_fields) - {"payments", "exports"})
+        exports = [ExportView(format=e.format, by=e.by, at=e.at, payments=len(e.payment_ids), sha256=e.sha256)
+                   for e in run.exports]  # fmt: skip
+        return cls(**fields, exports=exports,
+                   payments=[PaymentView.of(p) for p in payments] if payments is not None else None)

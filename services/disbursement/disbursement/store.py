@@ -24,7 +24,10 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from disbursement.domain import GrantStatus, HeldReason, ManualRetry, PaymentStatus
+from disbursement.domain import (
+    COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus,
+)  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
@@ -34,14 +37,27 @@ from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 
-#: Payments wait here to be sent: a scheduled one from its due time, a retrying one from the end of
-#: its back-off (``next_attempt_at`` either way); ``sending`` while a worker holds it.
+#: Payments wait here to be sent: an approved one (its run approved by finance) from its due time, a
+#: retrying one from the end of its back-off (``next_attempt_at`` either way); ``sending`` while a
+#: worker holds it. A ``scheduled`` payment is not in the queue: it waits for a run to be approved.
 PAYMENT_QUEUE = LeasedQueue(
-    collection="payments", ready=(PaymentStatus.SCHEDULED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
+    collection="payments", ready=(PaymentStatus.APPROVED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
 )
 
 
 # --- documents -----------------------------------------------------------------------------------
+
+
+class OfferTerms(Part):
+    """A programme's offer terms: the template every offer's terms are filled in from, how long an offer
+    stays open and how long before it closes the grantee is reminded."""
+
+    template: str = DEFAULT_OFFER_TERMS
+    acceptance_days: int = DEFAULT_ACCEPTANCE_DAYS
+    reminder_days: int = DEFAULT_REMINDER_DAYS
+    #: Who last set them (a subject id) and when; None for the defaults.
+    set_by: str | None = None
+    set_at: datetime | None = None
 
 
 class Ledger(Document):
@@ -54,6 +70,8 @@ class Ledger(Document):
     budget: Money
     payment_policy: PaymentPolicy
     opened_at: datetime
+    #: Ledgers opened before offers had terms read as the defaults.
+    offer_terms: OfferTerms = OfferTerms()
 
 
 class HistoryEntry(Part):
@@ -62,6 +80,13 @@ class HistoryEntry(Part):
     action: str
     by: str
     at: datetime
+
+
+class Signatory(Part):
+    """Who signed for the grantee organisation (their name and role there), as they typed it."""
+
+    name: str
+    position: str
 
 
 class ScheduleEntry(Part):
@@ -92,11 +117,25 @@ class Grant(Document):
     offered_at: datetime | None = None
     accepted_at: datetime | None = None
     accepted_by: str | None = None
+    #: The programme's terms filled in with this grant's values, as the signatory saw them.
+    terms: str | None = None
+    #: The end of the acceptance window, and when the grantee is reminded (None once reminded).
+    expires_at: datetime | None = None
+    remind_at: datetime | None = None
+    #: The person who signed for the organisation: accepting or declining.
+    signatory: Signatory | None = None
+    declined_reason: str | None = None
+    #: When it was declined or expired.
+    closed_at: datetime | None = None
     #: The Fernet token of the bank details (``crypto.BankDetailsCipher``), once the grantee gives them.
     bank_account: str | None = None
+    #: The grant's end date (the start of that day, UTC: BSON has no dates), once a variation sets it.
+    ends_on: datetime | None = None
     #: The budget buckets the award was reserved from (grants_shared.budget), to give it back if ever undone.
     reserved: list[dict[str, Any]] = []
     last_paid_at: datetime | None = None
+    #: Finance stopped paying it (its unsent payments are held) until they release it.
+    on_hold: bool = False
     version: int
     history: list[HistoryEntry] = []
 
@@ -130,8 +169,65 @@ class Payment(Document):
     last_failure_reason: str | None = None
     provider_reference: str | None = None
     sent_at: datetime | None = None
+    #: The payment run it was gathered into, once due (None again if it is held and released).
+    run_id: str | None = None
     created_at: datetime
     history: list[HistoryEntry] = []
+
+
+class Approval(Part):
+    by: str
+    at: datetime
+
+
+class Repayment(Document):
+    """Money a grantee paid back: recorded by finance, returned to the programme's budget."""
+
+    grant_id: str
+    programme_id: str
+    amount: Money
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class BankFileExport(Part):
+    """A bank file handed to a finance officer: who, when, which format, which payments (the first
+    export fixes them; a later one repeats the same file), and a digest of what they got."""
+
+    format: str
+    by: str
+    at: datetime
+    payment_ids: list[str]
+    sha256: str
+
+
+class Reconciliation(Part):
+    """A bank's reconciliation file read back: who gave it, when, and what it changed."""
+
+    by: str
+    at: datetime
+    paid: int
+    failed: int
+    unchanged: int
+    unmatched: int
+
+
+class PaymentRun(Document):
+    """Due payments gathered for finance to approve together: nothing in it is sent before it is
+    approved by as many different finance officers as its total needs."""
+
+    currency: str
+    total: Money
+    payment_ids: list[str]
+    status: PaymentRunStatus
+    approvals_needed: int
+    approvals: list[Approval] = []
+    created_at: datetime
+    approved_at: datetime | None = None
+    exports: list[BankFileExport] = []
+    reconciliations: list[Reconciliation] = []
+    version: int = 1
 
 
 class MaskedPayee(Part):
@@ -155,18 +251,30 @@ class SimulatedTransfer(Document):
 PERSONAL_DATA = (
     # A grant and its payments are financial records, kept for as long as the law asks: erasure takes
     # the person's name off them, and the bank details (the organisation's) stay with the payments.
-    PersonalData("grants", "accepted_by", {"accepted_by": PSEUDONYM}, withhold=("bank_account", "reserved"),
-                 about="Grant offers you accepted for your organisation (bank details not shown)"),  # fmt: skip
+    # The signatory is the one who accepted (or declined) in the grantee's own words: it goes with them.
+    PersonalData("grants", "accepted_by", {"accepted_by": PSEUDONYM, "signatory": None},
+                 withhold=("bank_account", "reserved"),
+                 about="Grant offers you accepted for your organisation, and who signed (bank details not shown)"),  # fmt: skip
     PersonalData("grants", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
                  withhold=("bank_account", "reserved"), about="What you did to grants, and when"),  # fmt: skip
     PersonalData("payments", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
                  about="What you did to payments, and when"),  # fmt: skip
+    # What finance officers did: approving runs, taking bank files, giving reconciliations, repayments.
+    PersonalData("payment_runs", "approvals.by", {"approvals.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Payment runs you approved"),  # fmt: skip
+    PersonalData("payment_runs", "exports.by", {"exports.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Bank files you took"),  # fmt: skip
+    PersonalData("payment_runs", "reconciliations.by", {"reconciliations.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Bank reconciliations you gave"),  # fmt: skip
+    PersonalData("repayments", "recorded_by", {"recorded_by": PSEUDONYM}, about="Repayments you recorded"),
+    PersonalData("ledgers", "offer_terms.set_by", {"offer_terms.set_by": PSEUDONYM}, about="Offer terms you set"),
 )
 
 #: What this service holds about an application that goes when its retention period ends: the bank
 #: details (every payment was made years before).
 APPLICATION_DATA = (
-    PersonalData("grants", "application_id", {"bank_account": None}, about="The bank details payments went to"),
+    PersonalData("grants", "application_id", {"bank_account": None, "signatory": None, "declined_reason": None},
+                 about="The bank details payments went to, who signed the offer and why it was declined"),  # fmt: skip
 )
 
 
@@ -177,6 +285,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.grants.create_index("application_id", unique=True)
     await db.grants.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.grants.create_index("organisation_id")
+    await db.grants.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])  # offers to expire
+    await db.grants.create_index([("status", ASCENDING), ("remind_at", ASCENDING)])  # offers to remind
     # Finance's lists of every grant, and of those in one status, oldest first.
     await db.grants.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
     await db.grants.create_index([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
@@ -184,6 +294,10 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
     await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
+    await db.payments.create_index("run_id")
+    await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+    await db.repayments.create_index("programme_id")
+    await db.repayments.create_index("grant_id")
 
 
 async def _page(
@@ -207,19 +321,59 @@ async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
 
 
 async def paid_and_granted(tx: Db, programme_id: str) -> tuple[int, int]:
-    """What the programme has paid (its sent payments) and what its grants amount to (those not held:
-    held ones reserve nothing), in minor units."""
+    """What the programme has paid (its sent payments) and what its grants amount to (those offered,
+    accepted or paid: held ones reserve nothing, declined and expired ones gave it back), in minor units."""
     paid = await tx.db.payments.aggregate([
         {"$match": {"programme_id": programme_id, "status": PaymentStatus.SENT}},
         {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
     ], session=tx.session)  # fmt: skip
     granted = await tx.db.grants.aggregate([
-        {"$match": {"programme_id": programme_id, "status": {"$ne": GrantStatus.HELD}}},
+        {"$match": {"programme_id": programme_id, "status": {"$in": list(COMMITTED_GRANT_STATUSES)}}},
         {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}},
     ], session=tx.session)  # fmt: skip
     paid_total = next(iter(await paid.to_list(None)), {}).get("total", 0)
     granted_total = next(iter(await granted.to_list(None)), {}).get("total", 0)
     return paid_total, granted_total
+
+
+async def _sum(collection: AsyncCollection, match: dict[str, Any], tx: Db) -> int:
+    cursor = await collection.aggregate(
+        [{"$match": match}, {"$group": {"_id": None, "total": {"$sum": "$amount.amount"}}}], session=tx.session
+    )
+    return int(next(iter(await cursor.to_list(None)), {}).get("total", 0))
+
+
+async def statement_parts(tx: Db, programme_id: str) -> dict[str, int]:
+    """What the programme's statement adds up, in minor units: paid (sent payments), granted (grants
+    offered, accepted or paid), released (offers declined or lapsed: given back), held (payments
+    finance holds: part of what is committed) and returned (repayments recorded)."""
+    of = {"programme_id": programme_id}
+    paid, granted = await paid_and_granted(tx, programme_id)
+    return {
+        "paid": paid, "granted": granted,
+        "released": await _sum(tx.db.grants, {**of, "status": {"$in": [GrantStatus.DECLINED, GrantStatus.EXPIRED]}}, tx),
+        "held": await _sum(tx.db.payments, {**of, "status": PaymentStatus.HELD}, tx),
+        "returned": await _sum(tx.db.repayments, of, tx),
+    }  # fmt: skip
+
+
+async def insert_repayment(tx: Db, repayment: "Repayment") -> None:
+    await tx.db.repayments.insert_one(repayment.to_doc(), session=tx.session)
+
+
+async def repaid_for_grant(tx: Db, grant_id: str) -> int:
+    return await _sum(tx.db.repayments, {"grant_id": grant_id}, tx)
+
+
+async def paid_for_grant(tx: Db, grant_id: str) -> int:
+    return await _sum(tx.db.payments, {"grant_id": grant_id, "status": PaymentStatus.SENT}, tx)
+
+
+async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:
+    result = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"offer_terms": terms.model_dump()}}, session=tx.session
+    )
+    return result.matched_count == 1
 
 
 # --- grants --------------------------------------------------------------------------------------
@@ -261,6 +415,13 @@ async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
     return result.modified_count == 1
 
 
+async def offers_due(tx: Db, field: str, now: datetime, limit: int) -> list[Grant]:
+    """Open offers whose ``field`` (``expires_at`` or ``remind_at``) has come, oldest first."""
+    query = {"status": GrantStatus.OFFERED, field: {"$lte": now}}
+    cursor = tx.db.grants.find(query, session=tx.session).sort(field, ASCENDING).limit(limit)
+    return [Grant.from_doc(doc) async for doc in cursor]
+
+
 async def note_payment_on_grant(tx: Db, grant_id: str, sent_at: datetime) -> None:
     """Write a sent payment's time on its grant. Two payments of one grant sent at once both write the
     grant first, so their transactions conflict and one retries, seeing the other (without this, each
@@ -286,7 +447,7 @@ async def payments_of_grant(tx: Db, grant_id: str) -> list[Payment]:
 
 
 async def unsent_payments(tx: Db, grant_id: str) -> int:
-    query = {"grant_id": grant_id, "status": {"$ne": PaymentStatus.SENT}}
+    query = {"grant_id": grant_id, "status": {"$nin": [PaymentStatus.SENT, PaymentStatus.CANCELLED]}}
     return await tx.db.payments.count_documents(query, session=tx.session)
 
 
@@ -319,11 +480,130 @@ async def restart_payment(tx: Db, payment: Payment, retry: ManualRetry, entry: H
     result = await tx.db.payments.update_one(
         {"_id": payment.id, "status": PaymentStatus.FAILED, "attempts": payment.attempts},
         {"$set": {"status": PaymentStatus.SCHEDULED, "due_at": retry.due_at, "next_attempt_at": retry.due_at,
-                  "retries": retry.retries, "attempts_before_retry": retry.attempts_before_retry},
+                  "retries": retry.retries, "attempts_before_retry": retry.attempts_before_retry,
+                  "run_id": None},  # a new run, approved again, sends it
          "$push": {"history": entry.model_dump()}},
         session=tx.session,
     )  # fmt: skip
     return result.modified_count == 1
+
+
+async def due_outside_runs(tx: Db, now: datetime, limit: int) -> list[Payment]:
+    """Scheduled payments whose due time has come and that no run holds yet, oldest due first."""
+    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None}
+    cursor = tx.db.payments.find(query, session=tx.session).sort("next_attempt_at", ASCENDING).limit(limit)
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def gather_into_run(tx: Db, run: PaymentRun) -> bool:
+    """Put the run's payments in it and store it; False if any of them was gathered, held or changed
+    meanwhile (the caller's transaction is then abandoned and tried again)."""
+    result = await tx.db.payments.update_many(
+        {"_id": {"$in": run.payment_ids}, "status": PaymentStatus.SCHEDULED, "run_id": None},
+        {"$set": {"run_id": run.id}}, session=tx.session,
+    )  # fmt: skip
+    if result.modified_count != len(run.payment_ids):
+        return False
+    await tx.db.payment_runs.insert_one(run.to_doc(), session=tx.session)
+    return True
+
+
+async def get_run(tx: Db, run_id: str) -> PaymentRun | None:
+    return PaymentRun.maybe(await tx.db.payment_runs.find_one({"_id": run_id}, session=tx.session))
+
+
+async def list_runs(tx: Db, status: PaymentRunStatus | None, limit: int, offset: int) -> tuple[list[PaymentRun], int]:
+    query: dict[str, Any] = {"status": status} if status else {}
+    docs, total = await _page(tx.db.payment_runs, query, limit, offset, [("created_at", ASCENDING), ("_id", ASCENDING)], tx)
+    return [PaymentRun.from_doc(d) for d in docs], total
+
+
+async def payments_of_run(tx: Db, run_id: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"run_id": run_id}, session=tx.session).sort([("grant_id", ASCENDING), ("sequence", ASCENDING)])
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def record_approval(tx: Db, run: PaymentRun, approval: Approval, approved: bool) -> bool:
+    """Add an approval to the run as it was read (its version): of two at once, one counts and the
+    other finds the run changed."""
+    fields: dict[str, Any] = {"version": run.version + 1}
+    if approved:
+        fields |= {"status": PaymentRunStatus.APPROVED, "approved_at": approval.at}
+    result = await tx.db.payment_runs.update_one(
+        {"_id": run.id, "status": PaymentRunStatus.AWAITING_APPROVAL, "version": run.version},
+        {"$push": {"approvals": approval.model_dump()}, "$set": fields}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
+
+
+async def approve_payments_of_run(tx: Db, run_id: str, now: datetime) -> int:
+    """The run's payments still scheduled (not held meanwhile) become approved: the runner takes them now."""
+    result = await tx.db.payments.update_many(
+        {"run_id": run_id, "status": PaymentStatus.SCHEDULED},
+        {"$set": {"status": PaymentStatus.APPROVED, "next_attempt_at": now}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count
+
+
+async def submit_to_bank(tx: Db, run_id: str, claim: str, now: datetime) -> None:
+    """The run's approved payments are in a bank file now: ``sending`` under the file's claim, which
+    only the bank's reconciliation settles (no runner takes them in bank-file mode)."""
+    await tx.db.payments.update_many(
+        {"run_id": run_id, "status": PaymentStatus.APPROVED},
+        {"$set": {"status": PaymentStatus.SENDING, "claim": claim, "claimed_at": now}}, session=tx.session,
+    )  # fmt: skip
+
+
+async def payments_by_ids(tx: Db, payment_ids: list[str]) -> list[Payment]:
+    cursor = tx.db.payments.find({"_id": {"$in": payment_ids}}, session=tx.session)
+    found = {doc["_id"]: Payment.from_doc(doc) async for doc in cursor}
+    return [found[pid] for pid in payment_ids if pid in found]
+
+
+async def sending_under(tx: Db, run_id: str, claim: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"run_id": run_id, "status": PaymentStatus.SENDING, "claim": claim},
+                                 session=tx.session).sort([("grant_id", ASCENDING), ("sequence", ASCENDING)])  # fmt: skip
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def note_on_run(tx: Db, run_id: str, field: str, entry: Part) -> None:
+    """Append an export or a reconciliation to the run's record (a $push: never lost to a race)."""
+    await tx.db.payment_runs.update_one({"_id": run_id}, {"$push": {field: entry.model_dump()}}, session=tx.session)
+
+
+async def set_payment_amount(tx: Db, payment: Payment, amount: int, entry: HistoryEntry) -> bool:
+    """A variable payment's new amount (cancelled at 0), only as it was read."""
+    changes: dict[str, Any] = {"amount.amount": amount}
+    if amount == 0:
+        changes |= {"status": PaymentStatus.CANCELLED, "next_attempt_at": None, "run_id": None}
+    result = await tx.db.payments.update_one(
+        {"_id": payment.id, "status": payment.status, "amount.amount": payment.amount.amount, "run_id": payment.run_id},
+        {"$set": changes, "$push": {"history": entry.model_dump()}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
+
+
+async def hold_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:
+    """Hold the payments ``query`` finds that are not claimed or finished; they leave their run."""
+    result = await tx.db.payments.update_many(
+        {**query, "status": {"$in": list(HOLDABLE)}},
+        {"$set": {"status": PaymentStatus.HELD, "run_id": None, "next_attempt_at": None},
+         "$push": {"history": entry.model_dump()}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count
+
+
+async def release_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -> int:
+    """Held payments back to scheduled, due again from their due time, for the next run."""
+    released = 0
+    async for doc in tx.db.payments.find({**query, "status": PaymentStatus.HELD}, session=tx.session):
+        result = await tx.db.payments.update_one(
+            {"_id": doc["_id"], "status": PaymentStatus.HELD},
+            {"$set": {"status": PaymentStatus.SCHEDULED, "next_attempt_at": doc["due_at"]},
+             "$push": {"history": entry.model_dump()}}, session=tx.session,
+        )  # fmt: skip
+        released += result.modified_count
+    return released
 
 
 # --- the simulated payment provider's own records ------------------------------------------------

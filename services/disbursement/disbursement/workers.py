@@ -1,4 +1,5 @@
-"""Background work: the payment runner, which pays what is due through the provider, never twice.
+"""Background work: the payment runner, which pays what is due through the provider, never twice;
+and the offer watcher, which lets offers lapse when their window closes and reminds grantees before.
 
 It works the payment queue (``store.PAYMENT_QUEUE``) with ``grants_shared.worker``: each payment is
 claimed in a transaction of its own before the provider is called, so two replicas never take the
@@ -25,7 +26,7 @@ from disbursement.store import Payment
 from grants_shared.clock import utcnow
 from grants_shared.service import Runtime
 from grants_shared.unit_of_work import Database
-from grants_shared.worker import Doc, LeasedWorker, Pace
+from grants_shared.worker import Doc, LeasedWorker, Pace, every
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,34 @@ class PaymentRunner(LeasedWorker[BankAccount]):
 
 
 async def pay_what_is_due(runtime: Runtime[Settings]) -> None:
+    if runtime.settings.payment_provider == "bank_file":
+        # Approved runs leave as bank files that finance exports; the bank's reconciliation settles them.
+        log.info("payments go by bank file: the payment runner does not run")
+        return
     provider = build_provider(runtime.settings, runtime.database)
     await PaymentRunner(runtime.database, provider).run()
 
 
-WORKERS = (pay_what_is_due,)
+async def close_and_remind_offers(database: Database[Settings]) -> int:
+    """One round over open offers: those whose window has closed expire (freeing their reservation),
+    those whose reminder is due are reminded. Each in a transaction of its own, so one bad grant does
+    not hold up the rest; the commands re-read the grant, so two replicas doing this at once act once."""
+    settings, now, done = database.settings, utcnow(), 0
+    for field, command in (("expires_at", commands.expire_offer), ("remind_at", commands.remind_of_offer)):
+        for grant in await store.offers_due(database, field, now, settings.offer_batch_size):
+            done += await database.transact(lambda tx, grant_id=grant.id: command(tx, grant_id))
+    return done
+
+
+async def gather_payment_runs(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.payment_run_gather_seconds,
+                lambda: database.transact(commands.gather_payment_runs), "payment run gatherer")  # fmt: skip
+
+
+async def watch_offers(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
+
+
+WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers)

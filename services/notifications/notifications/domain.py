@@ -9,7 +9,7 @@ import re
 from urllib.parse import quote
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,10 @@ class Template(StrEnum):
     GRANT_ACCEPTED = "grant_accepted"
     PAYMENT_SENT = "payment_sent"
     PAYMENT_FAILED = "payment_failed"
+    GRANT_OFFER_REMINDER = "grant_offer_reminder"
+    GRANT_OFFER_DECLINED = "grant_offer_declined"
+    GRANT_OFFER_EXPIRED = "grant_offer_expired"
+    GRANT_VARIED = "grant_varied"
     #: One email a day gathering a reviewer's or manager's messages (``preferences``).
     DAILY_DIGEST = "daily_digest"
     DECISION_MEETING_INVITATION = "decision_meeting_invitation"
@@ -294,12 +298,47 @@ def schedule_lines(schedule: Iterable[ScheduledAmount]) -> list[dict[str, Any]]:
 
 def grant_offered(
     app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money,
-    schedule: Sequence[ScheduledAmount],
+    schedule: Sequence[ScheduledAmount], expires_at: datetime | None = None,
 ) -> Notice:
     return _to_applicant(
         app, programme_name, Template.GRANT_OFFERED, page_of_grant(grant_id), grant_id,
         grant_id=grant_id, amount=format_money(amount), schedule=schedule_lines(schedule),
+        accept_by=last_day_of(expires_at) if expires_at else None,
     )
+
+
+def last_day_of(expires_at: datetime) -> str:
+    """An offer lapses at the start of the day after its last one: people are told the last day."""
+    return format_date((expires_at - timedelta(microseconds=1)).date())
+
+
+def grant_offer_reminder(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money, expires_at: datetime
+) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.GRANT_OFFER_REMINDER, page_of_grant(grant_id), grant_id,
+        amount=format_money(amount), accept_by=last_day_of(expires_at),
+    )
+
+
+def grant_varied(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, event_id: str, kind: str, amount: Money,
+    previous_amount: Money, ends_on: date | None,
+) -> Notice:
+    """Each variation is news of its own (``about`` names the event), told once however often it arrives."""
+    return _to_applicant(
+        app, programme_name, Template.GRANT_VARIED, page_of_grant(grant_id), f"{grant_id}:{event_id}",
+        kind=kind, amount=format_money(amount), previous_amount=format_money(previous_amount),
+        ends_on=format_date(ends_on) if ends_on else None,
+    )
+
+
+def grant_offer_closed(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money, declined: bool
+) -> Notice:
+    """The offer is gone: declined by the grantee's signatory, or lapsed unanswered."""
+    template = Template.GRANT_OFFER_DECLINED if declined else Template.GRANT_OFFER_EXPIRED
+    return _to_applicant(app, programme_name, template, page_of_grant(grant_id), grant_id, amount=format_money(amount))
 
 
 def grant_accepted(app: ApplicationRecord, programme_name: str | None, grant_id: str, amount: Money | None) -> Notice:

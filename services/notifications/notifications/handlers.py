@@ -23,7 +23,17 @@ from grants_shared.events import (
     Event,
     GrantAccepted,
     GrantOffered,
+    GrantOfferDeclined,
+    GrantRepaymentRecorded,
+    GrantVaried,
+    GrantOfferExpired,
+    GrantOfferReminder,
     PaymentFailed,
+    PaymentHeld,
+    PaymentReleased,
+    PaymentRunApproved,
+    PaymentRunAwaitingApproval,
+    PaymentRunExported,
     PaymentScheduled,
     PaymentSent,
     PersonErasureRequested,
@@ -116,7 +126,33 @@ async def on_grant_offered(event: Event[GrantOffered], tx: Tx) -> None:
     await commands.record_grant_offered(tx, data.grant_id, data.application_id, data.amount)
     await commands.tell_applicant(
         tx, event, data.application_id,
-        lambda app, programme: domain.grant_offered(app, programme, data.grant_id, data.amount, data.schedule),
+        lambda app, programme: domain.grant_offered(
+            app, programme, data.grant_id, data.amount, data.schedule, data.expires_at
+        ),
+    )  # fmt: skip
+
+
+async def on_grant_offer_reminder(event: Event[GrantOfferReminder], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_reminder(app, programme, data.grant_id, data.amount, data.expires_at),
+    )  # fmt: skip
+
+
+async def on_grant_offer_declined(event: Event[GrantOfferDeclined], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_closed(app, programme, data.grant_id, data.released, declined=True),
+    )  # fmt: skip
+
+
+async def on_grant_offer_expired(event: Event[GrantOfferExpired], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_offer_closed(app, programme, data.grant_id, data.released, declined=False),
     )  # fmt: skip
 
 
@@ -159,6 +195,38 @@ async def on_payment_scheduled(event: Event[PaymentScheduled], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
 
+async def on_grant_varied(event: Event[GrantVaried], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.grant_varied(
+            app, programme, data.grant_id, event.id, data.kind, data.amount, data.previous_amount, data.ends_on
+        ),
+    )  # fmt: skip
+
+
+async def on_payment_run_awaiting_approval(event: Event[PaymentRunAwaitingApproval], tx: Tx) -> None:
+    """Concerns no applicant or reviewer (finance sees runs on its pages): consumed for integrators."""
+
+
+async def on_payment_run_approved(event: Event[PaymentRunApproved], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_payment_run_exported(event: Event[PaymentRunExported], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_payment_held(event: Event[PaymentHeld], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it (a hold is finance's own business)."""
+
+
+async def on_payment_released(event: Event[PaymentReleased], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_grant_repayment_recorded(event: Event[GrantRepaymentRecorded], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
 async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
     await commands.erase_person(tx, event.data.request_id, event.data.person_id)
 
@@ -194,6 +262,16 @@ HANDLERS = {
         on_decision_meeting_called,
         on_grant_offered,
         on_grant_accepted,
+        on_grant_offer_reminder,
+        on_grant_offer_declined,
+        on_grant_offer_expired,
+        on_grant_varied,
+        on_grant_repayment_recorded,
+        on_payment_run_awaiting_approval,
+        on_payment_run_approved,
+        on_payment_run_exported,
+        on_payment_held,
+        on_payment_released,
         on_payment_sent,
         on_payment_failed,
         on_application_scored,

@@ -127,6 +127,25 @@ class Api:
         return response
 
 
+    async def post_raw(self, service: Service, path: str, content: bytes | None = None,
+                       content_type: str | None = None, **params: Any) -> httpx.Response:  # fmt: skip
+        """A POST whose body or answer is a file (a bank file out, a bank's CSV in), passed through."""
+        self.calls += 1
+        headers = {"traceparent": self.traceparent, **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+                   **({"Content-Type": content_type} if content_type else {})}  # fmt: skip
+        try:
+            response = await self.http.post(self._url(service, path), content=content, headers=headers,
+                                            params={k: v for k, v in params.items() if v is not None})  # fmt: skip
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable(f"{service} did not answer ({type(error).__name__})") from None
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"{service} answered {response.status_code}")
+        if response.status_code >= 400:
+            problem = response.json() if "json" in response.headers.get("content-type", "") else {}
+            raise ApiError(response.status_code, problem)
+        return response
+
+
 def api_for(request: Request) -> Api:
     """The page request's own client: the signed-in person's token (if any); its calls are counted."""
     api = Api(request.app.state.http, request.app.state.settings, token_of(request))

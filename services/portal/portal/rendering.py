@@ -32,7 +32,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         money=words.money, date=words.date, datetime=words.when, status=words.status, tag_colour=words.tag_colour,
-        kind=words.kind, pounds=words.pounds, event_words=words.event_words,
+        kind=words.kind, pounds=words.pounds, event_words=words.event_words, last_day=words.last_day,
     )
     return env
 

@@ -1,6 +1,6 @@
 """How things read on a page: money, dates and statuses in plain English."""
 
-from datetime import date as Day, datetime
+from datetime import date as Day, datetime, timedelta
 from typing import Any
 
 from grants_shared.money import Money, format_money, major_units
@@ -34,6 +34,9 @@ STATUS_WORDS = {
     "failed": "Failed",
     "declared": "Declared",
     "resolved": "Resolved",
+    "expired": "Offer lapsed",
+    "approved": "Approved",
+    "awaiting_approval": "Awaiting approval",
 }
 TAG_COLOURS = {
     "draft": "grey", "ineligible": "red", "withdrawn": "grey", "submitted": "blue", "under_review": "blue",
@@ -41,6 +44,7 @@ TAG_COLOURS = {
     "paid": "green", "open": "green", "closed": "grey", "failed": "red", "held": "orange", "sent": "green",
     "retrying": "yellow", "assigned": "grey", "completed": "green", "cancelled": "grey", "declared": "orange",
     "resolved": "grey", "awaiting_reviewers": "orange", "in_review": "blue", "scored": "purple", "decided": "green",
+    "expired": "grey", "approved": "blue", "awaiting_approval": "yellow",
 }
 
 
@@ -84,6 +88,15 @@ def when(value: Any) -> str:
     if isinstance(moment, datetime):
         return f"{moment.day} {moment:%B %Y} at {moment:%H:%M}"
     return f"{moment.day} {moment:%B %Y}"
+
+
+def last_day(value: Any) -> str:
+    """The last whole day before a deadline given as the moment it passes (an offer lapses at the start of
+    the day after its last one), written out as ``date`` writes it."""
+    moment = _moment(value)
+    if not isinstance(moment, datetime):
+        return date(moment)
+    return date((moment - timedelta(microseconds=1)).date())
 
 
 def status(value: str | None) -> str:

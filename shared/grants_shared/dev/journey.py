@@ -19,6 +19,8 @@ from grants_shared.settings import ServiceSettings
 
 DEMO_PROGRAMME = "Community suicide-prevention fund (demo)"
 MANAGER = "maya-manager"
+#: The finance officers who approve payment runs; a run above the threshold needs both.
+FINANCE_OFFICERS = ("femi-finance", "faith-finance")
 PANEL = ["reviewer-amara", "reviewer-ben", "reviewer-chen"]
 #: The demo's decision rule: its three experts by experience decide by majority, two of them a quorum.
 DECISION_RULE = {
@@ -180,8 +182,12 @@ class Journey:
         say(f"8. Disbursement offered grant {grant['id']}: {schedule}")
         accepted = self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", applicant, json={
             "bank_account": {"account_name": "Harrow Mens Shed", "sort_code": "20-00-00", "account_number": "55779911"},
+            "signatory": {"name": "Dev Patel", "position": "Treasurer"},
         }).json()
-        say(f"9. Grantee accepted the offer; bank account stored as {accepted['bank_account']['account_number']}")
+        say(f"9. Grantee's signatory accepted the offer; bank account stored as {accepted['bank_account']['account_number']}")
+        run = self.approve_payment_run(grant["id"])
+        say(f"   Finance approved payment run {run['id']} ({len(run['payment_ids'])} payments, "
+            f"£{run['total']['amount'] // 100:,}) by {', '.join(a['by'] for a in run['approvals'])}")
 
         timeline = self.until("the first payment", lambda: self._status_in(application_id, applicant, ("part_paid", "paid")))
         say(f"10. Payment sent; the applicant's application is now '{timeline['status']}'")
@@ -190,7 +196,7 @@ class Journey:
             applicant, {"application_awarded", "payment_sent"}))
         for item in inbox:
             say(f"    inbox: {item['subject']}")
-        say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
+        say("Journey complete: submitted, reviewed, decided, offered, accepted, approved by finance, paid, notified.")
         return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
                 "organisation_id": organisation_id, "applicant": person, "reviews": reviews,
                 "meeting_id": decided["meeting_id"]}
@@ -215,6 +221,30 @@ class Journey:
         return {**item, "meeting_id": meeting["id"]}
 
     # --- what the waits look at ---------------------------------------------------------------------
+
+    def approve_payment_run(self, grant_id: str) -> dict[str, Any]:
+        """Finance gathers what is due into a run and approves the run holding the grant's first payment
+        (with a second officer if its total needs one). Another journey may have gathered or approved the
+        same run first: a 409 from an approval that is no longer needed is no failure."""
+        first, second = (self.as_(officer, "finance_officer") for officer in FINANCE_OFFICERS)
+
+        def in_a_run() -> str | None:
+            self.call("POST", "disbursement", "/v1/payment-runs", first)
+            payments = self.call("GET", "disbursement", "/v1/payments", first, params={"grant_id": grant_id}).json()
+            return next((p["run_id"] for p in sorted(payments["items"], key=lambda p: p["sequence"]) if p["run_id"]), None)
+
+        run_id = self.until("the first payment to be gathered into a run", in_a_run)
+        for officer in (first, second):
+            run = self.call("GET", "disbursement", f"/v1/payment-runs/{run_id}", first).json()
+            if run["status"] == "approved":
+                return run
+            response = self.http.post(f"{self.urls['disbursement']}/v1/payment-runs/{run_id}/approve", headers=officer)
+            if response.status_code not in (200, 409):
+                raise JourneyFailed(f"approving payment run {run_id} answered {response.status_code}: {response.text}")
+        run = self.call("GET", "disbursement", f"/v1/payment-runs/{run_id}", first).json()
+        if run["status"] != "approved":
+            raise JourneyFailed(f"payment run {run_id} is still {run['status']} after two approvals")
+        return run
 
     def _assigned_reviews(self, application_id: str) -> list[dict[str, str]] | None:
         found = []

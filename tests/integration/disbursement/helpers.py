@@ -26,6 +26,8 @@ PANEL_DECISION = DecisionBasis(
 ORG = "org-hope-street"
 OTHER_ORG = "org-elsewhere"
 ACCOUNT = {"account_name": "Hope Street Peer Support", "sort_code": "12-34-56", "account_number": "31415926"}
+#: Who signs an offer's terms for the grantee organisation.
+SIGNATORY = {"name": "Ann Okafor", "position": "Chair of trustees"}
 
 
 def gbp(pence: int) -> Money:
@@ -100,10 +102,30 @@ async def offered_grant(bus: TestBus, application_id: str, amount: int, programm
 
 
 async def statement(client: httpx.AsyncClient, settings: ServiceSettings, programme_id: str = "prog-1") -> dict:
-    """The programme's ledger as finance reads it (budget, reserved, paid, available), checked to balance."""
+    """The programme's statement as finance reads it, checked to balance:
+    budget + returned = available + committed + paid."""
     answer = await client.get(f"/v1/programmes/{programme_id}/ledger", headers=finance(settings))
     assert answer.status_code == 200, answer.text
     ledger = answer.json()
-    parts = ledger["available"]["amount"] + ledger["reserved"]["amount"] + ledger["paid"]["amount"]
-    assert parts == ledger["budget"]["amount"], ledger
+    parts = ledger["available"]["amount"] + ledger["committed"]["amount"] + ledger["paid"]["amount"]
+    assert parts == ledger["budget"]["amount"] + ledger["returned"]["amount"], ledger
+    assert ledger["reserved"] == ledger["committed"] and ledger["held"]["amount"] <= ledger["committed"]["amount"]
     return ledger
+
+
+def second_finance(settings: ServiceSettings) -> dict[str, str]:
+    """Another finance officer: a run above the threshold needs two different ones."""
+    return bearer(settings, "fin-2", "finance_officer")
+
+
+async def approve_due_payments(client: httpx.AsyncClient, settings: ServiceSettings) -> list[dict]:
+    """Finance gathers what is due into runs and approves each (twice, by two officers, if it needs it)."""
+    gathered = await client.post("/v1/payment-runs", headers=finance(settings))
+    assert gathered.status_code == 200, gathered.text
+    approved = []
+    for run in gathered.json():
+        for officer in (finance, second_finance)[: run["approvals_needed"]]:
+            answer = await client.post(f"/v1/payment-runs/{run['id']}/approve", headers=officer(settings))
+            assert answer.status_code == 200, answer.text
+        approved.append(answer.json())
+    return approved

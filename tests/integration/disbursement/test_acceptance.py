@@ -10,6 +10,7 @@ from grants_shared.events import GrantAccepted, PaymentScheduled
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     ACCOUNT,
+    SIGNATORY,
     OTHER_ORG,
     applicant,
     disbursement,
@@ -39,7 +40,7 @@ async def test_accepting_schedules_the_payments_and_keeps_bank_details_encrypted
         await bus.publish(programme_opened(policy=policy))
         offer = await offered_grant(bus, "app-1", 250_000)
 
-        response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT},
+        response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                      headers=applicant(settings))
         assert response.status_code == 200, response.text
         body = response.json()
@@ -90,15 +91,15 @@ async def test_an_offer_is_accepted_once(settings: ServiceSettings, bus: TestBus
         offer = await offered_grant(bus, "app-1", 100_000)
         url = f"/v1/grants/{offer.grant_id}/accept"
         first, second = await asyncio.gather(
-            client.post(url, json={"bank_account": ACCOUNT}, headers=applicant(settings)),
-            client.post(url, json={"bank_account": {**ACCOUNT, "account_number": "99999999"}},
+            client.post(url, json={"bank_account": ACCOUNT, "signatory": SIGNATORY}, headers=applicant(settings)),
+            client.post(url, json={"bank_account": {**ACCOUNT, "account_number": "99999999"}, "signatory": SIGNATORY},
                         headers=applicant(settings)),
         )
         assert sorted([first.status_code, second.status_code]) == [200, 409]
         loser = first if first.status_code == 409 else second
         assert loser.headers["content-type"] == "application/problem+json"
         assert await runtime.db.payments.count_documents({"grant_id": offer.grant_id}) == 2
-        again = await client.post(url, json={"bank_account": ACCOUNT}, headers=applicant(settings))
+        again = await client.post(url, json={"bank_account": ACCOUNT, "signatory": SIGNATORY}, headers=applicant(settings))
         assert again.status_code == 409
 
 
@@ -109,7 +110,7 @@ async def test_the_events_an_acceptance_causes_carry_the_request_trace_and_the_g
     async with disbursement(settings) as (client, runtime):
         await bus.publish(programme_opened(policy=tranches((5_000, 30), (5_000, 60))))
         offer = await offered_grant(bus, "app-1", 100_000)
-        response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT},
+        response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                      headers={**applicant(settings), "traceparent": trace})
         assert response.status_code == 200, response.text
         caused = [*await bus.wait_for(GrantAccepted.type, grant_id=offer.grant_id),
@@ -125,10 +126,10 @@ async def test_a_stale_if_match_is_refused(settings: ServiceSettings, bus: TestB
         offer = await offered_grant(bus, "app-1", 100_000)
         read = await client.get(f"/v1/grants/{offer.grant_id}", headers=applicant(settings))
         assert read.headers["etag"] == '"1"'
-        stale = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT},
+        stale = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                   headers={**applicant(settings), "If-Match": '"7"'})
         assert stale.status_code == 412
-        fresh = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT},
+        fresh = await client.post(f"/v1/grants/{offer.grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                   headers={**applicant(settings), "If-Match": read.headers["etag"]})
         assert fresh.status_code == 200
 
@@ -138,7 +139,7 @@ async def test_only_the_grantee_organisation_can_accept(settings: ServiceSetting
         await bus.publish(programme_opened())
         offer = await offered_grant(bus, "app-1", 100_000)
         url = f"/v1/grants/{offer.grant_id}/accept"
-        body = {"bank_account": ACCOUNT}
+        body = {"bank_account": ACCOUNT, "signatory": SIGNATORY}
 
         assert (await client.post(url, json=body)).status_code == 401
         assert (await client.post(url, json=body, headers=applicant(settings, OTHER_ORG))).status_code == 404
@@ -178,7 +179,8 @@ async def test_bad_bank_details_are_refused_and_nothing_is_written(settings: Ser
         await bus.publish(programme_opened())
         offer = await offered_grant(bus, "app-1", 100_000)
         for bank_account in [*BAD_BANK_ACCOUNTS, None]:
-            body = {"bank_account": bank_account} if bank_account else {"bank_account": ACCOUNT, "extra": 1}
+            body = ({"bank_account": bank_account, "signatory": SIGNATORY} if bank_account
+                    else {"bank_account": ACCOUNT, "signatory": SIGNATORY, "extra": 1})
             response = await client.post(f"/v1/grants/{offer.grant_id}/accept", json=body,
                                          headers=applicant(settings))
             assert response.status_code == 422, bank_account

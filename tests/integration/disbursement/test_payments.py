@@ -14,6 +14,8 @@ from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     ACCOUNT,
+    SIGNATORY,
+    approve_due_payments,
     applicant,
     disbursement,
     finance,
@@ -28,9 +30,10 @@ from tests.support.waiting import eventually
 
 
 async def _accept(client, settings: ServiceSettings, grant_id: str, account: dict = ACCOUNT) -> dict:
-    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": account},
+    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": account, "signatory": SIGNATORY},
                                  headers=applicant(settings))
     assert response.status_code == 200, response.text
+    await approve_due_payments(client, settings)  # nothing is sent before finance approves its run
     return response.json()
 
 
@@ -167,6 +170,7 @@ async def test_two_runners_racing_for_the_same_payments_pay_each_once(settings: 
         await bus.wait_for(PaymentScheduled.type, count=2)
         yesterday = utcnow() - timedelta(days=1)
         await runtime.db.payments.update_many({}, {"$set": {"due_at": yesterday, "next_attempt_at": yesterday}})
+        await approve_due_payments(client, settings)
 
         runners = [PaymentRunner(runtime.database, SimulatedProvider(runtime.database)) for _ in range(2)]
         worked = await asyncio.gather(*(r.work_due() for r in runners))

@@ -8,6 +8,8 @@ from grants_shared.events import PaymentFailed, PaymentScheduled, PaymentSent
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     ACCOUNT,
+    SIGNATORY,
+    approve_due_payments,
     OTHER_ORG,
     applicant,
     disbursement,
@@ -26,9 +28,10 @@ NEW_ACCOUNT = {"account_name": "Hope Street Peer Support CIO", "sort_code": "20-
 
 
 async def _accept(client, settings: ServiceSettings, grant_id: str) -> dict:
-    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": ACCOUNT},
+    response = await client.post(f"/v1/grants/{grant_id}/accept", json={"bank_account": ACCOUNT, "signatory": SIGNATORY},
                                  headers=applicant(settings))
     assert response.status_code == 200, response.text
+    await approve_due_payments(client, settings)  # nothing is sent before finance approves its run
     return response.json()
 
 
@@ -78,6 +81,9 @@ async def test_a_failed_payment_is_paid_to_corrected_bank_details_after_finance_
         again = (await bus.wait_for(PaymentScheduled.type, count=2, payment_id=payment["id"]))[-1]
         assert again.data.due_date.isoformat() == retried["due_date"]
         assert again.data.amount.amount == 100_000 and again.data.grant_id == offer.grant_id
+        await asyncio.sleep(0.3)
+        assert bus.of_type(PaymentSent.type) == []  # a retried payment waits for a run approved again
+        await approve_due_payments(client, settings)
         [sent] = await bus.wait_for(PaymentSent.type, payment_id=payment["id"])
 
         # Exactly one transfer for this payment, under the retry's own key, to the new account.
@@ -119,6 +125,7 @@ async def test_a_retry_without_new_details_gets_a_fresh_attempt_budget_and_fails
 
         admin = bearer(settings, "admin-1", "admin")
         assert (await client.post(f"/v1/payments/{payment['id']}/retry", headers=admin)).status_code == 200
+        await approve_due_payments(client, settings)
         failures = await bus.wait_for(PaymentFailed.type, count=4, payment_id=payment["id"])
         assert [(f.data.attempt, f.data.will_retry) for f in failures[2:]] == [(3, True), (4, False)]
         stored = await runtime.db.payments.find_one({"_id": payment["id"]})
@@ -141,6 +148,7 @@ async def test_new_details_pay_the_payments_not_yet_sent_and_leave_sent_ones_alo
         yesterday = utcnow() - timedelta(days=1)
         await runtime.db.payments.update_one({"_id": later["id"]},
                                              {"$set": {"due_at": yesterday, "next_attempt_at": yesterday}})
+        await approve_due_payments(client, settings)
         await bus.wait_for(PaymentSent.type, payment_id=later["id"])
 
         transfers = {t["_id"]: t for t in await runtime.db.simulated_provider_transfers.find({}).to_list(None)}

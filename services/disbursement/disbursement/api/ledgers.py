@@ -1,22 +1,16 @@
-"""A programme's budget ledger, for finance and programme managers: reserved for grants, paid out,
-still available."""
+"""A programme's statement, for finance and programme managers: budget, committed, paid, released, held,
+returned and available; read in one transaction so that it balances whatever commits around it."""
 
 from fastapi import APIRouter
 
-from disbursement import store
+from disbursement import commands
 from disbursement.schemas import LedgerView
-from grants_shared import budget
-from grants_shared.api import DatabaseDep, FinanceOrManager, PathId
-from grants_shared.errors import NotFound
+from grants_shared.api import FinanceOrManager, PathId, Transact
 
 router = APIRouter(prefix="/v1/programmes", tags=["ledger"])
 
 
-@router.get("/{programme_id}/ledger", summary="A programme's budget: reserved for grants, paid out, still available")
-async def get_ledger(programme_id: PathId, caller: FinanceOrManager, database: DatabaseDep) -> LedgerView:
-    ledger = await store.get_ledger(database, programme_id)
-    left = await budget.available(database, programme_id)
-    if ledger is None or left is None:
-        raise NotFound(f"no ledger for programme {programme_id}")
-    paid, granted = await store.paid_and_granted(database, programme_id)
-    return LedgerView.of(ledger, left.amount, paid, granted)
+@router.get("/{programme_id}/ledger", summary="A programme's statement: committed, paid, released, held, returned, available")
+async def get_ledger(programme_id: PathId, caller: FinanceOrManager, transact: Transact) -> LedgerView:
+    ledger, available, parts = await transact(commands.statement, programme_id)
+    return LedgerView.of(ledger, available, parts)

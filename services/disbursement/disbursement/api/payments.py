@@ -1,4 +1,5 @@
-"""Payments, for finance: the list by grant and status, and putting a failed payment back in the queue."""
+"""Payments, for finance: the list by grant and status, putting a failed payment back in the queue,
+holding a payment and releasing it."""
 
 from fastapi import APIRouter
 
@@ -31,3 +32,15 @@ async def list_payments(
 )
 async def retry_payment(payment_id: PathId, caller: Finance, transact: Transact) -> PaymentView:
     return PaymentView.of(await transact(commands.retry_payment, caller, payment_id))
+
+
+@router.post("/{payment_id}/hold", summary="Hold a payment not yet being sent (finance)",
+             responses=problems(s409="The payment is being sent, sent, failed or held already"))  # fmt: skip
+async def hold_payment(payment_id: PathId, caller: Finance, transact: Transact) -> PaymentView:
+    return PaymentView.of(await transact(commands.hold_payment, caller, payment_id))
+
+
+@router.post("/{payment_id}/release", summary="Release a held payment into the next run (finance)",
+             responses=problems(s409="The payment is not held, or its grant is on hold"))  # fmt: skip
+async def release_payment(payment_id: PathId, caller: Finance, transact: Transact) -> PaymentView:
+    return PaymentView.of(await transact(commands.release_payment, caller, payment_id))

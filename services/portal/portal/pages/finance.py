@@ -29,16 +29,18 @@ PAGE_SIZE = 20
 #: The API's offset stops at 10,000 (grants_shared.api.MAX_OFFSET): no page beyond it.
 LAST_PAGE = 10_000 // PAGE_SIZE
 GRANT_STATUSES = {"held": "On hold", "offered": "Offered, not yet accepted", "accepted": "Accepted, being paid",
-                  "paid": "Paid in full"}  # fmt: skip
+                  "paid": "Paid in full", "declined": "Offer declined", "expired": "Offer lapsed"}  # fmt: skip
 #: Failed first: it is the one finance has to act on.
-PAYMENT_STATUSES = {"failed": "Failed", "retrying": "Retrying", "scheduled": "Scheduled", "sending": "Sending",
-                    "sent": "Sent"}  # fmt: skip
+PAYMENT_STATUSES = {"failed": "Failed", "retrying": "Retrying", "held": "Held by finance",
+                    "scheduled": "Scheduled (waiting for a run to be approved)", "approved": "Approved, to be sent",
+                    "sending": "Sending", "sent": "Sent"}  # fmt: skip
 HELD_REASONS = {
     "budget": "The programme's budget could not cover the award",
     "currency": "The award is in a different currency from the programme's budget",
 }
 ACTIONS = {"accepted": "Offer accepted", "bank_account_replaced": "Bank account changed",
-           "retried": "Tried again by finance"}  # fmt: skip
+           "retried": "Tried again by finance", "declined": "Offer declined", "expired": "Offer lapsed",
+           "held": "Held by finance", "released": "Released by finance"}  # fmt: skip
 
 
 def page_number(text: str) -> int:
@@ -118,12 +120,15 @@ async def _programme_name(api: Api, programme_id: str) -> str | None:
 
 
 @router.get("/finance/grants/{grant_id}", summary="One grant: its payments, bank account (masked) and history")
-async def grant(grant_id: str, request: Request, api: ApiDep, person: FinancePerson, retried: str = "") -> Response:
+async def grant(grant_id: str, request: Request, api: ApiDep, person: FinancePerson, retried: str = "",
+                done: str = "", refused: str = "") -> Response:  # fmt: skip
     shown = await api.get("disbursement", grant_path(grant_id))
     retried_payment = next((p for p in shown["payments"] or [] if p["id"] == retried), None)
+    # Holding and releasing are posted by pages/payment_runs.py, which comes back here with the outcome.
+    errors = {"hold": f"Not done: {refused}"} if refused else None
     return render(request, "finance/grant.jinja", grant=shown, reasons=HELD_REASONS, history=_history(shown),
                   programme_name=await _programme_name(api, shown["programme_id"]),
-                  retried=retried_payment)  # fmt: skip
+                  retried=retried_payment, done=done if done in ("hold", "release") else "", errors=errors)  # fmt: skip
 
 
 # --- payments ------------------------------------------------------------------------------------

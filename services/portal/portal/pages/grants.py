@@ -1,5 +1,6 @@
-"""A grantee's grant: the offer (how much, paid when), accepting it with the bank account it is paid
-into, and the payments as they go. Bank details are typed once and only ever shown masked."""
+"""A grantee's grant: the offer (how much, paid when, its terms and the day it lapses), accepting it
+with the person signing for the organisation and the bank account it is paid into, or declining it
+with a reason, and the payments as they go. Bank details are typed once and only ever shown masked."""
 
 from typing import Annotated
 
@@ -15,6 +16,9 @@ from portal.session import ApplicantPerson, CsrfChecked
 router = APIRouter(tags=["grants"])
 
 BANK_FIELDS = ("account_name", "sort_code", "account_number")
+#: Who signs the offer for the organisation; the API's body names them signatory.name and .position.
+SIGNATORY_FIELDS = ("signatory_name", "signatory_position")
+SIGNATORY_API = {"name": "signatory_name", "position": "signatory_position"}
 
 
 def grant_path(grant_id: str) -> str:
@@ -33,7 +37,20 @@ async def accept_page(grant_id: str, request: Request, api: ApiDep, person: Appl
     if answer.body["status"] != "offered":
         return see_other(f"/grants/{grant_id}")
     return render(request, "grants/accept.jinja", grant=answer.body, version=answer.version,
-                  values=dict.fromkeys(BANK_FIELDS, ""))  # fmt: skip
+                  values=dict.fromkeys(BANK_FIELDS + SIGNATORY_FIELDS, ""))  # fmt: skip
+
+
+def _signatory_errors(values: dict[str, str]) -> dict[str, str]:
+    errors = {}
+    if not values["signatory_name"].strip():
+        errors["signatory_name"] = "Enter the full name of the person signing for your organisation"
+    if not values["signatory_position"].strip():
+        errors["signatory_position"] = "Enter their role in your organisation, like chair or treasurer"
+    return errors
+
+
+def _signatory(values: dict[str, str]) -> dict[str, str]:
+    return {"name": values["signatory_name"].strip(), "position": values["signatory_position"].strip()}
 
 
 def _bank_errors(values: dict[str, str]) -> dict[str, str]:
@@ -53,8 +70,8 @@ def _bank_errors(values: dict[str, str]) -> dict[str, str]:
 async def accept(
     grant_id: str, request: Request, api: ApiDep, person: ApplicantPerson, version: Annotated[str, Form()] = ""
 ) -> Response:
-    values = forms.form_values(await request.form(), *BANK_FIELDS)
-    errors = _bank_errors(values)
+    values = forms.form_values(await request.form(), *BANK_FIELDS, *SIGNATORY_FIELDS)
+    errors = {**_signatory_errors(values), **_bank_errors(values)}
     if not errors:
         account = {
             "account_name": values["account_name"].strip(),
@@ -62,15 +79,55 @@ async def accept(
             "account_number": values["account_number"].replace(" ", ""),
         }
         try:
-            await api.post("disbursement", f"{grant_path(grant_id)}/accept", {"bank_account": account},
+            await api.post("disbursement", f"{grant_path(grant_id)}/accept",
+                           {"bank_account": account, "signatory": _signatory(values)},
                            version=int(version) if version.isdigit() else None)  # fmt: skip
             return see_other(f"/grants/{grant_id}")
         except ApiError as error:
             if error.status not in (409, 412, 422):
                 raise
-            errors = (forms.field_errors(error, {name: name for name in BANK_FIELDS}, "account_name")
-                      if error.status == 422 else {"account_name": error.detail})  # fmt: skip
+            fields = {**{name: name for name in BANK_FIELDS}, **SIGNATORY_API}
+            errors = (forms.field_errors(error, fields, "signatory_name")
+                      if error.status == 422 else {"signatory_name": error.detail})  # fmt: skip
     grant = await api.get("disbursement", grant_path(grant_id))
     # The numbers typed are not shown back: the person types them again.
+    kept = {name: values[name] for name in ("account_name", *SIGNATORY_FIELDS)}
     return render(request, "grants/accept.jinja", grant=grant, version=version, errors=errors,
-                  values={"account_name": values["account_name"], "sort_code": "", "account_number": ""})  # fmt: skip
+                  values={**kept, "sort_code": "", "account_number": ""})  # fmt: skip
+
+
+DECLINE_FIELDS = (*SIGNATORY_FIELDS, "reason")
+
+
+@router.get("/grants/{grant_id}/decline", summary="Decline the offer: who signs, and why")
+async def decline_page(grant_id: str, request: Request, api: ApiDep, person: ApplicantPerson) -> Response:
+    answer = await api.read("disbursement", grant_path(grant_id))
+    if answer.body["status"] != "offered":
+        return see_other(f"/grants/{grant_id}")
+    return render(request, "grants/decline.jinja", grant=answer.body, version=answer.version,
+                  values=dict.fromkeys(DECLINE_FIELDS, ""))  # fmt: skip
+
+
+@router.post("/grants/{grant_id}/decline", summary="Decline the offer", dependencies=[CsrfChecked])
+async def decline(
+    grant_id: str, request: Request, api: ApiDep, person: ApplicantPerson, version: Annotated[str, Form()] = ""
+) -> Response:
+    values = forms.form_values(await request.form(), *DECLINE_FIELDS)
+    errors = _signatory_errors(values)
+    if not values["reason"].strip():
+        errors["reason"] = "Enter why your organisation is declining the offer"
+    elif len(values["reason"].strip()) > 1_000:
+        errors["reason"] = "The reason must be 1,000 characters or fewer"
+    if not errors:
+        try:
+            await api.post("disbursement", f"{grant_path(grant_id)}/decline",
+                           {"signatory": _signatory(values), "reason": values["reason"].strip()},
+                           version=int(version) if version.isdigit() else None)  # fmt: skip
+            return see_other(f"/grants/{grant_id}")
+        except ApiError as error:
+            if error.status not in (409, 412, 422):
+                raise
+            errors = (forms.field_errors(error, {**SIGNATORY_API, "reason": "reason"}, "reason")
+                      if error.status == 422 else {"reason": error.detail})  # fmt: skip
+    grant = await api.get("disbursement", grant_path(grant_id))
+    return render(request, "grants/decline.jinja", grant=grant, version=version, errors=errors, values=values)
