@@ -7,6 +7,7 @@ not revealed. A change to what a person wrote checks the version they read (If-M
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import uuid4
 
 from pydantic import ValidationError
@@ -15,8 +16,9 @@ from applications import domain, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
-from applications.store import Application, Organisation, Programme, TimelineEntry
-from grants_shared.api import check_version
+from applications.store import Application, Organisation, Programme, ProgrammeForm, TimelineEntry
+from grants_shared import forms
+from grants_shared.api import Transactor, check_version
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
@@ -29,7 +31,7 @@ from grants_shared.events import (
     ProgrammeClosed,
     ProgrammeOpened,
 )
-from grants_shared.unit_of_work import Transaction
+from grants_shared.unit_of_work import Database, Transaction
 
 Tx = Transaction[Settings]
 
@@ -80,6 +82,27 @@ async def close_programme(tx: Tx, programme_id: str, version: int | None = None)
     closed = await _save_programme(tx, programme, status=ProgrammeStatus.CLOSED, closed_at=utcnow())
     await tx.emit(ProgrammeClosed(programme_id=closed.id))
     return closed
+
+
+async def publish_form(
+    tx: Tx, programme_id: str, definition: forms.FormDefinition, version: int
+) -> tuple[ProgrammeForm, Programme]:
+    """A new version of the programme's form, for applications started from now on: a version is
+    never changed, so an application already started keeps answering the one it began with."""
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_change_form(programme.status))
+    problems = forms.definition_problems(definition, [c.key for c in programme.criteria])
+    if problems:
+        raise RuleViolation("the form is not valid: " + "; ".join(problems),
+                            errors=[{"location": ["body"], "message": p, "type": "form"} for p in problems])  # fmt: skip
+    form = ProgrammeForm(
+        id=store.form_key(programme.id, programme.form_version + 1), programme_id=programme.id,
+        version=programme.form_version + 1, definition=definition, created_by=tx.actor or "system",
+        created_at=utcnow(),
+    )  # fmt: skip
+    await store.insert_form(tx, form)
+    return form, await _save_programme(tx, programme, form_version=form.version)
 
 
 async def _programme(tx: Tx, programme_id: str) -> Programme:
@@ -149,6 +172,7 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
         title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
         status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
+        form_version=programme.form_version,
         timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
                                 words=f"You started a draft application to {programme.name}.")],
     )  # fmt: skip
@@ -165,6 +189,106 @@ async def edit_application(
         raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
     changes = {name: getattr(patch, name) for name in patch.model_fields_set}
     return await _save_application(tx, application, "you were editing it", **changes)
+
+
+async def application_form(tx: Tx, application: Application) -> forms.FormDefinition | None:
+    """The form version the application answers (None: its programme asks no questions of its own)."""
+    if not application.form_version:
+        return None
+    form = await store.get_form(tx, application.programme_id, application.form_version)
+    if form is None:
+        raise NotFound(f"form version {application.form_version} of programme {application.programme_id} is missing")
+    return form.definition
+
+
+async def save_answers(
+    tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any], version: int
+) -> Application:
+    """Save some answers to a draft (an answer of null removes it): each must be valid, none is
+    required yet. Every problem is named at once, by question id."""
+    application = await _own_draft(tx, caller, application_id)
+    check_version(version, application.version)
+    form = await application_form(tx, application)
+    if form is None:
+        raise Conflict("this programme asks no questions of its own")
+    problems = [
+        forms.AnswerProblem(question_id=qid, message="Upload the file: a file is attached, not typed")
+        for qid, answer in answers.items()
+        if answer is not None and getattr(form.question(qid), "kind", None) == "file"
+    ]
+    merged = {**application.answers, **answers}
+    merged = {qid: answer for qid, answer in merged.items() if answer is not None}
+    problems += [p for p in forms.answer_problems(form, merged, complete=False) if p.question_id in answers]
+    _refuse_answers(problems, "some answers cannot be saved")
+    return await _save_application(tx, application, "you were answering", answers=merged)
+
+
+async def attach_file(
+    database: Database[Settings], transact: Transactor, caller: Caller, application_id: str, question_id: str,
+    filename: str, content: bytes, version: int | None,
+) -> Application:  # fmt: skip
+    """Answer a file question. GridFS cannot write inside a transaction, so the file is stored first
+    and the answer then recorded in one; a file whose answer was not recorded is deleted again, and
+    so is the file it replaces once the new one is recorded."""
+    application = await own_application(database, caller, application_id)  # type: ignore[arg-type]
+    form = await application_form(database, application)  # type: ignore[arg-type]
+    question = form.question(question_id) if form else None
+    if question is None or question.kind != "file":
+        raise NotFound(f"no file question {question_id} on this application's form")
+    content_type = forms.content_type_of(filename) or "application/octet-stream"
+    problem = forms.file_problem(question, content_type, len(content), content[:16])
+    _refuse_answers([forms.AnswerProblem(question_id=question_id, message=problem)] if problem else [],
+                    "the file cannot be attached")  # fmt: skip
+    attachment_id = await store.store_attachment(database, application.id, question_id, filename, content_type, content)
+    attachment = forms.Attachment(attachment_id=attachment_id, filename=filename, content_type=content_type,
+                                  size=len(content))  # type: ignore[arg-type]  # fmt: skip
+    try:
+        saved, replaced = await transact(_record_attachment, caller, application_id, question_id, attachment, version)
+    except BaseException:
+        await store.delete_attachment(database, attachment_id)
+        raise
+    if replaced:
+        await store.delete_attachment(database, replaced)
+    return saved
+
+
+async def _record_attachment(
+    tx: Tx, caller: Caller, application_id: str, question_id: str, attachment: forms.Attachment, version: int | None
+) -> tuple[Application, str | None]:
+    application = await _own_draft(tx, caller, application_id)
+    check_version(version, application.version)
+    previous = application.answers.get(question_id)
+    replaced = previous.get("attachment_id") if isinstance(previous, dict) else None
+    answers = {**application.answers, question_id: attachment.model_dump()}
+    return await _save_application(tx, application, "the file was being attached", answers=answers), replaced
+
+
+async def attachment_of(tx: Tx, application: Application, question_id: str) -> tuple[forms.Attachment, bytes]:
+    answer = application.answers.get(question_id)
+    try:
+        attachment = forms.Attachment.model_validate(answer)
+    except ValidationError:
+        raise NotFound(f"no file attached for {question_id}") from None
+    content = await store.read_attachment(tx, attachment.attachment_id)
+    if content is None:
+        raise NotFound(f"no file attached for {question_id}")
+    return attachment, content
+
+
+async def _own_draft(tx: Tx, caller: Caller, application_id: str) -> Application:
+    application = await own_application(tx, caller, application_id)
+    if application.status is not ApplicationStatus.DRAFT:
+        raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
+    return application
+
+
+def _refuse_answers(problems: list[forms.AnswerProblem], detail: str) -> None:
+    if problems:
+        raise RuleViolation(
+            f"{detail}: " + "; ".join(f"{p.question_id}: {p.message}" for p in problems),
+            errors=[{"location": ["body", "answers", p.question_id], "message": p.message, "type": "answer"}
+                    for p in problems],
+        )  # fmt: skip
 
 
 async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int | None) -> None:
@@ -186,6 +310,10 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     organisation = await store.get_organisation(tx, application.organisation_id)
     if organisation is None:
         raise Conflict(f"describe your organisation first: PUT /v1/organisations/{application.organisation_id}")
+    form = await application_form(tx, application)
+    if form is not None:
+        _refuse_answers(forms.answer_problems(form, application.answers, complete=True),
+                        "the application is not finished")  # fmt: skip
     other = await store.active_submission(tx, programme.id, organisation.id)
     now = utcnow()
     reasons = domain.eligibility_failures(
@@ -201,6 +329,8 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     contact = _event_contact(caller, application.contact)
     changes: dict[str, object] = {
         "submitted_at": now, "submitted_by": caller.subject, "organisation": organisation.summary(),
+        # What was answered to questions the group was not shown is not part of what it sent.
+        "answers": forms.answered(form, application.answers) if form else application.answers,
     }  # fmt: skip
     if reasons:
         event = await tx.emit(ApplicationIneligible(

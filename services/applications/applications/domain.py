@@ -221,6 +221,14 @@ def can_close(status: ProgrammeStatus) -> str | None:
     return None
 
 
+def can_change_form(status: ProgrammeStatus) -> str | None:
+    """A form may get a new version while the programme takes applications: those already started
+    keep the version they began with."""
+    if status is ProgrammeStatus.CLOSED:
+        return "the programme is closed; its form can no longer change"
+    return None
+
+
 def can_edit(status: ProgrammeStatus) -> str | None:
     if status is not ProgrammeStatus.DRAFT:
         return f"only a draft programme can be edited; this one is {status}"

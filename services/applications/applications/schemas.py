@@ -2,13 +2,14 @@
 and list; answers are built from stored documents with ``of``."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
-from applications.store import Application, Organisation, Programme
+from applications.store import Application, Organisation, Programme, ProgrammeForm
+from grants_shared import forms
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
 from grants_shared.money import Money
 
@@ -63,6 +64,9 @@ class ProgrammeView(ProgrammeTerms):
     updated_at: datetime
     opened_at: datetime | None = None
     closed_at: datetime | None = None
+    form_version: int = Field(
+        default=0, description="The form new applications answer (GET /v1/programmes/{id}/form); 0: none"
+    )
 
     @classmethod
     def of(cls, programme: Programme, manager: bool) -> "ProgrammeView":
@@ -70,6 +74,19 @@ class ProgrammeView(ProgrammeTerms):
         # Shown only while applications owns it: after opening, scoring may have changed it.
         proposed = programme.panel if manager and programme.status is domain.ProgrammeStatus.DRAFT else None
         return cls(**fields, panel=proposed)
+
+
+class ProgrammeFormView(forms.FormDefinition):
+    """One version of a programme's form."""
+
+    programme_id: str
+    version: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, form: ProgrammeForm) -> "ProgrammeFormView":
+        return cls(**form.definition.model_dump(), programme_id=form.programme_id, version=form.version,
+                   created_at=form.created_at)  # fmt: skip
 
 
 # --- organisations -------------------------------------------------------------------------------
@@ -125,6 +142,14 @@ class ApplicationPatch(BaseModel):
         return self
 
 
+class AnswersPatch(BaseModel):
+    """PUT /v1/applications/{id}/answers: answers to save (null removes one); the others are kept."""
+
+    model_config = _REQUEST
+
+    answers: Annotated[dict[forms.QuestionId, Any], Field(max_length=100)]
+
+
 class Withdrawal(BaseModel):
     model_config = _REQUEST
 
@@ -176,16 +201,26 @@ class ApplicationView(BaseModel):
     grant: GrantView | None
     paid: Money | None
     score: ScoreView | None = Field(description="Programme managers and admins only")
+    form_version: int = Field(description="The version of the programme's form this application answers (0: none)")
+    answers: dict[str, Any] = Field(description="Question id -> answer")
+    unfinished: list[forms.AnswerProblem] = Field(
+        default=[], description="A draft's answers still missing or invalid: what stops it being submitted"
+    )
 
     @classmethod
-    def of(cls, application: Application, manager: bool) -> "ApplicationView":
+    def of(
+        cls, application: Application, manager: bool, form: forms.FormDefinition | None = None
+    ) -> "ApplicationView":
         a = application
+        unfinished = (forms.answer_problems(form, a.answers, complete=True)
+                      if form is not None and a.status is domain.ApplicationStatus.DRAFT else [])  # fmt: skip
         return cls(
             **a.model_dump(include={
                 "id", "programme_id", "organisation_id", "title", "summary", "amount_requested", "contact",
                 "version", "created_at", "updated_at", "submitted_at", "ineligible_reasons", "withdrawn_at",
-                "withdrawal_reason",
+                "withdrawal_reason", "form_version", "answers",
             }),
+            unfinished=unfinished,
             status=domain.status_shown(a.status, manager),
             decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,

@@ -5,6 +5,10 @@
 - ``applications``: applications with their timeline and what downstream services told us.
 - ``active_submissions``: one document per (programme, organisation) with an application under
   consideration; its unique ``_id`` stops two concurrent submissions from both getting through.
+- ``forms``: every version of each programme's form, never changed once written (an application
+  answers the version it started on).
+- ``attachments.files`` / ``attachments.chunks``: the files applications attach (GridFS), each with
+  its application and question in its metadata.
 
 Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
 Replacements are conditional on the ``version`` that was read, so a stale or concurrent change never
@@ -15,6 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
+from bson import ObjectId
+from gridfs.asynchronous import AsyncGridFSBucket
+from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,6 +38,7 @@ from applications.domain import (
 )
 from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
+from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Db
 
@@ -51,6 +59,8 @@ class Programme(Document, ProgrammeTerms):
     updated_at: datetime
     opened_at: datetime | None = None
     closed_at: datetime | None = None
+    #: The version of the form new applications answer (0: the programme asks no questions of its own).
+    form_version: int = 0
 
     def terms(self) -> ProgrammeTerms:
         return ProgrammeTerms.model_validate(self.model_dump(include=set(ProgrammeTerms.model_fields)))
@@ -67,6 +77,20 @@ class Organisation(Document, OrganisationProfile):
 
     def summary(self) -> OrganisationSummary:
         return OrganisationSummary(id=self.id, name=self.name, kind=self.kind, area=self.area)
+
+
+class ProgrammeForm(Document):
+    """One version of a programme's form. ``_id`` is ``<programme id>|<version>``."""
+
+    programme_id: str
+    version: int
+    definition: FormDefinition
+    created_by: str
+    created_at: datetime
+
+
+def form_key(programme_id: str, version: int) -> str:
+    return f"{programme_id}|{version}"
 
 
 class TimelineEntry(Part):
@@ -133,6 +157,10 @@ class Application(Document):
     grant: GrantRecord | None = None
     payments: list[PaymentRecord] = []
     timeline: list[TimelineEntry] = []
+    #: The form version this application answers, pinned when it was started (0: no form).
+    form_version: int = 0
+    #: Question id -> answer (see grants_shared.forms); a draft holds partial answers.
+    answers: dict[str, Any] = {}
 
     @property
     def award(self) -> Money | None:
@@ -165,6 +193,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index([("organisation_id", ASCENDING), ("created_at", DESCENDING)])
     await db.applications.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.applications.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+    await db["attachments.files"].create_index([("metadata.application_id", ASCENDING)])
 
 
 # --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
@@ -210,6 +239,49 @@ async def insert_programme(tx: Db, programme: Programme) -> None:
 
 async def replace_programme(tx: Db, programme: Programme, read_version: int) -> bool:
     return await _replace(tx.db.programmes, programme, read_version, tx)
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+async def get_form(tx: Db, programme_id: str, version: int) -> ProgrammeForm | None:
+    doc = await tx.db.forms.find_one({"_id": form_key(programme_id, version)}, session=tx.session)
+    return ProgrammeForm.maybe(doc)
+
+
+async def insert_form(tx: Db, form: ProgrammeForm) -> None:
+    """Raises DuplicateKeyError if this version exists: versions are written once."""
+    await tx.db.forms.insert_one(form.to_doc(), session=tx.session)
+
+
+# --- attachments (GridFS) ------------------------------------------------------------------------
+
+
+def _attachments(tx: Db) -> AsyncGridFSBucket:
+    return AsyncGridFSBucket(tx.db, bucket_name="attachments")
+
+
+async def store_attachment(
+    tx: Db, application_id: str, question_id: str, filename: str, content_type: str, content: bytes
+) -> str:
+    metadata = {"application_id": application_id, "question_id": question_id, "content_type": content_type}
+    file_id = await _attachments(tx).upload_from_stream(filename, content, metadata=metadata, session=tx.session)
+    return str(file_id)
+
+
+async def read_attachment(tx: Db, attachment_id: str) -> bytes | None:
+    try:
+        stream = await _attachments(tx).open_download_stream(ObjectId(attachment_id), session=tx.session)
+    except NoFile:
+        return None
+    return await stream.read()
+
+
+async def delete_attachment(tx: Db, attachment_id: str) -> None:
+    try:
+        await _attachments(tx).delete(ObjectId(attachment_id), session=tx.session)
+    except NoFile:
+        pass  # already gone: deleting is what was wanted
 
 
 # --- organisations -------------------------------------------------------------------------------

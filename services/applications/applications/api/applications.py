@@ -73,7 +73,8 @@ async def get_application(
 ) -> ApplicationView:
     application = visible(caller, await store.get_application(database, application_id), application_id)
     set_etag(response, application.version)
-    return ApplicationView.of(application, manager=is_manager(caller))
+    form = await commands.application_form(database, application)  # type: ignore[arg-type]
+    return ApplicationView.of(application, manager=is_manager(caller), form=form)
 
 
 @router.patch(
