@@ -361,7 +361,7 @@ def file_problem(question: FileQuestion, content_type: str, size: int, head: byt
         if not signatures and b"\x00" in head:
             return f"The file must be a {allowed}; this one is not text"
     if size > question.max_bytes:
-        return f"The file must be smaller than {_size(question.max_bytes)}"
+        return f"The file must be smaller than {size_words(question.max_bytes)}"
     return None
 
 
@@ -376,7 +376,7 @@ def content_type_of(filename: str) -> str | None:
     }.get(extension)  # fmt: skip
 
 
-def _size(size: int) -> str:
+def size_words(size: int) -> str:
     return f"{size // (1024 * 1024)}MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)}KB"
 
 
