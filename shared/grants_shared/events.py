@@ -408,3 +408,25 @@ class NotificationDelivered(EventData):
     recipient_kind: Literal["applicant", "reviewer", "integrator"]
     answered_event_id: Id
     answered_event_type: ShortText
+
+
+# --- Applying is easy for small groups, and managers see who the programme reaches ---
+
+
+class ApplicationReturnedForCorrection(EventData):
+    """A submission broke some of the programme's eligibility rules while the programme still takes
+    applications, so it went back to the group as a draft to put right (every failed rule listed)
+    instead of ending there; ``grants.application.ineligible.v1`` is for one that can no longer be
+    corrected. The group may submit it again until ``closes_at``."""
+
+    type = "grants.application.returned_for_correction.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    title: ShortText
+    reasons: list[Reason]
+    closes_at: datetime
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]

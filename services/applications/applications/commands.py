@@ -24,6 +24,7 @@ from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
 from grants_shared.events import (
     ApplicationIneligible,
+    ApplicationReturnedForCorrection,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
@@ -167,6 +168,7 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
         raise NotFound(f"no programme {draft.programme_id}")
     if programme.status is not ProgrammeStatus.OPEN:
         raise Conflict("this programme is closed to new applications")
+    _refuse_amount(programme, draft.amount_requested)
     now = utcnow()
     application = Application(
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
@@ -188,7 +190,47 @@ async def edit_application(
     if application.status is not ApplicationStatus.DRAFT:
         raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
     changes = {name: getattr(patch, name) for name in patch.model_fields_set}
+    if patch.amount_requested is not None:
+        _refuse_amount(await _programme(tx, application.programme_id), patch.amount_requested)
     return await _save_application(tx, application, "you were editing it", **changes)
+
+
+def eligibility_terms(programme: Programme) -> domain.EligibilityTerms:
+    return domain.EligibilityTerms(
+        status=programme.status, opens_at=programme.opens_at, closes_at=programme.closes_at,
+        currency=programme.budget.currency, maximum_award=programme.maximum_award, eligibility=programme.eligibility,
+    )  # fmt: skip
+
+
+def _refuse_amount(programme: Programme, amount: object) -> None:
+    """The currency and the maximum are checked as soon as an amount is written, not only at submission."""
+    failures = domain.amount_failures(eligibility_terms(programme), amount, draft=True)  # type: ignore[arg-type]
+    if failures:
+        raise RuleViolation(
+            " ".join(f.message for f in failures),
+            errors=[{"location": ["body", "amount_requested"], "message": f.message, "type": f.code} for f in failures],
+        )
+
+
+async def eligibility_now(tx: Tx, application: Application) -> list[domain.Reason] | None:
+    """What a draft breaks of the programme's rules as it stands (an amount not yet given is not a
+    failure yet); None once it is no longer a draft (its reasons are kept as they were found)."""
+    if application.status is not ApplicationStatus.DRAFT:
+        return None
+    programme = await _programme(tx, application.programme_id)
+    organisation = await store.get_organisation(tx, application.organisation_id)
+    if organisation is None:
+        return None
+    other = await store.active_submission(tx, programme.id, organisation.id)
+    return domain.eligibility_failures(
+        eligibility_terms(programme), _applicant(organisation), application.amount_requested, utcnow(),
+        already_applied=other is not None and other != application.id, draft=True,
+    )  # fmt: skip
+
+
+def _applicant(organisation: Organisation) -> domain.ApplicantOrganisation:
+    return domain.ApplicantOrganisation(kind=organisation.kind, area=organisation.area,
+                                        annual_income=organisation.annual_income)  # fmt: skip
 
 
 async def application_form(tx: Tx, application: Application) -> forms.FormDefinition | None:
@@ -301,7 +343,9 @@ async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int
 
 
 async def submit_application(tx: Tx, caller: Caller, application_id: str, version: int | None) -> Application:
-    """Check every eligibility rule; the application is then submitted, or ineligible with the reasons."""
+    """Check every answer, then every eligibility rule: the application is submitted; or, breaking a
+    rule while the programme takes applications, returned to the group as a draft with the reasons;
+    or, once it no longer does, ineligible with them."""
     application = await own_application(tx, caller, application_id)
     check_version(version, application.version)
     if application.status is not ApplicationStatus.DRAFT:
@@ -316,15 +360,10 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
                         "the application is not finished")  # fmt: skip
     other = await store.active_submission(tx, programme.id, organisation.id)
     now = utcnow()
+    terms = eligibility_terms(programme)
     reasons = domain.eligibility_failures(
-        domain.EligibilityTerms(
-            status=programme.status, opens_at=programme.opens_at, closes_at=programme.closes_at,
-            currency=programme.budget.currency, maximum_award=programme.maximum_award,
-            eligibility=programme.eligibility,
-        ),
-        domain.ApplicantOrganisation(kind=organisation.kind, area=organisation.area,
-                                     annual_income=organisation.annual_income),
-        application.amount_requested, now, already_applied=other is not None and other != application.id,
+        terms, _applicant(organisation), application.amount_requested, now,
+        already_applied=other is not None and other != application.id,
     )  # fmt: skip
     contact = _event_contact(caller, application.contact)
     changes: dict[str, object] = {
@@ -332,7 +371,16 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
         # What was answered to questions the group was not shown is not part of what it sent.
         "answers": forms.answered(form, application.answers) if form else application.answers,
     }  # fmt: skip
-    if reasons:
+    if reasons and domain.correctable(terms, now):
+        event = await tx.emit(ApplicationReturnedForCorrection(
+            application_id=application.id, programme_id=programme.id, title=application.title, reasons=reasons,
+            closes_at=programme.closes_at, contact=contact,
+        ))  # fmt: skip
+        # Still a draft the group can change and submit again: nothing of it was sent anywhere.
+        changes = {"ineligible_reasons": reasons}
+        words = domain.words_returned(reasons, programme.closes_at)
+        entry = TimelineEntry(id=event.id, at=now, kind="returned_for_correction", words=words)
+    elif reasons:
         event = await tx.emit(ApplicationIneligible(
             application_id=application.id, programme_id=programme.id, title=application.title,
             reasons=reasons, contact=contact,
@@ -346,7 +394,7 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
             title=application.title, summary=application.summary,
             amount_requested=application.amount_requested, contact=contact, submitted_at=now,
         ))  # fmt: skip
-        changes["status"] = ApplicationStatus.SUBMITTED
+        changes |= {"status": ApplicationStatus.SUBMITTED, "ineligible_reasons": []}
         words = domain.words_submitted(programme.name, application.amount_requested)
         entry = TimelineEntry(id=event.id, at=now, kind="submitted", words=words)
     changes["timeline"] = [*application.timeline, entry]

@@ -263,72 +263,106 @@ def eligibility_failures(
     amount_requested: Money,
     now: datetime,
     already_applied: bool,
+    draft: bool = False,
 ) -> list[Reason]:
-    """Every rule the application breaks (not just the first), so the applicant can fix them all at once."""
-    failures: list[Reason] = []
+    """Every rule the application breaks (not just the first), so the applicant can fix them all at once.
+    ``draft``: as a draft stands, where an amount not yet given (zero) is not a failure yet."""
+    failures = [
+        *window_failures(programme, now), *organisation_failures(programme.eligibility, organisation),
+        *amount_failures(programme, amount_requested, draft),
+    ]  # fmt: skip
+    if already_applied:
+        failures.append(_reason(
+            "duplicate_application",
+            "Your organisation already has an application to this programme; withdraw it before applying again.",
+        ))  # fmt: skip
+    return failures
 
-    def fail(code: str, message: str) -> None:
-        failures.append(Reason(code=code, message=_short(message)))
 
+def window_failures(programme: EligibilityTerms, now: datetime) -> list[Reason]:
+    """Whether the programme takes applications now."""
     if programme.status != "open":
-        fail("programme_not_open", "The programme is not open for applications.")
-    elif now < programme.opens_at:
-        fail("programme_not_open", f"The programme opens for applications on {_when(programme.opens_at)}.")
-    elif now >= programme.closes_at:
-        fail("programme_not_open", f"The programme closed for applications on {_when(programme.closes_at)}.")
+        return [_reason("programme_not_open", "The programme is not open for applications.")]
+    if now < programme.opens_at:
+        return [_reason("programme_not_open", f"The programme opens for applications on {_when(programme.opens_at)}.")]
+    if now >= programme.closes_at:
+        return [_reason("programme_not_open", f"The programme closed for applications on {_when(programme.closes_at)}.")]
+    return []
 
-    rules = programme.eligibility
+
+def organisation_failures(rules: EligibilityRules, organisation: ApplicantOrganisation) -> list[Reason]:
+    """The rules about who the group is: anyone can check these before writing a word (a public check)."""
+    failures: list[Reason] = []
     if rules.organisation_kinds and organisation.kind not in rules.organisation_kinds:
-        fail(
+        failures.append(_reason(
             "organisation_kind_not_eligible",
             f"This programme funds {_either(kind_words(k) for k in rules.organisation_kinds)}; "
             f"your organisation is registered as {_article(kind_words(organisation.kind))}.",
-        )
-
+        ))  # fmt: skip
     if rules.areas_served and not serves_area(rules.areas_served, organisation.area):
-        fail(
+        failures.append(_reason(
             "area_not_served",
             f"Your organisation's area, {organisation.area}, is not one this programme serves "
             f"({_either(rules.areas_served)}).",
-        )
-
+        ))  # fmt: skip
     ceiling = rules.max_annual_income
     income = organisation.annual_income
     if ceiling is not None:
         if income.currency != ceiling.currency:
-            fail(
+            failures.append(_reason(
                 "income_currency_mismatch",
                 f"Your annual income is given in {income.currency} but this programme's income limit is in "
                 f"{ceiling.currency}; update your organisation's profile.",
-            )
+            ))  # fmt: skip
         elif income.amount > ceiling.amount:
-            fail(
+            failures.append(_reason(
                 "income_above_ceiling",
                 f"This programme funds organisations with an annual income of up to {plain_money(ceiling)}; "
                 f"yours is {plain_money(income)}.",
-            )
+            ))  # fmt: skip
+    return failures
 
-    if amount_requested.amount <= 0:
-        fail("amount_not_positive", "The amount requested must be more than zero.")
+
+def amount_failures(programme: EligibilityTerms, amount_requested: Money, draft: bool = False) -> list[Reason]:
+    """The rules about the amount. A draft may leave it at zero (not yet answered); its currency and
+    the maximum are checked from the start, so a group does not write to the end to hear of them."""
+    failures: list[Reason] = []
+    if amount_requested.amount <= 0 and not (draft and amount_requested.amount == 0):
+        failures.append(_reason("amount_not_positive", "The amount requested must be more than zero."))
     if amount_requested.currency != programme.currency:
-        fail(
+        failures.append(_reason(
             "currency_mismatch",
             f"You asked for an amount in {amount_requested.currency}, but this programme makes grants in "
             f"{programme.currency}.",
-        )
+        ))  # fmt: skip
     elif amount_requested.amount > programme.maximum_award.amount:
-        fail(
+        failures.append(_reason(
             "amount_above_maximum",
             f"The largest grant this programme makes is {plain_money(programme.maximum_award)}; "
             f"you asked for {plain_money(amount_requested)}.",
-        )
-
-    if already_applied:
-        fail(
-            "duplicate_application",
-            "Your organisation already has an application to this programme; withdraw it before applying again.",
-        )
+        ))  # fmt: skip
     return failures
+
+
+def eligibility_check(
+    programme: EligibilityTerms, organisation: ApplicantOrganisation, amount_requested: Money | None, now: datetime
+) -> list[Reason]:
+    """Eligibility before effort: a group's facts (and, if it knows it, the amount it would ask for)
+    against the programme's rules, for anyone to try before starting an application."""
+    failures = [*window_failures(programme, now), *organisation_failures(programme.eligibility, organisation)]
+    if amount_requested is not None:
+        failures += amount_failures(programme, amount_requested)
+    return failures
+
+
+def correctable(programme: EligibilityTerms, now: datetime) -> bool:
+    """A submission that breaks the rules goes back to the group as a draft to put right while the
+    programme still takes applications; after it closes, it is ineligible for good."""
+    return programme.status == "open" and now < programme.closes_at
+
+
+def _reason(code: str, message: str) -> Reason:
+    return Reason(code=code, message=_short(message))
 
 
 def serves_area(areas_served: Iterable[str], area: str) -> bool:
@@ -427,6 +461,12 @@ def words_submitted(programme_name: str, amount: Money) -> str:
 def words_ineligible(reasons: Sequence[Reason]) -> str:
     listed = " ".join(r.message for r in reasons)
     return f"Your application does not meet this programme's rules, so it will not go to the panel. {listed}"
+
+
+def words_returned(reasons: Sequence[Reason], closes_at: datetime) -> str:
+    listed = " ".join(r.message for r in reasons)
+    return (f"Your application does not yet meet this programme's rules, so we have returned it to you as a draft "
+            f"to put right. {listed} You can submit it again until {_when(closes_at)}.")  # fmt: skip
 
 
 def words_withdrawn(reason: str) -> str:

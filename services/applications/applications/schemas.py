@@ -89,6 +89,22 @@ class ProgrammeFormView(forms.FormDefinition):
                    created_at=form.created_at)  # fmt: skip
 
 
+class EligibilityCheck(BaseModel):
+    """POST /v1/programmes/{id}/eligibility: a group's facts, as it would describe itself."""
+
+    model_config = _REQUEST
+
+    kind: domain.OrganisationKind
+    area: domain.AreaName
+    annual_income: Money
+    amount_requested: Money | None = None
+
+
+class EligibilityAnswer(BaseModel):
+    eligible: bool
+    failures: list[Reason] = Field(description="Every rule the group's facts break, in plain words")
+
+
 # --- organisations -------------------------------------------------------------------------------
 
 
@@ -206,10 +222,16 @@ class ApplicationView(BaseModel):
     unfinished: list[forms.AnswerProblem] = Field(
         default=[], description="A draft's answers still missing or invalid: what stops it being submitted"
     )
+    eligibility: list[Reason] | None = Field(
+        default=None,
+        description="A draft's eligibility as it stands now: every rule it breaks (empty: none). Null once submitted; "
+        "ineligible_reasons keeps what its last submission was told",
+    )
 
     @classmethod
     def of(
-        cls, application: Application, manager: bool, form: forms.FormDefinition | None = None
+        cls, application: Application, manager: bool, form: forms.FormDefinition | None = None,
+        eligibility: list[Reason] | None = None,
     ) -> "ApplicationView":
         a = application
         unfinished = (forms.answer_problems(form, a.answers, complete=True)
@@ -220,7 +242,7 @@ class ApplicationView(BaseModel):
                 "version", "created_at", "updated_at", "submitted_at", "ineligible_reasons", "withdrawn_at",
                 "withdrawal_reason", "form_version", "answers",
             }),
-            unfinished=unfinished,
+            unfinished=unfinished, eligibility=eligibility,
             status=domain.status_shown(a.status, manager),
             decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,

@@ -23,7 +23,13 @@ from typing import Any, Literal
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
-from grants_shared.events import ApplicationIneligible, ApplicationSubmitted, Event, NotificationDelivered
+from grants_shared.events import (
+    ApplicationIneligible,
+    ApplicationReturnedForCorrection,
+    ApplicationSubmitted,
+    Event,
+    NotificationDelivered,
+)
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
@@ -76,13 +82,18 @@ async def record_programme_closed(tx: Tx, programme_id: str, at: datetime) -> No
     await store.record_programme_closed(tx, programme_id, at)
 
 
-async def introduce_application(tx: Tx, event: Event[ApplicationSubmitted] | Event[ApplicationIneligible]) -> None:
+async def introduce_application(
+    tx: Tx,
+    event: Event[ApplicationSubmitted] | Event[ApplicationIneligible] | Event[ApplicationReturnedForCorrection],
+) -> None:
     """Keep what later events need to find the person an application is about."""
     data = event.data
-    status: Literal["submitted", "ineligible"] = "ineligible"
-    organisation_name = None  # an ineligible application's event does not name the organisation
+    status: Literal["submitted", "ineligible", "returned_for_correction"] = "ineligible"
+    organisation_name = None  # an ineligible (or returned) application's event does not name the organisation
     if isinstance(data, ApplicationSubmitted):
         status, organisation_name = "submitted", data.organisation.name
+    elif isinstance(data, ApplicationReturnedForCorrection):
+        status = "returned_for_correction"
     person = data.contact
     contact = ApplicationContact(person_id=person.person_id, name=person.name, email=str(person.email))
     await store.save_application(tx, Application(

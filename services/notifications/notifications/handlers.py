@@ -14,6 +14,7 @@ from grants_shared.consumer import Handler, registry
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationIneligible,
+    ApplicationReturnedForCorrection,
     ApplicationScored,
     ApplicationSubmitted,
     ApplicationWithdrawn,
@@ -56,6 +57,15 @@ async def on_application_ineligible(event: Event[ApplicationIneligible], tx: Tx)
     await commands.tell_applicant(
         tx, event, data.application_id,
         lambda app, programme: domain.application_ineligible(app, programme, data.reasons),
+    )  # fmt: skip
+
+
+async def on_application_returned_for_correction(event: Event[ApplicationReturnedForCorrection], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.application_returned(app, programme, data.reasons, data.closes_at, event.id),
     )  # fmt: skip
 
 
@@ -155,6 +165,7 @@ HANDLERS = {
         on_programme_closed,
         on_application_submitted,
         on_application_ineligible,
+        on_application_returned_for_correction,
         on_application_withdrawn,
         on_review_assigned,
         on_application_decided,

@@ -74,7 +74,8 @@ async def get_application(
     application = visible(caller, await store.get_application(database, application_id), application_id)
     set_etag(response, application.version)
     form = await commands.application_form(database, application)  # type: ignore[arg-type]
-    return ApplicationView.of(application, manager=is_manager(caller), form=form)
+    eligibility = await commands.eligibility_now(database, application)  # type: ignore[arg-type]
+    return ApplicationView.of(application, manager=is_manager(caller), form=form, eligibility=eligibility)
 
 
 @router.patch(
