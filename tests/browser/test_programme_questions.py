@@ -139,3 +139,62 @@ def test_a_group_answers_the_programmes_own_questions_without_javascript(
     page.go_back()
     page.get_by_role("button", name="Submit application").click()
     expect(page.get_by_role("heading", name="Application submitted")).to_be_visible()
+
+
+def test_anyone_checks_the_rules_first_and_a_submission_that_breaks_them_comes_back_to_correct(
+    no_js_context: BrowserContext, platform: Platform
+) -> None:
+    journey = Journey(platform.urls, say=lambda _: None)
+    manager = journey.as_(MANAGER, "programme_manager")
+    body = demo_programme() | {"name": f"Brent only small grants {uuid4().hex[:6]}"}
+    body["eligibility"] = {**body["eligibility"], "areas_served": ["Brent"]}
+    created = journey.call("POST", "applications", "/v1/programmes", manager, expect=201, json=body).json()
+    programme = journey.call("POST", "applications", f"/v1/programmes/{created['id']}/open", manager).json()
+    a_programme_with_questions(platform)  # Sam's profile, whatever ran before
+
+    page = no_js_context.new_page()
+    page.goto(f"{platform.portal}/programmes/{programme['id']}")
+    page.get_by_role("link", name="Check whether your group can apply").click()
+    scan(page, platform)
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("Select the kind of organisation you are")
+    scan(page, platform)
+    page.get_by_label("Faith group").check()
+    page.get_by_label("Where does your organisation work?").fill("Leeds")
+    page.get_by_label("Yearly income").fill("40,000")
+    page.get_by_label("How much would you ask for? (optional)").fill("20000")
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your group cannot apply yet")
+    expect(page.get_by_text("Your organisation's area, Leeds, is not one this programme serves (Brent).")).to_be_visible()
+    expect(page.get_by_text("The largest grant this programme makes is £10,000.00; you asked for £20,000.00.")).to_be_visible()
+    scan(page, platform)
+    page.get_by_role("link", name="Check again").first.click()
+    page.get_by_label("Community or voluntary group (not registered)").check()
+    page.get_by_label("Where does your organisation work?").fill("brent")
+    page.get_by_label("Yearly income").fill("40000")
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your group can apply")
+    scan(page, platform)
+
+    # Sam's group works in Harrow: its draft says so before anything is sent, and a submission comes back
+    sign_in(page, platform, "Sam Okafor")
+    page.goto(f"{platform.portal}/programmes/{programme['id']}/apply")
+    page.get_by_label("What is your project called?").fill("Shed talks in Brent")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_text("Your application does not meet the rules yet")).to_be_visible()
+    expect(page.get_by_text("Your organisation's area, Harrow, is not one this programme serves (Brent).")).to_be_visible()
+    scan(page, platform)
+    page.get_by_role("link", name="Tell us about your project").click()
+    page.get_by_label("Tell us about your project").fill("Talking and making things together.")
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("link", name="How much are you asking for?").click()
+    page.get_by_label("How much are you asking for?").fill("3000")
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("link", name="Check your answers and submit").click()
+    page.get_by_role("button", name="Submit application").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your application needs a change before it can go forward")
+    expect(page.get_by_text("Your organisation's area, Harrow, is not one this programme serves (Brent).")).to_be_visible()
+    scan(page, platform)
+    screenshot(page, "applicant-returned-for-correction")
+    page.get_by_role("button", name="Go back to your application").click()
+    expect(page.get_by_role("link", name="Check your answers and submit")).to_be_visible()

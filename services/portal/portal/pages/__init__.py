@@ -2,11 +2,11 @@
 APIs (with the signed-in person's token) and renders a template."""
 
 from portal.pages import (
-    admin, applying, conflicts, decisions, finance, grants, inbox, manage, organisation, public, questions, reviews,
-    signin,
+    admin, applying, conflicts, decisions, eligibility, finance, grants, inbox, manage, organisation, public, questions,
+    reviews, signin,
 )
 
 ROUTERS = (
-    public.router, signin.router, organisation.router, applying.router, questions.router, grants.router, reviews.router,
+    public.router, eligibility.router, signin.router, organisation.router, applying.router, questions.router, grants.router, reviews.router,
     conflicts.router, manage.router, decisions.router, finance.router, admin.router, inbox.router,
 )

@@ -138,6 +138,8 @@ async def submit(application_id: str, request: Request, api: Api, version: str) 
         return await check_answers(application_id, request, api, errors={"submit": _stale(error)})
     if result["status"] == "ineligible":
         return render(request, "applying/ineligible.jinja", application=result)
+    if result["status"] == "draft":  # returned to put right while the programme is open
+        return render(request, "applying/returned.jinja", application=result)
     return see_other(f"/applications/{application_id}/submitted")
 
 
