@@ -272,7 +272,7 @@ async def attach_file(
     """Answer a file question. GridFS cannot write inside a transaction, so the file is stored first
     and the answer then recorded in one; a file whose answer was not recorded is deleted again, and
     so is the file it replaces once the new one is recorded."""
-    application = await own_application(database, caller, application_id)  # type: ignore[arg-type]
+    application = await _own_draft(database, caller, application_id)  # type: ignore[arg-type]
     form = await application_form(database, application)  # type: ignore[arg-type]
     question = form.question(question_id) if form else None
     if question is None or question.kind != "file":

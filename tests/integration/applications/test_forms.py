@@ -151,3 +151,25 @@ async def test_a_form_must_hang_together_and_match_the_rubric(service: Running) 
                                  headers={**applicant(settings, "org-shed"), "If-Match": '"1"'})  # fmt: skip
     assert not_manager.status_code == 403
     assert (await http.get(f"/v1/programmes/{programme['id']}/form")).status_code == 404
+
+
+async def test_a_file_cannot_be_attached_once_the_application_is_sent(service: Running) -> None:
+    http, settings = service.http, service.settings
+    programme = await open_programme(http, settings)
+    await publish(service, programme, {"questions": [
+        {"kind": "file", "id": "budget", "label": "Your budget", "allowed_types": ["text/csv"], "required": False},
+    ]}, programme["version"])  # fmt: skip
+    me = applicant(settings, "org-shed")
+    await register(http, settings, "org-shed")
+    created = (await draft(http, settings, programme["id"], "org-shed")).json()
+    url = f"/v1/applications/{created['id']}"
+    binary = await http.post(f"{url}/attachments/budget", files={"file": ("budget.csv", b"a,b\x00\x01", "text/csv")},
+                             headers=me)  # fmt: skip
+    assert binary.status_code == 422 and "this one is not text" in binary.text
+    assert (await http.post(f"{url}/submit", headers=me)).json()["status"] == "submitted", "an optional file"
+    late = await http.post(f"{url}/attachments/budget", files={"file": ("budget.csv", b"item,cost\n", "text/csv")},
+                           headers=me)  # fmt: skip
+    assert late.status_code == 409
+    assert await service.db["attachments.files"].count_documents({}) == 0
+    unknown = await http.post(f"{url}/attachments/nothing", files={"file": ("a.csv", b"x", "text/csv")}, headers=me)
+    assert unknown.status_code in (404, 409)

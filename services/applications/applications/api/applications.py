@@ -83,11 +83,12 @@ async def get_application(
 )
 async def edit_application(
     application_id: PathId, body: ApplicationPatch, caller: Applicant, transact: Transact, version: IfMatchRequired,
-    response: Response,
+    database: DatabaseDep, response: Response,
 ) -> ApplicationView:  # fmt: skip
     edited = await transact(commands.edit_application, caller, application_id, body, version)
     set_etag(response, edited.version)
-    return ApplicationView.of(edited, manager=False)
+    eligibility = await commands.eligibility_now(database, edited)  # type: ignore[arg-type]
+    return ApplicationView.of(edited, manager=False, eligibility=eligibility)
 
 
 @router.delete(
