@@ -337,3 +337,31 @@ def test_a_submission_can_be_corrected_only_while_the_programme_takes_applicatio
     assert not correctable(terms(status="closed"), NOW)
     words = words_returned(eligibility_failures(terms(), GOOD_GROUP, gbp(20_000), NOW, False), NOW + timedelta(days=10))
     assert "returned it to you as a draft" in words and "£20,000.00" in words and "25 March 2027 at 12:00 UTC" in words
+
+
+
+# --- stages ------------------------------------------------------------------------------------------
+
+
+def test_an_expression_of_interest_is_invited_or_declined_once() -> None:
+    from applications.domain import ApplicationStatus as S, can_invite, can_move
+
+    assert can_move(S.DRAFT, S.INTEREST_SUBMITTED)
+    assert can_move(S.INTEREST_SUBMITTED, S.DRAFT), "invited: the full application's draft"
+    assert can_move(S.INTEREST_SUBMITTED, S.INTEREST_DECLINED)
+    assert not can_move(S.INTEREST_DECLINED, S.DRAFT) and not can_move(S.INTEREST_SUBMITTED, S.SUBMITTED)
+    assert can_invite(S.INTEREST_SUBMITTED) is None
+    assert "only an expression of interest waiting" in (can_invite(S.DRAFT) or "")
+
+
+def test_the_expression_of_interest_has_its_own_dates_within_the_programmes() -> None:
+    from applications.domain import StageDates
+
+    early = StageDates(opens_at=NOW - timedelta(days=5), closes_at=NOW)
+    assert problems(expression_of_interest=early) == []
+    backwards = StageDates(opens_at=NOW, closes_at=NOW - timedelta(days=1))
+    assert "the expression of interest must close later than it opens" in problems(expression_of_interest=backwards)
+    late = StageDates(opens_at=NOW, closes_at=NOW + timedelta(days=400))
+    assert "the expression of interest must close before the full application closes" in problems(
+        expression_of_interest=late
+    )

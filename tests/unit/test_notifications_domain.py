@@ -43,6 +43,9 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
             app, programme, [Reason(code="area_not_served", message=f"Your area, Leeds, is not served{text}")],
             NOW, "evt-1",
         ),
+        Template.INTEREST_RECEIVED: domain.interest_received(app, programme),
+        Template.APPLICATION_INVITED: domain.application_invited(app, programme, NOW),
+        Template.INTEREST_DECLINED: domain.interest_declined(app, programme, f"Tell us more about who you reach{text}"),
         Template.APPLICATION_WITHDRAWN: domain.application_withdrawn(app, programme, f"We merged{text}"),
         Template.REVIEW_ASSIGNED: domain.review_assigned(
             "reviewer-7", f"Ali{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
@@ -345,3 +348,16 @@ def test_a_returned_application_hears_what_to_change_and_until_when() -> None:
     again = domain.application_returned(an_application(), None, [], NOW, "evt-2")
     first = every_notice(an_application())[Template.APPLICATION_RETURNED]
     assert again.about != first.about, "each return is told of once, a second return too"
+
+
+def test_an_invitation_says_until_when_and_a_declined_expression_of_interest_gives_the_feedback() -> None:
+    notices = every_notice(an_application())
+    invited = render(notices[Template.APPLICATION_INVITED])
+    assert "invited" in invited.subject and "answers so far are kept" in invited.text
+    assert NOW.strftime("%B") in invited.text and NOW.strftime("%B") in invited.html
+    declined = render(notices[Template.INTEREST_DECLINED])
+    for part in (declined.text, declined.html):
+        assert "Tell us more about who you reach" in part
+    silent = render(domain.interest_declined(an_application(), None, " "))
+    assert "did not leave written feedback" in silent.text
+    assert "reads every one" in render(notices[Template.INTEREST_RECEIVED]).text

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from applications import domain, store
 from applications.config import Settings
-from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus
+from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
 from applications.store import Application, Organisation, Programme, ProgrammeForm, TimelineEntry
 from grants_shared import forms
@@ -24,11 +24,14 @@ from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
 from grants_shared.events import (
     ApplicationIneligible,
+    ApplicationInvited,
     ApplicationReturnedForCorrection,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
     Event,
+    InterestDeclined,
+    InterestSubmitted,
     ProgrammeClosed,
     ProgrammeOpened,
 )
@@ -86,24 +89,27 @@ async def close_programme(tx: Tx, programme_id: str, version: int | None = None)
 
 
 async def publish_form(
-    tx: Tx, programme_id: str, definition: forms.FormDefinition, version: int
+    tx: Tx, programme_id: str, definition: forms.FormDefinition, version: int, stage: Stage = Stage.FULL
 ) -> tuple[ProgrammeForm, Programme]:
     """A new version of the programme's form, for applications started from now on: a version is
     never changed, so an application already started keeps answering the one it began with."""
     programme = await _programme(tx, programme_id)
     check_version(version, programme.version)
     _refuse(domain.can_change_form(programme.status))
+    if stage is Stage.EXPRESSION_OF_INTEREST and programme.expression_of_interest is None:
+        raise Conflict("this programme has no expression of interest stage; give it one (expression_of_interest) first")
     problems = forms.definition_problems(definition, [c.key for c in programme.criteria])
     if problems:
         raise RuleViolation("the form is not valid: " + "; ".join(problems),
                             errors=[{"location": ["body"], "message": p, "type": "form"} for p in problems])  # fmt: skip
+    next_version = programme.form_version_of(stage) + 1
     form = ProgrammeForm(
-        id=store.form_key(programme.id, programme.form_version + 1), programme_id=programme.id,
-        version=programme.form_version + 1, definition=definition, created_by=tx.actor or "system",
-        created_at=utcnow(),
+        id=store.form_key(programme.id, next_version, stage), programme_id=programme.id, stage=stage,
+        version=next_version, definition=definition, created_by=tx.actor or "system", created_at=utcnow(),
     )  # fmt: skip
     await store.insert_form(tx, form)
-    return form, await _save_programme(tx, programme, form_version=form.version)
+    field = "interest_form_version" if stage is Stage.EXPRESSION_OF_INTEREST else "form_version"
+    return form, await _save_programme(tx, programme, **{field: form.version})
 
 
 async def _programme(tx: Tx, programme_id: str) -> Programme:
@@ -169,12 +175,14 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
     if programme.status is not ProgrammeStatus.OPEN:
         raise Conflict("this programme is closed to new applications")
     _refuse_amount(programme, draft.amount_requested)
+    # Where the programme asks for an expression of interest first, that is where every group starts.
+    stage = Stage.EXPRESSION_OF_INTEREST if programme.expression_of_interest else Stage.FULL
     now = utcnow()
     application = Application(
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
         title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
         status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
-        form_version=programme.form_version,
+        stage=stage, form_version=programme.form_version_of(stage),
         timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
                                 words=f"You started a draft application to {programme.name}.")],
     )  # fmt: skip
@@ -195,9 +203,11 @@ async def edit_application(
     return await _save_application(tx, application, "you were editing it", **changes)
 
 
-def eligibility_terms(programme: Programme) -> domain.EligibilityTerms:
+def eligibility_terms(programme: Programme, stage: Stage = Stage.FULL) -> domain.EligibilityTerms:
+    """What eligibility checks, with the dates of the stage the application is at."""
+    opens_at, closes_at = programme.stage_dates(stage)
     return domain.EligibilityTerms(
-        status=programme.status, opens_at=programme.opens_at, closes_at=programme.closes_at,
+        status=programme.status, opens_at=opens_at, closes_at=closes_at,
         currency=programme.budget.currency, maximum_award=programme.maximum_award, eligibility=programme.eligibility,
     )  # fmt: skip
 
@@ -223,7 +233,7 @@ async def eligibility_now(tx: Tx, application: Application) -> list[domain.Reaso
         return None
     other = await store.active_submission(tx, programme.id, organisation.id)
     return domain.eligibility_failures(
-        eligibility_terms(programme), _applicant(organisation), application.amount_requested, utcnow(),
+        eligibility_terms(programme, application.stage), _applicant(organisation), application.amount_requested, utcnow(),
         already_applied=other is not None and other != application.id, draft=True,
     )  # fmt: skip
 
@@ -237,7 +247,7 @@ async def application_form(tx: Tx, application: Application) -> forms.FormDefini
     """The form version the application answers (None: its programme asks no questions of its own)."""
     if not application.form_version:
         return None
-    form = await store.get_form(tx, application.programme_id, application.form_version)
+    form = await store.get_form(tx, application.programme_id, application.form_version, application.stage)
     if form is None:
         raise NotFound(f"form version {application.form_version} of programme {application.programme_id} is missing")
     return form.definition
@@ -340,6 +350,8 @@ async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int
         raise Conflict("only a draft can be deleted; withdraw a submitted application instead")
     if not await store.delete_draft(tx, application.id, application.version):
         raise PreconditionFailed("the application changed meanwhile; read it again and retry")
+    if application.invited_at is not None:  # an invited draft held its group's place since its expression of interest
+        await store.release_submission(tx, application)
 
 
 async def submit_application(tx: Tx, caller: Caller, application_id: str, version: int | None) -> Application:
@@ -360,7 +372,7 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
                         "the application is not finished")  # fmt: skip
     other = await store.active_submission(tx, programme.id, organisation.id)
     now = utcnow()
-    terms = eligibility_terms(programme)
+    terms = eligibility_terms(programme, application.stage)
     reasons = domain.eligibility_failures(
         terms, _applicant(organisation), application.amount_requested, now,
         already_applied=other is not None and other != application.id,
@@ -374,11 +386,11 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     if reasons and domain.correctable(terms, now):
         event = await tx.emit(ApplicationReturnedForCorrection(
             application_id=application.id, programme_id=programme.id, title=application.title, reasons=reasons,
-            closes_at=programme.closes_at, contact=contact,
+            closes_at=terms.closes_at, contact=contact,
         ))  # fmt: skip
         # Still a draft the group can change and submit again: nothing of it was sent anywhere.
         changes = {"ineligible_reasons": reasons}
-        words = domain.words_returned(reasons, programme.closes_at)
+        words = domain.words_returned(reasons, terms.closes_at)
         entry = TimelineEntry(id=event.id, at=now, kind="returned_for_correction", words=words)
     elif reasons:
         event = await tx.emit(ApplicationIneligible(
@@ -387,8 +399,19 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
         ))  # fmt: skip
         changes |= {"status": ApplicationStatus.INELIGIBLE, "ineligible_reasons": reasons}
         entry = TimelineEntry(id=event.id, at=now, kind="ineligible", words=domain.words_ineligible(reasons))
-    else:
+    elif application.stage is Stage.EXPRESSION_OF_INTEREST:
+        # One expression of interest per group: it holds the place the full application then keeps.
         await store.claim_submission(tx, application)
+        event = await tx.emit(InterestSubmitted(
+            application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
+            title=application.title, contact=contact, submitted_at=now,
+        ))  # fmt: skip
+        changes |= {"status": ApplicationStatus.INTEREST_SUBMITTED, "ineligible_reasons": []}
+        entry = TimelineEntry(id=event.id, at=now, kind="interest_submitted",
+                              words=domain.words_interest_submitted(programme.name))  # fmt: skip
+    else:
+        if other != application.id:  # an invited application already holds its place
+            await store.claim_submission(tx, application)
         event = await tx.emit(ApplicationSubmitted(
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, summary=application.summary,
@@ -399,6 +422,60 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
         entry = TimelineEntry(id=event.id, at=now, kind="submitted", words=words)
     changes["timeline"] = [*application.timeline, entry]
     return await _save_application(tx, application, "it was being submitted", **changes)
+
+
+async def invite_application(tx: Tx, application_id: str) -> Application:
+    """Shortlisted: the expression of interest becomes the draft of the group's full application,
+    answering the full form, with every earlier answer to a question the full form asks again kept."""
+    application = await _application(tx, application_id)
+    _refuse(domain.can_invite(application.status))
+    programme = await _programme(tx, application.programme_id)
+    now = utcnow()
+    if programme.status is not ProgrammeStatus.OPEN or now >= programme.closes_at:
+        raise Conflict("the programme no longer takes full applications, so nobody can be invited to one")
+    form_version = programme.form_version
+    full = await store.get_form(tx, programme.id, form_version) if form_version else None
+    asked = {q.id for q in full.definition.questions} if full else set()
+    event = await tx.emit(ApplicationInvited(
+        application_id=application.id, programme_id=programme.id, title=application.title,
+        closes_at=programme.closes_at, contact=_submitter(application),
+    ))  # fmt: skip
+    entry = TimelineEntry(id=event.id, at=now, kind="invited", words=domain.words_invited(programme.closes_at))
+    return await _save_application(
+        tx, application, "it was being invited", status=ApplicationStatus.DRAFT, stage=Stage.FULL,
+        form_version=form_version, interest_answers=application.answers, invited_at=now,
+        answers={qid: answer for qid, answer in application.answers.items() if qid in asked},
+        timeline=[*application.timeline, entry],
+    )  # fmt: skip
+
+
+async def decline_interest(tx: Tx, application_id: str, feedback: str) -> Application:
+    application = await _application(tx, application_id)
+    _refuse(domain.can_invite(application.status))
+    now = utcnow()
+    event = await tx.emit(InterestDeclined(
+        application_id=application.id, programme_id=application.programme_id, title=application.title,
+        feedback=feedback, contact=_submitter(application),
+    ))  # fmt: skip
+    entry = TimelineEntry(id=event.id, at=now, kind="interest_declined", words=domain.words_interest_declined(feedback))
+    await store.release_submission(tx, application)  # the group may express interest again, another way
+    return await _save_application(
+        tx, application, "it was being declined", status=ApplicationStatus.INTEREST_DECLINED,
+        interest_feedback=feedback, timeline=[*application.timeline, entry],
+    )  # fmt: skip
+
+
+async def _application(tx: Tx, application_id: str) -> Application:
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
+def _submitter(application: Application) -> Contact:
+    """Who to tell about what happens to an application sent: its contact, as the person who sent it."""
+    person = application.submitted_by or application.created_by
+    return Contact(person_id=person, name=application.contact.name, email=application.contact.email)
 
 
 async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reason: str) -> Application:
@@ -460,7 +537,8 @@ async def record_progress(
     application = await store.get_application(tx, application_id)
     if application is None:
         raise NotFound(f"no application {application_id}: {event.type} refers to an application we never issued")
-    if application.status in (ApplicationStatus.DRAFT, ApplicationStatus.INELIGIBLE):
+    if application.status in (ApplicationStatus.DRAFT, ApplicationStatus.INELIGIBLE,
+                              ApplicationStatus.INTEREST_SUBMITTED, ApplicationStatus.INTEREST_DECLINED):  # fmt: skip
         raise Conflict(f"application {application_id} is {application.status}; no other service should know of it")
     if programme_id is not None and programme_id != application.programme_id:
         raise Conflict(

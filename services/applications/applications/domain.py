@@ -38,8 +38,19 @@ PROGRAMME_TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
 }
 
 
+class Stage(StrEnum):
+    """What an application is at: a short expression of interest first, where the programme asks
+    for one, then the full application (by invitation only when there was an expression of interest)."""
+
+    EXPRESSION_OF_INTEREST = "expression_of_interest"
+    FULL = "full"
+
+
 class ApplicationStatus(StrEnum):
     DRAFT = "draft"
+    #: An expression of interest sent: the programme managers shortlist, then invite or decline.
+    INTEREST_SUBMITTED = "interest_submitted"
+    INTEREST_DECLINED = "interest_declined"
     INELIGIBLE = "ineligible"
     WITHDRAWN = "withdrawn"
     SUBMITTED = "submitted"
@@ -78,7 +89,12 @@ def _forward_from(status: ApplicationStatus) -> frozenset[ApplicationStatus]:
 
 
 APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
-    ApplicationStatus.DRAFT: frozenset({ApplicationStatus.SUBMITTED, ApplicationStatus.INELIGIBLE}),
+    ApplicationStatus.DRAFT: frozenset(
+        {ApplicationStatus.SUBMITTED, ApplicationStatus.INELIGIBLE, ApplicationStatus.INTEREST_SUBMITTED}
+    ),
+    # Invited: the same application becomes the draft of its full application.
+    ApplicationStatus.INTEREST_SUBMITTED: frozenset({ApplicationStatus.DRAFT, ApplicationStatus.INTEREST_DECLINED}),
+    ApplicationStatus.INTEREST_DECLINED: frozenset(),
     ApplicationStatus.INELIGIBLE: frozenset(),
     ApplicationStatus.WITHDRAWN: frozenset(),
     **{status: _forward_from(status) for status in PROGRESS_RANK},
@@ -100,6 +116,15 @@ def _in_utc(moment: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Description = Annotated[str, Field(max_length=10_000)]
+
+
+class StageDates(BaseModel):
+    """When a stage takes submissions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
 
 
 class EligibilityRules(BaseModel):
@@ -154,12 +179,16 @@ class ProgrammeTerms(BaseModel):
     #: The panel proposed while the programme is a draft; opening hands it to scoring, which owns it.
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)]
     payment_policy: PaymentPolicy = PaymentPolicy()
+    #: A first, short stage: groups express interest, managers invite some to the full application
+    #: (which takes submissions from opens_at to closes_at). None: groups apply in full straight away.
+    expression_of_interest: StageDates | None = None
 
     def problems(self) -> list[str]:
         return programme_problems(
             budget=self.budget, maximum_award=self.maximum_award, opens_at=self.opens_at, closes_at=self.closes_at,
             eligibility=self.eligibility, criteria=self.criteria,
             reviewers_per_application=self.reviewers_per_application, panel=self.panel,
+            expression_of_interest=self.expression_of_interest,
         )  # fmt: skip
 
 
@@ -176,9 +205,15 @@ def programme_problems(
     criteria: Sequence[RubricCriterion],
     reviewers_per_application: int,
     panel: Sequence[str],
+    expression_of_interest: StageDates | None = None,
 ) -> list[str]:
     """Everything wrong with a programme's terms, in words a programme manager can act on."""
     problems: list[str] = []
+    if expression_of_interest is not None:
+        if expression_of_interest.closes_at <= expression_of_interest.opens_at:
+            problems.append("the expression of interest must close later than it opens")
+        if expression_of_interest.closes_at > closes_at:
+            problems.append("the expression of interest must close before the full application closes")
     if maximum_award.currency != budget.currency:
         problems.append(f"the maximum award must be in the budget's currency ({budget.currency})")
     elif maximum_award.amount > budget.amount:
@@ -226,6 +261,12 @@ def can_change_form(status: ProgrammeStatus) -> str | None:
     keep the version they began with."""
     if status is ProgrammeStatus.CLOSED:
         return "the programme is closed; its form can no longer change"
+    return None
+
+
+def can_invite(status: ApplicationStatus) -> str | None:
+    if status is not ApplicationStatus.INTEREST_SUBMITTED:
+        return f"only an expression of interest waiting for a decision can be answered; this application is {status}"
     return None
 
 
@@ -467,6 +508,21 @@ def words_returned(reasons: Sequence[Reason], closes_at: datetime) -> str:
     listed = " ".join(r.message for r in reasons)
     return (f"Your application does not yet meet this programme's rules, so we have returned it to you as a draft "
             f"to put right. {listed} You can submit it again until {_when(closes_at)}.")  # fmt: skip
+
+
+def words_interest_submitted(programme_name: str) -> str:
+    return (f"You sent your expression of interest in {programme_name}. The programme team will tell you whether "
+            "they invite you to make a full application.")  # fmt: skip
+
+
+def words_invited(closes_at: datetime) -> str:
+    return (f"You are invited to make a full application. Your answers so far are kept. "
+            f"Submit it by {_when(closes_at)}.")  # fmt: skip
+
+
+def words_interest_declined(feedback: str) -> str:
+    text = "The programme team decided not to invite a full application this time."
+    return text + (f" Their feedback: {feedback}" if feedback else "")
 
 
 def words_withdrawn(reason: str) -> str:

@@ -45,6 +45,7 @@ class ProgrammePatch(BaseModel):
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)] | None = None
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
     payment_policy: PaymentPolicy | None = None
+    expression_of_interest: domain.StageDates | None = None
 
 
 class ProgrammeView(ProgrammeTerms):
@@ -67,6 +68,9 @@ class ProgrammeView(ProgrammeTerms):
     form_version: int = Field(
         default=0, description="The form new applications answer (GET /v1/programmes/{id}/form); 0: none"
     )
+    interest_form_version: int = Field(
+        default=0, description="The expression of interest's form (GET /v1/programmes/{id}/form?stage=expression_of_interest)"
+    )
 
     @classmethod
     def of(cls, programme: Programme, manager: bool) -> "ProgrammeView":
@@ -77,16 +81,17 @@ class ProgrammeView(ProgrammeTerms):
 
 
 class ProgrammeFormView(forms.FormDefinition):
-    """One version of a programme's form."""
+    """One version of a programme's form for one stage."""
 
     programme_id: str
+    stage: domain.Stage
     version: int
     created_at: datetime
 
     @classmethod
     def of(cls, form: ProgrammeForm) -> "ProgrammeFormView":
-        return cls(**form.definition.model_dump(), programme_id=form.programme_id, version=form.version,
-                   created_at=form.created_at)  # fmt: skip
+        return cls(**form.definition.model_dump(), programme_id=form.programme_id, stage=form.stage,
+                   version=form.version, created_at=form.created_at)  # fmt: skip
 
 
 class EligibilityCheck(BaseModel):
@@ -124,7 +129,7 @@ class OrganisationView(OrganisationProfile):
 # --- applications --------------------------------------------------------------------------------
 
 ApplicationFilter = Literal[
-    "draft", "ineligible", "withdrawn", "submitted", "under_review", "scored",
+    "draft", "interest_submitted", "interest_declined", "ineligible", "withdrawn", "submitted", "under_review", "scored",
     "awarded", "declined", "offered", "accepted", "part_paid", "paid",
 ]  # fmt: skip
 
@@ -164,6 +169,14 @@ class AnswersPatch(BaseModel):
     model_config = _REQUEST
 
     answers: Annotated[dict[forms.QuestionId, Any], Field(max_length=100)]
+
+
+class InterestDecision(BaseModel):
+    """POST /v1/applications/{id}/decline-interest: why the group is not invited this time."""
+
+    model_config = _REQUEST
+
+    feedback: Annotated[str, Field(max_length=2_000)] = ""
 
 
 class Withdrawal(BaseModel):
@@ -217,7 +230,11 @@ class ApplicationView(BaseModel):
     grant: GrantView | None
     paid: Money | None
     score: ScoreView | None = Field(description="Programme managers and admins only")
-    form_version: int = Field(description="The version of the programme's form this application answers (0: none)")
+    stage: domain.Stage = Field(description="expression_of_interest, or full (by invitation where there was one)")
+    form_version: int = Field(description="The version of the stage's form this application answers (0: none)")
+    interest_answers: dict[str, Any] = Field(default={}, description="An invited application's expression of interest")
+    invited_at: datetime | None = None
+    interest_feedback: str | None = Field(default=None, description="Why an expression of interest was not invited")
     answers: dict[str, Any] = Field(description="Question id -> answer")
     unfinished: list[forms.AnswerProblem] = Field(
         default=[], description="A draft's answers still missing or invalid: what stops it being submitted"
@@ -240,7 +257,8 @@ class ApplicationView(BaseModel):
             **a.model_dump(include={
                 "id", "programme_id", "organisation_id", "title", "summary", "amount_requested", "contact",
                 "version", "created_at", "updated_at", "submitted_at", "ineligible_reasons", "withdrawn_at",
-                "withdrawal_reason", "form_version", "answers",
+                "withdrawal_reason", "form_version", "answers", "stage", "interest_answers", "invited_at",
+                "interest_feedback",
             }),
             unfinished=unfinished, eligibility=eligibility,
             status=domain.status_shown(a.status, manager),
@@ -255,6 +273,7 @@ class ApplicationSummaryView(BaseModel):
     id: str
     programme_id: str
     organisation_id: str
+    stage: domain.Stage
     title: str
     amount_requested: Money
     status: str

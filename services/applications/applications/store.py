@@ -29,6 +29,7 @@ from pydantic import ConfigDict, Field
 
 from applications.domain import (
     ApplicationStatus,
+    Stage,
     ContactDetails,
     OrganisationProfile,
     ProgrammeStatus,
@@ -61,6 +62,17 @@ class Programme(Document, ProgrammeTerms):
     closed_at: datetime | None = None
     #: The version of the form new applications answer (0: the programme asks no questions of its own).
     form_version: int = 0
+    #: The same for the expression of interest, where the programme has that stage.
+    interest_form_version: int = 0
+
+    def form_version_of(self, stage: Stage) -> int:
+        return self.interest_form_version if stage is Stage.EXPRESSION_OF_INTEREST else self.form_version
+
+    def stage_dates(self, stage: Stage) -> tuple[datetime, datetime]:
+        """When the stage takes submissions: the expression of interest has its own dates."""
+        if stage is Stage.EXPRESSION_OF_INTEREST and self.expression_of_interest is not None:
+            return self.expression_of_interest.opens_at, self.expression_of_interest.closes_at
+        return self.opens_at, self.closes_at
 
     def terms(self) -> ProgrammeTerms:
         return ProgrammeTerms.model_validate(self.model_dump(include=set(ProgrammeTerms.model_fields)))
@@ -80,17 +92,19 @@ class Organisation(Document, OrganisationProfile):
 
 
 class ProgrammeForm(Document):
-    """One version of a programme's form. ``_id`` is ``<programme id>|<version>``."""
+    """One version of a programme's form for one stage. ``_id`` is ``<programme id>|<version>`` for
+    the full application, ``<programme id>|expression_of_interest|<version>`` for the first stage."""
 
     programme_id: str
+    stage: Stage = Stage.FULL
     version: int
     definition: FormDefinition
     created_by: str
     created_at: datetime
 
 
-def form_key(programme_id: str, version: int) -> str:
-    return f"{programme_id}|{version}"
+def form_key(programme_id: str, version: int, stage: Stage = Stage.FULL) -> str:
+    return f"{programme_id}|{version}" if stage is Stage.FULL else f"{programme_id}|{stage}|{version}"
 
 
 class TimelineEntry(Part):
@@ -157,8 +171,13 @@ class Application(Document):
     grant: GrantRecord | None = None
     payments: list[PaymentRecord] = []
     timeline: list[TimelineEntry] = []
-    #: The form version this application answers, pinned when it was started (0: no form).
+    stage: Stage = Stage.FULL
+    #: The form version this application answers at its stage, pinned when the stage began (0: no form).
     form_version: int = 0
+    #: The expression of interest as it was sent (an invited application's earlier answers).
+    interest_answers: dict[str, Any] = {}
+    invited_at: datetime | None = None
+    interest_feedback: str | None = None
     #: Question id -> answer (see grants_shared.forms); a draft holds partial answers.
     answers: dict[str, Any] = {}
 
@@ -244,8 +263,8 @@ async def replace_programme(tx: Db, programme: Programme, read_version: int) -> 
 # --- forms ---------------------------------------------------------------------------------------
 
 
-async def get_form(tx: Db, programme_id: str, version: int) -> ProgrammeForm | None:
-    doc = await tx.db.forms.find_one({"_id": form_key(programme_id, version)}, session=tx.session)
+async def get_form(tx: Db, programme_id: str, version: int, stage: Stage = Stage.FULL) -> ProgrammeForm | None:
+    doc = await tx.db.forms.find_one({"_id": form_key(programme_id, version, stage)}, session=tx.session)
     return ProgrammeForm.maybe(doc)
 
 

@@ -14,6 +14,7 @@ from grants_shared.consumer import Handler, registry
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationIneligible,
+    ApplicationInvited,
     ApplicationReturnedForCorrection,
     ApplicationScored,
     ApplicationSubmitted,
@@ -21,6 +22,8 @@ from grants_shared.events import (
     Event,
     GrantAccepted,
     GrantOffered,
+    InterestDeclined,
+    InterestSubmitted,
     PaymentFailed,
     PaymentScheduled,
     PaymentSent,
@@ -67,6 +70,27 @@ async def on_application_returned_for_correction(event: Event[ApplicationReturne
         tx, event, data.application_id,
         lambda app, programme: domain.application_returned(app, programme, data.reasons, data.closes_at, event.id),
     )  # fmt: skip
+
+
+async def on_interest_submitted(event: Event[InterestSubmitted], tx: Tx) -> None:
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(tx, event, event.data.application_id, domain.interest_received)
+
+
+async def on_application_invited(event: Event[ApplicationInvited], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
+    )
+
+
+async def on_interest_declined(event: Event[InterestDeclined], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
+    )
 
 
 async def on_application_withdrawn(event: Event[ApplicationWithdrawn], tx: Tx) -> None:
@@ -166,6 +190,9 @@ HANDLERS = {
         on_application_submitted,
         on_application_ineligible,
         on_application_returned_for_correction,
+        on_interest_submitted,
+        on_application_invited,
+        on_interest_declined,
         on_application_withdrawn,
         on_review_assigned,
         on_application_decided,
