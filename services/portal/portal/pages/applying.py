@@ -140,6 +140,8 @@ async def submit(application_id: str, request: Request, api: Api, version: str) 
         return render(request, "applying/ineligible.jinja", application=result)
     if result["status"] == "draft":  # returned to put right while the programme is open
         return render(request, "applying/returned.jinja", application=result)
+    if result["status"] == "interest_submitted":
+        return render(request, "applying/interest_sent.jinja", application=result)
     return see_other(f"/applications/{application_id}/submitted")
 
 

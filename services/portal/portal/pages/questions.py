@@ -32,7 +32,7 @@ async def form_of(api: Api, application: dict[str, Any]) -> FormDefinition | Non
     if not application.get("form_version"):
         return None
     body = await api.get("applications", f"{programme_path(application['programme_id'])}/form",
-                         version=application["form_version"])  # fmt: skip
+                         version=application["form_version"], stage=application.get("stage", "full"))  # fmt: skip
     return FormDefinition.model_validate({"questions": body["questions"], "criteria": body["criteria"]})
 
 
