@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from pydantic import ValidationError
 
-from applications import domain, store
+from applications import domain, reach, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
@@ -597,3 +597,40 @@ def errors_of(error: ValidationError) -> list[dict[str, object]]:
         {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
         for e in error.errors(include_url=False, include_context=False, include_input=False)
     ]
+
+
+# --- equality monitoring and the reach report ------------------------------------------------------
+
+
+async def save_monitoring(tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent)."""
+    application = await own_application(tx, caller, application_id)
+    kept = {qid: answer for qid, answer in answers.items() if answer not in (None, [])}
+    _refuse_answers(forms.answer_problems(reach.MONITORING_FORM, kept, complete=False), "some answers cannot be saved")
+    await store.save_monitoring(tx, store.EqualityMonitoring(
+        id=application.id, programme_id=application.programme_id, organisation_id=application.organisation_id,
+        answers=kept, updated_at=utcnow(),
+    ))  # fmt: skip
+    return kept
+
+
+async def reach_of_programme(tx: Tx, programme: Programme) -> dict[str, Any]:
+    """The programme's funnel, from applications' own read model (what scoring and disbursement told
+    us is recorded on each application) and the monitoring answers, counted together."""
+    rows = await store.reach_rows(tx, programme.id)
+    monitoring = await store.monitoring_of_programme(tx, programme.id)
+    unsent = [r["organisation_id"] for r in rows if not (r.get("organisation") or {}).get("area")]
+    profiles = await store.get_organisations(tx, unsent) if unsent else {}
+    facts = []
+    for row in rows:
+        area = (row.get("organisation") or {}).get("area")
+        if area is None and row["organisation_id"] in profiles:
+            area = profiles[row["organisation_id"]].area
+        answers = monitoring.get(row["_id"], {})
+        facts.append(reach.ApplicationFacts(
+            status=row["status"], returned=bool(row.get("ineligible_reasons")), invited=row.get("invited_at") is not None,
+            two_stage=programme.expression_of_interest is not None, scored=bool(row.get("score")),
+            awarded=(row.get("decision") or {}).get("outcome") == "awarded", paid=bool(row.get("payments")),
+            area=" ".join(area.split()).title() if area else None, communities=tuple(answers.get("communities_served", ())),
+        ))  # fmt: skip
+    return reach.reach_report(facts)

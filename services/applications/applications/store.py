@@ -213,6 +213,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.applications.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     await db["attachments.files"].create_index([("metadata.application_id", ASCENDING)])
+    await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
 
 
 # --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
@@ -388,3 +389,43 @@ async def claim_submission(tx: Db, application: Application) -> None:
 
 async def release_submission(tx: Db, application: Application) -> None:
     await tx.db.active_submissions.delete_one(_submission(application), session=tx.session)
+
+
+# --- equality monitoring (kept apart from applications) and what the reach report counts ---------
+
+
+class EqualityMonitoring(Document):
+    """A group's voluntary answers about the communities it serves and is led by, for one application.
+    ``_id`` is the application id. Read back only by the group itself; counted only in aggregate."""
+
+    programme_id: str
+    organisation_id: str
+    answers: dict[str, Any]
+    updated_at: datetime
+
+
+async def get_monitoring(tx: Db, application_id: str) -> EqualityMonitoring | None:
+    return EqualityMonitoring.maybe(await tx.db.equality_monitoring.find_one({"_id": application_id}, session=tx.session))
+
+
+async def save_monitoring(tx: Db, monitoring: EqualityMonitoring) -> None:
+    await tx.db.equality_monitoring.replace_one(
+        {"_id": monitoring.id}, monitoring.to_doc(), upsert=True, session=tx.session
+    )
+
+
+async def monitoring_of_programme(tx: Db, programme_id: str) -> dict[str, dict[str, Any]]:
+    cursor = tx.db.equality_monitoring.find({"programme_id": programme_id}, {"answers": 1}, session=tx.session)
+    return {doc["_id"]: doc["answers"] async for doc in cursor}
+
+
+#: What the reach report reads of each application: never its content, contact or answers.
+REACH_FIELDS = {
+    "status": 1, "ineligible_reasons.code": 1, "invited_at": 1, "score.weighted_score": 1, "decision.outcome": 1,
+    "payments.payment_id": 1, "organisation_id": 1, "organisation.area": 1,
+}
+
+
+async def reach_rows(tx: Db, programme_id: str) -> list[dict[str, Any]]:
+    cursor = tx.db.applications.find({"programme_id": programme_id}, REACH_FIELDS, session=tx.session)
+    return await cursor.to_list(None)
