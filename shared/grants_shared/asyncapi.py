@@ -156,8 +156,10 @@ def build(exchange: str = "grants.events", public_exchange: str = "grants.public
                 "integrators' broker user (which can read only there): it carries every event without the "
                 f"fields marked personal (`x-personal-data`). `{exchange}` is the services' own and is not for "
                 "integrators. Bodies are JSON; CloudEvents attributes travel in AMQP headers. Money is integer "
-                "minor units plus an ISO 4217 currency. Generated from shared/grants_shared/events.py: do not "
-                "edit by hand."
+                "minor units plus an ISO 4217 currency. Or integrators subscribe to webhooks (notifications' "
+                "/v1/webhooks): the same events without personal data, as CloudEvents JSON, signed as Standard "
+                "Webhooks (webhook-id, webhook-timestamp, webhook-signature; whsec_ secrets). Generated from "
+                "shared/grants_shared/events.py: do not edit by hand."
             ),
             "license": {"name": "MIT"},
         },

@@ -304,7 +304,9 @@ class ApplicationScored(EventData):
 
 
 class ApplicationDecided(EventData):
-    """The panel decided: awarded (with an amount) or declined (with feedback)."""
+    """The panel decided: awarded (with an amount) or declined (with feedback). No longer published:
+    scoring publishes ``grants.application.decided.v2``; consumers still handle this one, so events
+    queued before an upgrade are not lost."""
 
     type = "grants.application.decided.v1"
     owner = SCORING
@@ -408,6 +410,146 @@ class NotificationDelivered(EventData):
     recipient_kind: Literal["applicant", "reviewer", "integrator"]
     answered_event_id: Id
     answered_event_type: ShortText
+
+
+# --- data protection -----------------------------------------------------------------------------
+
+
+class PersonErasureRequested(EventData):
+    """An administrator asked, on a person's behalf (UK GDPR article 17), that the platform erase their
+    personal data: each service anonymises what it holds about them and keeps a record that it did."""
+
+    type = "grants.person.erasure_requested.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "request_id"
+
+    request_id: Id
+    person_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+
+
+class ApplicationAnonymised(EventData):
+    """The programme's retention period for an application ended: what it says about people (contact
+    details, the project's description, comments, feedback, messages) is removed everywhere; its
+    amounts, scores and decision stay for audit."""
+
+    type = "grants.application.anonymised.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+
+
+# --- Operable and trustworthy: metrics, logs and traces; Standard Webhooks; people's choices ---
+
+
+class WebhookSubscriptionDisabled(EventData):
+    """An integrator's webhook endpoint was disabled after repeated failure: its events are held until
+    an admin reactivates it. For operators and the integrator's other channels (the endpoint itself is
+    what fails); no personal data."""
+
+    type = "grants.webhook_subscription.disabled.v1"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "subscription_id"
+
+    subscription_id: Id
+    reason: ShortText
+    failing_since: datetime | None
+    failed_deliveries: Annotated[int, Field(ge=0)]
+    disabled_at: datetime
+
+
+class WebhookSubscriptionReactivated(EventData):
+    """A disabled or deactivated webhook endpoint was made active again; held deliveries go out."""
+
+    type = "grants.webhook_subscription.reactivated.v1"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "subscription_id"
+
+    subscription_id: Id
+    released: Annotated[int, Field(ge=0, description="Held deliveries queued again")]
+    reactivated_at: datetime
+
+
+# --- The panel decides ---------------------------------------------------------------------------
+
+
+class DecisionTally(BaseModel):
+    """How a panel's recommendations on one application fell; counts only, never names."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    fund: Annotated[int, Field(ge=0)]
+    fund_different_amount: Annotated[int, Field(ge=0)]
+    do_not_fund: Annotated[int, Field(ge=0)]
+    abstain: Annotated[int, Field(ge=0)]
+    recused: Annotated[int, Field(ge=0)]
+
+
+class DecisionBasis(BaseModel):
+    """Who held the decision: the panel in a meeting (its id and the tally), or the role a programme
+    delegated its decisions to. No member's name: the bus does not need it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    by: Literal["panel", "delegated"]
+    meeting_id: Id | None = None
+    tally: DecisionTally | None = None
+    delegated_to: Literal["programme_manager", "admin"] | None = None
+
+    @model_validator(mode="after")
+    def _fits_by(self) -> "DecisionBasis":
+        if self.by == "panel" and (self.meeting_id is None or self.tally is None or self.delegated_to):
+            raise ValueError("a panel's decision names its meeting and tally, and no delegated role")
+        if self.by == "delegated" and (self.delegated_to is None or self.meeting_id or self.tally):
+            raise ValueError("a delegated decision names the role, and no meeting or tally")
+        return self
+
+
+class ApplicationDecidedV2(EventData):
+    """The programme decided: awarded (with an amount) or declined (with feedback), by its panel in a
+    decision meeting or by the role its decisions are delegated to. Replaces v1, which named the person
+    who recorded the decision and the whole panel."""
+
+    type = "grants.application.decided.v2"
+    owner = SCORING
+    consumers = (APPLICATIONS, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    organisation_id: Id
+    outcome: Literal["awarded", "declined"]
+    amount_awarded: Money | None = None
+    feedback: Annotated[str, Field(max_length=5_000, json_schema_extra=PERSONAL)] = ""
+    decided_at: datetime
+    decided_by: DecisionBasis
+
+    @model_validator(mode="after")
+    def _amount_matches_outcome(self) -> "ApplicationDecidedV2":
+        if (self.outcome == "awarded") != (self.amount_awarded is not None):
+            raise ValueError("an award carries an amount; a decline does not")
+        return self
+
+
+class DecisionMeetingCalled(EventData):
+    """A programme manager called a decision meeting: each panel member invited is told (notifications)."""
+
+    type = "grants.decision_meeting.called.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "meeting_id"
+
+    meeting_id: Id
+    programme_id: Id
+    held_on: date
+    item_count: Annotated[int, Field(ge=1)]
+    # Who sits on a panel is theirs to share: only notifications needs it, to invite them.
+    member_ids: Annotated[list[Id], Field(json_schema_extra=PERSONAL)]
 
 
 # --- Applying is easy for small groups, and managers see who the programme reaches ---

@@ -8,7 +8,8 @@ write per transaction and one per batch published:
 - a transaction's events are inserted together (one ``insert_many``) already leased to this process's
   relay, and handed to it in memory once the transaction commits;
 - the relay publishes what it was handed, every confirm in flight together, and marks the whole batch
-  published with one ``update_many``;
+  published with one bulk write, which also drops the events' personal data: a published entry stays,
+  for ``audit_retention_days``, as the service's audit trail (``grants_shared.audit``);
 - only what no relay is holding (its process died, the broker was away for longer than a lease) is
   found by the poll, whose query (pending and the lease run out) is answered from one index.
 
@@ -23,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from grants_shared.broker import Broker
 from grants_shared.clock import utcnow
@@ -44,12 +46,21 @@ HELD_IN_MEMORY = 10_000
 #: What an unleased document's lease_until holds: a date in the past rather than null, so that the
 #: poll is one range on one index (a top-level ``$or`` of null and a range scanned the collection).
 NOT_LEASED = datetime(1970, 1, 1, tzinfo=UTC)
+INDEX_OPTIONS_CONFLICT = 85
 
 
 async def create_outbox_indexes(db: AsyncDatabase, retention_days: int) -> None:
     await db.outbox.create_index([("published_at", ASCENDING), ("lease_until", ASCENDING)], name="pending_by_lease")
-    # Published documents expire; pending ones never do (a TTL index ignores a null published_at).
-    await db.outbox.create_index("published_at", expireAfterSeconds=retention_days * 86_400, name="published_ttl")
+    # Published documents (the audit trail, grants_shared.audit) expire; pending ones never do (a TTL
+    # index ignores a null published_at).
+    ttl = retention_days * 86_400
+    try:
+        await db.outbox.create_index("published_at", expireAfterSeconds=ttl, name="published_ttl")
+    except OperationFailure as error:
+        if error.code != INDEX_OPTIONS_CONFLICT:
+            raise
+        # The retention changed since the index was made: change the index rather than fail to start.
+        await db.command({"collMod": "outbox", "index": {"name": "published_ttl", "expireAfterSeconds": ttl}})
 
 
 def outbox_document(event: Event, lease_owner: str | None) -> dict[str, Any]:
@@ -181,15 +192,20 @@ class OutboxRelay:
         if not events:
             return 0, []
         results = await asyncio.gather(*(self._publish_one(event) for event in events), return_exceptions=True)
-        confirmed = [event.id for event, result in zip(events, results) if not isinstance(result, BaseException)]
+        confirmed = [event for event, result in zip(events, results) if not isinstance(result, BaseException)]
         failed = [event for event, result in zip(events, results) if isinstance(result, BaseException)]
-        for event, result in zip(events, results):
-            if not isinstance(result, BaseException):
-                EVENTS_PUBLISHED.labels(self.service, event.type).inc()
+        for event in confirmed:
+            EVENTS_PUBLISHED.labels(self.service, event.type).inc()
         if confirmed:
-            await self.db.outbox.update_many(
-                {"_id": {"$in": confirmed}}, {"$set": {"published_at": utcnow(), "lease_until": NOT_LEASED}}
-            )
+            # Once out, an entry is the audit trail's: it keeps no personal data (contact details, text
+            # about people) beyond the moment its consumers have it. One write for the whole batch.
+            now = utcnow()
+            await self.db.outbox.bulk_write([
+                UpdateOne({"_id": event.id}, {"$set": {
+                    "published_at": now, "lease_until": NOT_LEASED, "data": event.data.without_personal_data(),
+                }})
+                for event in confirmed
+            ], ordered=False)  # fmt: skip
         if failed:
             log.warning("outbox relay: %d events not confirmed: %s", len(failed),
                         next(r for r in results if isinstance(r, BaseException)))

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
 from grants_shared.errors import GrantsError
 from grants_shared.unit_of_work import Db
 
@@ -131,3 +134,26 @@ async def window_page(
     # Nothing yet in a very sparse stretch: the next page goes on from where this one stopped (ties at that
     # key have not been read: the sentinel id lets every one of them through).
     return found, After(_key_value(position, lowest), "\uffff" if descending else "")
+
+
+async def offset_page(
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    sort: list[tuple[str, int]],
+    limit: int,
+    offset: int,
+    session: AsyncClientSession | None = None,
+    projection: dict[str, int] | None = None,
+) -> tuple[list[Doc], int]:
+    """One page of ``query`` in the order of ``sort``, and how many documents match in all (a short list
+    paged by offset, with the total a page shows). An index that starts with the query's equality fields
+    (or, for an unfiltered list, with the sort's first field) serves the page. The total of an unfiltered
+    list comes from the collection's metadata: counting every document would read them all."""
+    cursor = collection.find(query, projection, session=session).sort(sort).skip(offset).limit(limit)
+    items = await cursor.to_list(None)
+    if query:
+        total = await collection.count_documents(query, session=session)
+    else:
+        # A metadata count cannot run inside a transaction, and needs none: it reads no document.
+        total = await collection.estimated_document_count()
+    return items, total

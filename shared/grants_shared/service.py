@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from grants_shared.audit import audit_router, create_audit_indexes
 from grants_shared.broker import Broker
 from grants_shared.consumer import Consumer, Handler
 from grants_shared.errors import PROBLEM_JSON, Busy, GrantsError
@@ -35,6 +36,7 @@ from grants_shared.logs import SERVICE, configure_logging, note
 from grants_shared.metrics import ORIGIN, WORK_ITEMS, CommandCounter, RequestTelemetry
 from grants_shared.openapi import document_problems
 from grants_shared.outbox import OutboxRelay, create_outbox_indexes
+from grants_shared.privacy import PersonalData, create_privacy_indexes, privacy_router
 from grants_shared.settings import ServiceSettings
 from grants_shared.tasks import stop
 from grants_shared.tracing import Tracer, TracerProvider, tracer_for
@@ -78,6 +80,8 @@ class Service:
     workers: Sequence[Worker] = field(default_factory=tuple)
     #: The queues those workers take from, counted by status in ``/metrics``.
     queues: Sequence[LeasedQueue] = field(default_factory=tuple)
+    #: What it holds about people, for copies and erasure (``grants_shared.privacy``).
+    personal_data: Sequence[PersonalData] = field(default_factory=tuple)
 
 
 @asynccontextmanager
@@ -99,7 +103,9 @@ async def running(service: Service, settings: S, tracing: Tracing | None = None)
     database = Database(client, settings, service.name, after_commit=relay.hand_over, lease_owner=relay.owner,
                         tracer=tracer)  # fmt: skip
     consumer = Consumer(settings, service.name, database, service.handlers, tracer)
-    await create_outbox_indexes(database.db, settings.outbox_retention_days)
+    await create_outbox_indexes(database.db, settings.audit_retention_days)
+    await create_audit_indexes(database.db)
+    await create_privacy_indexes(database.db, service.personal_data)
     await create_idempotency_indexes(database.db)
     await service.create_indexes(database.db)
     runtime = Runtime(settings, database, broker, relay, consumer, tracer)
@@ -186,6 +192,8 @@ def create_app(service: Service, settings: ServiceSettings) -> FastAPI:
 
     for router in service.routers:
         app.include_router(router)
+    app.include_router(audit_router(service.name))
+    app.include_router(privacy_router(service.name, service.personal_data))
     document_problems(app)
     return app
 

@@ -52,7 +52,9 @@ class ServiceSettings(BaseSettings):
     # request answers 503 with Retry-After, an event is retried later. Short transactions let work go
     # on when a crashed process left locks behind (the database aborts those after its own lifetime).
     transaction_timeout_seconds: float = 10.0
-    outbox_retention_days: int = 7
+    #: How long a published outbox entry (stripped of personal data) is kept as the audit trail of
+    #: the service's changes: seven years, as for financial records.
+    audit_retention_days: int = 2557
 
     # Operations: log level and format (JSON lines, or plain text for reading in a terminal), and where
     # traces go (an OTLP/HTTP endpoint such as http://otel-collector:4318/v1/traces; none: not exported).

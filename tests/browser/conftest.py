@@ -89,7 +89,9 @@ def platform(mongodb_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempP
     ports = {name: free_port() for name in PORTS}
     env = {"GRANTS_PREFIX": bus.prefix, "GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
            "GRANTS_EMAIL_POLL_SECONDS": "0.2", "GRANTS_PAYMENT_POLL_SECONDS": "0.2", "GRANTS_OUTBOX_POLL_SECONDS": "0.2",
-           "GRANTS_RETRY_DELAYS_MS": json.dumps(bus.retry_delays_ms)}
+           "GRANTS_RETRY_DELAYS_MS": json.dumps(bus.retry_delays_ms),
+           # The integrator of the admin's journey listens on loopback.
+           "GRANTS_WEBHOOK_ALLOWED_TARGETS": json.dumps(["127.0.0.1"])}
     try:
         with local_stack(mongodb_url, rabbitmq_url, tmp_path_factory.mktemp("logs"), ports=ports, env=env) as stack:
             programme = load_demo_programme(stack.urls)

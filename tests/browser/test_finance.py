@@ -77,8 +77,9 @@ def grant(platform: Platform) -> dict[str, Any]:
         return response.status_code == 200 and response.json()["status"] == "scored"
 
     apis.until("the application to be scored", scored)
-    apis.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager, json={
-        "outcome": "awarded", "amount_awarded": {"amount": AWARD, "currency": "GBP"}, "feedback": "Well made."})
+    # The demo programme's panel decides in a meeting: every member recommends the award.
+    award = {"recommendation": "fund_different_amount", "amount": {"amount": AWARD, "currency": "GBP"}}
+    apis.panel_decides(programme["id"], application_id, {member: award for member in PANEL}, feedback="Well made.")
 
     def offered() -> dict[str, Any] | None:
         grants = apis.call("GET", "disbursement", "/v1/grants", applicant).json()["items"]

@@ -1,6 +1,6 @@
 """The whole journey in the browser, as newcomers would click it, one person after another: the
 programme manager opens a programme, a group applies, the two panel members scoring assigns score
-it, the manager records the panel's award, the group accepts the offer with its bank details, the
+it, the panel decides in a meeting the manager calls (each member records a recommendation), the group accepts the offer with its bank details, the
 payment shows as sent, and the group's messages tell of the decision and the payment.
 
 Once with JavaScript and once without: every step works either way. Every page on the way passes
@@ -128,19 +128,71 @@ def score(page: Page, platform: Platform, title: str) -> None:
 
 
 def award(page: Page, platform: Platform, programme: str, title: str) -> None:
+    """The panel decides: the manager sets the programme's rule and calls a meeting, each member
+    present recommends £7,500, and the manager closes the item once the rule is met."""
     sign_in(page, platform, "Maya Patel")
     page.get_by_role("link", name=programme).click()
     page.get_by_role("link", name="The ranking against the budget").click()
     reload_until(page, page.get_by_role("link", name=title))
     scan(page, platform)
     screenshot(page, f"journey-{title[-6:]}-3-ranking")
+    page.get_by_role("link", name="Back").first.click()
+    page.get_by_role("link", name="Decision meetings and how the programme decides").click()
+    expect(page.get_by_text("Nothing can be decided until you set how the programme decides.")).to_be_visible()
+    scan(page, platform)
+    page.get_by_role("link", name="Set how the programme decides").click()
+    page.get_by_label("By a majority of the votes cast").check()
+    page.get_by_label("Experts by experience", exact=True).fill("reviewer-amara\nreviewer-ben\nreviewer-chen")
+    page.get_by_label("Quorum: members present and not recused").fill("2")
+    page.get_by_label("Quorum: of whom experts by experience").fill("2")
+    scan(page, platform)
+    page.get_by_role("button", name="Save how the programme decides").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Decision meetings")
+    page.get_by_role("button", name="Call the meeting").click()
+    expect(page.locator("#applications-error")).to_contain_text("Select at least one application")
+    scan(page, platform)
+    page.get_by_label(title, exact=False).check()
+    page.get_by_role("button", name="Call the meeting").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Decision meeting on")
+    meeting_url = page.url
+    expect(page.get_by_role("row").filter(has_text=title)).to_contain_text("0 of 3 recorded")
+    scan(page, platform)
+    sign_out(page, platform)
+
+    for member in REVIEWERS:
+        sign_in(page, platform, member)
+        page.goto(f"{platform.portal}/panel/meetings")
+        scan(page, platform)
+        page.get_by_role("link", name=f"{programme}: meeting on").click()
+        scan(page, platform)
+        page.get_by_role("link", name=title).click()
+        page.get_by_role("button", name="Record my recommendation").click()
+        expect(page.locator("#recommendation-error")).to_contain_text("Select your recommendation")
+        scan(page, platform)
+        page.get_by_label("Fund a different amount").check()
+        page.get_by_label("The amount you would fund, if different").fill("7,500")
+        page.get_by_label("Your reason (optional)").fill("The first year's costs are clear; the rest can follow.")
+        page.get_by_role("button", name="Record my recommendation").click()
+        expect(page.get_by_role("row").filter(has_text=title)).to_contain_text("Fund a different amount: £7,500.00")
+        scan(page, platform)
+        sign_out(page, platform)
+
+    sign_in(page, platform, "Maya Patel")
+    page.goto(meeting_url)
+    expect(page.get_by_role("row").filter(has_text=title)).to_contain_text("Ready to close")
     page.get_by_role("link", name=title).click()
+    expect(page.get_by_role("row").filter(has_text="reviewer-ben")).to_contain_text("£7,500.00")
     scan(page, platform)
-    page.get_by_label("Award a grant", exact=True).check()
-    page.get_by_label("Amount to award, if you award a grant").fill("7,500")
-    page.get_by_role("button", name="Record the decision").click()
+    page.get_by_role("button", name="Record the panel's decision").click()
+    expect(page.locator("#rationale-error")).to_contain_text("Enter the panel's reasons")
+    scan(page, platform)
+    page.get_by_label("Why the panel decided this").fill("Strong lived-experience leadership and a clear plan.")
+    page.get_by_label("Feedback for the group").fill("The panel was moved by your peer-led approach.")
+    page.get_by_role("button", name="Record the panel's decision").click()
     expect(page.get_by_text("Awarded £7,500.00")).to_be_visible()
+    expect(page.get_by_text("None: the panel agreed")).to_be_visible()
     scan(page, platform)
+    screenshot(page, f"journey-{title[-6:]}-3-decided")
     sign_out(page, platform)
 
 

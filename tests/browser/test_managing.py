@@ -1,7 +1,8 @@
 """Programme managers and the panel through the portal: a programme created (errors first), edited,
-opened, its panel changed and closed; the ranking with its budget line; an application's scores,
-moderation and decision; a panel member deciding from the ranking; conflicts of interest resolved
-with JavaScript off; the 360Giving download. Every page passes axe.
+opened, its panel changed and closed; the ranking with its budget line; an application's scores and
+moderation; the panel deciding in a meeting (the manager calls it and closes each item, members
+recommend, a conflicted member is recused); conflicts of interest resolved, a recommendation and a
+decision with JavaScript off; the 360Giving download. Every page passes axe.
 
 Applications reach the panel the way they would without these pages: a made-up group submits
 through the applications API and the reviewers scoring assigned score through the scoring API.
@@ -21,7 +22,7 @@ from grants_shared.dev.journey import DEMO_PROGRAMME, PANEL
 from grants_shared.settings import ServiceSettings
 from portal.clients import ApiError
 from portal.pages.programme_form import api_errors, criterion_key, form_values, programme_terms
-from tests.browser.conftest import Platform, scan, screenshot, sign_in
+from tests.browser.conftest import Platform, scan, screenshot, sign_in, sign_out
 
 WAIT_SECONDS = 30  # events reach every service well within this
 
@@ -266,24 +267,14 @@ def test_the_manager_moderates_and_decides_in_the_demo_programme(page: Page, pla
     expect(page.get_by_role("heading", level=1)).to_have_text(agreed["title"])
     expect(page.locator("caption").filter(has_text="Scores from")).to_have_count(2)
     expect(page.get_by_text("Evidence of need in the community: 5 from").first).to_be_visible()
+    # The demo programme's panel decides, in a meeting: nobody records a decision alone here.
+    expect(page.get_by_text("The panel decides this application in a decision meeting")).to_be_visible()
+    expect(page.get_by_role("button", name="Record the decision")).to_have_count(0)
     scan(page, platform)
-    page.get_by_label("Award a grant", exact=True).check()
-    page.get_by_label("Amount to award, if you award a grant").fill("7000")
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("#amount-error")).to_contain_text("may not exceed the £6,000.00 requested")
-    scan(page, platform)
-    page.get_by_label("Amount to award, if you award a grant").fill("5,500")
-    page.get_by_label("Feedback for the applicant").fill("The panel liked the peer-led approach.")
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.get_by_text("Awarded £5,500.00")).to_be_visible()
-    expect(page.locator(".nhsuk-tag").first).to_have_text("Awarded")
-    scan(page, platform)
-    screenshot(page, "manager-decision")
 
     page.get_by_role("link", name="Back to the ranking").click()
     page.get_by_role("link", name=apart["title"]).click()
     expect(page.get_by_role("heading", name="Moderate the score")).to_be_visible()
-    expect(page.get_by_role("button", name="Record the decision")).to_have_count(0)
     page.get_by_role("button", name="Record the moderation").click()
     expect(page.locator("#note-error")).to_contain_text("Enter a note")
     scan(page, platform)
@@ -293,13 +284,55 @@ def test_the_manager_moderates_and_decides_in_the_demo_programme(page: Page, pla
     page.get_by_role("button", name="Record the moderation").click()
     expect(page.get_by_text("3.10 out of 5")).to_be_visible()
     expect(page.get_by_text("Moderated by maya-manager")).to_be_visible()
-    page.get_by_label("Do not fund this application").check()
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("#feedback-error")).to_contain_text("Enter feedback for the applicant")
+    history = page.locator("table").filter(has_text="Every change to the weighted score")
+    expect(history.get_by_role("row")).to_have_count(3)  # the header, computed, moderated
+    expect(history.get_by_role("row").nth(2)).to_contain_text("maya-manager (moderation)")
+    expect(history.get_by_role("row").nth(2)).to_contain_text("3.10")
+
+    page.get_by_role("link", name="Decision meetings").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Decision meetings")
+    expect(page.get_by_text("reviewer-amara, reviewer-ben, reviewer-chen")).to_be_visible()
     scan(page, platform)
-    page.get_by_label("Do not fund this application").check()
-    page.get_by_label("Feedback for the applicant").fill("The plan needs a named safeguarding lead.")
-    page.get_by_role("button", name="Record the decision").click()
+    page.get_by_label(agreed["title"], exact=False).check()
+    page.get_by_label(apart["title"], exact=False).check()
+    page.get_by_role("button", name="Call the meeting").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Decision meeting on")
+    meeting_id = page.url.rsplit("/", 1)[1]
+    scan(page, platform)
+    screenshot(page, "manager-meeting")
+
+    # The members present record their recommendations (their own pages are tested below).
+    def recommend(member: str, application_id: str, **body: Any) -> None:
+        _call(platform, "PUT", "scoring", f"/v1/meetings/{meeting_id}/items/{application_id}/recommendation",
+              _headers(platform, member, "reviewer"), json=body)  # fmt: skip
+
+    for member in ("reviewer-amara", "reviewer-ben"):
+        recommend(member, agreed["id"], recommendation="fund_different_amount", amount={"amount": 550_000, "currency": "GBP"})
+        recommend(member, apart["id"], recommendation="do_not_fund", reason="No safeguarding lead yet")
+    recommend("reviewer-chen", agreed["id"], recommendation="fund", reason="All of it is needed")
+    page.reload()
+    expect(page.get_by_role("row").filter(has_text=agreed["title"])).to_contain_text("Ready to close")
+    expect(page.get_by_role("row").filter(has_text=apart["title"])).to_contain_text("have not recorded")
+    recommend("reviewer-chen", apart["id"], recommendation="abstain")
+
+    page.get_by_role("link", name=agreed["title"]).click()
+    expect(page.get_by_role("row").filter(has_text="reviewer-chen")).to_contain_text("All of it is needed")
+    page.get_by_label("Why the panel decided this").fill("Two of three would fund £5,500: the first year is clear.")
+    page.get_by_label("Feedback for the group").fill("The panel liked the peer-led approach.")
+    page.get_by_role("button", name="Record the panel's decision").click()
+    expect(page.get_by_text("Awarded £5,500.00")).to_be_visible()
+    expect(page.get_by_text("A member: Fund (All of it is needed)")).to_be_visible()  # dissent, unnamed
+    scan(page, platform)
+    screenshot(page, "manager-decision")
+
+    page.get_by_role("link", name="Back to the meeting").click()
+    page.get_by_role("link", name=apart["title"]).click()
+    page.get_by_label("Why the panel decided this").fill("Not ready to deliver safely yet.")
+    page.get_by_role("button", name="Record the panel's decision").click()
+    expect(page.locator("#feedback-error")).to_contain_text("feedback for the applicant")
+    scan(page, platform)
+    page.get_by_label("Feedback for the group").fill("The plan needs a named safeguarding lead.")
+    page.get_by_role("button", name="Record the panel's decision").click()
     expect(page.get_by_text("Not funded").first).to_be_visible()
     scan(page, platform)
 
@@ -317,14 +350,20 @@ def test_the_manager_moderates_and_decides_in_the_demo_programme(page: Page, pla
     assert agreed["title"] in [grant["title"] for grant in package["grants"]]
 
 
-def test_a_panel_member_decides_from_the_ranking(page: Page, platform: Platform) -> None:
+def test_a_panel_member_recommends_in_a_meeting_and_is_recused_where_conflicted(page: Page, platform: Platform) -> None:
     demo = platform.programme
     chosen = scored_application(platform, demo["id"], "Men's cooking circle", 300_000, marks=(4, 4))
     hidden = scored_application(platform, demo["id"], "Allotment afternoons", 200_000, marks=(3, 4))
-    # Chen knows the group behind the second one: scoring leaves it out of the ranking he sees.
+    # Chen knows the group behind the second one: scoring leaves it out of the ranking he sees, and
+    # recuses him from its item in a meeting.
     chen = _headers(platform, "reviewer-chen", "reviewer")
     _call(platform, "POST", "scoring", "/v1/conflicts", chen,
           json={"organisation_id": hidden["organisation_id"], "reason": "My brother runs this group."})  # fmt: skip
+    manager = _headers(platform, "maya-manager", "programme_manager")
+    meeting = _call(platform, "POST", "scoring", f"/v1/programmes/{demo['id']}/meetings", manager, json={
+        "held_on": datetime.now(UTC).date().isoformat(), "application_ids": [chosen["id"], hidden["id"]],
+        "attendance": PANEL,
+    }).json()  # fmt: skip
 
     sign_in(page, platform, "Chen Wei")
     page.goto(f"{platform.portal}/manage")
@@ -335,14 +374,44 @@ def test_a_panel_member_decides_from_the_ranking(page: Page, platform: Platform)
     expect(page.get_by_role("link", name=hidden["title"])).to_have_count(0)
     scan(page, platform)
     page.get_by_role("link", name=chosen["title"]).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(chosen["title"])
     expect(page.get_by_text("4.00 out of 5")).to_be_visible()
+    expect(page.get_by_role("button", name="Record the decision")).to_have_count(0)
     scan(page, platform)
-    page.get_by_label("Award a grant", exact=True).check()
-    expect(page.get_by_label("Amount to award, if you award a grant")).to_have_value("3000.00")
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.get_by_text("The panel awarded a grant.")).to_be_visible()
+
+    page.get_by_role("link", name="Your decision meetings").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your decision meetings")
     scan(page, platform)
+    page.goto(f"{platform.portal}/panel/meetings/{meeting['id']}")
+    recused = page.get_by_role("row").filter(has_text=hidden["title"])
+    expect(recused).to_contain_text("You are recused: you declared a conflict of interest with this group")
+    expect(recused.get_by_role("link")).to_have_count(0)
+    scan(page, platform)
+    screenshot(page, "member-meeting")
+    page.goto(f"{platform.portal}/panel/meetings/{meeting['id']}/items/{hidden['id']}")
+    expect(page.get_by_text("You are recused from this application")).to_be_visible()
+    expect(page.get_by_role("button", name="Record my recommendation")).to_have_count(0)
+    scan(page, platform)
+    page.goto(f"{platform.portal}/panel/meetings/{meeting['id']}")
+    page.get_by_role("link", name=chosen["title"]).click()
+    page.get_by_label("Fund a different amount").check()
+    page.get_by_role("button", name="Record my recommendation").click()
+    expect(page.locator("#amount-error")).to_contain_text("Enter the amount you would fund")
+    scan(page, platform)
+    page.get_by_label("Fund £3,000.00").check()
+    page.get_by_role("button", name="Record my recommendation").click()
+    expect(page.get_by_role("row").filter(has_text=chosen["title"])).to_contain_text("Fund")
+    expect(page.get_by_role("row").filter(has_text=chosen["title"])).to_contain_text("1 fund, 0 fund a different")
+
+    # The chair sees the recusal too.
+    sign_out(page, platform)
+    sign_in(page, platform, "Maya Patel")
+    page.goto(f"{platform.portal}/manage/meetings/{meeting['id']}")
+    expect(page.get_by_role("row").filter(has_text=hidden["title"])).to_contain_text("reviewer-chen")
+    page.get_by_role("link", name=hidden["title"]).click()
+    expect(page.get_by_text("reviewer-chen: declared a conflict of interest with the organisation")).to_be_visible()
+    scan(page, platform)
+    sign_out(page, platform)
+    sign_in(page, platform, "Chen Wei")
 
     # What scoring refuses him is refused politely, not with an error.
     page.goto(f"{platform.portal}/manage/applications/{hidden['id']}?programme={demo['id']}")
@@ -353,7 +422,7 @@ def test_a_panel_member_decides_from_the_ranking(page: Page, platform: Platform)
     scan(page, platform)
 
 
-def test_conflicts_and_a_decision_without_javascript(no_js_context: BrowserContext, platform: Platform) -> None:
+def test_conflicts_a_recommendation_and_a_decision_without_javascript(no_js_context: BrowserContext, platform: Platform) -> None:
     demo = platform.programme
     application = scored_application(platform, demo["id"], "Faith leaders' listening service", 400_000,
                                      group="Southall Listening Circle")  # fmt: skip
@@ -378,16 +447,34 @@ def test_conflicts_and_a_decision_without_javascript(no_js_context: BrowserConte
     expect(page.get_by_role("row").filter(has_text="Southall Listening Circle")).to_contain_text("Resolved")
     scan(page, platform)
 
-    # Nothing on the decision form depends on JavaScript: the amount field is always there.
-    page.goto(f"{platform.portal}/manage/applications/{application['id']}")
-    expect(page.get_by_label("Amount to award, if you award a grant")).to_be_visible()
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("#outcome-error")).to_contain_text("Select whether to award")
+    # A recommendation and the decision need no JavaScript: the amount field is always there.
+    manager = _headers(platform, "maya-manager", "programme_manager")
+    meeting = _call(platform, "POST", "scoring", f"/v1/programmes/{demo['id']}/meetings", manager, json={
+        "held_on": datetime.now(UTC).date().isoformat(), "application_ids": [application["id"]], "attendance": PANEL,
+    }).json()  # fmt: skip
+    item = f"/panel/meetings/{meeting['id']}/items/{application['id']}"
+    sign_out(page, platform)
+    sign_in(page, platform, "Ben Carter")  # his conflict is resolved: he is not recused
+    page.goto(f"{platform.portal}{item}")
+    expect(page.get_by_label("The amount you would fund, if different")).to_be_visible()
+    page.get_by_role("button", name="Record my recommendation").click()
+    expect(page.locator("#recommendation-error")).to_contain_text("Select your recommendation")
     scan(page, platform)
-    page.get_by_label("Award a grant", exact=True).check()
-    page.get_by_label("Amount to award, if you award a grant").fill("4000")
-    page.get_by_role("button", name="Record the decision").click()
+    page.get_by_label("Fund a different amount").check()
+    page.get_by_label("The amount you would fund, if different").fill("3500")
+    page.get_by_label("You may name me if my view is recorded as dissent").check()
+    page.get_by_role("button", name="Record my recommendation").click()
+    expect(page.get_by_role("row").filter(has_text=application["title"])).to_contain_text("£3,500.00")
+    for member in ("reviewer-amara", "reviewer-chen"):
+        _call(platform, "PUT", "scoring", f"/v1/meetings/{meeting['id']}/items/{application['id']}/recommendation",
+              _headers(platform, member, "reviewer"), json={"recommendation": "fund"})  # fmt: skip
+    sign_out(page, platform)
+    sign_in(page, platform, "Maya Patel")
+    page.goto(f"{platform.portal}/manage/meetings/{meeting['id']}/items/{application['id']}")
+    page.get_by_label("Why the panel decided this").fill("The group is trusted by the faith communities it serves.")
+    page.get_by_role("button", name="Record the panel's decision").click()
     expect(page.get_by_text("Awarded £4,000.00")).to_be_visible()
+    expect(page.get_by_text("reviewer-ben: Fund a different amount £3,500.00")).to_be_visible()  # he agreed to be named
     scan(page, platform)
 
 

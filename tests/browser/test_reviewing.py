@@ -219,6 +219,28 @@ def test_a_panel_member_declares_a_conflict_from_a_review(page: Page, platform: 
     scan(page, platform)
 
 
+def test_a_panel_member_declines_a_review_and_it_goes_to_someone_else(page: Page, platform: Platform) -> None:
+    application = submit_application(platform, "Bereavement walks after a suicide", "Ealing Walking Friends")
+    reviewer = next(iter(application.reviews))
+    sign_in(page, platform, BY_SUBJECT[reviewer].name)
+    page.get_by_role("link", name=application.title).click()
+    page.get_by_role("link", name="I cannot review this application").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Decline this review")
+    scan(page, platform)
+    page.get_by_role("button", name="Decline the review").click()
+    expect(page.locator("#reason-error")).to_contain_text("Select why you cannot review it")
+    scan(page, platform)
+    page.get_by_label("I cannot review it in time").check()
+    page.get_by_label("Anything you want the programme manager to know (optional)").fill("Away until January.")
+    page.get_by_role("button", name="Decline the review").click()
+    expect(page.get_by_role("heading", name="Thank you for letting us know")).to_be_visible()
+    expect(page.get_by_role("link", name=application.title)).to_have_count(0)
+    scan(page, platform)
+    now = until("scoring to reassign the review", lambda: (held := reviews_of(platform, application.application_id))
+                and len(held) == 2 and reviewer not in held and held)  # fmt: skip
+    assert set(now) == set(PANEL) - {reviewer}
+
+
 def test_a_panel_member_chooses_the_organisation_with_javascript_off(
     no_js_context: BrowserContext, platform: Platform
 ) -> None:

@@ -100,14 +100,27 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
             assert sorted(p["status"] for p in payments) == ["scheduled", "sent"]
 
             journey.until("the emails to arrive", lambda: len(_mail_to(mailbox, result["applicant"])) >= 4)
+
+            # The audit trail: every service's part, put together in time order, says who asked for each change.
+            manager = journey.as_("maya-manager", "programme_manager")
+            trail = sorted((entry for service in ("applications", "scoring", "disbursement", "notifications")
+                            for entry in journey.call("GET", service, f"/v1/audit/applications/{result['application_id']}",
+                                                      manager).json()["entries"]), key=lambda e: e["at"])  # fmt: skip
+            by_type = {entry["type"]: entry for entry in trail}
+            assert trail[0]["type"] == "grants.application.submitted.v1" and trail[0]["actor"] == result["applicant"]
+            assert by_type["grants.grant.accepted.v1"]["actor"] == result["applicant"]
+            assert by_type["grants.payment.sent.v1"]["actor"] is None, "the payment runner sent it, nobody asked"
+            assert {e["service"] for e in trail} >= {"applications", "scoring", "disbursement"}
+            assert trail[-1]["at"] >= by_type["grants.payment.sent.v1"]["at"]
     finally:
         events = asyncio.run(_tap(settings, drain=True))
         asyncio.run(delete_topology(settings))
 
     types = [m.headers["cloudEvents_type"] for m in events]
     for expected in ("grants.application.submitted.v1", "grants.review.assigned.v1", "grants.application.scored.v1",
-                     "grants.application.decided.v1", "grants.grant.offered.v1", "grants.grant.accepted.v1",
-                     "grants.payment.scheduled.v1", "grants.payment.sent.v1", "grants.notification.delivered.v1"):
+                     "grants.application.decided.v2", "grants.grant.offered.v1", "grants.grant.accepted.v1",
+                     "grants.payment.scheduled.v1", "grants.payment.sent.v1", "grants.notification.delivered.v1",
+                     "grants.decision_meeting.called.v1"):
         assert expected in types, f"{expected} never crossed the bus"
     assert types.count("grants.payment.sent.v1") == 1
     # Bank details never travel on the bus.
@@ -118,15 +131,15 @@ def test_one_application_travels_from_submission_to_a_paid_grant_and_notificatio
     # One trace follows the decision through every service: the request that made it, the publish of
     # each event and each consumer's handling, down to the emails (spans exported over OTLP).
     [offer] = [s for s in collector.spans if s.service == "disbursement"
-               and s.name == "process grants.application.decided.v1"]  # fmt: skip
+               and s.name == "process grants.application.decided.v2"]  # fmt: skip
     trace = collector.in_trace(offer.trace_id)
     assert {s.service for s in trace} == {"applications", "scoring", "disbursement", "notifications"}
     names = {(s.service, s.name) for s in trace}
-    assert ("scoring", "publish grants.application.decided.v1") in names
-    assert ("applications", "process grants.application.decided.v1") in names
+    assert ("scoring", "publish grants.application.decided.v2") in names
+    assert ("applications", "process grants.application.decided.v2") in names
     assert ("notifications", "process grants.grant.offered.v1") in names
     by_id = {s.span_id: s for s in trace}
-    assert by_id[offer.parent_span_id].name == "publish grants.application.decided.v1"  # parent: the publish
+    assert by_id[offer.parent_span_id].name == "publish grants.application.decided.v2"  # parent: the publish
     # The services log JSON lines naming the service, the trace and what the line is about.
     lines = [json.loads(line) for line in (tmp_path / "logs" / "scoring.log").read_text().splitlines()
              if line.startswith("{")]  # fmt: skip

@@ -217,6 +217,17 @@ class FrontEnd:
             return True
 
         await self.until("the programme to be known downstream", known_downstream)
+        # A load test of the event path, not of meetings: the soak's programme delegates its decisions
+        # to its manager (one call per award, recorded as delegated). The journey driver, make demo and
+        # the end-to-end test decide through a panel meeting.
+        shown = await self.call("GET", "scoring", f"/v1/programmes/{programme_id}", manager)
+        if shown.json().get("decision_rule") is None:
+            delegated = await self.call(
+                "PUT", "scoring", f"/v1/programmes/{programme_id}/decision-rule",
+                {**manager, "If-Match": shown.headers["etag"]},
+                json={"method": "delegated", "delegated_to": "programme_manager"},
+            )
+            assert delegated.status_code in (200, 412), delegated.text  # 412: a retry of a change that went through
         return programme_id
 
     async def journey(self, programme_id: str, n: int) -> str:

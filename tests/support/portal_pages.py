@@ -22,15 +22,19 @@ def signed_in(portal: str, subject: str | None) -> httpx.Client:
 def pages_after(done: dict[str, Any]) -> dict[str | None, list[str]]:
     """``{persona (None: anyone): [path, ...]}`` for the journey ``done`` (``Journey.run``'s answer)."""
     application, grant, programme = done["application_id"], done["grant"]["id"], done["grant"]["programme_id"]
-    review = done["reviews"][0]
+    review, meeting = done["reviews"][0], done["meeting_id"]
     return {
         None: ["/", "/programmes", f"/programmes/{programme}"],
         "sam-harrow": ["/applications", f"/applications/{application}", f"/grants/{grant}", "/inbox",
                        "/organisation"],
-        review["reviewer"]: ["/reviews", f"/reviews/{review['id']}", "/conflicts"],
+        review["reviewer"]: ["/reviews", f"/reviews/{review['id']}", "/conflicts", "/panel/meetings",
+                             f"/panel/meetings/{meeting}", f"/panel/meetings/{meeting}/items/{application}"],
         "maya-manager": ["/manage", f"/manage/programmes/{programme}", f"/manage/programmes/{programme}/ranking",
                          f"/manage/programmes/{programme}/applications", f"/manage/applications/{application}",
-                         "/manage/conflicts"],
+                         f"/manage/applications/{application}/history",
+                         "/manage/conflicts", f"/manage/programmes/{programme}/meetings",
+                         f"/manage/programmes/{programme}/decision-rule", f"/manage/meetings/{meeting}",
+                         f"/manage/meetings/{meeting}/items/{application}"],
         "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
                          f"/finance/programmes/{programme}/ledger"],
         "ade-admin": ["/admin/webhooks"],

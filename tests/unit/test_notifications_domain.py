@@ -8,7 +8,7 @@ import pytest
 
 from grants_shared.events import NotificationDelivered, Reason, ScheduledAmount
 from grants_shared.money import Money
-from notifications import domain
+from notifications import domain, preferences
 from notifications.config import Settings
 from notifications.domain import ApplicationRecord, EmailStatus, Notice, RecipientKind, Template, WebhookStatus
 from notifications.mailer import compose_email, message_id
@@ -64,6 +64,13 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         Template.GRANT_ACCEPTED: domain.grant_accepted(app, programme, "grant-9", gbp(500_000)),
         Template.PAYMENT_SENT: domain.payment_sent(app, programme, "grant-9", "pay-1", gbp(250_000), "BACS-123", NOW),
         Template.PAYMENT_FAILED: domain.payment_failed(app, programme, "grant-9", "pay-1", 1, f"The bank was unavailable{text}.", True),
+        Template.DAILY_DIGEST: preferences.digest_notice(
+            "reviewer-7", RecipientKind.REVIEWER, f"Ali{text}", date(2026, 12, 4),
+            [preferences.DigestLine(f'Please review "{app.title}"{text}', "/reviews/rev-3", NOW)],
+        ),
+        Template.DECISION_MEETING_INVITATION: domain.decision_meeting_invitation(
+            "reviewer-7", f"Ali{text}", "mtg-4", programme, date(2026, 12, 9), 3
+        ),
     }
 
 
@@ -129,9 +136,13 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     assert rendered.subject and "\n" not in rendered.subject
     assert rendered.text.strip() and "{{" not in rendered.text and "{%" not in rendered.text
     assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
-    assert "Walk and talk peer support" in rendered.text + rendered.subject
-    assert "Walk and talk peer support" in rendered.html
-    greeting = "Dear Ali," if template is Template.REVIEW_ASSIGNED else "Dear Sam Okafor,"
+    to_panel = template in (Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST)
+    if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
+        assert "on Wednesday 9 December 2026" in rendered.text and "decide 3 applications" in rendered.html
+    else:
+        assert "Walk and talk peer support" in rendered.text + rendered.subject
+        assert "Walk and talk peer support" in rendered.html
+    greeting = "Dear Ali," if to_panel else "Dear Sam Okafor,"
     assert greeting in rendered.text and greeting in rendered.html
 
 
@@ -179,6 +190,8 @@ PAGES = {
     Template.REVIEW_ASSIGNED: "/reviews/rev-3",
     Template.GRANT_OFFERED: "/grants/grant-9", Template.GRANT_ACCEPTED: "/grants/grant-9",
     Template.PAYMENT_SENT: "/grants/grant-9", Template.PAYMENT_FAILED: "/grants/grant-9",
+    Template.DAILY_DIGEST: "/inbox",
+    Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
 }
 
 

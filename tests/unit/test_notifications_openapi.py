@@ -51,3 +51,29 @@ def test_webhook_changes_declare_their_etag_if_match_and_conflicts() -> None:
         assert not if_match(op).get("required")
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert all(answer["content"] == problem for status, answer in rotate["responses"].items() if status != "200")
+
+
+def test_resend_replay_and_reactivate_declare_their_answers() -> None:
+    reactivate = operation("post", "/v1/webhooks/{subscription_id}/reactivate")
+    assert set(reactivate["responses"]) == {"200", "401", "403", "404", "412", "422", "503"}
+    assert "ETag" in reactivate["responses"]["200"]["headers"] and not if_match(reactivate).get("required")
+    resend = operation("post", "/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/resend")
+    assert {"404", "409", "412", "422"} <= set(resend["responses"])
+    replay = operation("post", "/v1/webhooks/{subscription_id}/replay")
+    assert {"404", "409", "422"} <= set(replay["responses"])
+    replayed = DOCUMENT["components"]["schemas"]["Replayed"]
+    assert set(replayed["properties"]) == {"queued", "remaining"}
+    view = DOCUMENT["components"]["schemas"]["WebhookView"]
+    assert {"status", "previous_secret_until", "disabled_at", "failed_deliveries"} <= set(view["properties"])
+
+
+def test_preferences_declare_their_etag_and_one_click_unsubscribe_needs_no_token() -> None:
+    put = operation("put", "/v1/me/preferences")
+    assert set(put["responses"]) == {"200", "401", "403", "412", "422", "428", "503"}
+    assert "ETag" in put["responses"]["200"]["headers"] and not if_match(put).get("required")
+    assert "ETag" in operation("get", "/v1/me/preferences")["responses"]["200"]["headers"]
+    one_click = operation("post", "/v1/unsubscribe/{token}")
+    assert {"200", "400", "422"} <= set(one_click["responses"])
+    assert "401" not in one_click["responses"] and not one_click.get("security")
+    kinds = DOCUMENT["components"]["schemas"]["PreferencesChange"]["properties"]["email_off"]["items"]["enum"]
+    assert "payment_sent" in kinds and "payment_failed" not in kinds

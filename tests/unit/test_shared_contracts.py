@@ -1,5 +1,6 @@
 """The shared event contracts, money and CloudEvents mapping."""
 
+import re
 from datetime import UTC, datetime
 
 from typing import Annotated
@@ -8,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from grants_shared.cloudevents import to_message
-from grants_shared.events import CONTRACTS, ApplicationDecided, DecidedBy, Event, PaymentPolicy, ProgrammeClosed, Tranche
+from grants_shared.events import CONTRACTS, ApplicationDecided, ApplicationDecidedV2, DecidedBy, DecisionBasis, DecisionTally, Event, PaymentPolicy, ProgrammeClosed, Tranche
 from grants_shared.money import Money
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -16,7 +17,7 @@ NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 def test_every_contract_is_versioned_and_names_owner_consumers_and_subject() -> None:
     for event_type, contract in CONTRACTS.items():
-        assert event_type.startswith("grants.") and event_type.endswith(".v1")
+        assert re.fullmatch(r"grants\.[a-z_]+\.[a-z_]+\.v[1-9][0-9]*", event_type), event_type
         assert contract.owner in ("applications", "scoring", "disbursement", "notifications")
         assert contract.owner not in contract.consumers
         assert contract.subject_field in contract.model_fields
@@ -49,6 +50,25 @@ def test_an_award_carries_an_amount_and_a_decline_does_not() -> None:
         ApplicationDecided(outcome="awarded", **common)
     with pytest.raises(ValidationError, match="amount"):
         ApplicationDecided(outcome="declined", amount_awarded=Money(amount=1, currency="GBP"), **common)
+
+
+def test_a_decision_names_the_panel_meeting_and_tally_or_the_delegated_role_never_a_person() -> None:
+    tally = DecisionTally(fund=3, fund_different_amount=1, do_not_fund=1, abstain=0, recused=1)
+    panel = DecisionBasis(by="panel", meeting_id="mtg-1", tally=tally)
+    decided = ApplicationDecidedV2(application_id="a1", programme_id="p1", organisation_id="o1", decided_at=NOW,
+                                   outcome="declined", feedback="Reapply next round", decided_by=panel)
+    public = decided.without_personal_data()
+    assert "feedback" not in public
+    assert public["decided_by"] == {"by": "panel", "meeting_id": "mtg-1", "tally": tally.model_dump(),
+                                    "delegated_to": None}
+    assert set(DecisionBasis.model_fields) == {"by", "meeting_id", "tally", "delegated_to"}  # no names
+    with pytest.raises(ValidationError, match="meeting"):
+        DecisionBasis(by="panel", meeting_id="mtg-1")
+    with pytest.raises(ValidationError, match="role"):
+        DecisionBasis(by="delegated")
+    with pytest.raises(ValidationError, match="role"):
+        DecisionBasis(by="delegated", delegated_to="admin", meeting_id="mtg-1")
+    assert DecisionBasis(by="delegated", delegated_to="programme_manager").tally is None
 
 
 def test_consumers_ignore_fields_they_do_not_know() -> None:

@@ -7,6 +7,7 @@ not revealed. A change to what a person wrote checks the version they read (If-M
 
 from collections.abc import Callable
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 from uuid import uuid4
 
@@ -16,8 +17,8 @@ from applications import domain, reach, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
-from applications.store import Application, Organisation, Programme, ProgrammeForm, TimelineEntry
-from grants_shared import forms
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm, TimelineEntry
+from grants_shared import forms, privacy
 from grants_shared.api import Transactor, check_version
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
@@ -29,9 +30,11 @@ from grants_shared.events import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
+    ApplicationAnonymised,
     Event,
     InterestDeclined,
     InterestSubmitted,
+    PersonErasureRequested,
     ProgrammeClosed,
     ProgrammeOpened,
 )
@@ -634,3 +637,39 @@ async def reach_of_programme(tx: Tx, programme: Programme) -> dict[str, Any]:
             area=" ".join(area.split()).title() if area else None, communities=tuple(answers.get("communities_served", ())),
         ))  # fmt: skip
     return reach.reach_report(facts)
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def request_erasure(tx: Tx, caller: Caller, person_id: str, reason: str) -> ErasureRequest:
+    """Erase what this service holds about the person now, and ask the other services to do the same
+    (each keeps its own confirmation: GET /v1/personal-data/erasures/{id})."""
+    request = ErasureRequest(
+        id=f"era-{uuid4().hex}", person_digest=sha256(person_id.encode()).hexdigest(), reason=reason,
+        requested_by=caller.subject, requested_at=utcnow(),
+    )  # fmt: skip
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request.id)
+    await store.insert_erasure_request(tx, request)
+    await tx.emit(PersonErasureRequested(request_id=request.id, person_id=person_id))
+    return request
+
+
+# --- the end of an application's retention period -------------------------------------------------
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> bool:
+    """Remove what the application says about people, keep its amounts, dates and decision, and tell
+    the other services to do the same with their copies. False if it was done already."""
+    application = await store.get_application(tx, application_id)
+    if application is None or application.anonymised_at is not None:
+        return False
+    kept_words = domain.words_anonymised()
+    decision = application.decision.model_copy(update={"feedback": ""}) if application.decision else None
+    await tx.emit(ApplicationAnonymised(application_id=application.id, programme_id=application.programme_id))
+    await _save_application(
+        tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
+        contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        # what the group wrote to the programme's questions, and the feedback on its expression of interest
+        answers={}, interest_answers={}, interest_feedback=None,
+        timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],
+    )  # fmt: skip
+    return True

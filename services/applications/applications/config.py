@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     #: Room for the largest file a form may accept (the rest of the API's bodies are bounded by
     #: their schemas; every other service keeps the 1 MiB default).
     max_request_bytes: int = Field(default=MAX_FILE_BYTES + 65_536, ge=1_024)
+    #: How often the retention worker looks for applications whose retention period has ended.
+    retention_interval_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
     # Publishing awards as 360Giving open data. The development defaults make valid packages but are
     # nobody's: a real funder registers its own identifier prefix with 360Giving and publishes under

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
+from dateutil.relativedelta import relativedelta
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from grants_shared.events import Id, PaymentPolicy, Reason, RubricCriterion, ShortText
@@ -162,6 +163,18 @@ class ContactDetails(BaseModel):
     email: EmailStr
 
 
+class RetentionRules(BaseModel):
+    """How long a programme keeps what applications say about people (contact details, the project's
+    description, the panel's feedback) once it is done with them; amounts and decisions stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unsuccessful_months: Annotated[
+        int, Field(ge=1, le=120, description="Months after an ineligible, withdrawn or declined application ended")
+    ] = 12
+    awarded_years: Annotated[int, Field(ge=1, le=30, description="Years after the decision to award")] = 7
+
+
 class ProgrammeTerms(BaseModel):
     """A programme's terms as a manager writes them (and as they are stored)."""
 
@@ -182,6 +195,7 @@ class ProgrammeTerms(BaseModel):
     #: A first, short stage: groups express interest, managers invite some to the full application
     #: (which takes submissions from opens_at to closes_at). None: groups apply in full straight away.
     expression_of_interest: StageDates | None = None
+    retention: RetentionRules = RetentionRules()
 
     def problems(self) -> list[str]:
         return programme_problems(
@@ -590,3 +604,36 @@ def _when(moment: datetime) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+# --- how long what an application says about people is kept ---------------------------------------
+
+UNSUCCESSFUL, AWARDED = "unsuccessful", "awarded"
+_UNSUCCESSFUL = {ApplicationStatus.INELIGIBLE, ApplicationStatus.WITHDRAWN, ApplicationStatus.DECLINED,
+                 ApplicationStatus.INTEREST_DECLINED}
+
+
+def retention_clock(status: ApplicationStatus, submitted_at: datetime | None, withdrawn_at: datetime | None,
+                    decided_at: datetime | None) -> tuple[str, datetime] | None:  # fmt: skip
+    """Which retention rule an application falls under and when its clock started; None while it is
+    still in progress (a draft, or under review)."""
+    if status in _UNSUCCESSFUL:
+        since = {ApplicationStatus.INELIGIBLE: submitted_at, ApplicationStatus.WITHDRAWN: withdrawn_at,
+                 ApplicationStatus.DECLINED: decided_at,
+                 # an expression of interest not invited: from when it was sent
+                 ApplicationStatus.INTEREST_DECLINED: submitted_at}[status]  # fmt: skip
+        return (UNSUCCESSFUL, since) if since else None
+    if decided_at is not None and status not in (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED,
+                                                 ApplicationStatus.SCORED):  # fmt: skip
+        return AWARDED, decided_at
+    return None
+
+
+def retention_cutoffs(rules: RetentionRules, now: datetime) -> dict[str, datetime]:
+    """For each rule, the latest start of a clock that has run out by ``now``."""
+    return {UNSUCCESSFUL: now - relativedelta(months=rules.unsuccessful_months),
+            AWARDED: now - relativedelta(years=rules.awarded_years)}  # fmt: skip
+
+
+def words_anonymised() -> str:
+    return "The details of this entry were removed when the programme's retention period ended."

@@ -5,6 +5,8 @@ it with one timeline entry keyed by the event id, and moves the status as far as
 whatever order events arrive in).
 """
 
+from typing import Any
+
 from applications import commands, domain
 from applications.commands import Outcome, Tx, timeline_entry
 from applications.store import Application, Decision, GrantRecord, PaymentRecord, Score
@@ -12,6 +14,7 @@ from grants_shared.consumer import registry
 from grants_shared.errors import Conflict, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationScored,
     Event,
     GrantAccepted,
@@ -40,7 +43,15 @@ async def on_application_scored(event: Event[ApplicationScored], tx: Tx) -> None
 
 
 async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> None:
-    data = event.data
+    """v1, no longer published; handled so that events queued before an upgrade are not lost."""
+    await _record_decision(event, event.data, tx)
+
+
+async def on_application_decided_v2(event: Event[ApplicationDecidedV2], tx: Tx) -> None:
+    await _record_decision(event, event.data, tx)
+
+
+async def _record_decision(event: Event[Any], data: ApplicationDecided | ApplicationDecidedV2, tx: Tx) -> None:
 
     def change(application: Application) -> Outcome:
         decision = Decision(
@@ -138,6 +149,7 @@ def _same_grant(application: Application, grant_id: str) -> GrantRecord:
 HANDLERS = registry(
     on_application_scored,
     on_application_decided,
+    on_application_decided_v2,
     on_grant_offered,
     on_grant_accepted,
     on_payment_sent,

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from applications.api import ROUTERS
 from applications.config import Settings
 from applications.handlers import HANDLERS
-from applications.store import create_indexes
+from applications.store import PERSONAL_DATA, create_indexes
 from applications.workers import WORKERS
 from grants_shared.service import Service, create_app
 
@@ -19,6 +19,7 @@ SERVICE = Service(
     routers=ROUTERS,
     handlers=HANDLERS,
     create_indexes=create_indexes,
+    personal_data=PERSONAL_DATA,
     workers=WORKERS,
 )
 

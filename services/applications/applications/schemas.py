@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
-from applications.store import Application, Organisation, Programme, ProgrammeForm
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm
 from grants_shared import forms
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
 from grants_shared.money import Money
@@ -46,6 +46,7 @@ class ProgrammePatch(BaseModel):
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
     payment_policy: PaymentPolicy | None = None
     expression_of_interest: domain.StageDates | None = None
+    retention: domain.RetentionRules | None = None
 
 
 class ProgrammeView(ProgrammeTerms):
@@ -305,3 +306,22 @@ class TimelineView(BaseModel):
             status=domain.status_shown(application.status, manager),
             entries=[TimelineEntryView(at=e.at, kind=e.kind, words=e.words) for e in entries],
         )
+
+
+class NewErasureRequest(BaseModel):
+    model_config = _REQUEST
+
+    person_id: Id = Field(description="The person's subject id, as their sign-in token names them")
+    reason: Annotated[str, Field(max_length=1_000, description="How the request reached you, for the record")] = ""
+
+
+class ErasureRequestView(BaseModel):
+    id: str
+    person_digest: str = Field(description="SHA-256 of the person's id: the request keeps no other trace of them")
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+    @classmethod
+    def of(cls, request: ErasureRequest) -> "ErasureRequestView":
+        return cls.model_validate(request.model_dump())

@@ -27,6 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pydantic import ConfigDict, Field
 
+from applications import domain
 from applications.domain import (
     ApplicationStatus,
     Stage,
@@ -41,6 +42,8 @@ from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
 from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 
 _STORED = ConfigDict(extra="ignore", populate_by_name=True)
@@ -180,6 +183,18 @@ class Application(Document):
     interest_feedback: str | None = None
     #: Question id -> answer (see grants_shared.forms); a draft holds partial answers.
     answers: dict[str, Any] = {}
+    #: When what it says about people was removed, its programme's retention period having ended.
+    anonymised_at: datetime | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        # Which retention rule applies and since when, kept with every save so that the retention
+        # worker finds applications whose time is up from one index.
+        clock = None if self.anonymised_at else domain.retention_clock(
+            self.status, self.submitted_at, self.withdrawn_at, self.decision.decided_at if self.decision else None
+        )  # fmt: skip
+        doc["retention"] = {"rule": clock[0], "since": clock[1]} if clock else None
+        return doc
 
     @property
     def award(self) -> Money | None:
@@ -206,7 +221,35 @@ class Application(Document):
         return any(e.id == entry_id for e in self.timeline)
 
 
+class ErasureRequest(Document):
+    """An erasure asked for on a person's behalf. Keeps no trace of who: only a digest of their id,
+    which answers "was this person erased?" for someone who already knows the id."""
+
+    person_digest: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("applications", "created_by", {
+        "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL, "created_by": PSEUDONYM,
+    }, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    PersonalData("applications", "submitted_by", {"submitted_by": PSEUDONYM}, about="Applications you submitted"),
+    PersonalData("organisations", "updated_by", {"updated_by": PSEUDONYM},
+                 about="Organisation profiles you were the last to change"),  # fmt: skip
+    PersonalData("programmes", "created_by", {"created_by": PSEUDONYM}, about="Funding programmes you created"),
+    PersonalData("programmes", "panel", {"panel.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 about="Panels you were proposed for"),  # fmt: skip
+)
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("retention.rule", ASCENDING), ("retention.since", ASCENDING)], name="retention"
+    )
     await db.programmes.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     await db.programmes.create_index([("status", ASCENDING), ("closes_at", ASCENDING)])
     await db.applications.create_index([("organisation_id", ASCENDING), ("created_at", DESCENDING)])
@@ -228,8 +271,7 @@ async def _replace(collection: AsyncCollection, document: Document, read_version
 
 async def _page(collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
                 sort: list[tuple[str, int]], projection: dict[str, int] | None = None) -> tuple[list[Any], int]:
-    cursor = collection.find(query, projection).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query)
+    return await offset_page(collection, query, sort, limit, offset, projection=projection)
 
 
 # --- programmes ----------------------------------------------------------------------------------
@@ -429,3 +471,29 @@ REACH_FIELDS = {
 async def reach_rows(tx: Db, programme_id: str) -> list[dict[str, Any]]:
     cursor = tx.db.applications.find({"programme_id": programme_id}, REACH_FIELDS, session=tx.session)
     return await cursor.to_list(None)
+# --- erasure requests ----------------------------------------------------------------------------
+
+
+async def insert_erasure_request(tx: Db, request: ErasureRequest) -> None:
+    await tx.db.erasure_requests.insert_one(request.to_doc(), session=tx.session)
+
+
+async def get_erasure_request(tx: Db, request_id: str) -> ErasureRequest | None:
+    doc = await tx.db.erasure_requests.find_one({"_id": request_id}, session=tx.session)
+    return ErasureRequest.from_doc(doc) if doc else None
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+async def applications_past_retention(tx: Db, programme_id: str, rule: str, cutoff: datetime, limit: int) -> list[str]:
+    """Ids of the programme's applications under ``rule`` whose clock started before ``cutoff``."""
+    query = {"programme_id": programme_id, "retention.rule": rule, "retention.since": {"$lt": cutoff}}
+    cursor = tx.db.applications.find(query, {"_id": 1}, session=tx.session).limit(limit)
+    return [doc["_id"] async for doc in cursor]
+
+
+async def all_programme_retention(tx: Db) -> list[tuple[str, dict[str, Any] | None]]:
+    """Every programme's id and retention rules (few programmes: a funder runs a handful)."""
+    cursor = tx.db.programmes.find({}, {"retention": 1}, session=tx.session)
+    return [(doc["_id"], doc.get("retention")) async for doc in cursor]

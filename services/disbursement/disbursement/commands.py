@@ -17,12 +17,13 @@ from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentSta
 from disbursement.provider import Transfer
 from disbursement.store import Grant, HistoryEntry, Ledger, Payment, ScheduleEntry
 from grants_shared.api import check_version, is_finance
-from grants_shared import budget
+from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
 from grants_shared.events import (
     ApplicationDecided,
+    ApplicationDecidedV2,
     GrantAccepted,
     GrantOffered,
     PaymentFailed,
@@ -54,7 +55,7 @@ async def open_ledger(tx: Tx, programme: ProgrammeOpened) -> None:
     await budget.open_budget(tx, programme.programme_id, programme.budget)
 
 
-async def offer_grant(tx: Tx, decision: ApplicationDecided) -> None:
+async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV2) -> None:
     """An award becomes a grant: reserved in the ledger and offered with its payment schedule, or held
     for finance when the ledger cannot cover it. A decline, or an award already made a grant, does nothing."""
     award = decision.amount_awarded
@@ -252,3 +253,17 @@ async def _mark_paid(tx: Tx, grant_id: str) -> None:
         # Left claimed, the payment is taken again after its lease and the provider answers with the
         # same transfer, so this is recorded then.
         raise RuntimeError(f"grant {grant_id} changed while its last payment was being recorded")
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> None:
+    """The application's retention period ended: remove what this service holds about people in it."""
+    await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)

@@ -29,6 +29,8 @@ from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
+from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 
@@ -148,6 +150,26 @@ class SimulatedTransfer(Document):
     created_at: datetime
 
 
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    # A grant and its payments are financial records, kept for as long as the law asks: erasure takes
+    # the person's name off them, and the bank details (the organisation's) stay with the payments.
+    PersonalData("grants", "accepted_by", {"accepted_by": PSEUDONYM}, withhold=("bank_account", "reserved"),
+                 about="Grant offers you accepted for your organisation (bank details not shown)"),  # fmt: skip
+    PersonalData("grants", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 withhold=("bank_account", "reserved"), about="What you did to grants, and when"),  # fmt: skip
+    PersonalData("payments", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 about="What you did to payments, and when"),  # fmt: skip
+)
+
+#: What this service holds about an application that goes when its retention period ends: the bank
+#: details (every payment was made years before).
+APPLICATION_DATA = (
+    PersonalData("grants", "application_id", {"bank_account": None}, about="The bank details payments went to"),
+)
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
     await db.payments.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])  # the statement
@@ -155,16 +177,19 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.grants.create_index("application_id", unique=True)
     await db.grants.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.grants.create_index("organisation_id")
+    # Finance's lists of every grant, and of those in one status, oldest first.
+    await db.grants.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
+    await db.grants.create_index([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
     await db.payments.create_index("grant_id")
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
+    await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
 
 
 async def _page(
     collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]], tx: Db
 ) -> tuple[list[Any], int]:
-    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session)
 
 
 # --- ledgers -------------------------------------------------------------------------------------

@@ -6,23 +6,33 @@ emitting the events it causes there: routes, handlers and the two senders call t
   waits as ``pending`` for the email sender. The notification id comes from (event, recipient,
   template), so an event handled twice tells nobody twice.
 - **Telling integrators**: one webhook delivery per subscription that wants the event, ``pending``
-  for the webhook sender.
+  for the webhook sender (``held`` for a subscription disabled after repeated failure); resending
+  one, replaying a time range, disabling and reactivating a subscription, rotating its secret.
 - **Settling what a sender attempted**, only while its claim holds: delivered (recorded and announced
   with NotificationDelivered), or failed and tried again with backoff until the attempts run out.
-- **What people ask for**: their contact address, marking a notification read, admins' webhook
-  subscriptions.
+- **What people ask for**: their contact address, marking a notification read, their choices of
+  what they are told (and one-click unsubscribes), admins' webhook subscriptions.
+- **Daily digests**: one email per person per day gathering what waited for it.
 """
 
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from grants_shared import privacy
 from grants_shared.api import check_version
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired
+from grants_shared.errors import (
+    Conflict,
+    NotFound,
+    NotYetKnown,
+    PreconditionFailed,
+    PreconditionRequired,
+    RuleViolation,
+)
 from grants_shared.events import (
     ApplicationIneligible,
     ApplicationInvited,
@@ -32,11 +42,13 @@ from grants_shared.events import (
     InterestDeclined,
     InterestSubmitted,
     NotificationDelivered,
+    WebhookSubscriptionDisabled,
+    WebhookSubscriptionReactivated,
 )
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
-from notifications import domain, store
+from notifications import domain, preferences, store
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import (
@@ -47,11 +59,12 @@ from notifications.domain import (
     Notice,
     Outcome,
     RecipientKind,
+    SubscriptionStatus,
     Template,
     WebhookStatus,
 )
 from notifications.rendering import render
-from notifications.schemas import ContactDetails, NewWebhook
+from notifications.schemas import ContactDetails, NewWebhook, PreferencesChange, Replay, Rotation, choices_of
 from notifications.store import (
     Application,
     ApplicationContact,
@@ -60,10 +73,13 @@ from notifications.store import (
     Email,
     Grant,
     Notification,
+    Preferences,
     SigningSubscription,
     WebhookDelivery,
+    WebhookDeliverySummary,
     WebhookSubscription,
 )
+from notifications.webhooks import new_secret
 
 log = logging.getLogger(__name__)
 
@@ -166,23 +182,30 @@ async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_i
 async def deliver(
     tx: Tx, event: Event[Any], notice: Notice, contact: Contact | None, application_contact: Mailbox | None
 ) -> None:
-    """Create the notification once, put it in the inbox now, and queue its email if there is an address."""
+    """Create the notification once, put it in the inbox now, and queue its email if there is an address,
+    as the person chose (``preferences``): not emailed, kept for their daily digest, or not in the inbox."""
     recipient = notice.recipient
     notification_id = domain.notification_id(notice.about, recipient.person_id, notice.template)
     registered = Mailbox(contact.email, contact.name) if contact else None
     mailbox = domain.email_destination(recipient, registered, application_contact)
     rendered = render(notice, tx.settings.portal_url)
     now = utcnow()
+    choices = await person_choices(tx, recipient.person_id)
+    by_email = preferences.email_delivery(choices, notice.template) if mailbox else preferences.Delivery.OFF
+    in_inbox = preferences.shows_in_inbox(choices, notice.template)
     notification = Notification(
         id=notification_id, recipient_id=recipient.person_id, recipient_kind=recipient.kind,
         template=notice.template, event_id=event.id, event_type=event.type, application_id=notice.application_id,
         page=notice.page,
         subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
-        email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now)) if mailbox else None,
+        email=Email(address=mailbox.address, name=mailbox.name, **ready_state(now))
+        if mailbox and by_email is preferences.Delivery.NOW else None,
+        in_inbox=in_inbox, digest="waiting" if by_email is preferences.Delivery.DIGEST else None,
     )  # fmt: skip
     if not await store.insert_notification_if_new(tx, notification):
         return  # the same event reached us again past the inbox: it was told already
-    await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
+    if in_inbox:
+        await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
 
 
 async def _programme_name(tx: Tx, programme_id: str) -> str | None:
@@ -194,18 +217,21 @@ async def _programme_name(tx: Tx, programme_id: str) -> str | None:
 
 
 async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
-    """Queue the event, without its personal data, for every active subscription that wants its type.
+    """Queue the event, without its personal data, for every active subscription that wants its type;
+    for a disabled one it is kept ``held`` until the subscription is reactivated.
 
     The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
-    subscription_ids = await store.subscribers(tx, event.type)
-    if not subscription_ids:
+    subscriptions = await store.subscribers(tx, event.type)
+    if not subscriptions:
         return
     body = domain.webhook_body(event).decode()
     now = utcnow()
-    for subscription_id in subscription_ids:
+    for subscription_id, status in subscriptions:
+        held = status is SubscriptionStatus.DISABLED
         await store.insert_webhook_delivery_if_new(tx, WebhookDelivery(
             id=domain.webhook_delivery_id(event.id, subscription_id), subscription_id=subscription_id,
-            event_id=event.id, event_type=event.type, body=body, created_at=now, **ready_state(now),
+            event_id=event.id, event_type=event.type, body=body, created_at=now,
+            **ready_state(now, WebhookStatus.HELD if held else WebhookStatus.PENDING),
         ))  # fmt: skip
 
 
@@ -279,14 +305,18 @@ async def email_failed(tx: Tx, notification: Notification, claim: str, attempt: 
 
 async def claim_webhook(tx: Tx, delivery: WebhookDelivery, claim: str) -> SigningSubscription | None:
     """Take a due webhook delivery for this sender, with the subscription it is signed for and sent to.
-    A deactivated subscription's delivery is cancelled instead: nothing is sent, and that is no attempt."""
+    A deactivated subscription's delivery is cancelled instead, a disabled one's held: nothing is
+    sent, and that is no attempt."""
     if not await store.claim_webhook_delivery(tx, delivery, claim, utcnow()):
         return None
     subscription = await store.get_signing_subscription(tx, delivery.subscription_id)
-    if subscription is None or not subscription.active:
-        cancelled = domain.check_move(WebhookStatus.SENDING, WebhookStatus.CANCELLED)
-        fields = {"last_error": "the subscription was deactivated"}
-        await store.finish_webhook_delivery(tx, delivery.id, claim, cancelled, fields, attempted=False)
+    if subscription is None or subscription.status is not SubscriptionStatus.ACTIVE:
+        if subscription is not None and subscription.status is SubscriptionStatus.DISABLED:
+            status, why = WebhookStatus.HELD, "held: the subscription is disabled"
+        else:
+            status, why = WebhookStatus.CANCELLED, "the subscription was deactivated"
+        moved = domain.check_move(WebhookStatus.SENDING, status)
+        await store.finish_webhook_delivery(tx, delivery.id, claim, moved, {"last_error": why}, attempted=False)
         return None
     return subscription
 
@@ -301,24 +331,54 @@ async def webhook_delivered(
     if not await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
         _taken_over(delivery.id)
         return
+    await store.note_webhook_success(tx, delivery.subscription_id)
     await _delivered(tx, Parcel.of_webhook(delivery), attempt, now, status_code)
 
 
 async def webhook_failed(
     tx: Tx, delivery: WebhookDelivery, claim: str, attempt: int, failure: AttemptFailed
 ) -> None:
-    """Another status, a refused connection or no answer in time: tried again after the backoff,
-    failed for good once the attempts run out."""
+    """Another status, a refused connection or address, or no answer in time: tried again after the
+    backoff, failed for good once this round's attempts run out. Repeated failure disables the
+    subscription (``domain.should_disable``)."""
     s = tx.settings
     now = utcnow()
     retry_at = domain.next_attempt(
-        attempt, now, max_attempts=s.webhook_max_attempts, base_seconds=s.webhook_retry_base_seconds,
-        max_seconds=s.webhook_retry_max_seconds, permanent=failure.permanent,
+        attempt - delivery.attempts_before, now, max_attempts=s.webhook_max_attempts,
+        base_seconds=s.webhook_retry_base_seconds, max_seconds=s.webhook_retry_max_seconds,
+        permanent=failure.permanent,
     )  # fmt: skip
     status = domain.check_move(WebhookStatus.SENDING, WebhookStatus.PENDING if retry_at else WebhookStatus.FAILED)
     fields = {**_retry_fields(failure, retry_at), "last_status_code": failure.status_code}
     if await store.finish_webhook_delivery(tx, delivery.id, claim, status, fields):
         await _attempt_failed(tx, Parcel.of_webhook(delivery), attempt, failure, retry_at, now)
+        await store.note_webhook_failure(tx, delivery.subscription_id, now, gave_up=retry_at is None)
+        await _disable_if_failing(tx, delivery.subscription_id, now)
+
+
+async def _disable_if_failing(tx: Tx, subscription_id: str, now: datetime) -> None:
+    s = tx.settings
+    subscription = await store.get_subscription(tx, subscription_id)
+    if subscription is None or subscription.status is not SubscriptionStatus.ACTIVE:
+        return
+    if not domain.should_disable(
+        subscription.failed_deliveries, subscription.failing_since, now,
+        max_failed_deliveries=s.webhook_disable_after_failed_deliveries,
+        max_failing_seconds=s.webhook_disable_after_failing_seconds,
+    ):  # fmt: skip
+        return
+    if subscription.failed_deliveries >= s.webhook_disable_after_failed_deliveries:
+        reason = f"{subscription.failed_deliveries} deliveries in a row failed for good"
+    else:
+        reason = f"every attempt has failed since {subscription.failing_since:%Y-%m-%d %H:%M} UTC"
+    at = _now_as_stored()
+    status = domain.check_move(subscription.status, SubscriptionStatus.DISABLED)
+    disabled = await _change_subscription(tx, subscription, None, status=status, active=False, disabled_at=at)
+    log.warning("webhook subscription %s disabled: %s", subscription_id, reason)
+    await tx.emit(WebhookSubscriptionDisabled(
+        subscription_id=subscription_id, reason=reason, failing_since=subscription.failing_since,
+        failed_deliveries=subscription.failed_deliveries, disabled_at=disabled.disabled_at or at,
+    ))  # fmt: skip
 
 
 def _retry_fields(failure: AttemptFailed, retry_at: datetime | None) -> dict[str, object]:
@@ -389,13 +449,15 @@ async def mark_read(tx: Tx, recipient_id: str, notification_id: str) -> Notifica
 
 
 async def subscribe_webhook(tx: Tx, request: NewWebhook) -> tuple[WebhookSubscription, str]:
-    """The new subscription, and its signing secret in the clear: the one time it is shown."""
-    secret = _new_secret()
+    """The new subscription, and its signing secret in the clear: the one time it is shown. (The API
+    has checked that the endpoint is at a public address, before the transaction.)"""
+    secret = new_secret()
     now = _now_as_stored()
     subscription = SigningSubscription(
         id="whs_" + secrets.token_hex(12), url=request.url, event_types=sorted(set(request.event_types)),
-        description=request.description, active=True, secret=cipher_for(tx.settings).encrypt(secret),
-        created_by=tx.actor or "system", created_at=now, secret_rotated_at=now, version=1,
+        description=request.description, active=True, status=SubscriptionStatus.ACTIVE,
+        secret=cipher_for(tx.settings).encrypt(secret), created_by=tx.actor or "system", created_at=now,
+        secret_rotated_at=now, version=1,
     )  # fmt: skip
     await store.insert_subscription(tx, subscription)
     return _without_secret(subscription), secret
@@ -405,22 +467,100 @@ async def deactivate_webhook(tx: Tx, subscription_id: str, version: int | None) 
     """Nothing more is queued for it; what still waits is cancelled when the sender reaches it.
     Deactivating twice changes nothing."""
     subscription = await _subscription(tx, subscription_id)
-    if not subscription.active:
+    if subscription.status is SubscriptionStatus.DEACTIVATED:
         return subscription
-    return await _change_subscription(tx, subscription, version, active=False, deactivated_at=_now_as_stored())
+    status = domain.check_move(subscription.status, SubscriptionStatus.DEACTIVATED)
+    return await _change_subscription(
+        tx, subscription, version, status=status, active=False, deactivated_at=_now_as_stored()
+    )
+
+
+async def reactivate_webhook(tx: Tx, subscription_id: str, version: int | None) -> tuple[WebhookSubscription, int]:
+    """Active again, with its failure count cleared; the deliveries held while it was disabled go out
+    (a new round of retries each). Reactivating an active one changes nothing. How many were released."""
+    subscription = await _subscription(tx, subscription_id)
+    if subscription.status is SubscriptionStatus.ACTIVE:
+        return subscription, 0
+    status = domain.check_move(subscription.status, SubscriptionStatus.ACTIVE)
+    at = _now_as_stored()
+    reactivated = await _change_subscription(
+        tx, subscription, version, status=status, active=True, reactivated_at=at, deactivated_at=None,
+        disabled_at=None, failing_since=None, failed_deliveries=0,
+    )  # fmt: skip
+    await store.reset_webhook_failures(tx, subscription_id)
+    held, _ = await store.deliveries_to_send_again(tx, subscription_id, frozenset({WebhookStatus.HELD}))
+    released = await _queue_again(tx, held, "released: the subscription was reactivated")
+    await tx.emit(WebhookSubscriptionReactivated(subscription_id=subscription_id, released=released, reactivated_at=at))
+    return reactivated, released
 
 
 async def rotate_webhook_secret(
-    tx: Tx, subscription_id: str, version: int | None
+    tx: Tx, subscription_id: str, version: int | None, rotation: Rotation | None = None
 ) -> tuple[WebhookSubscription, str]:
-    """A new signing secret, in the clear for the one answer that shows it; the old one stops at once."""
+    """A new signing secret, in the clear for the one answer that shows it. The old one goes on
+    signing (a second signature) for the overlap asked for, the settings' by default; then it stops.
+    Rotating again within an overlap drops the oldest secret at once."""
     subscription = await _subscription(tx, subscription_id)
-    if not subscription.active:
-        raise Conflict("the subscription is deactivated; create a new one instead")
-    secret = _new_secret()
-    signing = SigningSubscription(**subscription.model_dump(), secret=cipher_for(tx.settings).encrypt(secret))
-    rotated = await _change_subscription(tx, signing, version, secret_rotated_at=_now_as_stored())
+    if subscription.status is SubscriptionStatus.DEACTIVATED:
+        raise Conflict("the subscription is deactivated; reactivate it or create a new one")
+    signing = await store.get_signing_subscription(tx, subscription_id)
+    assert signing is not None  # read in this transaction just above
+    overlap = tx.settings.webhook_secret_overlap_seconds
+    if rotation is not None and rotation.overlap_seconds is not None:
+        overlap = rotation.overlap_seconds
+    secret = new_secret()
+    now = _now_as_stored()
+    rotated = await _change_subscription(
+        tx, signing, version, secret=cipher_for(tx.settings).encrypt(secret), secret_rotated_at=now,
+        previous_secret=signing.secret if overlap > 0 else None,
+        previous_secret_until=now + timedelta(seconds=overlap) if overlap > 0 else None,
+    )  # fmt: skip
     return _without_secret(rotated), secret
+
+
+async def resend_webhook_delivery(tx: Tx, subscription_id: str, delivery_id: str) -> WebhookDeliverySummary:
+    """Send one delivery again, with the same webhook-id and body (a new round of retries); one that
+    is already waiting or being sent is left as it is."""
+    subscription = await _subscription(tx, subscription_id)
+    _check_sendable(subscription)
+    delivery = await store.get_webhook_delivery(tx, subscription_id, delivery_id)
+    if delivery is None:
+        raise NotFound("no such delivery for this subscription")
+    if delivery.status in domain.SENDABLE_AGAIN:
+        if not await store.queue_webhook_again(tx, delivery, utcnow(), None):
+            raise PreconditionFailed("the delivery changed meanwhile; read it again and retry")
+    found = await store.get_webhook_delivery(tx, subscription_id, delivery_id)
+    assert found is not None
+    return found
+
+
+async def replay_webhook_deliveries(tx: Tx, subscription_id: str, replay: Replay) -> tuple[int, int]:
+    """Queue again, oldest first, every delivery of this subscription queued in the time range that is
+    not already waiting: the same webhook-id per (event, subscription), so the integrator can tell a
+    replayed event from a new one. At most ``replay.limit`` at once: (queued, how many remain)."""
+    subscription = await _subscription(tx, subscription_id)
+    _check_sendable(subscription)
+    found, total = await store.deliveries_to_send_again(
+        tx, subscription_id, domain.SENDABLE_AGAIN, replay.since, replay.until, replay.limit
+    )
+    queued = await _queue_again(tx, found, None)
+    return queued, total - queued
+
+
+def _check_sendable(subscription: WebhookSubscription) -> None:
+    if subscription.status is not SubscriptionStatus.ACTIVE:
+        raise Conflict(f"the subscription is {subscription.status}; reactivate it first")
+
+
+async def _queue_again(tx: Tx, deliveries: list[WebhookDeliverySummary], why: str | None) -> int:
+    now = utcnow()
+    queued = 0
+    for delivery in deliveries:
+        domain.check_move(delivery.status, WebhookStatus.PENDING)
+        if not await store.queue_webhook_again(tx, delivery, now, why):
+            raise PreconditionFailed("a delivery changed meanwhile; try again")
+        queued += 1
+    return queued
 
 
 async def _subscription(tx: Tx, subscription_id: str) -> WebhookSubscription:
@@ -443,14 +583,111 @@ async def _change_subscription(
 
 
 def _without_secret(subscription: WebhookSubscription) -> WebhookSubscription:
-    return WebhookSubscription.model_validate(subscription.model_dump(exclude={"secret"}))
-
-
-def _new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    return WebhookSubscription.model_validate(subscription.model_dump(exclude={"secret", "previous_secret"}))
 
 
 def _now_as_stored() -> datetime:
     """MongoDB keeps milliseconds: answer with the time a later GET will show."""
     now = utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> None:
+    """The application's retention period ended: remove what this service holds about people in it."""
+    await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)
+
+
+# --- people's choices ------------------------------------------------------------------------------
+
+
+async def person_choices(tx: Tx, person_id: str) -> preferences.Choices:
+    return choices_of(await store.get_preferences(tx, person_id))
+
+
+async def change_preferences(
+    tx: Tx, person_id: str, change: PreferencesChange, version: int | None, may_digest: bool
+) -> Preferences:
+    """Store a person's choices: the first time needs no If-Match, a change the version last read.
+    The request has been checked already: only kinds that can be turned off, a digest only for those
+    whose role may have one."""
+    if change.digest and not may_digest:
+        raise RuleViolation("a daily digest is for reviewers and programme managers")
+    existing = await store.get_preferences(tx, person_id)
+    now = _now_as_stored()
+    fields = {"email_off": sorted(set(change.email_off)), "inbox_off": sorted(set(change.inbox_off)),
+              "digest": change.digest, "updated_at": now}  # fmt: skip
+    if existing is None:
+        created = Preferences(id=person_id, version=1, **fields)
+        if await store.insert_preferences_if_new(tx, created):
+            return created
+        existing = await store.get_preferences(tx, person_id)
+        assert existing is not None
+    if version is None:
+        raise PreconditionRequired("send the ETag you last read in an If-Match header")
+    check_version(version, existing.version)
+    changed = existing.model_copy(update={**fields, "version": existing.version + 1})
+    if not await store.replace_preferences(tx, changed, existing.version):
+        raise PreconditionFailed(f"your choices are at version {existing.version}; read them again and retry")
+    return changed
+
+
+async def unsubscribe(tx: Tx, person_id: str, kind: str) -> preferences.Choices:
+    """One click in an email: that kind of email is turned off for that person (the digest, for a
+    digest). Clicking twice changes nothing more."""
+    before = await person_choices(tx, person_id)
+    after = preferences.unsubscribed(before, kind)
+    if after == before:
+        return after
+    existing = await store.get_preferences(tx, person_id)
+    now = _now_as_stored()
+    fields = {"email_off": sorted(after.email_off), "inbox_off": sorted(after.inbox_off), "digest": after.digest,
+              "updated_at": now}  # fmt: skip
+    if existing is None:
+        if not await store.insert_preferences_if_new(tx, Preferences(id=person_id, version=1, **fields)):
+            raise PreconditionFailed("your choices changed meanwhile; try again")
+        return after
+    changed = existing.model_copy(update={**fields, "version": existing.version + 1})
+    if not await store.replace_preferences(tx, changed, existing.version):
+        raise PreconditionFailed("your choices changed meanwhile; try again")
+    return after
+
+
+# --- daily digests ---------------------------------------------------------------------------------
+
+
+async def send_digest(tx: Tx, person_id: str, day: date, cutoff: datetime) -> bool:
+    """Gather what waited for this person's digest from before ``cutoff`` into one email, once per
+    person per day (its id comes from both). False when there was nothing to gather, or the digest of
+    that day exists already (what waited since is gathered by the next one)."""
+    waiting = await store.waiting_for_digest(tx, person_id, cutoff)
+    contact = await store.get_contact(tx, person_id)
+    if not waiting:
+        return False
+    digest_id = domain.notification_id(f"digest:{day.isoformat()}", person_id, Template.DAILY_DIGEST)
+    if contact is None:
+        await store.gather_into_digest(tx, [n.id for n in waiting], digest_id)  # nowhere to send it
+        return False
+    lines = [preferences.DigestLine(n.subject, n.page, n.created_at) for n in waiting]
+    notice = preferences.digest_notice(person_id, waiting[0].recipient_kind, contact.name, day, lines)
+    rendered = render(notice, tx.settings.portal_url)
+    now = utcnow()
+    digest = Notification(
+        id=digest_id, recipient_id=person_id, recipient_kind=waiting[0].recipient_kind,
+        template=Template.DAILY_DIGEST, event_id=digest_id, event_type="digest", page="/inbox",
+        subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now, in_inbox=False,
+        email=Email(address=contact.email, name=contact.name, **ready_state(now)),
+    )  # fmt: skip
+    if not await store.insert_notification_if_new(tx, digest):
+        return False
+    await store.gather_into_digest(tx, [n.id for n in waiting], digest_id)
+    return True
+

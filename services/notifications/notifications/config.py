@@ -42,6 +42,14 @@ class Settings(ServiceSettings):
     # Where people act on what they are told (the web portal); used in links in the messages.
     portal_url: str = Field(default="http://localhost:8000", max_length=200)
 
+    # Where mail clients reach this service's one-click unsubscribe (RFC 8058): its public address.
+    unsubscribe_base_url: str = Field(default="http://localhost:8004", max_length=200)
+    # The daily digest (reviewers and programme managers who chose it): sent once a day from this
+    # hour (UTC), gathering what waited since the last one; the worker looks every so often.
+    digest_hour_utc: int = Field(default=7, ge=0, le=23)
+    digest_poll_seconds: float = Field(default=300.0, gt=0, le=3_600)
+    digest_sender_enabled: bool = True
+
     # Webhooks for integrators. Comma-separated Fernet keys for the signing secrets at rest: the first
     # encrypts, every one decrypts, so a key is rotated by putting a new one first.
     webhook_secrets_key: FernetKeys = SecretStr(DEV_WEBHOOK_SECRETS_KEY)
@@ -54,8 +62,18 @@ class Settings(ServiceSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=3_600.0, gt=0)
     # A `sending` claim older than this belongs to a sender that died; the delivery is sent again with
-    # the same Grants-Webhook-Id, so the integrator can recognise the copy.
+    # the same webhook-id, so the integrator can recognise the copy.
     webhook_lease_seconds: float = Field(default=120.0, gt=0)
+    # After a rotation the old secret still signs (a second signature) for this long, so the integrator
+    # can switch over without losing a delivery; a rotation may ask for another overlap, or none.
+    webhook_secret_overlap_seconds: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
+    # An endpoint is disabled (nothing is sent; what comes meanwhile is held) once this many deliveries
+    # in a row have failed for good, or once every attempt has failed for this long.
+    webhook_disable_after_failed_deliveries: int = Field(default=5, ge=1, le=1_000)
+    webhook_disable_after_failing_seconds: float = Field(default=5 * 86_400.0, gt=0)
+    # Webhooks go only to public addresses. Hosts (names or IP addresses) and networks (CIDR) named
+    # here are let through too: the development stack and the tests name their loopback receiver.
+    webhook_allowed_targets: list[str] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":

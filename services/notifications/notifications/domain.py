@@ -40,6 +40,9 @@ class Template(StrEnum):
     GRANT_ACCEPTED = "grant_accepted"
     PAYMENT_SENT = "payment_sent"
     PAYMENT_FAILED = "payment_failed"
+    #: One email a day gathering a reviewer's or manager's messages (``preferences``).
+    DAILY_DIGEST = "daily_digest"
+    DECISION_MEETING_INVITATION = "decision_meeting_invitation"
 
 
 class RecipientKind(StrEnum):
@@ -73,24 +76,50 @@ class WebhookStatus(StrEnum):
     FAILED = "failed"
     #: The subscription was deactivated before the delivery went out.
     CANCELLED = "cancelled"
+    #: The subscription was disabled after repeated failure: sent once it is reactivated.
+    HELD = "held"
 
 
-#: As for email: `sending -> sending` is a fresh claim on an expired lease; the last three are final.
+#: As for email: `sending -> sending` is a fresh claim on an expired lease. A delivery that is done
+#: (delivered, failed, cancelled) or held goes back to `pending` only when it is resent, replayed or
+#: (held) its subscription is reactivated; the webhook-id stays the same.
 WEBHOOK_TRANSITIONS: dict[WebhookStatus, frozenset[WebhookStatus]] = {
     WebhookStatus.PENDING: frozenset({WebhookStatus.SENDING, WebhookStatus.CANCELLED}),
     WebhookStatus.SENDING: frozenset({
         WebhookStatus.SENDING, WebhookStatus.DELIVERED, WebhookStatus.PENDING, WebhookStatus.FAILED,
-        WebhookStatus.CANCELLED,
+        WebhookStatus.CANCELLED, WebhookStatus.HELD,
     }),
-    WebhookStatus.DELIVERED: frozenset(),
-    WebhookStatus.FAILED: frozenset(),
-    WebhookStatus.CANCELLED: frozenset(),
+    WebhookStatus.DELIVERED: frozenset({WebhookStatus.PENDING}),
+    WebhookStatus.FAILED: frozenset({WebhookStatus.PENDING}),
+    WebhookStatus.CANCELLED: frozenset({WebhookStatus.PENDING}),
+    WebhookStatus.HELD: frozenset({WebhookStatus.PENDING}),
 }
 
-Status = TypeVar("Status", EmailStatus, WebhookStatus)
+#: What a resend or a replay may queue again: anything not already waiting or being sent.
+SENDABLE_AGAIN: frozenset[WebhookStatus] = frozenset(
+    status for status in WebhookStatus if WEBHOOK_TRANSITIONS[status] == {WebhookStatus.PENDING}
+)
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    #: Automatically, after repeated failure: events are kept (held) and sent once it is reactivated.
+    DISABLED = "disabled"
+    #: By an admin: nothing more is queued for it, and what was waiting is cancelled.
+    DEACTIVATED = "deactivated"
+
+
+SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
+    SubscriptionStatus.ACTIVE: frozenset({SubscriptionStatus.DISABLED, SubscriptionStatus.DEACTIVATED}),
+    SubscriptionStatus.DISABLED: frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.DEACTIVATED}),
+    SubscriptionStatus.DEACTIVATED: frozenset({SubscriptionStatus.ACTIVE}),
+}
+
+Status = TypeVar("Status", EmailStatus, WebhookStatus, SubscriptionStatus)
 _TRANSITIONS: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
     EmailStatus: EMAIL_TRANSITIONS,
     WebhookStatus: WEBHOOK_TRANSITIONS,
+    SubscriptionStatus: SUBSCRIPTION_TRANSITIONS,
 }
 
 
@@ -256,6 +285,20 @@ def review_assigned(
                   page_of_review(review_id), about=review_id)
 
 
+def decision_meeting_invitation(
+    member_id: str, member_name: str | None, meeting_id: str, programme_name: str | None, held_on: date,
+    item_count: int,
+) -> Notice:
+    context = {"name": member_name, "programme_name": programme_name, "held_on": format_date(held_on),
+               "item_count": item_count}
+    return Notice(Template.DECISION_MEETING_INVITATION, Recipient(member_id, RecipientKind.REVIEWER), context, None,
+                  page_of_meeting(meeting_id), about=meeting_id)
+
+
+def page_of_meeting(meeting_id: str) -> str:
+    return f"/panel/meetings/{quote(meeting_id, safe='')}"
+
+
 def application_decided(
     app: ApplicationRecord, programme_name: str | None, outcome: str, amount_awarded: Money | None, feedback: str
 ) -> Notice:
@@ -385,8 +428,8 @@ SUBSCRIBABLE_EVENT_TYPES: frozenset[str] = frozenset(
 
 
 def webhook_delivery_id(event_id: str, subscription_id: str) -> str:
-    """One delivery per (event, subscription), whatever happens to the event on the bus. Integrators
-    see it as ``Grants-Webhook-Id`` and deduplicate on it."""
+    """One delivery per (event, subscription), whatever happens to the event on the bus, and whether
+    it is retried, resent or replayed. Integrators see it as ``webhook-id`` and deduplicate on it."""
     key = "\x1f".join((event_id, subscription_id))
     return "whd_" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
@@ -411,3 +454,28 @@ def webhook_body(event: Event[Any]) -> bytes:
 def webhook_accepted(status_code: int) -> bool:
     """Any 2xx is a delivery; redirects are not followed, so a 3xx is a failure like a 4xx or 5xx."""
     return 200 <= status_code < 300
+
+
+def secrets_in_use(current: str, previous: str | None, previous_until: datetime | None, now: datetime) -> list[str]:
+    """What signs a request at ``now``: the current secret, and a rotated-out one until its overlap ends."""
+    if previous and previous_until and now < previous_until:
+        return [current, previous]
+    return [current]
+
+
+def attempts_left(attempts_made: int, attempts_before: int, max_attempts: int) -> int:
+    """Attempts still to make in this round: a resend, replay or reactivation starts a new round
+    (``attempts_before`` is how many earlier rounds made), and the audit keeps numbering on."""
+    return max(max_attempts - (attempts_made - attempts_before), 0)
+
+
+def should_disable(
+    failed_deliveries: int, failing_since: datetime | None, now: datetime, *, max_failed_deliveries: int,
+    max_failing_seconds: float,
+) -> bool:
+    """An endpoint is disabled once ``max_failed_deliveries`` deliveries in a row failed for good, or
+    once every attempt since ``failing_since`` (the first failure after the last success) failed for
+    ``max_failing_seconds``: nobody is there, and retrying only piles up work."""
+    if failed_deliveries >= max_failed_deliveries:
+        return True
+    return failing_since is not None and (now - failing_since).total_seconds() >= max_failing_seconds

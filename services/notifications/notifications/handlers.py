@@ -12,7 +12,10 @@ from typing import Any
 
 from grants_shared.consumer import Handler, registry
 from grants_shared.events import (
+    ApplicationAnonymised,
     ApplicationDecided,
+    ApplicationDecidedV2,
+    DecisionMeetingCalled,
     ApplicationIneligible,
     ApplicationInvited,
     ApplicationReturnedForCorrection,
@@ -27,6 +30,7 @@ from grants_shared.events import (
     PaymentFailed,
     PaymentScheduled,
     PaymentSent,
+    PersonErasureRequested,
     ProgrammeClosed,
     ProgrammeOpened,
     ReviewAssigned,
@@ -112,13 +116,33 @@ async def on_review_assigned(event: Event[ReviewAssigned], tx: Tx) -> None:
 
 
 async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> None:
-    data = event.data
+    """v1, no longer published; handled so that events queued before an upgrade are still told."""
+    await _tell_decision(event, event.data, tx)
+
+
+async def on_application_decided_v2(event: Event[ApplicationDecidedV2], tx: Tx) -> None:
+    await _tell_decision(event, event.data, tx)
+
+
+async def _tell_decision(event: Event[Any], data: ApplicationDecided | ApplicationDecidedV2, tx: Tx) -> None:
     await commands.tell_applicant(
         tx, event, data.application_id,
         lambda app, programme: domain.application_decided(
             app, programme, data.outcome, data.amount_awarded, data.feedback
         ),
     )  # fmt: skip
+
+
+async def on_decision_meeting_called(event: Event[DecisionMeetingCalled], tx: Tx) -> None:
+    """Each panel member invited is told the date and how many applications it will decide."""
+    data = event.data
+    for member_id in data.member_ids:
+        await commands.tell_reviewer(
+            tx, event, member_id, data.programme_id,
+            lambda name, programme, member_id=member_id: domain.decision_meeting_invitation(
+                member_id, name, data.meeting_id, programme, data.held_on, data.item_count
+            ),
+        )  # fmt: skip
 
 
 async def on_grant_offered(event: Event[GrantOffered], tx: Tx) -> None:
@@ -169,6 +193,14 @@ async def on_payment_scheduled(event: Event[PaymentScheduled], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
 
+async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
+    await commands.erase_person(tx, event.data.request_id, event.data.person_id)
+
+
+async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx) -> None:
+    await commands.anonymise_application(tx, event.data.application_id)
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -196,11 +228,15 @@ HANDLERS = {
         on_application_withdrawn,
         on_review_assigned,
         on_application_decided,
+        on_application_decided_v2,
+        on_decision_meeting_called,
         on_grant_offered,
         on_grant_accepted,
         on_payment_sent,
         on_payment_failed,
         on_application_scored,
         on_payment_scheduled,
+        on_person_erasure_requested,
+        on_application_anonymised,
     ).items()
 }

@@ -11,7 +11,7 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
-from notifications import domain
+from notifications import domain, preferences, unsubscribe
 from notifications.config import Settings
 from notifications.domain import AttemptFailed, describe, single_line
 from notifications.store import Email, Notification
@@ -31,6 +31,9 @@ def compose_email(notification: Notification, email: Email, settings: Settings, 
     message["Date"] = format_datetime(now)
     # Tells autoresponders not to answer (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
+    if preferences.can_turn_off(notification.template) or notification.template == preferences.DIGEST_KIND:
+        # One click in the mail client turns this kind of email off (RFC 8058); required ones have none.
+        unsubscribe.add_headers(message, settings, notification.recipient_id, str(notification.template))
     message.set_content(notification.text)
     message.add_alternative(notification.html, subtype="html")
     return message

@@ -9,7 +9,7 @@ from grants_shared.service import Service, create_app
 from notifications.api import ROUTERS
 from notifications.config import Settings
 from notifications.handlers import HANDLERS
-from notifications.store import EMAIL_QUEUE, WEBHOOK_QUEUE, create_indexes
+from notifications.store import EMAIL_QUEUE, PERSONAL_DATA, WEBHOOK_QUEUE, create_indexes
 from notifications.workers import WORKERS
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ SERVICE = Service(
     routers=ROUTERS,
     handlers=HANDLERS,
     create_indexes=create_indexes,
+    personal_data=PERSONAL_DATA,
     workers=WORKERS,
     queues=(EMAIL_QUEUE, WEBHOOK_QUEUE),
 )

@@ -18,6 +18,7 @@ What notifications owns:
   secret (encrypted).
 - ``webhook_deliveries``: one per (event, subscription) with the exact body to send; the webhook
   sender's queue.
+- ``preferences``: a person's choices of what they are told (email, inbox, daily digest).
 
 Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
 Where an event may arrive twice, writes are upserts that insert only what is new (a duplicate-key
@@ -28,12 +29,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import model_validator
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.documents import Document, Part
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
 from notifications.domain import (
@@ -42,6 +46,7 @@ from notifications.domain import (
     EmailStatus,
     Outcome,
     RecipientKind,
+    SubscriptionStatus,
     Template,
     WebhookStatus,
 )
@@ -136,6 +141,11 @@ class NotificationSummary(Document):
     subject: str
     created_at: datetime
     read_at: datetime | None = None
+    #: False when the person turned this kind off in their inbox (or for a digest's own email).
+    in_inbox: bool = True
+    #: ``waiting`` for the person's next daily digest, then ``gathered`` into ``digest_id``.
+    digest: Literal["waiting", "gathered"] | None = None
+    digest_id: str | None = None
     email: EmailProgress | None = None
 
 
@@ -167,23 +177,43 @@ class Delivery(Document):
 
 
 class WebhookSubscription(Document):
-    """An integrator's endpoint as admins see it: without its secret, which is read only to sign."""
+    """An integrator's endpoint as admins see it: without its secrets, which are read only to sign."""
 
     url: str
     event_types: list[str]
     description: str
+    #: True while ``status`` is active (kept for the ``active`` filter and for older clients).
     active: bool
+    status: SubscriptionStatus
     created_by: str
     created_at: datetime
     secret_rotated_at: datetime
+    #: Until then the rotated-out secret signs too (a second signature).
+    previous_secret_until: datetime | None = None
     deactivated_at: datetime | None = None
+    disabled_at: datetime | None = None
+    reactivated_at: datetime | None = None
+    #: The first failed attempt since the last delivery (None while deliveries succeed).
+    failing_since: datetime | None = None
+    #: Deliveries in a row that failed for good (reset by any delivery).
+    failed_deliveries: int = 0
     version: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_of_older_documents(cls, data: Any) -> Any:
+        # Subscriptions stored before statuses existed were active or deactivated.
+        if isinstance(data, dict) and "status" not in data and "active" in data:
+            data = {**data, "status": SubscriptionStatus.ACTIVE if data["active"] else SubscriptionStatus.DEACTIVATED}
+        return data
 
 
 class SigningSubscription(WebhookSubscription):
-    """With its signing secret, encrypted (``crypto.SecretsCipher``)."""
+    """With its signing secrets, encrypted (``crypto.SecretsCipher``): the current one, and the one
+    rotated out while its overlap lasts."""
 
     secret: str
+    previous_secret: str | None = None
 
 
 class WebhookDeliverySummary(Document):
@@ -201,6 +231,10 @@ class WebhookDeliverySummary(Document):
     last_status_code: int | None = None
     last_error: str | None = None
     created_at: datetime
+    #: Attempts made before the last resend, replay or reactivation (a new round of retries).
+    attempts_before: int = 0
+    #: When it was last queued again (resent, replayed, or released from being held).
+    requeued_at: datetime | None = None
 
 
 class WebhookDelivery(WebhookDeliverySummary):
@@ -218,7 +252,38 @@ WEBHOOK_QUEUE = LeasedQueue(
 )
 
 
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("contacts", "_id", {}, delete=True, about="The address you asked to be sent messages at"),
+    PersonalData("preferences", "_id", {}, delete=True, about="Which messages you chose to get, and how"),
+    # The email part first: the next line replaces the recipient the two are found by.
+    PersonalData("notifications", "recipient_id", {"email.address": ERASED_EMAIL, "email.name": None},
+                 where={"email.address": {"$exists": True}}, about="Emails sent to you"),  # fmt: skip
+    PersonalData("notifications", "recipient_id", {
+        "recipient_id": PSEUDONYM, "subject": ERASED_NAME, "text": "", "html": "",
+    }, about="Messages in your inbox"),  # fmt: skip
+    PersonalData("deliveries", "recipient_id", {"recipient_id": PSEUDONYM}, about="When each message reached you"),
+    PersonalData("applications", "contact.person_id", {
+        "contact.person_id": PSEUDONYM, "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL,
+    }, about="Applications you are the contact for"),  # fmt: skip
+    PersonalData("webhook_subscriptions", "created_by", {"created_by": PSEUDONYM}, withhold=("secret", "secrets"),
+                 about="Webhook subscriptions you made"),  # fmt: skip
+)
+
+#: What this service holds about an application that goes when its retention period ends.
+APPLICATION_DATA = (
+    PersonalData("applications", "_id", {"contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL},
+                 about="Who to tell about it"),  # fmt: skip
+    PersonalData("notifications", "application_id", {"email.address": ERASED_EMAIL, "email.name": None},
+                 where={"email.address": {"$exists": True}}, about="Where its emails went"),  # fmt: skip
+    PersonalData("notifications", "application_id", {"subject": ERASED_NAME, "text": "", "html": ""},
+                 about="The messages about it"),  # fmt: skip
+)
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
+    await db.notifications.create_index("application_id")  # the messages about an application
     # Belt and braces behind the deterministic _id: one notification per (event, recipient, template).
     await db.notifications.create_index(
         [("event_id", ASCENDING), ("recipient_id", ASCENDING), ("template", ASCENDING)],
@@ -232,6 +297,12 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.deliveries.create_index([("notification_id", ASCENDING)], name="by_notification")
 
     await db.webhook_subscriptions.create_index([("event_types", ASCENDING), ("active", ASCENDING)], name="subscribers")
+    await db.webhook_subscriptions.create_index([("event_types", ASCENDING), ("status", ASCENDING)], name="by_status")
+    for active, status in ((True, SubscriptionStatus.ACTIVE), (False, SubscriptionStatus.DEACTIVATED)):
+        # Subscriptions stored before statuses existed: active or deactivated (once, at start-up).
+        await db.webhook_subscriptions.update_many(
+            {"status": {"$exists": False}, "active": active}, {"$set": {"status": status}}
+        )
     await db.webhook_subscriptions.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first")
     # Belt and braces behind the deterministic _id: one delivery per (event, subscription).
     await db.webhook_deliveries.create_index(
@@ -241,6 +312,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.webhook_deliveries.create_index(
         [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="by_subscription"
     )
+    await db.notifications.create_index([("digest", ASCENDING), ("created_at", ASCENDING)], name="digest_waiting")
 
 
 # --- helpers every collection uses ----------------------------------------------------------------
@@ -259,8 +331,7 @@ async def _page(
     tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int,
     sort: list[tuple[str, int]], projection: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    cursor = collection.find(query, projection, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session, projection)
 
 
 # --- what other services told us -----------------------------------------------------------------
@@ -355,7 +426,7 @@ INBOX_PROJECTION = {"html": 0, "text": 0, "email.address": 0, "email.name": 0}
 async def inbox_page(
     tx: Db, recipient_id: str, unread_only: bool, limit: int, offset: int
 ) -> tuple[list[NotificationSummary], int]:
-    query: dict[str, Any] = {"recipient_id": recipient_id}
+    query: dict[str, Any] = {"recipient_id": recipient_id, "in_inbox": {"$ne": False}}
     if unread_only:
         query["read_at"] = None
     docs, total = await _page(tx, tx.db.notifications, query, limit, offset, NEWEST_FIRST, INBOX_PROJECTION)
@@ -363,13 +434,13 @@ async def inbox_page(
 
 
 async def unread_count(tx: Db, recipient_id: str) -> int:
-    query = {"recipient_id": recipient_id, "read_at": None}
+    query = {"recipient_id": recipient_id, "read_at": None, "in_inbox": {"$ne": False}}
     return await tx.db.notifications.count_documents(query, session=tx.session)
 
 
 async def own_notification(tx: Db, recipient_id: str, notification_id: str) -> Notification | None:
     # Scoped by recipient in the query itself: someone else's notification is simply not found.
-    query = {"_id": notification_id, "recipient_id": recipient_id}
+    query = {"_id": notification_id, "recipient_id": recipient_id, "in_inbox": {"$ne": False}}
     return Notification.maybe(await tx.db.notifications.find_one(query, session=tx.session))
 
 
@@ -435,8 +506,8 @@ async def webhook_attempts(tx: Db, delivery_ids: list[str]) -> dict[str, list[De
 
 # --- webhook subscriptions -------------------------------------------------------------------------
 
-#: The encrypted secret stays in the database: nothing read for an API answer carries it.
-WITHOUT_SECRET = {"secret": 0}
+#: The encrypted secrets stay in the database: nothing read for an API answer carries them.
+WITHOUT_SECRET = {"secret": 0, "previous_secret": 0}
 
 
 async def insert_subscription(tx: Db, subscription: SigningSubscription) -> None:
@@ -463,22 +534,52 @@ async def list_subscriptions(
 
 
 async def update_subscription(tx: Db, subscription: WebhookSubscription, read_version: int) -> bool:
-    """Store the changed fields of an active subscription, unless someone changed it since
-    ``read_version`` was read. A ``SigningSubscription`` stores its new secret too; a plain one
-    leaves the secret as it is."""
+    """Store the changed fields of a subscription, unless someone (or the webhook sender, disabling
+    it) changed it since ``read_version`` was read. A ``SigningSubscription`` stores its new secrets
+    too; a plain one leaves them as they are. The failure counters are the sender's own: left alone."""
     fields = subscription.to_doc()
-    del fields["_id"]
+    for own in ("_id", "failing_since", "failed_deliveries"):
+        fields.pop(own, None)
     result = await tx.db.webhook_subscriptions.update_one(
-        {"_id": subscription.id, "version": read_version, "active": True}, {"$set": fields}, session=tx.session
+        {"_id": subscription.id, "version": read_version}, {"$set": fields}, session=tx.session
     )
     return result.modified_count == 1
 
 
-async def subscribers(tx: Db, event_type: str) -> list[str]:
-    """The ids of the active subscriptions that want events of this type."""
-    query = {"event_types": event_type, "active": True}
-    cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1}, session=tx.session)
-    return [doc["_id"] async for doc in cursor]
+async def subscribers(tx: Db, event_type: str) -> list[tuple[str, SubscriptionStatus]]:
+    """The subscriptions that want events of this type and are active, or disabled (whose events are
+    held): their ids and statuses."""
+    query = {"event_types": event_type, "status": {"$in": [SubscriptionStatus.ACTIVE, SubscriptionStatus.DISABLED]}}
+    cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1, "status": 1}, session=tx.session)
+    return [(doc["_id"], SubscriptionStatus(doc["status"])) async for doc in cursor]
+
+
+async def note_webhook_failure(tx: Db, subscription_id: str, at: datetime, gave_up: bool) -> None:
+    """An attempt failed: the first since the last delivery starts ``failing_since``; a delivery that
+    failed for good counts one more in a row. Only these writes touch the subscription, so a busy
+    endpoint that answers is no hot document."""
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": at}}, session=tx.session
+    )
+    if gave_up:
+        await tx.db.webhook_subscriptions.update_one(
+            {"_id": subscription_id}, {"$inc": {"failed_deliveries": 1}}, session=tx.session
+        )
+
+
+async def note_webhook_success(tx: Db, subscription_id: str) -> None:
+    """A delivery went through: the failures in a row end (written only when there were some)."""
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id, "$or": [{"failing_since": {"$ne": None}}, {"failed_deliveries": {"$gt": 0}}]},
+        {"$set": {"failing_since": None, "failed_deliveries": 0}},
+        session=tx.session,
+    )
+
+
+async def reset_webhook_failures(tx: Db, subscription_id: str) -> None:
+    await tx.db.webhook_subscriptions.update_one(
+        {"_id": subscription_id}, {"$set": {"failing_since": None, "failed_deliveries": 0}}, session=tx.session
+    )
 
 
 # --- webhook deliveries ----------------------------------------------------------------------------
@@ -486,6 +587,46 @@ async def subscribers(tx: Db, event_type: str) -> list[str]:
 
 async def insert_webhook_delivery_if_new(tx: Db, delivery: WebhookDelivery) -> bool:
     return await _insert_if_new(tx, tx.db.webhook_deliveries, delivery)
+
+
+async def get_webhook_delivery(tx: Db, subscription_id: str, delivery_id: str) -> WebhookDeliverySummary | None:
+    query = {"_id": delivery_id, "subscription_id": subscription_id}
+    doc = await tx.db.webhook_deliveries.find_one(query, {"body": 0}, session=tx.session)
+    return WebhookDeliverySummary.maybe(doc)
+
+
+async def deliveries_to_send_again(
+    tx: Db, subscription_id: str, statuses: frozenset[WebhookStatus], since: datetime | None = None,
+    until: datetime | None = None, limit: int = 0,
+) -> tuple[list[WebhookDeliverySummary], int]:
+    """A subscription's deliveries in these statuses (queued in [since, until) when given), oldest
+    first, at most ``limit`` (0: all), and how many there are in all."""
+    query: dict[str, Any] = {"subscription_id": subscription_id, "status": {"$in": sorted(statuses)}}
+    if since is not None or until is not None:
+        query["created_at"] = {
+            **({"$gte": since} if since is not None else {}), **({"$lt": until} if until is not None else {})
+        }
+    cursor = tx.db.webhook_deliveries.find(query, {"body": 0}, session=tx.session).sort(
+        [("created_at", ASCENDING), ("_id", ASCENDING)]
+    ).limit(limit)
+    docs = await cursor.to_list(None)
+    return [WebhookDeliverySummary.from_doc(d) for d in docs], await tx.db.webhook_deliveries.count_documents(
+        query, session=tx.session
+    )
+
+
+async def queue_webhook_again(tx: Db, delivery: WebhookDeliverySummary, now: datetime, why: str | None) -> bool:
+    """Back to ``pending`` now, as it was read (status and attempts unchanged since): a new round of
+    retries under the same webhook-id. False when it changed meanwhile."""
+    result = await tx.db.webhook_deliveries.update_one(
+        {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts},
+        {"$set": {
+            "status": WebhookStatus.PENDING, "next_attempt_at": now, "attempts_before": delivery.attempts,
+            "requeued_at": now, "claim": None, "claimed_at": None, "last_error": why, "delivered_at": None,
+        }},
+        session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
 
 
 async def list_webhook_deliveries(
@@ -496,3 +637,58 @@ async def list_webhook_deliveries(
         query["status"] = status
     docs, total = await _page(tx, tx.db.webhook_deliveries, query, limit, offset, NEWEST_FIRST, {"body": 0})
     return [WebhookDeliverySummary.from_doc(d) for d in docs], total
+
+
+# --- people's choices and daily digests ---------------------------------------------------------------
+
+
+class Preferences(Document):
+    """A person's choices (``id`` is their subject): kinds of message not emailed, kinds not shown in
+    the inbox, and whether their emails are gathered into one a day."""
+
+    email_off: list[str] = []
+    inbox_off: list[str] = []
+    digest: bool = False
+    version: int
+    updated_at: datetime
+
+
+async def get_preferences(tx: Db, person_id: str) -> Preferences | None:
+    return Preferences.maybe(await tx.db.preferences.find_one({"_id": person_id}, session=tx.session))
+
+
+async def insert_preferences_if_new(tx: Db, preferences: Preferences) -> bool:
+    return await _insert_if_new(tx, tx.db.preferences, preferences)
+
+
+async def replace_preferences(tx: Db, preferences: Preferences, read_version: int) -> bool:
+    result = await tx.db.preferences.replace_one(
+        {"_id": preferences.id, "version": read_version}, preferences.to_doc(), session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def digest_recipients(tx: Db, cutoff: datetime, limit: int) -> list[str]:
+    """People with messages waiting for a digest from before ``cutoff`` (at most ``limit`` of them)."""
+    query = {"digest": "waiting", "created_at": {"$lt": cutoff}}
+    cursor = tx.db.notifications.find(query, {"recipient_id": 1}, session=tx.session).sort("created_at", ASCENDING)
+    people: dict[str, None] = {}
+    async for doc in cursor:
+        people.setdefault(doc["recipient_id"], None)
+        if len(people) >= limit:
+            break
+    return list(people)
+
+
+async def waiting_for_digest(tx: Db, recipient_id: str, cutoff: datetime) -> list[NotificationSummary]:
+    query = {"recipient_id": recipient_id, "digest": "waiting", "created_at": {"$lt": cutoff}}
+    cursor = tx.db.notifications.find(query, INBOX_PROJECTION, session=tx.session).sort("created_at", ASCENDING)
+    return [NotificationSummary.from_doc(doc) async for doc in cursor]
+
+
+async def gather_into_digest(tx: Db, notification_ids: list[str], digest_id: str) -> None:
+    await tx.db.notifications.update_many(
+        {"_id": {"$in": notification_ids}, "digest": "waiting"},
+        {"$set": {"digest": "gathered", "digest_id": digest_id}},
+        session=tx.session,
+    )

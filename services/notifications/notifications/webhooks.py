@@ -1,78 +1,56 @@
-"""How webhook requests are signed and how an integrator checks them (Stripe-style).
+"""How webhook requests are signed: Standard Webhooks (https://www.standardwebhooks.com), so an
+integrator verifies them with any of its libraries (``standardwebhooks`` on PyPI, npm, NuGet...).
 
 Every request carries::
 
-    Grants-Webhook-Id: <delivery id>        the same on every retry of one delivery: deduplicate on it
-    Grants-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{raw body}")>
+    webhook-id: <delivery id>               the same on every retry, resend and replay: deduplicate on it
+    webhook-timestamp: <unix seconds>       when this attempt was signed
+    webhook-signature: v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.{raw body}")> [v1,<...> ...]
     Content-Type: application/cloudevents+json
 
-The timestamp is signed with the body, so a captured request cannot be replayed later than the
-receiver's tolerance. Only the standard library is used: integrators may copy this file as it is.
+The key is the integrator's secret, shown to them once as ``whsec_<base64 of 32 random bytes>``.
+While a rotated-out secret is still in its overlap, the request carries a second signature made
+with it, separated by a space as the specification says; a receiver accepts the request when any
+one of them verifies.
 """
 
-import hashlib
-import hmac
-import time
+import base64
+import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
-ID_HEADER = "Grants-Webhook-Id"
-SIGNATURE_HEADER = "Grants-Signature"
+from standardwebhooks.webhooks import Webhook
+
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 CONTENT_TYPE = "application/cloudevents+json"
-USER_AGENT = "grants-webhooks/1.0"
-SCHEME = "v1"
-DEFAULT_TOLERANCE_SECONDS = 300
+USER_AGENT = "grants-webhooks/2.0"
+SECRET_PREFIX = "whsec_"
+#: The specification asks for between 24 and 64 bytes of key.
+SECRET_BYTES = 32
 
 
-def request_headers(delivery_id: str, secret: str, body: bytes, now: datetime) -> dict[str, str]:
-    """The headers of one attempt to deliver ``body``, signed at ``now``."""
+def new_secret() -> str:
+    """A signing secret as the integrator is shown it (and as their Standard Webhooks library takes it)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def request_headers(delivery_id: str, secrets_in_use: Iterable[str], body: bytes, now: datetime) -> dict[str, str]:
+    """The headers of one attempt to deliver ``body``, signed at ``now`` (UTC) with every secret in
+    use (the current one first, then a rotated-out one still in its overlap)."""
     return {
         ID_HEADER: delivery_id,
-        SIGNATURE_HEADER: sign(secret, int(now.timestamp()), body),
+        TIMESTAMP_HEADER: str(int(now.timestamp())),
+        SIGNATURE_HEADER: sign(secrets_in_use, delivery_id, now, body),
         "Content-Type": CONTENT_TYPE,
         "User-Agent": USER_AGENT,
     }
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``Grants-Signature`` header value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    return f"t={timestamp},{SCHEME}={_digest(secret, timestamp, body)}"
-
-
-def verify(
-    secret: str, header: str | None, body: bytes, tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> bool:
-    """True if ``header`` signs exactly these raw ``body`` bytes with ``secret`` and its timestamp is
-    within ``tolerance_seconds`` of ``now`` (unix seconds; the clock when not given).
-
-    Pass the body exactly as received: a parsed and re-serialised body will not match.
-    Never raises on a malformed header; it simply does not verify."""
-    parsed = _parse(header or "")
-    if parsed is None:
-        return False
-    timestamp, signatures = parsed
-    if now is None:
-        now = time.time()
-    if abs(now - timestamp) > tolerance_seconds:
-        return False
-    expected = _digest(secret, timestamp, body)
-    # compare_digest takes the same time whatever matches, so the signature cannot be guessed byte by byte.
-    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
-
-
-def _digest(secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def _parse(header: str) -> tuple[int, list[str]] | None:
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
-            timestamp = int(value)
-        elif key == SCHEME and value and value.isascii():  # compare_digest refuses non-ASCII text
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        return None
-    return timestamp, signatures
+def sign(secrets_in_use: Iterable[str], delivery_id: str, now: datetime, body: bytes) -> str:
+    """The ``webhook-signature`` value: one ``v1,<base64>`` per secret, space-separated."""
+    signatures = [Webhook(secret).sign(delivery_id, now, body.decode()) for secret in secrets_in_use]
+    if not signatures:
+        raise ValueError("a webhook is signed with at least one secret")
+    return " ".join(signatures)

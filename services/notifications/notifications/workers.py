@@ -4,7 +4,7 @@ notification's ``email`` part) and the webhook queue (``webhook_deliveries``), b
 
 - **Claim**, in a transaction of its own (``commands.claim_email`` / ``claim_webhook``): of several
   replicas exactly one takes a due item; a claim older than the lease belongs to a sender that died
-  and is taken over (and sent again: same Message-ID, same ``Grants-Webhook-Id``).
+  and is taken over (and sent again: same Message-ID, same ``webhook-id``).
 - **Attempt**, outside any transaction: an SMTP conversation or an HTTP POST, bounded as a whole by
   the channel's timeout, which the settings keep shorter than the lease, so no other sender takes a
   claim while its sender is still trying.
@@ -18,6 +18,7 @@ one slow endpoint does not hold up the others.
 
 import asyncio
 import logging
+from datetime import datetime
 from abc import abstractmethod
 from typing import Any, TypeVar
 
@@ -26,8 +27,8 @@ import httpx
 from grants_shared.clock import utcnow
 from grants_shared.service import Runtime
 from grants_shared.unit_of_work import Database, Transaction
-from grants_shared.worker import Doc, LeasedWorker, Pace
-from notifications import commands, domain, mailer, store, webhooks
+from grants_shared.worker import Doc, LeasedWorker, Pace, every
+from notifications import commands, domain, mailer, preferences, store, webhook_targets, webhooks
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import AttemptFailed, describe
@@ -137,8 +138,9 @@ OutgoingWebhook = tuple[WebhookDelivery, SigningSubscription]
 
 
 class WebhookSender(Sender[OutgoingWebhook]):
-    """Every attempt sends the same stored body under the same ``Grants-Webhook-Id``, signed afresh
-    with the subscription's current secret and the time of the attempt."""
+    """Every attempt sends the same stored body under the same ``webhook-id``, signed afresh with the
+    subscription's secrets in use and the time of the attempt, to an address checked just before
+    (``webhook_targets``): a refused one is a failure that names why, never what answers there."""
 
     queue = store.WEBHOOK_QUEUE
     name = "webhook sender"
@@ -152,6 +154,7 @@ class WebhookSender(Sender[OutgoingWebhook]):
         super().__init__(database, pace, settings.webhook_timeout)
         self.client = client
         self.cipher = cipher_for(settings)
+        self.allowed = webhook_targets.Allowed.of(settings.webhook_allowed_targets)
 
     async def claim(self, tx: Transaction[Any], doc: Doc, claim: str) -> OutgoingWebhook | None:
         delivery = WebhookDelivery.from_doc(doc)
@@ -160,9 +163,21 @@ class WebhookSender(Sender[OutgoingWebhook]):
 
     async def attempt(self, outgoing: OutgoingWebhook) -> int:
         delivery, subscription = outgoing
+        now = utcnow()
+        previous = self.cipher.decrypt(subscription.previous_secret) if subscription.previous_secret else None
+        signing = domain.secrets_in_use(
+            self.cipher.decrypt(subscription.secret), previous, subscription.previous_secret_until, now
+        )
+        try:
+            destination = await webhook_targets.checked_destination(subscription.url, self.allowed)
+        except webhook_targets.TargetRefused as refused:
+            # Nothing was sent: trying again would meet the same rule (and counts towards disabling).
+            raise AttemptFailed(str(refused), permanent=True) from None
+        except OSError as error:
+            raise AttemptFailed(f"the endpoint's host did not resolve: {describe(error)}") from None
         body = delivery.body.encode()
-        headers = webhooks.request_headers(delivery.id, self.cipher.decrypt(subscription.secret), body, utcnow())
-        return await post(self.client, subscription.url, body, headers)
+        headers = webhooks.request_headers(delivery.id, signing, body, now)
+        return await post(self.client, destination, body, headers)
 
     async def succeeded(
         self, tx: Transaction[Any], outgoing: OutgoingWebhook, claim: str, attempt: int, status_code: int | None
@@ -175,11 +190,18 @@ class WebhookSender(Sender[OutgoingWebhook]):
         await commands.webhook_failed(tx, outgoing[0], claim, attempt, failure)
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST and return the status; the answer's body is never read (an endpoint cannot make us download).
-    Any 2xx is a delivery; anything else raises AttemptFailed."""
+async def post(
+    client: httpx.AsyncClient, destination: webhook_targets.Destination, body: bytes, headers: dict[str, str]
+) -> int:
+    """POST to the checked address and return the status; the answer's body is never read (an endpoint
+    cannot make us download). Any 2xx is a delivery; anything else raises AttemptFailed."""
+    headers = {**headers, "Host": destination.host_header}
+    # The TLS server name (and the name the certificate must carry) is the URL's, not the address's.
+    extensions = {"sni_hostname": destination.tls_server_name} if destination.tls_server_name else None
     try:
-        async with client.stream("POST", url, content=body, headers=headers) as response:
+        async with client.stream(
+            "POST", destination.url, content=body, headers=headers, extensions=extensions
+        ) as response:
             status_code = response.status_code
     except httpx.TimeoutException:
         raise TimeoutError from None  # one phase ran out of time; the sender words it for the request
@@ -209,4 +231,25 @@ async def send_webhooks(runtime: Runtime[Settings]) -> None:
         await WebhookSender(runtime.database, client).run()
 
 
-WORKERS = (send_emails, send_webhooks)
+async def send_digests(runtime: Runtime[Settings]) -> None:
+    """Once a day (from ``DIGEST_HOUR_UTC``), one email per person who chose a digest, gathering what
+    waited for it; looked for every ``DIGEST_POLL_SECONDS``, so a replica that was down catches up."""
+    settings = runtime.settings
+    if not settings.digest_sender_enabled:
+        log.info("digest sender disabled on this replica")
+        return
+    await every(settings.digest_poll_seconds, lambda: gather_digests(runtime.database, utcnow()), "digest sender")
+
+
+async def gather_digests(database: Database[Settings], now: datetime, batch: int = 500) -> int:
+    """Make the digests due at ``now``, each in a transaction of its own (the email sender then sends
+    them); how many were made. Idempotent: a digest's id names its person and day."""
+    day, cutoff = preferences.digest_due(now, database.settings.digest_hour_utc)
+    made = 0
+    for person_id in await store.digest_recipients(database, cutoff, batch):
+        if await database.transact(lambda tx, person=person_id: commands.send_digest(tx, person, day, cutoff)):
+            made += 1
+    return made
+
+
+WORKERS = (send_emails, send_webhooks, send_digests)

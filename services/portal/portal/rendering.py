@@ -59,6 +59,7 @@ def navigation(person: Caller | None, path: str) -> list[dict[str, object]]:
         links.append({"href": "/finance", "text": "Finance"})
     if person.has(Role.ADMIN):
         links.append({"href": "/admin/webhooks", "text": "Webhooks"})
+        links.append({"href": "/admin/personal-data", "text": "Personal data"})
     links.append({"href": "/inbox", "text": "Messages"})
     return _marked(links, path)
 

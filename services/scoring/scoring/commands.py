@@ -13,14 +13,17 @@ from uuid import uuid4
 
 from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
-from grants_shared import budget
+from grants_shared import budget, privacy
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
+from grants_shared.auth import Role
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationScored,
     ApplicationSubmitted,
-    DecidedBy,
+    DecisionBasis,
+    DecisionMeetingCalled,
+    DecisionTally,
     ProgrammeOpened,
     ReviewAssigned,
 )
@@ -28,9 +31,18 @@ from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from scoring import access, domain, store
 from scoring.config import Settings
-from scoring.domain import ApplicationStatus, ConflictStatus, ProgrammeStatus, ReviewStatus
-from scoring.schemas import ConflictDeclaration, DecisionRequest, ModerationRequest, ScoreSheet
-from scoring.store import Application, ConflictEntry, ConflictOfInterest, Decision, Moderation, Programme, Review
+from scoring.domain import (
+    ApplicationStatus, ConflictStatus, DecisionMethod, ItemStatus, ProgrammeStatus, ReviewStatus,
+)  # fmt: skip
+from scoring.schemas import (
+    ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
+    RecommendationRequest, ReviewDecline, ScoreSheet,
+)  # fmt: skip
+from scoring.store import (
+    Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,
+    ItemDecision, MeetingItem, Moderation, PanelMember, PanelRecommendation, Programme, QuorumRule, Recusal, Review,
+    ScoreChange, TallyRecord,
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +152,7 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     now = utcnow()
     await store.withdraw_application(tx, application.id, now)
     await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
+    await store.drop_open_items(tx, application.id)
 
 
 # --- who reviews what -----------------------------------------------------------------------------
@@ -160,7 +173,10 @@ async def _choose_reviewers(
 ) -> domain.Assignment:
     conflicted = await store.conflicted_reviewers(tx, application.organisation.id, programme.panel)
     needed = application.reviewers_required - len(application.reviewer_ids)
-    return domain.assign_reviewers(programme.panel, needed, loads, conflicted, application.reviewer_ids)
+    return domain.assign_reviewers(
+        programme.panel, needed, loads, conflicted, application.reviewer_ids, application.declined_by,
+        tx.settings.max_open_reviews,
+    )
 
 
 async def _create_reviews(
@@ -274,11 +290,33 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
     reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
-    await store.record_score(tx, application.id, score)
+    computed = ScoreChange(
+        kind="computed", by=tx.actor, at=utcnow(), after=score.weighted_score,
+        why=f"every one of the {len(reviews)} reviews was submitted",
+    )  # fmt: skip
+    await store.record_score(tx, application.id, score, computed)
     await tx.emit(ApplicationScored(
         application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
     ))  # fmt: skip
+
+
+async def decline_review(tx: Tx, caller: Caller, review_id: str, declining: ReviewDecline) -> Review:
+    """A reviewer declines an open review: it is cancelled and another panel member is asked (never
+    the one who declined), or the application waits. Declining for a conflict declares it, so the
+    reviewer is kept from every application of that organisation."""
+    review = await access.own_review(tx, review_id, caller)
+    if review.status not in domain.OPEN_REVIEW:
+        raise Conflict("this review has been submitted and can no longer be declined")
+    if declining.reason == "conflict":
+        note = declining.note or "declared when declining a review"
+        await declare_conflict(tx, caller, ConflictDeclaration(organisation_id=review.organisation_id, reason=note))
+    else:
+        await store.record_decline(tx, review.application_id, caller.subject)
+        await _replace_reviewer(tx, review, f"declined by the reviewer ({declining.reason})")
+    declined = await store.get_review(tx, review.id)
+    assert declined is not None
+    return declined
 
 
 # --- conflicts of interest ------------------------------------------------------------------------
@@ -297,7 +335,16 @@ async def declare_conflict(tx: Tx, caller: Caller, declaration: ConflictDeclarat
     await store.insert_conflict(tx, conflict)
     for review in await store.open_reviews_of_organisation(tx, caller.subject, declaration.organisation_id):
         await _replace_reviewer(tx, review, "reviewer declared a conflict of interest")
+    await _recuse_from_open_items(tx, caller.subject, declaration.organisation_id)
     return conflict
+
+
+async def _recuse_from_open_items(tx: Tx, member_id: str, organisation_id: str) -> None:
+    """A conflict declared after a meeting was called recuses the member from its items at once."""
+    for item in await store.open_items_of_organisation(tx, organisation_id):
+        meeting = await store.get_meeting(tx, item.meeting_id)
+        if meeting and member_id in meeting.rule.kinds and member_id not in item.recused:
+            await store.add_recusals(tx, item, [Recusal(member_id=member_id, reason=CONFLICT_RECUSAL, at=utcnow())])
 
 
 async def request_resolution(tx: Tx, caller: Caller, conflict_id: str, note: str) -> ConflictOfInterest:
@@ -355,28 +402,53 @@ async def moderate(tx: Tx, caller: Caller, application_id: str, request: Moderat
         weighted_score=computed if request.weighted_score is None else request.weighted_score,
         computed_weighted_score=computed, moderated_at=utcnow(),
     )  # fmt: skip
-    if not await store.record_moderation(tx, application, moderation):
+    change = ScoreChange(
+        kind="moderated", by=caller.subject, at=moderation.moderated_at, before=application.weighted_score,
+        after=moderation.weighted_score, why=request.note,
+    )  # fmt: skip
+    if not await store.record_moderation(tx, application, moderation, change):
         raise Conflict("the application changed while you moderated it; read it again")
     return application.model_copy(update={
         "weighted_score": moderation.weighted_score, "needs_moderation": False, "moderation": moderation,
-        "version": application.version + 1,
+        "score_history": [*application.score_history, change], "version": application.version + 1,
     })  # fmt: skip
 
 
 async def decide(
     tx: Tx, caller: Caller, application_id: str, request: DecisionRequest
 ) -> tuple[Application, Decision]:
-    """Award (within the budget) or decline a scored application whose moderation is not pending; the
-    application as it was before the decision, and the decision."""
+    """Only for a programme whose decisions are delegated, by someone holding the role they are
+    delegated to: award (within the budget) or decline a scored application whose moderation is not
+    pending, recorded as delegated. The application as it was before the decision, and the decision."""
     application = await store.get_application(tx, application_id)
     programme = await store.get_programme(tx, application.programme_id) if application else None
     if application is None or programme is None or not await _may_decide(tx, caller, programme, application):
         raise NotFound(f"no application {application_id}")
     access.not_their_own(caller, application.organisation.id)
+    rule = programme.decision_rule
+    if rule is None or rule.method is not DecisionMethod.DELEGATED:
+        raise Conflict(
+            "this programme's decisions are made by its panel in a decision meeting"
+            if rule else "the programme has no decision rule yet: a manager sets it first"
+        )
+    if not caller.has(Role(rule.delegated_to)):
+        raise Forbidden(f"this programme's decisions are delegated to the {rule.delegated_to} role")
     refusal = domain.decision_refusal(application.status, application.needs_moderation)
     if refusal:
         raise Conflict(refusal)
-    amount = request.amount_awarded
+    basis = DecisionBasis(by="delegated", delegated_to=rule.delegated_to)
+    decision = await _record_decision(
+        tx, caller, programme, application, request.outcome, request.amount_awarded, request.feedback, basis
+    )
+    await store.drop_open_items(tx, application.id)
+    return application, decision
+
+
+async def _record_decision(
+    tx: Tx, caller: Caller, programme: Programme, application: Application, outcome: domain.Outcome,
+    amount: Money | None, feedback: str, basis: DecisionBasis,
+) -> Decision:  # fmt: skip
+    """Reserve an award from the budget, record the decision and publish it (ApplicationDecidedV2)."""
     reservation = None
     if amount is not None:
         remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=programme.budget.currency)
@@ -389,17 +461,18 @@ async def decide(
         if reservation is None:
             raise RuleViolation("this award would take the programme over its budget")
     decision = Decision(
-        outcome=request.outcome, amount_awarded=amount, feedback=request.feedback, decided_at=utcnow(),
-        recorded_by=caller.subject, panel=programme.panel, reserved=reservation.to_doc() if reservation else [],
+        outcome=outcome, amount_awarded=amount, feedback=feedback, decided_at=utcnow(), recorded_by=caller.subject,
+        by=basis.by, meeting_id=basis.meeting_id, delegated_to=basis.delegated_to,
+        reserved=reservation.to_doc() if reservation else [],
     )  # fmt: skip
     if not await store.record_decision(tx, application.id, decision):
         raise Conflict("the application is no longer waiting for a decision")
-    await tx.emit(ApplicationDecided(
+    await tx.emit(ApplicationDecidedV2(
         application_id=application.id, programme_id=programme.id, organisation_id=application.organisation.id,
         outcome=decision.outcome, amount_awarded=amount, feedback=decision.feedback, decided_at=decision.decided_at,
-        decided_by=DecidedBy(recorded_by=caller.subject, panel=programme.panel),
+        decided_by=basis,
     ))  # fmt: skip
-    return application, decision
+    return decision
 
 
 async def _may_decide(tx: Tx, caller: Caller, programme: Programme, application: Application) -> bool:
@@ -409,3 +482,229 @@ async def _may_decide(tx: Tx, caller: Caller, programme: Programme, application:
     if caller.subject not in programme.panel:
         return False
     return await store.declared_conflict(tx, caller.subject, application.organisation.id) is None
+
+
+# --- erasing a person (UK GDPR article 17) --------------------------------------------------------
+
+
+async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
+    """Anonymise what this service holds about the person, once per request; the record that it did
+    is this service's confirmation (GET /v1/personal-data/erasures/{request_id})."""
+    await privacy.erase(tx, store.PERSONAL_DATA, person_id, request_id)
+
+
+async def anonymise_application(tx: Tx, application_id: str) -> None:
+    """The application's retention period ended: remove what this service holds about people in it."""
+    done = await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)
+    if done is not None:
+        await store.clear_review_comments(tx, application_id)
+
+
+# --- decision rules and meetings ------------------------------------------------------------------
+# A programme decides by its rule: a panel (experts by experience and staff) in a decision meeting,
+# with a quorum and majority or consensus; or delegated to a named role (``decide`` above). A meeting
+# decides by the rule as it stood when it was called. Members with a declared conflict with an
+# organisation are recused from its item, at the call and again whenever the item is touched.
+
+
+async def set_decision_rule(
+    tx: Tx, caller: Caller, programme_id: str, update: DecisionRuleUpdate, version: int
+) -> Programme:
+    programme = await access.visible_programme(tx, programme_id, caller)
+    check_version(version, programme.version)
+    kinds = {m.member_id: m.kind for m in update.members}
+    quorum = domain.Quorum(update.quorum.members, update.quorum.experts) if update.quorum else None
+    problems = domain.decision_rule_problems(update.method, kinds, quorum, update.delegated_to)
+    if problems:
+        raise RuleViolation("; ".join(problems), problems=problems)
+    rule = DecisionRule(
+        method=update.method, members=[PanelMember(member_id=m.member_id, kind=m.kind) for m in update.members],
+        quorum=QuorumRule(members=quorum.members, experts=quorum.experts) if quorum else None,
+        delegated_to=update.delegated_to, set_by=caller.subject, set_at=utcnow(),
+    )  # fmt: skip
+    if not await store.set_decision_rule(tx, programme, rule):
+        raise PreconditionFailed("the programme changed since you read it; read it again and retry")
+    log.info("programme %s decides by %s from now on", programme.id, rule.method)
+    return programme.model_copy(update={"decision_rule": rule, "version": programme.version + 1})
+
+
+async def call_meeting(tx: Tx, caller: Caller, programme_id: str, request: MeetingRequest) -> DecisionMeeting:
+    """A meeting on scored applications of the programme, none already on another open agenda; every
+    panel member is invited (DecisionMeetingCalled); those with a declared conflict are recused."""
+    programme = await access.visible_programme(tx, programme_id, caller)
+    rule = programme.decision_rule
+    if rule is None or rule.method is DecisionMethod.DELEGATED:
+        raise Conflict(
+            "this programme's decisions are delegated to a role, not made in a meeting"
+            if rule else "the programme has no decision rule yet: set who decides and the quorum first"
+        )
+    _attending_members(rule, request.attendance)
+    applications = []
+    for application_id in request.application_ids:
+        application = await store.get_application(tx, application_id)
+        if application is None or application.programme_id != programme.id:
+            raise RuleViolation(f"application {application_id} is not one of this programme's")
+        if application.status is not ApplicationStatus.SCORED:
+            raise Conflict(f"application {application_id} is {application.status}; a meeting decides scored applications")
+        applications.append(application)
+    if await store.open_items_of_applications(tx, request.application_ids):
+        raise Conflict("an application is already on the agenda of another meeting that has not decided it")
+    now = utcnow()
+    meeting = DecisionMeeting(
+        id=f"mtg-{uuid4().hex}", programme_id=programme.id, held_on=request.held_on, rule=rule,
+        attendance=request.attendance, application_ids=request.application_ids, called_by=caller.subject,
+        called_at=now,
+    )  # fmt: skip
+    members = list(rule.kinds)
+    items = []
+    for application in applications:
+        conflicted = await store.conflicted_reviewers(tx, application.organisation.id, members)
+        items.append(MeetingItem(
+            id=store.item_id(meeting.id, application.id), meeting_id=meeting.id, programme_id=programme.id,
+            application_id=application.id, title=application.title, organisation_id=application.organisation.id,
+            organisation_name=application.organisation.name, amount_requested=application.amount_requested,
+            recusals=[Recusal(member_id=m, reason=CONFLICT_RECUSAL, at=now) for m in sorted(conflicted)],
+        ))  # fmt: skip
+    await store.insert_meeting(tx, meeting, items)
+    await tx.emit(DecisionMeetingCalled(
+        meeting_id=meeting.id, programme_id=programme.id, held_on=meeting.held_on, item_count=len(items),
+        member_ids=members,
+    ))  # fmt: skip
+    return meeting
+
+
+CONFLICT_RECUSAL = "declared a conflict of interest with the organisation"
+
+
+def _attending_members(rule: DecisionRule, attendance: list[str]) -> None:
+    strangers = sorted(set(attendance) - set(rule.kinds))
+    if strangers:
+        raise RuleViolation(f"not on the programme's decision panel: {', '.join(strangers)}")
+
+
+async def set_attendance(tx: Tx, caller: Caller, meeting_id: str, member_ids: list[str], version: int) -> DecisionMeeting:
+    meeting = await _managed_meeting(tx, caller, meeting_id)
+    check_version(version, meeting.version)
+    _attending_members(meeting.rule, member_ids)
+    if not await store.set_attendance(tx, meeting, member_ids):
+        raise PreconditionFailed("the meeting changed since you read it; read it again and retry")
+    return meeting.model_copy(update={"attendance": member_ids, "version": meeting.version + 1})
+
+
+async def _managed_meeting(tx: Tx, caller: Caller, meeting_id: str) -> DecisionMeeting:
+    meeting = await store.get_meeting(tx, meeting_id)
+    if meeting is None or not is_manager(caller):
+        raise NotFound(f"no meeting {meeting_id}")
+    return meeting
+
+
+async def _open_item(tx: Tx, meeting: DecisionMeeting, application_id: str) -> MeetingItem:
+    """The item, with anyone who has declared a conflict with its organisation since recused from it."""
+    item = await store.get_item(tx, meeting.id, application_id)
+    if item is None:
+        raise NotFound(f"no item {application_id} in meeting {meeting.id}")
+    if not domain.can_move(item.status, ItemStatus.DECIDED):
+        raise Conflict(f"this item is {item.status}: recommendations can no longer change")
+    conflicted = await store.conflicted_reviewers(tx, item.organisation_id, list(meeting.rule.kinds))
+    newly = sorted(conflicted - item.recused)
+    if newly:
+        now = utcnow()
+        recusals = [Recusal(member_id=m, reason=CONFLICT_RECUSAL, at=now) for m in newly]
+        await store.add_recusals(tx, item, recusals)
+        item = item.model_copy(update={"recusals": [*item.recusals, *recusals]})
+    return item
+
+
+async def record_recommendation(
+    tx: Tx, caller: Caller, meeting_id: str, application_id: str, request: RecommendationRequest
+) -> PanelRecommendation:
+    """A panel member present and not recused records (or changes) their recommendation on an open item."""
+    meeting = await store.get_meeting(tx, meeting_id)
+    if meeting is None or caller.subject not in meeting.rule.kinds:
+        raise NotFound(f"no meeting {meeting_id}")
+    item = await _open_item(tx, meeting, application_id)
+    access.not_their_own(caller, item.organisation_id)
+    if caller.subject in item.recused:
+        raise Conflict("you are recused from this item: you declared a conflict of interest with the organisation")
+    if caller.subject not in meeting.attendance:
+        raise Conflict("only members recorded as present at the meeting record recommendations")
+    amount = request.amount
+    if amount is not None and amount.currency != item.amount_requested.currency:
+        raise RuleViolation(f"the programme pays in {item.amount_requested.currency}")
+    programme = await store.get_programme(tx, meeting.programme_id)
+    maximum = programme.maximum_award.amount if programme else item.amount_requested.amount
+    problems = domain.vote_problems(
+        request.recommendation, amount.amount if amount else None, item.amount_requested.amount, maximum
+    )
+    if problems:
+        raise RuleViolation("; ".join(problems), problems=problems)
+    recommendation = PanelRecommendation(
+        id=f"{item.id}:{caller.subject}", meeting_id=meeting.id, application_id=item.application_id,
+        member_id=caller.subject, recommendation=request.recommendation, amount=amount, reason=request.reason,
+        may_be_named=request.may_be_named, recorded_at=utcnow(),
+    )  # fmt: skip
+    await store.record_recommendation(tx, recommendation)
+    return recommendation
+
+
+def votes_of(recommendations: list[PanelRecommendation]) -> dict[str, domain.Vote]:
+    return {
+        r.member_id: domain.Vote(r.recommendation, r.amount.amount if r.amount else None, r.reason, r.may_be_named)
+        for r in recommendations
+    }
+
+
+async def close_item(
+    tx: Tx, caller: Caller, meeting_id: str, application_id: str, closing: ItemClosing
+) -> tuple[MeetingItem, Decision]:
+    """Record the panel's decision on an item once its rule is met (409 with what it still needs
+    otherwise: quorum, recommendations, a majority or consensus), and publish it."""
+    meeting = await _managed_meeting(tx, caller, meeting_id)
+    item = await _open_item(tx, meeting, application_id)
+    application = await store.get_application(tx, application_id)
+    programme = await store.get_programme(tx, meeting.programme_id)
+    if application is None or programme is None:
+        raise NotFound(f"no item {application_id} in meeting {meeting.id}")
+    refusal = domain.decision_refusal(application.status, application.needs_moderation)
+    if refusal:
+        raise Conflict(refusal)
+    rule = meeting.rule
+    assert rule.quorum is not None  # a meeting is only called under a panel's rule
+    voting = domain.voters(rule.kinds, meeting.attendance, item.recused)
+    votes = votes_of(await store.recommendations_of_item(tx, meeting.id, item.application_id))
+    try:
+        result = domain.decide_item(
+            rule.method, domain.Quorum(rule.quorum.members, rule.quorum.experts), voting, votes, item.recused,
+            item.amount_requested.amount,
+        )
+    except domain.NotDecided as not_yet:
+        raise Conflict(f"the panel has not decided this item: {not_yet}") from None
+    if result.outcome == domain.DECLINED and not closing.feedback.strip():
+        raise RuleViolation("a decision not to fund needs feedback for the applicant")
+    currency = item.amount_requested.currency
+    amount = Money(amount=result.amount, currency=currency) if result.amount is not None else None
+    counts = result.tally
+    tally = DecisionTally(
+        fund=counts.fund, fund_different_amount=counts.fund_different_amount, do_not_fund=counts.do_not_fund,
+        abstain=counts.abstain, recused=counts.recused,
+    )  # fmt: skip
+    basis = DecisionBasis(by="panel", meeting_id=meeting.id, tally=tally)
+    decision = await _record_decision(
+        tx, caller, programme, application, result.outcome, amount, closing.feedback, basis
+    )
+    item_decision = ItemDecision(
+        outcome=result.outcome, amount_awarded=amount, tally=TallyRecord(**tally.model_dump()),
+        dissent=[
+            DissentRecord(
+                recommendation=d.recommendation, reason=d.reason, member_id=d.member_id,
+                amount=Money(amount=d.amount, currency=currency) if d.amount is not None else None,
+            )
+            for d in result.dissent
+        ],
+        rationale=closing.rationale, feedback=closing.feedback, decided_at=decision.decided_at,
+        closed_by=caller.subject,
+    )  # fmt: skip
+    if not await store.close_item(tx, item, item_decision):
+        raise Conflict("this item was closed meanwhile")
+    log.info("meeting %s decided application %s by its panel", meeting.id, application.id)
+    return item.model_copy(update={"status": ItemStatus.DECIDED, "decision": item_decision}), decision

@@ -13,6 +13,8 @@ class Settings(ServiceSettings):
     review_days: int = Field(default=14, ge=1, le=365)
     #: Reviewers' scores for one criterion may differ by this many points before a moderator must look.
     moderation_spread: int = Field(default=2, ge=0, le=5)
+    #: The most open reviews one reviewer is asked to hold at once, across programmes.
+    max_open_reviews: int = Field(default=20, ge=1, le=1_000)
 
 
 def current_settings(request: Request) -> Settings:

@@ -124,16 +124,23 @@ def assign_reviewers(
     open_reviews: Mapping[str, int],
     conflicted: Collection[str],
     already_reviewing: Collection[str],
+    declined: Collection[str] = (),
+    max_load: int | None = None,
 ) -> Assignment:
     """Pick up to ``needed`` panel members, least loaded first (ties by id, so the choice is repeatable).
 
-    A reviewer who declared a conflict with the applicant organisation, or who already reviews this
-    application, is never chosen: if too few remain, the application waits for more rather than
-    being reviewed by someone with a conflict.
+    A reviewer who declared a conflict with the applicant organisation, who already reviews this
+    application, who declined to review it, or who already has ``max_load`` open reviews is never
+    chosen: if too few remain, the application waits for more rather than being reviewed by someone
+    with a conflict or asked again of someone who said no.
     """
     if needed <= 0:
         return Assignment((), 0)
-    free = [r for r in dict.fromkeys(panel) if r not in conflicted and r not in already_reviewing]
+    free = [
+        r for r in dict.fromkeys(panel)
+        if r not in conflicted and r not in already_reviewing and r not in declined
+        and (max_load is None or open_reviews.get(r, 0) < max_load)
+    ]  # fmt: skip
     chosen = tuple(sorted(free, key=lambda r: (open_reviews.get(r, 0), r))[:needed])
     return Assignment(chosen, needed - len(chosen))
 
@@ -293,3 +300,225 @@ def award_problems(amount: Money, requested: Money, maximum_award: Money, remain
 
 def budget_allows(remaining_budget: Money, amount: Money) -> bool:
     return amount.currency == remaining_budget.currency and amount.amount <= remaining_budget.amount
+
+
+# --- panel decisions -------------------------------------------------------------------------------
+# A programme's decision rule says who sits on its decision panel (each an expert by experience or
+# staff), the quorum, and how an outcome is reached; or that decisions are delegated to a named role.
+# A decision meeting considers items from the ranking; each present, unrecused member records a
+# recommendation; an item closes only when the rule is met.
+
+
+class MemberKind(StrEnum):
+    EXPERT_BY_EXPERIENCE = "expert_by_experience"
+    STAFF = "staff"
+
+
+class DecisionMethod(StrEnum):
+    #: Fund or not by the majority of the votes cast (abstentions are not votes cast).
+    MAJORITY = "majority"
+    #: Every vote cast agrees, on the same amount when funding.
+    CONSENSUS = "consensus"
+    #: Decisions are made by one person holding the named role, and recorded as delegated.
+    DELEGATED = "delegated"
+
+
+class Recommendation(StrEnum):
+    FUND = "fund"
+    FUND_DIFFERENT_AMOUNT = "fund_different_amount"
+    DO_NOT_FUND = "do_not_fund"
+    ABSTAIN = "abstain"
+
+
+FUNDING = frozenset({Recommendation.FUND, Recommendation.FUND_DIFFERENT_AMOUNT})
+
+
+class ItemStatus(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+    #: The application was withdrawn, or decided elsewhere, before the meeting closed its item.
+    DROPPED = "dropped"
+
+
+ITEM_TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    ItemStatus.OPEN: frozenset({ItemStatus.DECIDED, ItemStatus.DROPPED}),
+    ItemStatus.DECIDED: frozenset(),  # a decision stands
+    ItemStatus.DROPPED: frozenset(),
+}
+_TRANSITIONS[ItemStatus] = ITEM_TRANSITIONS
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """At least ``members`` present and unrecused, of whom at least ``experts`` are experts by experience."""
+
+    members: int
+    experts: int
+
+
+def decision_rule_problems(
+    method: DecisionMethod, members: Mapping[str, MemberKind], quorum: Quorum | None, delegated_to: str | None
+) -> list[str]:
+    """Why a decision rule cannot work (empty when it can)."""
+    if method is DecisionMethod.DELEGATED:
+        problems = [] if delegated_to else ["a delegated rule names the role decisions are delegated to"]
+        if members or quorum:
+            problems.append("a delegated rule has no panel members or quorum: the named role decides")
+        return problems
+    problems = []
+    if delegated_to:
+        problems.append("only a delegated rule names a role to decide")
+    if quorum is None:
+        return [*problems, "a panel's rule needs a quorum"]
+    experts = sum(1 for kind in members.values() if kind is MemberKind.EXPERT_BY_EXPERIENCE)
+    if quorum.members < 1:
+        problems.append("the quorum needs at least one member")
+    if quorum.members > len(members):
+        problems.append(f"a quorum of {quorum.members} cannot be met by a panel of {len(members)}")
+    if quorum.experts > experts:
+        problems.append(f"a quorum of {quorum.experts} experts by experience cannot be met by {experts} on the panel")
+    if quorum.experts > quorum.members:
+        problems.append("the quorum's experts by experience are counted among its members, so cannot outnumber them")
+    return problems
+
+
+@dataclass(frozen=True)
+class Vote:
+    recommendation: Recommendation
+    #: What the member would fund, in minor units: the amount requested for FUND, their own amount for
+    #: FUND_DIFFERENT_AMOUNT, None otherwise.
+    amount: int | None = None
+    reason: str = ""
+    #: The member agreed to be named if their position is recorded as dissent.
+    may_be_named: bool = False
+
+
+def vote_problems(recommendation: Recommendation, amount: int | None, requested: int, maximum: int) -> list[str]:
+    """Why a recommendation is not one that can be recorded (empty when it can)."""
+    if recommendation is not Recommendation.FUND_DIFFERENT_AMOUNT:
+        return [] if amount is None else ["only 'fund a different amount' carries an amount"]
+    if amount is None:
+        return ["'fund a different amount' needs the amount"]
+    problems = []
+    if amount <= 0:
+        problems.append("an amount to fund must be more than zero")
+    if amount > min(requested, maximum):
+        problems.append("an amount to fund may not exceed the amount requested or the programme's maximum award")
+    return problems
+
+
+@dataclass(frozen=True)
+class Tally:
+    fund: int = 0
+    fund_different_amount: int = 0
+    do_not_fund: int = 0
+    abstain: int = 0
+    recused: int = 0
+
+
+def tally(votes: Mapping[str, Vote], recused: Collection[str]) -> Tally:
+    """How the recommendations of those entitled to vote fall, and how many were recused."""
+    counted = [v.recommendation for member, v in votes.items() if member not in recused]
+    return Tally(
+        fund=counted.count(Recommendation.FUND),
+        fund_different_amount=counted.count(Recommendation.FUND_DIFFERENT_AMOUNT),
+        do_not_fund=counted.count(Recommendation.DO_NOT_FUND),
+        abstain=counted.count(Recommendation.ABSTAIN),
+        recused=len(set(recused)),
+    )
+
+
+def voters(members: Mapping[str, MemberKind], attendance: Collection[str], recused: Collection[str]) -> dict[str, MemberKind]:
+    """Who may vote on an item: panel members present at the meeting and not recused from it."""
+    return {m: kind for m, kind in members.items() if m in attendance and m not in recused}
+
+
+def quorum_problem(quorum: Quorum, voting: Mapping[str, MemberKind]) -> str | None:
+    """Why the members who may vote on an item are not a quorum (None when they are). No decision
+    may be recorded without one."""
+    experts = sum(1 for kind in voting.values() if kind is MemberKind.EXPERT_BY_EXPERIENCE)
+    if len(voting) < quorum.members or experts < quorum.experts:
+        return (
+            f"no quorum: {len(voting)} members who may vote ({experts} experts by experience) are present and "
+            f"unrecused; the rule needs {quorum.members} ({quorum.experts} experts by experience)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Dissent:
+    recommendation: Recommendation
+    amount: int | None
+    reason: str
+    #: Only when the member agreed to be named.
+    member_id: str | None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    outcome: Outcome
+    amount: int | None
+    tally: Tally
+    dissent: tuple[Dissent, ...]
+
+
+class NotDecided(ValueError):
+    """The rule is not met yet: the reason says why (no quorum, votes missing, a tie, no consensus)."""
+
+
+def decide_item(
+    method: DecisionMethod,
+    quorum: Quorum,
+    voting: Mapping[str, MemberKind],
+    votes: Mapping[str, Vote],
+    recused: Collection[str],
+    requested: int,
+) -> ItemOutcome:
+    """The outcome of an item under the rule, or NotDecided.
+
+    Every member who may vote must have recorded a recommendation (so nobody is decided over).
+    Majority: fund (at whichever amount) against do-not-fund among the votes cast; a tie is not a
+    decision. The amount is the lower median of the amounts the funders proposed, so at least half
+    of them would fund at least that much. Consensus: every vote cast agrees, funders on one amount.
+    Dissent is every vote cast whose position (and amount, when funding) differs from the outcome.
+    """
+    if method is DecisionMethod.DELEGATED:
+        raise NotDecided("this programme's decisions are delegated, not made in a meeting")
+    problem = quorum_problem(quorum, voting)
+    if problem:
+        raise NotDecided(problem)
+    missing = sorted(set(voting) - set(votes))
+    if missing:
+        raise NotDecided(f"{len(missing)} of the {len(voting)} members who may vote have not recorded a recommendation")
+    cast = {m: votes[m] for m in voting if votes[m].recommendation is not Recommendation.ABSTAIN}
+    if not cast:
+        raise NotDecided("every member abstained, so there is no decision")
+    funders = sorted(_amount(v, requested) for v in cast.values() if v.recommendation in FUNDING)
+    against = len(cast) - len(funders)
+    if method is DecisionMethod.CONSENSUS:
+        if funders and against:
+            raise NotDecided("no consensus: some members recommend funding and some do not")
+        if len(set(funders)) > 1:
+            raise NotDecided("no consensus on the amount to fund")
+    elif len(funders) == against:
+        raise NotDecided(f"the votes are tied, {against} to {against}")
+    if len(funders) > against:
+        outcome, amount = AWARDED, funders[(len(funders) - 1) // 2]
+    else:
+        outcome, amount = DECLINED, None
+    dissent = tuple(
+        Dissent(v.recommendation, v.amount, v.reason, member if v.may_be_named else None)
+        for member, v in sorted(cast.items())
+        if _position(v, requested) != (outcome, amount)
+    )
+    return ItemOutcome(outcome, amount, tally({m: votes[m] for m in voting}, recused), dissent)
+
+
+def _amount(vote: Vote, requested: int) -> int:
+    return vote.amount if vote.recommendation is Recommendation.FUND_DIFFERENT_AMOUNT and vote.amount else requested
+
+
+def _position(vote: Vote, requested: int) -> tuple[Outcome, int | None]:
+    if vote.recommendation in FUNDING:
+        return AWARDED, _amount(vote, requested)
+    return DECLINED, None

@@ -6,7 +6,15 @@ every transition is conditional. An event that arrives before the programme it b
 """
 
 from grants_shared.consumer import registry
-from grants_shared.events import ApplicationSubmitted, ApplicationWithdrawn, Event, ProgrammeClosed, ProgrammeOpened
+from grants_shared.events import (
+    ApplicationAnonymised,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    Event,
+    PersonErasureRequested,
+    ProgrammeClosed,
+    ProgrammeOpened,
+)
 from scoring import commands
 from scoring.commands import Tx
 
@@ -27,9 +35,19 @@ async def on_application_withdrawn(event: Event[ApplicationWithdrawn], tx: Tx) -
     await commands.withdraw_application(tx, event.data.application_id)
 
 
+async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
+    await commands.erase_person(tx, event.data.request_id, event.data.person_id)
+
+
+async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx) -> None:
+    await commands.anonymise_application(tx, event.data.application_id)
+
+
 HANDLERS = registry(
     on_programme_opened,
     on_programme_closed,
     on_application_submitted,
     on_application_withdrawn,
+    on_person_erasure_requested,
+    on_application_anonymised,
 )

@@ -6,7 +6,7 @@ from grants_shared.service import Service, create_app
 from scoring.api import ROUTERS
 from scoring.config import Settings
 from scoring.handlers import HANDLERS
-from scoring.store import create_indexes
+from scoring.store import PERSONAL_DATA, create_indexes
 from scoring.workers import WORKERS
 
 SERVICE = Service(
@@ -20,6 +20,7 @@ SERVICE = Service(
     routers=ROUTERS,
     handlers=HANDLERS,
     create_indexes=create_indexes,
+    personal_data=PERSONAL_DATA,
     workers=WORKERS,
 )
 

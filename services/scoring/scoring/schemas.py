@@ -2,7 +2,7 @@
 and list; answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,12 +12,16 @@ from scoring.domain import (
     MAX_SCORE,
     ApplicationStatus,
     ConflictStatus,
+    DecisionMethod,
+    ItemStatus,
+    MemberKind,
     Outcome,
     ProgrammeStatus,
     RankedApplication,
+    Recommendation,
     ReviewStatus,
 )
-from scoring.store import Application, CriterionScore, Decision, Moderation, Programme
+from scoring.store import Application, CriterionScore, Decision, ItemDecision, Moderation, Programme, ScoreChange
 
 _REQUEST = ConfigDict(extra="forbid")
 
@@ -63,6 +67,7 @@ class ProgrammeView(View):
     criteria: list[RubricCriterion]
     reviewers_per_application: int
     panel: list[str] | None = Field(description="Who sits on the panel: programme managers and admins only")
+    decision_rule: "DecisionRuleView | None" = Field(default=None, description="None until a manager sets it")
     version: int
 
 
@@ -180,6 +185,15 @@ class ScoreSheet(BaseModel):
     scores: Annotated[dict[CriterionKey, ScoredCriterion], Field(min_length=1, max_length=40)]
 
 
+class ReviewDecline(BaseModel):
+    """POST /v1/reviews/{id}/decline: why the reviewer cannot review it."""
+
+    model_config = _REQUEST
+
+    reason: Literal["no_time", "conflict", "other"]
+    note: Annotated[str, Field(max_length=1_000)] = ""
+
+
 class ReviewSummaryView(View):
     id: str
     application_id: str
@@ -233,6 +247,7 @@ class ApplicationView(ApplicationSummaryView):
     criterion_means: dict[str, float] | None
     computed_weighted_score: float | None
     moderation: Moderation | None
+    score_history: list[ScoreChange] = Field(description="Every change to the weighted score, oldest first; never rewritten")
     decision: Decision | None
     reviews: list[ReviewScoresView]
 
@@ -271,3 +286,170 @@ class DecisionView(Decision):
     def of(cls, application: Application, decision: Decision) -> "DecisionView":
         return cls(**decision.model_dump(), application_id=application.id, programme_id=application.programme_id)
 
+
+
+# --- decision rules and meetings -----------------------------------------------------------------
+
+MemberIds = Annotated[list[Id], Field(max_length=50)]
+
+
+def _unique(ids: list[str], what: str) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"a {what} is listed more than once")
+    return ids
+
+
+class PanelMemberEntry(BaseModel):
+    model_config = _REQUEST
+
+    member_id: Id
+    kind: MemberKind
+
+
+class QuorumEntry(BaseModel):
+    model_config = _REQUEST
+
+    members: Annotated[int, Field(ge=1, le=50, description="At least this many members present and unrecused")]
+    experts: Annotated[int, Field(ge=0, le=50, description="Of whom at least this many are experts by experience")]
+
+
+class DecisionRuleUpdate(BaseModel):
+    """PUT /v1/programmes/{id}/decision-rule: how the programme decides from now on."""
+
+    model_config = _REQUEST
+
+    method: DecisionMethod
+    members: Annotated[list[PanelMemberEntry], Field(max_length=50)] = []
+    quorum: QuorumEntry | None = None
+    delegated_to: Literal["programme_manager", "admin"] | None = Field(
+        default=None, description="Only for a delegated rule: the role that decides"
+    )
+
+    @field_validator("members")
+    @classmethod
+    def _no_repeats(cls, members: list[PanelMemberEntry]) -> list[PanelMemberEntry]:
+        _unique([m.member_id for m in members], "panel member")
+        return members
+
+
+class DecisionRuleView(BaseModel):
+    method: DecisionMethod
+    members: list[PanelMemberEntry] | None = Field(description="Who decides: programme managers and admins only")
+    quorum: QuorumEntry | None
+    delegated_to: str | None
+    set_by: str
+    set_at: datetime
+
+
+class MeetingRequest(BaseModel):
+    """POST /v1/programmes/{id}/meetings: a decision meeting on applications from the ranking."""
+
+    model_config = _REQUEST
+
+    held_on: date
+    application_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+    attendance: MemberIds = Field(default=[], description="The panel members present")
+
+    @field_validator("application_ids")
+    @classmethod
+    def _no_repeated_items(cls, ids: list[str]) -> list[str]:
+        return _unique(ids, "application")
+
+    @field_validator("attendance")
+    @classmethod
+    def _no_repeated_members(cls, ids: list[str]) -> list[str]:
+        return _unique(ids, "member")
+
+
+class AttendanceUpdate(BaseModel):
+    model_config = _REQUEST
+
+    member_ids: MemberIds
+
+    @field_validator("member_ids")
+    @classmethod
+    def _no_repeats(cls, ids: list[str]) -> list[str]:
+        return _unique(ids, "member")
+
+
+class RecommendationRequest(BaseModel):
+    """PUT /v1/meetings/{id}/items/{application_id}/recommendation: the caller's recommendation, which
+    they may change until the item closes."""
+
+    model_config = _REQUEST
+
+    recommendation: Recommendation
+    amount: Money | None = Field(default=None, description="Only for fund_different_amount")
+    reason: Annotated[str, Field(max_length=2_000)] = ""
+    may_be_named: bool = Field(default=False, description="If this is recorded as dissent, it may name you")
+
+
+class ItemClosing(BaseModel):
+    """POST /v1/meetings/{id}/items/{application_id}/close: what the chair records with the panel's decision."""
+
+    model_config = _REQUEST
+
+    rationale: Annotated[str, Field(min_length=1, max_length=5_000)]
+    feedback: Annotated[str, Field(max_length=5_000)] = Field(default="", description="For the applicant; needed to decline")
+
+
+class RecommendationView(View):
+    member_id: str
+    recommendation: Recommendation
+    amount: Money | None
+    reason: str
+    may_be_named: bool
+    recorded_at: datetime
+
+
+class RecusalView(View):
+    member_id: str
+    reason: str
+    at: datetime
+
+
+class TallyView(View):
+    fund: int
+    fund_different_amount: int
+    do_not_fund: int
+    abstain: int
+    recused: int
+
+
+class MeetingItemView(View):
+    application_id: str
+    title: str
+    organisation_name: str
+    amount_requested: Money
+    status: ItemStatus
+    tally: TallyView = Field(description="The recommendations recorded so far by those who may vote")
+    may_vote: int = Field(description="Members present and not recused")
+    recorded: int = Field(description="How many of them have recorded a recommendation")
+    waiting_for: str | None = Field(description="What the rule still needs before the item can close (None: it can)")
+    recusals: list[RecusalView] = Field(description="Managers: everyone recused; a member: only their own recusal")
+    you_are_recused: bool | None = Field(description="For a panel member: whether they are recused from this item")
+    your_recommendation: RecommendationView | None
+    recommendations: list[RecommendationView] | None = Field(description="Every member's: managers only")
+    decision: ItemDecision | None
+
+
+class MeetingView(View):
+    id: str
+    programme_id: str
+    held_on: date
+    rule: DecisionRuleView
+    attendance: list[str]
+    called_by: str
+    called_at: datetime
+    items: list[MeetingItemView]
+    version: int
+
+
+class MeetingSummaryView(View):
+    id: str
+    programme_id: str
+    held_on: date
+    items: int
+    open_items: int
+
+ProgrammeView.model_rebuild()

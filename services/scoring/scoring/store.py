@@ -27,6 +27,8 @@ from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
 from grants_shared.events import OrganisationSummary, RubricCriterion
 from grants_shared.money import Money
+from grants_shared.paging import offset_page
+from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from scoring.domain import (
     MAX_SCORE,
@@ -36,7 +38,11 @@ from scoring.domain import (
     ApplicationScore,
     ApplicationStatus,
     ConflictStatus,
+    DecisionMethod,
+    ItemStatus,
+    MemberKind,
     Outcome,
+    Recommendation,
     ProgrammeStatus,
     RankingCandidate,
     ReviewStatus,
@@ -46,6 +52,31 @@ Score = Annotated[StrictInt, Field(ge=0, le=MAX_SCORE)]
 Comment = Annotated[str, Field(max_length=2_000)]
 
 # --- documents -----------------------------------------------------------------------------------
+
+
+class PanelMember(Part):
+    member_id: str
+    kind: MemberKind
+
+
+class QuorumRule(Part):
+    members: int
+    experts: int
+
+
+class DecisionRule(Part):
+    """How the programme decides: its decision panel, quorum and method; or delegated to a named role."""
+
+    method: DecisionMethod
+    members: list[PanelMember] = []
+    quorum: QuorumRule | None = None
+    delegated_to: Literal["programme_manager", "admin"] | None = None
+    set_by: str
+    set_at: datetime
+
+    @property
+    def kinds(self) -> dict[str, MemberKind]:
+        return {m.member_id: m.kind for m in self.members}
 
 
 class Programme(Document):
@@ -61,6 +92,8 @@ class Programme(Document):
     panel: list[str]
     opened_at: datetime
     closed_at: datetime | None = None
+    #: None until a manager sets it: nothing can be decided before then.
+    decision_rule: DecisionRule | None = None
     version: int = 1
 
     @property
@@ -76,13 +109,30 @@ class Moderation(Part):
     moderated_at: datetime
 
 
+class ScoreChange(Part):
+    """One change to an application's weighted score, kept in order and never changed: the score
+    computed from the reviews, or a moderation (who, when, before, after and why)."""
+
+    kind: Literal["computed", "moderated"]
+    by: str | None = None
+    at: datetime
+    before: float | None = None
+    after: float
+    why: str
+
+
 class Decision(Part):
     outcome: Outcome
     amount_awarded: Money | None = None
     feedback: str = ""
     decided_at: datetime
     recorded_by: str
-    panel: list[str]
+    #: v1 decisions named the whole panel; the panel's and delegated decisions name their basis instead.
+    panel: list[str] = []
+    #: "panel" (in a meeting: its id and tally) or "delegated" (to a role).
+    by: Literal["panel", "delegated"] | None = None
+    meeting_id: str | None = None
+    delegated_to: str | None = None
     #: The budget buckets the award was taken from (grants_shared.budget), to give it back if ever undone.
     reserved: list[dict[str, Any]] = []
 
@@ -98,6 +148,8 @@ class Application(Document):
     reviewers_required: int
     #: Reviewers whose review is open or completed (cancelled reviews drop out).
     reviewer_ids: list[str] = []
+    #: Reviewers who declined to review it: never asked again.
+    declined_by: list[str] = []
     reviewers_missing: int = 0
     reviews_completed: int = 0
     criterion_means: dict[str, float] | None = None
@@ -106,6 +158,8 @@ class Application(Document):
     weighted_score: float | None = None
     needs_moderation: bool = False
     moderation: Moderation | None = None
+    #: Append-only: every change to the weighted score, oldest first.
+    score_history: list[ScoreChange] = []
     decision: Decision | None = None
     withdrawn_at: datetime | None = None
     version: int = 1
@@ -176,8 +230,77 @@ class ConflictOfInterest(Document):
     history: list[ConflictEntry] = []
 
 
+# --- what this service holds about people (grants_shared.privacy) --------------------------------
+
+PERSONAL_DATA = (
+    PersonalData("reviews", "reviewer_id", {"reviewer_id": PSEUDONYM},
+                 about="Reviews you were asked to make, with your scores and comments"),  # fmt: skip
+    PersonalData("conflicts", "reviewer_id", {"reviewer_id": PSEUDONYM, "reason": ERASED_NAME},
+                 about="Conflicts of interest you declared"),  # fmt: skip
+    PersonalData("conflicts", "resolved_by", {"resolved_by": PSEUDONYM}, about="Conflicts of interest you resolved"),
+    PersonalData("conflicts", "history.by", {"history.$[entry].by": PSEUDONYM}, array_filters=[{"entry.by": PERSON}],
+                 about="What you did with conflicts of interest"),  # fmt: skip
+    PersonalData("programmes", "panel", {"panel.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 about="Programmes whose panel you sit on"),  # fmt: skip
+    # The application's own text is the applicant's, not the reviewer's: not in a reviewer's copy.
+    PersonalData("applications", "reviewer_ids", {"reviewer_ids.$[member]": PSEUDONYM},
+                 array_filters=[{"member": PERSON}], withhold=("summary",),
+                 about="Applications you were asked to review"),  # fmt: skip
+    PersonalData("applications", "moderation.moderated_by", {"moderation.moderated_by": PSEUDONYM},
+                 withhold=("summary",), about="Scores you moderated"),  # fmt: skip
+    PersonalData("applications", "decision.recorded_by", {"decision.recorded_by": PSEUDONYM},
+                 withhold=("summary",), about="Decisions you recorded"),  # fmt: skip
+    PersonalData("applications", "decision.panel", {"decision.panel.$[member]": PSEUDONYM},
+                 array_filters=[{"member": PERSON}], withhold=("summary",),
+                 about="Decisions made while you sat on the panel"),  # fmt: skip
+    PersonalData("applications", "declined_by", {"declined_by.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 withhold=("summary",), about="Applications you declined to review"),  # fmt: skip
+    PersonalData("applications", "score_history.by", {"score_history.$[change].by": PSEUDONYM},
+                 array_filters=[{"change.by": PERSON}], withhold=("summary",), about="Scores you changed"),  # fmt: skip
+    PersonalData("programmes", "decision_rule.members.member_id", {"decision_rule.members.$[m].member_id": PSEUDONYM},
+                 array_filters=[{"m.member_id": PERSON}], about="Decision panels you sit on"),  # fmt: skip
+    PersonalData("programmes", "decision_rule.set_by", {"decision_rule.set_by": PSEUDONYM},
+                 about="Decision rules you set"),  # fmt: skip
+    PersonalData("meetings", "attendance", {"attendance.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
+                 about="Decision meetings you attended"),  # fmt: skip
+    PersonalData("meetings", "rule.members.member_id", {"rule.members.$[m].member_id": PSEUDONYM},
+                 array_filters=[{"m.member_id": PERSON}], about="Decision meetings of panels you sit on"),  # fmt: skip
+    PersonalData("meetings", "called_by", {"called_by": PSEUDONYM}, about="Decision meetings you called"),
+    PersonalData("meeting_items", "recusals.member_id", {"recusals.$[r].member_id": PSEUDONYM},
+                 array_filters=[{"r.member_id": PERSON}], about="Items you were recused from"),  # fmt: skip
+    PersonalData("meeting_items", "decision.dissent.member_id", {"decision.dissent.$[d].member_id": PSEUDONYM},
+                 array_filters=[{"d.member_id": PERSON}], about="Dissent recorded in your name"),  # fmt: skip
+    PersonalData("meeting_items", "decision.closed_by", {"decision.closed_by": PSEUDONYM},
+                 about="Meeting items you closed"),  # fmt: skip
+    # A recommendation's id names its member: it goes (a closed item keeps its tally and dissent).
+    PersonalData("recommendations", "member_id", {}, delete=True, about="Your recommendations in decision meetings"),
+)
+
+#: What this service holds about an application that goes when its retention period ends (reviews'
+#: comments are cleared by ``clear_review_comments``: their criteria differ by programme).
+APPLICATION_DATA = (
+    PersonalData("applications", "_id", {"summary": ""}, about="The project's description"),
+    PersonalData("applications", "_id", {"decision.feedback": ""}, where={"decision": {"$ne": None}},
+                 about="The panel's feedback"),  # fmt: skip
+    PersonalData("applications", "_id", {"moderation.note": ""}, where={"moderation": {"$ne": None}},
+                 about="Why its score was moderated"),  # fmt: skip
+)
+
+
+async def clear_review_comments(tx: Db, application_id: str) -> int:
+    """Every reviewer's comments on the application emptied; the scores stay."""
+    changed = 0
+    async for review in tx.db.reviews.find({"application_id": application_id}, {"scores": 1}, session=tx.session):
+        cleared = {f"scores.{key}.comment": "" for key in review.get("scores") or {}}
+        if cleared:
+            await tx.db.reviews.update_one({"_id": review["_id"]}, {"$set": cleared}, session=tx.session)
+            changed += 1
+    return changed
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
+    await create_meeting_indexes(db)
     await db.programmes.create_index("panel")
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
@@ -188,6 +311,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.reviews.create_index("application_id")
     await db.conflicts.create_index("reviewer_id")
     await db.conflicts.create_index("organisation_id")
+    await db.conflicts.create_index([("declared_at", ASCENDING), ("_id", ASCENDING)])  # managers' list of all
     # One standing declaration per reviewer and organisation; resolved ones stay as history.
     await db.conflicts.create_index(
         [("reviewer_id", ASCENDING), ("organisation_id", ASCENDING)],
@@ -200,8 +324,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
 async def _page(
     tx: Db, collection: AsyncCollection, query: dict[str, Any], limit: int, offset: int, sort: list[tuple[str, int]]
 ) -> tuple[list[dict[str, Any]], int]:
-    cursor = collection.find(query, session=tx.session).sort(sort).skip(offset).limit(limit)
-    return await cursor.to_list(None), await collection.count_documents(query, session=tx.session)
+    return await offset_page(collection, query, sort, limit, offset, tx.session)
 
 
 # --- programmes ----------------------------------------------------------------------------------
@@ -315,6 +438,12 @@ async def add_reviewers(
     )
 
 
+async def record_decline(tx: Db, application_id: str, reviewer_id: str) -> None:
+    await tx.db.applications.update_one(
+        {"_id": application_id}, {"$addToSet": {"declined_by": reviewer_id}, "$inc": {"version": 1}}, session=tx.session
+    )
+
+
 async def drop_reviewer(tx: Db, application_id: str, reviewer_id: str) -> None:
     await tx.db.applications.update_one(
         {"_id": application_id}, {"$pull": {"reviewer_ids": reviewer_id}, "$inc": {"version": 1}}, session=tx.session
@@ -327,7 +456,7 @@ async def count_completed_review(tx: Db, application_id: str) -> None:
     )
 
 
-async def record_score(tx: Db, application_id: str, score: ApplicationScore) -> None:
+async def record_score(tx: Db, application_id: str, score: ApplicationScore, change: ScoreChange) -> None:
     await tx.db.applications.update_one(
         {"_id": application_id, "status": ApplicationStatus.IN_REVIEW},
         {
@@ -338,14 +467,16 @@ async def record_score(tx: Db, application_id: str, score: ApplicationScore) -> 
                 "weighted_score": score.weighted_score,
                 "needs_moderation": score.needs_moderation,
             },
+            "$push": {"score_history": change.model_dump()},
             "$inc": {"version": 1},
         },
         session=tx.session,
     )
 
 
-async def record_moderation(tx: Db, application: Application, moderation: Moderation) -> bool:
-    """Record the moderation of a scored application, if nobody changed it since it was read."""
+async def record_moderation(tx: Db, application: Application, moderation: Moderation, change: ScoreChange) -> bool:
+    """Record the moderation of a scored application, if nobody changed it since it was read; the
+    change is appended to its score history (earlier moderations stay there)."""
     result = await tx.db.applications.update_one(
         {"_id": application.id, "status": ApplicationStatus.SCORED, "version": application.version},
         {
@@ -354,6 +485,7 @@ async def record_moderation(tx: Db, application: Application, moderation: Modera
                 "needs_moderation": False,
                 "moderation": moderation.model_dump(),
             },
+            "$push": {"score_history": change.model_dump()},
             "$inc": {"version": 1},
         },
         session=tx.session,
@@ -553,3 +685,208 @@ async def request_resolution(tx: Db, conflict_id: str, entry: ConflictEntry) -> 
         session=tx.session,
     )
     return result.modified_count == 1
+
+
+# --- decision meetings ---------------------------------------------------------------------------
+# ``meetings``: a decision meeting with its attendance and the rule it decides by (as the rule stood
+# when it was called). ``meeting_items``: one per application it considers, with its recusals and, once
+# closed, the decision. ``recommendations``: one per member and item, so members recording at the same
+# moment write different documents.
+
+
+class Recusal(Part):
+    member_id: str
+    reason: str
+    at: datetime
+
+
+class TallyRecord(Part):
+    fund: int
+    fund_different_amount: int
+    do_not_fund: int
+    abstain: int
+    recused: int
+
+
+class DissentRecord(Part):
+    recommendation: Recommendation
+    amount: Money | None = None
+    reason: str = ""
+    #: Only when the member agreed to be named.
+    member_id: str | None = None
+
+
+class ItemDecision(Part):
+    outcome: Outcome
+    amount_awarded: Money | None = None
+    tally: TallyRecord
+    dissent: list[DissentRecord] = []
+    rationale: str
+    feedback: str = ""
+    decided_at: datetime
+    closed_by: str
+
+
+class DecisionMeeting(Document):
+    programme_id: str
+    held_on: date
+    rule: DecisionRule
+    attendance: list[str]
+    application_ids: list[str]
+    called_by: str
+    called_at: datetime
+    version: int = 1
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        doc["held_on"] = self.held_on.isoformat()  # BSON has no date-only type
+        return doc
+
+
+class MeetingItem(Document):
+    """One application a meeting considers (its id: ``<meeting id>:<application id>``)."""
+
+    meeting_id: str
+    programme_id: str
+    application_id: str
+    title: str
+    organisation_id: str
+    organisation_name: str
+    amount_requested: Money
+    status: ItemStatus = ItemStatus.OPEN
+    recusals: list[Recusal] = []
+    decision: ItemDecision | None = None
+    version: int = 1
+
+    @property
+    def recused(self) -> set[str]:
+        return {r.member_id for r in self.recusals}
+
+
+class PanelRecommendation(Document):
+    """A member's recommendation on one item (its id: ``<item id>:<member id>``); recorded again, it is replaced."""
+
+    meeting_id: str
+    application_id: str
+    member_id: str
+    recommendation: Recommendation
+    amount: Money | None = None
+    reason: str = ""
+    may_be_named: bool = False
+    recorded_at: datetime
+
+
+def item_id(meeting_id: str, application_id: str) -> str:
+    return f"{meeting_id}:{application_id}"
+
+
+async def create_meeting_indexes(db: AsyncDatabase) -> None:
+    await db.meetings.create_index([("programme_id", ASCENDING), ("held_on", ASCENDING)])
+    await db.meeting_items.create_index("meeting_id")
+    # An application is on the agenda of at most one meeting at a time.
+    await db.meeting_items.create_index(
+        "application_id", unique=True, partialFilterExpression={"status": ItemStatus.OPEN}, name="one_open_item"
+    )
+    await db.recommendations.create_index([("meeting_id", ASCENDING), ("application_id", ASCENDING)])
+
+
+async def set_decision_rule(tx: Db, programme: Programme, rule: DecisionRule) -> bool:
+    """Give the programme this rule, if nobody changed the programme since ``programme`` was read."""
+    result = await tx.db.programmes.update_one(
+        {"_id": programme.id, "version": programme.version},
+        {"$set": {"decision_rule": rule.model_dump()}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def insert_meeting(tx: Db, meeting: DecisionMeeting, items: Iterable[MeetingItem]) -> None:
+    await tx.db.meetings.insert_one(meeting.to_doc(), session=tx.session)
+    await tx.db.meeting_items.insert_many([i.to_doc() for i in items], session=tx.session)
+
+
+async def get_meeting(tx: Db, meeting_id: str) -> DecisionMeeting | None:
+    return DecisionMeeting.maybe(await tx.db.meetings.find_one({"_id": meeting_id}, session=tx.session))
+
+
+async def list_meetings(
+    tx: Db, programme_id: str, member_id: str | None, limit: int, offset: int
+) -> tuple[list[DecisionMeeting], int]:
+    """The programme's meetings by date, or those whose panel ``member_id`` sits on."""
+    query: dict[str, Any] = {"programme_id": programme_id}
+    if member_id:
+        query["rule.members.member_id"] = member_id
+    docs, total = await _page(tx, tx.db.meetings, query, limit, offset, [("held_on", ASCENDING), ("_id", ASCENDING)])
+    return [DecisionMeeting.from_doc(d) for d in docs], total
+
+
+async def set_attendance(tx: Db, meeting: DecisionMeeting, attendance: list[str]) -> bool:
+    result = await tx.db.meetings.update_one(
+        {"_id": meeting.id, "version": meeting.version},
+        {"$set": {"attendance": attendance}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def items_of_meeting(tx: Db, meeting_id: str) -> list[MeetingItem]:
+    cursor = tx.db.meeting_items.find({"meeting_id": meeting_id}, session=tx.session)
+    return [MeetingItem.from_doc(d) async for d in cursor]
+
+
+async def get_item(tx: Db, meeting_id: str, application_id: str) -> MeetingItem | None:
+    found = await tx.db.meeting_items.find_one({"_id": item_id(meeting_id, application_id)}, session=tx.session)
+    return MeetingItem.maybe(found)
+
+
+async def open_items_of_applications(tx: Db, application_ids: Iterable[str]) -> list[MeetingItem]:
+    query = {"application_id": {"$in": list(application_ids)}, "status": ItemStatus.OPEN}
+    return [MeetingItem.from_doc(d) async for d in tx.db.meeting_items.find(query, session=tx.session)]
+
+
+async def open_items_of_organisation(tx: Db, organisation_id: str) -> list[MeetingItem]:
+    query = {"organisation_id": organisation_id, "status": ItemStatus.OPEN}
+    return [MeetingItem.from_doc(d) async for d in tx.db.meeting_items.find(query, session=tx.session)]
+
+
+async def add_recusals(tx: Db, item: MeetingItem, recusals: list[Recusal]) -> None:
+    await tx.db.meeting_items.update_one(
+        {"_id": item.id},
+        {"$push": {"recusals": {"$each": [r.model_dump() for r in recusals]}}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+
+
+async def record_recommendation(tx: Db, recommendation: PanelRecommendation) -> None:
+    await tx.db.recommendations.replace_one(
+        {"_id": recommendation.id}, recommendation.to_doc(), upsert=True, session=tx.session
+    )
+
+
+async def recommendations_of_meeting(tx: Db, meeting_id: str) -> list[PanelRecommendation]:
+    cursor = tx.db.recommendations.find({"meeting_id": meeting_id}, session=tx.session)
+    return [PanelRecommendation.from_doc(d) async for d in cursor]
+
+
+async def recommendations_of_item(tx: Db, meeting_id: str, application_id: str) -> list[PanelRecommendation]:
+    query = {"meeting_id": meeting_id, "application_id": application_id}
+    return [PanelRecommendation.from_doc(d) async for d in tx.db.recommendations.find(query, session=tx.session)]
+
+
+async def close_item(tx: Db, item: MeetingItem, decision: ItemDecision) -> bool:
+    """Record the decision of an item still open; False if it was closed meanwhile."""
+    result = await tx.db.meeting_items.update_one(
+        {"_id": item.id, "status": ItemStatus.OPEN},
+        {"$set": {"status": ItemStatus.DECIDED, "decision": decision.model_dump()}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def drop_open_items(tx: Db, application_id: str) -> None:
+    """An application withdrawn (or decided by delegation) leaves any agenda it is on."""
+    await tx.db.meeting_items.update_many(
+        {"application_id": application_id, "status": ItemStatus.OPEN},
+        {"$set": {"status": ItemStatus.DROPPED}, "$inc": {"version": 1}},
+        session=tx.session,
+    )

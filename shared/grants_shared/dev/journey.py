@@ -20,6 +20,12 @@ from grants_shared.settings import ServiceSettings
 DEMO_PROGRAMME = "Community suicide-prevention fund (demo)"
 MANAGER = "maya-manager"
 PANEL = ["reviewer-amara", "reviewer-ben", "reviewer-chen"]
+#: The demo's decision rule: its three experts by experience decide by majority, two of them a quorum.
+DECISION_RULE = {
+    "method": "majority",
+    "members": [{"member_id": member, "kind": "expert_by_experience"} for member in PANEL],
+    "quorum": {"members": 2, "experts": 2},
+}
 
 
 class JourneyFailed(Exception):
@@ -104,7 +110,15 @@ class Journey:
         # The other services learn of it from grants.programme.opened.v1.
         self.until("scoring to hear the programme opened",
                    lambda: self.http.get(f"{self.urls['scoring']}/v1/programmes/{opened['id']}", headers=manager).status_code == 200)
+        self.set_decision_rule(opened["id"], DECISION_RULE)
         return opened
+
+    def set_decision_rule(self, programme_id: str, rule: dict[str, Any]) -> None:
+        """The manager sets how the programme decides (in scoring, which owns the panel once it opens)."""
+        manager = self.as_(MANAGER, "programme_manager")
+        current = self.call("GET", "scoring", f"/v1/programmes/{programme_id}", manager)
+        self.call("PUT", "scoring", f"/v1/programmes/{programme_id}/decision-rule",
+                  {**manager, "If-Match": current.headers["etag"]}, json=rule)
 
     # --- the whole journey --------------------------------------------------------------------------
 
@@ -155,11 +169,11 @@ class Journey:
         ranking = self.call("GET", "scoring", f"/v1/programmes/{programme['id']}/ranking", manager).json()
         say(f"6. Panel ranking: {len(ranking['applications'])} scored, £{ranking['remaining']['amount'] // 100:,} of the budget left")
 
-        decision = self.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager, json={
-            "outcome": "awarded", "amount_awarded": {"amount": 800_000, "currency": "GBP"},
-            "feedback": "The panel was moved by the lived-experience leadership of this project.",
-        }).json()
-        say(f"7. Panel decision recorded: {decision['outcome']}")
+        decided = self.panel_decides(programme["id"], application_id, {member: {"recommendation": "fund",
+                                  "reason": "Led by lived experience."} for member in PANEL})  # fmt: skip
+        tally = decided["decision"]["tally"]
+        say(f"7. The panel met ({', '.join(PANEL)} present), each recommended funding, and it decided: "
+            f"{decided['decision']['outcome']} ({tally['fund']} to fund, {tally['do_not_fund']} not to fund)")
 
         grant = self.until("the grant offer", lambda: self._grant_for(application_id, applicant, "offered"))
         schedule = ", ".join(f"£{p['amount']['amount'] // 100:,} after {p['due_after_days']} days" for p in grant["schedule"])
@@ -178,7 +192,27 @@ class Journey:
             say(f"    inbox: {item['subject']}")
         say("Journey complete: submitted, reviewed, decided, offered, accepted, paid, notified.")
         return {"application_id": application_id, "grant": grant, "timeline": timeline, "inbox": inbox,
-                "organisation_id": organisation_id, "applicant": person, "reviews": reviews}
+                "organisation_id": organisation_id, "applicant": person, "reviews": reviews,
+                "meeting_id": decided["meeting_id"]}
+
+    def panel_decides(
+        self, programme_id: str, application_id: str, recommendations: dict[str, dict[str, Any]],
+        feedback: str = "The panel was moved by the lived-experience leadership of this project.",
+    ) -> dict[str, Any]:
+        """The manager calls a decision meeting with these members present, each records their
+        recommendation, and the manager closes the item: the panel's decision (the item, decided)."""
+        manager = self.as_(MANAGER, "programme_manager")
+        meeting = self.call("POST", "scoring", f"/v1/programmes/{programme_id}/meetings", manager, expect=201, json={
+            "held_on": utcnow().date().isoformat(), "application_ids": [application_id],
+            "attendance": list(recommendations),
+        }).json()
+        for member, recommendation in recommendations.items():
+            self.call("PUT", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/recommendation",
+                      self.as_(member, "reviewer"), json=recommendation)
+        item = self.call("POST", "scoring", f"/v1/meetings/{meeting['id']}/items/{application_id}/close", manager, json={
+            "rationale": "The panel agreed the need is well evidenced and the group can deliver.", "feedback": feedback,
+        }).json()
+        return {**item, "meeting_id": meeting["id"]}
 
     # --- what the waits look at ---------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ then the database, then the SMTP sink, so nothing waits on something already gon
 ``GRANTS_RUN_DIR`` moves logs and mail, so a test can run a second platform beside a developer's.
 """
 
+import json
 import os
 import signal
 import sys
@@ -40,7 +41,9 @@ def main() -> int:
     try:
         with infra.mongodb(log_file=run_dir / "mongodb.log") as mongodb_url:
             print(f"MongoDB: {mongodb_url.split('?')[0]}   RabbitMQ: {rabbitmq_url.rsplit('@', 1)[-1]}")
-            env = {"GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port)}
+            # Webhooks may go to a receiver on this machine (a developer's test endpoint): only here.
+            env = {"GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
+                   "GRANTS_WEBHOOK_ALLOWED_TARGETS": json.dumps(["127.0.0.1", "::1", "localhost"])}
             with local_stack(mongodb_url, rabbitmq_url, run_dir / "logs", ports=ports, env=env) as stack:
                 programme = load_demo_programme(stack.urls)
                 print(f"\nThe portal:    {stack.urls['portal']}   (sign in as anyone in the demo programme)\n")

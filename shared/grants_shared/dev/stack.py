@@ -61,6 +61,8 @@ def local_stack(
         # The portal calls the services' public APIs; the services' messages link to the portal.
         **{f"GRANTS_{service.upper()}_URL": url for service, url in urls.items() if service in SERVICES},
         **({"GRANTS_PORTAL_URL": urls["portal"], "GRANTS_PUBLIC_URL": urls["portal"]} if "portal" in urls else {}),
+        # Emails' one-click unsubscribe links reach notifications itself.
+        **({"GRANTS_UNSUBSCRIBE_BASE_URL": urls["notifications"]} if "notifications" in urls else {}),
         **(env or {}),
     }
     processes: list[tuple[str, subprocess.Popen, Path]] = []

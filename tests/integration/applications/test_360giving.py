@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from applications.config import Settings
-from grants_shared.events import ApplicationDecided, DecidedBy
+from grants_shared.events import ApplicationDecidedV2, DecisionBasis, DecisionTally
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
 from tests.integration.applications.conftest import Running
@@ -18,6 +18,11 @@ from tests.support.app import bearer
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
 from tests.unit.test_applications_360giving import schema_errors
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 PREFIX = "360G-nhs-spp-test"
 FUNDER_ID = "GB-GOR-PB9999"
@@ -54,13 +59,13 @@ async def submit(service: Running, programme_id: str, organisation_id: str, titl
     return answer.json()
 
 
-def decided(application: dict[str, Any], award_pence: int | None, feedback: str, days: int) -> ApplicationDecided:
-    return ApplicationDecided(
+def decided(application: dict[str, Any], award_pence: int | None, feedback: str, days: int) -> ApplicationDecidedV2:
+    return ApplicationDecidedV2(
         application_id=application["id"], programme_id=application["programme_id"],
         organisation_id=application["organisation_id"], outcome="awarded" if award_pence else "declined",
         amount_awarded=Money(amount=award_pence, currency="GBP") if award_pence else None, feedback=feedback,
         decided_at=DECIDED + timedelta(days=days),
-        decided_by=DecidedBy(recorded_by="pm-chair", panel=["rev-ada", "rev-ben"]),
+        decided_by=PANEL_DECISION,
     )  # fmt: skip
 
 

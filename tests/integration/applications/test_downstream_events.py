@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationScored,
-    DecidedBy,
+    DecisionBasis,
+    DecisionTally,
     EventData,
     GrantAccepted,
     GrantOffered,
@@ -24,6 +25,11 @@ from tests.integration.applications.conftest import Running
 from tests.integration.applications.support import applicant, draft, manager, submitted_application
 from tests.support.bus import TestBus
 
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
+
 AWARD = Money(amount=600_000, currency="GBP")
 HALF = Money(amount=300_000, currency="GBP")
 
@@ -36,12 +42,12 @@ def scored(application: dict[str, Any]) -> ApplicationScored:
 
 
 def decided(application: dict[str, Any], outcome: str = "awarded",
-            feedback: str = "Well rooted.") -> ApplicationDecided:  # fmt: skip
-    return ApplicationDecided(
+            feedback: str = "Well rooted.") -> ApplicationDecidedV2:  # fmt: skip
+    return ApplicationDecidedV2(
         application_id=application["id"], programme_id=application["programme_id"],
         organisation_id=application["organisation_id"], outcome=outcome,  # type: ignore[arg-type]
         amount_awarded=AWARD if outcome == "awarded" else None, feedback=feedback,
-        decided_at=datetime.now(UTC), decided_by=DecidedBy(recorded_by="pm-1", panel=["rev-ada", "rev-ben"]),
+        decided_at=datetime.now(UTC), decided_by=PANEL_DECISION,
     )  # fmt: skip
 
 

@@ -10,13 +10,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from disbursement.config import Settings
 from disbursement.main import build_app
 from grants_shared.clock import utcnow
-from grants_shared.events import ApplicationDecided, DecidedBy, GrantOffered, PaymentPolicy, ProgrammeOpened, Tranche
+from grants_shared.events import ApplicationDecidedV2, DecisionBasis, DecisionTally, GrantOffered, PaymentPolicy, ProgrammeOpened, Tranche
 from grants_shared.money import Money
 from grants_shared.service import Runtime
 from grants_shared.settings import ServiceSettings
 from tests.support.app import bearer, serve
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 ORG = "org-hope-street"
 OTHER_ORG = "org-elsewhere"
@@ -53,19 +58,19 @@ def programme_opened(programme_id: str = "prog-1", budget: int = 1_000_000,
 
 
 def awarded(application_id: str, amount: int, programme_id: str = "prog-1", organisation_id: str = ORG,
-            currency: str = "GBP") -> ApplicationDecided:
-    return ApplicationDecided(
+            currency: str = "GBP") -> ApplicationDecidedV2:
+    return ApplicationDecidedV2(
         application_id=application_id, programme_id=programme_id, organisation_id=organisation_id,
         outcome="awarded", amount_awarded=Money(amount=amount, currency=currency), feedback="Strong local need",
-        decided_at=utcnow(), decided_by=DecidedBy(recorded_by="pm-1", panel=["rev-1", "rev-2"]),
+        decided_at=utcnow(), decided_by=PANEL_DECISION,
     )
 
 
-def declined(application_id: str, programme_id: str = "prog-1") -> ApplicationDecided:
-    return ApplicationDecided(
+def declined(application_id: str, programme_id: str = "prog-1") -> ApplicationDecidedV2:
+    return ApplicationDecidedV2(
         application_id=application_id, programme_id=programme_id, organisation_id=ORG, outcome="declined",
         feedback="Outside the programme's area", decided_at=utcnow(),
-        decided_by=DecidedBy(recorded_by="pm-1", panel=["rev-1"]),
+        decided_by=PANEL_DECISION,
     )
 
 

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from disbursement.handlers import on_application_decided
-from grants_shared.events import Event, GrantOffered
+from disbursement.handlers import on_application_decided_v2
+from grants_shared.events import ApplicationDecided, DecidedBy, Event, GrantOffered
 from grants_shared.settings import ServiceSettings
 from tests.integration.disbursement.helpers import (
     awarded,
@@ -43,6 +43,19 @@ async def test_an_award_becomes_an_offer_with_its_payment_schedule(settings: Ser
         grant = (await client.get(f"/v1/grants/{offer.grant_id}", headers=finance(settings))).json()
         assert grant["status"] == "offered" and grant["application_id"] == "app-1"
         assert grant["bank_account"] is None and grant["payments"] == []
+
+
+async def test_an_award_in_the_retired_v1_contract_is_still_offered(settings: ServiceSettings, bus: TestBus) -> None:
+    # Scoring publishes application.decided.v2 now; v1 events queued before an upgrade are not lost.
+    v2 = awarded("app-v1", 150_000)
+    v1 = ApplicationDecided(
+        **v2.model_dump(exclude={"decided_by"}), decided_by=DecidedBy(recorded_by="pm-1", panel=["rev-1"])
+    )
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened())
+        await bus.publish(v1)
+        [offer] = await bus.wait_for(GrantOffered.type, application_id="app-v1")
+        assert offer.data.amount == gbp(150_000)
 
 
 async def test_a_decision_announced_twice_makes_one_grant(settings: ServiceSettings, bus: TestBus) -> None:
@@ -104,7 +117,7 @@ async def test_concurrent_awards_that_together_exceed_the_budget_reserve_only_wh
         events = [Event.new(d, source="/grants/scoring") for d in decisions]
 
         await asyncio.gather(*(
-            runtime.database.transact(lambda tx, e=e: on_application_decided(e, tx)) for e in events
+            runtime.database.transact(lambda tx, e=e: on_application_decided_v2(e, tx)) for e in events
         ))
 
         statuses = sorted(g["status"] for g in await runtime.db.grants.find({}).to_list(None))

@@ -5,10 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationSubmitted,
     Contact,
-    DecidedBy,
+    DecisionBasis,
+    DecisionTally,
     OrganisationSummary,
     PaymentPolicy,
     ProgrammeOpened,
@@ -19,6 +20,11 @@ from grants_shared.settings import ServiceSettings
 from tests.support.app import bearer, runtime_of
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 PROGRAMME = "Suicide prevention small grants 2026"
 
@@ -48,11 +54,11 @@ def submitted(
     )
 
 
-def decided_awarded(application_id: str = "app-1", amount: int = 450_000) -> ApplicationDecided:
-    return ApplicationDecided(
+def decided_awarded(application_id: str = "app-1", amount: int = 450_000) -> ApplicationDecidedV2:
+    return ApplicationDecidedV2(
         application_id=application_id, programme_id="prog-1", organisation_id="org-1", outcome="awarded",
         amount_awarded=gbp(amount), feedback="Strong local roots.", decided_at=datetime.now(UTC),
-        decided_by=DecidedBy(recorded_by="manager-1", panel=["reviewer-1", "reviewer-2"]),
+        decided_by=PANEL_DECISION,
     )
 
 

@@ -176,4 +176,6 @@ def service_settings(settings: ServiceSettings, smtp_sink: SmtpSink) -> Settings
         webhook_retry_max_seconds=0.5,
         webhook_max_attempts=20,
         webhook_lease_seconds=5,
+        # The receiver below listens on loopback, which webhooks may reach only when allowed.
+        webhook_allowed_targets=["127.0.0.1"],
     )

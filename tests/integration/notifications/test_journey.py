@@ -4,11 +4,12 @@ import asyncio
 from datetime import UTC, datetime
 
 from grants_shared.events import (
-    ApplicationDecided,
+    ApplicationDecidedV2,
     ApplicationIneligible,
     ApplicationWithdrawn,
     Contact,
-    DecidedBy,
+    DecisionBasis,
+    DecisionTally,
     GrantAccepted,
     GrantOffered,
     NotificationDelivered,
@@ -33,6 +34,11 @@ from tests.integration.notifications.builders import (
 from tests.integration.notifications.conftest import SmtpSink
 from tests.support.app import serve
 from tests.support.bus import TestBus
+
+PANEL_DECISION = DecisionBasis(
+    by="panel", meeting_id="mtg-1",
+    tally=DecisionTally(fund=2, fund_different_amount=0, do_not_fund=1, abstain=0, recused=0),
+)
 
 
 async def test_every_step_of_an_award_reaches_the_applicant(
@@ -130,10 +136,10 @@ async def test_a_decision_that_overtakes_its_submission_waits_for_it(
 ) -> None:
     async with serve(build_app(service_settings)) as client:
         owner = applicant(service_settings)
-        declined = ApplicationDecided(
+        declined = ApplicationDecidedV2(
             application_id="app-7", programme_id="prog-1", organisation_id="org-1", outcome="declined",
             feedback="Please say more about safeguarding.", decided_at=datetime.now(UTC),
-            decided_by=DecidedBy(recorded_by="manager-1", panel=["reviewer-1"]),
+            decided_by=PANEL_DECISION,
         )
         await bus.publish(declined)
         await bus.publish(submitted(application_id="app-7"))

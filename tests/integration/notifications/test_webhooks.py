@@ -1,21 +1,22 @@
-"""Signed webhooks for integrators, against the real broker and database and a real HTTP endpoint on
-127.0.0.1: subscriptions (admins only, secret shown once and stored encrypted), one signed POST per
-event without personal data, retries under the same delivery id, deduplication, rotation and
-deactivation."""
+"""Standard Webhooks for integrators, against the real broker and database and a real HTTP endpoint on
+127.0.0.1 (allowed by the test settings' allow-list): subscriptions (admins only, secret shown once
+and stored encrypted), one signed POST per event without personal data (verified with the official
+``standardwebhooks`` library), retries under the same webhook-id, deduplication, rotation and
+deactivation. Resending, replaying, disabling and reactivating, and the public-address rule:
+test_webhook_recovery.py."""
 
 import asyncio
 import json
-import time
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from grants_shared.clock import utcnow
 from grants_shared.dev.infra import free_port
 from grants_shared.events import ApplicationScored, ApplicationSubmitted, NotificationDelivered
 from grants_shared.service import Runtime
-from notifications import webhooks
 from notifications.config import Settings
 from notifications.crypto import cipher_for
 from notifications.domain import webhook_delivery_id
@@ -57,7 +58,12 @@ async def subscribe(client: httpx.AsyncClient, settings: Settings, url: str, *ev
 
 
 def signed_with(secret: str, request: Received) -> bool:
-    return webhooks.verify(secret, request.headers.get("grants-signature"), request.body, 300, time.time())
+    """What an integrator does with the request as it arrived: the official library, raw body and headers."""
+    try:
+        Webhook(secret).verify(request.body, request.headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 async def deliveries(client: httpx.AsyncClient, settings: Settings, subscription_id: str) -> list[dict[str, Any]]:
@@ -90,7 +96,7 @@ async def test_an_integrator_gets_one_signed_post_per_subscribed_event_without_p
         assert subscription["event_types"] == sorted([SUBMITTED, SCORED]) and subscription["active"] is True
         assert subscription["created_by"] == "admin-1" and subscription["version"] == 1
         secret = subscription["secret"]
-        assert len(secret) >= 43
+        assert secret.startswith("whsec_") and len(secret) == len("whsec_") + 44  # 32 bytes in base64
 
         submission = await bus.publish(submitted())
         scoring = await bus.publish(scored())  # a type no person is told about: webhook only
@@ -107,9 +113,12 @@ async def test_an_integrator_gets_one_signed_post_per_subscribed_event_without_p
             request = by_type[event.type]
             assert request.method == "POST" and request.path == "/hooks/grants"
             assert request.headers["content-type"] == "application/cloudevents+json"
-            assert request.headers["grants-webhook-id"] == webhook_delivery_id(event.id, subscription["id"])
+            assert request.headers["webhook-id"] == webhook_delivery_id(event.id, subscription["id"])
+            assert abs(int(request.headers["webhook-timestamp"]) - utcnow().timestamp()) < 30
+            assert request.headers["webhook-signature"].startswith("v1,")
+            assert "grants-signature" not in request.headers  # the home-made scheme is gone
             assert signed_with(secret, request)
-            assert not signed_with("someone-elses-secret", request)
+            assert not signed_with("whsec_" + "A" * 43 + "=", request)
             body = json.loads(request.body)
             assert set(body) == CLOUDEVENT_KEYS
             assert body["specversion"] == "1.0" and body["datacontenttype"] == "application/json"
@@ -155,7 +164,7 @@ async def test_a_failed_attempt_is_retried_with_the_same_delivery_id_and_body_un
 
         first, second = await receiver.wait_for(2)
         delivery_id = webhook_delivery_id(event.id, subscription["id"])
-        assert first.headers["grants-webhook-id"] == second.headers["grants-webhook-id"] == delivery_id
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery_id
         assert first.body == second.body
         assert signed_with(subscription["secret"], first) and signed_with(subscription["secret"], second)
 
@@ -217,7 +226,8 @@ async def test_webhooks_are_for_admins_only_and_bad_input_writes_nothing(
         good = {"url": "https://crm.example.org/hooks", "event_types": [SUBMITTED], "description": ""}
         endpoints = [("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("GET", "/v1/webhooks/event-types"),
                      ("GET", "/v1/webhooks/whs_x"), ("DELETE", "/v1/webhooks/whs_x"),
-                     ("POST", "/v1/webhooks/whs_x/rotate-secret"), ("GET", "/v1/webhooks/whs_x/deliveries")]
+                     ("POST", "/v1/webhooks/whs_x/rotate-secret"), ("GET", "/v1/webhooks/whs_x/deliveries"),
+                     ("POST", "/v1/webhooks/whs_x/reactivate"), ("POST", "/v1/webhooks/whs_x/deliveries/whd_x/resend")]
         for method, path in endpoints:
             response = await client.request(method, path, json=good if method == "POST" else None)
             assert response.status_code == 401, (method, path)
@@ -277,7 +287,7 @@ async def test_the_secret_is_shown_once_and_stored_only_encrypted(service_settin
         assert stored["secret"] != secret and cipher_for(service_settings).decrypt(stored["secret"]) == secret
 
 
-async def test_rotating_the_secret_makes_the_old_one_fail_on_later_deliveries(
+async def test_rotating_the_secret_with_no_overlap_makes_the_old_one_fail_at_once(
     service_settings: Settings, bus: TestBus, receiver: WebhookReceiver
 ) -> None:
     async with serve(build_app(service_settings)) as client:
@@ -290,8 +300,9 @@ async def test_rotating_the_secret_makes_the_old_one_fail_on_later_deliveries(
         path = f"/v1/webhooks/{subscription['id']}/rotate-secret"
         stale = await client.post(path, headers={**admin(service_settings), "If-Match": '"7"'})
         assert stale.status_code == 412 and stale.headers["content-type"] == PROBLEM
-        rotated = await client.post(path, headers=admin(service_settings))
+        rotated = await client.post(path, headers=admin(service_settings), json={"overlap_seconds": 0})
         assert rotated.status_code == 200, rotated.text
+        assert rotated.json()["previous_secret_until"] is None
         assert rotated.headers["cache-control"] == "no-store" and rotated.headers["etag"] == '"2"'
         new = rotated.json()["secret"]
         assert new != old and rotated.json()["version"] == 2
@@ -301,6 +312,7 @@ async def test_rotating_the_secret_makes_the_old_one_fail_on_later_deliveries(
         _, after = await receiver.wait_for(2)
         assert json.loads(after.body)["subject"] == "app-2"
         assert signed_with(new, after) and not signed_with(old, after)
+        assert " " not in after.headers["webhook-signature"]  # one signature only
 
 
 async def test_a_deactivated_subscription_gets_nothing_more_not_even_what_was_waiting(
@@ -319,6 +331,7 @@ async def test_a_deactivated_subscription_gets_nothing_more_not_even_what_was_wa
         assert removed.status_code == 200 and removed.json()["active"] is False and removed.json()["deactivated_at"]
         again = await client.delete(path, headers=admin(quiet))
         assert again.json() == removed.json()  # deactivating twice changes nothing
+        assert removed.json()["status"] == "deactivated"
         rotate = await client.post(f"{path}/rotate-secret", headers=admin(quiet))
         assert rotate.status_code == 409 and rotate.headers["content-type"] == PROBLEM
         assert [s["id"] for s in (await client.get("/v1/webhooks", headers=admin(quiet),
@@ -358,7 +371,7 @@ async def test_a_claim_abandoned_by_a_dead_sender_is_sent_again_under_the_same_d
 
     async with serve(build_app(service_settings)) as client:
         [request] = await receiver.wait_for(1)
-        assert request.headers["grants-webhook-id"] == webhook_delivery_id(abandoned.id, subscription["id"])
+        assert request.headers["webhook-id"] == webhook_delivery_id(abandoned.id, subscription["id"])
         assert signed_with(subscription["secret"], request)
         await asyncio.sleep(0.5)
         assert len(receiver.requests) == 1  # the claim still within its lease is left alone

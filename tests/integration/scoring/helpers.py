@@ -77,6 +77,20 @@ class Scoring:
         await self.eventually(lambda: self.db.programmes.find_one({"_id": programme_id}))
         return opened
 
+    async def rule(self, programme_id: str, rule: dict[str, Any]) -> httpx.Response:
+        """Set the programme's decision rule through the API, as its manager would."""
+        read = await self.http.get(f"/v1/programmes/{programme_id}", headers=self.manager)
+        assert read.status_code == 200, read.text
+        return await self.http.put(
+            f"/v1/programmes/{programme_id}/decision-rule", json=rule,
+            headers={**self.manager, "If-Match": read.headers["ETag"]},
+        )
+
+    async def delegate(self, programme_id: str, role: str = "programme_manager") -> None:
+        """Delegate the programme's decisions to ``role`` (so one call decides, recorded as delegated)."""
+        delegated = await self.rule(programme_id, {"method": "delegated", "delegated_to": role})
+        assert delegated.status_code == 200, delegated.text
+
     async def submit(
         self, application_id: str, programme_id: str, organisation_id: str, requested: int = 4_000, minutes: int = 0
     ) -> ApplicationSubmitted:

@@ -1,6 +1,6 @@
 """Who may see and do what: reviewers see only their own reviews, applicants nothing, nobody without a token."""
 
-from grants_shared.events import ApplicationDecided, ApplicationScored
+from grants_shared.events import ApplicationDecidedV2, ApplicationScored
 from tests.integration.scoring.helpers import Scoring, gbp
 
 
@@ -92,6 +92,7 @@ async def test_bad_scores_are_refused_with_problem_json_and_nothing_is_saved(sco
 async def test_someone_who_represents_the_applicant_may_not_score_or_decide_its_application(scoring: Scoring) -> None:
     # An expert by experience on the panel who also runs the applicant group: their token says so.
     await scoring.open_programme("prog-own", panel=["rev-a", "rev-b"], k=1)
+    await scoring.delegate("prog-own", "admin")
     await scoring.submit("app-own", "prog-own", "org-own")
     review_id = await scoring.review_of("app-own", "rev-a")
     both = scoring.as_("rev-a", "reviewer", "applicant", organisations=("org-own",))
@@ -124,14 +125,16 @@ async def test_someone_who_represents_the_applicant_may_not_score_or_decide_its_
     )
     assert decision.status_code == 403, decision.text
     assert (await scoring.application("app-own"))["status"] == "scored"
-    assert await scoring.db.outbox.count_documents({"type": ApplicationDecided.type}) == 0
+    assert await scoring.db.outbox.count_documents({"type": ApplicationDecidedV2.type}) == 0
     ranking = (await scoring.http.get("/v1/programmes/prog-own/ranking", headers=both)).json()
     assert [e["application_id"] for e in ranking["applications"]] == ["app-other"]
-    # another organisation's application on the same panel is theirs to decide
-    other = await scoring.http.post(
-        "/v1/applications/app-other/decision", json={"outcome": "declined", "feedback": "Not this round"}, headers=both
-    )
-    assert other.status_code == 200, other.text
+    # another organisation's application is not theirs to decide either: the programme delegated to admins
+    decline = {"outcome": "declined", "feedback": "Not this round"}
+    other = await scoring.http.post("/v1/applications/app-other/decision", json=decline, headers=both)
+    assert other.status_code == 403, other.text
+    assert "delegated to the admin role" in other.json()["detail"]
+    admin = scoring.as_("admin-1", "admin")
+    assert (await scoring.http.post("/v1/applications/app-other/decision", json=decline, headers=admin)).status_code == 200
 
 
 async def test_reviewers_are_not_shown_who_else_sits_on_the_panel(scoring: Scoring) -> None:

@@ -156,6 +156,7 @@ async def test_an_application_submitted_before_its_programme_opened_is_retried_n
 
 async def test_withdrawal_cancels_open_reviews_and_rules_out_a_decision(scoring: Scoring) -> None:
     await scoring.open_programme("prog-5", panel=["rev-a", "rev-b"], k=2)
+    await scoring.delegate("prog-5")
     await scoring.submit("app-gone", "prog-5", "org-g")
     await scoring.assigned("app-gone", 2)
     await scoring.bus.publish(ApplicationWithdrawn(application_id="app-gone", programme_id="prog-5", reason="merged"))

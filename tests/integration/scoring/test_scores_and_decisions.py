@@ -2,12 +2,13 @@
 
 import asyncio
 
-from grants_shared.events import ApplicationDecided, ApplicationScored
+from grants_shared.events import ApplicationDecidedV2, ApplicationScored
 from tests.integration.scoring.helpers import Scoring, gbp
 
 
 async def test_reviewers_score_then_the_panel_decides_once(scoring: Scoring) -> None:
     await scoring.open_programme("prog-s", panel=["rev-a", "rev-b", "rev-c"], k=2, budget=10_000, maximum_award=5_000)
+    await scoring.delegate("prog-s")
     await scoring.submit("app-s", "prog-s", "org-s", requested=4_000)
     review_a = await scoring.review_of("app-s", "rev-a")
     review_b = await scoring.review_of("app-s", "rev-b")
@@ -34,19 +35,21 @@ async def test_reviewers_score_then_the_panel_decides_once(scoring: Scoring) -> 
         "rev-a": "clear local need", "rev-b": "clear local need"
     }
 
-    # an expert by experience on the panel records the award
-    decided = await scoring.http.post(
-        "/v1/applications/app-s/decision",
-        json={"outcome": "awarded", "amount_awarded": gbp(3_500)},
-        headers=scoring.reviewer("rev-c"),
-    )
+    # the programme delegated its decisions to its manager: a panel member cannot decide alone
+    award = {"outcome": "awarded", "amount_awarded": gbp(3_500)}
+    alone = await scoring.http.post("/v1/applications/app-s/decision", json=award, headers=scoring.reviewer("rev-c"))
+    assert alone.status_code == 403, alone.text
+    assert "delegated to the programme_manager role" in alone.json()["detail"]
+    decided = await scoring.http.post("/v1/applications/app-s/decision", json=award, headers=scoring.manager)
     assert decided.status_code == 200, decided.text
-    [event] = await scoring.bus.wait_for(ApplicationDecided.type, application_id="app-s")
+    assert decided.json()["by"] == "delegated" and decided.json()["delegated_to"] == "programme_manager"
+    [event] = await scoring.bus.wait_for(ApplicationDecidedV2.type, application_id="app-s")
     assert event.data.outcome == "awarded"
     assert event.data.amount_awarded.amount == 350_000
     assert event.data.organisation_id == "org-s"
-    assert event.data.decided_by.recorded_by == "rev-c"
-    assert event.data.decided_by.panel == ["rev-a", "rev-b", "rev-c"]
+    assert event.data.decided_by.model_dump() == {
+        "by": "delegated", "delegated_to": "programme_manager", "meeting_id": None, "tally": None
+    }
 
     twice = await scoring.http.post(
         "/v1/applications/app-s/decision", json={"outcome": "declined", "feedback": "changed our minds"},
@@ -65,6 +68,7 @@ async def test_reviewers_score_then_the_panel_decides_once(scoring: Scoring) -> 
 
 async def test_scores_far_apart_need_moderation_before_a_decision(scoring: Scoring) -> None:
     await scoring.open_programme("prog-m", panel=["rev-a", "rev-b"], k=2)
+    await scoring.delegate("prog-m")
     await scoring.submit("app-m", "prog-m", "org-m", requested=2_000)
     await scoring.score(await scoring.review_of("app-m", "rev-a"), "rev-a", need=1, impact=3)
     await scoring.score(await scoring.review_of("app-m", "rev-b"), "rev-b", need=5, impact=3)
@@ -95,13 +99,26 @@ async def test_scores_far_apart_need_moderation_before_a_decision(scoring: Scori
     assert body["weighted_score"] == 3.6
     assert body["computed_weighted_score"] == 3.0
     assert body["moderation"]["moderated_by"] == "pm-1"
+    # a second look changes the score again: both moderations stay in the history, which only grows
+    again = await scoring.http.post(
+        "/v1/applications/app-m/moderation", json={"weighted_score": 3.4, "note": "Rechecked against the guidance"},
+        headers=scoring.as_("pm-2", "programme_manager"),
+    )
+    assert again.status_code == 200, again.text
+    history = (await scoring.application("app-m"))["score_history"]
+    assert [(h["kind"], h["by"], h["before"], h["after"], h["why"]) for h in history] == [
+        ("computed", "rev-b", None, 3.0, "every one of the 2 reviews was submitted"),
+        ("moderated", "pm-1", 3.0, 3.6, "Reviewer A misread the need section; panel agreed 3.6"),
+        ("moderated", "pm-2", 3.6, 3.4, "Rechecked against the guidance"),
+    ]
+    assert history[0]["at"] <= history[1]["at"] <= history[2]["at"]
 
     decided = await scoring.http.post(
         "/v1/applications/app-m/decision", json={"outcome": "declined", "feedback": "Strong idea; reapply with a plan"},
         headers=scoring.manager,
     )
     assert decided.status_code == 200, decided.text
-    [event] = await scoring.bus.wait_for(ApplicationDecided.type, application_id="app-m")
+    [event] = await scoring.bus.wait_for(ApplicationDecidedV2.type, application_id="app-m")
     assert event.data.outcome == "declined"
     assert event.data.amount_awarded is None
     assert event.data.feedback == "Strong idea; reapply with a plan"
@@ -109,6 +126,7 @@ async def test_scores_far_apart_need_moderation_before_a_decision(scoring: Scori
 
 async def test_the_ranking_walks_the_remaining_budget(scoring: Scoring) -> None:
     await scoring.open_programme("prog-r", panel=["rev-a"], k=1, budget=10_000, maximum_award=8_000)
+    await scoring.delegate("prog-r")
     await scoring.submit("app-1", "prog-r", "org-1", requested=6_000, minutes=1)
     await scoring.submit("app-2", "prog-r", "org-2", requested=5_000, minutes=2)
     await scoring.submit("app-3", "prog-r", "org-3", requested=3_000, minutes=3)
@@ -141,6 +159,7 @@ async def test_the_ranking_walks_the_remaining_budget(scoring: Scoring) -> None:
 
 async def test_an_award_over_the_budget_is_refused_and_nothing_is_written(scoring: Scoring) -> None:
     await scoring.open_programme("prog-b", panel=["rev-a"], k=1, budget=5_000, maximum_award=5_000)
+    await scoring.delegate("prog-b")
     await scoring.scored_application("app-1", "prog-b", "org-1", "rev-a", requested=4_000)
     await scoring.scored_application("app-2", "prog-b", "org-2", "rev-a", requested=4_000)
     await scoring.bus.wait_for(ApplicationScored.type, 2)
@@ -162,7 +181,7 @@ async def test_an_award_over_the_budget_is_refused_and_nothing_is_written(scorin
     programme = (await scoring.http.get("/v1/programmes/prog-b", headers=scoring.manager)).json()
     assert programme["awarded_total"]["amount"] == 400_000
     assert programme["remaining_budget"]["amount"] == 100_000
-    assert await scoring.db.outbox.count_documents({"type": ApplicationDecided.type}) == 1
+    assert await scoring.db.outbox.count_documents({"type": ApplicationDecidedV2.type}) == 1
 
     for bad, why in (
         ({"outcome": "awarded", "amount_awarded": gbp(5_001)}, "maximum"),
@@ -180,6 +199,7 @@ async def test_an_award_over_the_budget_is_refused_and_nothing_is_written(scorin
 
 async def test_two_concurrent_awards_that_together_exceed_the_budget_only_one_succeeds(scoring: Scoring) -> None:
     await scoring.open_programme("prog-c", panel=["rev-a"], k=1, budget=5_000, maximum_award=5_000)
+    await scoring.delegate("prog-c")
     await scoring.scored_application("app-1", "prog-c", "org-1", "rev-a", requested=3_000)
     await scoring.scored_application("app-2", "prog-c", "org-2", "rev-a", requested=3_000)
     await scoring.bus.wait_for(ApplicationScored.type, 2)
@@ -187,7 +207,7 @@ async def test_two_concurrent_awards_that_together_exceed_the_budget_only_one_su
     award = {"outcome": "awarded", "amount_awarded": gbp(3_000)}
     responses = await asyncio.gather(
         scoring.http.post("/v1/applications/app-1/decision", json=award, headers=scoring.manager),
-        scoring.http.post("/v1/applications/app-2/decision", json=award, headers=scoring.reviewer("rev-a")),
+        scoring.http.post("/v1/applications/app-2/decision", json=award, headers=scoring.as_("pm-2", "programme_manager")),
     )
     assert sorted(r.status_code for r in responses) == [200, 422]
     programme = (await scoring.http.get("/v1/programmes/prog-c", headers=scoring.manager)).json()
@@ -195,14 +215,15 @@ async def test_two_concurrent_awards_that_together_exceed_the_budget_only_one_su
     assert programme["remaining_budget"]["amount"] == 200_000
     statuses = sorted([(await scoring.application(a))["status"] for a in ("app-1", "app-2")])
     assert statuses == ["decided", "scored"]
-    await scoring.bus.wait_for(ApplicationDecided.type, 1)
+    await scoring.bus.wait_for(ApplicationDecidedV2.type, 1)
     await asyncio.sleep(0.3)
-    assert len(scoring.bus.of_type(ApplicationDecided.type)) == 1
+    assert len(scoring.bus.of_type(ApplicationDecidedV2.type)) == 1
 
 
 async def test_the_ranking_adds_up_requests_beyond_the_largest_single_amount(scoring: Scoring) -> None:
     largest = 100_000_000_000  # pounds: the ceiling of one Money amount
     await scoring.open_programme("prog-big", panel=["rev-a"], k=1, budget=largest, maximum_award=largest)
+    await scoring.delegate("prog-big")
     await scoring.scored_application("app-1", "prog-big", "org-1", "rev-a", requested=largest)
     await scoring.scored_application("app-2", "prog-big", "org-2", "rev-a", requested=largest)
     await scoring.bus.wait_for(ApplicationScored.type, 2)
@@ -215,6 +236,7 @@ async def test_the_ranking_adds_up_requests_beyond_the_largest_single_amount(sco
 
 async def test_events_a_request_causes_carry_its_trace_and_the_person_who_made_it(scoring: Scoring) -> None:
     await scoring.open_programme("prog-t", panel=["rev-a"], k=1)
+    await scoring.delegate("prog-t")
     await scoring.scored_application("app-t", "prog-t", "org-t", "rev-a", requested=1_000)
     [scored] = await scoring.bus.wait_for(ApplicationScored.type, application_id="app-t")
     assert scored.actor == "rev-a"  # the reviewer whose submission completed the reviews
@@ -225,7 +247,7 @@ async def test_events_a_request_causes_carry_its_trace_and_the_person_who_made_i
         headers={**scoring.manager, "traceparent": trace},
     )
     assert decided.status_code == 200, decided.text
-    [event] = await scoring.bus.wait_for(ApplicationDecided.type, application_id="app-t")
+    [event] = await scoring.bus.wait_for(ApplicationDecidedV2.type, application_id="app-t")
     assert event.traceparent.split("-")[1] == trace.split("-")[1]  # the request's trace, continued
     assert event.traceparent != trace
     assert event.actor == "pm-1"

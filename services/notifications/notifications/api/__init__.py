@@ -2,6 +2,6 @@
 command (in a transaction that carries the caller and the request's trace) or reads the store, and
 shapes the answer."""
 
-from notifications.api import contact, deliveries, inbox, webhooks
+from notifications.api import contact, deliveries, inbox, preferences, unsubscribe, webhooks
 
-ROUTERS = (contact.router, inbox.router, deliveries.router, webhooks.router)
+ROUTERS = (contact.router, inbox.router, deliveries.router, webhooks.router, preferences.router, unsubscribe.router)

@@ -1,12 +1,13 @@
-"""Integrators' webhook subscriptions, for admins only: subscribing an endpoint, its signing secret
-(shown once, on creation and on rotation), deactivating it, and what was delivered to it."""
+"""Integrators' webhook subscriptions, for admins only: subscribing an endpoint (at a public address),
+its signing secret (shown once, on creation and on rotation), deactivating and reactivating it, what
+was delivered to it, and sending one delivery or a time range of them again."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from grants_shared.api import Admin, DatabaseDep, IfMatch, Limit, Offset, Page, PathId, Transact, set_etag
-from grants_shared.errors import NotFound
+from grants_shared.errors import NotFound, RuleViolation
 from grants_shared.idempotency import Created, Once
 from grants_shared.openapi import etag, problems
 from grants_shared.unit_of_work import Db
@@ -14,7 +15,18 @@ from notifications import commands, store
 from notifications.config import CurrentSettings
 from notifications.crypto import cipher_for
 from notifications.domain import SUBSCRIBABLE_EVENT_TYPES, WebhookStatus
-from notifications.schemas import EventTypes, NewWebhook, WebhookDeliveryView, WebhookView, WebhookWithSecret
+from notifications.schemas import (
+    EventTypes,
+    NewWebhook,
+    Reactivated,
+    Replay,
+    Replayed,
+    Rotation,
+    WebhookDeliveryView,
+    WebhookView,
+    WebhookWithSecret,
+)
+from notifications.webhook_targets import Allowed, TargetRefused, check_subscribable
 from notifications.store import WebhookSubscription
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -34,11 +46,17 @@ def _created(subscribed: tuple[WebhookSubscription, str]) -> Created:
 @router.post(
     "", status_code=201, response_model=WebhookWithSecret,
     summary="Subscribe an integrator's endpoint to events; the answer shows its signing secret, once",
-    responses=etag(201),
+    description="The endpoint must be at a public address (not loopback, private, link-local, shared, "
+    "multicast or unspecified, in IPv4 or IPv6), unless the service's allow-list names it.",
+    responses=etag(201) | problems(s422="The request is invalid, or the endpoint is not at a public address"),
 )  # fmt: skip
 async def create_webhook(
     body: NewWebhook, caller: Admin, transact: Transact, once: Once, settings: CurrentSettings
 ) -> Response:
+    try:
+        await check_subscribable(body.url, Allowed.of(settings.webhook_allowed_targets))
+    except TargetRefused as refused:
+        raise RuleViolation(str(refused)) from None
     # A retry with the same Idempotency-Key gets the same answer, secret included: it is kept
     # encrypted with the webhook secrets' key until the key expires (a day).
     cipher = cipher_for(settings)
@@ -80,16 +98,54 @@ async def deactivate_webhook(
 
 
 @router.post(
+    "/{subscription_id}/reactivate",
+    summary="Make a disabled or deactivated subscription active again; what was held while it was disabled goes out",
+    responses=etag(),
+)
+async def reactivate_webhook(
+    subscription_id: PathId, caller: Admin, transact: Transact, version: IfMatch, response: Response
+) -> Reactivated:
+    subscription, released = await transact(commands.reactivate_webhook, subscription_id, version)
+    set_etag(response, subscription.version)
+    return Reactivated.of_released(subscription, released)
+
+
+@router.post(
     "/{subscription_id}/rotate-secret",
-    summary="Replace the signing secret; the answer shows the new one, once. The old one stops at once",
+    summary="Replace the signing secret; the answer shows the new one, once. The old one goes on signing "
+    "beside it for the overlap (a second signature), then stops",
     responses=etag() | problems(409),
 )
 async def rotate_secret(
-    subscription_id: PathId, caller: Admin, transact: Transact, version: IfMatch, response: Response
+    subscription_id: PathId, caller: Admin, transact: Transact, version: IfMatch, response: Response,
+    body: Rotation | None = None,
 ) -> WebhookWithSecret:
-    subscription, secret = await transact(commands.rotate_webhook_secret, subscription_id, version)
+    subscription, secret = await transact(commands.rotate_webhook_secret, subscription_id, version, body)
     shown_once(response, subscription)
     return WebhookWithSecret.with_secret(subscription, secret)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/resend",
+    summary="Send one delivery again, with the same webhook-id and body (one already waiting is left as it is)",
+    responses=problems(409, 412),
+)
+async def resend_delivery(
+    subscription_id: PathId, delivery_id: PathId, caller: Admin, transact: Transact, database: DatabaseDep
+) -> WebhookDeliveryView:
+    delivery = await transact(commands.resend_webhook_delivery, subscription_id, delivery_id)
+    attempts = await store.webhook_attempts(database, [delivery.id])
+    return WebhookDeliveryView.of(delivery, attempts.get(delivery.id, []))
+
+
+@router.post(
+    "/{subscription_id}/replay",
+    summary="Send again every delivery queued for the subscription in a time range, same webhook-id each",
+    responses=problems(409, 412),
+)
+async def replay_deliveries(subscription_id: PathId, body: Replay, caller: Admin, transact: Transact) -> Replayed:
+    queued, remaining = await transact(commands.replay_webhook_deliveries, subscription_id, body)
+    return Replayed(queued=queued, remaining=remaining)
 
 
 @router.get(

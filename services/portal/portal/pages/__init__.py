@@ -2,13 +2,14 @@
 APIs (with the signed-in person's token) and renders a template."""
 
 from portal.pages import (
-    admin, applying, conflicts, decisions, eligibility, finance, grants, inbox, manage, organisation, public, questions,
-    reach, reviews, shortlist, signin,
+    admin, applying, conflicts, decisions, eligibility, finance, grants, history, inbox, manage, meetings,
+    organisation, personal_data, preferences, public, questions, reach, reviews, shortlist, signin,
 )
 
 ROUTERS = (
     public.router, eligibility.router, signin.router, organisation.router,
     # before applying's one-question-a-page route, which would take /applications/{id}/equality-monitoring
     reach.router, applying.router, questions.router, grants.router, reviews.router,
-    conflicts.router, manage.router, shortlist.router, decisions.router, finance.router, admin.router, inbox.router,
+    conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
+    finance.router, admin.router, personal_data.router, inbox.router, preferences.router,
 )

@@ -1,5 +1,6 @@
 """Administrators' webhook subscriptions: the list, subscribing an integrator's endpoint to events,
-one subscription with its recent deliveries, deactivating it and changing its signing secret.
+one subscription with its recent deliveries, deactivating and reactivating it and changing its
+signing secret.
 
 A signing secret is shown once, in the answer to the form that made it (never after a redirect,
 never in a URL, never kept by the portal); every portal page is sent with Cache-Control: no-store.
@@ -25,6 +26,11 @@ router = APIRouter(tags=["admin"])
 DELIVERY_STATUSES = {
     "pending": ("Waiting to be sent", "grey"), "sending": ("Sending", "blue"), "delivered": ("Delivered", "green"),
     "failed": ("Failed", "red"), "cancelled": ("Cancelled", "grey"),
+    "held": ("Held until the subscription is reactivated", "orange"),
+}  # fmt: skip
+#: Where a subscription stands: (words, tag colour).
+SUBSCRIPTION_STATUSES = {
+    "active": ("Active", "green"), "disabled": ("Disabled after failing", "orange"), "deactivated": ("Deactivated", "grey"),
 }  # fmt: skip
 #: One-time tokens of the "new subscription" forms this session has been shown but not yet sent.
 FORMS_SHOWN = "webhook_forms"
@@ -127,7 +133,8 @@ async def webhook(subscription_id: str, request: Request, api: ApiDep, person: A
     shown = await api.get("notifications", webhook_path(subscription_id))
     deliveries = await api.get("notifications", f"{webhook_path(subscription_id)}/deliveries", limit=20)
     return render(request, "admin/webhook.jinja", webhook=shown, deliveries=deliveries["items"],
-                  total=deliveries["total"], statuses=DELIVERY_STATUSES)  # fmt: skip
+                  total=deliveries["total"], statuses=DELIVERY_STATUSES,
+                  subscription_statuses=SUBSCRIPTION_STATUSES)  # fmt: skip
 
 
 async def _confirm(request: Request, api: Api, subscription_id: str, template: str,
@@ -181,3 +188,42 @@ async def rotate(
             raise
         return await _confirm(request, api, subscription_id, "admin/rotate.jinja", {"confirm": _refusal(error)})
     return render(request, "admin/secret.jinja", webhook=rotated, secret=rotated["secret"], created=False)
+
+
+@router.get("/admin/webhooks/{subscription_id}/reactivate", summary="Reactivate a subscription: are you sure?")
+async def reactivate_page(subscription_id: str, request: Request, api: ApiDep, person: AdminPerson) -> Response:
+    return await _confirm_reactivation(request, api, subscription_id)
+
+
+async def _confirm_reactivation(request: Request, api: Api, subscription_id: str,
+                                errors: dict[str, str] | None = None) -> Response:  # fmt: skip
+    answer = await api.read("notifications", webhook_path(subscription_id))
+    if answer.body["active"] and not errors:
+        return see_other(f"/admin/webhooks/{q(subscription_id)}")  # active already
+    return render(request, "admin/reactivate.jinja", webhook=answer.body, version=answer.version, errors=errors)
+
+
+@router.post("/admin/webhooks/{subscription_id}/reactivate", summary="Reactivate it", dependencies=[CsrfChecked])
+async def reactivate(
+    subscription_id: str, request: Request, api: ApiDep, person: AdminPerson, version: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        await api.post("notifications", f"{webhook_path(subscription_id)}/reactivate",
+                       version=int(version) if version.isdigit() else None)  # fmt: skip
+    except ApiError as error:
+        if error.status not in (409, 412):
+            raise
+        return await _confirm_reactivation(request, api, subscription_id, {"confirm": _refusal(error)})
+    return see_other(f"/admin/webhooks/{q(subscription_id)}")
+
+
+@router.post("/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend",
+             summary="Send one delivery again (the same webhook-id)", dependencies=[CsrfChecked])  # fmt: skip
+async def resend(subscription_id: str, delivery_id: str, request: Request, api: ApiDep, person: AdminPerson) -> Response:
+    try:
+        await api.post("notifications", f"{webhook_path(subscription_id)}/deliveries/{q(delivery_id)}/resend")
+    except ApiError as error:
+        if error.status not in (409, 412):
+            raise
+        # Disabled or deactivated meanwhile: the subscription's page says which.
+    return see_other(f"/admin/webhooks/{q(subscription_id)}")

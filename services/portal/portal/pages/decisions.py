@@ -2,9 +2,10 @@
 review, the ranking against the budget, one application with every reviewer's scores (moderation
 when they disagree), and the decision.
 
-Managers see everything. An expert by experience on the panel may record a decision too: scoring
-lets a panel member decide an application they have no conflict with. They reach it from the
-ranking (scoring shows them the ranking but not the reviews, so their page is built from it).
+Managers see everything. Where a programme delegated its decisions to a role, someone holding it
+records the decision here; where its panel decides, the decision is made in a decision meeting
+(pages/meetings.py). Panel members reach an application from the ranking (scoring shows them the
+ranking but not the reviews, so their page is built from it).
 """
 
 from decimal import Decimal
@@ -166,12 +167,16 @@ async def _application(
             raise
         # Scoring refuses (404, or 403 to someone who represents the applicant) as if it were not there.
         return render(request, "manage/cannot_see.jinja", status_code=error.status)
-    decidable = application["status"] == "scored" and not application["needs_moderation"]
+    # One person decides only where the programme delegated its decisions to their role; otherwise
+    # the panel decides in a meeting (pages/meetings.py).
+    rule = programme.get("decision_rule") or {}
+    delegated = rule.get("method") == "delegated" and person.has(Role(rule["delegated_to"]))
+    decidable = application["status"] == "scored" and not application["needs_moderation"] and delegated
     defaults = {"amount": pounds(application["amount_requested"]), "outcome": "", "feedback": "", "score": "",
                 "note": "", "moderation": "keep"}  # fmt: skip
     return render(request, "manage/application.jinja", application=application, programme=programme,
                   manager=is_manager(person), decidable=decidable, values=defaults | (values or {}),
-                  errors=errors)  # fmt: skip
+                  panel_decides=rule.get("method") in ("majority", "consensus"), errors=errors)  # fmt: skip
 
 
 async def _as_manager(api: Api, application_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -60,7 +60,8 @@ async def programme_names(api: Api) -> dict[str, str]:
 
 @router.get("/reviews", summary="The reviews assigned to you")
 async def your_reviews(
-    request: Request, api: ApiDep, person: ReviewerPerson, saved: str | None = None, declared: str | None = None
+    request: Request, api: ApiDep, person: ReviewerPerson, saved: str | None = None, declared: str | None = None,
+    declined: str | None = None,
 ) -> Response:
     listed = await api.get("scoring", "/v1/reviews", limit=200)
     names = await programme_names(api)
@@ -75,7 +76,7 @@ async def your_reviews(
                   reverse=True)  # fmt: skip
     return render(request, "reviews/reviews.jinja", to_do=to_do, done=done, total=listed["total"],
                   shown=len(reviews), saved=next((r for r in reviews if r["id"] == saved), None),
-                  declared=declared == "1")  # fmt: skip
+                  declared=declared == "1", declined=declined == "1")  # fmt: skip
 
 
 def _saved_values(review: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -202,3 +203,36 @@ async def submitted(review_id: str, request: Request, api: ApiDep, person: Revie
     if review["status"] != "completed":
         return see_other(f"/reviews/{q(review_id)}")
     return render(request, "reviews/submitted.jinja", review=review)
+
+
+# --- declining a review ----------------------------------------------------------------------------
+
+DECLINE_REASONS = {"no_time": "I cannot review it in time", "other": "Another reason"}
+
+
+@router.get("/reviews/{review_id}/decline", summary="Decline a review you cannot do")
+async def decline_page(review_id: str, request: Request, api: ApiDep, person: ReviewerPerson) -> Response:
+    review = await api.get("scoring", review_path(review_id))
+    return render(request, "reviews/decline.jinja", review=review, reasons=DECLINE_REASONS,
+                  values={"reason": "", "note": ""})  # fmt: skip
+
+
+@router.post("/reviews/{review_id}/decline", summary="Decline the review", dependencies=[CsrfChecked])
+async def decline(
+    review_id: str, request: Request, api: ApiDep, person: ReviewerPerson,
+    reason: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    errors = {} if reason in DECLINE_REASONS else {"reason": "Select why you cannot review it"}
+    if len(note) > 1_000:
+        errors["note"] = "Your note must be 1,000 characters or fewer"
+    if not errors:
+        try:
+            await api.post("scoring", f"{review_path(review_id)}/decline", {"reason": reason, "note": note.strip()})
+            return see_other("/reviews?declined=1")
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            errors = {"reason": error.detail[:1].upper() + error.detail[1:]}
+    review = await api.get("scoring", review_path(review_id))
+    return render(request, "reviews/decline.jinja", review=review, reasons=DECLINE_REASONS,
+                  values={"reason": reason, "note": note}, errors=errors)  # fmt: skip

@@ -7,6 +7,6 @@ and reviews; a reviewer sees only the reviews assigned to them, and never an app
 organisation they declared a conflict with (404, as if it did not exist).
 """
 
-from scoring.api import applications, conflicts, programmes, reviews
+from scoring.api import applications, conflicts, meetings, programmes, reviews
 
-ROUTERS = (programmes.router, conflicts.router, reviews.router, applications.router)
+ROUTERS = (programmes.router, conflicts.router, reviews.router, applications.router, meetings.router)

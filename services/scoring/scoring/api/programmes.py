@@ -18,6 +18,8 @@ from scoring import access, commands, domain, store
 from scoring.domain import ApplicationStatus
 from scoring.schemas import (
     ApplicationSummaryView,
+    DecisionRuleUpdate,
+    DecisionRuleView,
     OrganisationView,
     PanelUpdate,
     ProgrammeView,
@@ -62,6 +64,23 @@ async def put_panel(
     database: DatabaseDep, response: Response,
 ) -> ProgrammeView:  # fmt: skip
     programme = await transact(commands.replace_panel, caller, programme_id, body.reviewer_ids, version)
+    set_etag(response, programme.version)
+    return _view(programme, caller, await _remaining(database, programme))
+
+
+@router.put(
+    "/{programme_id}/decision-rule",
+    summary=(
+        "Set how the programme decides (If-Match required): its decision panel of experts by experience and "
+        "staff, the quorum, and majority or consensus; or that decisions are delegated to a named role"
+    ),
+    responses=etag(),
+)
+async def put_decision_rule(
+    programme_id: PathId, body: DecisionRuleUpdate, caller: Manager, transact: Transact, version: IfMatchRequired,
+    database: DatabaseDep, response: Response,
+) -> ProgrammeView:  # fmt: skip
+    programme = await transact(commands.set_decision_rule, caller, programme_id, body, version)
     set_etag(response, programme.version)
     return _view(programme, caller, await _remaining(database, programme))
 
@@ -126,7 +145,12 @@ async def _remaining(database: Db, programme: Programme) -> Money:
 
 def _view(programme: Programme, caller: Caller, remaining: Money) -> ProgrammeView:
     # Who sits on a panel of experts by experience is theirs to share: reviewers do not need the list.
+    manager = is_manager(caller)
+    rule = programme.decision_rule
+    shown_rule = rule and DecisionRuleView.model_validate(
+        {**rule.model_dump(), "members": rule.model_dump()["members"] if manager else None}
+    )
     return ProgrammeView.of(
-        programme, panel=programme.panel if is_manager(caller) else None, remaining_budget=remaining,
-        awarded_total=programme.budget - remaining,
+        programme, panel=programme.panel if manager else None, remaining_budget=remaining,
+        awarded_total=programme.budget - remaining, decision_rule=shown_rule,
     )

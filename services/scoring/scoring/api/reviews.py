@@ -10,7 +10,7 @@ from grants_shared.openapi import etag, problems
 from grants_shared.unit_of_work import Db
 from scoring import access, commands, domain, store
 from scoring.domain import ReviewStatus
-from scoring.schemas import ReviewSummaryView, ReviewView, ScoreSheet
+from scoring.schemas import ReviewDecline, ReviewSummaryView, ReviewView, ScoreSheet
 from scoring.store import Review
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
@@ -62,6 +62,16 @@ async def submit_review(
     review = await transact(commands.submit_review, caller, review_id)
     set_etag(response, review.version)
     return await _view(database, review)
+
+
+@router.post(
+    "/{review_id}/decline",
+    summary="Decline a review you cannot do (no time, a conflict, other): another panel member is asked",
+    responses=problems(s409="Already submitted"),
+)
+async def decline_review(review_id: PathId, body: ReviewDecline, caller: Reviewer, transact: Transact) -> ReviewSummaryView:
+    declined = await transact(commands.decline_review, caller, review_id, body)
+    return ReviewSummaryView.of(declined)
 
 
 async def _view(database: Db, review: Review) -> ReviewView:
