@@ -705,3 +705,73 @@ class DecisionMeetingCalled(EventData):
     item_count: Annotated[int, Field(ge=1)]
     # Who sits on a panel is theirs to share: only notifications needs it, to invite them.
     member_ids: Annotated[list[Id], Field(json_schema_extra=PERSONAL)]
+
+
+# --- Applying is easy for small groups, and managers see who the programme reaches ---
+
+
+class ApplicationReturnedForCorrection(EventData):
+    """A submission broke some of the programme's eligibility rules while the programme still takes
+    applications, so it went back to the group as a draft to put right (every failed rule listed)
+    instead of ending there; ``grants.application.ineligible.v1`` is for one that can no longer be
+    corrected. The group may submit it again until ``closes_at``."""
+
+    type = "grants.application.returned_for_correction.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    title: ShortText
+    reasons: list[Reason]
+    closes_at: datetime
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
+
+
+class InterestSubmitted(EventData):
+    """A group sent an expression of interest (the first stage of a programme that has one); the
+    programme managers shortlist from these and invite some to the full application."""
+
+    type = "grants.application.interest_submitted.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    organisation: OrganisationSummary
+    title: ShortText
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
+    submitted_at: datetime
+
+
+class ApplicationInvited(EventData):
+    """A group whose expression of interest was shortlisted is invited to the full application (its
+    earlier answers are kept), to submit by ``closes_at``."""
+
+    type = "grants.application.invited.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    title: ShortText
+    closes_at: datetime
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
+
+
+class InterestDeclined(EventData):
+    """An expression of interest was not invited to the full application, with the programme team's feedback."""
+
+    type = "grants.application.interest_declined.v1"
+    owner = APPLICATIONS
+    consumers = (NOTIFICATIONS,)
+    subject_field = "application_id"
+
+    application_id: Id
+    programme_id: Id
+    title: ShortText
+    feedback: Annotated[str, Field(max_length=2_000, json_schema_extra=PERSONAL)] = ""
+    contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]

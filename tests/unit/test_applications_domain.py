@@ -299,3 +299,69 @@ def test_money_in_plain_words() -> None:
     assert plain_money(Money(amount=150_000, currency="JPY")) == "JP¥150,000"
     assert plain_money(Money(amount=1_250, currency="EUR")) == "€12.50"
     assert plain_money(Money(amount=5, currency="SEK")) == "SEK0.05"
+
+
+# --- eligibility before effort, and correcting a submission ---------------------------------------
+
+
+def test_a_group_checks_its_facts_before_writing_anything() -> None:
+    from applications.domain import eligibility_check
+
+    big = ApplicantOrganisation(kind="social_enterprise", area="Leeds", annual_income=gbp(900_000))
+    assert eligibility_check(terms(), GOOD_GROUP, None, NOW) == []
+    assert [r.code for r in eligibility_check(terms(), big, None, NOW)] == [
+        "organisation_kind_not_eligible", "area_not_served", "income_above_ceiling",
+    ]  # fmt: skip
+    with_amount = eligibility_check(terms(), GOOD_GROUP, gbp(20_000), NOW)
+    assert [r.message for r in with_amount] == [
+        "The largest grant this programme makes is £10,000.00; you asked for £20,000.00."
+    ]
+
+
+def test_a_draft_may_leave_the_amount_at_nothing_but_not_in_another_currency_or_over_the_maximum() -> None:
+    from applications.domain import amount_failures
+
+    assert amount_failures(terms(), gbp(0), draft=True) == []
+    assert [r.code for r in amount_failures(terms(), gbp(0))] == ["amount_not_positive"]
+    assert [r.code for r in amount_failures(terms(), Money(amount=0, currency="EUR"), draft=True)] == ["currency_mismatch"]
+    assert [r.code for r in amount_failures(terms(), gbp(10_001), draft=True)] == ["amount_above_maximum"]
+    assert [r.code for r in eligibility_failures(terms(), GOOD_GROUP, gbp(0), NOW, False, draft=True)] == []
+
+
+def test_a_submission_can_be_corrected_only_while_the_programme_takes_applications() -> None:
+    from applications.domain import correctable, words_returned
+
+    assert correctable(terms(), NOW)
+    assert correctable(terms(opens_at=NOW + timedelta(days=1)), NOW), "not open yet: it can be sent again then"
+    assert not correctable(terms(closes_at=NOW), NOW)
+    assert not correctable(terms(status="closed"), NOW)
+    words = words_returned(eligibility_failures(terms(), GOOD_GROUP, gbp(20_000), NOW, False), NOW + timedelta(days=10))
+    assert "returned it to you as a draft" in words and "£20,000.00" in words and "25 March 2027 at 12:00 UTC" in words
+
+
+
+# --- stages ------------------------------------------------------------------------------------------
+
+
+def test_an_expression_of_interest_is_invited_or_declined_once() -> None:
+    from applications.domain import ApplicationStatus as S, can_invite, can_move
+
+    assert can_move(S.DRAFT, S.INTEREST_SUBMITTED)
+    assert can_move(S.INTEREST_SUBMITTED, S.DRAFT), "invited: the full application's draft"
+    assert can_move(S.INTEREST_SUBMITTED, S.INTEREST_DECLINED)
+    assert not can_move(S.INTEREST_DECLINED, S.DRAFT) and not can_move(S.INTEREST_SUBMITTED, S.SUBMITTED)
+    assert can_invite(S.INTEREST_SUBMITTED) is None
+    assert "only an expression of interest waiting" in (can_invite(S.DRAFT) or "")
+
+
+def test_the_expression_of_interest_has_its_own_dates_within_the_programmes() -> None:
+    from applications.domain import StageDates
+
+    early = StageDates(opens_at=NOW - timedelta(days=5), closes_at=NOW)
+    assert problems(expression_of_interest=early) == []
+    backwards = StageDates(opens_at=NOW, closes_at=NOW - timedelta(days=1))
+    assert "the expression of interest must close later than it opens" in problems(expression_of_interest=backwards)
+    late = StageDates(opens_at=NOW, closes_at=NOW + timedelta(days=400))
+    assert "the expression of interest must close before the full application closes" in problems(
+        expression_of_interest=late
+    )

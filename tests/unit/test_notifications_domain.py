@@ -39,6 +39,13 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
             [Reason(code="outside_area", message=f"The group works outside the programme's area{text}"),
              Reason(code="over_maximum", message="The amount asked for is over the maximum award")],
         ),
+        Template.APPLICATION_RETURNED: domain.application_returned(
+            app, programme, [Reason(code="area_not_served", message=f"Your area, Leeds, is not served{text}")],
+            NOW, "evt-1",
+        ),
+        Template.INTEREST_RECEIVED: domain.interest_received(app, programme),
+        Template.APPLICATION_INVITED: domain.application_invited(app, programme, NOW),
+        Template.INTEREST_DECLINED: domain.interest_declined(app, programme, f"Tell us more about who you reach{text}"),
         Template.APPLICATION_WITHDRAWN: domain.application_withdrawn(app, programme, f"We merged{text}"),
         Template.REVIEW_ASSIGNED: domain.review_assigned(
             "reviewer-7", f"Ali{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
@@ -352,3 +359,28 @@ def test_links_point_at_the_configured_portal() -> None:
     rendered = render(notice, "https://grants.nhs.example")
     assert "https://grants.nhs.example" in rendered.text + rendered.html
     assert "localhost:8000" not in rendered.text + rendered.html
+
+
+def test_a_returned_application_hears_what_to_change_and_until_when() -> None:
+    rendered = render(every_notice(an_application())[Template.APPLICATION_RETURNED])
+    assert "needs a change" in rendered.subject
+    for part in (rendered.text, rendered.html):
+        assert "Your area, Leeds, is not served" in part
+        assert "submit it again" in part and NOW.strftime("%B") in part
+        assert "area_not_served" not in part
+    again = domain.application_returned(an_application(), None, [], NOW, "evt-2")
+    first = every_notice(an_application())[Template.APPLICATION_RETURNED]
+    assert again.about != first.about, "each return is told of once, a second return too"
+
+
+def test_an_invitation_says_until_when_and_a_declined_expression_of_interest_gives_the_feedback() -> None:
+    notices = every_notice(an_application())
+    invited = render(notices[Template.APPLICATION_INVITED])
+    assert "invited" in invited.subject and "answers so far are kept" in invited.text
+    assert NOW.strftime("%B") in invited.text and NOW.strftime("%B") in invited.html
+    declined = render(notices[Template.INTEREST_DECLINED])
+    for part in (declined.text, declined.html):
+        assert "Tell us more about who you reach" in part
+    silent = render(domain.interest_declined(an_application(), None, " "))
+    assert "did not leave written feedback" in silent.text
+    assert "reads every one" in render(notices[Template.INTEREST_RECEIVED]).text

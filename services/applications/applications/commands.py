@@ -8,32 +8,37 @@ not revealed. A change to what a person wrote checks the version they read (If-M
 from collections.abc import Callable
 from datetime import datetime
 from hashlib import sha256
+from typing import Any
 from uuid import uuid4
 
 from pydantic import ValidationError
 
-from applications import domain, store
+from applications import domain, reach, store
 from applications.config import Settings
-from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus
+from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
 from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
-from applications.store import Application, ErasureRequest, Organisation, Programme, TimelineEntry
-from grants_shared import privacy
-from grants_shared.api import check_version
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm, TimelineEntry
+from grants_shared import forms, privacy
+from grants_shared.api import Transactor, check_version
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
 from grants_shared.events import (
     ApplicationIneligible,
+    ApplicationInvited,
+    ApplicationReturnedForCorrection,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Contact,
     ApplicationAnonymised,
     Event,
+    InterestDeclined,
+    InterestSubmitted,
     PersonErasureRequested,
     ProgrammeClosed,
     ProgrammeOpened,
 )
-from grants_shared.unit_of_work import Transaction
+from grants_shared.unit_of_work import Database, Transaction
 
 Tx = Transaction[Settings]
 
@@ -84,6 +89,30 @@ async def close_programme(tx: Tx, programme_id: str, version: int | None = None)
     closed = await _save_programme(tx, programme, status=ProgrammeStatus.CLOSED, closed_at=utcnow())
     await tx.emit(ProgrammeClosed(programme_id=closed.id))
     return closed
+
+
+async def publish_form(
+    tx: Tx, programme_id: str, definition: forms.FormDefinition, version: int, stage: Stage = Stage.FULL
+) -> tuple[ProgrammeForm, Programme]:
+    """A new version of the programme's form, for applications started from now on: a version is
+    never changed, so an application already started keeps answering the one it began with."""
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_change_form(programme.status))
+    if stage is Stage.EXPRESSION_OF_INTEREST and programme.expression_of_interest is None:
+        raise Conflict("this programme has no expression of interest stage; give it one (expression_of_interest) first")
+    problems = forms.definition_problems(definition, [c.key for c in programme.criteria])
+    if problems:
+        raise RuleViolation("the form is not valid: " + "; ".join(problems),
+                            errors=[{"location": ["body"], "message": p, "type": "form"} for p in problems])  # fmt: skip
+    next_version = programme.form_version_of(stage) + 1
+    form = ProgrammeForm(
+        id=store.form_key(programme.id, next_version, stage), programme_id=programme.id, stage=stage,
+        version=next_version, definition=definition, created_by=tx.actor or "system", created_at=utcnow(),
+    )  # fmt: skip
+    await store.insert_form(tx, form)
+    field = "interest_form_version" if stage is Stage.EXPRESSION_OF_INTEREST else "form_version"
+    return form, await _save_programme(tx, programme, **{field: form.version})
 
 
 async def _programme(tx: Tx, programme_id: str) -> Programme:
@@ -148,11 +177,15 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
         raise NotFound(f"no programme {draft.programme_id}")
     if programme.status is not ProgrammeStatus.OPEN:
         raise Conflict("this programme is closed to new applications")
+    _refuse_amount(programme, draft.amount_requested)
+    # Where the programme asks for an expression of interest first, that is where every group starts.
+    stage = Stage.EXPRESSION_OF_INTEREST if programme.expression_of_interest else Stage.FULL
     now = utcnow()
     application = Application(
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
         title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
         status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
+        stage=stage, form_version=programme.form_version_of(stage),
         timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
                                 words=f"You started a draft application to {programme.name}.")],
     )  # fmt: skip
@@ -168,7 +201,149 @@ async def edit_application(
     if application.status is not ApplicationStatus.DRAFT:
         raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
     changes = {name: getattr(patch, name) for name in patch.model_fields_set}
+    if patch.amount_requested is not None:
+        _refuse_amount(await _programme(tx, application.programme_id), patch.amount_requested)
     return await _save_application(tx, application, "you were editing it", **changes)
+
+
+def eligibility_terms(programme: Programme, stage: Stage = Stage.FULL) -> domain.EligibilityTerms:
+    """What eligibility checks, with the dates of the stage the application is at."""
+    opens_at, closes_at = programme.stage_dates(stage)
+    return domain.EligibilityTerms(
+        status=programme.status, opens_at=opens_at, closes_at=closes_at,
+        currency=programme.budget.currency, maximum_award=programme.maximum_award, eligibility=programme.eligibility,
+    )  # fmt: skip
+
+
+def _refuse_amount(programme: Programme, amount: object) -> None:
+    """The currency and the maximum are checked as soon as an amount is written, not only at submission."""
+    failures = domain.amount_failures(eligibility_terms(programme), amount, draft=True)  # type: ignore[arg-type]
+    if failures:
+        raise RuleViolation(
+            " ".join(f.message for f in failures),
+            errors=[{"location": ["body", "amount_requested"], "message": f.message, "type": f.code} for f in failures],
+        )
+
+
+async def eligibility_now(tx: Tx, application: Application) -> list[domain.Reason] | None:
+    """What a draft breaks of the programme's rules as it stands (an amount not yet given is not a
+    failure yet); None once it is no longer a draft (its reasons are kept as they were found)."""
+    if application.status is not ApplicationStatus.DRAFT:
+        return None
+    programme = await _programme(tx, application.programme_id)
+    organisation = await store.get_organisation(tx, application.organisation_id)
+    if organisation is None:
+        return None
+    other = await store.active_submission(tx, programme.id, organisation.id)
+    return domain.eligibility_failures(
+        eligibility_terms(programme, application.stage), _applicant(organisation), application.amount_requested, utcnow(),
+        already_applied=other is not None and other != application.id, draft=True,
+    )  # fmt: skip
+
+
+def _applicant(organisation: Organisation) -> domain.ApplicantOrganisation:
+    return domain.ApplicantOrganisation(kind=organisation.kind, area=organisation.area,
+                                        annual_income=organisation.annual_income)  # fmt: skip
+
+
+async def application_form(tx: Tx, application: Application) -> forms.FormDefinition | None:
+    """The form version the application answers (None: its programme asks no questions of its own)."""
+    if not application.form_version:
+        return None
+    form = await store.get_form(tx, application.programme_id, application.form_version, application.stage)
+    if form is None:
+        raise NotFound(f"form version {application.form_version} of programme {application.programme_id} is missing")
+    return form.definition
+
+
+async def save_answers(
+    tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any], version: int
+) -> Application:
+    """Save some answers to a draft (an answer of null removes it): each must be valid, none is
+    required yet. Every problem is named at once, by question id."""
+    application = await _own_draft(tx, caller, application_id)
+    check_version(version, application.version)
+    form = await application_form(tx, application)
+    if form is None:
+        raise Conflict("this programme asks no questions of its own")
+    problems = [
+        forms.AnswerProblem(question_id=qid, message="Upload the file: a file is attached, not typed")
+        for qid, answer in answers.items()
+        if answer is not None and getattr(form.question(qid), "kind", None) == "file"
+    ]
+    merged = {**application.answers, **answers}
+    merged = {qid: answer for qid, answer in merged.items() if answer is not None}
+    problems += [p for p in forms.answer_problems(form, merged, complete=False) if p.question_id in answers]
+    _refuse_answers(problems, "some answers cannot be saved")
+    return await _save_application(tx, application, "you were answering", answers=merged)
+
+
+async def attach_file(
+    database: Database[Settings], transact: Transactor, caller: Caller, application_id: str, question_id: str,
+    filename: str, content: bytes, version: int | None,
+) -> Application:  # fmt: skip
+    """Answer a file question. GridFS cannot write inside a transaction, so the file is stored first
+    and the answer then recorded in one; a file whose answer was not recorded is deleted again, and
+    so is the file it replaces once the new one is recorded."""
+    application = await _own_draft(database, caller, application_id)  # type: ignore[arg-type]
+    form = await application_form(database, application)  # type: ignore[arg-type]
+    question = form.question(question_id) if form else None
+    if question is None or question.kind != "file":
+        raise NotFound(f"no file question {question_id} on this application's form")
+    content_type = forms.content_type_of(filename) or "application/octet-stream"
+    problem = forms.file_problem(question, content_type, len(content), content[:16])
+    _refuse_answers([forms.AnswerProblem(question_id=question_id, message=problem)] if problem else [],
+                    "the file cannot be attached")  # fmt: skip
+    attachment_id = await store.store_attachment(database, application.id, question_id, filename, content_type, content)
+    attachment = forms.Attachment(attachment_id=attachment_id, filename=filename, content_type=content_type,
+                                  size=len(content))  # type: ignore[arg-type]  # fmt: skip
+    try:
+        saved, replaced = await transact(_record_attachment, caller, application_id, question_id, attachment, version)
+    except BaseException:
+        await store.delete_attachment(database, attachment_id)
+        raise
+    if replaced:
+        await store.delete_attachment(database, replaced)
+    return saved
+
+
+async def _record_attachment(
+    tx: Tx, caller: Caller, application_id: str, question_id: str, attachment: forms.Attachment, version: int | None
+) -> tuple[Application, str | None]:
+    application = await _own_draft(tx, caller, application_id)
+    check_version(version, application.version)
+    previous = application.answers.get(question_id)
+    replaced = previous.get("attachment_id") if isinstance(previous, dict) else None
+    answers = {**application.answers, question_id: attachment.model_dump()}
+    return await _save_application(tx, application, "the file was being attached", answers=answers), replaced
+
+
+async def attachment_of(tx: Tx, application: Application, question_id: str) -> tuple[forms.Attachment, bytes]:
+    answer = application.answers.get(question_id)
+    try:
+        attachment = forms.Attachment.model_validate(answer)
+    except ValidationError:
+        raise NotFound(f"no file attached for {question_id}") from None
+    content = await store.read_attachment(tx, attachment.attachment_id)
+    if content is None:
+        raise NotFound(f"no file attached for {question_id}")
+    return attachment, content
+
+
+async def _own_draft(tx: Tx, caller: Caller, application_id: str) -> Application:
+    application = await own_application(tx, caller, application_id)
+    if application.status is not ApplicationStatus.DRAFT:
+        raise Conflict(f"only a draft can be edited; this application is {domain.applicant_status(application.status)}")
+    return application
+
+
+def _refuse_answers(problems: list[forms.AnswerProblem], detail: str) -> None:
+    if problems:
+        raise RuleViolation(
+            f"{detail}: " + "; ".join(f"{p.question_id}: {p.message}" for p in problems),
+            errors=[{"location": ["body", "answers", p.question_id], "message": p.message, "type": "answer"}
+                    for p in problems],
+        )  # fmt: skip
 
 
 async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int | None) -> None:
@@ -178,10 +353,14 @@ async def delete_draft(tx: Tx, caller: Caller, application_id: str, version: int
         raise Conflict("only a draft can be deleted; withdraw a submitted application instead")
     if not await store.delete_draft(tx, application.id, application.version):
         raise PreconditionFailed("the application changed meanwhile; read it again and retry")
+    if application.invited_at is not None:  # an invited draft held its group's place since its expression of interest
+        await store.release_submission(tx, application)
 
 
 async def submit_application(tx: Tx, caller: Caller, application_id: str, version: int | None) -> Application:
-    """Check every eligibility rule; the application is then submitted, or ineligible with the reasons."""
+    """Check every answer, then every eligibility rule: the application is submitted; or, breaking a
+    rule while the programme takes applications, returned to the group as a draft with the reasons;
+    or, once it no longer does, ineligible with them."""
     application = await own_application(tx, caller, application_id)
     check_version(version, application.version)
     if application.status is not ApplicationStatus.DRAFT:
@@ -190,41 +369,116 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     organisation = await store.get_organisation(tx, application.organisation_id)
     if organisation is None:
         raise Conflict(f"describe your organisation first: PUT /v1/organisations/{application.organisation_id}")
+    form = await application_form(tx, application)
+    if form is not None:
+        _refuse_answers(forms.answer_problems(form, application.answers, complete=True),
+                        "the application is not finished")  # fmt: skip
     other = await store.active_submission(tx, programme.id, organisation.id)
     now = utcnow()
+    terms = eligibility_terms(programme, application.stage)
     reasons = domain.eligibility_failures(
-        domain.EligibilityTerms(
-            status=programme.status, opens_at=programme.opens_at, closes_at=programme.closes_at,
-            currency=programme.budget.currency, maximum_award=programme.maximum_award,
-            eligibility=programme.eligibility,
-        ),
-        domain.ApplicantOrganisation(kind=organisation.kind, area=organisation.area,
-                                     annual_income=organisation.annual_income),
-        application.amount_requested, now, already_applied=other is not None and other != application.id,
+        terms, _applicant(organisation), application.amount_requested, now,
+        already_applied=other is not None and other != application.id,
     )  # fmt: skip
     contact = _event_contact(caller, application.contact)
     changes: dict[str, object] = {
         "submitted_at": now, "submitted_by": caller.subject, "organisation": organisation.summary(),
+        # What was answered to questions the group was not shown is not part of what it sent.
+        "answers": forms.answered(form, application.answers) if form else application.answers,
     }  # fmt: skip
-    if reasons:
+    if reasons and domain.correctable(terms, now):
+        event = await tx.emit(ApplicationReturnedForCorrection(
+            application_id=application.id, programme_id=programme.id, title=application.title, reasons=reasons,
+            closes_at=terms.closes_at, contact=contact,
+        ))  # fmt: skip
+        # Still a draft the group can change and submit again: nothing of it was sent anywhere.
+        changes = {"ineligible_reasons": reasons}
+        words = domain.words_returned(reasons, terms.closes_at)
+        entry = TimelineEntry(id=event.id, at=now, kind="returned_for_correction", words=words)
+    elif reasons:
         event = await tx.emit(ApplicationIneligible(
             application_id=application.id, programme_id=programme.id, title=application.title,
             reasons=reasons, contact=contact,
         ))  # fmt: skip
         changes |= {"status": ApplicationStatus.INELIGIBLE, "ineligible_reasons": reasons}
         entry = TimelineEntry(id=event.id, at=now, kind="ineligible", words=domain.words_ineligible(reasons))
-    else:
+    elif application.stage is Stage.EXPRESSION_OF_INTEREST:
+        # One expression of interest per group: it holds the place the full application then keeps.
         await store.claim_submission(tx, application)
+        event = await tx.emit(InterestSubmitted(
+            application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
+            title=application.title, contact=contact, submitted_at=now,
+        ))  # fmt: skip
+        changes |= {"status": ApplicationStatus.INTEREST_SUBMITTED, "ineligible_reasons": []}
+        entry = TimelineEntry(id=event.id, at=now, kind="interest_submitted",
+                              words=domain.words_interest_submitted(programme.name))  # fmt: skip
+    else:
+        if other != application.id:  # an invited application already holds its place
+            await store.claim_submission(tx, application)
         event = await tx.emit(ApplicationSubmitted(
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, summary=application.summary,
             amount_requested=application.amount_requested, contact=contact, submitted_at=now,
         ))  # fmt: skip
-        changes["status"] = ApplicationStatus.SUBMITTED
+        changes |= {"status": ApplicationStatus.SUBMITTED, "ineligible_reasons": []}
         words = domain.words_submitted(programme.name, application.amount_requested)
         entry = TimelineEntry(id=event.id, at=now, kind="submitted", words=words)
     changes["timeline"] = [*application.timeline, entry]
     return await _save_application(tx, application, "it was being submitted", **changes)
+
+
+async def invite_application(tx: Tx, application_id: str) -> Application:
+    """Shortlisted: the expression of interest becomes the draft of the group's full application,
+    answering the full form, with every earlier answer to a question the full form asks again kept."""
+    application = await _application(tx, application_id)
+    _refuse(domain.can_invite(application.status))
+    programme = await _programme(tx, application.programme_id)
+    now = utcnow()
+    if programme.status is not ProgrammeStatus.OPEN or now >= programme.closes_at:
+        raise Conflict("the programme no longer takes full applications, so nobody can be invited to one")
+    form_version = programme.form_version
+    full = await store.get_form(tx, programme.id, form_version) if form_version else None
+    asked = {q.id for q in full.definition.questions} if full else set()
+    event = await tx.emit(ApplicationInvited(
+        application_id=application.id, programme_id=programme.id, title=application.title,
+        closes_at=programme.closes_at, contact=_submitter(application),
+    ))  # fmt: skip
+    entry = TimelineEntry(id=event.id, at=now, kind="invited", words=domain.words_invited(programme.closes_at))
+    return await _save_application(
+        tx, application, "it was being invited", status=ApplicationStatus.DRAFT, stage=Stage.FULL,
+        form_version=form_version, interest_answers=application.answers, invited_at=now,
+        answers={qid: answer for qid, answer in application.answers.items() if qid in asked},
+        timeline=[*application.timeline, entry],
+    )  # fmt: skip
+
+
+async def decline_interest(tx: Tx, application_id: str, feedback: str) -> Application:
+    application = await _application(tx, application_id)
+    _refuse(domain.can_invite(application.status))
+    now = utcnow()
+    event = await tx.emit(InterestDeclined(
+        application_id=application.id, programme_id=application.programme_id, title=application.title,
+        feedback=feedback, contact=_submitter(application),
+    ))  # fmt: skip
+    entry = TimelineEntry(id=event.id, at=now, kind="interest_declined", words=domain.words_interest_declined(feedback))
+    await store.release_submission(tx, application)  # the group may express interest again, another way
+    return await _save_application(
+        tx, application, "it was being declined", status=ApplicationStatus.INTEREST_DECLINED,
+        interest_feedback=feedback, timeline=[*application.timeline, entry],
+    )  # fmt: skip
+
+
+async def _application(tx: Tx, application_id: str) -> Application:
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
+def _submitter(application: Application) -> Contact:
+    """Who to tell about what happens to an application sent: its contact, as the person who sent it."""
+    person = application.submitted_by or application.created_by
+    return Contact(person_id=person, name=application.contact.name, email=application.contact.email)
 
 
 async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reason: str) -> Application:
@@ -286,7 +540,8 @@ async def record_progress(
     application = await store.get_application(tx, application_id)
     if application is None:
         raise NotFound(f"no application {application_id}: {event.type} refers to an application we never issued")
-    if application.status in (ApplicationStatus.DRAFT, ApplicationStatus.INELIGIBLE):
+    if application.status in (ApplicationStatus.DRAFT, ApplicationStatus.INELIGIBLE,
+                              ApplicationStatus.INTEREST_SUBMITTED, ApplicationStatus.INTEREST_DECLINED):  # fmt: skip
         raise Conflict(f"application {application_id} is {application.status}; no other service should know of it")
     if programme_id is not None and programme_id != application.programme_id:
         raise Conflict(
@@ -347,6 +602,41 @@ def errors_of(error: ValidationError) -> list[dict[str, object]]:
     ]
 
 
+# --- equality monitoring and the reach report ------------------------------------------------------
+
+
+async def save_monitoring(tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent)."""
+    application = await own_application(tx, caller, application_id)
+    kept = {qid: answer for qid, answer in answers.items() if answer not in (None, [])}
+    _refuse_answers(forms.answer_problems(reach.MONITORING_FORM, kept, complete=False), "some answers cannot be saved")
+    await store.save_monitoring(tx, store.EqualityMonitoring(
+        id=application.id, programme_id=application.programme_id, organisation_id=application.organisation_id,
+        answers=kept, updated_at=utcnow(),
+    ))  # fmt: skip
+    return kept
+
+
+async def reach_of_programme(tx: Tx, programme: Programme) -> dict[str, Any]:
+    """The programme's funnel, from applications' own read model (what scoring and disbursement told
+    us is recorded on each application) and the monitoring answers, counted together."""
+    rows = await store.reach_rows(tx, programme.id)
+    monitoring = await store.monitoring_of_programme(tx, programme.id)
+    unsent = [r["organisation_id"] for r in rows if not (r.get("organisation") or {}).get("area")]
+    profiles = await store.get_organisations(tx, unsent) if unsent else {}
+    facts = []
+    for row in rows:
+        area = (row.get("organisation") or {}).get("area")
+        if area is None and row["organisation_id"] in profiles:
+            area = profiles[row["organisation_id"]].area
+        answers = monitoring.get(row["_id"], {})
+        facts.append(reach.ApplicationFacts(
+            status=row["status"], returned=bool(row.get("ineligible_reasons")), invited=row.get("invited_at") is not None,
+            two_stage=programme.expression_of_interest is not None, scored=bool(row.get("score")),
+            awarded=(row.get("decision") or {}).get("outcome") == "awarded", paid=bool(row.get("payments")),
+            area=" ".join(area.split()).title() if area else None, communities=tuple(answers.get("communities_served", ())),
+        ))  # fmt: skip
+    return reach.reach_report(facts)
 # --- erasing a person (UK GDPR article 17) --------------------------------------------------------
 
 
@@ -378,6 +668,11 @@ async def anonymise_application(tx: Tx, application_id: str) -> bool:
     await _save_application(
         tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
         contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        # what the group wrote to the programme's questions, and the feedback on its expression of interest
+        answers={}, interest_answers={}, interest_feedback=None,
         timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],
     )  # fmt: skip
+    # Attached files may say anything about anyone. Equality answers stay: they describe the
+    # communities a group serves, not a person, and the reach report counts them for years.
+    await store.delete_attachments_of(tx, application.id)
     return True

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import Field
 
+from grants_shared.forms import MAX_FILE_BYTES
 from grants_shared.settings import ServiceSettings
 
 
@@ -13,6 +14,9 @@ class Settings(ServiceSettings):
     programme_closer_interval_seconds: float = Field(default=30.0, gt=0, le=3_600)
     #: Off when another process (or a person) closes programmes; the close endpoint works either way.
     close_programmes_automatically: bool = True
+    #: Room for the largest file a form may accept (the rest of the API's bodies are bounded by
+    #: their schemas; every other service keeps the 1 MiB default).
+    max_request_bytes: int = Field(default=MAX_FILE_BYTES + 65_536, ge=1_024)
     #: How often the retention worker looks for applications whose retention period has ended.
     retention_interval_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 

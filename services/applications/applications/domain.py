@@ -39,8 +39,19 @@ PROGRAMME_TRANSITIONS: dict[ProgrammeStatus, frozenset[ProgrammeStatus]] = {
 }
 
 
+class Stage(StrEnum):
+    """What an application is at: a short expression of interest first, where the programme asks
+    for one, then the full application (by invitation only when there was an expression of interest)."""
+
+    EXPRESSION_OF_INTEREST = "expression_of_interest"
+    FULL = "full"
+
+
 class ApplicationStatus(StrEnum):
     DRAFT = "draft"
+    #: An expression of interest sent: the programme managers shortlist, then invite or decline.
+    INTEREST_SUBMITTED = "interest_submitted"
+    INTEREST_DECLINED = "interest_declined"
     INELIGIBLE = "ineligible"
     WITHDRAWN = "withdrawn"
     SUBMITTED = "submitted"
@@ -79,7 +90,12 @@ def _forward_from(status: ApplicationStatus) -> frozenset[ApplicationStatus]:
 
 
 APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
-    ApplicationStatus.DRAFT: frozenset({ApplicationStatus.SUBMITTED, ApplicationStatus.INELIGIBLE}),
+    ApplicationStatus.DRAFT: frozenset(
+        {ApplicationStatus.SUBMITTED, ApplicationStatus.INELIGIBLE, ApplicationStatus.INTEREST_SUBMITTED}
+    ),
+    # Invited: the same application becomes the draft of its full application.
+    ApplicationStatus.INTEREST_SUBMITTED: frozenset({ApplicationStatus.DRAFT, ApplicationStatus.INTEREST_DECLINED}),
+    ApplicationStatus.INTEREST_DECLINED: frozenset(),
     ApplicationStatus.INELIGIBLE: frozenset(),
     ApplicationStatus.WITHDRAWN: frozenset(),
     **{status: _forward_from(status) for status in PROGRESS_RANK},
@@ -101,6 +117,15 @@ def _in_utc(moment: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Description = Annotated[str, Field(max_length=10_000)]
+
+
+class StageDates(BaseModel):
+    """When a stage takes submissions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opens_at: UtcDatetime
+    closes_at: UtcDatetime
 
 
 class EligibilityRules(BaseModel):
@@ -167,6 +192,9 @@ class ProgrammeTerms(BaseModel):
     #: The panel proposed while the programme is a draft; opening hands it to scoring, which owns it.
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)]
     payment_policy: PaymentPolicy = PaymentPolicy()
+    #: A first, short stage: groups express interest, managers invite some to the full application
+    #: (which takes submissions from opens_at to closes_at). None: groups apply in full straight away.
+    expression_of_interest: StageDates | None = None
     retention: RetentionRules = RetentionRules()
 
     def problems(self) -> list[str]:
@@ -174,6 +202,7 @@ class ProgrammeTerms(BaseModel):
             budget=self.budget, maximum_award=self.maximum_award, opens_at=self.opens_at, closes_at=self.closes_at,
             eligibility=self.eligibility, criteria=self.criteria,
             reviewers_per_application=self.reviewers_per_application, panel=self.panel,
+            expression_of_interest=self.expression_of_interest,
         )  # fmt: skip
 
 
@@ -190,9 +219,15 @@ def programme_problems(
     criteria: Sequence[RubricCriterion],
     reviewers_per_application: int,
     panel: Sequence[str],
+    expression_of_interest: StageDates | None = None,
 ) -> list[str]:
     """Everything wrong with a programme's terms, in words a programme manager can act on."""
     problems: list[str] = []
+    if expression_of_interest is not None:
+        if expression_of_interest.closes_at <= expression_of_interest.opens_at:
+            problems.append("the expression of interest must close later than it opens")
+        if expression_of_interest.closes_at > closes_at:
+            problems.append("the expression of interest must close before the full application closes")
     if maximum_award.currency != budget.currency:
         problems.append(f"the maximum award must be in the budget's currency ({budget.currency})")
     elif maximum_award.amount > budget.amount:
@@ -235,6 +270,20 @@ def can_close(status: ProgrammeStatus) -> str | None:
     return None
 
 
+def can_change_form(status: ProgrammeStatus) -> str | None:
+    """A form may get a new version while the programme takes applications: those already started
+    keep the version they began with."""
+    if status is ProgrammeStatus.CLOSED:
+        return "the programme is closed; its form can no longer change"
+    return None
+
+
+def can_invite(status: ApplicationStatus) -> str | None:
+    if status is not ApplicationStatus.INTEREST_SUBMITTED:
+        return f"only an expression of interest waiting for a decision can be answered; this application is {status}"
+    return None
+
+
 def can_edit(status: ProgrammeStatus) -> str | None:
     if status is not ProgrammeStatus.DRAFT:
         return f"only a draft programme can be edited; this one is {status}"
@@ -269,72 +318,106 @@ def eligibility_failures(
     amount_requested: Money,
     now: datetime,
     already_applied: bool,
+    draft: bool = False,
 ) -> list[Reason]:
-    """Every rule the application breaks (not just the first), so the applicant can fix them all at once."""
-    failures: list[Reason] = []
+    """Every rule the application breaks (not just the first), so the applicant can fix them all at once.
+    ``draft``: as a draft stands, where an amount not yet given (zero) is not a failure yet."""
+    failures = [
+        *window_failures(programme, now), *organisation_failures(programme.eligibility, organisation),
+        *amount_failures(programme, amount_requested, draft),
+    ]  # fmt: skip
+    if already_applied:
+        failures.append(_reason(
+            "duplicate_application",
+            "Your organisation already has an application to this programme; withdraw it before applying again.",
+        ))  # fmt: skip
+    return failures
 
-    def fail(code: str, message: str) -> None:
-        failures.append(Reason(code=code, message=_short(message)))
 
+def window_failures(programme: EligibilityTerms, now: datetime) -> list[Reason]:
+    """Whether the programme takes applications now."""
     if programme.status != "open":
-        fail("programme_not_open", "The programme is not open for applications.")
-    elif now < programme.opens_at:
-        fail("programme_not_open", f"The programme opens for applications on {_when(programme.opens_at)}.")
-    elif now >= programme.closes_at:
-        fail("programme_not_open", f"The programme closed for applications on {_when(programme.closes_at)}.")
+        return [_reason("programme_not_open", "The programme is not open for applications.")]
+    if now < programme.opens_at:
+        return [_reason("programme_not_open", f"The programme opens for applications on {_when(programme.opens_at)}.")]
+    if now >= programme.closes_at:
+        return [_reason("programme_not_open", f"The programme closed for applications on {_when(programme.closes_at)}.")]
+    return []
 
-    rules = programme.eligibility
+
+def organisation_failures(rules: EligibilityRules, organisation: ApplicantOrganisation) -> list[Reason]:
+    """The rules about who the group is: anyone can check these before writing a word (a public check)."""
+    failures: list[Reason] = []
     if rules.organisation_kinds and organisation.kind not in rules.organisation_kinds:
-        fail(
+        failures.append(_reason(
             "organisation_kind_not_eligible",
             f"This programme funds {_either(kind_words(k) for k in rules.organisation_kinds)}; "
             f"your organisation is registered as {_article(kind_words(organisation.kind))}.",
-        )
-
+        ))  # fmt: skip
     if rules.areas_served and not serves_area(rules.areas_served, organisation.area):
-        fail(
+        failures.append(_reason(
             "area_not_served",
             f"Your organisation's area, {organisation.area}, is not one this programme serves "
             f"({_either(rules.areas_served)}).",
-        )
-
+        ))  # fmt: skip
     ceiling = rules.max_annual_income
     income = organisation.annual_income
     if ceiling is not None:
         if income.currency != ceiling.currency:
-            fail(
+            failures.append(_reason(
                 "income_currency_mismatch",
                 f"Your annual income is given in {income.currency} but this programme's income limit is in "
                 f"{ceiling.currency}; update your organisation's profile.",
-            )
+            ))  # fmt: skip
         elif income.amount > ceiling.amount:
-            fail(
+            failures.append(_reason(
                 "income_above_ceiling",
                 f"This programme funds organisations with an annual income of up to {plain_money(ceiling)}; "
                 f"yours is {plain_money(income)}.",
-            )
+            ))  # fmt: skip
+    return failures
 
-    if amount_requested.amount <= 0:
-        fail("amount_not_positive", "The amount requested must be more than zero.")
+
+def amount_failures(programme: EligibilityTerms, amount_requested: Money, draft: bool = False) -> list[Reason]:
+    """The rules about the amount. A draft may leave it at zero (not yet answered); its currency and
+    the maximum are checked from the start, so a group does not write to the end to hear of them."""
+    failures: list[Reason] = []
+    if amount_requested.amount <= 0 and not (draft and amount_requested.amount == 0):
+        failures.append(_reason("amount_not_positive", "The amount requested must be more than zero."))
     if amount_requested.currency != programme.currency:
-        fail(
+        failures.append(_reason(
             "currency_mismatch",
             f"You asked for an amount in {amount_requested.currency}, but this programme makes grants in "
             f"{programme.currency}.",
-        )
+        ))  # fmt: skip
     elif amount_requested.amount > programme.maximum_award.amount:
-        fail(
+        failures.append(_reason(
             "amount_above_maximum",
             f"The largest grant this programme makes is {plain_money(programme.maximum_award)}; "
             f"you asked for {plain_money(amount_requested)}.",
-        )
-
-    if already_applied:
-        fail(
-            "duplicate_application",
-            "Your organisation already has an application to this programme; withdraw it before applying again.",
-        )
+        ))  # fmt: skip
     return failures
+
+
+def eligibility_check(
+    programme: EligibilityTerms, organisation: ApplicantOrganisation, amount_requested: Money | None, now: datetime
+) -> list[Reason]:
+    """Eligibility before effort: a group's facts (and, if it knows it, the amount it would ask for)
+    against the programme's rules, for anyone to try before starting an application."""
+    failures = [*window_failures(programme, now), *organisation_failures(programme.eligibility, organisation)]
+    if amount_requested is not None:
+        failures += amount_failures(programme, amount_requested)
+    return failures
+
+
+def correctable(programme: EligibilityTerms, now: datetime) -> bool:
+    """A submission that breaks the rules goes back to the group as a draft to put right while the
+    programme still takes applications; after it closes, it is ineligible for good."""
+    return programme.status == "open" and now < programme.closes_at
+
+
+def _reason(code: str, message: str) -> Reason:
+    return Reason(code=code, message=_short(message))
 
 
 def serves_area(areas_served: Iterable[str], area: str) -> bool:
@@ -435,6 +518,27 @@ def words_ineligible(reasons: Sequence[Reason]) -> str:
     return f"Your application does not meet this programme's rules, so it will not go to the panel. {listed}"
 
 
+def words_returned(reasons: Sequence[Reason], closes_at: datetime) -> str:
+    listed = " ".join(r.message for r in reasons)
+    return (f"Your application does not yet meet this programme's rules, so we have returned it to you as a draft "
+            f"to put right. {listed} You can submit it again until {_when(closes_at)}.")  # fmt: skip
+
+
+def words_interest_submitted(programme_name: str) -> str:
+    return (f"You sent your expression of interest in {programme_name}. The programme team will tell you whether "
+            "they invite you to make a full application.")  # fmt: skip
+
+
+def words_invited(closes_at: datetime) -> str:
+    return (f"You are invited to make a full application. Your answers so far are kept. "
+            f"Submit it by {_when(closes_at)}.")  # fmt: skip
+
+
+def words_interest_declined(feedback: str) -> str:
+    text = "The programme team decided not to invite a full application this time."
+    return text + (f" Their feedback: {feedback}" if feedback else "")
+
+
 def words_withdrawn(reason: str) -> str:
     return "You withdrew your application." + (f" Your reason: {reason}" if reason else "")
 
@@ -505,7 +609,8 @@ def _short(text: str) -> str:
 # --- how long what an application says about people is kept ---------------------------------------
 
 UNSUCCESSFUL, AWARDED = "unsuccessful", "awarded"
-_UNSUCCESSFUL = {ApplicationStatus.INELIGIBLE, ApplicationStatus.WITHDRAWN, ApplicationStatus.DECLINED}
+_UNSUCCESSFUL = {ApplicationStatus.INELIGIBLE, ApplicationStatus.WITHDRAWN, ApplicationStatus.DECLINED,
+                 ApplicationStatus.INTEREST_DECLINED}
 
 
 def retention_clock(status: ApplicationStatus, submitted_at: datetime | None, withdrawn_at: datetime | None,
@@ -514,7 +619,9 @@ def retention_clock(status: ApplicationStatus, submitted_at: datetime | None, wi
     still in progress (a draft, or under review)."""
     if status in _UNSUCCESSFUL:
         since = {ApplicationStatus.INELIGIBLE: submitted_at, ApplicationStatus.WITHDRAWN: withdrawn_at,
-                 ApplicationStatus.DECLINED: decided_at}[status]  # fmt: skip
+                 ApplicationStatus.DECLINED: decided_at,
+                 # an expression of interest not invited: from when it was sent
+                 ApplicationStatus.INTEREST_DECLINED: submitted_at}[status]  # fmt: skip
         return (UNSUCCESSFUL, since) if since else None
     if decided_at is not None and status not in (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED,
                                                  ApplicationStatus.SCORED):  # fmt: skip

@@ -2,13 +2,14 @@
 and list; answers are built from stored documents with ``of``."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
-from applications.store import Application, ErasureRequest, Organisation, Programme
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm
+from grants_shared import forms
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
 from grants_shared.money import Money
 
@@ -44,6 +45,7 @@ class ProgrammePatch(BaseModel):
     reviewers_per_application: Annotated[int, Field(ge=1, le=10)] | None = None
     panel: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
     payment_policy: PaymentPolicy | None = None
+    expression_of_interest: domain.StageDates | None = None
     retention: domain.RetentionRules | None = None
 
 
@@ -64,6 +66,12 @@ class ProgrammeView(ProgrammeTerms):
     updated_at: datetime
     opened_at: datetime | None = None
     closed_at: datetime | None = None
+    form_version: int = Field(
+        default=0, description="The form new applications answer (GET /v1/programmes/{id}/form); 0: none"
+    )
+    interest_form_version: int = Field(
+        default=0, description="The expression of interest's form (GET /v1/programmes/{id}/form?stage=expression_of_interest)"
+    )
 
     @classmethod
     def of(cls, programme: Programme, manager: bool) -> "ProgrammeView":
@@ -71,6 +79,36 @@ class ProgrammeView(ProgrammeTerms):
         # Shown only while applications owns it: after opening, scoring may have changed it.
         proposed = programme.panel if manager and programme.status is domain.ProgrammeStatus.DRAFT else None
         return cls(**fields, panel=proposed)
+
+
+class ProgrammeFormView(forms.FormDefinition):
+    """One version of a programme's form for one stage."""
+
+    programme_id: str
+    stage: domain.Stage
+    version: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, form: ProgrammeForm) -> "ProgrammeFormView":
+        return cls(**form.definition.model_dump(), programme_id=form.programme_id, stage=form.stage,
+                   version=form.version, created_at=form.created_at)  # fmt: skip
+
+
+class EligibilityCheck(BaseModel):
+    """POST /v1/programmes/{id}/eligibility: a group's facts, as it would describe itself."""
+
+    model_config = _REQUEST
+
+    kind: domain.OrganisationKind
+    area: domain.AreaName
+    annual_income: Money
+    amount_requested: Money | None = None
+
+
+class EligibilityAnswer(BaseModel):
+    eligible: bool
+    failures: list[Reason] = Field(description="Every rule the group's facts break, in plain words")
 
 
 # --- organisations -------------------------------------------------------------------------------
@@ -92,7 +130,7 @@ class OrganisationView(OrganisationProfile):
 # --- applications --------------------------------------------------------------------------------
 
 ApplicationFilter = Literal[
-    "draft", "ineligible", "withdrawn", "submitted", "under_review", "scored",
+    "draft", "interest_submitted", "interest_declined", "ineligible", "withdrawn", "submitted", "under_review", "scored",
     "awarded", "declined", "offered", "accepted", "part_paid", "paid",
 ]  # fmt: skip
 
@@ -124,6 +162,22 @@ class ApplicationPatch(BaseModel):
         if nulls:
             raise ValueError(f"these fields cannot be emptied: {', '.join(sorted(nulls))}")
         return self
+
+
+class AnswersPatch(BaseModel):
+    """PUT /v1/applications/{id}/answers: answers to save (null removes one); the others are kept."""
+
+    model_config = _REQUEST
+
+    answers: Annotated[dict[forms.QuestionId, Any], Field(max_length=100)]
+
+
+class InterestDecision(BaseModel):
+    """POST /v1/applications/{id}/decline-interest: why the group is not invited this time."""
+
+    model_config = _REQUEST
+
+    feedback: Annotated[str, Field(max_length=2_000)] = ""
 
 
 class Withdrawal(BaseModel):
@@ -177,16 +231,37 @@ class ApplicationView(BaseModel):
     grant: GrantView | None
     paid: Money | None
     score: ScoreView | None = Field(description="Programme managers and admins only")
+    stage: domain.Stage = Field(description="expression_of_interest, or full (by invitation where there was one)")
+    form_version: int = Field(description="The version of the stage's form this application answers (0: none)")
+    interest_answers: dict[str, Any] = Field(default={}, description="An invited application's expression of interest")
+    invited_at: datetime | None = None
+    interest_feedback: str | None = Field(default=None, description="Why an expression of interest was not invited")
+    answers: dict[str, Any] = Field(description="Question id -> answer")
+    unfinished: list[forms.AnswerProblem] = Field(
+        default=[], description="A draft's answers still missing or invalid: what stops it being submitted"
+    )
+    eligibility: list[Reason] | None = Field(
+        default=None,
+        description="A draft's eligibility as it stands now: every rule it breaks (empty: none). Null once submitted; "
+        "ineligible_reasons keeps what its last submission was told",
+    )
 
     @classmethod
-    def of(cls, application: Application, manager: bool) -> "ApplicationView":
+    def of(
+        cls, application: Application, manager: bool, form: forms.FormDefinition | None = None,
+        eligibility: list[Reason] | None = None,
+    ) -> "ApplicationView":
         a = application
+        unfinished = (forms.answer_problems(form, a.answers, complete=True)
+                      if form is not None and a.status is domain.ApplicationStatus.DRAFT else [])  # fmt: skip
         return cls(
             **a.model_dump(include={
                 "id", "programme_id", "organisation_id", "title", "summary", "amount_requested", "contact",
                 "version", "created_at", "updated_at", "submitted_at", "ineligible_reasons", "withdrawn_at",
-                "withdrawal_reason",
+                "withdrawal_reason", "form_version", "answers", "stage", "interest_answers", "invited_at",
+                "interest_feedback",
             }),
+            unfinished=unfinished, eligibility=eligibility,
             status=domain.status_shown(a.status, manager),
             decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,
@@ -199,6 +274,7 @@ class ApplicationSummaryView(BaseModel):
     id: str
     programme_id: str
     organisation_id: str
+    stage: domain.Stage
     title: str
     amount_requested: Money
     status: str

@@ -5,6 +5,10 @@
 - ``applications``: applications with their timeline and what downstream services told us.
 - ``active_submissions``: one document per (programme, organisation) with an application under
   consideration; its unique ``_id`` stops two concurrent submissions from both getting through.
+- ``forms``: every version of each programme's form, never changed once written (an application
+  answers the version it started on).
+- ``attachments.files`` / ``attachments.chunks``: the files applications attach (GridFS), each with
+  its application and question in its metadata.
 
 Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
 Replacements are conditional on the ``version`` that was read, so a stale or concurrent change never
@@ -15,6 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
+from bson import ObjectId
+from gridfs.asynchronous import AsyncGridFSBucket
+from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,6 +30,7 @@ from pydantic import ConfigDict, Field
 from applications import domain
 from applications.domain import (
     ApplicationStatus,
+    Stage,
     ContactDetails,
     OrganisationProfile,
     ProgrammeStatus,
@@ -32,6 +40,7 @@ from applications.domain import (
 )
 from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
+from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
@@ -54,6 +63,19 @@ class Programme(Document, ProgrammeTerms):
     updated_at: datetime
     opened_at: datetime | None = None
     closed_at: datetime | None = None
+    #: The version of the form new applications answer (0: the programme asks no questions of its own).
+    form_version: int = 0
+    #: The same for the expression of interest, where the programme has that stage.
+    interest_form_version: int = 0
+
+    def form_version_of(self, stage: Stage) -> int:
+        return self.interest_form_version if stage is Stage.EXPRESSION_OF_INTEREST else self.form_version
+
+    def stage_dates(self, stage: Stage) -> tuple[datetime, datetime]:
+        """When the stage takes submissions: the expression of interest has its own dates."""
+        if stage is Stage.EXPRESSION_OF_INTEREST and self.expression_of_interest is not None:
+            return self.expression_of_interest.opens_at, self.expression_of_interest.closes_at
+        return self.opens_at, self.closes_at
 
     def terms(self) -> ProgrammeTerms:
         return ProgrammeTerms.model_validate(self.model_dump(include=set(ProgrammeTerms.model_fields)))
@@ -70,6 +92,22 @@ class Organisation(Document, OrganisationProfile):
 
     def summary(self) -> OrganisationSummary:
         return OrganisationSummary(id=self.id, name=self.name, kind=self.kind, area=self.area)
+
+
+class ProgrammeForm(Document):
+    """One version of a programme's form for one stage. ``_id`` is ``<programme id>|<version>`` for
+    the full application, ``<programme id>|expression_of_interest|<version>`` for the first stage."""
+
+    programme_id: str
+    stage: Stage = Stage.FULL
+    version: int
+    definition: FormDefinition
+    created_by: str
+    created_at: datetime
+
+
+def form_key(programme_id: str, version: int, stage: Stage = Stage.FULL) -> str:
+    return f"{programme_id}|{version}" if stage is Stage.FULL else f"{programme_id}|{stage}|{version}"
 
 
 class TimelineEntry(Part):
@@ -136,6 +174,15 @@ class Application(Document):
     grant: GrantRecord | None = None
     payments: list[PaymentRecord] = []
     timeline: list[TimelineEntry] = []
+    stage: Stage = Stage.FULL
+    #: The form version this application answers at its stage, pinned when the stage began (0: no form).
+    form_version: int = 0
+    #: The expression of interest as it was sent (an invited application's earlier answers).
+    interest_answers: dict[str, Any] = {}
+    invited_at: datetime | None = None
+    interest_feedback: str | None = None
+    #: Question id -> answer (see grants_shared.forms); a draft holds partial answers.
+    answers: dict[str, Any] = {}
     #: When what it says about people was removed, its programme's retention period having ended.
     anonymised_at: datetime | None = None
 
@@ -200,6 +247,7 @@ PERSONAL_DATA = (
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
+    await db["attachments.files"].create_index("metadata.application_id")  # its files, when its time is up
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("retention.rule", ASCENDING), ("retention.since", ASCENDING)], name="retention"
     )
@@ -208,6 +256,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index([("organisation_id", ASCENDING), ("created_at", DESCENDING)])
     await db.applications.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.applications.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+    await db["attachments.files"].create_index([("metadata.application_id", ASCENDING)])
+    await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
 
 
 # --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
@@ -252,6 +302,62 @@ async def insert_programme(tx: Db, programme: Programme) -> None:
 
 async def replace_programme(tx: Db, programme: Programme, read_version: int) -> bool:
     return await _replace(tx.db.programmes, programme, read_version, tx)
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+async def get_form(tx: Db, programme_id: str, version: int, stage: Stage = Stage.FULL) -> ProgrammeForm | None:
+    doc = await tx.db.forms.find_one({"_id": form_key(programme_id, version, stage)}, session=tx.session)
+    return ProgrammeForm.maybe(doc)
+
+
+async def insert_form(tx: Db, form: ProgrammeForm) -> None:
+    """Raises DuplicateKeyError if this version exists: versions are written once."""
+    await tx.db.forms.insert_one(form.to_doc(), session=tx.session)
+
+
+# --- attachments (GridFS) ------------------------------------------------------------------------
+
+
+def _attachments(tx: Db) -> AsyncGridFSBucket:
+    return AsyncGridFSBucket(tx.db, bucket_name="attachments")
+
+
+async def store_attachment(
+    tx: Db, application_id: str, question_id: str, filename: str, content_type: str, content: bytes
+) -> str:
+    metadata = {"application_id": application_id, "question_id": question_id, "content_type": content_type}
+    file_id = await _attachments(tx).upload_from_stream(filename, content, metadata=metadata, session=tx.session)
+    return str(file_id)
+
+
+async def read_attachment(tx: Db, attachment_id: str) -> bytes | None:
+    try:
+        stream = await _attachments(tx).open_download_stream(ObjectId(attachment_id), session=tx.session)
+    except NoFile:
+        return None
+    return await stream.read()
+
+
+async def delete_attachment(tx: Db, attachment_id: str) -> None:
+    try:
+        await _attachments(tx).delete(ObjectId(attachment_id), session=tx.session)
+    except NoFile:
+        pass  # already gone: deleting is what was wanted
+
+
+async def delete_attachments_of(tx: Db, application_id: str) -> int:
+    """Every file the application attached (its retention period has ended)."""
+    bucket = _attachments(tx)
+    ids = [doc["_id"] async for doc in tx.db["attachments.files"].find(
+        {"metadata.application_id": application_id}, {"_id": 1}, session=tx.session)]  # fmt: skip
+    for file_id in ids:
+        try:
+            await bucket.delete(file_id, session=tx.session)
+        except NoFile:
+            pass
+    return len(ids)
 
 
 # --- organisations -------------------------------------------------------------------------------
@@ -341,6 +447,44 @@ async def release_submission(tx: Db, application: Application) -> None:
     await tx.db.active_submissions.delete_one(_submission(application), session=tx.session)
 
 
+# --- equality monitoring (kept apart from applications) and what the reach report counts ---------
+
+
+class EqualityMonitoring(Document):
+    """A group's voluntary answers about the communities it serves and is led by, for one application.
+    ``_id`` is the application id. Read back only by the group itself; counted only in aggregate."""
+
+    programme_id: str
+    organisation_id: str
+    answers: dict[str, Any]
+    updated_at: datetime
+
+
+async def get_monitoring(tx: Db, application_id: str) -> EqualityMonitoring | None:
+    return EqualityMonitoring.maybe(await tx.db.equality_monitoring.find_one({"_id": application_id}, session=tx.session))
+
+
+async def save_monitoring(tx: Db, monitoring: EqualityMonitoring) -> None:
+    await tx.db.equality_monitoring.replace_one(
+        {"_id": monitoring.id}, monitoring.to_doc(), upsert=True, session=tx.session
+    )
+
+
+async def monitoring_of_programme(tx: Db, programme_id: str) -> dict[str, dict[str, Any]]:
+    cursor = tx.db.equality_monitoring.find({"programme_id": programme_id}, {"answers": 1}, session=tx.session)
+    return {doc["_id"]: doc["answers"] async for doc in cursor}
+
+
+#: What the reach report reads of each application: never its content, contact or answers.
+REACH_FIELDS = {
+    "status": 1, "ineligible_reasons.code": 1, "invited_at": 1, "score.weighted_score": 1, "decision.outcome": 1,
+    "payments.payment_id": 1, "organisation_id": 1, "organisation.area": 1,
+}
+
+
+async def reach_rows(tx: Db, programme_id: str) -> list[dict[str, Any]]:
+    cursor = tx.db.applications.find({"programme_id": programme_id}, REACH_FIELDS, session=tx.session)
+    return await cursor.to_list(None)
 # --- erasure requests ----------------------------------------------------------------------------
 
 

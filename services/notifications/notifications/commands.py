@@ -35,8 +35,12 @@ from grants_shared.errors import (
 )
 from grants_shared.events import (
     ApplicationIneligible,
+    ApplicationInvited,
+    ApplicationReturnedForCorrection,
     ApplicationSubmitted,
     Event,
+    InterestDeclined,
+    InterestSubmitted,
     NotificationDelivered,
     WebhookSubscriptionDisabled,
     WebhookSubscriptionReactivated,
@@ -97,13 +101,28 @@ async def record_programme_closed(tx: Tx, programme_id: str, at: datetime) -> No
     await store.record_programme_closed(tx, programme_id, at)
 
 
-async def introduce_application(tx: Tx, event: Event[ApplicationSubmitted] | Event[ApplicationIneligible]) -> None:
-    """Keep what later events need to find the person an application is about."""
-    data = event.data
-    status: Literal["submitted", "ineligible"] = "ineligible"
-    organisation_name = None  # an ineligible application's event does not name the organisation
+Introducing = (
+    ApplicationSubmitted | ApplicationIneligible | ApplicationReturnedForCorrection | InterestSubmitted
+    | ApplicationInvited | InterestDeclined
+)  # fmt: skip
+
+
+async def introduce_application(tx: Tx, event: Event[Any]) -> None:
+    """Keep what later events need to find the person an application is about (each of these
+    events carries the contact, whichever reaches us first)."""
+    data: Introducing = event.data
+    status: Literal["submitted", "ineligible", "returned_for_correction", "interest"] = "ineligible"
+    known = await store.get_application(tx, data.application_id)
+    # Only the submitted events name the organisation; keep the name a later event does not carry.
+    organisation_name = known.organisation_name if known else None
     if isinstance(data, ApplicationSubmitted):
         status, organisation_name = "submitted", data.organisation.name
+    elif isinstance(data, InterestSubmitted):
+        status, organisation_name = "interest", data.organisation.name
+    elif isinstance(data, ApplicationReturnedForCorrection):
+        status = "returned_for_correction"
+    elif isinstance(data, ApplicationInvited | InterestDeclined):
+        status = "interest"
     person = data.contact
     contact = ApplicationContact(person_id=person.person_id, name=person.name, email=str(person.email))
     await store.save_application(tx, Application(

@@ -28,6 +28,10 @@ class Template(StrEnum):
 
     APPLICATION_RECEIVED = "application_received"
     APPLICATION_INELIGIBLE = "application_ineligible"
+    APPLICATION_RETURNED = "application_returned_for_correction"
+    INTEREST_RECEIVED = "interest_received"
+    APPLICATION_INVITED = "application_invited"
+    INTEREST_DECLINED = "interest_declined"
     APPLICATION_WITHDRAWN = "application_withdrawn"
     REVIEW_ASSIGNED = "review_assigned"
     APPLICATION_AWARDED = "application_awarded"
@@ -241,6 +245,29 @@ def application_received(app: ApplicationRecord, programme_name: str | None, amo
 def application_ineligible(app: ApplicationRecord, programme_name: str | None, reasons: Sequence[Reason]) -> Notice:
     # Every failed rule, in the plain words applications wrote for it; codes are for machines.
     return _to_applicant(app, programme_name, Template.APPLICATION_INELIGIBLE, reasons=[r.message for r in reasons])
+
+
+def application_returned(
+    app: ApplicationRecord, programme_name: str | None, reasons: Sequence[Reason], closes_at: datetime, event_id: str
+) -> Notice:
+    # The same application can be returned more than once (corrected, submitted, returned again):
+    # each return is its own fact, so the event names it.
+    return _to_applicant(app, programme_name, Template.APPLICATION_RETURNED, about=f"{app.application_id}:{event_id}",
+                         reasons=[r.message for r in reasons], closes_at=format_date(closes_at))  # fmt: skip
+
+
+def interest_received(app: ApplicationRecord, programme_name: str | None) -> Notice:
+    return _to_applicant(app, programme_name, Template.INTEREST_RECEIVED, about=f"{app.application_id}:interest")
+
+
+def application_invited(app: ApplicationRecord, programme_name: str | None, closes_at: datetime) -> Notice:
+    return _to_applicant(app, programme_name, Template.APPLICATION_INVITED, about=f"{app.application_id}:invited",
+                         closes_at=format_date(closes_at))  # fmt: skip
+
+
+def interest_declined(app: ApplicationRecord, programme_name: str | None, feedback: str) -> Notice:
+    return _to_applicant(app, programme_name, Template.INTEREST_DECLINED, about=f"{app.application_id}:declined",
+                         feedback=feedback.strip())  # fmt: skip
 
 
 def application_withdrawn(app: ApplicationRecord, programme_name: str | None, reason: str) -> Notice:

@@ -17,6 +17,8 @@ from grants_shared.events import (
     ApplicationDecidedV2,
     DecisionMeetingCalled,
     ApplicationIneligible,
+    ApplicationInvited,
+    ApplicationReturnedForCorrection,
     ApplicationScored,
     ApplicationSubmitted,
     ApplicationWithdrawn,
@@ -28,6 +30,8 @@ from grants_shared.events import (
     GrantVaried,
     GrantOfferExpired,
     GrantOfferReminder,
+    InterestDeclined,
+    InterestSubmitted,
     PaymentFailed,
     PaymentHeld,
     PaymentReleased,
@@ -71,6 +75,36 @@ async def on_application_ineligible(event: Event[ApplicationIneligible], tx: Tx)
         tx, event, data.application_id,
         lambda app, programme: domain.application_ineligible(app, programme, data.reasons),
     )  # fmt: skip
+
+
+async def on_application_returned_for_correction(event: Event[ApplicationReturnedForCorrection], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.application_returned(app, programme, data.reasons, data.closes_at, event.id),
+    )  # fmt: skip
+
+
+async def on_interest_submitted(event: Event[InterestSubmitted], tx: Tx) -> None:
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(tx, event, event.data.application_id, domain.interest_received)
+
+
+async def on_application_invited(event: Event[ApplicationInvited], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
+    )
+
+
+async def on_interest_declined(event: Event[InterestDeclined], tx: Tx) -> None:
+    data = event.data
+    await commands.introduce_application(tx, event)
+    await commands.tell_applicant(
+        tx, event, data.application_id, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
+    )
 
 
 async def on_application_withdrawn(event: Event[ApplicationWithdrawn], tx: Tx) -> None:
@@ -255,6 +289,10 @@ HANDLERS = {
         on_programme_closed,
         on_application_submitted,
         on_application_ineligible,
+        on_application_returned_for_correction,
+        on_interest_submitted,
+        on_application_invited,
+        on_interest_declined,
         on_application_withdrawn,
         on_review_assigned,
         on_application_decided,

@@ -74,7 +74,7 @@ class Application(Document):
     title: str
     organisation_name: str | None = None
     contact: ApplicationContact
-    status: Literal["submitted", "ineligible"]
+    status: Literal["submitted", "ineligible", "returned_for_correction", "interest"]
     updated_at: datetime
 
     def record(self) -> ApplicationRecord:

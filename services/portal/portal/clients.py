@@ -71,7 +71,7 @@ class Api:
 
     async def call(
         self, method: str, service: Service, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-        version: int | None = None,
+        version: int | None = None, files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Answer:  # fmt: skip
         headers = {"traceparent": self.traceparent}
         if self.token:
@@ -82,7 +82,7 @@ class Api:
         self.calls += 1
         try:
             response = await self.http.request(method, self._url(service, path), json=json, params=params,
-                                               headers=headers)  # fmt: skip
+                                               headers=headers, files=files)  # fmt: skip
         except httpx.HTTPError as error:
             raise ServiceUnavailable(f"{service} did not answer ({type(error).__name__})") from None
         if response.status_code >= 400:
@@ -109,6 +109,13 @@ class Api:
 
     async def put(self, service: Service, path: str, json: Any, version: int | None = None) -> Answer:
         return await self.call("PUT", service, path, json=json, version=version)
+
+    async def upload(
+        self, service: Service, path: str, field: str, filename: str, content: bytes, version: int | None = None
+    ) -> Answer:
+        """A file, sent on as multipart/form-data (the services check its type and size themselves)."""
+        files = {field: (filename, content, "application/octet-stream")}
+        return await self.call("POST", service, path, files=files, version=version)
 
     async def patch(self, service: Service, path: str, json: Any, version: int | None) -> Answer:
         return await self.call("PATCH", service, path, json=json, version=version)

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import Field, SecretStr
 
+from grants_shared.forms import MAX_FILE_BYTES
 from grants_shared.settings import ServiceSettings
 
 #: Development only: anyone can read it here, so production must set GRANTS_SESSION_SECRET.
@@ -23,6 +24,8 @@ class Settings(ServiceSettings):
     disbursement_url: str = "http://127.0.0.1:8003"
     notifications_url: str = "http://127.0.0.1:8004"
     api_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Room for the largest file a programme's form may accept, passed on to applications.
+    max_request_bytes: int = Field(default=MAX_FILE_BYTES + 65_536, ge=1_024)
 
     #: Where people reach the portal (links in emails point here too); OpenID Connect redirects back to it.
     public_url: str = Field(default="http://localhost:8000", max_length=200)

@@ -7,6 +7,8 @@ from grants_shared.money import Money, format_money, major_units
 
 STATUS_WORDS = {
     "draft": "Draft",
+    "interest_submitted": "Expression of interest sent",
+    "interest_declined": "Not invited",
     "ineligible": "Not eligible",
     "withdrawn": "Withdrawn",
     "submitted": "Submitted",
@@ -39,7 +41,7 @@ STATUS_WORDS = {
     "awaiting_approval": "Awaiting approval",
 }
 TAG_COLOURS = {
-    "draft": "grey", "ineligible": "red", "withdrawn": "grey", "submitted": "blue", "under_review": "blue",
+    "draft": "grey", "interest_submitted": "blue", "interest_declined": "red", "ineligible": "red", "withdrawn": "grey", "submitted": "blue", "under_review": "blue",
     "awarded": "green", "declined": "red", "offered": "yellow", "accepted": "green", "part_paid": "aqua-green",
     "paid": "green", "open": "green", "closed": "grey", "failed": "red", "held": "orange", "sent": "green",
     "retrying": "yellow", "assigned": "grey", "completed": "green", "cancelled": "grey", "declared": "orange",

@@ -1,15 +1,18 @@
 """An applicant group's journey over HTTP: profile, draft, edit, submit (eligible or not), withdraw, scope."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grants_shared.events import ApplicationIneligible, ApplicationSubmitted, ApplicationWithdrawn
+from grants_shared.events import (
+    ApplicationIneligible,
+    ApplicationReturnedForCorrection,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+)
 from tests.integration.applications.conftest import Running
 from tests.integration.applications.support import (
     applicant,
-    at,
     draft,
     gbp,
     manager,
@@ -87,47 +90,92 @@ async def test_an_applicant_registers_drafts_edits_and_submits(service: Running,
     assert "£7,500.00" in timeline["entries"][1]["words"]
 
 
-async def test_an_ineligible_application_is_told_every_reason(service: Running, bus: TestBus) -> None:
+async def test_a_submission_breaking_the_rules_returns_as_a_draft_to_correct(service: Running, bus: TestBus) -> None:
     http, settings = service.http, service.settings
     programme = await open_programme(http, settings)
     await register(http, settings, "org-big", kind="social_enterprise", area="Leeds", annual_income=gbp(900_000))
-    created = await draft(http, settings, programme["id"], "org-big", amount_requested=gbp(50_000),
-                          contact={"name": "Sam Jones", "email": "sam@example.org"})  # fmt: skip
+    created = await draft(http, settings, programme["id"], "org-big", contact={"name": "Sam Jones", "email": "sam@example.org"})
     me = applicant(settings, "org-big")
+    url = f"/v1/applications/{created.json()['id']}"
+    expected = ["organisation_kind_not_eligible", "area_not_served", "income_above_ceiling"]
+    # The draft shows its eligibility before anything is submitted
+    read = await http.get(url, headers=me)
+    assert [r["code"] for r in read.json()["eligibility"]] == expected
 
-    answer = await http.post(f"/v1/applications/{created.json()['id']}/submit", headers=me)
+    answer = await http.post(f"{url}/submit", headers=me)
     assert answer.status_code == 200
-    assert answer.json()["status"] == "ineligible"
-    expected = ["organisation_kind_not_eligible", "area_not_served", "income_above_ceiling", "amount_above_maximum"]
+    assert answer.json()["status"] == "draft", "returned to the group, not ended"
     assert [r["code"] for r in answer.json()["ineligible_reasons"]] == expected
 
-    [event] = await bus.wait_for(ApplicationIneligible.type, application_id=created.json()["id"])
-    data: ApplicationIneligible = event.data  # type: ignore[assignment]
-    assert [r.code for r in data.reasons] == expected
-    assert all(r.message for r in data.reasons)
+    [event] = await bus.wait_for(ApplicationReturnedForCorrection.type, application_id=created.json()["id"])
+    data: ApplicationReturnedForCorrection = event.data  # type: ignore[assignment]
+    assert [r.code for r in data.reasons] == expected and all(r.message for r in data.reasons)
     assert data.contact.model_dump() == {"person_id": "person-amara", "name": "Sam Jones", "email": "sam@example.org"}
-    assert data.programme_id == programme["id"]
-    assert bus.of_type(ApplicationSubmitted.type) == []
+    assert data.closes_at.isoformat().startswith(programme["closes_at"][:16])
+    assert bus.of_type(ApplicationSubmitted.type) == [] and bus.of_type(ApplicationIneligible.type) == []
+    timeline = (await http.get(f"{url}/timeline", headers=me)).json()
+    assert timeline["entries"][-1]["kind"] == "returned_for_correction" and "Leeds" in timeline["entries"][-1]["words"]
 
-    timeline = (await http.get(f"/v1/applications/{created.json()['id']}/timeline", headers=me)).json()
-    assert timeline["status"] == "ineligible"
-    assert "Leeds" in timeline["entries"][-1]["words"]
+    # The group puts it right and submits again
+    fixed = await http.put("/v1/organisations/org-big", json=organisation_body(), headers={**me, "If-Match": '"1"'})
+    assert fixed.status_code == 200, fixed.text
+    assert (await http.get(url, headers=me)).json()["eligibility"] == []
+    again = await http.post(f"{url}/submit", headers=me)
+    assert again.json()["status"] == "submitted" and again.json()["ineligible_reasons"] == []
+    await bus.wait_for(ApplicationSubmitted.type, application_id=created.json()["id"])
+
+
+async def test_a_submission_after_the_programme_closed_is_ineligible_for_good(service: Running, bus: TestBus) -> None:
+    http, settings = service.http, service.settings
+    programme = await open_programme(http, settings)
+    await register(http, settings, "org-shed")
+    created = await draft(http, settings, programme["id"], "org-shed")
+    closed = await http.post(f"/v1/programmes/{programme['id']}/close", headers=manager(settings))
+    assert closed.status_code == 200
+    answer = await http.post(f"/v1/applications/{created.json()['id']}/submit", headers=applicant(settings, "org-shed"))
+    assert answer.json()["status"] == "ineligible"
+    assert [r["code"] for r in answer.json()["ineligible_reasons"]] == ["programme_not_open"]
+    [event] = await bus.wait_for(ApplicationIneligible.type, application_id=created.json()["id"])
+    assert [r.code for r in event.data.reasons] == ["programme_not_open"]  # type: ignore[attr-defined]
     assert await service.db.active_submissions.count_documents({}) == 0
 
 
-async def test_a_programme_not_yet_taking_applications_and_a_foreign_currency(service: Running, bus: TestBus) -> None:
+async def test_the_currency_and_the_maximum_are_checked_when_the_draft_is_written(service: Running) -> None:
     http, settings = service.http, service.settings
-    later = datetime.now(UTC) + timedelta(days=7)
-    programme = await open_programme(http, settings, opens_at=at(later), closes_at=at(later + timedelta(days=30)))
+    programme = await open_programme(http, settings)
     await register(http, settings, "org-shed")
-    nothing_in_euros = {"amount": 0, "currency": "EUR"}
-    created = await draft(http, settings, programme["id"], "org-shed", amount_requested=nothing_in_euros)
-    answer = await http.post(f"/v1/applications/{created.json()['id']}/submit", headers=applicant(settings, "org-shed"))
-    assert [r["code"] for r in answer.json()["ineligible_reasons"]] == [
-        "programme_not_open", "amount_not_positive", "currency_mismatch",
+    me = applicant(settings, "org-shed")
+    euros = await draft(http, settings, programme["id"], "org-shed", amount_requested={"amount": 0, "currency": "EUR"})
+    assert euros.status_code == 422
+    assert euros.json()["errors"][0]["location"] == ["body", "amount_requested"]
+    assert "this programme makes grants in GBP" in euros.json()["errors"][0]["message"]
+    too_much = await draft(http, settings, programme["id"], "org-shed", amount_requested=gbp(50_000))
+    assert too_much.status_code == 422 and "The largest grant this programme makes is £10,000.00" in too_much.text
+    nothing_yet = await draft(http, settings, programme["id"], "org-shed", amount_requested=gbp(0))
+    assert nothing_yet.status_code == 201, "a draft may leave the amount until later"
+    edit = await http.patch(f"/v1/applications/{nothing_yet.json()['id']}", json={"amount_requested": gbp(10_001)},
+                            headers={**me, "If-Match": '"1"'})  # fmt: skip
+    assert edit.status_code == 422 and edit.headers["content-type"] == "application/problem+json"
+
+
+async def test_anyone_can_check_a_programmes_rules_before_applying(service: Running) -> None:
+    http, settings = service.http, service.settings
+    programme = await open_programme(http, settings)
+    url = f"/v1/programmes/{programme['id']}/eligibility"
+    good = await http.post(url, json={"kind": "charity", "area": " brent ", "annual_income": gbp(40_000)})
+    assert good.status_code == 200 and good.json() == {"eligible": True, "failures": []}
+    bad = await http.post(url, json={"kind": "other", "area": "Leeds", "annual_income": gbp(900_000),
+                                     "amount_requested": {"amount": 100, "currency": "EUR"}})  # fmt: skip
+    assert bad.json()["eligible"] is False
+    assert [f["code"] for f in bad.json()["failures"]] == [
+        "organisation_kind_not_eligible", "area_not_served", "income_above_ceiling", "currency_mismatch",
     ]  # fmt: skip
-    [event] = await bus.wait_for(ApplicationIneligible.type)
-    assert len(event.data.reasons) == 3  # type: ignore[attr-defined]
+    assert all(f["message"].endswith(".") for f in bad.json()["failures"])
+    assert (await http.post(url, json={"kind": "charity"})).status_code == 422
+    draft_programme = await http.post("/v1/programmes", json=programme_body(), headers=manager(settings))
+    hidden = await http.post(f"/v1/programmes/{draft_programme.json()['id']}/eligibility",
+                             json={"kind": "charity", "area": "Brent", "annual_income": gbp(1)})  # fmt: skip
+    assert hidden.status_code == 404
 
 
 async def test_one_application_per_organisation_until_it_is_withdrawn(service: Running, bus: TestBus) -> None:
@@ -137,7 +185,7 @@ async def test_one_application_per_organisation_until_it_is_withdrawn(service: R
 
     second = await draft(http, settings, programme["id"], "org-shed")
     duplicate = await http.post(f"/v1/applications/{second.json()['id']}/submit", headers=me)
-    assert duplicate.json()["status"] == "ineligible"
+    assert duplicate.json()["status"] == "draft"
     assert [r["code"] for r in duplicate.json()["ineligible_reasons"]] == ["duplicate_application"]
 
     withdrawn = await http.post(f"/v1/applications/{first['id']}/withdraw",
@@ -148,8 +196,8 @@ async def test_one_application_per_organisation_until_it_is_withdrawn(service: R
     assert event.data.reason == "We merged with another group"  # type: ignore[attr-defined]
     assert event.data.programme_id == programme["id"]  # type: ignore[attr-defined]
 
-    third = await draft(http, settings, programme["id"], "org-shed")
-    accepted = await http.post(f"/v1/applications/{third.json()['id']}/submit", headers=me)
+    # The draft returned as a duplicate can now go
+    accepted = await http.post(f"/v1/applications/{second.json()['id']}/submit", headers=me)
     assert accepted.json()["status"] == "submitted"
 
 
@@ -161,10 +209,10 @@ async def test_two_submissions_at_the_same_moment_let_only_one_through(service: 
     drafts = [(await draft(http, settings, programme["id"], "org-shed")).json() for _ in range(2)]
 
     answers = await asyncio.gather(*(http.post(f"/v1/applications/{d['id']}/submit", headers=me) for d in drafts))
-    assert sorted(a.json()["status"] for a in answers) == ["ineligible", "submitted"]
-    [refused] = [a.json() for a in answers if a.json()["status"] == "ineligible"]
+    assert sorted(a.json()["status"] for a in answers) == ["draft", "submitted"]
+    [refused] = [a.json() for a in answers if a.json()["status"] == "draft"]
     assert [r["code"] for r in refused["ineligible_reasons"]] == ["duplicate_application"]
-    await bus.wait_for(ApplicationIneligible.type)
+    await bus.wait_for(ApplicationReturnedForCorrection.type)
     assert len((await bus.wait_for(ApplicationSubmitted.type))) == 1
 
 

@@ -2,6 +2,11 @@
 command (in a transaction that carries the caller and the request's trace) or reads the store, and
 shapes the answer."""
 
-from applications.api import applications, erasure_requests, organisations, programmes
+from applications.api import (
+    answers, applications, erasure_requests, forms, organisations, programmes, reach, stages,
+)
 
-ROUTERS = (programmes.router, organisations.router, applications.router, erasure_requests.router)
+ROUTERS = (
+    programmes.router, forms.router, organisations.router, applications.router, answers.router, stages.router,
+    reach.router, erasure_requests.router,
+)

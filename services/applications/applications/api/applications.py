@@ -73,7 +73,9 @@ async def get_application(
 ) -> ApplicationView:
     application = visible(caller, await store.get_application(database, application_id), application_id)
     set_etag(response, application.version)
-    return ApplicationView.of(application, manager=is_manager(caller))
+    form = await commands.application_form(database, application)  # type: ignore[arg-type]
+    eligibility = await commands.eligibility_now(database, application)  # type: ignore[arg-type]
+    return ApplicationView.of(application, manager=is_manager(caller), form=form, eligibility=eligibility)
 
 
 @router.patch(
@@ -81,11 +83,12 @@ async def get_application(
 )
 async def edit_application(
     application_id: PathId, body: ApplicationPatch, caller: Applicant, transact: Transact, version: IfMatchRequired,
-    response: Response,
+    database: DatabaseDep, response: Response,
 ) -> ApplicationView:  # fmt: skip
     edited = await transact(commands.edit_application, caller, application_id, body, version)
     set_etag(response, edited.version)
-    return ApplicationView.of(edited, manager=False)
+    eligibility = await commands.eligibility_now(database, edited)  # type: ignore[arg-type]
+    return ApplicationView.of(edited, manager=False, eligibility=eligibility)
 
 
 @router.delete(

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from applications import commands, store, three_sixty_giving
+from applications import commands, domain, store, three_sixty_giving
 from applications.config import CurrentSettings
 from applications.domain import ProgrammeStatus
-from applications.schemas import ProgrammeDraft, ProgrammePatch, ProgrammeView
+from applications.schemas import EligibilityAnswer, EligibilityCheck, ProgrammeDraft, ProgrammePatch, ProgrammeView
 from applications.store import Programme
 from grants_shared.api import (
     DatabaseDep, IfMatch, IfMatchRequired, Limit, Manager, Offset, Page, PathId, Public, Transact, is_manager,
@@ -54,6 +54,21 @@ async def get_programme(programme_id: PathId, caller: Public, database: Database
         raise NotFound(f"no programme {programme_id}")
     set_etag(response, programme.version)
     return ProgrammeView.of(programme, is_manager(caller))
+
+
+@router.post(
+    "/{programme_id}/eligibility",
+    summary="Check a group's facts against the programme's eligibility rules: anyone, signed in or not",
+)
+async def check_eligibility(
+    programme_id: PathId, body: EligibilityCheck, caller: Public, database: DatabaseDep
+) -> EligibilityAnswer:
+    programme = await store.get_programme(database, programme_id)
+    if programme is None or (programme.status is ProgrammeStatus.DRAFT and not is_manager(caller)):
+        raise NotFound(f"no programme {programme_id}")
+    group = domain.ApplicantOrganisation(kind=body.kind, area=body.area, annual_income=body.annual_income)
+    failures = domain.eligibility_check(commands.eligibility_terms(programme), group, body.amount_requested, utcnow())
+    return EligibilityAnswer(eligible=not failures, failures=failures)
 
 
 @router.patch(

@@ -2,12 +2,14 @@
 APIs (with the signed-in person's token) and renders a template."""
 
 from portal.pages import (
-    admin, applying, conflicts, decisions, finance, grants, history, inbox, manage, meetings, organisation,
-    payment_runs, personal_data, preferences, public, reviews, signin,
+    admin, applying, conflicts, decisions, eligibility, finance, grants, history, inbox, manage, meetings,
+    organisation, payment_runs, personal_data, preferences, public, questions, reach, reviews, shortlist, signin,
 )
 
 ROUTERS = (
-    public.router, signin.router, organisation.router, applying.router, grants.router, reviews.router,
-    conflicts.router, manage.router, decisions.router, meetings.router, history.router, finance.router,
-    payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
+    public.router, eligibility.router, signin.router, organisation.router,
+    # before applying's one-question-a-page route, which would take /applications/{id}/equality-monitoring
+    reach.router, applying.router, questions.router, grants.router, reviews.router,
+    conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
+    finance.router, payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
 )

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from portal import forms
 from portal.clients import Api, ApiDep, ApiError
 from portal.pages.organisation import organisation_of, profile_of
+from portal.pages.questions import answer_words, form_of, shown
 from portal.pages.shared import application_path, programme_path, see_other
 from portal.rendering import render
 from portal.session import ApplicantPerson, CsrfChecked
@@ -75,7 +76,8 @@ async def _application(api: Api, application_id: str) -> tuple[dict[str, Any], i
     return answer.body, answer.version
 
 
-def _tasks(application: dict[str, Any]) -> list[dict[str, Any]]:
+def _tasks(application: dict[str, Any], questions: list[Any] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The fixed questions, then the programme's own (those the answers so far show), then submitting."""
     done = {
         "title": bool(application["title"]),
         "summary": bool(application["summary"].strip()),
@@ -84,8 +86,15 @@ def _tasks(application: dict[str, Any]) -> list[dict[str, Any]]:
     }
     base = f"/applications/{application['id']}"
     tasks = [{"title": QUESTIONS[name][0], "href": f"{base}/{name}", "done": done[name]} for name in QUESTIONS]
+    unfinished = {p["question_id"] for p in application.get("unfinished", [])}
+    tasks += [
+        {"title": q.label, "href": f"{base}/questions/{q.id}", "done": q.id not in unfinished and (
+            q.id in application["answers"] or not q.required), "optional": not q.required,
+         "answered": q.id in application["answers"]}
+        for q in questions
+    ]  # fmt: skip
     tasks.append({"title": "Check your answers and submit", "href": f"{base}/check", "done": False,
-                  "ready": all(done.values())})  # fmt: skip
+                  "ready": all(t["done"] for t in tasks)})  # fmt: skip
     return tasks
 
 
@@ -94,8 +103,9 @@ async def application_page(application_id: str, request: Request, api: ApiDep, p
     application, _ = await _application(api, application_id)
     programme = await api.get("applications", programme_path(application["programme_id"]))
     if application["status"] == "draft":
+        questions = shown(await form_of(api, application), application)
         return render(request, "applying/task_list.jinja", application=application, programme=programme,
-                      tasks=_tasks(application))  # fmt: skip
+                      tasks=_tasks(application, questions))  # fmt: skip
     timeline = await api.get("applications", f"{application_path(application_id)}/timeline")
     return render(request, "applying/status.jinja", application=application, programme=programme,
                   timeline=timeline, can_withdraw=application["status"] in WITHDRAWABLE)  # fmt: skip
@@ -107,9 +117,15 @@ async def check_answers(application_id: str, request: Request, api: Api, errors:
     if application["status"] != "draft":
         return see_other(f"/applications/{application_id}")
     programme = await api.get("applications", programme_path(application["programme_id"]))
-    missing = [task for task in _tasks(application)[:-1] if not task["done"]]
+    questions = shown(await form_of(api, application), application)
+    missing = [task for task in _tasks(application, questions)[:-1] if not task["done"]]
+    answers = [
+        {"label": q.label, "href": f"/applications/{application_id}/questions/{q.id}",
+         "words": answer_words(q, application["answers"].get(q.id))}
+        for q in questions
+    ]  # fmt: skip
     return render(request, "applying/check.jinja", application=application, programme=programme, version=version,
-                  missing=missing, errors=errors, status_code=status_code)  # fmt: skip
+                  missing=missing, answers=answers, errors=errors, status_code=status_code)  # fmt: skip
 
 
 async def submit(application_id: str, request: Request, api: Api, version: str) -> Response:
@@ -122,6 +138,10 @@ async def submit(application_id: str, request: Request, api: Api, version: str) 
         return await check_answers(application_id, request, api, errors={"submit": _stale(error)})
     if result["status"] == "ineligible":
         return render(request, "applying/ineligible.jinja", application=result)
+    if result["status"] == "draft":  # returned to put right while the programme is open
+        return render(request, "applying/returned.jinja", application=result)
+    if result["status"] == "interest_submitted":
+        return render(request, "applying/interest_sent.jinja", application=result)
     return see_other(f"/applications/{application_id}/submitted")
 
 
