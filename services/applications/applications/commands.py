@@ -672,7 +672,7 @@ async def anonymise_application(tx: Tx, application_id: str) -> bool:
         answers={}, interest_answers={}, interest_feedback=None,
         timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],
     )  # fmt: skip
-    # Attached files may say anything about anyone. Equality answers stay: they describe the
-    # communities a group serves, not a person, and the reach report counts them for years.
-    await store.delete_attachments_of(tx, application.id)
+    # Equality answers stay: they describe the communities a group serves, not a person, and the reach
+    # report counts them for years. Attached files go too, after the commit (GridFS works outside
+    # transactions): see workers.anonymise_due.
     return True

@@ -47,7 +47,10 @@ async def anonymise_due(database: Database[Settings], now: datetime) -> int:
                     if await database.transact(lambda tx, aid=application_id: commands.anonymise_application(tx, aid)):
                         done += 1
                 except PreconditionFailed:
-                    pass  # it changed meanwhile: the next round sees it again
+                    continue  # it changed meanwhile: the next round sees it again
+                # Attached files may say anything about anyone. GridFS cannot join the transaction, so
+                # they go once it has committed (a crash in between leaves them: noted in the docs).
+                await store.delete_attachments_of(database, application_id)
     if done:
         log.info("anonymised %d applications past their programme's retention period", done)
     return done

@@ -9,7 +9,15 @@ from applications.workers import anonymise_due
 from grants_shared.clock import utcnow
 from grants_shared.events import ApplicationAnonymised
 from tests.integration.applications.conftest import Running
-from tests.integration.applications.support import applicant, manager, submitted_application
+from tests.integration.applications.support import (
+    applicant,
+    draft,
+    manager,
+    open_programme,
+    register,
+    submitted_application,
+)
+from tests.integration.applications.test_forms import FORM, PDF, publish
 from tests.integration.applications.test_downstream_events import decided
 from tests.support.bus import TestBus
 from tests.support.waiting import eventually
@@ -51,3 +59,28 @@ async def test_unsuccessful_applications_are_anonymised_after_their_months_and_a
     kept = (await http.get(f"/v1/applications/{awarded['id']}", headers=manager(settings))).json()
     assert kept["decision"]["outcome"] == "awarded" and kept["decision"]["feedback"] == ""
     assert kept["decision"]["amount_awarded"]["amount"] == 600_000
+
+
+async def test_an_anonymised_application_loses_its_answers_and_attached_files(service: Running) -> None:
+    http, settings, database = service.http, service.settings, service.http._transport.app.state.runtime.database
+    programme = await open_programme(http, settings, retention={"unsuccessful_months": 1})
+    assert (await publish(service, programme, FORM, programme["version"])).status_code == 200
+    me = applicant(settings, "org-shed")
+    await register(http, settings, "org-shed")
+    created = (await draft(http, settings, programme["id"], "org-shed")).json()
+    url = f"/v1/applications/{created['id']}"
+    read = await http.get(url, headers=me)
+    saved = await http.put(f"{url}/answers", json={"answers": {"need": "Men in Brent", "volunteers": 3, "has_policy": True}},
+                           headers={**me, "If-Match": read.headers["etag"]})  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    assert (await http.post(f"{url}/attachments/policy", files={"file": ("policy.pdf", PDF, "application/pdf")},
+                            headers=me)).status_code == 200  # fmt: skip
+    assert (await http.post(f"{url}/submit", headers=me)).json()["status"] == "submitted"
+    assert (await http.post(f"{url}/withdraw", json={"reason": ""}, headers=me)).status_code == 200
+    assert await service.db["attachments.files"].count_documents({"metadata.application_id": created["id"]}) == 1
+
+    assert await anonymise_due(database, utcnow() + relativedelta(months=1, days=1)) == 1
+    kept = (await http.get(url, headers=manager(settings))).json()
+    assert kept["answers"] == {} and kept["status"] == "withdrawn"
+    assert await service.db["attachments.files"].count_documents({"metadata.application_id": created["id"]}) == 0
+    assert await service.db["attachments.chunks"].count_documents({}) == 0
