@@ -451,9 +451,7 @@ def report_is_overdue(status: ReportStatus, due_at: datetime, now: datetime) -> 
 
 
 def check_report_spend(spent: Money, award: Money) -> None:
-    """Spend is reported against the grant: in its currency and never negative (more than the grant is
-    allowed: a group may add its own money, and the reviewer sees it)."""
+    """Spend is reported against the grant, in its currency (Money is never negative; more than the
+    grant is allowed: a group may add its own money, and the reviewer sees it)."""
     if spent.currency != award.currency:
         raise ValueError(f"spend must be reported in the grant's currency, {award.currency}")
-    if spent.amount < 0:
-        raise ValueError("spend cannot be negative")

@@ -65,7 +65,7 @@ async def get_report(report_id: PathId, caller: OnTheGrant, database: DatabaseDe
     summary="Submit (or resubmit) a monitoring report for review (If-Match optional)",
     responses=etag() | problems(s403="You do not represent the grantee organisation",
                                 s409="The report is awaiting review or accepted",
-                                s422="Spend in another currency than the grant's, or negative"),
+                                s422="Spend in another currency than the grant's"),
 )  # fmt: skip
 async def submit_report(
     report_id: PathId, body: ReportIn, caller: Applicant, transact: Transact, version: IfMatch, response: Response
