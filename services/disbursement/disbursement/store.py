@@ -248,12 +248,12 @@ class PaymentRun(Document):
 
 
 class ReportAnswers(Part):
-    """What the grantee says in a monitoring report, in their own words."""
+    """What the grantee says in a monitoring report, in their own words (None once anonymised)."""
 
-    what_was_done: str
+    what_was_done: str | None
     people_reached: int
     spent: Money
-    what_changed: str
+    what_changed: str | None
 
 
 class ReportReview(Part):
@@ -341,6 +341,7 @@ APPLICATION_DATA = (
     # A report's free text and the reviewers' comments can be about the people the group works with.
     PersonalData("monitoring_reports", "application_id",
                  {"answers.what_was_done": None, "answers.what_changed": None, "reviews.$[].comments": None},
+                 where={"answers": {"$type": "object"}},  # only reports submitted: the rest hold no words
                  about="What your monitoring reports said, and the reviewers' comments on them"),  # fmt: skip
 )
 

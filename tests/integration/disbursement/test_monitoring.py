@@ -117,3 +117,22 @@ async def test_the_grantee_is_reminded_once_before_due_and_told_once_when_overdu
         assert late["overdue"] is True
         await asyncio.sleep(0.5)  # several more rounds of the watcher
         assert len(bus.of_type(MonitoringReportDue.type)) == 2
+
+
+async def test_the_report_s_words_go_when_the_application_is_anonymised_and_reviewers_when_erased(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    from disbursement import commands
+
+    async with disbursement(settings) as (client, runtime):
+        reports = await accepted_grant_with_reports(client, settings, bus, runtime)
+        url = f"/v1/reports/{reports[0]['id']}"
+        assert (await client.post(f"{url}/submission", json=REPORT, headers=applicant(settings))).status_code == 200
+        assert (await client.post(f"{url}/review", json={"outcome": "changes_requested", "comments": "About Sam"},
+                                  headers=manager(settings))).status_code == 200  # fmt: skip
+        await runtime.database.transact(lambda tx: commands.erase_person(tx, "erase-maya", "maya"))
+        await runtime.database.transact(lambda tx: commands.anonymise_application(tx, "app-1"))
+        kept = await runtime.db.monitoring_reports.find_one({"_id": reports[0]["id"]})
+        assert kept["answers"]["what_was_done"] is None and kept["answers"]["what_changed"] is None
+        assert kept["answers"]["people_reached"] == 48  # the numbers are not about anyone
+        assert kept["reviews"][0]["comments"] is None and kept["reviews"][0]["by"] != "maya"
