@@ -803,7 +803,7 @@ class MonitoringReportSubmitted(EventData):
 
     type = "grants.grant.monitoring_report_submitted.v1"
     owner = DISBURSEMENT
-    consumers = (NOTIFICATIONS,)
+    consumers = ()  # for reviewers' tools and webhooks; nobody here needs telling yet
     subject_field = "report_id"
 
     report_id: Id
