@@ -775,3 +775,71 @@ class InterestDeclined(EventData):
     title: ShortText
     feedback: Annotated[str, Field(max_length=2_000, json_schema_extra=PERSONAL)] = ""
     contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
+
+
+# --- After the award: monitoring reports ---
+
+
+class MonitoringReportDue(EventData):
+    """A monitoring report the programme's policy asks for is due soon (``overdue`` False), or its due
+    date has passed with no report accepted or awaiting review (``overdue`` True). Each at most once."""
+
+    type = "grants.grant.monitoring_report_due.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "report_id"
+
+    report_id: Id
+    grant_id: Id
+    application_id: Id
+    name: ShortText
+    due_at: datetime
+    overdue: bool
+
+
+class MonitoringReportSubmitted(EventData):
+    """The grantee submitted (or resubmitted) a monitoring report for review. What it says stays in
+    disbursement: only the spend goes on the bus."""
+
+    type = "grants.grant.monitoring_report_submitted.v1"
+    owner = DISBURSEMENT
+    consumers = ()  # for reviewers' tools and webhooks; nobody here needs telling yet
+    subject_field = "report_id"
+
+    report_id: Id
+    grant_id: Id
+    application_id: Id
+    name: ShortText
+    spent: Money
+    submitted_at: datetime
+
+
+class MonitoringReportChangesRequested(EventData):
+    """A reviewer asked the grantee to change a monitoring report and submit it again."""
+
+    type = "grants.grant.monitoring_report_changes_requested.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "report_id"
+
+    report_id: Id
+    grant_id: Id
+    application_id: Id
+    name: ShortText
+    # The reviewer's comments may be about the people the group works with: notifications needs them.
+    comments: Annotated[str, Field(min_length=1, max_length=5_000, json_schema_extra=PERSONAL)]
+
+
+class MonitoringReportAccepted(EventData):
+    """A reviewer accepted a monitoring report."""
+
+    type = "grants.grant.monitoring_report_accepted.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "report_id"
+
+    report_id: Id
+    grant_id: Id
+    application_id: Id
+    name: ShortText
+    accepted_at: datetime

@@ -66,6 +66,15 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
             app, programme, "grant-9", gbp(500_000), datetime(2026, 12, 31, tzinfo=UTC)
         ),
         Template.GRANT_OFFER_DECLINED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=True),
+        Template.MONITORING_REPORT_DUE: domain.monitoring_report_due(
+            app, programme, "grant-9", "rep-1", "Midway report", datetime(2026, 6, 8, tzinfo=UTC), overdue=True
+        ),
+        Template.MONITORING_REPORT_CHANGES_REQUESTED: domain.monitoring_report_reviewed(
+            app, programme, "grant-9", "evt-2", "Midway report", "Say how many people came to the walks"
+        ),
+        Template.MONITORING_REPORT_ACCEPTED: domain.monitoring_report_reviewed(
+            app, programme, "grant-9", "evt-3", "Midway report", None
+        ),
         Template.GRANT_OFFER_EXPIRED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=False),
         Template.GRANT_VARIED: domain.grant_varied(app, programme, "grant-9", "evt-1", "amount", gbp(450_000),
                                                    gbp(500_000), None),
@@ -200,6 +209,8 @@ PAGES = {
     Template.PAYMENT_SENT: "/grants/grant-9", Template.PAYMENT_FAILED: "/grants/grant-9",
     Template.GRANT_OFFER_REMINDER: "/grants/grant-9", Template.GRANT_OFFER_DECLINED: "/grants/grant-9",
     Template.GRANT_OFFER_EXPIRED: "/grants/grant-9", Template.GRANT_VARIED: "/grants/grant-9",
+    Template.MONITORING_REPORT_DUE: "/grants/grant-9", Template.MONITORING_REPORT_CHANGES_REQUESTED: "/grants/grant-9",
+    Template.MONITORING_REPORT_ACCEPTED: "/grants/grant-9",
     Template.DAILY_DIGEST: "/inbox",
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
 }

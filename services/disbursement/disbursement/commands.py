@@ -19,9 +19,9 @@ from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRun
 from disbursement.provider import Transfer
 from disbursement.store import (
     Approval, BankFileExport, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation,
-    ScheduleEntry, Signatory,
+    MonitoringPolicy, MonitoringReport, ReportAnswers, ReportPointPart, ReportReview, ScheduleEntry, Signatory,
 )  # fmt: skip
-from grants_shared.api import check_version, is_finance
+from grants_shared.api import check_version, is_finance, is_manager
 from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
@@ -42,6 +42,10 @@ from grants_shared.events import (
     PaymentRunExported,
     GrantRepaymentRecorded,
     GrantVaried,
+    MonitoringReportAccepted,
+    MonitoringReportChangesRequested,
+    MonitoringReportDue,
+    MonitoringReportSubmitted,
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
@@ -166,6 +170,7 @@ async def accept_offer(
     payments = [_scheduled_payment(grant, entry, now) for entry in grant.schedule]
     await store.insert_payments(tx, payments)
     await tx.emit(GrantAccepted(grant_id=grant.id, application_id=grant.application_id))
+    await _schedule_reports(tx, grant, now)
     for payment in payments:
         await _announce_scheduled(tx, payment)
     return accepted, payments
@@ -752,3 +757,145 @@ async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
 async def anonymise_application(tx: Tx, application_id: str) -> None:
     """The application's retention period ended: remove what this service holds about people in it."""
     await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)
+
+
+# --- monitoring reports --------------------------------------------------------------------------
+
+
+async def set_monitoring_policy(
+    tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int
+) -> Ledger:
+    """The reports the programme asks each grant for, for offers accepted from now on."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    try:
+        domain.check_monitoring_points(points, reminder_days)
+    except ValueError as refused:
+        raise RuleViolation(str(refused)) from None
+    policy = MonitoringPolicy(
+        points=[ReportPointPart(name=p.name, due_after_days=p.due_after_days) for p in points],
+        reminder_days=reminder_days, set_by=caller.subject, set_at=utcnow(),
+    )  # fmt: skip
+    await store.set_monitoring_policy(tx, programme_id, policy)
+    return ledger.model_copy(update={"monitoring": policy})
+
+
+async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> None:
+    """The reports an accepted grant owes, from its programme's policy at acceptance."""
+    ledger = await store.get_ledger(tx, grant.programme_id)
+    if ledger is None or not ledger.monitoring.points:
+        return
+    policy = ledger.monitoring
+    points = [domain.ReportPoint(name=p.name, due_after_days=p.due_after_days) for p in policy.points]
+    await store.insert_reports(tx, [
+        MonitoringReport(
+            id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+            organisation_id=grant.organisation_id, sequence=due.sequence, name=due.name, due_at=due.due_at,
+            remind_at=due.remind_at, overdue_at=due.due_at,
+        )
+        for due in domain.report_schedule(accepted_at, points, policy.reminder_days)
+    ])  # fmt: skip
+
+
+async def submit_report(
+    tx: Tx, caller: Caller, report_id: str, answers: ReportAnswers, version: int | None
+) -> MonitoringReport:
+    """The grantee submits a report (or resubmits one a reviewer sent back) for review."""
+    report = await store.get_report(tx, report_id)
+    if report is None or not (is_finance(caller) or is_manager(caller) or caller.represents(report.organisation_id)):
+        raise NotFound(f"no monitoring report {report_id}")
+    if not caller.represents(report.organisation_id):
+        raise Forbidden("only someone representing the grantee organisation can submit its report")
+    check_version(version, report.version)
+    if not domain.can_move_report(report.status, domain.ReportStatus.SUBMITTED):
+        raise Conflict(f"monitoring report {report_id} is {report.status}; it cannot be submitted now")
+    grant = await store.get_grant(tx, report.grant_id)
+    assert grant is not None  # a report exists only for a grant
+    try:
+        domain.check_report_spend(answers.spent, grant.amount)
+    except ValueError as refused:
+        raise RuleViolation(str(refused)) from None
+    now = utcnow()
+    submitted = await _save_report(tx, report, status=domain.ReportStatus.SUBMITTED, answers=answers,
+                                   submitted_by=caller.subject, submitted_at=now, remind_at=None)  # fmt: skip
+    await tx.emit(MonitoringReportSubmitted(
+        report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
+        spent=answers.spent, submitted_at=now,
+    ))  # fmt: skip
+    return submitted
+
+
+async def review_report(tx: Tx, caller: Caller, report_id: str, accept: bool, comments: str | None,
+                        version: int | None) -> MonitoringReport:  # fmt: skip
+    """Finance or a programme manager accepts a submitted report, or sends it back with comments."""
+    report = await store.get_report(tx, report_id)
+    if report is None:
+        raise NotFound(f"no monitoring report {report_id}")
+    check_version(version, report.version)
+    target = domain.ReportStatus.ACCEPTED if accept else domain.ReportStatus.CHANGES_REQUESTED
+    if not domain.can_move_report(report.status, target):
+        raise Conflict(f"monitoring report {report_id} is {report.status}; only a submitted report can be reviewed")
+    if not accept and not (comments and comments.strip()):
+        raise RuleViolation("say what needs to change: comments are required when requesting changes")
+    now = utcnow()
+    review = ReportReview(outcome=target, comments=comments, by=caller.subject, at=now)
+    # Sent back after its due date, it is overdue again at once: the grantee is told it is owed.
+    reviewed = await _save_report(tx, report, status=target, reviews=[*report.reviews, review],
+                                  overdue_at=None if accept else max(report.due_at, now))  # fmt: skip
+    if accept:
+        await tx.emit(MonitoringReportAccepted(
+            report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
+            accepted_at=now,
+        ))  # fmt: skip
+    else:
+        await tx.emit(MonitoringReportChangesRequested(
+            report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
+            comments=comments or "",
+        ))  # fmt: skip
+    return reviewed
+
+
+async def remind_of_report(tx: Tx, report_id: str) -> bool:
+    """Remind the grantee once, before it is due, of a report still owed (the monitoring watcher)."""
+    report = await store.get_report(tx, report_id)
+    now = utcnow()
+    if report is None or report.remind_at is None or report.remind_at > now:
+        return False
+    owed = report.status in domain.AWAITING_GRANTEE and now < report.due_at
+    if await _save_report_quietly(tx, report, remind_at=None) is None or not owed:
+        return False  # taken meanwhile, or nothing to remind of any more
+    await _announce_due(tx, report, overdue=False)
+    return True
+
+
+async def notice_overdue_report(tx: Tx, report_id: str) -> bool:
+    """Tell the grantee once that a report owed is overdue (the monitoring watcher)."""
+    report = await store.get_report(tx, report_id)
+    now = utcnow()
+    if report is None or report.overdue_at is None or report.overdue_at > now:
+        return False
+    overdue = domain.report_is_overdue(report.status, report.due_at, now)
+    if await _save_report_quietly(tx, report, overdue_at=None, remind_at=None) is None or not overdue:
+        return False
+    await _announce_due(tx, report, overdue=True)
+    return True
+
+
+async def _announce_due(tx: Tx, report: MonitoringReport, overdue: bool) -> None:
+    await tx.emit(MonitoringReportDue(
+        report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
+        due_at=report.due_at, overdue=overdue,
+    ))  # fmt: skip
+
+
+async def _save_report(tx: Tx, report: MonitoringReport, **changes: object) -> MonitoringReport:
+    saved = await _save_report_quietly(tx, report, **changes)
+    if saved is None:
+        raise PreconditionFailed(f"monitoring report {report.id} changed meanwhile; read it again and retry")
+    return saved
+
+
+async def _save_report_quietly(tx: Tx, report: MonitoringReport, **changes: object) -> MonitoringReport | None:
+    saved = report.model_copy(update={**changes, "version": report.version + 1})
+    return saved if await store.replace_report(tx, saved, report.version) else None

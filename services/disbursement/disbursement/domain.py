@@ -379,3 +379,79 @@ class BankAccount:
         return f"BankAccount(account_name=<hidden>, sort_code={m['sort_code']}, account_number={m['account_number']})"
 
     __str__ = __repr__
+
+
+# --- monitoring reports --------------------------------------------------------------------------
+
+
+class ReportStatus(StrEnum):
+    #: Waiting for the grantee (whether or not its due date has passed: overdue is a matter of time).
+    DUE = "due"
+    SUBMITTED = "submitted"
+    #: The reviewer asked for changes; the grantee resubmits.
+    CHANGES_REQUESTED = "changes_requested"
+    ACCEPTED = "accepted"
+
+
+_REPORT_MOVES: dict[ReportStatus, frozenset[ReportStatus]] = {
+    ReportStatus.DUE: frozenset({ReportStatus.SUBMITTED}),
+    ReportStatus.SUBMITTED: frozenset({ReportStatus.ACCEPTED, ReportStatus.CHANGES_REQUESTED}),
+    ReportStatus.CHANGES_REQUESTED: frozenset({ReportStatus.SUBMITTED}),
+    ReportStatus.ACCEPTED: frozenset(),
+}
+
+#: Statuses in which the grantee owes the report (so it can be overdue).
+AWAITING_GRANTEE = frozenset({ReportStatus.DUE, ReportStatus.CHANGES_REQUESTED})
+
+
+def can_move_report(current: ReportStatus, target: ReportStatus) -> bool:
+    return target in _REPORT_MOVES[current]
+
+
+@dataclass(frozen=True)
+class ReportPoint:
+    """A report the programme's monitoring policy asks for: its name and how many days after the
+    offer is accepted it is due."""
+
+    name: str
+    due_after_days: int
+
+
+@dataclass(frozen=True)
+class DueReport:
+    sequence: int
+    name: str
+    due_at: datetime
+    remind_at: datetime | None
+
+
+def check_monitoring_points(points: list[ReportPoint], reminder_days: int) -> None:
+    """Reports come in order, on different days, each after its reminder could be sent."""
+    days = [p.due_after_days for p in points]
+    if days != sorted(set(days)):
+        raise ValueError("reports must be due on different days, in order")
+    if any(d <= reminder_days for d in days):
+        raise ValueError("every report must be due after its reminder, counted from acceptance")
+    if len({p.name for p in points}) != len(points):
+        raise ValueError("each report needs its own name")
+
+
+def report_schedule(accepted_at: datetime, points: list[ReportPoint], reminder_days: int) -> list[DueReport]:
+    """The grant's reports, due at the start of the day ``due_after_days`` after acceptance."""
+    schedule = []
+    for sequence, point in enumerate(points, start=1):
+        due_at = start_of_day(due_date(accepted_at, point.due_after_days))
+        remind_at = due_at - timedelta(days=reminder_days) if reminder_days > 0 else None
+        schedule.append(DueReport(sequence=sequence, name=point.name, due_at=due_at, remind_at=remind_at))
+    return schedule
+
+
+def report_is_overdue(status: ReportStatus, due_at: datetime, now: datetime) -> bool:
+    return status in AWAITING_GRANTEE and now >= due_at
+
+
+def check_report_spend(spent: Money, award: Money) -> None:
+    """Spend is reported against the grant, in its currency (Money is never negative; more than the
+    grant is allowed: a group may add its own money, and the reviewer sees it)."""
+    if spent.currency != award.currency:
+        raise ValueError(f"spend must be reported in the grant's currency, {award.currency}")

@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disbursement.crypto import BankDetailsCipher
-from disbursement.domain import BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus
-from disbursement.store import Grant, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation, Signatory
+from disbursement.domain import (
+    BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus, ReportPoint, ReportStatus,
+    report_is_overdue,
+)  # fmt: skip
+from disbursement.store import (
+    Grant, Ledger, MonitoringPolicy, MonitoringReport, OfferTerms, Payment, PaymentRun, Reconciliation, ReportAnswers,
+    Signatory,
+)  # fmt: skip
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -274,3 +280,100 @@ class PaymentRunView(BaseModel):
                    for e in run.exports]  # fmt: skip
         return cls(**fields, exports=exports,
                    payments=[PaymentView.of(p) for p in payments] if payments is not None else None)
+
+
+# --- monitoring reports --------------------------------------------------------------------------
+
+
+class ReportPointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["Midway report"])]
+    due_after_days: Annotated[int, Field(ge=1, le=3_650, description="Days after the offer is accepted")]
+
+
+class MonitoringPolicyIn(BaseModel):
+    """The reports each grant owes (none: no monitoring), due some days after acceptance, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: Annotated[list[ReportPointIn], Field(max_length=20)]
+    reminder_days: Annotated[int, Field(ge=0, le=365, description="Days before each is due the grantee is reminded; 0: never")]
+
+    def to_domain(self) -> list[ReportPoint]:
+        return [ReportPoint(name=p.name, due_after_days=p.due_after_days) for p in self.points]
+
+
+class MonitoringPolicyView(BaseModel):
+    programme_id: str
+    points: list[ReportPointIn]
+    reminder_days: int
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme_id: str, policy: MonitoringPolicy) -> "MonitoringPolicyView":
+        return cls(programme_id=programme_id, **policy.model_dump())
+
+
+LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class ReportIn(BaseModel):
+    """The grantee's monitoring report: what was done, how many people it reached, what was spent of the
+    grant (minor units, the grant's currency) and what changed for them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    what_was_done: LongText
+    people_reached: Annotated[int, Field(ge=0, le=100_000_000)]
+    spent: Money
+    what_changed: LongText
+
+    def to_document(self) -> ReportAnswers:
+        return ReportAnswers(**self.model_dump())
+
+
+class ReviewIn(BaseModel):
+    """Accept the report, or request changes (comments required)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: Literal["accepted", "changes_requested"]
+    comments: Annotated[str | None, Field(max_length=5_000)] = None
+
+
+class ReportReviewView(BaseModel):
+    outcome: str
+    comments: str | None = None
+    by: str
+    at: datetime
+
+
+class MonitoringReportView(BaseModel):
+    id: str
+    grant_id: str
+    programme_id: str
+    organisation_id: str
+    sequence: int
+    name: str
+    due_at: datetime
+    status: ReportStatus
+    overdue: bool
+    what_was_done: str | None = None
+    people_reached: int | None = None
+    spent: Money | None = None
+    what_changed: str | None = None
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    reviews: list[ReportReviewView] = []
+
+    @classmethod
+    def of(cls, report: MonitoringReport, now: datetime) -> "MonitoringReportView":
+        answers = report.answers.model_dump() if report.answers else {}
+        return cls(
+            **report.model_dump(include={"id", "grant_id", "programme_id", "organisation_id", "sequence", "name",
+                                         "due_at", "status", "submitted_by", "submitted_at"}),
+            overdue=report_is_overdue(report.status, report.due_at, now),
+            reviews=[ReportReviewView(**r.model_dump()) for r in report.reviews], **answers,
+        )  # fmt: skip

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import (
     COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
-    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
@@ -60,6 +60,21 @@ class OfferTerms(Part):
     set_at: datetime | None = None
 
 
+class ReportPointPart(Part):
+    name: str
+    due_after_days: int
+
+
+class MonitoringPolicy(Part):
+    """The monitoring reports a programme asks each grant for (e.g. midway and at the end), due some
+    days after the offer is accepted, and how many days before each the grantee is reminded."""
+
+    points: list[ReportPointPart] = []
+    reminder_days: int = 14
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
 class Ledger(Document):
     """A programme as disbursement keeps it: its budget and how awards are paid. The money itself is not
     counted here, so that awards and payments need not all update one document: what is available is in
@@ -72,6 +87,8 @@ class Ledger(Document):
     opened_at: datetime
     #: Ledgers opened before offers had terms read as the defaults.
     offer_terms: OfferTerms = OfferTerms()
+    #: The reports each grant owes; none until a programme manager sets them.
+    monitoring: MonitoringPolicy = MonitoringPolicy()
 
 
 class HistoryEntry(Part):
@@ -230,6 +247,46 @@ class PaymentRun(Document):
     version: int = 1
 
 
+class ReportAnswers(Part):
+    """What the grantee says in a monitoring report, in their own words (None once anonymised)."""
+
+    what_was_done: str | None
+    people_reached: int
+    spent: Money
+    what_changed: str | None
+
+
+class ReportReview(Part):
+    """A reviewer's answer to a submission: accepted, or changes requested with their comments."""
+
+    outcome: str
+    comments: str | None = None
+    by: str
+    at: datetime
+
+
+class MonitoringReport(Document):
+    """A report a grant owes under its programme's monitoring policy, and its review cycle."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    organisation_id: str
+    sequence: int
+    name: str
+    due_at: datetime
+    #: When the grantee is reminded before it is due (None once reminded, or never).
+    remind_at: datetime | None = None
+    #: When the overdue notice goes (its due time; None once sent or once nothing is owed).
+    overdue_at: datetime | None = None
+    status: ReportStatus = ReportStatus.DUE
+    answers: ReportAnswers | None = None
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    reviews: list[ReportReview] = []
+    version: int = 1
+
+
 class MaskedPayee(Part):
     sort_code: str
     account_number: str
@@ -268,6 +325,12 @@ PERSONAL_DATA = (
                  array_filters=[{"entry.by": PERSON}], about="Bank reconciliations you gave"),  # fmt: skip
     PersonalData("repayments", "recorded_by", {"recorded_by": PSEUDONYM}, about="Repayments you recorded"),
     PersonalData("ledgers", "offer_terms.set_by", {"offer_terms.set_by": PSEUDONYM}, about="Offer terms you set"),
+    PersonalData("ledgers", "monitoring.set_by", {"monitoring.set_by": PSEUDONYM},
+                 about="Monitoring policies you set"),  # fmt: skip
+    PersonalData("monitoring_reports", "submitted_by", {"submitted_by": PSEUDONYM},
+                 about="Monitoring reports you submitted for your organisation"),  # fmt: skip
+    PersonalData("monitoring_reports", "reviews.by", {"reviews.$[entry].by": PSEUDONYM},
+                 array_filters=[{"entry.by": PERSON}], about="Monitoring reports you reviewed"),  # fmt: skip
 )
 
 #: What this service holds about an application that goes when its retention period ends: the bank
@@ -275,6 +338,11 @@ PERSONAL_DATA = (
 APPLICATION_DATA = (
     PersonalData("grants", "application_id", {"bank_account": None, "signatory": None, "declined_reason": None},
                  about="The bank details payments went to, who signed the offer and why it was declined"),  # fmt: skip
+    # A report's free text and the reviewers' comments can be about the people the group works with.
+    PersonalData("monitoring_reports", "application_id",
+                 {"answers.what_was_done": None, "answers.what_changed": None, "reviews.$[].comments": None},
+                 where={"answers": {"$type": "object"}},  # only reports submitted: the rest hold no words
+                 about="What your monitoring reports said, and the reviewers' comments on them"),  # fmt: skip
 )
 
 
@@ -298,6 +366,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
     await db.repayments.create_index("programme_id")
     await db.repayments.create_index("grant_id")
+    await db.monitoring_reports.create_index([("grant_id", ASCENDING), ("sequence", ASCENDING)], unique=True)
+    await db.monitoring_reports.create_index("remind_at", sparse=True)  # reminders to send
+    await db.monitoring_reports.create_index("overdue_at", sparse=True)  # overdue notices to send
 
 
 async def _page(
@@ -625,3 +696,40 @@ async def count_simulated_attempt(tx: Db, idempotency_key: str) -> int:
     await attempts.update_one({"_id": idempotency_key}, {"$inc": {"count": 1}}, upsert=True, session=tx.session)
     doc = await attempts.find_one({"_id": idempotency_key}, session=tx.session)
     return int(doc["count"]) if doc else 0
+
+
+# --- monitoring reports --------------------------------------------------------------------------
+
+
+async def set_monitoring_policy(tx: Db, programme_id: str, policy: MonitoringPolicy) -> bool:
+    found = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"monitoring": policy.model_dump()}}, session=tx.session
+    )
+    return found.matched_count == 1
+
+
+async def insert_reports(tx: Db, reports: list[MonitoringReport]) -> None:
+    if reports:
+        await tx.db.monitoring_reports.insert_many([r.to_doc() for r in reports], session=tx.session)
+
+
+async def get_report(tx: Db, report_id: str) -> MonitoringReport | None:
+    return MonitoringReport.maybe(await tx.db.monitoring_reports.find_one({"_id": report_id}, session=tx.session))
+
+
+async def reports_of_grant(tx: Db, grant_id: str) -> list[MonitoringReport]:
+    cursor = tx.db.monitoring_reports.find({"grant_id": grant_id}, session=tx.session).sort("sequence", ASCENDING)
+    return [MonitoringReport.from_doc(d) async for d in cursor]
+
+
+async def replace_report(tx: Db, report: MonitoringReport, read_version: int) -> bool:
+    replaced = await tx.db.monitoring_reports.replace_one(
+        {"_id": report.id, "version": read_version}, report.to_doc(), session=tx.session
+    )
+    return replaced.matched_count == 1
+
+
+async def reports_due(tx: Db, field: str, now: datetime, limit: int) -> list[MonitoringReport]:
+    """Reports whose reminder (``remind_at``) or overdue notice (``overdue_at``) is due."""
+    cursor = tx.db.monitoring_reports.find({field: {"$lte": now}}, session=tx.session).sort(field, ASCENDING)
+    return [MonitoringReport.from_doc(d) async for d in cursor.limit(limit)]

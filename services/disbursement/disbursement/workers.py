@@ -1,5 +1,6 @@
 """Background work: the payment runner, which pays what is due through the provider, never twice;
-and the offer watcher, which lets offers lapse when their window closes and reminds grantees before.
+and the offer watcher, which lets offers lapse when their window closes and reminds grantees before;
+and the monitoring watcher, which reminds grantees of reports before they are due and once overdue.
 
 It works the payment queue (``store.PAYMENT_QUEUE``) with ``grants_shared.worker``: each payment is
 claimed in a transaction of its own before the provider is called, so two replicas never take the
@@ -111,6 +112,21 @@ async def close_and_remind_offers(database: Database[Settings]) -> int:
     return done
 
 
+async def remind_of_reports(database: Database[Settings]) -> int:
+    """One round over monitoring reports: reminders before they are due, notices once overdue. Each in
+    a transaction of its own; the commands re-read the report, so two replicas act once."""
+    settings, now, done = database.settings, utcnow(), 0
+    for field, command in (("remind_at", commands.remind_of_report), ("overdue_at", commands.notice_overdue_report)):
+        for report in await store.reports_due(database, field, now, settings.offer_batch_size):
+            done += await database.transact(lambda tx, report_id=report.id: command(tx, report_id))
+    return done
+
+
+async def watch_reports(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.offer_poll_seconds, lambda: remind_of_reports(database), "monitoring watcher")
+
+
 async def gather_payment_runs(runtime: Runtime[Settings]) -> None:
     database = runtime.database
     await every(database.settings.payment_run_gather_seconds,
@@ -122,4 +138,4 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
     await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
 
 
-WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers)
+WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers, watch_reports)

@@ -41,6 +41,9 @@ class Template(StrEnum):
     PAYMENT_SENT = "payment_sent"
     PAYMENT_FAILED = "payment_failed"
     GRANT_OFFER_REMINDER = "grant_offer_reminder"
+    MONITORING_REPORT_DUE = "monitoring_report_due"
+    MONITORING_REPORT_CHANGES_REQUESTED = "monitoring_report_changes_requested"
+    MONITORING_REPORT_ACCEPTED = "monitoring_report_accepted"
     GRANT_OFFER_DECLINED = "grant_offer_declined"
     GRANT_OFFER_EXPIRED = "grant_offer_expired"
     GRANT_VARIED = "grant_varied"
@@ -346,6 +349,30 @@ def grant_offer_reminder(
         app, programme_name, Template.GRANT_OFFER_REMINDER, page_of_grant(grant_id), grant_id,
         amount=format_money(amount), accept_by=last_day_of(expires_at),
     )
+
+
+def monitoring_report_due(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, report_id: str, name: str, due_at: datetime,
+    overdue: bool,
+) -> Notice:
+    """Told once before it is due and once when overdue (``about`` tells the two apart)."""
+    return _to_applicant(
+        app, programme_name, Template.MONITORING_REPORT_DUE, page_of_grant(grant_id),
+        f"{report_id}:{'overdue' if overdue else 'due'}", report_name=name, due_on=last_day_of(due_at),
+        overdue=overdue,
+    )  # fmt: skip
+
+
+def monitoring_report_reviewed(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, event_id: str, name: str,
+    comments: str | None,
+) -> Notice:
+    """Accepted (no comments), or changes requested: each review is news of its own."""
+    template = Template.MONITORING_REPORT_ACCEPTED if comments is None else Template.MONITORING_REPORT_CHANGES_REQUESTED
+    return _to_applicant(
+        app, programme_name, template, page_of_grant(grant_id), f"{grant_id}:{event_id}",
+        report_name=name, comments=comments,
+    )  # fmt: skip
 
 
 def grant_varied(

@@ -30,6 +30,9 @@ from grants_shared.events import (
     GrantVaried,
     GrantOfferExpired,
     GrantOfferReminder,
+    MonitoringReportAccepted,
+    MonitoringReportChangesRequested,
+    MonitoringReportDue,
     InterestDeclined,
     InterestSubmitted,
     PaymentFailed,
@@ -174,6 +177,34 @@ async def on_grant_offer_reminder(event: Event[GrantOfferReminder], tx: Tx) -> N
     )  # fmt: skip
 
 
+async def on_monitoring_report_due(event: Event[MonitoringReportDue], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.monitoring_report_due(
+            app, programme, data.grant_id, data.report_id, data.name, data.due_at, data.overdue
+        ),
+    )  # fmt: skip
+
+
+async def on_monitoring_report_changes_requested(event: Event[MonitoringReportChangesRequested], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.monitoring_report_reviewed(
+            app, programme, data.grant_id, event.id, data.name, data.comments
+        ),
+    )  # fmt: skip
+
+
+async def on_monitoring_report_accepted(event: Event[MonitoringReportAccepted], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.monitoring_report_reviewed(app, programme, data.grant_id, event.id, data.name, None),
+    )  # fmt: skip
+
+
 async def on_grant_offer_declined(event: Event[GrantOfferDeclined], tx: Tx) -> None:
     data = event.data
     await commands.tell_applicant(
@@ -301,6 +332,9 @@ HANDLERS = {
         on_grant_offered,
         on_grant_accepted,
         on_grant_offer_reminder,
+        on_monitoring_report_due,
+        on_monitoring_report_changes_requested,
+        on_monitoring_report_accepted,
         on_grant_offer_declined,
         on_grant_offer_expired,
         on_grant_varied,
