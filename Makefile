@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python -m tests.bench.pipeline
 	$(BIN)/python -m tests.bench.event_path
 	$(BIN)/python -m tests.bench.portal_pages
+	$(BIN)/python -m tests.bench.applications_search
 
 ## The soak (not part of `make test`, which runs a short one): SOAK_APPLICATIONS=200 applications through
 ## the whole journey while a random service is SIGKILLed every 10 s and the broker is restarted once.

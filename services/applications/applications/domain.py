@@ -3,6 +3,8 @@ application has progressed, and the plain words an applicant reads about it. No 
 callers pass the time in.
 """
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -637,3 +639,20 @@ def retention_cutoffs(rules: RetentionRules, now: datetime) -> dict[str, datetim
 
 def words_anonymised() -> str:
     return "The details of this entry were removed when the programme's retention period ended."
+
+
+# --- finding applications by words ---------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_words(*texts: str | None) -> list[str]:
+    """The distinct lowercase words of ``texts`` (accents folded, so "Café" is found by "cafe"), kept on
+    every saved application so that one multikey index finds it by any word of its title or group's name."""
+    words: set[str] = set()
+    for text in texts:
+        decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+        # Accents go; letters of every script stay (a group's name may be in any).
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        words.update(_WORD.findall(folded))
+    return sorted(words)

@@ -15,7 +15,7 @@ Replacements are conditional on the ``version`` that was read, so a stale or con
 overwrites another.
 """
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -194,6 +194,8 @@ class Application(Document):
             self.status, self.submitted_at, self.withdrawn_at, self.decision.decided_at if self.decision else None
         )  # fmt: skip
         doc["retention"] = {"rule": clock[0], "since": clock[1]} if clock else None
+        # The words of its title and group's name, for the managers' search (one multikey index).
+        doc["search_words"] = domain.search_words(self.title, self.organisation.name if self.organisation else None)
         return doc
 
     @property
@@ -257,6 +259,16 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index([("programme_id", ASCENDING), ("status", ASCENDING)])
     await db.applications.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     await db["attachments.files"].create_index([("metadata.application_id", ASCENDING)])
+    # The managers' search: a programme's applications newest first, by a word, by status or by stage
+    # (each filter's equality fields, then the sort); area and amount narrow what those find.
+    await db.applications.create_index([("programme_id", ASCENDING), ("created_at", DESCENDING), ("_id", ASCENDING)])
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("search_words", ASCENDING), ("created_at", DESCENDING)], name="search_words"
+    )
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]
+    )
+    await db.applications.create_index([("programme_id", ASCENDING), ("stage", ASCENDING), ("created_at", DESCENDING)])
     await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
 
 
@@ -394,6 +406,49 @@ async def list_applications(
         tx.db.applications, query, limit, offset, [("created_at", DESCENDING), ("_id", ASCENDING)], {"timeline": 0}
     )
     return [Application.from_doc(d) for d in docs], total
+
+
+def search_query(
+    programme_id: str, words: list[str], statuses: list[str], stage: str | None, area: str | None,
+    amount_min: int | None, amount_max: int | None,
+) -> dict[str, Any]:
+    """The managers' search of one programme's applications: every word must be in its title or group's name."""
+    query: dict[str, Any] = {"programme_id": programme_id}
+    if words:
+        query["search_words"] = words[0] if len(words) == 1 else {"$all": words}
+    if statuses:
+        query["status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
+    if stage:
+        query["stage"] = stage
+    if area:
+        query["organisation.area"] = area
+    amount: dict[str, int] = {}
+    if amount_min is not None:
+        amount["$gte"] = amount_min
+    if amount_max is not None:
+        amount["$lte"] = amount_max
+    if amount:
+        query["amount_requested.amount"] = amount
+    return query
+
+
+_SEARCH_SORT = [("created_at", DESCENDING), ("_id", ASCENDING)]
+
+
+async def search_applications(
+    tx: Db, query: dict[str, Any], limit: int, offset: int
+) -> tuple[list[Application], int]:
+    docs, total = await _page(tx.db.applications, query, limit, offset, _SEARCH_SORT, {"timeline": 0, "answers": 0})
+    return [Application.from_doc(d) for d in docs], total
+
+
+async def each_application(tx: Db, query: dict[str, Any], batch: int = 500) -> AsyncIterator[Application]:
+    """Every application ``query`` finds, newest first, read a batch at a time (an export of a large
+    programme never holds it all in memory)."""
+    cursor = tx.db.applications.find(query, {"timeline": 0, "answers": 0, "interest_answers": 0},
+                                     session=tx.session).sort(_SEARCH_SORT).batch_size(batch)  # fmt: skip
+    async for doc in cursor:
+        yield Application.from_doc(doc)
 
 
 async def awarded_applications(tx: Db, programme_id: str) -> list[Application]:

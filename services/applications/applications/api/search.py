@@ -1,0 +1,140 @@
+"""The managers' search of a programme's applications (words of the title or group's name, status,
+stage, area, amount requested), as pages and as a CSV export streamed a batch at a time.
+
+The export has no bank details (disbursement keeps them), no equality monitoring answers (kept apart,
+used only in aggregate) and no contact person: a CSV is copied and forwarded beyond the service, and a
+manager who needs to reach a group finds its contact on the application's own page, where access is
+checked and recorded."""
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from applications import domain, store
+from applications.schemas import ApplicationFilter
+from applications.store import Application
+from grants_shared.api import DatabaseDep, Limit, Manager, Offset, Page, PathId
+from grants_shared.errors import GrantsError, NotFound
+from grants_shared.money import Money, major_units
+from grants_shared.openapi import problems
+
+router = APIRouter(prefix="/v1/programmes/{programme_id}", tags=["search"])
+
+Words = Annotated[str | None, Query(max_length=200, description="Words all found in the title or the group's name")]
+Statuses = Annotated[list[ApplicationFilter] | None, Query(description="Any of these statuses (repeat the parameter)")]
+AmountBound = Annotated[int | None, Query(ge=0, le=10_000_000_000_000, description="Amount requested, in minor units (pence)")]
+Area = Annotated[str | None, Query(min_length=1, max_length=200, description="The group's area, as submitted")]
+
+
+class ApplicationFound(BaseModel):
+    id: str
+    title: str
+    organisation_id: str
+    organisation_name: str | None
+    area: str | None
+    stage: domain.Stage
+    status: str
+    amount_requested: Money
+    submitted_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, application: Application) -> "ApplicationFound":
+        organisation = application.organisation
+        return cls(
+            id=application.id, title=application.title, organisation_id=application.organisation_id,
+            organisation_name=organisation.name if organisation else None,
+            area=organisation.area if organisation else None, stage=application.stage, status=application.status,
+            amount_requested=application.amount_requested, submitted_at=application.submitted_at,
+            created_at=application.created_at,
+        )  # fmt: skip
+
+
+async def _query(
+    database: DatabaseDep, programme_id: str, q: str | None, status: list[str] | None, stage: domain.Stage | None,
+    area: str | None, amount_min: int | None, amount_max: int | None,
+) -> dict[str, object]:
+    if await store.get_programme(database, programme_id) is None:
+        raise NotFound(f"no programme {programme_id}")
+    if amount_min is not None and amount_max is not None and amount_min > amount_max:
+        raise GrantsError("amount_min is more than amount_max")
+    statuses = [domain.ApplicationStatus.SCORED if s == "under_review" else s for s in status or []]
+    return store.search_query(programme_id, domain.search_words(q), statuses, stage, area, amount_min, amount_max)
+
+
+@router.get(
+    "/applications", summary="Find a programme's applications by words, status, stage, area and amount",
+    responses=problems(404),
+)
+async def search_applications(
+    programme_id: PathId, caller: Manager, database: DatabaseDep, q: Words = None, status: Statuses = None,
+    stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
+    amount_max: AmountBound = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[ApplicationFound]:  # fmt: skip
+    query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    found, total = await store.search_applications(database, query, limit, offset)
+    return Page(items=[ApplicationFound.of(a) for a in found], limit=limit, offset=offset, total=total)
+
+
+COLUMNS = [
+    "application_id", "title", "organisation_id", "organisation_name", "organisation_kind", "area", "stage", "status",
+    "amount_requested", "currency", "created_at", "submitted_at", "weighted_score", "outcome", "amount_awarded",
+]  # fmt: skip
+
+
+def _cell(value: str) -> str:
+    # A cell a spreadsheet would run as a formula (a title starting "=") is kept as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export_row(application: Application) -> list[str]:
+    organisation, decision, score = application.organisation, application.decision, application.score
+    awarded = decision.amount_awarded if decision else None
+    return [_cell(v) for v in (
+        application.id, application.title, application.organisation_id, organisation.name if organisation else "",
+        organisation.kind if organisation else "", organisation.area if organisation else "", application.stage,
+        application.status, str(major_units(application.amount_requested)), application.amount_requested.currency,
+        application.created_at.isoformat(), application.submitted_at.isoformat() if application.submitted_at else "",
+        f"{score.weighted_score:.2f}" if score else "", decision.outcome if decision else "",
+        str(major_units(awarded)) if awarded else "",
+    )]  # fmt: skip
+
+
+async def _lines(rows: AsyncIterator[Application]) -> AsyncIterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    async for application in rows:
+        writer.writerow(export_row(application))
+        count += 1
+        if count % 200 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+@router.get(
+    "/applications.csv", summary="Export a programme's applications (the same filters) as CSV",
+    response_class=StreamingResponse, responses=problems(404) | {
+        200: {"description": "One row per application; no bank details, equality answers or contact person",
+              "content": {"text/csv": {}}},
+    },
+)  # fmt: skip
+async def export_applications(
+    programme_id: PathId, caller: Manager, database: DatabaseDep, q: Words = None, status: Statuses = None,
+    stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
+    amount_max: AmountBound = None,
+) -> StreamingResponse:  # fmt: skip
+    query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    return StreamingResponse(
+        _lines(store.each_application(database, query)), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="applications-{programme_id}.csv"'},
+    )
