@@ -803,7 +803,7 @@ class MonitoringReportSubmitted(EventData):
 
     type = "grants.grant.monitoring_report_submitted.v1"
     owner = DISBURSEMENT
-    consumers = ()  # for reviewers' tools and webhooks; nobody here needs telling yet
+    consumers = (NOTIFICATIONS,)  # only so that integrators can subscribe to it (a webhook)
     subject_field = "report_id"
 
     report_id: Id

@@ -35,6 +35,7 @@ from grants_shared.events import (
     MonitoringReportDue,
     InterestDeclined,
     InterestSubmitted,
+    MonitoringReportSubmitted,
     PaymentFailed,
     PaymentHeld,
     PaymentReleased,
@@ -260,6 +261,10 @@ async def on_payment_scheduled(event: Event[PaymentScheduled], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
 
+async def on_monitoring_report_submitted(event: Event[MonitoringReportSubmitted], tx: Tx) -> None:
+    """Concerns nobody yet: consumed only so that integrators can subscribe to it."""
+
+
 async def on_grant_varied(event: Event[GrantVaried], tx: Tx) -> None:
     data = event.data
     await commands.tell_applicant(
@@ -348,6 +353,7 @@ HANDLERS = {
         on_payment_failed,
         on_application_scored,
         on_payment_scheduled,
+        on_monitoring_report_submitted,
         on_person_erasure_requested,
         on_application_anonymised,
     ).items()
