@@ -72,6 +72,19 @@ class Page(BaseModel, Generic[Item]):
     total: int
 
 
+Cursor = Annotated[str | None, Query(
+    min_length=1, max_length=200, description="The `next` of the page before; leave out for the first page")]
+
+
+class CursorPage(BaseModel, Generic[Item]):
+    """One page of a long list: at most ``limit`` items, and ``next``, the cursor of the page after it
+    (none at the end). A long list has no total: counting every match would cost more than the page."""
+
+    items: list[Item]
+    limit: int
+    next: str | None
+
+
 # --- optimistic concurrency ----------------------------------------------------------------------
 
 # Versions start at 1 and grow by one per edit; anything beyond this was never issued (and would not

@@ -70,11 +70,27 @@ def _key_value(number: float, like: Key) -> Key:
     return datetime.fromtimestamp(number, UTC) if isinstance(like, datetime) else number
 
 
+def _at(doc: Doc, key: str) -> Key:
+    """The value at ``key``, which may be a dotted path into embedded documents ("amount_requested.amount")."""
+    value: Any = doc
+    for part in key.split("."):
+        value = value[part]
+    return value  # type: ignore[no-any-return]
+
+
 def _comes_after(doc: Doc, key: str, after: After, descending: bool) -> bool:
-    value, point = _number(doc[key]), _number(after.value)
+    value, point = _number(_at(doc, key)), _number(after.value)
     if value != point:
         return value < point if descending else value > point
     return doc["_id"] < after.id if descending else doc["_id"] > after.id
+
+
+def _density(docs: list[Doc], key: str, width: float) -> float:
+    """Documents per unit of the key where these lie: over their own span, so that an empty stretch the
+    window also covered (before the first document of a list) does not make the next window too wide."""
+    keys = [_number(_at(doc, key)) for doc in docs]
+    span = max(keys) - min(keys) if len(keys) > 1 else 0.0
+    return (len(keys) - 1) / span if span > 0 else max(len(keys), 1) / max(width, 1e-6)
 
 
 async def window_page(
@@ -89,48 +105,58 @@ async def window_page(
     descending: bool = False,
     after: After | None = None,
     projection: dict[str, int] | None = None,
+    hint: str | list[tuple[str, int]] | None = None,
+    likely_end: Key | None = None,
 ) -> tuple[list[Doc], After | None]:
     """Up to ``limit`` documents matching ``query``, in the order of ``key`` (then ``_id``), starting after
     ``after``; and the cursor of the next page (None at the end). Every document's ``key`` must lie between
     ``lowest`` and ``highest``; an index on the query's equality fields followed by ``key`` serves each
-    window."""
+    window (``hint`` names it when the query's other fields would tempt the planner to a less narrow one).
+
+    ``likely_end`` says where the documents probably end on the side the list starts from (the newest
+    key, for a list newest first: a closed programme's closing time): the first page's first window
+    then reaches from ``highest`` (or ``lowest``) past that point by a page's width, so an empty stretch
+    known of costs no read, while a document beyond it is still found."""
     low, high = _number(lowest), _number(highest)
     list_name = f"{collection}:{key}:{'desc' if descending else 'asc'}:{','.join(sorted(query))}"
     position = _number(after.value) if after else (high if descending else low)
     density = _densities.get(list_name)
     width = (2 * limit / density) if density else max((high - low) * FIRST_SHARE, 1e-6)
-    if projection is not None:
+    if projection is not None and any(projection.values()):
+        # An inclusive projection must include the key the page is ordered by (an exclusive one keeps it).
         projection = {**projection, key: 1}
     found: list[Doc] = []
+    reach = _number(likely_end) if likely_end is not None and after is None else position
     for _ in range(MAX_WINDOWS):
         if descending:
-            start, end = max(low, position - width), position
+            start, end = max(low, min(position, reach) - width), position
             window: dict[str, Key] = {"$lte": _key_value(end, lowest)}
             window["$gte" if start <= low else "$gt"] = _key_value(start, lowest)
         else:
-            start, end = position, min(high, position + width)
+            start, end = position, min(high, max(position, reach) + width)
             window = {"$gte": _key_value(start, lowest)}
             window["$lte" if end >= high else "$lt"] = _key_value(end, lowest)
-        docs = await tx.db[collection].find({**query, key: window}, projection, session=tx.session).to_list(None)
+        cursor = tx.db[collection].find({**query, key: window}, projection, session=tx.session)
+        docs = await (cursor.hint(hint) if hint else cursor).to_list(None)
         if docs or density is None:
-            density = max(len(docs), 1) / max(end - start, 1e-6)
+            density = _density(docs, key, end - start)
             _densities[list_name] = density
         if after is not None:
             docs = [doc for doc in docs if _comes_after(doc, key, after, descending)]
-        docs.sort(key=lambda doc: (_number(doc[key]), doc["_id"]), reverse=descending)
+        docs.sort(key=lambda doc: (_number(_at(doc, key)), doc["_id"]), reverse=descending)
         found += docs
         if len(found) >= limit:
             page = found[:limit]
             last = page[-1]
-            return page, After(last[key], last["_id"])
+            return page, After(_at(last, key), last["_id"])
         if (start <= low) if descending else (end >= high):
             return found, None
-        position = start if descending else end
+        position = reach = start if descending else end
         # Wide enough, by the density just seen, for what the page still lacks (doubled while it finds none).
         missing = limit - len(found)
         width = (2 * missing / density) if docs else width * 2
     if found:
-        return found, After(found[-1][key], found[-1]["_id"])
+        return found, After(_at(found[-1], key), found[-1]["_id"])
     # Nothing yet in a very sparse stretch: the next page goes on from where this one stopped (ties at that
     # key have not been read: the sentinel id lets every one of them through).
     return found, After(_key_value(position, lowest), "\uffff" if descending else "")

@@ -16,7 +16,7 @@ overwrites another.
 """
 
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bson import ObjectId
@@ -38,11 +38,12 @@ from applications.domain import (
     Progress,
     total_paid,
 )
+from grants_shared.clock import utcnow
 from grants_shared.documents import Document, Part
 from grants_shared.events import Id, OrganisationSummary, Reason
 from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
-from grants_shared.paging import offset_page
+from grants_shared.paging import After, offset_page, window_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 
@@ -269,6 +270,12 @@ async def create_indexes(db: AsyncDatabase) -> None:
         [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]
     )
     await db.applications.create_index([("programme_id", ASCENDING), ("stage", ASCENDING), ("created_at", DESCENDING)])
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("organisation.area", ASCENDING), ("created_at", DESCENDING)]
+    )
+    await db.applications.create_index(
+        [("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING), ("_id", ASCENDING)]
+    )
     await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
 
 
@@ -433,13 +440,44 @@ def search_query(
 
 
 _SEARCH_SORT = [("created_at", DESCENDING), ("_id", ASCENDING)]
+_FOUND = {"timeline": 0, "answers": 0, "interest_answers": 0}
+#: The most a search's amount range can reach (a bound the API also sets).
+MAX_AMOUNT = 10_000_000_000_000
+#: The index each search reads, by the narrowest filter it has (the first that applies): the planner is
+#: told, since with a window on the order's key as well it cannot know which index reads least.
+_SEARCH_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
+    ("search_words", [("programme_id", ASCENDING), ("search_words", ASCENDING), ("created_at", DESCENDING)]),
+    ("organisation.area", [("programme_id", ASCENDING), ("organisation.area", ASCENDING), ("created_at", DESCENDING)]),
+    ("status", [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]),
+    ("stage", [("programme_id", ASCENDING), ("stage", ASCENDING), ("created_at", DESCENDING)]),
+]
+_NEWEST_INDEX = [("programme_id", ASCENDING), ("created_at", DESCENDING), ("_id", ASCENDING)]
+_AMOUNT_INDEX = [("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING), ("_id", ASCENDING)]
 
 
 async def search_applications(
-    tx: Db, query: dict[str, Any], limit: int, offset: int
-) -> tuple[list[Application], int]:
-    docs, total = await _page(tx.db.applications, query, limit, offset, _SEARCH_SORT, {"timeline": 0, "answers": 0})
-    return [Application.from_doc(d) for d in docs], total
+    tx: Db, query: dict[str, Any], limit: int, after: After | None, *, since: datetime, likely_newest: datetime
+) -> tuple[list[Application], After | None]:
+    """One page of a search, and where the next starts: newest first, or, with an amount range, smallest
+    amount first. Each page reads a window of its order's key on an index that bounds it (so a page
+    costs about what it shows, however many applications the programme has, and a deep page as much
+    as the first). ``since`` is the earliest an application can have been created (its programme's
+    creation); ``likely_newest`` when the newest probably was (the programme's closing, once past)."""
+    amount = query.get("amount_requested.amount")
+    if amount:
+        rest = {k: v for k, v in query.items() if k != "amount_requested.amount"}
+        docs, following = await window_page(
+            tx, "applications", rest, "amount_requested.amount", lowest=amount.get("$gte", 0),
+            highest=amount.get("$lte", MAX_AMOUNT), limit=limit, after=after, projection=_FOUND, hint=_AMOUNT_INDEX,
+        )  # fmt: skip
+    else:
+        index = next((keys for field, keys in _SEARCH_INDEXES if field in query), _NEWEST_INDEX)
+        docs, following = await window_page(
+            tx, "applications", query, "created_at", lowest=since - timedelta(days=1),
+            highest=utcnow() + timedelta(days=1), limit=limit, descending=True, after=after, projection=_FOUND,
+            hint=index, likely_end=likely_newest,
+        )  # fmt: skip
+    return [Application.from_doc(d) for d in docs], following
 
 
 async def each_application(tx: Db, query: dict[str, Any], batch: int = 500) -> AsyncIterator[Application]:

@@ -50,14 +50,28 @@ async def test_managers_find_a_programmes_applications_by_every_filter_and_expor
     assert await found(amount_min=900_000) == ["org-youth"]
     assert await found(q="peer", area="Harrow", amount_max=900_000) == ["org-youth"]
 
-    page = (await http.get(f"/v1/programmes/{programme['id']}/applications", params={"limit": 3, "offset": 3},
-                           headers=manager(settings))).json()  # fmt: skip
-    assert page["total"] == 4 and len(page["items"]) == 1
-    first = (await http.get(f"/v1/programmes/{programme['id']}/applications", params={"limit": 1},
-                            headers=manager(settings))).json()["items"][0]  # fmt: skip
-    assert first["id"] == ids["org-draft"], "newest first"
-
     base = f"/v1/programmes/{programme['id']}/applications"
+
+    async def pages(**params: object) -> list[list[str]]:
+        by_id, listed, after = {v: k for k, v in ids.items()}, [], None
+        while True:
+            answer = await http.get(base, params={**params, **({"after": after} if after else {})},
+                                    headers=manager(settings))  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            listed.append([by_id[item["id"]] for item in answer.json()["items"]])
+            if (after := answer.json()["next"]) is None:
+                # A full page may be followed by an empty last one (the cursor does not look ahead).
+                return listed[:-1] if len(listed) > 1 and not listed[-1] else listed
+            assert "total" not in answer.json(), "a long list is not counted"
+
+    newest = await pages(limit=3)
+    assert newest == [["org-draft", "org-youth", "org-cafe"], ["org-shed"]], "newest first, each once, by cursor"
+    assert await pages(limit=2, amount_min=0) == [["org-cafe", "org-draft"], ["org-shed", "org-youth"]], "by amount"
+    first = (await http.get(base, params={"limit": 1}, headers=manager(settings))).json()
+    wrong_kind = await http.get(base, params={"after": first["next"], "amount_min": 0}, headers=manager(settings))
+    assert wrong_kind.status_code == 400, "a newest-first cursor is not a place in a list by amount"
+    assert (await http.get(base, params={"after": "not-a-cursor"}, headers=manager(settings))).status_code == 400
+
     assert (await http.get(base, headers=applicant(settings, "org-shed"))).status_code == 403
     assert (await http.get(f"{base}.csv", headers=applicant(settings, "org-shed"))).status_code == 403
     assert (await http.get("/v1/programmes/nope/applications", headers=manager(settings))).status_code == 404

@@ -98,3 +98,20 @@ async def test_a_cursor_that_is_not_one_is_a_bad_request() -> None:
     with pytest.raises(GrantsError):
         After.parse(After(1.5, "x").token()[:-3] + "!!!")
     assert After.parse(After(START, "x").token()) == After(START, "x")
+
+
+async def test_by_a_key_inside_an_embedded_document_with_an_exclusive_projection(items: Any) -> None:
+    db, _, expected = items
+    await db.db.items.update_many({}, [{"$set": {"amount": {"pence": {"$toInt": {"$multiply": ["$score", 100]}}}}}])
+    await db.db.items.create_index([("programme_id", ASCENDING), ("amount.pence", ASCENDING)], name="by_pence")
+    listed, after = [], None
+    while True:
+        page, after = await window_page(db, "items", {"programme_id": "p-1"}, "amount.pence", lowest=100, highest=300,
+                                        limit=60, after=after, projection={"score": 0}, hint="by_pence")  # fmt: skip
+        assert all("score" not in doc and "amount" in doc for doc in page)
+        listed += [doc["_id"] for doc in page]
+        if after is None:
+            break
+    wanted = sorted((d for d in expected if 100 <= int(d["score"] * 100) <= 300),
+                    key=lambda d: (int(d["score"] * 100), d["_id"]))  # fmt: skip
+    assert listed == [d["_id"] for d in wanted]

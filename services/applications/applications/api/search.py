@@ -19,10 +19,12 @@ from pydantic import BaseModel
 from applications import domain, store
 from applications.schemas import ApplicationFilter
 from applications.store import Application
-from grants_shared.api import DatabaseDep, Limit, Manager, Offset, Page, PathId
+from grants_shared.api import Cursor, CursorPage, DatabaseDep, Limit, Manager, PathId
+from grants_shared.clock import utcnow
 from grants_shared.errors import GrantsError, NotFound
 from grants_shared.money import Money, major_units
 from grants_shared.openapi import problems
+from grants_shared.paging import After
 
 router = APIRouter(prefix="/v1/programmes/{programme_id}", tags=["search"])
 
@@ -59,27 +61,40 @@ class ApplicationFound(BaseModel):
 async def _query(
     database: DatabaseDep, programme_id: str, q: str | None, status: list[str] | None, stage: domain.Stage | None,
     area: str | None, amount_min: int | None, amount_max: int | None,
-) -> dict[str, object]:
-    if await store.get_programme(database, programme_id) is None:
+) -> tuple[store.Programme, dict[str, object]]:
+    programme = await store.get_programme(database, programme_id)
+    if programme is None:
         raise NotFound(f"no programme {programme_id}")
     if amount_min is not None and amount_max is not None and amount_min > amount_max:
         raise GrantsError("amount_min is more than amount_max")
     statuses = [domain.ApplicationStatus.SCORED if s == "under_review" else s for s in status or []]
-    return store.search_query(programme_id, domain.search_words(q), statuses, stage, area, amount_min, amount_max)
+    words = domain.search_words(q)
+    return programme, store.search_query(programme_id, words, statuses, stage, area, amount_min, amount_max)
 
 
 @router.get(
     "/applications", summary="Find a programme's applications by words, status, stage, area and amount",
-    responses=problems(404),
+    description="Newest first; with an amount range, smallest amount asked for first. Paged by cursor: ask for "
+    "the next page with `after` set to the `next` of this one. There is no total: counting every match "
+    "in a programme of 100,000 applications would cost more than the page.",
+    responses=problems(400, 404),
 )
 async def search_applications(
     programme_id: PathId, caller: Manager, database: DatabaseDep, q: Words = None, status: Statuses = None,
     stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
-    amount_max: AmountBound = None, limit: Limit = 50, offset: Offset = 0,
-) -> Page[ApplicationFound]:  # fmt: skip
-    query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
-    found, total = await store.search_applications(database, query, limit, offset)
-    return Page(items=[ApplicationFound.of(a) for a in found], limit=limit, offset=offset, total=total)
+    amount_max: AmountBound = None, limit: Limit = 50, after: Cursor = None,
+) -> CursorPage[ApplicationFound]:  # fmt: skip
+    programme, query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    start = After.parse(after) if after else None
+    by_amount = amount_min is not None or amount_max is not None
+    if start is not None and isinstance(start.value, datetime) == by_amount:
+        # A cursor of a newest-first search given to a search by amount (or the other way round).
+        raise GrantsError("the page cursor is not one this search gave")
+    found, following = await store.search_applications(
+        database, query, limit, start, since=programme.created_at, likely_newest=min(utcnow(), programme.closes_at)
+    )
+    return CursorPage(items=[ApplicationFound.of(a) for a in found], limit=limit,
+                      next=following.token() if following else None)  # fmt: skip
 
 
 COLUMNS = [
@@ -133,7 +148,7 @@ async def export_applications(
     stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
     amount_max: AmountBound = None,
 ) -> StreamingResponse:  # fmt: skip
-    query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    _, query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
     return StreamingResponse(
         _lines(store.each_application(database, query)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="applications-{programme_id}.csv"'},

@@ -19,6 +19,8 @@ from portal.session import ManagerPerson
 router = APIRouter(tags=["search"])
 STATUSES = ["draft", "interest_submitted", "interest_declined", "ineligible", "withdrawn", "submitted", "under_review",
             "scored", "awarded", "declined", "offered", "accepted", "part_paid", "paid"]  # fmt: skip
+#: Applications a page shows; the next are a "Next page" link away (a cursor, not a count: see the API).
+PAGE = 50
 STAGES = {"": "Any stage", "expression_of_interest": "Expression of interest", "full": "Full application"}
 
 
@@ -46,11 +48,15 @@ def _filters(request: Request, currency: str) -> tuple[dict[str, Any], dict[str,
 async def search_page(programme_id: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
     programme = await api.get("applications", programme_path(programme_id))
     params, shown, errors = _filters(request, programme["budget"]["currency"])
-    found = None
+    found, after, next_page = None, request.query_params.get("after", ""), None
     if not errors:
-        found = await api.get("applications", f"{programme_path(programme_id)}/applications", **params, limit=50)
+        found = await api.get("applications", f"{programme_path(programme_id)}/applications", **params, limit=PAGE,
+                              **({"after": after} if after else {}))  # fmt: skip
+        if found["next"]:
+            next_page = "?" + urlencode({**{k: v for k, v in shown.items() if v}, "after": found["next"]})
     return render(request, "manage/search.jinja", programme=programme, shown=shown, errors=errors, found=found,
                   statuses=STATUSES, stages=STAGES, download=f"{programme_id}/search.csv?{urlencode({k: v for k, v in shown.items() if v})}",
+                  later_page=bool(after), next_page=next_page, by_amount="amount_min" in params or "amount_max" in params,
                   width="full")  # fmt: skip
 
 
