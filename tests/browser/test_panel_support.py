@@ -80,6 +80,14 @@ def test_a_member_keeps_their_profile_and_the_manager_plans_with_it(page: Page, 
     sign_in(page, platform, "Amara Nwosu")
     page.goto(f"{platform.portal}/panel/training")
     expect(page.get_by_role("cell", name="Safeguarding")).to_be_visible()
+    expect(page.get_by_text(programme["name"])).to_have_count(0)  # nothing more asked of her there
+    scan(page, platform)
+    sign_out(page, platform)
+
+    sign_in(page, platform, "Ben Carter")
+    page.goto(f"{platform.portal}/panel/training")
+    expect(page.get_by_text("Courses you still need")).to_be_visible()
+    expect(page.get_by_text(f"{programme['name']}: Safeguarding")).to_be_visible()
     scan(page, platform)
 
 

@@ -3,6 +3,8 @@ them and programme managers; managers record courses; a programme's required cou
 members from being assigned, scoring and voting (naming what is missing), and a course recorded later
 lets waiting applications reach them."""
 
+import json
+
 from grants_shared.events import ApplicationScored, PersonErasureRequested, ReviewAssigned
 from tests.integration.scoring.helpers import Scoring
 
@@ -53,8 +55,14 @@ async def test_a_profile_is_the_member_s_own_and_managers_read_it(scoring: Scori
     assert (await scoring.http.put(url, json={**PROFILE, "access_needs": ["telepathy"]},
                                    headers=scoring.reviewer("amara"))).status_code == 422  # fmt: skip
 
-    # erasure takes the profile away entirely; the courses stay, no longer hers
+    # her copy of what scoring holds about her has the profile and the courses
     await train(scoring, "amara", "safeguarding")
+    copy = await scoring.http.get("/v1/personal-data/people/amara", headers=scoring.as_("ada", "admin"))
+    assert copy.status_code == 200, copy.text
+    held = json.dumps(copy.json())
+    assert "Mornings are hard for me" in held and "safeguarding" in held
+
+    # erasure takes the profile away entirely; the courses stay, no longer hers
     await scoring.bus.publish(PersonErasureRequested(request_id="erase-amara", person_id="amara"))
     await scoring.eventually(lambda: scoring.db.erasures.find_one({"_id": "erase-amara"}))
     assert await scoring.db.member_profiles.find_one({"_id": "amara"}) is None

@@ -80,7 +80,14 @@ def _plain(field: str, message: str) -> str:
 @router.get("/panel/training", summary="The courses you have completed")
 async def training_page(request: Request, api: ApiDep, person: ReviewerPerson) -> Response:
     records = await api.get("scoring", f"/v1/members/{q(person.subject)}/training")
-    return render(request, "panel_support/training.jinja", records=records)
+    completed = {r["course"] for r in records}
+    # What each of their panels still asks of them, so nobody wonders why no reviews come.
+    programmes = (await api.get("scoring", "/v1/programmes", limit=100))["items"]
+    still_needed = [
+        {"programme": p["name"], "courses": [COURSES[c] for c in p["required_courses"] if c not in completed]}
+        for p in programmes if any(c not in completed for c in p.get("required_courses") or [])
+    ]  # fmt: skip
+    return render(request, "panel_support/training.jinja", records=records, still_needed=still_needed)
 
 
 # --- the manager's pages ----------------------------------------------------------------------------
