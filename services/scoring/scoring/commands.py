@@ -766,8 +766,9 @@ async def record_training(tx: Tx, caller: Caller, member_id: str, request: Train
         recorded_by=caller.subject, recorded_at=utcnow(),
     )  # fmt: skip
     await store.insert_training(tx, record)
+    # Closed programmes too: their submitted applications are still being reviewed.
     for programme in await store.programmes_of_panel_member(tx, member_id):
-        if programme.required_courses and programme.status is ProgrammeStatus.OPEN:
+        if programme.required_courses:
             await _retry_waiting_applications(tx, programme)
     return record
 
