@@ -843,3 +843,70 @@ class MonitoringReportAccepted(EventData):
     application_id: Id
     name: ShortText
     accepted_at: datetime
+
+
+# --- Suicide-awareness training for funded groups ---
+# The training a programme offers each funded group (disbursement: after the award). No attendee's
+# name travels: only how many places were offered, booked and attended.
+
+
+class GroupTrainingOffered(EventData):
+    """A funded group's grant was accepted and its programme offers training: places on the course."""
+
+    type = "grants.grant.training_offered.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "training_id"
+
+    training_id: Id
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    course: ShortText
+    provider: ShortText
+    places: Annotated[int, Field(ge=1, le=100)]
+
+
+class GroupTrainingReminder(EventData):
+    """A group offered training has not booked any places: reminded once."""
+
+    type = "grants.grant.training_reminder.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "training_id"
+
+    training_id: Id
+    grant_id: Id
+    application_id: Id
+    course: ShortText
+    places: Annotated[int, Field(ge=1, le=100)]
+
+
+class GroupTrainingBooked(EventData):
+    """A group booked (or changed its booking of) places on the training offered: how many, no names."""
+
+    type = "grants.grant.training_booked.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "training_id"
+
+    training_id: Id
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    attendees: Annotated[int, Field(ge=1, le=100)]
+
+
+class GroupTrainingAttended(EventData):
+    """Staff recorded how many of a group's booked places were attended."""
+
+    type = "grants.grant.training_attended.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "training_id"
+
+    training_id: Id
+    grant_id: Id
+    application_id: Id
+    programme_id: Id
+    attended: Annotated[int, Field(ge=0, le=100)]

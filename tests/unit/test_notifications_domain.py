@@ -75,6 +75,12 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         Template.MONITORING_REPORT_ACCEPTED: domain.monitoring_report_reviewed(
             app, programme, "grant-9", "evt-3", "Midway report", None
         ),
+        Template.GROUP_TRAINING_OFFERED: domain.group_training_offered(
+            app, programme, "grant-9", "gtr-1", "Suicide awareness", "Zero Suicide Alliance", 4
+        ),
+        Template.GROUP_TRAINING_REMINDER: domain.group_training_reminder(
+            app, programme, "grant-9", "gtr-1", "Suicide awareness", 4
+        ),
         Template.GRANT_OFFER_EXPIRED: domain.grant_offer_closed(app, programme, "grant-9", gbp(500_000), declined=False),
         Template.GRANT_VARIED: domain.grant_varied(app, programme, "grant-9", "evt-1", "amount", gbp(450_000),
                                                    gbp(500_000), None),
@@ -211,6 +217,8 @@ PAGES = {
     Template.GRANT_OFFER_EXPIRED: "/grants/grant-9", Template.GRANT_VARIED: "/grants/grant-9",
     Template.MONITORING_REPORT_DUE: "/grants/grant-9", Template.MONITORING_REPORT_CHANGES_REQUESTED: "/grants/grant-9",
     Template.MONITORING_REPORT_ACCEPTED: "/grants/grant-9",
+    Template.GROUP_TRAINING_OFFERED: "/grants/grant-9/training",
+    Template.GROUP_TRAINING_REMINDER: "/grants/grant-9/training",
     Template.DAILY_DIGEST: "/inbox",
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
 }

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import uuid4
 
 from disbursement import bank_files, domain, store
@@ -20,6 +20,7 @@ from disbursement.provider import Transfer
 from disbursement.store import (
     Approval, BankFileExport, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation,
     MonitoringPolicy, MonitoringReport, ReportAnswers, ReportPointPart, ReportReview, ScheduleEntry, Signatory,
+    GroupTraining, TrainingAttendance, TrainingBooking, TrainingOffer,
 )  # fmt: skip
 from grants_shared.api import check_version, is_finance, is_manager
 from grants_shared import budget, privacy
@@ -34,6 +35,10 @@ from grants_shared.events import (
     GrantOfferDeclined,
     GrantOfferExpired,
     GrantOfferReminder,
+    GroupTrainingAttended,
+    GroupTrainingBooked,
+    GroupTrainingOffered,
+    GroupTrainingReminder,
     PaymentFailed,
     PaymentHeld,
     PaymentReleased,
@@ -171,6 +176,7 @@ async def accept_offer(
     await store.insert_payments(tx, payments)
     await tx.emit(GrantAccepted(grant_id=grant.id, application_id=grant.application_id))
     await _schedule_reports(tx, grant, now)
+    await _offer_training(tx, grant, now)
     for payment in payments:
         await _announce_scheduled(tx, payment)
     return accepted, payments
@@ -899,3 +905,122 @@ async def _save_report(tx: Tx, report: MonitoringReport, **changes: object) -> M
 async def _save_report_quietly(tx: Tx, report: MonitoringReport, **changes: object) -> MonitoringReport | None:
     saved = report.model_copy(update={**changes, "version": report.version + 1})
     return saved if await store.replace_report(tx, saved, report.version) else None
+
+
+# --- suicide-awareness training for funded groups --------------------------------------------------
+# The programme's offer (set by a manager) is made to each group when its grant is accepted; the group
+# books places, staff record attendance, and the training watcher reminds a group that has not booked.
+
+
+async def set_training_offer(
+    tx: Tx, caller: Caller, programme_id: str, course: str, provider: str, places: int, reminder_days: int
+) -> Ledger:
+    """The training each group is offered, for grants accepted from now on."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    offer = TrainingOffer(course=course, provider=provider, places_per_group=places, reminder_days=reminder_days,
+                          set_by=caller.subject, set_at=utcnow())  # fmt: skip
+    await store.set_training_offer(tx, programme_id, offer)
+    return ledger.model_copy(update={"training": offer})
+
+
+async def _offer_training(tx: Tx, grant: Grant, accepted_at: datetime) -> None:
+    """Offer the accepted grant's group places on its programme's training, if the programme offers any."""
+    ledger = await store.get_ledger(tx, grant.programme_id)
+    if ledger is None or ledger.training is None:
+        return
+    offer = ledger.training
+    training = GroupTraining(
+        id=f"gtr-{uuid4().hex}", grant_id=grant.id, application_id=grant.application_id,
+        programme_id=grant.programme_id, organisation_id=grant.organisation_id, course=offer.course,
+        provider=offer.provider, places=offer.places_per_group, offered_at=accepted_at,
+        remind_at=accepted_at + timedelta(days=offer.reminder_days) if offer.reminder_days > 0 else None,
+    )  # fmt: skip
+    if not await store.insert_group_training(tx, training):
+        return
+    await tx.emit(GroupTrainingOffered(
+        training_id=training.id, grant_id=grant.id, application_id=grant.application_id,
+        programme_id=grant.programme_id, course=training.course, provider=training.provider, places=training.places,
+    ))  # fmt: skip
+
+
+def _sees_training(caller: Caller, training: GroupTraining | None) -> bool:
+    return training is not None and (
+        is_finance(caller) or is_manager(caller) or caller.represents(training.organisation_id)
+    )
+
+
+async def book_training(
+    tx: Tx, caller: Caller, training_id: str, attendees: int, names: list[str], version: int | None
+) -> GroupTraining:
+    """The group books places (or changes its booking) until attendance is recorded."""
+    training = await store.get_group_training(tx, training_id)
+    if training is None or not _sees_training(caller, training):
+        raise NotFound(f"no training offer {training_id}")
+    if not caller.represents(training.organisation_id):
+        raise Forbidden("only someone representing the group can book its places")
+    check_version(version, training.version)
+    if not domain.can_move_training(training.status, domain.TrainingStatus.BOOKED):
+        raise Conflict(f"training offer {training_id} is {training.status}: attendance has been recorded")
+    problem = domain.booking_problem(attendees, names, training.places)
+    if problem:
+        raise RuleViolation(problem)
+    booking = TrainingBooking(attendees=attendees, names=names, booked_by=caller.subject, booked_at=utcnow())
+    booked = await _save_training(tx, training, status=domain.TrainingStatus.BOOKED, booking=booking, remind_at=None)
+    await tx.emit(GroupTrainingBooked(
+        training_id=training.id, grant_id=training.grant_id, application_id=training.application_id,
+        programme_id=training.programme_id, attendees=attendees,
+    ))  # fmt: skip
+    return booked
+
+
+async def record_training_attendance(
+    tx: Tx, caller: Caller, training_id: str, attended: int, version: int | None
+) -> GroupTraining:
+    """Staff record how many of the group's booked places were attended."""
+    training = await store.get_group_training(tx, training_id)
+    if training is None:
+        raise NotFound(f"no training offer {training_id}")
+    check_version(version, training.version)
+    if not domain.can_move_training(training.status, domain.TrainingStatus.ATTENDED) or training.booking is None:
+        raise Conflict(f"training offer {training_id} is {training.status}: only a booking can be attended")
+    problem = domain.attendance_problem(attended, training.booking.attendees)
+    if problem:
+        raise RuleViolation(problem)
+    attendance = TrainingAttendance(attended=attended, recorded_by=caller.subject, recorded_at=utcnow())
+    saved = await _save_training(tx, training, status=domain.TrainingStatus.ATTENDED, attendance=attendance)
+    await tx.emit(GroupTrainingAttended(
+        training_id=training.id, grant_id=training.grant_id, application_id=training.application_id,
+        programme_id=training.programme_id, attended=attended,
+    ))  # fmt: skip
+    return saved
+
+
+async def remind_to_book_training(tx: Tx, training_id: str) -> bool:
+    """Remind a group once that it has not booked its training places (the training watcher)."""
+    training = await store.get_group_training(tx, training_id)
+    now = utcnow()
+    if training is None or training.remind_at is None or training.remind_at > now:
+        return False
+    unbooked = training.status is domain.TrainingStatus.OFFERED
+    saved = await _save_training_quietly(tx, training, remind_at=None, reminded_at=now if unbooked else None)
+    if saved is None or not unbooked:
+        return False  # taken meanwhile, or booked since
+    await tx.emit(GroupTrainingReminder(
+        training_id=training.id, grant_id=training.grant_id, application_id=training.application_id,
+        course=training.course, places=training.places,
+    ))  # fmt: skip
+    return True
+
+
+async def _save_training(tx: Tx, training: GroupTraining, **changes: object) -> GroupTraining:
+    saved = await _save_training_quietly(tx, training, **changes)
+    if saved is None:
+        raise PreconditionFailed(f"training offer {training.id} changed meanwhile; read it again and retry")
+    return saved
+
+
+async def _save_training_quietly(tx: Tx, training: GroupTraining, **changes: object) -> GroupTraining | None:
+    saved = training.model_copy(update={**changes, "version": training.version + 1})
+    return saved if await store.replace_group_training(tx, saved, training.version) else None

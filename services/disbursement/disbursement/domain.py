@@ -455,3 +455,69 @@ def check_report_spend(spent: Money, award: Money) -> None:
     grant is allowed: a group may add its own money, and the reviewer sees it)."""
     if spent.currency != award.currency:
         raise ValueError(f"spend must be reported in the grant's currency, {award.currency}")
+
+
+# --- suicide-awareness training for funded groups --------------------------------------------------
+# A programme offers each funded group places on a course (e.g. suicide awareness) when its grant is
+# accepted; the group books some of them, staff record who attended, and a group that has not booked
+# is reminded once.
+
+
+class TrainingStatus(StrEnum):
+    OFFERED = "offered"
+    #: The group booked places (it may change its booking until attendance is recorded).
+    BOOKED = "booked"
+    ATTENDED = "attended"
+
+
+_TRAINING_MOVES: dict[TrainingStatus, frozenset[TrainingStatus]] = {
+    TrainingStatus.OFFERED: frozenset({TrainingStatus.BOOKED}),
+    TrainingStatus.BOOKED: frozenset({TrainingStatus.BOOKED, TrainingStatus.ATTENDED}),
+    TrainingStatus.ATTENDED: frozenset(),
+}
+
+#: The groups that count as having booked (those that attended booked first).
+BOOKED_OR_ATTENDED = frozenset({TrainingStatus.BOOKED, TrainingStatus.ATTENDED})
+
+
+def can_move_training(current: TrainingStatus, target: TrainingStatus) -> bool:
+    return target in _TRAINING_MOVES[current]
+
+
+def booking_problem(attendees: int, names: list[str], places: int) -> str | None:
+    """A booking takes at least one and at most the places offered; names, if given, one per attendee at most."""
+    if attendees < 1:
+        return "book at least one place"
+    if attendees > places:
+        return f"your group was offered {places} places; book at most that many"
+    if len(names) > attendees:
+        return "give at most one name per place booked"
+    return None
+
+
+def attendance_problem(attended: int, booked: int) -> str | None:
+    if attended > booked:
+        return f"the group booked {booked} places; at most that many can have attended"
+    return None
+
+
+@dataclass(frozen=True)
+class TrainingShare:
+    """How many of a programme's funded groups were offered training, booked and attended."""
+
+    funded: int
+    booked: int
+    attended: int
+
+    @staticmethod
+    def percent(part: int, whole: int) -> int:
+        """A whole percentage, rounded half up (0 of nobody is 0)."""
+        return (part * 200 + whole) // (whole * 2) if whole else 0
+
+    @property
+    def booked_percent(self) -> int:
+        return self.percent(self.booked, self.funded)
+
+    @property
+    def attended_percent(self) -> int:
+        return self.percent(self.attended, self.funded)

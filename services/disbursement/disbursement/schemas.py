@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import (
     BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus, ReportPoint, ReportStatus,
-    report_is_overdue,
+    TrainingShare, TrainingStatus, report_is_overdue,
 )  # fmt: skip
 from disbursement.store import (
-    Grant, Ledger, MonitoringPolicy, MonitoringReport, OfferTerms, Payment, PaymentRun, Reconciliation, ReportAnswers,
-    Signatory,
+    Grant, GroupTraining, Ledger, MonitoringPolicy, MonitoringReport, OfferTerms, Payment, PaymentRun, Reconciliation,
+    ReportAnswers, Signatory, TrainingOffer,
 )  # fmt: skip
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
@@ -377,3 +377,87 @@ class MonitoringReportView(BaseModel):
             overdue=report_is_overdue(report.status, report.due_at, now),
             reviews=[ReportReviewView(**r.model_dump()) for r in report.reviews], **answers,
         )  # fmt: skip
+
+
+# --- suicide-awareness training for funded groups --------------------------------------------------
+
+
+class TrainingOfferIn(BaseModel):
+    """The training each funded group is offered when its grant is accepted."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    course: Annotated[str, Field(min_length=1, max_length=200, examples=["Suicide awareness and safety planning"])]
+    provider: Annotated[str, Field(min_length=1, max_length=200, examples=["Zero Suicide Alliance"])]
+    places_per_group: Annotated[int, Field(ge=1, le=100)]
+    reminder_days: Annotated[int, Field(
+        ge=0, le=365, description="Days after the offer a group that has not booked is reminded, once; 0: never"
+    )] = 14
+
+
+class TrainingOfferView(BaseModel):
+    programme_id: str
+    offer: TrainingOffer | None = Field(description="None: the programme offers no training")
+
+
+class BookingIn(BaseModel):
+    """How many of the group's places it books, and (optionally) who is coming."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    attendees: Annotated[int, Field(ge=1, le=100)]
+    names: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=100)] = []
+
+
+class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attended: Annotated[int, Field(ge=0, le=100)]
+
+
+class GroupTrainingView(BaseModel):
+    id: str
+    grant_id: str
+    programme_id: str
+    organisation_id: str
+    course: str
+    provider: str
+    places: int
+    status: TrainingStatus
+    offered_at: datetime
+    reminded_at: datetime | None = None
+    attendees: int | None = None
+    names: list[str] | None = Field(default=None, description="Who is coming, if the group said")
+    booked_at: datetime | None = None
+    attended: int | None = None
+    attendance_recorded_at: datetime | None = None
+    version: int
+
+    @classmethod
+    def of(cls, training: GroupTraining) -> "GroupTrainingView":
+        booking, attendance = training.booking, training.attendance
+        return cls(
+            **training.model_dump(include={"id", "grant_id", "programme_id", "organisation_id", "course", "provider",
+                                           "places", "status", "offered_at", "reminded_at", "version"}),
+            attendees=booking.attendees if booking else None, names=booking.names if booking else None,
+            booked_at=booking.booked_at if booking else None, attended=attendance.attended if attendance else None,
+            attendance_recorded_at=attendance.recorded_at if attendance else None,
+        )  # fmt: skip
+
+
+class TrainingShareView(BaseModel):
+    """The share of the programme's funded groups (those offered training on acceptance) who booked
+    places and who attended, in whole percent."""
+
+    programme_id: str
+    funded_groups: int
+    booked: int
+    attended: int
+    booked_percent: int
+    attended_percent: int
+
+    @classmethod
+    def of(cls, programme_id: str, share: TrainingShare) -> "TrainingShareView":
+        return cls(programme_id=programme_id, funded_groups=share.funded, booked=share.booked,
+                   attended=share.attended, booked_percent=share.booked_percent,
+                   attended_percent=share.attended_percent)  # fmt: skip

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import (
     COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
-    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus, TrainingStatus,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
@@ -75,6 +75,18 @@ class MonitoringPolicy(Part):
     set_at: datetime | None = None
 
 
+class TrainingOffer(Part):
+    """The training a programme offers each funded group: the course, who runs it, how many places a
+    group may book, and how many days after the offer a group that has not booked is reminded."""
+
+    course: str
+    provider: str
+    places_per_group: int
+    reminder_days: int = 14
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
 class Ledger(Document):
     """A programme as disbursement keeps it: its budget and how awards are paid. The money itself is not
     counted here, so that awards and payments need not all update one document: what is available is in
@@ -89,6 +101,8 @@ class Ledger(Document):
     offer_terms: OfferTerms = OfferTerms()
     #: The reports each grant owes; none until a programme manager sets them.
     monitoring: MonitoringPolicy = MonitoringPolicy()
+    #: The training each funded group is offered when its grant is accepted; None: no offer.
+    training: "TrainingOffer | None" = None
 
 
 class HistoryEntry(Part):
@@ -331,6 +345,11 @@ PERSONAL_DATA = (
                  about="Monitoring reports you submitted for your organisation"),  # fmt: skip
     PersonalData("monitoring_reports", "reviews.by", {"reviews.$[entry].by": PSEUDONYM},
                  array_filters=[{"entry.by": PERSON}], about="Monitoring reports you reviewed"),  # fmt: skip
+    PersonalData("ledgers", "training.set_by", {"training.set_by": PSEUDONYM}, about="Training offers you set"),
+    PersonalData("group_training", "booking.booked_by", {"booking.booked_by": PSEUDONYM},
+                 about="Training places you booked for your organisation"),  # fmt: skip
+    PersonalData("group_training", "attendance.recorded_by", {"attendance.recorded_by": PSEUDONYM},
+                 about="Training attendance you recorded"),  # fmt: skip
 )
 
 #: What this service holds about an application that goes when its retention period ends: the bank
@@ -343,6 +362,9 @@ APPLICATION_DATA = (
                  {"answers.what_was_done": None, "answers.what_changed": None, "reviews.$[].comments": None},
                  where={"answers": {"$type": "object"}},  # only reports submitted: the rest hold no words
                  about="What your monitoring reports said, and the reviewers' comments on them"),  # fmt: skip
+    # The names of those booked on training are the attendees' own (how many came stays).
+    PersonalData("group_training", "application_id", {"booking.names": []}, where={"booking": {"$type": "object"}},
+                 about="The names of the people your group booked on training"),  # fmt: skip
 )
 
 
@@ -369,6 +391,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.monitoring_reports.create_index([("grant_id", ASCENDING), ("sequence", ASCENDING)], unique=True)
     await db.monitoring_reports.create_index("remind_at", sparse=True)  # reminders to send
     await db.monitoring_reports.create_index("overdue_at", sparse=True)  # overdue notices to send
+    await db.group_training.create_index("grant_id", unique=True)  # one offer per grant
+    await db.group_training.create_index([("programme_id", ASCENDING), ("status", ASCENDING), ("offered_at", ASCENDING)])
+    await db.group_training.create_index("remind_at", sparse=True)  # reminders to book to send
 
 
 async def _page(
@@ -733,3 +758,95 @@ async def reports_due(tx: Db, field: str, now: datetime, limit: int) -> list[Mon
     """Reports whose reminder (``remind_at``) or overdue notice (``overdue_at``) is due."""
     cursor = tx.db.monitoring_reports.find({field: {"$lte": now}}, session=tx.session).sort(field, ASCENDING)
     return [MonitoringReport.from_doc(d) async for d in cursor.limit(limit)]
+
+
+# --- suicide-awareness training for funded groups --------------------------------------------------
+
+
+class TrainingBooking(Part):
+    attendees: int
+    #: Optional names of those coming (personal; gone when the application is anonymised).
+    names: list[str] = []
+    booked_by: str
+    booked_at: datetime
+
+
+class TrainingAttendance(Part):
+    attended: int
+    recorded_by: str
+    recorded_at: datetime
+
+
+class GroupTraining(Document):
+    """The training a funded group was offered when its grant was accepted, its booking and attendance."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    organisation_id: str
+    course: str
+    provider: str
+    places: int
+    status: TrainingStatus = TrainingStatus.OFFERED
+    offered_at: datetime
+    #: When the group is reminded to book (None once reminded, or once it booked).
+    remind_at: datetime | None = None
+    reminded_at: datetime | None = None
+    booking: TrainingBooking | None = None
+    attendance: TrainingAttendance | None = None
+    version: int = 1
+
+
+async def set_training_offer(tx: Db, programme_id: str, offer: TrainingOffer | None) -> bool:
+    found = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"training": offer.model_dump() if offer else None}}, session=tx.session
+    )
+    return found.matched_count == 1
+
+
+async def insert_group_training(tx: Db, training: GroupTraining) -> bool:
+    """Offer a grant its training once (a grant has at most one offer)."""
+    if await tx.db.group_training.find_one({"grant_id": training.grant_id}, {"_id": 1}, session=tx.session):
+        return False
+    await tx.db.group_training.insert_one(training.to_doc(), session=tx.session)
+    return True
+
+
+async def get_group_training(tx: Db, training_id: str) -> GroupTraining | None:
+    return GroupTraining.maybe(await tx.db.group_training.find_one({"_id": training_id}, session=tx.session))
+
+
+async def training_of_grant(tx: Db, grant_id: str) -> GroupTraining | None:
+    return GroupTraining.maybe(await tx.db.group_training.find_one({"grant_id": grant_id}, session=tx.session))
+
+
+async def replace_group_training(tx: Db, training: GroupTraining, read_version: int) -> bool:
+    replaced = await tx.db.group_training.replace_one(
+        {"_id": training.id, "version": read_version}, training.to_doc(), session=tx.session
+    )
+    return replaced.matched_count == 1
+
+
+async def training_of_programme(
+    tx: Db, programme_id: str, limit: int, offset: int
+) -> tuple[list[GroupTraining], int]:
+    docs, total = await offset_page(
+        tx.db.group_training, {"programme_id": programme_id},
+        [("programme_id", ASCENDING), ("status", ASCENDING), ("offered_at", ASCENDING)], limit, offset, tx.session,
+    )  # fmt: skip
+    return [GroupTraining.from_doc(d) for d in docs], total
+
+
+async def training_counts(tx: Db, programme_id: str) -> dict[TrainingStatus, int]:
+    """How many of the programme's funded groups are at each step."""
+    return {
+        status: await tx.db.group_training.count_documents(
+            {"programme_id": programme_id, "status": status}, session=tx.session
+        )
+        for status in TrainingStatus
+    }
+
+
+async def training_reminders_due(tx: Db, now: datetime, limit: int) -> list[GroupTraining]:
+    cursor = tx.db.group_training.find({"remind_at": {"$lte": now}}, session=tx.session).sort("remind_at", ASCENDING)
+    return [GroupTraining.from_doc(d) async for d in cursor.limit(limit)]

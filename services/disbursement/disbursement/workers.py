@@ -1,6 +1,7 @@
 """Background work: the payment runner, which pays what is due through the provider, never twice;
 and the offer watcher, which lets offers lapse when their window closes and reminds grantees before;
-and the monitoring watcher, which reminds grantees of reports before they are due and once overdue.
+and the monitoring watcher, which reminds grantees of reports before they are due and once overdue;
+and the training watcher, which reminds a funded group once if it has not booked its training places.
 
 It works the payment queue (``store.PAYMENT_QUEUE``) with ``grants_shared.worker``: each payment is
 claimed in a transaction of its own before the provider is called, so two replicas never take the
@@ -127,6 +128,21 @@ async def watch_reports(runtime: Runtime[Settings]) -> None:
     await every(database.settings.offer_poll_seconds, lambda: remind_of_reports(database), "monitoring watcher")
 
 
+async def remind_to_book_training(database: Database[Settings]) -> int:
+    """One round over training offers whose reminder is due; each in a transaction of its own, and the
+    command re-reads the offer, so two replicas remind once."""
+    settings, now, done = database.settings, utcnow(), 0
+    for training in await store.training_reminders_due(database, now, settings.offer_batch_size):
+        remind = commands.remind_to_book_training
+        done += await database.transact(lambda tx, training_id=training.id: remind(tx, training_id))
+    return done
+
+
+async def watch_training(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.offer_poll_seconds, lambda: remind_to_book_training(database), "training watcher")
+
+
 async def gather_payment_runs(runtime: Runtime[Settings]) -> None:
     database = runtime.database
     await every(database.settings.payment_run_gather_seconds,
@@ -138,4 +154,4 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
     await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
 
 
-WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers, watch_reports)
+WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers, watch_reports, watch_training)

@@ -44,6 +44,8 @@ class Template(StrEnum):
     MONITORING_REPORT_DUE = "monitoring_report_due"
     MONITORING_REPORT_CHANGES_REQUESTED = "monitoring_report_changes_requested"
     MONITORING_REPORT_ACCEPTED = "monitoring_report_accepted"
+    GROUP_TRAINING_OFFERED = "group_training_offered"
+    GROUP_TRAINING_REMINDER = "group_training_reminder"
     GRANT_OFFER_DECLINED = "grant_offer_declined"
     GRANT_OFFER_EXPIRED = "grant_offer_expired"
     GRANT_VARIED = "grant_varied"
@@ -372,6 +374,30 @@ def monitoring_report_reviewed(
     return _to_applicant(
         app, programme_name, template, page_of_grant(grant_id), f"{grant_id}:{event_id}",
         report_name=name, comments=comments,
+    )  # fmt: skip
+
+
+def page_of_training(grant_id: str) -> str:
+    return f"/grants/{quote(grant_id, safe='')}/training"
+
+
+def group_training_offered(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, training_id: str, course: str, provider: str,
+    places: int,
+) -> Notice:
+    return _to_applicant(
+        app, programme_name, Template.GROUP_TRAINING_OFFERED, page_of_training(grant_id), f"{training_id}:offered",
+        course=course, provider=provider, places=places,
+    )  # fmt: skip
+
+
+def group_training_reminder(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, training_id: str, course: str, places: int
+) -> Notice:
+    """Once: the group has not booked its places."""
+    return _to_applicant(
+        app, programme_name, Template.GROUP_TRAINING_REMINDER, page_of_training(grant_id), f"{training_id}:reminder",
+        course=course, places=places,
     )  # fmt: skip
 
 

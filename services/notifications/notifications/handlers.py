@@ -36,6 +36,10 @@ from grants_shared.events import (
     InterestDeclined,
     InterestSubmitted,
     MonitoringReportSubmitted,
+    GroupTrainingAttended,
+    GroupTrainingBooked,
+    GroupTrainingOffered,
+    GroupTrainingReminder,
     PaymentFailed,
     PaymentHeld,
     PaymentReleased,
@@ -265,6 +269,34 @@ async def on_monitoring_report_submitted(event: Event[MonitoringReportSubmitted]
     """Concerns nobody yet: consumed only so that integrators can subscribe to it."""
 
 
+async def on_group_training_offered(event: Event[GroupTrainingOffered], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.group_training_offered(
+            app, programme, data.grant_id, data.training_id, data.course, data.provider, data.places
+        ),
+    )  # fmt: skip
+
+
+async def on_group_training_reminder(event: Event[GroupTrainingReminder], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.group_training_reminder(
+            app, programme, data.grant_id, data.training_id, data.course, data.places
+        ),
+    )  # fmt: skip
+
+
+async def on_group_training_booked(event: Event[GroupTrainingBooked], tx: Tx) -> None:
+    """The group made the booking itself and sees it on its page: consumed so integrators can subscribe."""
+
+
+async def on_group_training_attended(event: Event[GroupTrainingAttended], tx: Tx) -> None:
+    """Concerns nobody yet: consumed only so that integrators can subscribe to it."""
+
+
 async def on_grant_varied(event: Event[GrantVaried], tx: Tx) -> None:
     data = event.data
     await commands.tell_applicant(
@@ -354,6 +386,10 @@ HANDLERS = {
         on_application_scored,
         on_payment_scheduled,
         on_monitoring_report_submitted,
+        on_group_training_offered,
+        on_group_training_reminder,
+        on_group_training_booked,
+        on_group_training_attended,
         on_person_erasure_requested,
         on_application_anonymised,
     ).items()

@@ -11,6 +11,7 @@ from grants_shared.auth import Caller
 from grants_shared.errors import Forbidden, NotFound
 from grants_shared.unit_of_work import Db
 from scoring import store
+from scoring import domain
 from scoring.domain import ReviewStatus
 from scoring.store import Programme, Review
 
@@ -44,3 +45,12 @@ def not_their_own(caller: Caller, organisation_id: str) -> None:
             f"you represent {organisation_id}, so you may not score or decide its application; "
             "declare a conflict of interest with it so another panel member reviews it"
         )
+
+
+async def untrained(tx: Db, programme: Programme | None, member_ids: list[str]) -> set[str]:
+    """Those of ``member_ids`` who lack a course the programme requires: they may not score or vote
+    there, so they count neither to a meeting's quorum nor among those it waits for."""
+    if programme is None or not programme.required_courses:
+        return set()
+    completed = await store.completed_courses(tx, member_ids)
+    return set(member_ids) - set(domain.trained_panel(member_ids, programme.required_courses, completed))

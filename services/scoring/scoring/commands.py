@@ -36,12 +36,12 @@ from scoring.domain import (
 )  # fmt: skip
 from scoring.schemas import (
     ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
-    RecommendationRequest, ReviewDecline, ScoreSheet,
+    ProfileUpdate, RecommendationRequest, RequiredCoursesUpdate, ReviewDecline, ScoreSheet, TrainingRecordRequest,
 )  # fmt: skip
 from scoring.store import (
     Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,
-    ItemDecision, MeetingItem, Moderation, PanelMember, PanelRecommendation, Programme, QuorumRule, Recusal, Review,
-    ScoreChange, TallyRecord,
+    ItemDecision, MeetingItem, MemberProfile, Moderation, PanelMember, PanelRecommendation, Programme, QuorumRule,
+    Recusal, Review, ScoreChange, TallyRecord, TrainingRecord,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -174,9 +174,17 @@ async def _choose_reviewers(
     conflicted = await store.conflicted_reviewers(tx, application.organisation.id, programme.panel)
     needed = application.reviewers_required - len(application.reviewer_ids)
     return domain.assign_reviewers(
-        programme.panel, needed, loads, conflicted, application.reviewer_ids, application.declined_by,
-        tx.settings.max_open_reviews,
+        await _trained_panel(tx, programme), needed, loads, conflicted, application.reviewer_ids,
+        application.declined_by, tx.settings.max_open_reviews,
     )
+
+
+async def _trained_panel(tx: Tx, programme: Programme) -> list[str]:
+    """The panel members who may be assigned: those with every course the programme requires."""
+    if not programme.required_courses:
+        return programme.panel
+    completed = await store.completed_courses(tx, programme.panel)
+    return domain.trained_panel(programme.panel, programme.required_courses, completed)
 
 
 async def _create_reviews(
@@ -275,6 +283,7 @@ async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Revi
     programme = await store.get_programme(tx, review.programme_id)
     if programme is None:
         raise NotFound(f"no review {review_id}")
+    await _check_trained(tx, programme, caller.subject, "score applications")
     return review, programme
 
 
@@ -632,6 +641,8 @@ async def record_recommendation(
     if amount is not None and amount.currency != item.amount_requested.currency:
         raise RuleViolation(f"the programme pays in {item.amount_requested.currency}")
     programme = await store.get_programme(tx, meeting.programme_id)
+    if programme is not None:
+        await _check_trained(tx, programme, caller.subject, "vote in decision meetings")
     maximum = programme.maximum_award.amount if programme else item.amount_requested.amount
     problems = domain.vote_problems(
         request.recommendation, amount.amount if amount else None, item.amount_requested.amount, maximum
@@ -671,6 +682,9 @@ async def close_item(
     rule = meeting.rule
     assert rule.quorum is not None  # a meeting is only called under a panel's rule
     voting = domain.voters(rule.kinds, meeting.attendance, item.recused)
+    # A member who may not vote yet (a required course missing) neither votes nor counts to the quorum.
+    untrained = await access.untrained(tx, programme, list(voting))
+    voting = {m: kind for m, kind in voting.items() if m not in untrained}
     votes = votes_of(await store.recommendations_of_item(tx, meeting.id, item.application_id))
     try:
         result = domain.decide_item(
@@ -708,3 +722,71 @@ async def close_item(
         raise Conflict("this item was closed meanwhile")
     log.info("meeting %s decided application %s by its panel", meeting.id, application.id)
     return item.model_copy(update={"status": ItemStatus.DECIDED, "decision": item_decision}), decision
+
+
+# --- panel members supported: profiles and training ------------------------------------------------
+# A member keeps their own profile (preferred name, contact, access needs); managers read it to plan
+# meetings. Managers record the courses members complete, and may require courses of a programme's
+# panel: a member who lacks one is not assigned reviews and may not score or vote there.
+
+
+async def _check_trained(tx: Tx, programme: Programme, member_id: str, doing: str) -> None:
+    if not programme.required_courses:
+        return
+    completed = (await store.completed_courses(tx, [member_id]))[member_id]
+    refusal = domain.training_refusal(programme.required_courses, completed, doing)
+    if refusal:
+        missing = domain.missing_courses(programme.required_courses, completed)
+        raise Forbidden(refusal, missing_courses=[str(c) for c in missing])
+
+
+async def save_profile(tx: Tx, caller: Caller, member_id: str, update: ProfileUpdate, version: int | None) -> MemberProfile:
+    """The member's own profile; nobody else writes it (managers only read it)."""
+    if caller.subject != member_id:
+        raise Forbidden("only the member themself can change their profile")
+    stored = await store.get_profile(tx, member_id)
+    current = stored or MemberProfile(id=member_id)
+    check_version(version, current.version)
+    profile = MemberProfile(
+        id=member_id, **update.model_dump(), updated_at=utcnow(), version=current.version + 1
+    )
+    if not await store.save_profile(tx, profile, current.version, exists=stored is not None):
+        raise PreconditionFailed("the profile changed since you read it; read it again and retry")
+    return profile
+
+
+async def record_training(tx: Tx, caller: Caller, member_id: str, request: TrainingRecordRequest) -> TrainingRecord:
+    """A manager records a course a member completed; applications waiting for reviewers on the
+    member's panels may now be given them."""
+    problem = domain.training_date_problem(request.completed_on, utcnow().date())
+    if problem:
+        raise RuleViolation(problem)
+    record = TrainingRecord(
+        id=f"trn-{uuid4().hex}", member_id=member_id, course=request.course, completed_on=request.completed_on,
+        recorded_by=caller.subject, recorded_at=utcnow(),
+    )  # fmt: skip
+    await store.insert_training(tx, record)
+    # Closed programmes too: their submitted applications are still being reviewed.
+    for programme in await store.programmes_of_panel_member(tx, member_id):
+        if programme.required_courses:
+            await _retry_waiting_applications(tx, programme)
+    return record
+
+
+async def set_required_courses(
+    tx: Tx, caller: Caller, programme_id: str, update: RequiredCoursesUpdate, version: int
+) -> Programme:
+    """Require courses of the programme's panel from now on: the open reviews of members who lack one
+    go to members who have them (or the application waits); completed reviews stand."""
+    programme = await access.visible_programme(tx, programme_id, caller)
+    check_version(version, programme.version)
+    courses = list(dict.fromkeys(update.courses))
+    if not await store.set_required_courses(tx, programme, courses):
+        raise PreconditionFailed("the programme changed since you read it; read it again and retry")
+    programme = programme.model_copy(update={"required_courses": courses, "version": programme.version + 1})
+    trained = set(await _trained_panel(tx, programme))
+    untrained = [m for m in programme.panel if m not in trained]
+    for review in await store.open_reviews_in_programme(tx, programme.id, untrained):
+        await _replace_reviewer(tx, review, "a course the programme requires is missing")
+    await _retry_waiting_applications(tx, programme)
+    return programme

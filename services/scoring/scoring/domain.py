@@ -7,7 +7,7 @@ Everything here is a plain function of its arguments, so the rules are tested wi
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
@@ -522,3 +522,64 @@ def _position(vote: Vote, requested: int) -> tuple[Outcome, int | None]:
     if vote.recommendation in FUNDING:
         return AWARDED, _amount(vote, requested)
     return DECLINED, None
+
+
+# --- panel members supported: profiles and training ------------------------------------------------
+# A member's access needs and the courses they have completed. A programme may require courses before
+# its members score or vote: assignment passes over a member who lacks one, and scoring and
+# recommending are refused naming what is missing.
+
+
+class AccessNeed(StrEnum):
+    """Common needs a member can tick; anything else goes in their own words."""
+
+    LARGE_PRINT = "large_print"
+    BSL_INTERPRETER = "bsl_interpreter"
+    CAPTIONS = "captions"
+    STEP_FREE_ACCESS = "step_free_access"
+    BREAKS = "breaks"
+
+
+class Course(StrEnum):
+    PANEL_INDUCTION = "panel_induction"
+    SAFEGUARDING = "safeguarding"
+    BIAS_AWARENESS = "bias_awareness"
+    SUICIDE_AWARENESS = "suicide_awareness"
+    DATA_PROTECTION = "data_protection"
+
+
+#: How a course is named to people (in refusals and on pages).
+COURSE_NAMES: dict[Course, str] = {
+    Course.PANEL_INDUCTION: "Panel induction",
+    Course.SAFEGUARDING: "Safeguarding",
+    Course.BIAS_AWARENESS: "Bias awareness",
+    Course.SUICIDE_AWARENESS: "Suicide awareness",
+    Course.DATA_PROTECTION: "Data protection",
+}
+
+
+def missing_courses(required: Iterable[Course], completed: Collection[Course]) -> list[Course]:
+    """The required courses not completed, in the order the programme lists them."""
+    return [c for c in dict.fromkeys(required) if c not in completed]
+
+
+def trained_panel(
+    panel: Sequence[str], required: Sequence[Course], completed: Mapping[str, Collection[Course]]
+) -> list[str]:
+    """The panel members who have completed every required course (all of them when none is required)."""
+    return [m for m in panel if not missing_courses(required, completed.get(m, ()))]
+
+
+def training_refusal(required: Sequence[Course], completed: Collection[Course], doing: str) -> str | None:
+    """Why a member may not ``doing`` yet (None when they may): the courses they still need."""
+    missing = missing_courses(required, completed)
+    if not missing:
+        return None
+    names = ", ".join(COURSE_NAMES[c] for c in missing)
+    return f"this programme asks its panel members to complete {names} before they {doing}"
+
+
+def training_date_problem(completed_on: date, today: date) -> str | None:
+    if completed_on > today:
+        return "a course cannot be completed in the future"
+    return None

@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from grants_shared.events import Id, OrganisationSummary, RubricCriterion
 from grants_shared.money import Money
 from scoring.domain import (
+    COURSE_NAMES,
     MAX_SCORE,
+    AccessNeed,
     ApplicationStatus,
     ConflictStatus,
+    Course,
     DecisionMethod,
     ItemStatus,
     MemberKind,
@@ -21,7 +24,10 @@ from scoring.domain import (
     Recommendation,
     ReviewStatus,
 )
-from scoring.store import Application, CriterionScore, Decision, ItemDecision, Moderation, Programme, ScoreChange
+from scoring.store import (
+    Application, CriterionScore, Decision, ItemDecision, MemberProfile, Moderation, Programme, ScoreChange,
+    TrainingRecord,
+)  # fmt: skip
 
 _REQUEST = ConfigDict(extra="forbid")
 
@@ -68,6 +74,9 @@ class ProgrammeView(View):
     reviewers_per_application: int
     panel: list[str] | None = Field(description="Who sits on the panel: programme managers and admins only")
     decision_rule: "DecisionRuleView | None" = Field(default=None, description="None until a manager sets it")
+    required_courses: list[Course] = Field(
+        default=[], description="Courses a panel member must have completed to be assigned reviews, score or vote"
+    )
     version: int
 
 
@@ -453,3 +462,94 @@ class MeetingSummaryView(View):
     open_items: int
 
 ProgrammeView.model_rebuild()
+
+
+# --- panel members supported: profiles and training ------------------------------------------------
+
+ShortField = Annotated[str | None, Field(max_length=200)]
+
+
+class ProfileUpdate(BaseModel):
+    """PUT /v1/members/{id}/profile: the member's preferred name, contact and access needs."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    preferred_name: ShortField = None
+    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    phone: Annotated[str | None, Field(max_length=40, pattern=r"^[0-9 +()-]{6,40}$")] = None
+    access_needs: Annotated[list[AccessNeed], Field(max_length=len(AccessNeed))] = []
+    access_notes: Annotated[str | None, Field(max_length=2_000, description="Access needs in your own words")] = None
+
+    @field_validator("preferred_name", "email", "phone", "access_notes", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("access_needs")
+    @classmethod
+    def _once_each(cls, needs: list[AccessNeed]) -> list[AccessNeed]:
+        return list(dict.fromkeys(needs))
+
+
+class ProfileView(View):
+    member_id: str
+    preferred_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    access_needs: list[AccessNeed] = []
+    access_notes: str | None = None
+    updated_at: datetime | None = None
+    version: int
+
+    @classmethod
+    def of_profile(cls, profile: MemberProfile) -> "ProfileView":
+        return cls.of(profile, member_id=profile.id)
+
+
+class TrainingRecordRequest(BaseModel):
+    """POST /v1/members/{id}/training: a course the member completed, and when."""
+
+    model_config = _REQUEST
+
+    course: Course
+    completed_on: date
+
+
+class TrainingRecordView(View):
+    id: str
+    member_id: str
+    course: Course
+    course_name: str
+    completed_on: date
+    recorded_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def of_record(cls, record: TrainingRecord) -> "TrainingRecordView":
+        return cls.of(record, course_name=COURSE_NAMES[record.course])
+
+
+class RequiredCoursesUpdate(BaseModel):
+    """PUT /v1/programmes/{id}/required-courses: the courses the panel must have completed (none: none)."""
+
+    model_config = _REQUEST
+
+    courses: Annotated[list[Course], Field(max_length=len(Course))]
+
+
+class PanelMemberSupportView(BaseModel):
+    """A panel member as a manager plans for them: profile (if they have saved one), courses completed
+    and those the programme requires that they still lack."""
+
+    member_id: str
+    on_review_panel: bool
+    on_decision_panel: bool
+    profile: ProfileView | None
+    training: list[TrainingRecordView]
+    missing_courses: list[Course]
+
+
+class ProgrammeMembersView(BaseModel):
+    programme_id: str
+    required_courses: list[Course]
+    members: list[PanelMemberSupportView]

@@ -36,8 +36,10 @@ from scoring.domain import (
     UNDER_REVIEW,
     WITHDRAWABLE,
     ApplicationScore,
+    AccessNeed,
     ApplicationStatus,
     ConflictStatus,
+    Course,
     DecisionMethod,
     ItemStatus,
     MemberKind,
@@ -94,6 +96,8 @@ class Programme(Document):
     closed_at: datetime | None = None
     #: None until a manager sets it: nothing can be decided before then.
     decision_rule: DecisionRule | None = None
+    #: Courses a member must have completed before they are assigned reviews, score or vote here.
+    required_courses: list[Course] = []
     version: int = 1
 
     @property
@@ -274,6 +278,13 @@ PERSONAL_DATA = (
                  about="Meeting items you closed"),  # fmt: skip
     # A recommendation's id names its member: it goes (a closed item keeps its tally and dissent).
     PersonalData("recommendations", "member_id", {}, delete=True, about="Your recommendations in decision meetings"),
+    # A member's profile (name, contact, access needs) is theirs alone: erased, it goes entirely.
+    PersonalData("member_profiles", "_id", {}, delete=True,
+                 about="Your panel member profile: preferred name, contact and access needs"),  # fmt: skip
+    PersonalData("training_records", "member_id", {"member_id": PSEUDONYM},
+                 about="Courses you completed as a panel member"),  # fmt: skip
+    PersonalData("training_records", "recorded_by", {"recorded_by": PSEUDONYM},
+                 about="Panel members' courses you recorded"),  # fmt: skip
 )
 
 #: What this service holds about an application that goes when its retention period ends (reviews'
@@ -301,6 +312,7 @@ async def clear_review_comments(tx: Db, application_id: str) -> int:
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
     await create_meeting_indexes(db)
+    await create_member_indexes(db)
     await db.programmes.create_index("panel")
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
@@ -890,3 +902,93 @@ async def drop_open_items(tx: Db, application_id: str) -> None:
         {"$set": {"status": ItemStatus.DROPPED}, "$inc": {"version": 1}},
         session=tx.session,
     )
+
+
+# --- panel members supported: profiles and training records ----------------------------------------
+# ``member_profiles`` (one per member, _id their subject id) and ``training_records`` (one per course
+# a manager recorded as completed). Both are personal data (PERSONAL_DATA above).
+
+
+class MemberProfile(Document):
+    """What a panel member tells the programme about themself: shown only to them and to managers."""
+
+    preferred_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    access_needs: list[AccessNeed] = []
+    #: Access needs in the member's own words.
+    access_notes: str | None = None
+    updated_at: datetime | None = None
+    #: 1 for the empty profile of a member who has not saved one yet; each save adds one.
+    version: int = 1
+
+
+class TrainingRecord(Document):
+    member_id: str
+    course: Course
+    completed_on: date
+    recorded_by: str
+    recorded_at: datetime
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        doc["completed_on"] = self.completed_on.isoformat()  # BSON has no date-only type
+        return doc
+
+
+async def create_member_indexes(db: AsyncDatabase) -> None:
+    await db.training_records.create_index([("member_id", ASCENDING), ("completed_on", ASCENDING)])
+
+
+async def get_profile(tx: Db, member_id: str) -> MemberProfile | None:
+    return MemberProfile.maybe(await tx.db.member_profiles.find_one({"_id": member_id}, session=tx.session))
+
+
+async def profiles_of(tx: Db, member_ids: Iterable[str]) -> dict[str, MemberProfile]:
+    cursor = tx.db.member_profiles.find({"_id": {"$in": list(member_ids)}}, session=tx.session)
+    return {d["_id"]: MemberProfile.from_doc(d) async for d in cursor}
+
+
+async def save_profile(tx: Db, profile: MemberProfile, read_version: int, exists: bool) -> bool:
+    """Write the profile if nobody changed it since ``read_version`` (or created it, if it did not exist)."""
+    if not exists:
+        if await tx.db.member_profiles.find_one({"_id": profile.id}, {"_id": 1}, session=tx.session):
+            return False
+        await tx.db.member_profiles.insert_one(profile.to_doc(), session=tx.session)
+        return True
+    replaced = await tx.db.member_profiles.replace_one(
+        {"_id": profile.id, "version": read_version}, profile.to_doc(), session=tx.session
+    )
+    return replaced.matched_count == 1
+
+
+async def insert_training(tx: Db, record: TrainingRecord) -> None:
+    await tx.db.training_records.insert_one(record.to_doc(), session=tx.session)
+
+
+async def training_of(tx: Db, member_ids: Iterable[str]) -> dict[str, list[TrainingRecord]]:
+    """Each member's completed courses, oldest first."""
+    ids = list(dict.fromkeys(member_ids))
+    found: dict[str, list[TrainingRecord]] = {m: [] for m in ids}
+    if not ids:
+        return found
+    cursor = tx.db.training_records.find({"member_id": {"$in": ids}}, session=tx.session).sort(
+        [("member_id", ASCENDING), ("completed_on", ASCENDING)]
+    )
+    async for doc in cursor:
+        record = TrainingRecord.from_doc(doc)
+        found[record.member_id].append(record)
+    return found
+
+
+async def completed_courses(tx: Db, member_ids: Iterable[str]) -> dict[str, set[Course]]:
+    return {m: {r.course for r in records} for m, records in (await training_of(tx, member_ids)).items()}
+
+
+async def set_required_courses(tx: Db, programme: Programme, courses: list[Course]) -> bool:
+    result = await tx.db.programmes.update_one(
+        {"_id": programme.id, "version": programme.version},
+        {"$set": {"required_courses": [str(c) for c in courses]}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1

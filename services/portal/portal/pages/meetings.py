@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from grants_shared.auth import Caller, Role
 from portal import forms
 from portal.clients import Api, ApiDep, ApiError
+from portal.pages.panel_support import ACCESS_NEEDS
 from portal.pages.programme_form import _day as typed_date
 from portal.pages.shared import programme_path, q, see_other
 from portal.rendering import render
@@ -165,8 +166,13 @@ async def call_meeting(programme_id: str, request: Request, api: ApiDep, person:
 async def manager_meeting(meeting_id: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
     meeting = await api.get("scoring", meeting_path(meeting_id))
     programme = await api.get("scoring", programme_path(meeting["programme_id"]))
+    # What the meeting's members need to take part (an interpreter, step-free access...), to plan it.
+    members = await api.get("scoring", f"{programme_path(meeting['programme_id'])}/members")
+    deciding = {m["member_id"] for m in meeting["rule"]["members"] or []}
+    needs = [m for m in members["members"] if m["member_id"] in deciding and m["profile"]
+             and (m["profile"]["access_needs"] or m["profile"]["access_notes"])]  # fmt: skip
     return render(request, "meetings/manage_meeting.jinja", meeting=meeting, programme=programme, width="full",
-                  methods=METHODS, recommendations=RECOMMENDATIONS)  # fmt: skip
+                  methods=METHODS, recommendations=RECOMMENDATIONS, needs=needs, access_needs=ACCESS_NEEDS)  # fmt: skip
 
 
 @router.get("/manage/meetings/{meeting_id}/items/{application_id}", summary="One item: recommendations and closing")

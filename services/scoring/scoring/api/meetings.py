@@ -105,14 +105,21 @@ async def close_item(
     meeting = await store.get_meeting(database, meeting_id)
     assert meeting is not None
     recommendations = await store.recommendations_of_item(database, meeting.id, item.application_id)
-    return _item_view(meeting, item, recommendations, caller)
+    untrained = await _untrained(database, meeting)
+    return _item_view(meeting, item, recommendations, caller, untrained)
+
+
+async def _untrained(database: Db, meeting: DecisionMeeting) -> set[str]:
+    programme = await store.get_programme(database, meeting.programme_id)
+    return await access.untrained(database, programme, list(meeting.rule.kinds))
 
 
 async def _view(database: Db, meeting: DecisionMeeting, caller: Caller) -> MeetingView:
     items = {i.application_id: i for i in await store.items_of_meeting(database, meeting.id)}
     recommendations = await store.recommendations_of_meeting(database, meeting.id)
+    untrained = await _untrained(database, meeting)
     views = [
-        _item_view(meeting, items[a], [r for r in recommendations if r.application_id == a], caller)
+        _item_view(meeting, items[a], [r for r in recommendations if r.application_id == a], caller, untrained)
         for a in meeting.application_ids if a in items
     ]
     manager = is_manager(caller)
@@ -122,11 +129,13 @@ async def _view(database: Db, meeting: DecisionMeeting, caller: Caller) -> Meeti
 
 
 def _item_view(
-    meeting: DecisionMeeting, item: MeetingItem, recommendations: list[PanelRecommendation], caller: Caller
+    meeting: DecisionMeeting, item: MeetingItem, recommendations: list[PanelRecommendation], caller: Caller,
+    untrained: set[str],
 ) -> MeetingItemView:
     manager = is_manager(caller)
     rule = meeting.rule
     voting = domain.voters(rule.kinds, meeting.attendance, item.recused)
+    voting = {m: kind for m, kind in voting.items() if m not in untrained}  # a required course missing
     votes = {m: v for m, v in commands.votes_of(recommendations).items() if m in voting}
     waiting_for = None
     if item.status is ItemStatus.OPEN and rule.quorum is not None:
