@@ -106,6 +106,10 @@ class Contact(Document):
     version: int
     created_at: datetime
     updated_at: datetime
+    #: "registered": the person gave it (PUT /v1/me/contact); "token": the address their sign-in
+    #: token carries, recorded when they signed in (PUT /v1/me/contact/from-token). A registered
+    #: address is never replaced by a token's.
+    source: Literal["registered", "token"] = "registered"
 
 
 class EmailProgress(Part):

@@ -11,7 +11,7 @@ from grants_shared.auth import Caller
 from grants_shared.errors import Forbidden, NotFound
 from grants_shared.unit_of_work import Db
 from scoring import store
-from scoring.domain import ReviewStatus
+from scoring.domain import BlindField, ReviewStatus
 from scoring.store import Programme, Review
 
 
@@ -44,3 +44,14 @@ def not_their_own(caller: Caller, organisation_id: str) -> None:
             f"you represent {organisation_id}, so you may not score or decide its application; "
             "declare a conflict of interest with it so another panel member reviews it"
         )
+
+
+def hidden_from(caller: Caller, programme: Programme | None) -> frozenset[BlindField]:
+    """Blind review: the fields the caller is not shown of the programme's applications. Managers and
+    admins see everything; anyone else (a reviewer, a panel member) what the programme has not hidden.
+    An unknown programme hides everything it could, rather than nothing."""
+    if is_manager(caller):
+        return frozenset()
+    if programme is None:
+        return frozenset(BlindField)
+    return frozenset(programme.hidden_from_reviewers)
