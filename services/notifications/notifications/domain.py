@@ -59,8 +59,6 @@ class Template(StrEnum):
 class RecipientKind(StrEnum):
     APPLICANT = "applicant"
     REVIEWER = "reviewer"
-    #: A programme manager (told of overdue reviews); written to at their registered address, like reviewers.
-    MANAGER = "manager"
     #: A system outside the platform, told by signed webhook.
     INTEGRATOR = "integrator"
 
@@ -327,7 +325,9 @@ def review_overdue_to_manager(
     application's page shows its reviews, and they can reassign from there."""
     context = {"name": manager_name, "application_id": application_id, "title": application_title,
                "programme_name": programme_name, "due_date": format_date(due_date)}
-    return Notice(Template.REVIEW_OVERDUE_MANAGER, Recipient(manager_id, RecipientKind.MANAGER), context,
+    # Told as the programme's people are (kind "reviewer": a registered or token address, never one
+    # from the bus), so the delivery event's recipient kinds stay as integrators know them.
+    return Notice(Template.REVIEW_OVERDUE_MANAGER, Recipient(manager_id, RecipientKind.REVIEWER), context,
                   application_id, f"/manage/applications/{quote(application_id, safe='')}", about=f"{review_id}:overdue")
 
 
