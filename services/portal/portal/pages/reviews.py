@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from portal.clients import Api, ApiDep, ApiError
+from portal.pages.organisation import KINDS
 from portal.pages.shared import q, see_other
 from portal.rendering import render
 from portal.session import CsrfChecked, ReviewerPerson
@@ -121,6 +122,8 @@ async def _review_page(
     errors = errors or {}
     programme = await api.get("scoring", f"/v1/programmes/{q(review['programme_id'])}")
     hidden = set(review.get("hidden_fields") or [])
+    kind = review.get("organisation_kind")
+    review = {**review, "organisation_kind": KINDS.get(kind, kind) if kind else kind}
     return render(request, "reviews/review.jinja", review=review, version=version, programme=programme, hidden=hidden,
                   status_tag=status_of(review), criteria=_criteria(review, values, errors),
                   paragraphs=_paragraphs(review["application_summary"]), choices=SCORE_WORDS,
