@@ -249,7 +249,9 @@ async def _as_panel_member(api: Api, application_id: str, programme_id: str) -> 
         raise ApiError(404, {})
     application = {
         "id": entry["application_id"], "programme_id": programme["id"], "title": entry["title"],
-        "organisation": {"name": entry["organisation_name"]}, "amount_requested": entry["amount_requested"],
+        # None under blind review: the page says the name is not shown rather than leaving a gap.
+        "organisation": {"name": entry["organisation_name"] or "Not shown (blind review)"},
+        "amount_requested": entry["amount_requested"],
         "status": entry["status"], "weighted_score": entry["weighted_score"],
         "needs_moderation": entry["needs_moderation"], "outcome": _outcome(entry),
     }  # fmt: skip
