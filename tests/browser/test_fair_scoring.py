@@ -80,3 +80,46 @@ def test_a_manager_hides_who_applied_and_the_panel_member_scores_with_guidance(p
         assert (contact.json()["email"], contact.json()["source"]) == (BY_SUBJECT[reviewer].email, "token")
     finally:
         _blind(platform, [])
+
+
+def test_a_manager_says_what_each_score_means_where_the_criteria_are_defined(page: Page, platform: Platform) -> None:
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from tests.browser.test_managing import _date
+
+    name = f"Guided fund {uuid4().hex[:6]}"
+    sign_in(page, platform, "Maya Patel")
+    page.get_by_role("button", name="Create a programme").click()
+    today = datetime.now(UTC)
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Budget", exact=True).fill("12,000")
+    page.get_by_label("Most one group can get").fill("4000")
+    _date(page, "Opening date", today)
+    _date(page, "Closing date", today + timedelta(days=60))
+    page.get_by_label("Registered charity").check()
+    first = page.get_by_role("group", name="Criterion 1")
+    first.get_by_label("Title").fill("Evidence of need")
+    first.get_by_label("Weight").fill("3")
+    guidance = first.get_by_label("What each score means (optional)")
+    guidance.fill("0: No need described\nStrong evidence")
+    page.get_by_label("Panel members").fill("reviewer-amara\nreviewer-ben")
+    page.get_by_role("button", name="Save the draft programme").click()
+    expect(page.locator("#criterion-1-guidance-error")).to_contain_text("a score from 0 to 5 and a colon")
+    expect(guidance).to_have_value("0: No need described\nStrong evidence")
+    scan(page, platform)
+    guidance.fill("0: No need described\n5: Strong local evidence")
+    page.get_by_role("button", name="Save the draft programme").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    programme_id = page.url.rsplit("/", 1)[1]
+
+    page.get_by_role("link", name=f"Edit {name}").click()
+    expect(page.get_by_role("group", name="Criterion 1").get_by_label("What each score means (optional)")).to_have_value(
+        "0: No need described\n5: Strong local evidence"
+    )
+    scan(page, platform)
+    manager = bearer(platform, "maya-manager", "programme_manager")
+    stored = httpx.get(f"{platform.urls['applications']}/v1/programmes/{programme_id}", headers=manager).json()
+    assert stored["criteria"][0]["guidance"] == [
+        {"score": 0, "meaning": "No need described"}, {"score": 5, "meaning": "Strong local evidence"},
+    ]
