@@ -456,6 +456,7 @@ async def record_token_contact(tx: Tx, caller: Caller) -> tuple[Contact, bool]:
             id=caller.subject, email=email, name=name, version=1, created_at=now, updated_at=now, source="token"
         )
         if await store.insert_contact_if_new(tx, created):
+            await _email_what_waited(tx, created, now)
             return created, True
         existing = await store.get_contact(tx, caller.subject)
         assert existing is not None
@@ -469,6 +470,26 @@ async def record_token_contact(tx: Tx, caller: Caller) -> tuple[Contact, bool]:
 
 
 _EMAIL = TypeAdapter(EmailStr)
+
+#: Messages to someone with no address yet that are still worth emailing once their first address is
+#: known (a review assigned before the reviewer first signed in); older ones stay in the inbox only.
+WAITED_FOR_AN_ADDRESS = timedelta(days=30)
+#: At most this many are emailed at once, so a first sign-in stays a quick request.
+MOST_EMAILED_LATE = 50
+
+
+async def _email_what_waited(tx: Tx, contact: Contact, now: datetime) -> None:
+    """Email the unread messages that were kept for the person while no address was known, as their
+    choices say (now, or in their next digest). Only once: their first address is recorded once."""
+    choices = await person_choices(tx, contact.id)
+    waited = await store.unemailed_notifications(tx, contact.id, now - WAITED_FOR_AN_ADDRESS, MOST_EMAILED_LATE)
+    for notification in waited:
+        delivery = preferences.email_delivery(choices, notification.template)
+        if delivery is preferences.Delivery.NOW:
+            email = Email(address=contact.email, name=contact.name or None, **ready_state(now))
+            await store.add_late_email(tx, notification.id, email)
+        elif delivery is preferences.Delivery.DIGEST:
+            await store.add_late_email(tx, notification.id, None, digest="waiting")
 
 
 # --- the inbox -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 separately; a review's reminder reaches its reviewer, and its overdue notice the reviewer and the
 programme's manager, each once."""
 
+import asyncio
 from datetime import date
 
 from grants_shared.events import NotificationDelivered, ReviewOverdue, ReviewReminderDue
@@ -84,3 +85,26 @@ async def test_reminder_to_the_reviewer_and_overdue_notice_to_reviewer_and_manag
         manager_text = next(e for e in emails if "maya" in e["To"]).get_body(("plain",)).get_content()
         assert "was due on Wednesday 16 December 2026" in manager_text and PROGRAMME in manager_text
         assert "reviewer-4" not in manager_text and "Kim" not in manager_text  # the application, not the person
+
+
+async def test_what_waited_for_an_address_is_emailed_once_the_first_sign_in_gives_one(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    async with serve(build_app(service_settings)) as client:
+        await programme_known(bus, client)
+        # assigned before they ever signed in: kept in the inbox, with no address to email
+        await bus.publish(review_assigned("rev-early", reviewer_id="reviewer-6"))
+        signed_in = bearer(service_settings, "reviewer-6", "reviewer", name="Noor Ali", email="noor@panel.example")
+        [waiting] = await wait_for_inbox(client, signed_in, 1)
+        assert waiting["email"] is None
+        assert (await client.put("/v1/me/contact/from-token", headers=signed_in)).status_code == 201
+        await bus.wait_for(NotificationDelivered.type, channel="email", notification_id=waiting["id"])
+        [email] = await running_sink.wait_for(1, address="noor@panel.example")
+        assert email["To"] == "Noor Ali <noor@panel.example>" and "/reviews/rev-early" in email.get_body(
+            ("plain",)).get_content()
+        # a later sign-in is not a first address: nothing is sent twice
+        assert (await client.put("/v1/me/contact/from-token", headers=signed_in)).status_code == 200
+        await bus.publish(review_assigned("rev-later", reviewer_id="reviewer-6"))
+        await running_sink.wait_for(2, address="noor@panel.example")
+        await asyncio.sleep(0.5)  # several rounds of the email sender
+        assert len(running_sink.to("noor@panel.example")) == 2
