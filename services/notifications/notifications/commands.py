@@ -463,7 +463,9 @@ async def record_token_contact(tx: Tx, caller: Caller) -> tuple[Contact, bool]:
     if existing.source != "token" or (existing.email, existing.name) == (email, name):
         return existing, False
     # Their identity provider's address changed: follow it (they never chose another).
-    changed = existing.model_copy(update={"email": email, "name": name, "updated_at": now, "version": existing.version + 1})
+    changed = existing.model_copy(
+        update={"email": email, "name": name, "updated_at": now, "version": existing.version + 1}
+    )
     if not await store.replace_contact(tx, changed, existing.version):
         raise PreconditionFailed("your contact changed at the same moment; sign in again")
     return changed, False

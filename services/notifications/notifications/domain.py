@@ -328,7 +328,8 @@ def review_overdue_to_manager(
     # Told as the programme's people are (kind "reviewer": a registered or token address, never one
     # from the bus), so the delivery event's recipient kinds stay as integrators know them.
     return Notice(Template.REVIEW_OVERDUE_MANAGER, Recipient(manager_id, RecipientKind.REVIEWER), context,
-                  application_id, f"/manage/applications/{quote(application_id, safe='')}", about=f"{review_id}:overdue")
+                  application_id, f"/manage/applications/{quote(application_id, safe='')}",
+                  about=f"{review_id}:overdue")
 
 
 def decision_meeting_invitation(

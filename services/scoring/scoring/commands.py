@@ -37,8 +37,8 @@ from scoring.domain import (
     ApplicationStatus, ConflictStatus, DecisionMethod, ItemStatus, ProgrammeStatus, ReviewStatus,
 )  # fmt: skip
 from scoring.schemas import (
-    BlindReviewUpdate, ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
-    RecommendationRequest, ReviewDecline, ScoreSheet,
+    BlindReviewUpdate, ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest,
+    ModerationRequest, RecommendationRequest, ReviewDecline, ScoreSheet,
 )  # fmt: skip
 from scoring.store import (
     Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,

@@ -49,7 +49,8 @@ def guidance_of(text: str, what: str) -> list[dict[str, Any]] | str:
             continue
         found = GUIDANCE_LINE.match(line)
         if not found:
-            return f"Start each line of the guidance for {what} with a score from 0 to 5 and a colon, like 3: Some evidence"
+            return (f"Start each line of the guidance for {what} with a score from 0 to 5 and a colon, "
+                    "like 3: Some evidence")
         score, meaning = int(found.group(1)), found.group(2).strip()
         if score in meanings:
             return f"The guidance for {what} says what {score} means more than once"
@@ -168,7 +169,8 @@ def _criteria(values: dict[str, str], errors: dict[str, str]) -> list[dict[str, 
             errors[f"criterion-{row}-weight"] = number
         elif not isinstance(guidance, str):
             taken = {c["key"] for c in criteria}
-            criteria.append({"key": criterion_key(title, taken), "title": title, "weight": number, "guidance": guidance})
+            key = criterion_key(title, taken)
+            criteria.append({"key": key, "title": title, "weight": number, "guidance": guidance})
     if not criteria and not any(name.startswith("criterion-") for name in errors):
         errors["criterion-1-title"] = "Enter at least one scoring criterion, with its weight"
     return criteria

@@ -141,7 +141,8 @@ def _item_view(
     own = next((r for r in recommendations if r.member_id == caller.subject), None)
     recusals = [RecusalView.of(r) for r in item.recusals if manager or r.member_id == caller.subject]
     return MeetingItemView.of(
-        item, organisation_name=shown(item.organisation_name, BlindField.ORGANISATION_NAME, hidden), tally=TallyView.model_validate(tally, from_attributes=True), may_vote=len(voting), recorded=len(votes),
+        item, organisation_name=shown(item.organisation_name, BlindField.ORGANISATION_NAME, hidden),
+        tally=TallyView.model_validate(tally, from_attributes=True), may_vote=len(voting), recorded=len(votes),
         waiting_for=waiting_for, recusals=recusals,
         you_are_recused=None if manager else caller.subject in item.recused,
         your_recommendation=RecommendationView.of(own) if own else None,

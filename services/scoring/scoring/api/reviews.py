@@ -29,7 +29,10 @@ async def list_reviews(
 
 @router.get(
     "/{review_id}",
-    summary="One of your reviews: the application (no contact details, nothing blind review hides), the rubric with its guidance and your scores",
+    summary=(
+        "One of your reviews: the application (no contact details, nothing blind review hides), the rubric "
+        "with its scoring guidance, and your scores"
+    ),
     responses=etag(),
 )
 async def get_review(review_id: PathId, caller: Reviewer, database: DatabaseDep, response: Response) -> ReviewView:
