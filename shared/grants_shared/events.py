@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from grants_shared.clock import utcnow
 from grants_shared.money import Money
@@ -114,12 +114,33 @@ class Event(BaseModel, Generic[Data]):
 # --- shared pieces -------------------------------------------------------------------------------
 
 
+class ScoreGuidance(BaseModel):
+    """What one score on a criterion means, so that every reviewer reads the scale the same way."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score: Annotated[int, Field(ge=0, le=5)]
+    meaning: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 class RubricCriterion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     title: ShortText
     weight: Annotated[int, Field(ge=1, le=100, description="Relative weight; weights need not sum to anything")]
+    # Optional, so that criteria defined before guidance existed (and events queued then) still read.
+    guidance: Annotated[list[ScoreGuidance], Field(
+        max_length=6, description="What each score (0 to 5) means, shown to reviewers next to the criterion",
+    )] = []  # fmt: skip
+
+    @field_validator("guidance")
+    @classmethod
+    def _one_meaning_per_score(cls, guidance: list[ScoreGuidance]) -> list[ScoreGuidance]:
+        scores = [g.score for g in guidance]
+        if len(set(scores)) != len(scores):
+            raise ValueError("a score's meaning is given more than once")
+        return sorted(guidance, key=lambda g: g.score)
 
 
 class Tranche(BaseModel):
@@ -910,3 +931,38 @@ class GroupTrainingAttended(EventData):
     application_id: Id
     programme_id: Id
     attended: Annotated[int, Field(ge=0, le=100)]
+# --- review reminders (scoring) ---
+
+
+class ReviewReminderDue(EventData):
+    """An open review is due soon: its reviewer is reminded, once per review."""
+
+    type = "grants.review.reminder_due.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "review_id"
+
+    review_id: Id
+    application_id: Id
+    programme_id: Id
+    application_title: ShortText
+    reviewer_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    due_date: date
+
+
+class ReviewOverdue(EventData):
+    """An open review's due date has passed: its reviewer and the programme's manager are told, once
+    per review. ``manager_id`` is who opened the programme (absent when scoring never heard who)."""
+
+    type = "grants.review.overdue.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "review_id"
+
+    review_id: Id
+    application_id: Id
+    programme_id: Id
+    application_title: ShortText
+    reviewer_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    manager_id: Annotated[Id | None, Field(json_schema_extra=PERSONAL)] = None
+    due_date: date

@@ -94,6 +94,15 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         Template.DECISION_MEETING_INVITATION: domain.decision_meeting_invitation(
             "reviewer-7", f"Ali{text}", "mtg-4", programme, date(2026, 12, 9), 3
         ),
+        Template.REVIEW_REMINDER: domain.review_reminder(
+            "reviewer-7", f"Ali{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
+        ),
+        Template.REVIEW_OVERDUE: domain.review_overdue(
+            "reviewer-7", f"Ali{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
+        ),
+        Template.REVIEW_OVERDUE_MANAGER: domain.review_overdue_to_manager(
+            "maya", f"Maya{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
+        ),
     }
 
 
@@ -159,13 +168,17 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     assert rendered.subject and "\n" not in rendered.subject
     assert rendered.text.strip() and "{{" not in rendered.text and "{%" not in rendered.text
     assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
-    to_panel = template in (Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST)
+    to_panel = template in (
+        Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST,
+        Template.REVIEW_REMINDER, Template.REVIEW_OVERDUE,
+    )
+    to_manager = template is Template.REVIEW_OVERDUE_MANAGER
     if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
         assert "on Wednesday 9 December 2026" in rendered.text and "decide 3 applications" in rendered.html
     else:
         assert "Walk and talk peer support" in rendered.text + rendered.subject
         assert "Walk and talk peer support" in rendered.html
-    greeting = "Dear Ali," if to_panel else "Dear Sam Okafor,"
+    greeting = "Dear Ali," if to_panel else "Dear Maya," if to_manager else "Dear Sam Okafor,"
     assert greeting in rendered.text and greeting in rendered.html
 
 
@@ -221,6 +234,8 @@ PAGES = {
     Template.GROUP_TRAINING_REMINDER: "/grants/grant-9/training",
     Template.DAILY_DIGEST: "/inbox",
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
+    Template.REVIEW_REMINDER: "/reviews/rev-3", Template.REVIEW_OVERDUE: "/reviews/rev-3",
+    Template.REVIEW_OVERDUE_MANAGER: "/manage/applications/app-1",
 }
 
 

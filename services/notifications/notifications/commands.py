@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from grants_shared import privacy
 from grants_shared.api import check_version
+from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import (
     Conflict,
@@ -428,10 +431,67 @@ async def register_contact(
     check_version(version, existing.version)
     changed = existing.model_copy(update={
         "email": str(details.email), "name": details.name, "updated_at": now, "version": existing.version + 1,
+        "source": "registered",  # from now on theirs: a token's address no longer replaces it
     })  # fmt: skip
     if not await store.replace_contact(tx, changed, existing.version):
         raise PreconditionFailed(f"your contact is at version {existing.version}; read it again and retry")
     return changed, False
+
+
+async def record_token_contact(tx: Tx, caller: Caller) -> tuple[Contact, bool]:
+    """The address in the caller's sign-in token becomes where their notifications go, unless they
+    registered one themselves (that always wins). Called when they sign in, so a reviewer or panel
+    member is emailed without registering separately. True when the contact was created."""
+    if not caller.email:
+        raise RuleViolation("your sign-in carries no email address: register one instead")
+    try:
+        email = str(_EMAIL.validate_python(caller.email))
+    except ValidationError:
+        raise RuleViolation("the email address your sign-in carries is not one we can write to") from None
+    name = (caller.name or "").strip()[:200]
+    existing = await store.get_contact(tx, caller.subject)
+    now = utcnow()
+    if existing is None:
+        created = Contact(
+            id=caller.subject, email=email, name=name, version=1, created_at=now, updated_at=now, source="token"
+        )
+        if await store.insert_contact_if_new(tx, created):
+            await _email_what_waited(tx, created, now)
+            return created, True
+        existing = await store.get_contact(tx, caller.subject)
+        assert existing is not None
+    if existing.source != "token" or (existing.email, existing.name) == (email, name):
+        return existing, False
+    # Their identity provider's address changed: follow it (they never chose another).
+    changed = existing.model_copy(
+        update={"email": email, "name": name, "updated_at": now, "version": existing.version + 1}
+    )
+    if not await store.replace_contact(tx, changed, existing.version):
+        raise PreconditionFailed("your contact changed at the same moment; sign in again")
+    return changed, False
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+#: Messages to someone with no address yet that are still worth emailing once their first address is
+#: known (a review assigned before the reviewer first signed in); older ones stay in the inbox only.
+WAITED_FOR_AN_ADDRESS = timedelta(days=30)
+#: At most this many are emailed at once, so a first sign-in stays a quick request.
+MOST_EMAILED_LATE = 50
+
+
+async def _email_what_waited(tx: Tx, contact: Contact, now: datetime) -> None:
+    """Email the unread messages that were kept for the person while no address was known, as their
+    choices say (now, or in their next digest). Only once: their first address is recorded once."""
+    choices = await person_choices(tx, contact.id)
+    waited = await store.unemailed_notifications(tx, contact.id, now - WAITED_FOR_AN_ADDRESS, MOST_EMAILED_LATE)
+    for notification in waited:
+        delivery = preferences.email_delivery(choices, notification.template)
+        if delivery is preferences.Delivery.NOW:
+            email = Email(address=contact.email, name=contact.name or None, **ready_state(now))
+            await store.add_late_email(tx, notification.id, email)
+        elif delivery is preferences.Delivery.DIGEST:
+            await store.add_late_email(tx, notification.id, None, digest="waiting")
 
 
 # --- the inbox -------------------------------------------------------------------------------------

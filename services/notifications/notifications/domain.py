@@ -52,6 +52,10 @@ class Template(StrEnum):
     #: One email a day gathering a reviewer's or manager's messages (``preferences``).
     DAILY_DIGEST = "daily_digest"
     DECISION_MEETING_INVITATION = "decision_meeting_invitation"
+    REVIEW_REMINDER = "review_reminder"
+    REVIEW_OVERDUE = "review_overdue"
+    #: The programme manager's notice that one of its reviews is overdue.
+    REVIEW_OVERDUE_MANAGER = "review_overdue_manager"
 
 
 class RecipientKind(StrEnum):
@@ -292,6 +296,42 @@ def review_assigned(
     }
     return Notice(Template.REVIEW_ASSIGNED, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
                   page_of_review(review_id), about=review_id)
+
+
+def review_reminder(
+    reviewer_id: str, reviewer_name: str | None, review_id: str, application_id: str, application_title: str,
+    programme_name: str | None, due_date: date,
+) -> Notice:
+    """Once per review, some days before it is due (``about`` keeps it apart from the assignment)."""
+    context = {"name": reviewer_name, "application_id": application_id, "title": application_title,
+               "programme_name": programme_name, "due_date": format_date(due_date)}
+    return Notice(Template.REVIEW_REMINDER, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
+                  page_of_review(review_id), about=f"{review_id}:reminder")
+
+
+def review_overdue(
+    reviewer_id: str, reviewer_name: str | None, review_id: str, application_id: str, application_title: str,
+    programme_name: str | None, due_date: date,
+) -> Notice:
+    context = {"name": reviewer_name, "application_id": application_id, "title": application_title,
+               "programme_name": programme_name, "due_date": format_date(due_date)}
+    return Notice(Template.REVIEW_OVERDUE, Recipient(reviewer_id, RecipientKind.REVIEWER), context, application_id,
+                  page_of_review(review_id), about=f"{review_id}:overdue")
+
+
+def review_overdue_to_manager(
+    manager_id: str, manager_name: str | None, review_id: str, application_id: str, application_title: str,
+    programme_name: str | None, due_date: date,
+) -> Notice:
+    """The manager hears which application's review is late, not who the reviewer is by name: the
+    application's page shows its reviews, and they can reassign from there."""
+    context = {"name": manager_name, "application_id": application_id, "title": application_title,
+               "programme_name": programme_name, "due_date": format_date(due_date)}
+    # Told as the programme's people are (kind "reviewer": a registered or token address, never one
+    # from the bus), so the delivery event's recipient kinds stay as integrators know them.
+    return Notice(Template.REVIEW_OVERDUE_MANAGER, Recipient(manager_id, RecipientKind.REVIEWER), context,
+                  application_id, f"/manage/applications/{quote(application_id, safe='')}",
+                  about=f"{review_id}:overdue")
 
 
 def decision_meeting_invitation(

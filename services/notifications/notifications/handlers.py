@@ -52,6 +52,8 @@ from grants_shared.events import (
     ProgrammeClosed,
     ProgrammeOpened,
     ReviewAssigned,
+    ReviewOverdue,
+    ReviewReminderDue,
 )
 from grants_shared.unit_of_work import Transaction
 from notifications import commands, domain
@@ -131,6 +133,38 @@ async def on_review_assigned(event: Event[ReviewAssigned], tx: Tx) -> None:
             data.due_date,
         ),
     )  # fmt: skip
+
+
+async def on_review_reminder_due(event: Event[ReviewReminderDue], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.reviewer_id, data.programme_id,
+        lambda name, programme: domain.review_reminder(
+            data.reviewer_id, name, data.review_id, data.application_id, data.application_title, programme,
+            data.due_date,
+        ),
+    )  # fmt: skip
+
+
+async def on_review_overdue(event: Event[ReviewOverdue], tx: Tx) -> None:
+    """The reviewer, and the programme's manager (when scoring knows who), each told once."""
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.reviewer_id, data.programme_id,
+        lambda name, programme: domain.review_overdue(
+            data.reviewer_id, name, data.review_id, data.application_id, data.application_title, programme,
+            data.due_date,
+        ),
+    )  # fmt: skip
+    if data.manager_id:
+        manager_id = data.manager_id
+        await commands.tell_reviewer(
+            tx, event, manager_id, data.programme_id,
+            lambda name, programme: domain.review_overdue_to_manager(
+                manager_id, name, data.review_id, data.application_id, data.application_title, programme,
+                data.due_date,
+            ),
+        )  # fmt: skip
 
 
 async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> None:
@@ -363,6 +397,8 @@ HANDLERS = {
         on_interest_declined,
         on_application_withdrawn,
         on_review_assigned,
+        on_review_reminder_due,
+        on_review_overdue,
         on_application_decided,
         on_application_decided_v2,
         on_decision_meeting_called,

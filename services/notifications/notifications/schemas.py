@@ -4,7 +4,7 @@ someone else, a message body in a list, or a webhook secret (except the once it 
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -66,10 +66,14 @@ class ContactView(BaseModel):
     name: str
     version: int
     updated_at: datetime
+    source: Literal["registered", "token"] = Field(
+        description="registered: you gave it; token: the address your sign-in carries, used until you register one"
+    )
 
     @classmethod
     def of(cls, contact: Contact) -> "ContactView":
-        return cls(person_id=contact.id, **contact.model_dump(include={"email", "name", "version", "updated_at"}))
+        fields = {"email", "name", "version", "updated_at", "source"}
+        return cls(person_id=contact.id, **contact.model_dump(include=fields))
 
 
 # --- inbox -----------------------------------------------------------------------------------------

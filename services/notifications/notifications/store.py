@@ -106,6 +106,10 @@ class Contact(Document):
     version: int
     created_at: datetime
     updated_at: datetime
+    #: "registered": the person gave it (PUT /v1/me/contact); "token": the address their sign-in
+    #: token carries, recorded when they signed in (PUT /v1/me/contact/from-token). A registered
+    #: address is never replaced by a token's.
+    source: Literal["registered", "token"] = "registered"
 
 
 class EmailProgress(Part):
@@ -393,6 +397,24 @@ async def get_payment(tx: Db, payment_id: str) -> Payment | None:
 
 
 # --- contacts --------------------------------------------------------------------------------------
+
+
+async def unemailed_notifications(tx: Db, person_id: str, since: datetime, limit: int) -> list[NotificationSummary]:
+    """The person's unread inbox messages since ``since`` that had no address to go to (no email, no
+    digest), newest first (the inbox index)."""
+    query = {"recipient_id": person_id, "created_at": {"$gte": since}, "email": None, "digest": None,
+             "read_at": None, "in_inbox": True}  # fmt: skip
+    cursor = tx.db.notifications.find(query, {"text": 0, "html": 0}, session=tx.session)
+    cursor = cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+    return [NotificationSummary.from_doc(d) async for d in cursor]
+
+
+async def add_late_email(tx: Db, notification_id: str, email: Email | None, digest: str | None = None) -> None:
+    """Give a message that had no address its email (or a place in the digest), if it still has neither."""
+    change: dict[str, Any] = {"email": email.model_dump()} if email else {"digest": digest}
+    await tx.db.notifications.update_one(
+        {"_id": notification_id, "email": None, "digest": None}, {"$set": change}, session=tx.session
+    )
 
 
 async def get_contact(tx: Db, person_id: str) -> Contact | None:

@@ -12,7 +12,7 @@ from grants_shared.errors import Forbidden, NotFound
 from grants_shared.unit_of_work import Db
 from scoring import store
 from scoring import domain
-from scoring.domain import ReviewStatus
+from scoring.domain import BlindField, ReviewStatus
 from scoring.store import Programme, Review
 
 
@@ -54,3 +54,12 @@ async def untrained(tx: Db, programme: Programme | None, member_ids: list[str]) 
         return set()
     completed = await store.completed_courses(tx, member_ids)
     return set(member_ids) - set(domain.trained_panel(member_ids, programme.required_courses, completed))
+def hidden_from(caller: Caller, programme: Programme | None) -> frozenset[BlindField]:
+    """Blind review: the fields the caller is not shown of the programme's applications. Managers and
+    admins see everything; anyone else (a reviewer, a panel member) what the programme has not hidden.
+    An unknown programme hides everything it could, rather than nothing."""
+    if is_manager(caller):
+        return frozenset()
+    if programme is None:
+        return frozenset(BlindField)
+    return frozenset(programme.hidden_from_reviewers)

@@ -26,6 +26,8 @@ from grants_shared.events import (
     DecisionTally,
     ProgrammeOpened,
     ReviewAssigned,
+    ReviewOverdue,
+    ReviewReminderDue,
 )
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
@@ -35,8 +37,9 @@ from scoring.domain import (
     ApplicationStatus, ConflictStatus, DecisionMethod, ItemStatus, ProgrammeStatus, ReviewStatus,
 )  # fmt: skip
 from scoring.schemas import (
-    ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest, ModerationRequest,
-    ProfileUpdate, RecommendationRequest, RequiredCoursesUpdate, ReviewDecline, ScoreSheet, TrainingRecordRequest,
+    BlindReviewUpdate, ConflictDeclaration, DecisionRequest, DecisionRuleUpdate, ItemClosing, MeetingRequest,
+    ModerationRequest, ProfileUpdate, RecommendationRequest, RequiredCoursesUpdate, ReviewDecline, ScoreSheet,
+    TrainingRecordRequest,
 )  # fmt: skip
 from scoring.store import (
     Application, ConflictEntry, ConflictOfInterest, Decision, DecisionMeeting, DecisionRule, DissentRecord,
@@ -58,14 +61,15 @@ class ProgrammeNotKnownYet(NotYetKnown):
     """Transient: the programme's opening has not reached scoring yet, so the event is retried later."""
 
 
-async def take_over_programme(tx: Tx, opened: ProgrammeOpened) -> None:
-    """Keep the programme as it opened, with no awards yet; a repeated opening changes nothing."""
+async def take_over_programme(tx: Tx, opened: ProgrammeOpened, opened_by: str | None = None) -> None:
+    """Keep the programme as it opened, with no awards yet; a repeated opening changes nothing.
+    ``opened_by`` (the event's actor) is the manager told of overdue reviews."""
     if await store.get_programme(tx, opened.programme_id):
         return
     await store.insert_programme(tx, Programme(
         id=opened.programme_id, name=opened.name, budget=opened.budget, maximum_award=opened.maximum_award,
         criteria=opened.criteria, reviewers_per_application=opened.reviewers_per_application,
-        panel=list(dict.fromkeys(opened.panel)), opened_at=utcnow(),
+        panel=list(dict.fromkeys(opened.panel)), opened_at=utcnow(), manager_id=opened_by,
     ))  # fmt: skip
     await budget.open_budget(tx, opened.programme_id, opened.budget)
 
@@ -77,6 +81,19 @@ async def close_programme(tx: Tx, programme_id: str) -> None:
         raise ProgrammeNotKnownYet(f"programme {programme_id} closed before scoring heard it opened")
     if domain.can_move(programme.status, ProgrammeStatus.CLOSED):
         await store.close_programme(tx, programme.id, utcnow())
+
+
+async def set_blind_review(
+    tx: Tx, caller: Caller, programme_id: str, update: BlindReviewUpdate, version: int
+) -> Programme:
+    """Choose the fields reviewers of the programme are not shown (from now on, on every endpoint)."""
+    programme = await access.visible_programme(tx, programme_id, caller)
+    check_version(version, programme.version)
+    hidden = sorted(set(update.hidden_from_reviewers))
+    if not await store.set_hidden_from_reviewers(tx, programme, hidden):
+        raise PreconditionFailed("the programme changed since you read it; read it again and retry")
+    log.info("programme %s hides %d fields from its reviewers", programme.id, len(hidden))
+    return programme.model_copy(update={"hidden_from_reviewers": hidden, "version": programme.version + 1})
 
 
 async def replace_panel(
@@ -195,11 +212,12 @@ async def _create_reviews(
         return
     now = utcnow()
     due = (now + timedelta(days=tx.settings.review_days)).date()
+    remind_at, overdue_at = domain.reminder_times(due, tx.settings.review_reminder_days, now)
     reviews = [
         Review(
             id=f"rev-{uuid4().hex}", application_id=application.id, application_title=application.title,
             programme_id=programme.id, organisation_id=application.organisation.id, reviewer_id=reviewer_id,
-            status=ReviewStatus.ASSIGNED, assigned_at=now, due_date=due,
+            status=ReviewStatus.ASSIGNED, assigned_at=now, due_date=due, remind_at=remind_at, overdue_at=overdue_at,
         )  # fmt: skip
         for reviewer_id in reviewer_ids
     ]
@@ -326,6 +344,42 @@ async def decline_review(tx: Tx, caller: Caller, review_id: str, declining: Revi
     declined = await store.get_review(tx, review.id)
     assert declined is not None
     return declined
+
+
+async def remind_of_review(tx: Tx, review_id: str) -> bool:
+    """Remind the reviewer once, before it is due, of a review still open (the review watcher)."""
+    review = await store.get_review(tx, review_id)
+    now = utcnow()
+    if review is None or review.remind_at is None or review.remind_at > now:
+        return False
+    if not await store.take_review_watch(tx, review.id, "remind_at", now):
+        return False  # another replica took it meanwhile
+    if not domain.reminder_due(review.status, review.due_date, now):
+        return False
+    await tx.emit(ReviewReminderDue(
+        review_id=review.id, application_id=review.application_id, programme_id=review.programme_id,
+        application_title=review.application_title, reviewer_id=review.reviewer_id, due_date=review.due_date,
+    ))  # fmt: skip
+    return True
+
+
+async def notice_overdue_review(tx: Tx, review_id: str) -> bool:
+    """Tell the reviewer and the programme's manager once that an open review is overdue (the review watcher)."""
+    review = await store.get_review(tx, review_id)
+    now = utcnow()
+    if review is None or review.overdue_at is None or review.overdue_at > now:
+        return False
+    if not await store.take_review_watch(tx, review.id, "overdue_at", now):
+        return False
+    if not domain.is_overdue(review.status, review.due_date, now):
+        return False
+    programme = await store.get_programme(tx, review.programme_id)
+    await tx.emit(ReviewOverdue(
+        review_id=review.id, application_id=review.application_id, programme_id=review.programme_id,
+        application_title=review.application_title, reviewer_id=review.reviewer_id,
+        manager_id=programme.manager_id if programme else None, due_date=review.due_date,
+    ))  # fmt: skip
+    return True
 
 
 # --- conflicts of interest ------------------------------------------------------------------------

@@ -15,6 +15,11 @@ class Settings(ServiceSettings):
     moderation_spread: int = Field(default=2, ge=0, le=5)
     #: The most open reviews one reviewer is asked to hold at once, across programmes.
     max_open_reviews: int = Field(default=20, ge=1, le=1_000)
+    #: A reviewer is reminded this many days before their review is due.
+    review_reminder_days: int = Field(default=3, ge=0, le=60)
+    #: How often the review watcher looks for reminders and overdue notices to send, and how many at once.
+    review_watch_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    review_watch_batch: int = Field(default=100, ge=1, le=10_000)
 
 
 def current_settings(request: Request) -> Settings:

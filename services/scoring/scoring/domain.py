@@ -7,7 +7,7 @@ Everything here is a plain function of its arguments, so the rules are tested wi
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
@@ -583,3 +583,45 @@ def training_date_problem(completed_on: date, today: date) -> str | None:
     if completed_on > today:
         return "a course cannot be completed in the future"
     return None
+# --- blind review ----------------------------------------------------------------------------------
+# A programme may hide fields that identify the applicant from its reviewers (managers still see
+# them). Conflict rules do not need them: they compare organisation ids on the server.
+
+
+class BlindField(StrEnum):
+    """A field scoring holds about an application that a programme may keep from its reviewers. The
+    applicant's contact is not here: scoring never holds it, so no reviewer can be shown it."""
+
+    ORGANISATION_NAME = "organisation_name"
+    ORGANISATION_KIND = "organisation_kind"
+    ORGANISATION_AREA = "organisation_area"
+
+
+def shown(value: Any, field: BlindField, hidden: Collection[BlindField]) -> Any:
+    """``value``, or None when the programme hides ``field`` from this caller."""
+    return None if field in hidden else value
+
+
+# --- review reminders ------------------------------------------------------------------------------
+# A review is due ``review_days`` after it is assigned. Its reviewer is reminded ``reminder_days``
+# before the due date, and once the due date has passed (the day after it) the reviewer and the
+# programme's manager are told it is overdue. Each at most once per review.
+
+
+def reminder_times(due: date, reminder_days: int, assigned_at: datetime) -> tuple[datetime | None, datetime]:
+    """When to remind (None when the review is already that close to due at assignment: the
+    assignment notice says the date), and when the review becomes overdue."""
+    start_of_due_day = datetime.combine(due, time.min, tzinfo=timezone.utc)
+    remind_at = start_of_due_day - timedelta(days=reminder_days)
+    overdue_at = start_of_due_day + timedelta(days=1)
+    return (remind_at if remind_at > assigned_at else None), overdue_at
+
+
+def reminder_due(status: "ReviewStatus", due: date, now: datetime) -> bool:
+    """An open review not yet past its due date."""
+    return status in OPEN_REVIEW and now.date() <= due
+
+
+def is_overdue(status: "ReviewStatus", due: date, now: datetime) -> bool:
+    """An open review whose due date has passed."""
+    return status in OPEN_REVIEW and now.date() > due

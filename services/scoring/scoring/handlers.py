@@ -20,7 +20,7 @@ from scoring.commands import Tx
 
 
 async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
-    await commands.take_over_programme(tx, event.data)
+    await commands.take_over_programme(tx, event.data, opened_by=event.actor)
 
 
 async def on_programme_closed(event: Event[ProgrammeClosed], tx: Tx) -> None:

@@ -13,6 +13,7 @@ from scoring.domain import (
     MAX_SCORE,
     AccessNeed,
     ApplicationStatus,
+    BlindField,
     ConflictStatus,
     Course,
     DecisionMethod,
@@ -24,6 +25,7 @@ from scoring.domain import (
     Recommendation,
     ReviewStatus,
 )
+from scoring.domain import shown
 from scoring.store import (
     Application, CriterionScore, Decision, ItemDecision, MemberProfile, Moderation, Programme, ScoreChange,
     TrainingRecord,
@@ -77,7 +79,18 @@ class ProgrammeView(View):
     required_courses: list[Course] = Field(
         default=[], description="Courses a panel member must have completed to be assigned reviews, score or vote"
     )
+    hidden_from_reviewers: list[BlindField] = Field(
+        default=[], description="Blind review: the application fields its reviewers are never shown (managers are)"
+    )
     version: int
+
+
+class BlindReviewUpdate(BaseModel):
+    """PUT /v1/programmes/{id}/blind-review: the fields of its applications reviewers are not shown."""
+
+    model_config = _REQUEST
+
+    hidden_from_reviewers: Annotated[list[BlindField], Field(max_length=len(BlindField))]
 
 
 class OrganisationView(View):
@@ -97,7 +110,7 @@ class RankingEntryView(BaseModel):
     position: int
     application_id: str
     title: str
-    organisation_name: str
+    organisation_name: str | None = Field(description="None when the programme hides it from the caller (blind review)")
     weighted_score: float
     amount_requested: Money
     cumulative_requested: Total
@@ -106,12 +119,14 @@ class RankingEntryView(BaseModel):
     needs_moderation: bool
 
     @classmethod
-    def of(cls, ranked: RankedApplication, application: Application, currency: str) -> "RankingEntryView":
+    def of(
+        cls, ranked: RankedApplication, application: Application, currency: str, hidden: frozenset[BlindField]
+    ) -> "RankingEntryView":
         return cls(
             position=ranked.position,
             application_id=application.id,
             title=application.title,
-            organisation_name=application.organisation.name,
+            organisation_name=shown(application.organisation.name, BlindField.ORGANISATION_NAME, hidden),
             weighted_score=ranked.candidate.weighted_score,
             amount_requested=application.amount_requested,
             cumulative_requested=Total(amount=ranked.cumulative_requested, currency=currency),
@@ -215,10 +230,14 @@ class ReviewSummaryView(View):
 
 
 class ReviewView(ReviewSummaryView):
-    """What a reviewer needs to score: the application (no contact details) and the rubric."""
+    """What a reviewer needs to score: the application (no contact details) and the rubric, with
+    what each score means. Fields the programme hides from reviewers (blind review) are None."""
 
     application_summary: str
-    organisation_name: str
+    organisation_name: str | None
+    organisation_kind: str | None
+    organisation_area: str | None
+    hidden_fields: list[BlindField] = Field(description="What the programme does not show its reviewers")
     amount_requested: Money
     criteria: list[RubricCriterion]
     scores: dict[str, CriterionScore]
@@ -428,7 +447,7 @@ class TallyView(View):
 class MeetingItemView(View):
     application_id: str
     title: str
-    organisation_name: str
+    organisation_name: str | None = Field(description="None when the programme hides it from the caller (blind review)")
     amount_requested: Money
     status: ItemStatus
     tally: TallyView = Field(description="The recommendations recorded so far by those who may vote")

@@ -32,6 +32,7 @@ from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, 
 from grants_shared.unit_of_work import Db
 from scoring.domain import (
     MAX_SCORE,
+    BlindField,
     OPEN_REVIEW,
     UNDER_REVIEW,
     WITHDRAWABLE,
@@ -98,6 +99,10 @@ class Programme(Document):
     decision_rule: DecisionRule | None = None
     #: Courses a member must have completed before they are assigned reviews, score or vote here.
     required_courses: list[Course] = []
+    #: Blind review: the fields of its applications that reviewers are never shown.
+    hidden_from_reviewers: list[BlindField] = []
+    #: Who opened the programme (the actor of programme.opened): told when a review is overdue.
+    manager_id: str | None = None
     version: int = 1
 
     @property
@@ -204,12 +209,24 @@ class Review(Document):
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    #: When the review watcher reminds the reviewer, and tells them and the manager it is overdue;
+    #: each cleared once done, or when the review is completed or cancelled (absent: nothing to send).
+    remind_at: datetime | None = None
+    overdue_at: datetime | None = None
     version: int = 1
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
         doc["due_date"] = self.due_date.isoformat()  # BSON has no date-only type
+        # Absent rather than null, so the sparse indexes the watcher reads hold only what is to send.
+        for watched in _REVIEW_WATCH:
+            if doc.get(watched) is None:
+                doc.pop(watched, None)
         return doc
+
+
+#: The review watcher's fields (``Review.remind_at``, ``Review.overdue_at``).
+_REVIEW_WATCH = ("remind_at", "overdue_at")
 
 
 class ConflictEntry(Part):
@@ -270,6 +287,8 @@ PERSONAL_DATA = (
     PersonalData("meetings", "rule.members.member_id", {"rule.members.$[m].member_id": PSEUDONYM},
                  array_filters=[{"m.member_id": PERSON}], about="Decision meetings of panels you sit on"),  # fmt: skip
     PersonalData("meetings", "called_by", {"called_by": PSEUDONYM}, about="Decision meetings you called"),
+    PersonalData("programmes", "manager_id", {"manager_id": PSEUDONYM},
+                 about="Programmes you opened, whose overdue reviews you are told of"),  # fmt: skip
     PersonalData("meeting_items", "recusals.member_id", {"recusals.$[r].member_id": PSEUDONYM},
                  array_filters=[{"r.member_id": PERSON}], about="Items you were recused from"),  # fmt: skip
     PersonalData("meeting_items", "decision.dissent.member_id", {"decision.dissent.$[d].member_id": PSEUDONYM},
@@ -321,6 +340,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("status", ASCENDING)])
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("organisation_id", ASCENDING), ("status", ASCENDING)])
     await db.reviews.create_index("application_id")
+    await db.reviews.create_index("remind_at", sparse=True)  # reminders to send (the review watcher)
+    await db.reviews.create_index("overdue_at", sparse=True)  # overdue notices to send
     await db.conflicts.create_index("reviewer_id")
     await db.conflicts.create_index("organisation_id")
     await db.conflicts.create_index([("declared_at", ASCENDING), ("_id", ASCENDING)])  # managers' list of all
@@ -372,6 +393,16 @@ async def close_programme(tx: Db, programme_id: str, closed_at: datetime) -> Non
         {"$set": {"status": ProgrammeStatus.CLOSED, "closed_at": closed_at}, "$inc": {"version": 1}},
         session=tx.session,
     )
+
+
+async def set_hidden_from_reviewers(tx: Db, programme: Programme, hidden: list[BlindField]) -> bool:
+    """Hide these fields from the programme's reviewers, if nobody changed it since it was read."""
+    result = await tx.db.programmes.update_one(
+        {"_id": programme.id, "version": programme.version},
+        {"$set": {"hidden_from_reviewers": [str(f) for f in hidden]}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
 
 
 async def replace_panel(tx: Db, programme: Programme, panel: list[str]) -> bool:
@@ -601,7 +632,8 @@ async def save_scores(tx: Db, review: Review, scores: Mapping[str, CriterionScor
 async def complete_review(tx: Db, review_id: str, completed_at: datetime) -> None:
     await tx.db.reviews.update_one(
         {"_id": review_id, "status": ReviewStatus.DRAFT},
-        {"$set": {"status": ReviewStatus.COMPLETED, "completed_at": completed_at}, "$inc": {"version": 1}},
+        {"$set": {"status": ReviewStatus.COMPLETED, "completed_at": completed_at}, "$inc": {"version": 1},
+         "$unset": {watched: "" for watched in _REVIEW_WATCH}},
         session=tx.session,
     )
 
@@ -612,6 +644,7 @@ async def _cancel_open_reviews(tx: Db, query: dict[str, Any], reason: str, at: d
         {
             "$set": {"status": ReviewStatus.CANCELLED, "cancelled_at": at, "cancel_reason": reason},
             "$inc": {"version": 1},
+            "$unset": {watched: "" for watched in _REVIEW_WATCH},
         },
         session=tx.session,
     )
@@ -635,6 +668,22 @@ async def open_review_loads(tx: Db, reviewer_ids: Iterable[str]) -> dict[str, in
     ]
     cursor = await tx.db.reviews.aggregate(pipeline, session=tx.session)
     return {d["_id"]: d["open"] async for d in cursor}
+
+
+async def reviews_due(tx: Db, field: Literal["remind_at", "overdue_at"], now: datetime, limit: int) -> list[Review]:
+    """Reviews whose reminder (``remind_at``) or overdue notice (``overdue_at``) is due, oldest first."""
+    cursor = tx.db.reviews.find({field: {"$lte": now}}, session=tx.session).sort(field, ASCENDING)
+    return [Review.from_doc(d) async for d in cursor.limit(limit)]
+
+
+async def take_review_watch(tx: Db, review_id: str, field: Literal["remind_at", "overdue_at"], now: datetime) -> bool:
+    """Clear the review's ``field`` if it is due; True for the one transaction that does (it sends).
+    Once overdue, a reminder not sent yet is no longer worth sending: both go."""
+    cleared = _REVIEW_WATCH if field == "overdue_at" else (field,)
+    result = await tx.db.reviews.update_one(
+        {"_id": review_id, field: {"$lte": now}}, {"$unset": {f: "" for f in cleared}}, session=tx.session
+    )
+    return result.modified_count == 1
 
 
 # --- conflicts of interest -----------------------------------------------------------------------

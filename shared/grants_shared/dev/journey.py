@@ -52,7 +52,15 @@ def demo_programme() -> dict[str, Any]:
             "max_annual_income": {"amount": 25_000_000, "currency": "GBP"},
         },
         "criteria": [
-            {"key": "need", "title": "Evidence of need in the community", "weight": 3},
+            # What each score means, so that every panel member reads the scale the same way.
+            {"key": "need", "title": "Evidence of need in the community", "weight": 3, "guidance": [
+                {"score": 0, "meaning": "No need is described"},
+                {"score": 1, "meaning": "Need is asserted, with no evidence"},
+                {"score": 2, "meaning": "Some evidence, not from this community"},
+                {"score": 3, "meaning": "Local evidence of need"},
+                {"score": 4, "meaning": "Local evidence, including what people affected say"},
+                {"score": 5, "meaning": "Strong local evidence, shaped by people with lived experience"},
+            ]},
             {"key": "reach", "title": "Reaches seldom-heard groups", "weight": 3},
             {"key": "deliverability", "title": "A realistic plan the group can deliver", "weight": 2},
             {"key": "value", "title": "Value for money", "weight": 2},

@@ -39,3 +39,23 @@ async def put_contact(
     response.status_code = 201 if registered else 200
     set_etag(response, contact.version)
     return ContactView.of(contact)
+
+
+@router.put(
+    "/from-token",
+    summary="Use the email address your sign-in carries for your notifications, unless you registered one",
+    description=(
+        "Called by the portal when someone signs in: a reviewer or panel member is then emailed at the address "
+        "their identity provider gives, without registering separately. An address you registered yourself is "
+        "never replaced; one taken from your token follows your token. 201 when this records your first address."
+    ),
+    responses={
+        **etag(), 201: {"description": "Address recorded", "headers": etag()[200]["headers"]},
+        **problems(s422="Your sign-in carries no usable email address"),
+    },
+)
+async def put_contact_from_token(caller: Anyone, transact: Transact, response: Response) -> ContactView:
+    contact, created = await transact(commands.record_token_contact, caller)
+    response.status_code = 201 if created else 200
+    set_etag(response, contact.version)
+    return ContactView.of(contact)

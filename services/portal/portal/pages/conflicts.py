@@ -132,6 +132,10 @@ async def _organisation_of_review(api: Api, review: dict[str, Any]) -> str | Non
 @router.get("/reviews/{review_id}/conflict", summary="Declare a conflict of interest with the organisation reviewed")
 async def review_conflict(review_id: str, request: Request, api: ApiDep, person: ReviewerPerson) -> Response:
     review = await api.get("scoring", review_path(review_id))
+    if "organisation_name" in (review.get("hidden_fields") or []):
+        # Blind review: the reviewer is not told who applied, so they decline the review for a
+        # conflict, and scoring records it against the organisation without naming it to them.
+        return see_other(f"/reviews/{q(review_id)}/decline")
     organisation_id = await _organisation_of_review(api, review)
     if organisation_id is None:
         return see_other("/conflicts/new")

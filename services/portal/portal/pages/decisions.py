@@ -101,6 +101,59 @@ async def _panel(api: Api, programme_id: str) -> tuple[dict[str, Any], list[str]
     return programme, kept.body.get("panel") or [], kept.version
 
 
+# --- blind review ----------------------------------------------------------------------------------
+
+#: The fields a programme may keep from its reviewers (scoring's BlindField), in the words managers read.
+BLIND_FIELDS = {
+    "organisation_name": "The organisation's name",
+    "organisation_kind": "What kind of organisation it is (charity, community group, ...)",
+    "organisation_area": "The area it works in",
+}
+STALE_BLIND = "Someone changed this programme while you were choosing: check your choices and save again"
+
+
+@router.get("/manage/programmes/{programme_id}/blind-review", summary="What the programme's reviewers are not shown")
+async def blind_review_page(programme_id: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
+    answer = await _scoring_read(api, programme_id)
+    hidden = answer.body.get("hidden_from_reviewers", []) if answer else []
+    return render(request, "manage/blind_review.jinja", programme=answer.body if answer else None,
+                  programme_id=programme_id, fields=BLIND_FIELDS, hidden=hidden,
+                  version=answer.version if answer else None)  # fmt: skip
+
+
+@router.post("/manage/programmes/{programme_id}/blind-review", summary="Save what reviewers are not shown",
+             dependencies=[CsrfChecked])  # fmt: skip
+async def change_blind_review(
+    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson,
+    version: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    form = await request.form()
+    hidden = [str(f) for f in form.getlist("hidden") if str(f) in BLIND_FIELDS]
+    at = int(version) if version.isdigit() else None
+    try:
+        await api.put("scoring", f"{programme_path(programme_id)}/blind-review", {"hidden_from_reviewers": hidden},
+                      version=at)  # fmt: skip
+        return see_other(f"/manage/programmes/{q(programme_id)}")
+    except ApiError as error:
+        if error.status not in (412, 422, 428):
+            raise
+        words = STALE_BLIND if error.status in (412, 428) else error.detail
+    answer = await _scoring_read(api, programme_id)
+    return render(request, "manage/blind_review.jinja", programme=answer.body if answer else None,
+                  programme_id=programme_id, fields=BLIND_FIELDS, hidden=hidden,
+                  version=answer.version if answer else None, errors={"hidden": words})  # fmt: skip
+
+
+async def _scoring_read(api: Api, programme_id: str) -> Any:
+    """The programme as scoring keeps it, with its version; None before scoring has heard it opened."""
+    try:
+        return await api.read("scoring", programme_path(programme_id))
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
 def _panel_words(error: ApiError) -> str:
     messages = [str(p.get("message", "")).removeprefix("Value error, ") for p in error.field_errors]
     words = "; ".join(m for m in messages if m) or error.detail
@@ -196,7 +249,9 @@ async def _as_panel_member(api: Api, application_id: str, programme_id: str) -> 
         raise ApiError(404, {})
     application = {
         "id": entry["application_id"], "programme_id": programme["id"], "title": entry["title"],
-        "organisation": {"name": entry["organisation_name"]}, "amount_requested": entry["amount_requested"],
+        # None under blind review: the page says the name is not shown rather than leaving a gap.
+        "organisation": {"name": entry["organisation_name"] or "Not shown (blind review)"},
+        "amount_requested": entry["amount_requested"],
         "status": entry["status"], "weighted_score": entry["weighted_score"],
         "needs_moderation": entry["needs_moderation"], "outcome": _outcome(entry),
     }  # fmt: skip

@@ -32,7 +32,36 @@ FIELDS = (
 
 
 def fields(rows: int) -> tuple[str, ...]:
-    return FIELDS + tuple(f"criterion-{i}-{part}" for i in range(1, rows + 1) for part in ("title", "weight"))
+    return FIELDS + tuple(
+        f"criterion-{i}-{part}" for i in range(1, rows + 1) for part in ("title", "weight", "guidance")
+    )
+
+
+#: One line of a criterion's scoring guidance as a manager types it: "3: Some evidence of need".
+GUIDANCE_LINE = re.compile(r"^\s*([0-5])\s*[:.\-–]\s*(\S.*)$")
+
+
+def guidance_of(text: str, what: str) -> list[dict[str, Any]] | str:
+    """What each score means, from lines like "0: No need described"; the words of an error otherwise."""
+    meanings: dict[int, str] = {}
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        found = GUIDANCE_LINE.match(line)
+        if not found:
+            return (f"Start each line of the guidance for {what} with a score from 0 to 5 and a colon, "
+                    "like 3: Some evidence")
+        score, meaning = int(found.group(1)), found.group(2).strip()
+        if score in meanings:
+            return f"The guidance for {what} says what {score} means more than once"
+        if len(meaning) > 500:
+            return f"Each meaning in the guidance for {what} must be 500 characters or fewer"
+        meanings[score] = meaning
+    return [{"score": score, "meaning": meanings[score]} for score in sorted(meanings)]
+
+
+def guidance_text(guidance: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{g['score']}: {g['meaning']}" for g in guidance)
 
 
 #: The API's field names, as the fields of the form.
@@ -133,11 +162,15 @@ def _criteria(values: dict[str, str], errors: dict[str, str]) -> list[dict[str, 
         elif len(title) > 200:
             errors[f"criterion-{row}-title"] = f"The title of criterion {row} must be 200 characters or fewer"
         number = forms.whole_number(weight, f"the weight of criterion {row}", 1, 100)
+        guidance = guidance_of(values.get(f"criterion-{row}-guidance", ""), f"criterion {row}")
+        if isinstance(guidance, str):
+            errors[f"criterion-{row}-guidance"] = guidance
         if isinstance(number, str):
             errors[f"criterion-{row}-weight"] = number
-        else:
+        elif not isinstance(guidance, str):
             taken = {c["key"] for c in criteria}
-            criteria.append({"key": criterion_key(title, taken), "title": title, "weight": number})
+            key = criterion_key(title, taken)
+            criteria.append({"key": key, "title": title, "weight": number, "guidance": guidance})
     if not criteria and not any(name.startswith("criterion-") for name in errors):
         errors["criterion-1-title"] = "Enter at least one scoring criterion, with its weight"
     return criteria
@@ -193,7 +226,8 @@ def _field_of(location: list[str], message: str) -> str:
     if "criteria" in location:
         at = location.index("criteria")
         row = int(location[at + 1]) + 1 if len(location) > at + 1 and location[at + 1].isdigit() else 1
-        return f"criterion-{min(row, MOST_CRITERIA)}-{'weight' if 'weight' in location else 'title'}"
+        part = next((p for p in ("weight", "guidance") if p in location), "title")
+        return f"criterion-{min(row, MOST_CRITERIA)}-{part}"
     for part in reversed(location):
         if part in API_FIELDS:
             return API_FIELDS[part]
@@ -237,7 +271,8 @@ def form_values(programme: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
         moment = datetime.fromisoformat(programme[f"{field}_at"]).astimezone(UTC)
         values |= {f"{field}-{part}": str(getattr(moment, part)) for part in PARTS}
     for row, criterion in enumerate(criteria, start=1):
-        values |= {f"criterion-{row}-title": criterion["title"], f"criterion-{row}-weight": str(criterion["weight"])}
+        values |= {f"criterion-{row}-title": criterion["title"], f"criterion-{row}-weight": str(criterion["weight"]),
+                   f"criterion-{row}-guidance": guidance_text(criterion.get("guidance") or [])}
     if policy["kind"] == "tranches" and expressible(policy):
         first, second = policy["tranches"]
         values |= {"first_share": str(first["share_bps"] // 100), "second_days": str(second["due_after_days"])}

@@ -1,7 +1,9 @@
 """A panel member's reviews: the ones assigned to them, each application as they may see it (its
-summary, the organisation's name and the amount; scoring never shows reviewers contact details), and
-the scoring form: each criterion of the rubric from 0 to 5 with a comment, saved to come back to,
-then submitted. A submitted review shows its scores and no longer changes.
+summary, the organisation's name and the amount; scoring never shows reviewers contact details, and
+a programme with blind review hides the organisation's name, kind or area), and the scoring form:
+each criterion of the rubric from 0 to 5 with a comment, and beside each score what the programme
+says it means for that criterion (its guidance), saved to come back to, then submitted. A submitted
+review shows its scores and no longer changes.
 
 Scoring keeps a draft only as a full score sheet (a score for every criterion), so "Save and come
 back later" asks for every score too; the words say so beside each criterion still missing one.
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from portal.clients import Api, ApiDep, ApiError
+from portal.pages.organisation import KINDS
 from portal.pages.shared import q, see_other
 from portal.rendering import render
 from portal.session import CsrfChecked, ReviewerPerson
@@ -97,6 +100,8 @@ def _criteria(
         score = value.get("score", "")
         shown.append({
             **criterion, "share": round(100 * criterion["weight"] / total), "score": score,
+            # What the programme says each score means for this criterion (scoring's guidance), if anything.
+            "meanings": {g["score"]: g["meaning"] for g in criterion.get("guidance") or []},
             "score_words": score_label(int(score)) if score.isdigit() and int(score) in SCORE_WORDS else "",
             "comment": value.get("comment", ""),
             "score_error": errors.get(f"score-{key}"), "comment_error": errors.get(f"comment-{key}"),
@@ -116,7 +121,10 @@ async def _review_page(
 ) -> Response:  # fmt: skip
     errors = errors or {}
     programme = await api.get("scoring", f"/v1/programmes/{q(review['programme_id'])}")
-    return render(request, "reviews/review.jinja", review=review, version=version, programme=programme,
+    hidden = set(review.get("hidden_fields") or [])
+    kind = review.get("organisation_kind")
+    review = {**review, "organisation_kind": KINDS.get(kind, kind) if kind else kind}
+    return render(request, "reviews/review.jinja", review=review, version=version, programme=programme, hidden=hidden,
                   status_tag=status_of(review), criteria=_criteria(review, values, errors),
                   paragraphs=_paragraphs(review["application_summary"]), choices=SCORE_WORDS,
                   open=review["status"] != "completed", errors=errors)  # fmt: skip
@@ -208,12 +216,19 @@ async def submitted(review_id: str, request: Request, api: ApiDep, person: Revie
 # --- declining a review ----------------------------------------------------------------------------
 
 DECLINE_REASONS = {"no_time": "I cannot review it in time", "other": "Another reason"}
+#: Under blind review a reviewer cannot name the organisation, so they decline for a conflict instead.
+BLIND_CONFLICT = {"conflict": "I think I know the group that applied (a conflict of interest)"}
+
+
+def decline_reasons(review: dict[str, Any]) -> dict[str, str]:
+    blind = "organisation_name" in (review.get("hidden_fields") or [])
+    return {**BLIND_CONFLICT, **DECLINE_REASONS} if blind else DECLINE_REASONS
 
 
 @router.get("/reviews/{review_id}/decline", summary="Decline a review you cannot do")
 async def decline_page(review_id: str, request: Request, api: ApiDep, person: ReviewerPerson) -> Response:
     review = await api.get("scoring", review_path(review_id))
-    return render(request, "reviews/decline.jinja", review=review, reasons=DECLINE_REASONS,
+    return render(request, "reviews/decline.jinja", review=review, reasons=decline_reasons(review),
                   values={"reason": "", "note": ""})  # fmt: skip
 
 
@@ -222,7 +237,8 @@ async def decline(
     review_id: str, request: Request, api: ApiDep, person: ReviewerPerson,
     reason: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    errors = {} if reason in DECLINE_REASONS else {"reason": "Select why you cannot review it"}
+    review = await api.get("scoring", review_path(review_id))
+    errors = {} if reason in decline_reasons(review) else {"reason": "Select why you cannot review it"}
     if len(note) > 1_000:
         errors["note"] = "Your note must be 1,000 characters or fewer"
     if not errors:
@@ -233,6 +249,6 @@ async def decline(
             if error.status != 409:
                 raise
             errors = {"reason": error.detail[:1].upper() + error.detail[1:]}
-    review = await api.get("scoring", review_path(review_id))
-    return render(request, "reviews/decline.jinja", review=review, reasons=DECLINE_REASONS,
+        review = await api.get("scoring", review_path(review_id))
+    return render(request, "reviews/decline.jinja", review=review, reasons=decline_reasons(review),
                   values={"reason": reason, "note": note}, errors=errors)  # fmt: skip

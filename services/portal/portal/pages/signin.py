@@ -6,6 +6,7 @@ development: a "sign in as" page listing the demo programme's people, minting de
 as `grants token` does.
 """
 
+import logging
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -15,12 +16,33 @@ from fastapi.responses import RedirectResponse, Response
 
 from grants_shared.auth import Role, decode_token, mint_token
 from grants_shared.errors import Unauthorized
+from portal.clients import Api, ApiError, ServiceUnavailable
 from portal.config import CurrentSettings, Settings
 from portal.personas import BY_SUBJECT, PERSONAS
 from portal.rendering import render
 from portal.session import CsrfChecked, MaybePerson, NotAllowed, sign_in, sign_out
 
 router = APIRouter(tags=["sign in"])
+log = logging.getLogger(__name__)
+
+#: Who is written to at the address their sign-in carries: the programme's people. Applicants are
+#: written to at the contact address on their application.
+TOKEN_ADDRESS_ROLES = frozenset({Role.REVIEWER, Role.PROGRAMME_MANAGER})
+
+
+async def record_token_address(request: Request, token: str, roles: frozenset[Role], email: str | None) -> None:
+    """Tell notifications the address in the token is where this reviewer's or manager's messages
+    go (unless they registered another), so nobody on the panel has to register an address
+    separately. Best effort: signing in never fails because notifications is away; the next sign-in
+    tries again."""
+    if not email or not roles & TOKEN_ADDRESS_ROLES:
+        return
+    try:
+        await Api(request.app.state.http, request.app.state.settings, token).put(
+            "notifications", "/v1/me/contact/from-token", None
+        )
+    except (ApiError, ServiceUnavailable) as error:
+        log.warning("could not record the sign-in address for notifications: %s", type(error).__name__)
 
 
 def identity_provider(settings: Settings) -> OAuth:
@@ -80,6 +102,7 @@ async def sign_in_as(
                        email=chosen.email)  # fmt: skip
     sign_in(request, token)
     roles = frozenset(Role(r) for r in chosen.roles)
+    await record_token_address(request, token, roles, chosen.email)
     return RedirectResponse(safe_next(next) if next != "/" else home_for(roles), status_code=303)
 
 
@@ -95,6 +118,7 @@ async def callback(request: Request, settings: CurrentSettings) -> Response:
     except (OAuthError, KeyError, Unauthorized) as error:
         return render(request, "signin/failed.jinja", status_code=400, reason=str(error)[:200])
     sign_in(request, token)
+    await record_token_address(request, token, caller.roles, caller.email)
     return RedirectResponse(after if after != "/" else home_for(caller.roles), status_code=303)
 
 

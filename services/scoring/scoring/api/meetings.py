@@ -15,7 +15,7 @@ from grants_shared.errors import NotFound
 from grants_shared.openapi import etag, problems
 from grants_shared.unit_of_work import Db
 from scoring import access, commands, domain, store
-from scoring.domain import ItemStatus
+from scoring.domain import BlindField, ItemStatus, shown
 from scoring.schemas import (
     AttendanceUpdate, DecisionRuleView, ItemClosing, MeetingItemView, MeetingRequest, MeetingSummaryView,
     MeetingView, RecommendationRequest, RecommendationView, RecusalView, TallyView,
@@ -105,21 +105,20 @@ async def close_item(
     meeting = await store.get_meeting(database, meeting_id)
     assert meeting is not None
     recommendations = await store.recommendations_of_item(database, meeting.id, item.application_id)
-    untrained = await _untrained(database, meeting)
-    return _item_view(meeting, item, recommendations, caller, untrained)
-
-
-async def _untrained(database: Db, meeting: DecisionMeeting) -> set[str]:
     programme = await store.get_programme(database, meeting.programme_id)
-    return await access.untrained(database, programme, list(meeting.rule.kinds))
+    untrained = await access.untrained(database, programme, list(meeting.rule.kinds))
+    return _item_view(meeting, item, recommendations, caller, untrained, frozenset())  # managers see every field
 
 
 async def _view(database: Db, meeting: DecisionMeeting, caller: Caller) -> MeetingView:
     items = {i.application_id: i for i in await store.items_of_meeting(database, meeting.id)}
     recommendations = await store.recommendations_of_meeting(database, meeting.id)
-    untrained = await _untrained(database, meeting)
+    programme = await store.get_programme(database, meeting.programme_id)
+    untrained = await access.untrained(database, programme, list(meeting.rule.kinds))
+    hidden = access.hidden_from(caller, programme)
     views = [
-        _item_view(meeting, items[a], [r for r in recommendations if r.application_id == a], caller, untrained)
+        _item_view(meeting, items[a], [r for r in recommendations if r.application_id == a], caller, untrained,
+                   hidden)
         for a in meeting.application_ids if a in items
     ]
     manager = is_manager(caller)
@@ -130,7 +129,7 @@ async def _view(database: Db, meeting: DecisionMeeting, caller: Caller) -> Meeti
 
 def _item_view(
     meeting: DecisionMeeting, item: MeetingItem, recommendations: list[PanelRecommendation], caller: Caller,
-    untrained: set[str],
+    untrained: set[str], hidden: frozenset[BlindField],
 ) -> MeetingItemView:
     manager = is_manager(caller)
     rule = meeting.rule
@@ -148,7 +147,8 @@ def _item_view(
     own = next((r for r in recommendations if r.member_id == caller.subject), None)
     recusals = [RecusalView.of(r) for r in item.recusals if manager or r.member_id == caller.subject]
     return MeetingItemView.of(
-        item, tally=TallyView.model_validate(tally, from_attributes=True), may_vote=len(voting), recorded=len(votes),
+        item, organisation_name=shown(item.organisation_name, BlindField.ORGANISATION_NAME, hidden),
+        tally=TallyView.model_validate(tally, from_attributes=True), may_vote=len(voting), recorded=len(votes),
         waiting_for=waiting_for, recusals=recusals,
         you_are_recused=None if manager else caller.subject in item.recused,
         your_recommendation=RecommendationView.of(own) if own else None,

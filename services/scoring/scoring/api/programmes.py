@@ -15,9 +15,10 @@ from grants_shared.money import Money
 from grants_shared.unit_of_work import Db
 from grants_shared.openapi import etag
 from scoring import access, commands, domain, store
-from scoring.domain import ApplicationStatus
+from scoring.domain import ApplicationStatus, BlindField
 from scoring.schemas import (
     ApplicationSummaryView,
+    BlindReviewUpdate,
     DecisionRuleUpdate,
     DecisionRuleView,
     OrganisationView,
@@ -85,6 +86,23 @@ async def put_decision_rule(
     return _view(programme, caller, await _remaining(database, programme))
 
 
+@router.put(
+    "/{programme_id}/blind-review",
+    summary=(
+        "Choose the application fields the programme's reviewers are not shown (If-Match required): "
+        "organisation name, kind or area; managers still see them, and conflicts of interest still apply"
+    ),
+    responses=etag(),
+)
+async def put_blind_review(
+    programme_id: PathId, body: BlindReviewUpdate, caller: Manager, transact: Transact, version: IfMatchRequired,
+    database: DatabaseDep, response: Response,
+) -> ProgrammeView:  # fmt: skip
+    programme = await transact(commands.set_blind_review, caller, programme_id, body, version)
+    set_etag(response, programme.version)
+    return _view(programme, caller, await _remaining(database, programme))
+
+
 @router.get(
     "/{programme_id}/organisations",
     summary="Organisations that applied to the programme (id and name), so panel members can declare conflicts",
@@ -93,6 +111,10 @@ async def list_organisations(
     programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[OrganisationView]:
     programme = await access.visible_programme(database, programme_id, caller)
+    if BlindField.ORGANISATION_NAME in access.hidden_from(caller, programme):
+        # Blind review: a list of who applied would name them. A reviewer who knows an applicant
+        # declines its review for a conflict instead (the organisation's id stays on the server).
+        return Page(items=[], limit=limit, offset=offset, total=0)
     found, total = await store.organisations_of_programme(database, programme.id, limit, offset)
     return Page(items=[OrganisationView.of(o) for o in found], limit=limit, offset=offset, total=total)
 
@@ -131,11 +153,12 @@ async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database:
     if not is_manager(caller):
         hidden = await store.conflicted_organisations(database, caller.subject) | caller.organisation_ids
     remaining = await _remaining(database, programme)
+    blind = access.hidden_from(caller, programme)
     entries = []
     for ranked in domain.rank((a.ranking_candidate() for a in scored), remaining.amount):
         application = applications[ranked.candidate.application_id]
         if application.organisation.id not in hidden:
-            entries.append(RankingEntryView.of(ranked, application, programme.budget.currency))
+            entries.append(RankingEntryView.of(ranked, application, programme.budget.currency, blind))
     return RankingView.of(programme, remaining, entries)
 
 

@@ -4,12 +4,13 @@ application of an organisation their token says they represent (403)."""
 
 from fastapi import APIRouter, Response
 
+from grants_shared.auth import Caller
 from grants_shared.api import DatabaseDep, IfMatchRequired, Limit, Offset, Page, PathId, Reviewer, Transact, set_etag
 from grants_shared.errors import NotFound
 from grants_shared.openapi import etag, problems
 from grants_shared.unit_of_work import Db
 from scoring import access, commands, domain, store
-from scoring.domain import ReviewStatus
+from scoring.domain import BlindField, ReviewStatus, shown
 from scoring.schemas import ReviewDecline, ReviewSummaryView, ReviewView, ScoreSheet
 from scoring.store import Review
 
@@ -28,13 +29,16 @@ async def list_reviews(
 
 @router.get(
     "/{review_id}",
-    summary="One of your reviews: the application (no contact details), the rubric and your scores",
+    summary=(
+        "One of your reviews: the application (no contact details, nothing blind review hides), the rubric "
+        "with its scoring guidance, and your scores"
+    ),
     responses=etag(),
 )
 async def get_review(review_id: PathId, caller: Reviewer, database: DatabaseDep, response: Response) -> ReviewView:
     review = await access.own_review(database, review_id, caller)
     set_etag(response, review.version)
-    return await _view(database, review)
+    return await _view(database, review, caller)
 
 
 @router.put(
@@ -48,7 +52,7 @@ async def put_scores(
 ) -> ReviewView:  # fmt: skip
     review = await transact(commands.save_scores, caller, review_id, body, version)
     set_etag(response, review.version)
-    return await _view(database, review)
+    return await _view(database, review, caller)
 
 
 @router.post(
@@ -61,7 +65,7 @@ async def submit_review(
 ) -> ReviewView:
     review = await transact(commands.submit_review, caller, review_id)
     set_etag(response, review.version)
-    return await _view(database, review)
+    return await _view(database, review, caller)
 
 
 @router.post(
@@ -74,15 +78,20 @@ async def decline_review(review_id: PathId, body: ReviewDecline, caller: Reviewe
     return ReviewSummaryView.of(declined)
 
 
-async def _view(database: Db, review: Review) -> ReviewView:
+async def _view(database: Db, review: Review, caller: Caller) -> ReviewView:
     application = await store.get_application(database, review.application_id)
     programme = await store.get_programme(database, review.programme_id)
     if application is None or programme is None:
         raise NotFound(f"no review {review.id}")
+    hidden = access.hidden_from(caller, programme)
+    organisation = application.organisation
     return ReviewView.of(
         review,
         application_summary=application.summary,
-        organisation_name=application.organisation.name,
+        organisation_name=shown(organisation.name, BlindField.ORGANISATION_NAME, hidden),
+        organisation_kind=shown(organisation.kind, BlindField.ORGANISATION_KIND, hidden),
+        organisation_area=shown(organisation.area, BlindField.ORGANISATION_AREA, hidden),
+        hidden_fields=sorted(hidden),
         amount_requested=application.amount_requested,
         criteria=programme.criteria,
     )
