@@ -17,8 +17,10 @@ draft that was never submitted) are not in the list.
 import base64
 import binascii
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -66,6 +68,15 @@ def _number(value: Key) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
+def _through(number: float, like: Key) -> dict[str, Key]:
+    """A window's upper bound that includes ``number`` itself, written as "less than the next value": the
+    embedded database's ``$lte`` on an index with a field after the key (``created_at`` then ``_id``)
+    leaves out the documents equal to the bound."""
+    if isinstance(like, datetime):
+        return {"$lt": datetime.fromtimestamp(number, UTC) + timedelta(milliseconds=1)}  # BSON keeps milliseconds
+    return {"$lt": math.nextafter(number, math.inf)}  # the next double: an integer key compares as one
+
+
 def _key_value(number: float, like: Key) -> Key:
     return datetime.fromtimestamp(number, UTC) if isinstance(like, datetime) else number
 
@@ -105,13 +116,16 @@ async def window_page(
     descending: bool = False,
     after: After | None = None,
     projection: dict[str, int] | None = None,
-    hint: str | list[tuple[str, int]] | None = None,
     likely_end: Key | None = None,
+    keep: Callable[[Doc], bool] | None = None,
 ) -> tuple[list[Doc], After | None]:
     """Up to ``limit`` documents matching ``query``, in the order of ``key`` (then ``_id``), starting after
     ``after``; and the cursor of the next page (None at the end). Every document's ``key`` must lie between
     ``lowest`` and ``highest``; an index on the query's equality fields followed by ``key`` serves each
-    window (``hint`` names it when the query's other fields would tempt the planner to a less narrow one).
+    window. The embedded database plans a query naming more than one index's fields as a collection
+    scan (and loses the window's bounds under a hint), so ``query`` should name one index's equality
+    fields only; ``keep`` tests what each window finds against the rest of a filter that the query
+    could not hold; the windows widen for what it leaves out.
 
     ``likely_end`` says where the documents probably end on the side the list starts from (the newest
     key, for a list newest first: a closed programme's closing time): the first page's first window
@@ -130,14 +144,15 @@ async def window_page(
     for _ in range(MAX_WINDOWS):
         if descending:
             start, end = max(low, min(position, reach) - width), position
-            window: dict[str, Key] = {"$lte": _key_value(end, lowest)}
+            window: dict[str, Key] = _through(end, lowest)
             window["$gte" if start <= low else "$gt"] = _key_value(start, lowest)
         else:
             start, end = position, min(high, max(position, reach) + width)
             window = {"$gte": _key_value(start, lowest)}
-            window["$lte" if end >= high else "$lt"] = _key_value(end, lowest)
-        cursor = tx.db[collection].find({**query, key: window}, projection, session=tx.session)
-        docs = await (cursor.hint(hint) if hint else cursor).to_list(None)
+            window |= _through(end, lowest) if end >= high else {"$lt": _key_value(end, lowest)}
+        docs = await tx.db[collection].find({**query, key: window}, projection, session=tx.session).to_list(None)
+        if keep is not None:
+            docs = [doc for doc in docs if keep(doc)]
         if docs or density is None:
             density = _density(docs, key, end - start)
             _densities[list_name] = density

@@ -16,6 +16,7 @@ overwrites another.
 """
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -273,9 +274,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("organisation.area", ASCENDING), ("created_at", DESCENDING)]
     )
-    await db.applications.create_index(
-        [("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING), ("_id", ASCENDING)]
-    )
+    await db.applications.create_index([("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING)])
     await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
 
 
@@ -415,67 +414,98 @@ async def list_applications(
     return [Application.from_doc(d) for d in docs], total
 
 
-def search_query(
-    programme_id: str, words: list[str], statuses: list[str], stage: str | None, area: str | None,
-    amount_min: int | None, amount_max: int | None,
-) -> dict[str, Any]:
-    """The managers' search of one programme's applications: every word must be in its title or group's name."""
-    query: dict[str, Any] = {"programme_id": programme_id}
-    if words:
-        query["search_words"] = words[0] if len(words) == 1 else {"$all": words}
-    if statuses:
-        query["status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
-    if stage:
-        query["stage"] = stage
-    if area:
-        query["organisation.area"] = area
-    amount: dict[str, int] = {}
-    if amount_min is not None:
-        amount["$gte"] = amount_min
-    if amount_max is not None:
-        amount["$lte"] = amount_max
-    if amount:
-        query["amount_requested.amount"] = amount
-    return query
+@dataclass(frozen=True)
+class ApplicationSearch:
+    """The managers' search of one programme's applications: every word in its title or group's name,
+    any of the statuses, the stage, the area, the amount asked for between the bounds."""
+
+    programme_id: str
+    words: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    stage: str | None = None
+    area: str | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+
+    @property
+    def by_amount(self) -> bool:
+        return self.amount_min is not None or self.amount_max is not None
+
+    def query(self) -> dict[str, Any]:
+        """All of it as one query (the export, which reads every match anyway)."""
+        query: dict[str, Any] = {"programme_id": self.programme_id}
+        if self.words:
+            query["search_words"] = self.words[0] if len(self.words) == 1 else {"$all": list(self.words)}
+        if self.statuses:
+            query["status"] = self.statuses[0] if len(self.statuses) == 1 else {"$in": list(self.statuses)}
+        if self.stage:
+            query["stage"] = self.stage
+        if self.area:
+            query["organisation.area"] = self.area
+        if self.by_amount:
+            query["amount_requested.amount"] = self.amount_range()
+        return query
+
+    def amount_range(self) -> dict[str, int]:
+        return {"$gte": self.amount_min or 0, "$lte": MAX_AMOUNT if self.amount_max is None else self.amount_max}
+
+    def narrowest(self) -> dict[str, Any]:
+        """The part of the search one index bounds: the programme and its narrowest single equality (a
+        word, the area, one status, the stage). The embedded database plans a query with more than one
+        index's fields, a second word or a choice of statuses as a collection scan, so the rest is
+        tested on what this finds (:meth:`matches`)."""
+        query: dict[str, Any] = {"programme_id": self.programme_id}
+        if self.by_amount:
+            return query  # the amount's own index, with the amount as the page's key
+        if self.words:
+            query["search_words"] = self.words[0]
+        elif self.area:
+            query["organisation.area"] = self.area
+        elif len(self.statuses) == 1:
+            query["status"] = self.statuses[0]
+        elif self.stage:
+            query["stage"] = self.stage
+        return query
+
+    def matches(self, doc: dict[str, Any]) -> bool:
+        """The whole search, tested on a stored document."""
+        organisation = doc.get("organisation") or {}
+        amount = doc["amount_requested"]["amount"]
+        return (
+            all(word in doc.get("search_words", ()) for word in self.words)
+            and (not self.statuses or doc["status"] in self.statuses)
+            and (not self.stage or doc.get("stage") == self.stage)
+            and (not self.area or organisation.get("area") == self.area)
+            and (self.amount_min is None or amount >= self.amount_min)
+            and (self.amount_max is None or amount <= self.amount_max)
+        )  # fmt: skip
 
 
 _SEARCH_SORT = [("created_at", DESCENDING), ("_id", ASCENDING)]
 _FOUND = {"timeline": 0, "answers": 0, "interest_answers": 0}
 #: The most a search's amount range can reach (a bound the API also sets).
 MAX_AMOUNT = 10_000_000_000_000
-#: The index each search reads, by the narrowest filter it has (the first that applies): the planner is
-#: told, since with a window on the order's key as well it cannot know which index reads least.
-_SEARCH_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
-    ("search_words", [("programme_id", ASCENDING), ("search_words", ASCENDING), ("created_at", DESCENDING)]),
-    ("organisation.area", [("programme_id", ASCENDING), ("organisation.area", ASCENDING), ("created_at", DESCENDING)]),
-    ("status", [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]),
-    ("stage", [("programme_id", ASCENDING), ("stage", ASCENDING), ("created_at", DESCENDING)]),
-]
-_NEWEST_INDEX = [("programme_id", ASCENDING), ("created_at", DESCENDING), ("_id", ASCENDING)]
-_AMOUNT_INDEX = [("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING), ("_id", ASCENDING)]
 
 
 async def search_applications(
-    tx: Db, query: dict[str, Any], limit: int, after: After | None, *, since: datetime, likely_newest: datetime
+    tx: Db, search: ApplicationSearch, limit: int, after: After | None, *, since: datetime, likely_newest: datetime
 ) -> tuple[list[Application], After | None]:
     """One page of a search, and where the next starts: newest first, or, with an amount range, smallest
-    amount first. Each page reads a window of its order's key on an index that bounds it (so a page
-    costs about what it shows, however many applications the programme has, and a deep page as much
-    as the first). ``since`` is the earliest an application can have been created (its programme's
-    creation); ``likely_newest`` when the newest probably was (the programme's closing, once past)."""
-    amount = query.get("amount_requested.amount")
-    if amount:
-        rest = {k: v for k, v in query.items() if k != "amount_requested.amount"}
+    amount first. Each page reads a window of its order's key on the index of the search's narrowest
+    filter (so a page costs about what it shows, however many applications the programme has, and a
+    deep page as much as the first). ``since`` is the earliest an application can have been created
+    (its programme's creation); ``likely_newest`` when the newest probably was (its closing, once past)."""
+    if search.by_amount:
+        amount = search.amount_range()
         docs, following = await window_page(
-            tx, "applications", rest, "amount_requested.amount", lowest=amount.get("$gte", 0),
-            highest=amount.get("$lte", MAX_AMOUNT), limit=limit, after=after, projection=_FOUND, hint=_AMOUNT_INDEX,
+            tx, "applications", search.narrowest(), "amount_requested.amount", lowest=amount["$gte"],
+            highest=amount["$lte"], limit=limit, after=after, projection=_FOUND, keep=search.matches,
         )  # fmt: skip
     else:
-        index = next((keys for field, keys in _SEARCH_INDEXES if field in query), _NEWEST_INDEX)
         docs, following = await window_page(
-            tx, "applications", query, "created_at", lowest=since - timedelta(days=1),
+            tx, "applications", search.narrowest(), "created_at", lowest=since - timedelta(days=1),
             highest=utcnow() + timedelta(days=1), limit=limit, descending=True, after=after, projection=_FOUND,
-            hint=index, likely_end=likely_newest,
+            keep=search.matches, likely_end=likely_newest,
         )  # fmt: skip
     return [Application.from_doc(d) for d in docs], following
 

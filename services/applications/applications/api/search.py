@@ -61,7 +61,7 @@ class ApplicationFound(BaseModel):
 async def _query(
     database: DatabaseDep, programme_id: str, q: str | None, status: list[str] | None, stage: domain.Stage | None,
     area: str | None, amount_min: int | None, amount_max: int | None,
-) -> tuple[store.Programme, dict[str, object]]:
+) -> tuple[store.Programme, store.ApplicationSearch]:
     programme = await store.get_programme(database, programme_id)
     if programme is None:
         raise NotFound(f"no programme {programme_id}")
@@ -69,7 +69,8 @@ async def _query(
         raise GrantsError("amount_min is more than amount_max")
     statuses = [domain.ApplicationStatus.SCORED if s == "under_review" else s for s in status or []]
     words = domain.search_words(q)
-    return programme, store.search_query(programme_id, words, statuses, stage, area, amount_min, amount_max)
+    return programme, store.ApplicationSearch(programme_id, tuple(words), tuple(statuses), stage, area, amount_min,
+                                              amount_max)  # fmt: skip
 
 
 @router.get(
@@ -84,14 +85,13 @@ async def search_applications(
     stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
     amount_max: AmountBound = None, limit: Limit = 50, after: Cursor = None,
 ) -> CursorPage[ApplicationFound]:  # fmt: skip
-    programme, query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    programme, search = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
     start = After.parse(after) if after else None
-    by_amount = amount_min is not None or amount_max is not None
-    if start is not None and isinstance(start.value, datetime) == by_amount:
+    if start is not None and isinstance(start.value, datetime) == search.by_amount:
         # A cursor of a newest-first search given to a search by amount (or the other way round).
         raise GrantsError("the page cursor is not one this search gave")
     found, following = await store.search_applications(
-        database, query, limit, start, since=programme.created_at, likely_newest=min(utcnow(), programme.closes_at)
+        database, search, limit, start, since=programme.created_at, likely_newest=min(utcnow(), programme.closes_at)
     )
     return CursorPage(items=[ApplicationFound.of(a) for a in found], limit=limit,
                       next=following.token() if following else None)  # fmt: skip
@@ -148,8 +148,8 @@ async def export_applications(
     stage: domain.Stage | None = None, area: Area = None, amount_min: AmountBound = None,
     amount_max: AmountBound = None,
 ) -> StreamingResponse:  # fmt: skip
-    _, query = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
+    _, search = await _query(database, programme_id, q, status, stage, area, amount_min, amount_max)
     return StreamingResponse(
-        _lines(store.each_application(database, query)), media_type="text/csv; charset=utf-8",
+        _lines(store.each_application(database, search.query())), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="applications-{programme_id}.csv"'},
     )
