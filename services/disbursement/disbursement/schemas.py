@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import (
     BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus, ReportPoint, ReportStatus,
-    report_is_overdue,
+    TrancheRequirement, Wait, Waiting, WaitKind, report_is_overdue, waiting_for,
 )  # fmt: skip
 from disbursement.store import (
     Grant, Ledger, MonitoringPolicy, MonitoringReport, OfferTerms, Payment, PaymentRun, Reconciliation, ReportAnswers,
-    Signatory,
+    Signatory, TranchePolicy,
 )  # fmt: skip
+from grants_shared.clock import utcnow
 from grants_shared.events import ScheduledAmount
 from grants_shared.money import Money
 
@@ -94,6 +95,37 @@ class MaskedBankAccount(BaseModel):
     account_number: Annotated[str, Field(examples=["****5678"])]
 
 
+class TrancheWaitView(BaseModel):
+    """Something a conditional tranche waits for: a monitoring report (accepted: ``met_at``) or a named
+    condition of the grant; ``overdue`` when the report went overdue and the tranche is held for it."""
+
+    kind: WaitKind
+    name: str
+    report_id: str | None = None
+    met_at: datetime | None = None
+    overdue: bool = False
+
+
+class WaitingForView(BaseModel):
+    """One thing a payment is still waiting for: its ``date`` (``due_date``), a ``report`` or a
+    ``condition`` (``name``; ``overdue`` for a report past due, which holds the tranche), a
+    ``finance_hold``, or ``finance_approval`` (due and free: it goes into the next payment run)."""
+
+    kind: Waiting
+    name: str | None = None
+    due_date: date | None = None
+    overdue: bool = False
+
+
+def _waiting_for(payment: Payment) -> list[WaitingForView]:
+    waits = [Wait(kind=w.kind, name=w.name, met=w.met_at is not None, overdue=w.overdue) for w in payment.waits]
+    return [
+        WaitingForView(kind=kind, name=wait.name if wait else None, overdue=wait.overdue if wait else False,
+                       due_date=payment.due_at.date() if kind is Waiting.DATE else None)
+        for kind, wait in waiting_for(payment.status, payment.due_at, waits, utcnow())
+    ]  # fmt: skip
+
+
 class PaymentView(BaseModel):
     id: str
     grant_id: str
@@ -112,12 +144,16 @@ class PaymentView(BaseModel):
     provider_reference: str | None = None
     sent_at: datetime | None = None
     run_id: str | None = None
+    #: A conditional tranche's reports and conditions, met or not.
+    waits: list[TrancheWaitView] = []
+    #: What it is still waiting for, now (empty once it is being sent or settled).
+    waiting_for: list[WaitingForView] = []
     history: list[HistoryEntryView] = []
 
     @classmethod
     def of(cls, payment: Payment) -> "PaymentView":
-        fields = payment.model_dump(include=set(cls.model_fields) - {"due_date"})
-        return cls(**fields, due_date=payment.due_at.date())
+        fields = payment.model_dump(include=set(cls.model_fields) - {"due_date", "waiting_for"})
+        return cls(**fields, due_date=payment.due_at.date(), waiting_for=_waiting_for(payment))
 
 
 class SignatoryView(BaseModel):
@@ -136,6 +172,12 @@ class OfferTermsView(BaseModel):
     @classmethod
     def of(cls, programme_id: str, terms: OfferTerms) -> "OfferTermsView":
         return cls(programme_id=programme_id, **terms.model_dump())
+
+
+class GrantConditionView(BaseModel):
+    name: str
+    met_at: datetime | None = None
+    met_by: str | None = None
 
 
 class GrantView(BaseModel):
@@ -158,6 +200,8 @@ class GrantView(BaseModel):
     closed_at: datetime | None = None
     on_hold: bool = False
     ends_on: date | None = None
+    #: Named conditions its tranches wait for, and who marked each met when.
+    conditions: list[GrantConditionView] = []
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
@@ -377,3 +421,46 @@ class MonitoringReportView(BaseModel):
             overdue=report_is_overdue(report.status, report.due_at, now),
             reviews=[ReportReviewView(**r.model_dump()) for r in report.reviews], **answers,
         )  # fmt: skip
+
+
+# --- conditional tranches ------------------------------------------------------------------------
+
+ConditionName = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class TrancheRequirementIn(BaseModel):
+    """What one tranche (its sequence in the payment schedule, from 1) waits for besides its date."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sequence: Annotated[int, Field(ge=1, le=12)]
+    report: Annotated[ConditionName | None, Field(description="A report point of the monitoring policy, e.g. midway")] = None
+    condition: Annotated[ConditionName | None, Field(description="A condition a programme manager marks met")] = None
+
+
+class TranchePolicyIn(BaseModel):
+    """Which tranches wait for an accepted monitoring report or a named condition (none: by date alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: Annotated[list[TrancheRequirementIn], Field(max_length=12)]
+
+    def to_domain(self) -> list[TrancheRequirement]:
+        return [TrancheRequirement(r.sequence, r.report, r.condition) for r in self.requirements]
+
+
+class TranchePolicyView(BaseModel):
+    programme_id: str
+    requirements: list[TrancheRequirementIn]
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme_id: str, policy: TranchePolicy) -> "TranchePolicyView":
+        return cls(programme_id=programme_id, **policy.model_dump())
+
+
+class ConditionMetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: ConditionName

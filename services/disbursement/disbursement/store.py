@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import (
     COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
-    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus, WaitKind,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
@@ -75,6 +75,23 @@ class MonitoringPolicy(Part):
     set_at: datetime | None = None
 
 
+class TrancheRequirementPart(Part):
+    """What one tranche (by its sequence in the payment schedule) waits for besides its date."""
+
+    sequence: int
+    report: str | None = None
+    condition: str | None = None
+
+
+class TranchePolicy(Part):
+    """Which tranches of a programme's grants wait for an accepted monitoring report or a named
+    condition; none until a programme manager sets them (tranches are then paid by date alone)."""
+
+    requirements: list[TrancheRequirementPart] = []
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
 class Ledger(Document):
     """A programme as disbursement keeps it: its budget and how awards are paid. The money itself is not
     counted here, so that awards and payments need not all update one document: what is available is in
@@ -89,6 +106,8 @@ class Ledger(Document):
     offer_terms: OfferTerms = OfferTerms()
     #: The reports each grant owes; none until a programme manager sets them.
     monitoring: MonitoringPolicy = MonitoringPolicy()
+    #: What tranches wait for besides their dates; none until a programme manager sets it.
+    tranches: TranchePolicy = TranchePolicy()
 
 
 class HistoryEntry(Part):
@@ -116,6 +135,27 @@ class ScheduleEntry(Part):
     @classmethod
     def of(cls, scheduled: ScheduledAmount) -> "ScheduleEntry":
         return cls(sequence=scheduled.sequence, amount=scheduled.amount, due_after_days=scheduled.due_after_days)
+
+
+class GrantCondition(Part):
+    """A named condition of the grant (from its programme's tranche policy at acceptance) that a
+    programme manager marks met: who and when."""
+
+    name: str
+    met_at: datetime | None = None
+    met_by: str | None = None
+
+
+class TrancheWait(Part):
+    """Something a payment waits for before it can go into a payment run: an accepted report (its id)
+    or a named condition of its grant. ``overdue``: the report went overdue, so the tranche is held
+    for it (shown to the grantee) until it is accepted."""
+
+    kind: WaitKind
+    name: str
+    report_id: str | None = None
+    met_at: datetime | None = None
+    overdue: bool = False
 
 
 class Grant(Document):
@@ -153,6 +193,8 @@ class Grant(Document):
     last_paid_at: datetime | None = None
     #: Finance stopped paying it (its unsent payments are held) until they release it.
     on_hold: bool = False
+    #: The named conditions its tranches wait for (none for most grants).
+    conditions: list[GrantCondition] = []
     version: int
     history: list[HistoryEntry] = []
 
@@ -188,6 +230,10 @@ class Payment(Document):
     sent_at: datetime | None = None
     #: The payment run it was gathered into, once due (None again if it is held and released).
     run_id: str | None = None
+    #: What it waits for besides its date (a conditional tranche), and whether any of it is unmet:
+    #: a waiting payment is never gathered into a run, whatever its date.
+    waits: list[TrancheWait] = []
+    waiting: bool = False
     created_at: datetime
     history: list[HistoryEntry] = []
 
@@ -327,6 +373,10 @@ PERSONAL_DATA = (
     PersonalData("ledgers", "offer_terms.set_by", {"offer_terms.set_by": PSEUDONYM}, about="Offer terms you set"),
     PersonalData("ledgers", "monitoring.set_by", {"monitoring.set_by": PSEUDONYM},
                  about="Monitoring policies you set"),  # fmt: skip
+    PersonalData("grants", "conditions.met_by", {"conditions.$[entry].met_by": PSEUDONYM},
+                 array_filters=[{"entry.met_by": PERSON}], withhold=("bank_account", "reserved"),
+                 about="Grant conditions you marked met"),  # fmt: skip
+    PersonalData("ledgers", "tranches.set_by", {"tranches.set_by": PSEUDONYM}, about="Tranche policies you set"),
     PersonalData("monitoring_reports", "submitted_by", {"submitted_by": PSEUDONYM},
                  about="Monitoring reports you submitted for your organisation"),  # fmt: skip
     PersonalData("monitoring_reports", "reviews.by", {"reviews.$[entry].by": PSEUDONYM},
@@ -363,6 +413,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
     await db.payments.create_index("run_id")
+    await db.payments.create_index("waits.report_id", sparse=True)  # tranches waiting for a report
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
     await db.repayments.create_index("programme_id")
     await db.repayments.create_index("grant_id")
@@ -560,8 +611,11 @@ async def restart_payment(tx: Db, payment: Payment, retry: ManualRetry, entry: H
 
 
 async def due_outside_runs(tx: Db, now: datetime, limit: int) -> list[Payment]:
-    """Scheduled payments whose due time has come and that no run holds yet, oldest due first."""
-    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None}
+    """Scheduled payments whose due time has come, that wait for nothing else and that no run holds
+    yet, oldest due first."""
+    # A conditional tranche still waiting for a report or a condition is not due, whatever its date.
+    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None,
+             "waiting": {"$ne": True}}
     cursor = tx.db.payments.find(query, session=tx.session).sort("next_attempt_at", ASCENDING).limit(limit)
     return [Payment.from_doc(doc) async for doc in cursor]
 
@@ -675,6 +729,27 @@ async def release_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -
         )  # fmt: skip
         released += result.modified_count
     return released
+
+
+async def payments_waiting_on_report(tx: Db, report_id: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"waits.report_id": report_id}, session=tx.session).sort("sequence", ASCENDING)
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def set_waits(tx: Db, payment_id: str, waits: list[TrancheWait], waiting: bool) -> None:
+    """A payment's waits after one of them was met or went overdue. Always in a transaction that read
+    the payment: two such changes at once write the same document, so one is retried and sees the other."""
+    await tx.db.payments.update_one(
+        {"_id": payment_id}, {"$set": {"waits": [w.model_dump() for w in waits], "waiting": waiting}},
+        session=tx.session,
+    )
+
+
+async def set_tranche_policy(tx: Db, programme_id: str, policy: TranchePolicy) -> bool:
+    found = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"tranches": policy.model_dump()}}, session=tx.session
+    )
+    return found.matched_count == 1
 
 
 # --- the simulated payment provider's own records ------------------------------------------------
