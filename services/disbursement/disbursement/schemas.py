@@ -397,6 +397,7 @@ class ReportReviewView(BaseModel):
 class MonitoringReportView(BaseModel):
     id: str
     grant_id: str
+    application_id: str
     programme_id: str
     organisation_id: str
     sequence: int
@@ -416,7 +417,7 @@ class MonitoringReportView(BaseModel):
     def of(cls, report: MonitoringReport, now: datetime) -> "MonitoringReportView":
         answers = report.answers.model_dump() if report.answers else {}
         return cls(
-            **report.model_dump(include={"id", "grant_id", "programme_id", "organisation_id", "sequence", "name",
+            **report.model_dump(include={"id", "grant_id", "application_id", "programme_id", "organisation_id", "sequence", "name",
                                          "due_at", "status", "submitted_by", "submitted_at"}),
             overdue=report_is_overdue(report.status, report.due_at, now),
             reviews=[ReportReviewView(**r.model_dump()) for r in report.reviews], **answers,
@@ -464,3 +465,27 @@ class ConditionMetIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: ConditionName
+
+
+class GrantConditionsView(BaseModel):
+    """A grant as those who mark its conditions met see it: its conditions and what each payment waits
+    for; no bank details, not even masked (a programme manager has no need of them)."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    organisation_id: str
+    status: GrantStatus
+    amount: Money
+    conditions: list[GrantConditionView]
+    payments: list[PaymentView]
+    version: int
+
+    @classmethod
+    def of(cls, grant: Grant, payments: list[Payment]) -> "GrantConditionsView":
+        return cls(
+            grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+            organisation_id=grant.organisation_id, status=grant.status, amount=grant.amount,
+            conditions=[GrantConditionView(**c.model_dump()) for c in grant.conditions],
+            payments=[PaymentView.of(p) for p in payments], version=grant.version,
+        )  # fmt: skip

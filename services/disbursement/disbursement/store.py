@@ -420,6 +420,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.monitoring_reports.create_index([("grant_id", ASCENDING), ("sequence", ASCENDING)], unique=True)
     await db.monitoring_reports.create_index("remind_at", sparse=True)  # reminders to send
     await db.monitoring_reports.create_index("overdue_at", sparse=True)  # overdue notices to send
+    # Reports awaiting review (and those in any one status), longest waiting first.
+    await db.monitoring_reports.create_index([("status", ASCENDING), ("submitted_at", ASCENDING),
+                                              ("due_at", ASCENDING), ("_id", ASCENDING)])  # fmt: skip
 
 
 async def _page(
@@ -802,6 +805,18 @@ async def replace_report(tx: Db, report: MonitoringReport, read_version: int) ->
         {"_id": report.id, "version": read_version}, report.to_doc(), session=tx.session
     )
     return replaced.matched_count == 1
+
+
+async def list_reports(
+    tx: Db, status: ReportStatus, programme_id: str | None, limit: int, offset: int
+) -> tuple[list[MonitoringReport], int]:
+    """Reports in one status, the longest waiting first (by when they were submitted, then due)."""
+    query: dict[str, Any] = {"status": status}
+    if programme_id:
+        query["programme_id"] = programme_id
+    sort = [("submitted_at", ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
+    docs, total = await _page(tx.db.monitoring_reports, query, limit, offset, sort, tx)
+    return [MonitoringReport.from_doc(d) for d in docs], total
 
 
 async def reports_due(tx: Db, field: str, now: datetime, limit: int) -> list[MonitoringReport]:

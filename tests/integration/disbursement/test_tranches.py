@@ -82,6 +82,9 @@ async def test_tranches_wait_for_an_accepted_report_and_a_condition_met_and_are_
                                   headers=manager(settings))).status_code == 200  # fmt: skip
         assert bus.of_type(TrancheReleased.type) == []
         assert (await client.post(f"{midway}/submission", json=REPORT, headers=applicant(settings))).status_code == 200
+        assert (await client.get("/v1/reports", headers=applicant(settings))).status_code == 403
+        waiting = await client.get("/v1/reports", params={"programme_id": "prog-1"}, headers=manager(settings))
+        assert [r["id"] for r in waiting.json()["items"]] == [reports[0]["id"]]  # awaiting review
         assert (await client.post(f"{midway}/review", json={"outcome": "accepted"},
                                   headers=manager(settings))).status_code == 200  # fmt: skip
         [released] = await bus.wait_for(TrancheReleased.type, payment_id=second["id"])
@@ -97,6 +100,10 @@ async def test_tranches_wait_for_an_accepted_report_and_a_condition_met_and_are_
         assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
         stale = await client.post(met_url, json=condition, headers={**manager(settings), "If-Match": '"1"'})
         assert stale.status_code == 412
+        seen = await client.get(f"/v1/grants/{grant_id}/conditions", headers=manager(settings))
+        assert seen.status_code == 200 and "bank_account" not in seen.json()
+        assert [c["met_at"] for c in seen.json()["conditions"]] == [None]
+        assert (await client.get(f"/v1/grants/{grant_id}/conditions", headers=applicant(settings))).status_code == 403
         met = await client.post(met_url, json=condition, headers=manager(settings))
         assert met.status_code == 200, met.text
         [marked] = met.json()["conditions"]

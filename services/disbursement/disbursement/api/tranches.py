@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from disbursement import commands, store
 from disbursement.config import CurrentSettings
 from disbursement.crypto import cipher_for
-from disbursement.schemas import ConditionMetIn, GrantView, TranchePolicyIn, TranchePolicyView
+from disbursement.schemas import ConditionMetIn, GrantConditionsView, GrantView, TranchePolicyIn, TranchePolicyView
 from grants_shared.api import DatabaseDep, FinanceOrManager, IfMatch, Manager, PathId, Transact, set_etag
 from grants_shared.errors import NotFound
 from grants_shared.openapi import etag, problems
@@ -34,6 +34,20 @@ async def set_policy(
 ) -> TranchePolicyView:
     ledger = await transact(commands.set_tranche_policy, caller, programme_id, body.to_domain())
     return TranchePolicyView.of(ledger.id, ledger.tranches)
+
+
+@router.get(
+    "/v1/grants/{grant_id}/conditions", summary="A grant's named conditions and what each of its payments waits for",
+    responses=etag() | problems(s404="No such grant"),
+)  # fmt: skip
+async def get_conditions(
+    grant_id: PathId, caller: FinanceOrManager, database: DatabaseDep, response: Response
+) -> GrantConditionsView:
+    grant = await store.get_grant(database, grant_id)
+    if grant is None:
+        raise NotFound(f"no grant {grant_id}")
+    set_etag(response, grant.version)
+    return GrantConditionsView.of(grant, await store.payments_of_grant(database, grant.id))
 
 
 @router.post(
