@@ -34,8 +34,10 @@ def pages_after(done: dict[str, Any]) -> dict[str | None, list[str]]:
                          f"/manage/applications/{application}/history",
                          "/manage/conflicts", f"/manage/programmes/{programme}/meetings",
                          f"/manage/programmes/{programme}/decision-rule", f"/manage/meetings/{meeting}",
-                         f"/manage/meetings/{meeting}/items/{application}"],
+                         f"/manage/meetings/{meeting}/items/{application}", "/manage/reports",
+                         f"/manage/grants/{grant}/conditions"],
         "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
-                         f"/finance/programmes/{programme}/ledger"],
+                         f"/finance/programmes/{programme}/ledger", f"/finance/grants/{grant}/change",
+                         f"/finance/grants/{grant}/repayment"],
         "ade-admin": ["/admin/webhooks"],
     }  # fmt: skip
