@@ -27,6 +27,7 @@ from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
+from grants_shared.forms import FormDefinition, answer_problems
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationDecidedV2,
@@ -792,7 +793,8 @@ async def anonymise_application(tx: Tx, application_id: str) -> None:
 
 
 async def set_monitoring_policy(
-    tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int
+    tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int,
+    questions: list[dict[str, object]] | None = None,
 ) -> Ledger:
     """The reports the programme asks each grant for, for offers accepted from now on."""
     ledger = await store.get_ledger(tx, programme_id)
@@ -804,7 +806,7 @@ async def set_monitoring_policy(
         raise RuleViolation(str(refused)) from None
     policy = MonitoringPolicy(
         points=[ReportPointPart(name=p.name, due_after_days=p.due_after_days) for p in points],
-        reminder_days=reminder_days, set_by=caller.subject, set_at=utcnow(),
+        reminder_days=reminder_days, questions=questions or [], set_by=caller.subject, set_at=utcnow(),
     )  # fmt: skip
     await store.set_monitoring_policy(tx, programme_id, policy)
     return ledger.model_copy(update={"monitoring": policy})
@@ -821,7 +823,7 @@ async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> list
         MonitoringReport(
             id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
             organisation_id=grant.organisation_id, sequence=due.sequence, name=due.name, due_at=due.due_at,
-            remind_at=due.remind_at, overdue_at=due.due_at,
+            remind_at=due.remind_at, overdue_at=due.due_at, questions=policy.questions,
         )
         for due in domain.report_schedule(accepted_at, points, policy.reminder_days)
     ]  # fmt: skip
@@ -847,6 +849,7 @@ async def submit_report(
         domain.check_report_spend(answers.spent, grant.amount)
     except ValueError as refused:
         raise RuleViolation(str(refused)) from None
+    _check_own_answers(report, answers.extra or {})
     now = utcnow()
     submitted = await _save_report(tx, report, status=domain.ReportStatus.SUBMITTED, answers=answers,
                                    submitted_by=caller.subject, submitted_at=now, remind_at=None)  # fmt: skip
@@ -855,6 +858,19 @@ async def submit_report(
         spent=answers.spent, submitted_at=now,
     ))  # fmt: skip
     return submitted
+
+
+def _check_own_answers(report: MonitoringReport, extra: Mapping[str, object]) -> None:
+    """The answers to the programme's own questions, checked as application forms are: every problem
+    at once, each named by its question (422)."""
+    form = FormDefinition(questions=report.questions)  # type: ignore[arg-type]
+    problems = answer_problems(form, extra, complete=True)
+    if problems:
+        raise RuleViolation(
+            "some answers cannot be accepted: " + "; ".join(f"{p.question_id}: {p.message}" for p in problems),
+            errors=[{"location": ["body", "answers", p.question_id], "message": p.message, "type": "answer"}
+                    for p in problems],
+        )  # fmt: skip
 
 
 async def review_report(tx: Tx, caller: Caller, report_id: str, accept: bool, comments: str | None,

@@ -2,7 +2,7 @@
 answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +17,7 @@ from disbursement.store import (
 )  # fmt: skip
 from grants_shared.clock import utcnow
 from grants_shared.events import ScheduledAmount
+from grants_shared.forms import FormDefinition, Question
 from grants_shared.money import Money
 
 # --- requests ------------------------------------------------------------------------------------
@@ -343,6 +344,16 @@ class MonitoringPolicyIn(BaseModel):
 
     points: Annotated[list[ReportPointIn], Field(max_length=20)]
     reminder_days: Annotated[int, Field(ge=0, le=365, description="Days before each is due the grantee is reminded; 0: never")]
+    #: The programme's own questions, asked in every report besides the four every report asks
+    #: (``grants_shared.forms``, as application forms are; no file questions).
+    questions: Annotated[list[Question], Field(max_length=30)] = []
+
+    @model_validator(mode="after")
+    def _questions_well_formed(self) -> "MonitoringPolicyIn":
+        if any(q.kind == "file" for q in self.questions):
+            raise ValueError("a monitoring report cannot ask for a file")
+        FormDefinition(questions=self.questions)  # ids unique, shown_if pointing back: raises if not
+        return self
 
     def to_domain(self) -> list[ReportPoint]:
         return [ReportPoint(name=p.name, due_after_days=p.due_after_days) for p in self.points]
@@ -352,6 +363,7 @@ class MonitoringPolicyView(BaseModel):
     programme_id: str
     points: list[ReportPointIn]
     reminder_days: int
+    questions: list[Question] = []
     set_by: str | None = None
     set_at: datetime | None = None
 
@@ -373,9 +385,12 @@ class ReportIn(BaseModel):
     people_reached: Annotated[int, Field(ge=0, le=100_000_000)]
     spent: Money
     what_changed: LongText
+    #: Answers to the programme's own questions, by question id (checked against the report's questions).
+    answers: Annotated[dict[Annotated[str, Field(max_length=40)], Any], Field(max_length=30)] = {}
 
     def to_document(self) -> ReportAnswers:
-        return ReportAnswers(**self.model_dump())
+        fields = self.model_dump(exclude={"answers"})
+        return ReportAnswers(**fields, extra=self.answers or None)
 
 
 class ReviewIn(BaseModel):
@@ -409,14 +424,18 @@ class MonitoringReportView(BaseModel):
     people_reached: int | None = None
     spent: Money | None = None
     what_changed: str | None = None
+    #: The programme's own questions this report asks, and the grantee's answers to them.
+    questions: list[Question] = []
+    answers: dict[str, Any] = {}
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     reviews: list[ReportReviewView] = []
 
     @classmethod
     def of(cls, report: MonitoringReport, now: datetime) -> "MonitoringReportView":
-        answers = report.answers.model_dump() if report.answers else {}
-        return cls(
+        answers = report.answers.model_dump(exclude={"extra"}) if report.answers else {}
+        extra = (report.answers.extra if report.answers else None) or {}
+        return cls(questions=report.questions, answers=extra,
             **report.model_dump(include={"id", "grant_id", "application_id", "programme_id", "organisation_id", "sequence", "name",
                                          "due_at", "status", "submitted_by", "submitted_at"}),
             overdue=report_is_overdue(report.status, report.due_at, now),

@@ -71,6 +71,8 @@ class MonitoringPolicy(Part):
 
     points: list[ReportPointPart] = []
     reminder_days: int = 14
+    #: The programme's own questions (``grants_shared.forms`` question definitions, as stored).
+    questions: list[dict[str, Any]] = []
     set_by: str | None = None
     set_at: datetime | None = None
 
@@ -300,6 +302,8 @@ class ReportAnswers(Part):
     people_reached: int
     spent: Money
     what_changed: str | None
+    #: Answers to the programme's own questions, by question id (None once anonymised).
+    extra: dict[str, Any] | None = None
 
 
 class ReportReview(Part):
@@ -325,6 +329,9 @@ class MonitoringReport(Document):
     remind_at: datetime | None = None
     #: When the overdue notice goes (its due time; None once sent or once nothing is owed).
     overdue_at: datetime | None = None
+    #: The programme's own questions when the grant was accepted: what this report asks, whatever
+    #: the policy says later.
+    questions: list[dict[str, Any]] = []
     status: ReportStatus = ReportStatus.DUE
     answers: ReportAnswers | None = None
     submitted_by: str | None = None
@@ -390,7 +397,8 @@ APPLICATION_DATA = (
                  about="The bank details payments went to, who signed the offer and why it was declined"),  # fmt: skip
     # A report's free text and the reviewers' comments can be about the people the group works with.
     PersonalData("monitoring_reports", "application_id",
-                 {"answers.what_was_done": None, "answers.what_changed": None, "reviews.$[].comments": None},
+                 {"answers.what_was_done": None, "answers.what_changed": None, "answers.extra": None,
+                  "reviews.$[].comments": None},
                  where={"answers": {"$type": "object"}},  # only reports submitted: the rest hold no words
                  about="What your monitoring reports said, and the reviewers' comments on them"),  # fmt: skip
 )

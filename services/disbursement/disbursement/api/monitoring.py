@@ -41,7 +41,9 @@ async def get_policy(programme_id: PathId, caller: FinanceOrManager, database: D
 async def set_policy(
     programme_id: PathId, body: MonitoringPolicyIn, caller: Manager, transact: Transact
 ) -> MonitoringPolicyView:
-    ledger = await transact(commands.set_monitoring_policy, caller, programme_id, body.to_domain(), body.reminder_days)
+    questions = [q.model_dump(mode="json") for q in body.questions]
+    ledger = await transact(commands.set_monitoring_policy, caller, programme_id, body.to_domain(), body.reminder_days,
+                            questions)  # fmt: skip
     return MonitoringPolicyView.of(ledger.id, ledger.monitoring)
 
 
