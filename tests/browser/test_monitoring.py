@@ -1,6 +1,7 @@
 """After the award, in the browser: the grantee sees what each payment of their grant waits for (a
 named condition, a monitoring report to be accepted, its date); sends the monitoring report after the
-error summary has pointed at every missing answer; the programme manager asks for changes with
+error summary has pointed at every missing answer (the four every report asks and the programme's
+own questions); the programme manager asks for changes with
 comments, the grantee sends it again, the manager accepts it and marks the grant's condition met; the
 grantee then sees the payments waiting only for finance. With and without JavaScript (by keyboard
 with it); every page passes axe.
@@ -18,6 +19,9 @@ from tests.browser.test_offers import offered_grant
 
 ACCOUNT = {"account_name": "Brent Young Minds", "sort_code": "12-34-56", "account_number": "31415926"}
 CONDITION = "Safeguarding policy checked"
+#: The programme's own questions, asked in every report after the four every report asks.
+QUESTIONS = [{"id": "volunteers", "kind": "number", "label": "How many volunteers helped?", "minimum": 0},
+             {"id": "concerns", "kind": "yes_no", "label": "Were there any safeguarding concerns?"}]
 
 
 def accepted_with_conditions(platform: Platform, title: str) -> dict[str, Any]:
@@ -28,7 +32,8 @@ def accepted_with_conditions(platform: Platform, title: str) -> dict[str, Any]:
     manager = apis.as_("maya-manager", "programme_manager")
     programme = offer["programme_id"]
     apis.call("PUT", "disbursement", f"/v1/programmes/{programme}/monitoring-policy", manager,
-              json={"points": [{"name": "Midway report", "due_after_days": 90}], "reminder_days": 14})  # fmt: skip
+              json={"points": [{"name": "Midway report", "due_after_days": 90}], "reminder_days": 14,
+                    "questions": QUESTIONS})  # fmt: skip
     apis.call("PUT", "disbursement", f"/v1/programmes/{programme}/tranche-policy", manager, json={"requirements": [
         {"sequence": 1, "condition": CONDITION}, {"sequence": 2, "report": "Midway report"}]})  # fmt: skip
     applicant = apis.as_("priya-brent", "applicant", organisations=("org-brent-young-minds",))
@@ -48,6 +53,10 @@ def send_report(page: Page, keyboard: bool, what: str) -> None:
         page.keyboard.type("1200")
         page.keyboard.press("Tab")
         page.keyboard.type("Young people said they had somewhere to go.")
+        page.keyboard.press("Tab")  # the programme's own questions
+        page.keyboard.type("4")
+        page.keyboard.press("Tab")  # into the yes/no radios: the arrow key chooses
+        page.keyboard.press("ArrowRight")
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
     else:
@@ -55,6 +64,8 @@ def send_report(page: Page, keyboard: bool, what: str) -> None:
         page.get_by_label("How many people did it reach?").fill("36")
         page.get_by_label("How much of the grant have you spent?").fill("1200")
         page.get_by_label("What changed for the people you work with?").fill("Young people said they had somewhere to go.")
+        page.get_by_label("How many volunteers helped?").fill("4")
+        page.get_by_role("group", name="Were there any safeguarding concerns?").get_by_label("No").check()
         page.get_by_role("button", name="Send the report").click()
 
 
@@ -76,7 +87,7 @@ def the_cycle(page: Page, platform: Platform, grant: dict[str, Any], keyboard: b
     page.get_by_role("button", name="Send the report").click()  # nothing filled in
     summary = page.locator(".nhsuk-error-summary")
     expect(summary).to_be_visible()
-    for field in ("what_was_done", "people_reached", "spent", "what_changed"):
+    for field in ("what_was_done", "people_reached", "spent", "what_changed", "q-volunteers", "q-concerns"):
         expect(summary.locator(f'a[href="#{field}"]')).to_be_visible()
     scan(page, platform)
     screenshot(page, f"monitoring-report-errors-{keyboard}")
@@ -95,6 +106,7 @@ def the_cycle(page: Page, platform: Platform, grant: dict[str, Any], keyboard: b
     row = page.get_by_role("row").filter(has_text=grant["application_id"][:8])
     row.get_by_role("link", name="Midway report").click()
     expect(page.get_by_text("Ten weekly drop-in evenings")).to_be_visible()
+    expect(page.locator(".nhsuk-summary-list")).to_contain_text("How many volunteers helped?")
     scan(page, platform)
     page.get_by_role("button", name="Save review").click()  # no outcome chosen
     expect(page.locator(".nhsuk-error-summary a[href='#outcome']")).to_be_visible()

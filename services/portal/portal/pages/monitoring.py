@@ -10,10 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from grants_shared import forms as rules
+from grants_shared.forms import FormDefinition
 from portal import forms
 from portal.clients import ApiDep, ApiError
 from portal.pages.finance import PAGE_SIZE, page_href, page_number, paging_of
 from portal.pages.grants import REPORT_STATUS, grant_path, waiting_words
+from portal.pages.questions import _typed as typed_answer, _values as answer_values, answer_words
 from portal.pages.shared import q, see_other
 from portal.rendering import render
 from portal.session import ApplicantPerson, CsrfChecked, ManagerPerson
@@ -32,14 +35,62 @@ def report_path(report_id: str) -> str:
 # --- the grantee -----------------------------------------------------------------------------------
 
 
-def _report_values(report: dict[str, Any]) -> dict[str, str]:
+def _questions(report: dict[str, Any]) -> list[Any]:
+    """The programme's own questions this report asks, as question objects."""
+    return list(FormDefinition.model_validate({"questions": report.get("questions") or []}).questions)
+
+
+def _field(question: Any) -> str:
+    """A question's field on the report page: its id, apart from the four every report asks."""
+    return f"q-{question.id}"
+
+
+def _report_values(report: dict[str, Any]) -> dict[str, Any]:
     """What the grantee sent last, to start a resubmission from."""
     spent = report.get("spent")
-    return {
+    values: dict[str, Any] = {
         "what_was_done": report.get("what_was_done") or "", "what_changed": report.get("what_changed") or "",
         "people_reached": "" if report.get("people_reached") is None else str(report["people_reached"]),
         "spent": pounds(spent) if spent else "",
     }  # fmt: skip
+    answers = report.get("answers") or {}
+    for question in _questions(report):
+        shown = answer_values(question, answers.get(question.id))
+        values |= {key.replace("answer", _field(question), 1): value for key, value in shown.items()}
+    return values
+
+
+def _question_fields(question: Any) -> tuple[str, ...]:
+    field = _field(question)
+    return (f"{field}-day", f"{field}-month", f"{field}-year") if question.kind == "date" else (field,)
+
+
+def _own_answers(report: dict[str, Any], values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The answers to the programme's own questions as the API takes them (only those shown by the
+    answers given, blanks left out); what cannot be read goes into ``errors``."""
+    typed: dict[str, Any] = {}
+    for question in _questions(report):
+        field = _field(question)
+        own = {"answer": values.get(field, "")} | {
+            f"answer-{part}": values.get(f"{field}-{part}", "") for part in ("day", "month", "year")}
+        answer = typed_answer(question, own)
+        if hasattr(answer, "message"):
+            errors[field] = answer.message
+        elif answer is not None:
+            typed[question.id] = answer
+    form = FormDefinition.model_validate({"questions": report.get("questions") or []})
+    # Checked here too (the same shared rules the service checks by), so that every problem shows at
+    # once, with the four fields every report asks, before anything is sent.
+    for problem in rules.answer_problems(form, typed, complete=True):
+        errors.setdefault(f"q-{problem.question_id}", problem.message)
+    return rules.answered(form, typed)
+
+
+def own_answers_words(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of the programme's own questions and its answer, as summary-list rows."""
+    answers = report.get("answers") or {}
+    return [{"key": {"text": q.label}, "value": {"text": answer_words(q, answers.get(q.id))}}
+            for q in _questions(report)]  # fmt: skip
 
 
 async def _grantee_report_page(request: Request, api: ApiDep, grant_id: str, report_id: str,
@@ -52,7 +103,10 @@ async def _grantee_report_page(request: Request, api: ApiDep, grant_id: str, rep
     grant = await api.get("disbursement", grant_path(grant_id))
     return render(request, "grants/report.jinja", grant=grant, report=report, version=answer.version,
                   values=values if values is not None else _report_values(report), errors=errors,
-                  statuses=REPORT_STATUS, can_submit=report["status"] in OPEN_FOR_GRANTEE, sent=sent)  # fmt: skip
+                  statuses=REPORT_STATUS, can_submit=report["status"] in OPEN_FOR_GRANTEE, sent=sent,
+                  questions=[(q, _field(q), [{"value": o.value, "text": o.label} for o in getattr(q, "options", [])])
+                             for q in _questions(report)],
+                  own_answers=own_answers_words(report))  # fmt: skip
 
 
 @router.get("/grants/{grant_id}/reports/{report_id}", summary="A monitoring report: what it asks, and sending it")
@@ -86,9 +140,16 @@ def _report_errors(values: dict[str, str], currency: str) -> tuple[dict[str, str
 @router.post("/grants/{grant_id}/reports/{report_id}", summary="Send the monitoring report", dependencies=[CsrfChecked])
 async def submit_report(grant_id: str, report_id: str, request: Request, api: ApiDep, person: ApplicantPerson,
                         version: Annotated[str, Form()] = "") -> Response:  # fmt: skip
-    values = forms.form_values(await request.form(), *REPORT_FIELDS)
+    form = await request.form()
+    report = await api.get("disbursement", report_path(report_id))
+    own_fields = [f for q in _questions(report) for f in _question_fields(q)]
+    values: dict[str, Any] = forms.form_values(form, *REPORT_FIELDS, *own_fields)
+    for question in _questions(report):
+        if question.kind == "multiple_choice":
+            values[_field(question)] = [str(v) for v in form.getlist(_field(question))]
     grant = await api.get("disbursement", grant_path(grant_id))
     errors, body = _report_errors(values, grant["amount"]["currency"])
+    body["answers"] = _own_answers(report, values, errors)
     if not errors:
         try:
             await api.post("disbursement", f"{report_path(report_id)}/submission", body,
@@ -97,7 +158,8 @@ async def submit_report(grant_id: str, report_id: str, request: Request, api: Ap
         except ApiError as error:
             if error.status not in (409, 412, 422):
                 raise
-            errors = (forms.field_errors(error, {name: name for name in REPORT_FIELDS}, "what_was_done")
+            fields = {name: name for name in REPORT_FIELDS} | {q.id: _field(q) for q in _questions(report)}
+            errors = (forms.field_errors(error, fields, "what_was_done")
                       if error.status == 422 else {"what_was_done": error.detail})  # fmt: skip
     return await _grantee_report_page(request, api, grant_id, report_id, values=values, errors=errors)
 
@@ -120,6 +182,7 @@ async def _review_page(request: Request, api: ApiDep, report_id: str, errors: di
                        values: dict[str, str] | None = None, reviewed: str = "") -> Response:  # fmt: skip
     answer = await api.read("disbursement", report_path(report_id))
     return render(request, "manage/report.jinja", report=answer.body, version=answer.version, errors=errors,
+                  own_answers=own_answers_words(answer.body),
                   values=values or {"outcome": "", "comments": ""}, statuses=REPORT_STATUS, reviewed=reviewed)  # fmt: skip
 
 
