@@ -164,3 +164,44 @@ async def test_an_overdue_report_holds_the_tranche_waiting_for_it_visibly_and_on
         [run] = await approve_due_payments(client, settings)
         assert run["payment_ids"] == [second["id"]]
         await statement(client, settings)
+
+
+async def test_a_report_accepted_and_a_condition_met_at_once_release_the_tranche_once(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    both = {"requirements": [{"sequence": 2, "report": "midway", "condition": "Accounts seen"}]}
+    async with disbursement(settings) as (client, runtime):
+        await bus.publish(programme_opened(policy=tranches((5000, 0), (5000, 0))))
+        await handled(runtime.db, 1)
+        assert (await client.put("/v1/programmes/prog-1/monitoring-policy", json=MONITORING,
+                                 headers=manager(settings))).status_code == 200  # fmt: skip
+        assert (await client.put("/v1/programmes/prog-1/tranche-policy", json=both,
+                                 headers=manager(settings))).status_code == 200  # fmt: skip
+        offer = await offered_grant(bus, "app-1", 500_000)
+        assert (await client.post(f"/v1/grants/{offer.grant_id}/accept", headers=applicant(settings),
+                                  json={"bank_account": ACCOUNT, "signatory": SIGNATORY})).status_code == 200  # fmt: skip
+        reports = (await client.get(f"/v1/grants/{offer.grant_id}/reports", headers=applicant(settings))).json()
+        _, second = await _payments(client, settings, offer.grant_id)
+        assert _waiting(second) == [("report", "midway", False), ("condition", "Accounts seen", False)]
+        midway = f"/v1/reports/{reports[0]['id']}"
+        assert (await client.post(f"{midway}/submission", json=REPORT, headers=applicant(settings))).status_code == 200
+
+        accepted, met = await asyncio.gather(
+            client.post(f"{midway}/review", json={"outcome": "accepted"}, headers=manager(settings)),
+            client.post(f"/v1/grants/{offer.grant_id}/conditions/met", json={"name": "Accounts seen"},
+                        headers=bearer(settings, "maya-2", "programme_manager")),
+        )  # fmt: skip
+        assert accepted.status_code == 200 and met.status_code == 200, (accepted.text, met.text)
+        [released] = await bus.wait_for(TrancheReleased.type, payment_id=second["id"])
+        assert sorted(released.data.met) == ["Accounts seen", "midway"]
+        await asyncio.sleep(0.3)
+        assert len(bus.of_type(TrancheReleased.type)) == 1
+        _, second = await _payments(client, settings, offer.grant_id)
+        assert _waiting(second) == [("finance_approval", None, False)]
+
+        # Whoever marked the condition met is erased like anyone else who acted on a grant.
+        from disbursement import commands
+
+        await runtime.database.transact(lambda tx: commands.erase_person(tx, "erase-maya-2", "maya-2"))
+        kept = await runtime.db.grants.find_one({"_id": offer.grant_id})
+        assert kept["conditions"][0]["met_by"] not in (None, "maya-2") and kept["conditions"][0]["met_at"]
