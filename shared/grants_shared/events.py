@@ -966,3 +966,62 @@ class ReviewOverdue(EventData):
     reviewer_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
     manager_id: Annotated[Id | None, Field(json_schema_extra=PERSONAL)] = None
     due_date: date
+# --- After the award: conditional tranches ---
+
+
+class TrancheReleased(EventData):
+    """Everything a conditional tranche waited for is met (an accepted monitoring report, a condition
+    a programme manager marked met): it goes into the next payment run once its due date has come."""
+
+    type = "grants.payment.tranche_released.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+    sequence: Annotated[int, Field(ge=1)]
+    amount: Money
+    due_date: date
+    #: The reports and conditions it waited for (the programme's own names for them).
+    met: list[ShortText]
+
+
+class TrancheHeldForReport(EventData):
+    """A monitoring report a tranche waits for went overdue: the tranche is held until the report is
+    accepted. Published once per tranche and report."""
+
+    type = "grants.payment.tranche_held_for_report.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    payment_id: Id
+    grant_id: Id
+    application_id: Id
+    sequence: Annotated[int, Field(ge=1)]
+    amount: Money
+    report_id: Id
+    report_name: ShortText
+
+
+# --- Finance officers told: a run awaits their approval ---
+
+
+class NotificationDeliveredV2(EventData):
+    """A notification reached a channel, naming finance officers among its recipients (v1 cannot:
+    its ``recipient_kind`` is a closed list). Published for every delivery; v1 is still published
+    alongside for the recipients it can name, so that existing subscribers keep working until they
+    move to v2."""
+
+    type = "grants.notification.delivered.v2"
+    owner = NOTIFICATIONS
+    consumers = ()
+    subject_field = "notification_id"
+
+    notification_id: Id
+    channel: Literal["email", "inbox", "webhook"]
+    recipient_kind: Literal["applicant", "reviewer", "finance_officer", "integrator"]
+    answered_event_id: Id
+    answered_event_type: ShortText

@@ -36,8 +36,10 @@ def pages_after(done: dict[str, Any]) -> dict[str | None, list[str]]:
                          "/manage/conflicts", f"/manage/programmes/{programme}/meetings",
                          f"/manage/programmes/{programme}/decision-rule", f"/manage/meetings/{meeting}",
                          f"/manage/meetings/{meeting}/items/{application}",
-                         f"/manage/programmes/{programme}/panel-support", f"/manage/programmes/{programme}/training"],
+                         f"/manage/programmes/{programme}/panel-support", f"/manage/programmes/{programme}/training",
+                         "/manage/reports", f"/manage/grants/{grant}/conditions"],
         "femi-finance": ["/finance", f"/finance/grants/{grant}", "/finance/payments",
-                         f"/finance/programmes/{programme}/ledger"],
+                         f"/finance/programmes/{programme}/ledger", f"/finance/grants/{grant}/change",
+                         f"/finance/grants/{grant}/repayment"],
         "ade-admin": ["/admin/webhooks"],
     }  # fmt: skip

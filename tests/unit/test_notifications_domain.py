@@ -102,6 +102,14 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.REVIEW_OVERDUE_MANAGER: domain.review_overdue_to_manager(
             "maya", f"Maya{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
+        Template.TRANCHE_RELEASED: domain.tranche_released(
+            app, programme, "grant-9", "pay-2", 2, gbp(150_000), date(2026, 12, 1), [f"Midway report{text}"]
+        ),
+        Template.TRANCHE_HELD_FOR_REPORT: domain.tranche_held_for_report(
+            app, programme, "grant-9", "pay-2", "rep-1", 2, gbp(150_000), f"Midway report{text}"
+        ),
+        Template.PAYMENT_RUN_AWAITING_APPROVAL: domain.payment_run_awaiting_approval(
+            "fin-1", f"Femi{text}", "run-7", gbp(1_250_000), 3, 2
         ),
     }
 
@@ -175,10 +183,13 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     to_manager = template is Template.REVIEW_OVERDUE_MANAGER
     if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
         assert "on Wednesday 9 December 2026" in rendered.text and "decide 3 applications" in rendered.html
+    elif template is Template.PAYMENT_RUN_AWAITING_APPROVAL:  # about a run of many grants' payments
+        assert "£12,500.00" in rendered.text and "£12,500.00" in rendered.html
     else:
         assert "Walk and talk peer support" in rendered.text + rendered.subject
         assert "Walk and talk peer support" in rendered.html
-    greeting = "Dear Ali," if to_panel else "Dear Maya," if to_manager else "Dear Sam Okafor,"
+    greeting = ("Dear Ali," if to_panel else "Dear Maya," if to_manager
+                else "Dear Femi," if template is Template.PAYMENT_RUN_AWAITING_APPROVAL else "Dear Sam Okafor,")
     assert greeting in rendered.text and greeting in rendered.html
 
 
@@ -236,6 +247,8 @@ PAGES = {
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
     Template.REVIEW_REMINDER: "/reviews/rev-3", Template.REVIEW_OVERDUE: "/reviews/rev-3",
     Template.REVIEW_OVERDUE_MANAGER: "/manage/applications/app-1",
+    Template.TRANCHE_RELEASED: "/grants/grant-9", Template.TRANCHE_HELD_FOR_REPORT: "/grants/grant-9",
+    Template.PAYMENT_RUN_AWAITING_APPROVAL: "/finance/payment-runs/run-7",
 }
 
 
@@ -268,6 +281,22 @@ def test_only_the_first_and_the_last_payment_failure_are_worth_a_message() -> No
     # Overtaken by the payment itself: telling someone who was paid that the payment is delayed misleads.
     assert not domain.worth_telling_about_payment_failure(1, will_retry=True, already_sent=True)
     assert not domain.worth_telling_about_payment_failure(3, will_retry=False, already_sent=True)
+
+
+def test_a_run_awaiting_approval_tells_finance_the_total_and_how_many_must_approve() -> None:
+    rendered = render(every_notice(an_application())[Template.PAYMENT_RUN_AWAITING_APPROVAL])
+    assert rendered.subject == "A payment run of £12,500.00 awaits your approval"
+    assert "3 payments" in rendered.text and "two different finance officers" in rendered.html
+    one = render(domain.payment_run_awaiting_approval("fin-1", None, "run-8", gbp(100), 1, 1))
+    assert "1 payment," in one.text and "a finance officer approves it" in one.text
+
+
+def test_a_tranche_released_says_what_it_waited_for_and_when_it_is_paid() -> None:
+    rendered = render(every_notice(an_application())[Template.TRANCHE_RELEASED])
+    assert rendered.subject == "Payment 2 of your grant (£1,500.00) is released"
+    assert "Midway report" in rendered.text and "Tuesday 1 December 2026" in rendered.text
+    held = render(every_notice(an_application())[Template.TRANCHE_HELD_FOR_REPORT])
+    assert "held" in held.subject and "is overdue" in held.text
 
 
 def test_a_payment_sent_gives_amount_date_and_reference() -> None:

@@ -8,7 +8,7 @@ details are encrypted here, before anything is written: a grant holds only their
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from uuid import uuid4
 
@@ -20,13 +20,15 @@ from disbursement.provider import Transfer
 from disbursement.store import (
     Approval, BankFileExport, Grant, HistoryEntry, Ledger, OfferTerms, Payment, PaymentRun, Reconciliation,
     MonitoringPolicy, MonitoringReport, ReportAnswers, ReportPointPart, ReportReview, ScheduleEntry, Signatory,
-    GroupTraining, TrainingAttendance, TrainingBooking, TrainingOffer,
+    GrantCondition, GroupTraining, TrainingAttendance, TrainingBooking, TrainingOffer, TranchePolicy,
+    TrancheRequirementPart, TrancheWait,
 )  # fmt: skip
 from grants_shared.api import check_version, is_finance, is_manager
 from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
+from grants_shared.forms import FormDefinition, answer_problems
 from grants_shared.events import (
     ApplicationDecided,
     ApplicationDecidedV2,
@@ -54,6 +56,8 @@ from grants_shared.events import (
     PaymentScheduled,
     PaymentSent,
     ProgrammeOpened,
+    TrancheHeldForReport,
+    TrancheReleased,
 )
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
@@ -165,17 +169,21 @@ async def accept_offer(
     check_version(version, grant.version)
     now = utcnow()
     _still_open(grant, now, "accepted")
+    ledger = await store.get_ledger(tx, grant.programme_id)
+    requirements = ledger.tranches.requirements if ledger else []
     accepted = await _save_grant(
         tx, grant, status=GrantStatus.ACCEPTED, bank_account=cipher_for(tx.settings).encrypt(account),
         accepted_by=caller.subject, accepted_at=now, signatory=signatory, remind_at=None,
         history=[*grant.history, _entry("accepted", caller, now)],
+        conditions=[GrantCondition(name=name) for name in _condition_names(requirements)],
     )  # fmt: skip
     if accepted is None:
         raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
-    payments = [_scheduled_payment(grant, entry, now) for entry in grant.schedule]
+    reports = await _schedule_reports(tx, grant, now)
+    payments = [_scheduled_payment(grant, entry, now, _waits(entry.sequence, requirements, reports))
+                for entry in grant.schedule]  # fmt: skip
     await store.insert_payments(tx, payments)
     await tx.emit(GrantAccepted(grant_id=grant.id, application_id=grant.application_id))
-    await _schedule_reports(tx, grant, now)
     await _offer_training(tx, grant, now)
     for payment in payments:
         await _announce_scheduled(tx, payment)
@@ -285,13 +293,35 @@ async def _save_grant(tx: Tx, grant: Grant, **changes: object) -> Grant | None:
     return saved if await store.replace_grant(tx, saved, grant.version) else None
 
 
-def _scheduled_payment(grant: Grant, entry: ScheduleEntry, accepted_at: datetime) -> Payment:
+def _scheduled_payment(grant: Grant, entry: ScheduleEntry, accepted_at: datetime, waits: list[TrancheWait]) -> Payment:
     due_at = domain.start_of_day(domain.due_date(accepted_at, entry.due_after_days))
     return Payment(
         id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
         sequence=entry.sequence, amount=entry.amount, due_at=due_at, created_at=accepted_at,
-        **ready_state(due_at, PaymentStatus.SCHEDULED),
+        waits=waits, waiting=bool(waits), **ready_state(due_at, PaymentStatus.SCHEDULED),
     )  # fmt: skip
+
+
+def _condition_names(requirements: list[TrancheRequirementPart]) -> list[str]:
+    """The named conditions a grant's tranches wait for, each once, in the policy's order."""
+    return list(dict.fromkeys(r.condition for r in requirements if r.condition))
+
+
+def _waits(sequence: int, requirements: list[TrancheRequirementPart], reports: list[MonitoringReport]) -> list[TrancheWait]:
+    """What the tranche ``sequence`` waits for under the programme's tranche policy at acceptance. A
+    report the grant does not owe (the monitoring policy changed since) is not waited for: a tranche
+    must never wait for something that cannot happen."""
+    by_name = {r.name: r for r in reports}
+    waits = []
+    for requirement in requirements:
+        if requirement.sequence != sequence:
+            continue
+        if requirement.report and requirement.report in by_name:
+            waits.append(TrancheWait(kind=domain.WaitKind.REPORT, name=requirement.report,
+                                     report_id=by_name[requirement.report].id))  # fmt: skip
+        if requirement.condition:
+            waits.append(TrancheWait(kind=domain.WaitKind.CONDITION, name=requirement.condition))
+    return waits
 
 
 # --- what finance does ---------------------------------------------------------------------------
@@ -769,7 +799,8 @@ async def anonymise_application(tx: Tx, application_id: str) -> None:
 
 
 async def set_monitoring_policy(
-    tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int
+    tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int,
+    questions: list[dict[str, object]] | None = None,
 ) -> Ledger:
     """The reports the programme asks each grant for, for offers accepted from now on."""
     ledger = await store.get_ledger(tx, programme_id)
@@ -781,27 +812,29 @@ async def set_monitoring_policy(
         raise RuleViolation(str(refused)) from None
     policy = MonitoringPolicy(
         points=[ReportPointPart(name=p.name, due_after_days=p.due_after_days) for p in points],
-        reminder_days=reminder_days, set_by=caller.subject, set_at=utcnow(),
+        reminder_days=reminder_days, questions=questions or [], set_by=caller.subject, set_at=utcnow(),
     )  # fmt: skip
     await store.set_monitoring_policy(tx, programme_id, policy)
     return ledger.model_copy(update={"monitoring": policy})
 
 
-async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> None:
+async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> list[MonitoringReport]:
     """The reports an accepted grant owes, from its programme's policy at acceptance."""
     ledger = await store.get_ledger(tx, grant.programme_id)
     if ledger is None or not ledger.monitoring.points:
-        return
+        return []
     policy = ledger.monitoring
     points = [domain.ReportPoint(name=p.name, due_after_days=p.due_after_days) for p in policy.points]
-    await store.insert_reports(tx, [
+    reports = [
         MonitoringReport(
             id=str(uuid4()), grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
             organisation_id=grant.organisation_id, sequence=due.sequence, name=due.name, due_at=due.due_at,
-            remind_at=due.remind_at, overdue_at=due.due_at,
+            remind_at=due.remind_at, overdue_at=due.due_at, questions=policy.questions,
         )
         for due in domain.report_schedule(accepted_at, points, policy.reminder_days)
-    ])  # fmt: skip
+    ]  # fmt: skip
+    await store.insert_reports(tx, reports)
+    return reports
 
 
 async def submit_report(
@@ -822,6 +855,7 @@ async def submit_report(
         domain.check_report_spend(answers.spent, grant.amount)
     except ValueError as refused:
         raise RuleViolation(str(refused)) from None
+    _check_own_answers(report, answers.extra or {})
     now = utcnow()
     submitted = await _save_report(tx, report, status=domain.ReportStatus.SUBMITTED, answers=answers,
                                    submitted_by=caller.subject, submitted_at=now, remind_at=None)  # fmt: skip
@@ -830,6 +864,19 @@ async def submit_report(
         spent=answers.spent, submitted_at=now,
     ))  # fmt: skip
     return submitted
+
+
+def _check_own_answers(report: MonitoringReport, extra: Mapping[str, object]) -> None:
+    """The answers to the programme's own questions, checked as application forms are: every problem
+    at once, each named by its question (422)."""
+    form = FormDefinition(questions=report.questions)  # type: ignore[arg-type]
+    problems = answer_problems(form, extra, complete=True)
+    if problems:
+        raise RuleViolation(
+            "some answers cannot be accepted: " + "; ".join(f"{p.question_id}: {p.message}" for p in problems),
+            errors=[{"location": ["body", "answers", p.question_id], "message": p.message, "type": "answer"}
+                    for p in problems],
+        )  # fmt: skip
 
 
 async def review_report(tx: Tx, caller: Caller, report_id: str, accept: bool, comments: str | None,
@@ -854,6 +901,8 @@ async def review_report(tx: Tx, caller: Caller, report_id: str, accept: bool, co
             report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
             accepted_at=now,
         ))  # fmt: skip
+        for payment in await store.payments_waiting_on_report(tx, report.id):
+            await _meet(tx, payment, lambda w: w.report_id == report.id, now)
     else:
         await tx.emit(MonitoringReportChangesRequested(
             report_id=report.id, grant_id=report.grant_id, application_id=report.application_id, name=report.name,
@@ -885,7 +934,92 @@ async def notice_overdue_report(tx: Tx, report_id: str) -> bool:
     if await _save_report_quietly(tx, report, overdue_at=None, remind_at=None) is None or not overdue:
         return False
     await _announce_due(tx, report, overdue=True)
+    await _hold_tranches_for(tx, report)
     return True
+
+
+# --- conditional tranches ------------------------------------------------------------------------
+
+
+async def set_tranche_policy(
+    tx: Tx, caller: Caller, programme_id: str, requirements: list[domain.TrancheRequirement]
+) -> Ledger:
+    """Which tranches of the programme's grants wait for an accepted report or a named condition, for
+    offers accepted from now on (grants accepted before keep what they were accepted under)."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    policy_tranches = max(1, len(ledger.payment_policy.tranches))
+    try:
+        domain.check_tranche_requirements(requirements, policy_tranches, {p.name for p in ledger.monitoring.points})
+    except ValueError as refused:
+        raise RuleViolation(str(refused)) from None
+    policy = TranchePolicy(
+        requirements=[TrancheRequirementPart(sequence=r.sequence, report=r.report, condition=r.condition)
+                      for r in sorted(requirements, key=lambda r: r.sequence)],
+        set_by=caller.subject, set_at=utcnow(),
+    )  # fmt: skip
+    await store.set_tranche_policy(tx, programme_id, policy)
+    return ledger.model_copy(update={"tranches": policy})
+
+
+async def meet_condition(tx: Tx, caller: Caller, grant_id: str, name: str, version: int | None) -> Grant:
+    """A programme manager marks one of an accepted grant's named conditions met (who, when): the
+    tranches waiting only for it are released, to be paid once their due date comes."""
+    grant = await _finance_grant(tx, grant_id)
+    check_version(version, grant.version)
+    condition = next((c for c in grant.conditions if c.name == name), None)
+    if condition is None:
+        raise NotFound(f"grant {grant_id} has no condition named {name!r}")
+    if condition.met_at is not None:
+        raise Conflict(f"the condition {name!r} of grant {grant_id} was met already")
+    if grant.status is not GrantStatus.ACCEPTED:
+        raise Conflict(f"grant {grant_id} is {grant.status}; only an accepted grant's conditions can be met")
+    now = utcnow()
+    conditions = [c.model_copy(update={"met_at": now, "met_by": caller.subject}) if c.name == name else c
+                  for c in grant.conditions]  # fmt: skip
+    saved = await _save_grant(tx, grant, conditions=conditions,
+                              history=[*grant.history, _entry("condition_met", caller, now)])  # fmt: skip
+    if saved is None:
+        raise PreconditionFailed(f"grant {grant_id} changed meanwhile; read it again and retry")
+    for payment in await store.payments_of_grant(tx, grant.id):
+        await _meet(tx, payment, lambda w: w.kind is domain.WaitKind.CONDITION and w.name == name, now)
+    return saved
+
+
+async def _meet(tx: Tx, payment: Payment, which: Callable[[TrancheWait], bool], now: datetime) -> None:
+    """Mark what ``which`` picks of the payment's waits met; announce the tranche released when that
+    was the last of them (once: a wait already met is not met again). A payment no longer to be paid
+    (cancelled, or sent by some other way) is left as it is."""
+    if not any(which(w) and w.met_at is None for w in payment.waits):
+        return
+    if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.SENT):
+        return
+    waits = [w.model_copy(update={"met_at": now}) if which(w) and w.met_at is None else w for w in payment.waits]
+    waiting = not domain.tranche_is_free([(w.kind, w.met_at is not None) for w in waits])
+    await store.set_waits(tx, payment.id, waits, waiting)
+    if not waiting:
+        await tx.emit(TrancheReleased(
+            payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id,
+            sequence=payment.sequence, amount=payment.amount, due_date=payment.due_at.date(),
+            met=[w.name for w in waits],
+        ))  # fmt: skip
+
+
+async def _hold_tranches_for(tx: Tx, report: MonitoringReport) -> None:
+    """A report went overdue: the tranches waiting for it are held for it, visibly, once each."""
+    for payment in await store.payments_waiting_on_report(tx, report.id):
+        if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.SENT):
+            continue
+        if not any(w.report_id == report.id and w.met_at is None and not w.overdue for w in payment.waits):
+            continue
+        waits = [w.model_copy(update={"overdue": True}) if w.report_id == report.id and w.met_at is None else w
+                 for w in payment.waits]  # fmt: skip
+        await store.set_waits(tx, payment.id, waits, payment.waiting)
+        await tx.emit(TrancheHeldForReport(
+            payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id,
+            sequence=payment.sequence, amount=payment.amount, report_id=report.id, report_name=report.name,
+        ))  # fmt: skip
 
 
 async def _announce_due(tx: Tx, report: MonitoringReport, overdue: bool) -> None:

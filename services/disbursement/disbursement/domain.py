@@ -521,3 +521,83 @@ class TrainingShare:
     @property
     def attended_percent(self) -> int:
         return self.percent(self.attended, self.funded)
+# --- conditional tranches ------------------------------------------------------------------------
+
+
+class WaitKind(StrEnum):
+    """What a tranche can wait for besides its date: an accepted monitoring report, or a named
+    condition a programme manager marks met (e.g. "safeguarding policy checked")."""
+
+    REPORT = "report"
+    CONDITION = "condition"
+
+
+@dataclass(frozen=True)
+class TrancheRequirement:
+    """The programme's rule for one tranche (by its sequence in the schedule): what must be true
+    before it is paid, whatever its date says."""
+
+    sequence: int
+    report: str | None = None
+    condition: str | None = None
+
+
+def check_tranche_requirements(
+    requirements: list[TrancheRequirement], tranches: int, report_names: set[str]
+) -> None:
+    """A requirement names a tranche the payment policy has, one a programme's monitoring policy asks
+    for (so that it can ever be accepted), or a condition; each tranche at most once."""
+    sequences = [r.sequence for r in requirements]
+    if len(set(sequences)) != len(sequences):
+        raise ValueError("each tranche's requirements go in one entry")
+    for r in requirements:
+        if not 1 <= r.sequence <= tranches:
+            raise ValueError(f"the payment policy has no tranche {r.sequence} (it has {tranches})")
+        if r.report is None and r.condition is None:
+            raise ValueError(f"tranche {r.sequence} needs a report or a condition to wait for")
+        if r.report is not None and r.report not in report_names:
+            raise ValueError(f"the monitoring policy asks for no report named {r.report!r}")
+
+
+def tranche_is_free(waits: list[tuple[WaitKind, bool]]) -> bool:
+    """A tranche can be gathered into a payment run (once due) when everything it waits for is met."""
+    return all(met for _, met in waits)
+
+
+class Waiting(StrEnum):
+    """What a tranche is waiting for, as the grantee is shown it."""
+
+    DATE = "date"
+    REPORT = "report"
+    CONDITION = "condition"
+    FINANCE_APPROVAL = "finance_approval"
+    #: Finance held it (or its grant).
+    FINANCE_HOLD = "finance_hold"
+
+
+@dataclass(frozen=True)
+class Wait:
+    kind: WaitKind
+    name: str
+    met: bool
+    #: A report it waits for is past its due date and still owed: the tranche is held for it.
+    overdue: bool = False
+
+
+def waiting_for(status: PaymentStatus, due_at: datetime, waits: list[Wait], now: datetime) -> list[tuple[Waiting, Wait | None]]:
+    """Everything a payment is still waiting for, in the order a person would meet them: its date,
+    its reports and conditions, then finance (a hold, or approval of a run). Nothing once it is being
+    sent, sent, failed or cancelled."""
+    if status is PaymentStatus.HELD:
+        return [(Waiting.FINANCE_HOLD, None)]
+    if status is not PaymentStatus.SCHEDULED:
+        return []
+    found: list[tuple[Waiting, Wait | None]] = []
+    if now < due_at:
+        found.append((Waiting.DATE, None))
+    for wait in waits:
+        if not wait.met:
+            found.append((Waiting.REPORT if wait.kind is WaitKind.REPORT else Waiting.CONDITION, wait))
+    if not found:
+        found.append((Waiting.FINANCE_APPROVAL, None))
+    return found

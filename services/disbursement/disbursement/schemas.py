@@ -2,20 +2,22 @@
 answers are built from stored documents with ``of``."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from disbursement.crypto import BankDetailsCipher
 from disbursement.domain import (
     BankAccount, GrantStatus, HeldReason, PaymentRunStatus, PaymentStatus, ReportPoint, ReportStatus,
-    TrainingShare, TrainingStatus, report_is_overdue,
+    TrainingShare, TrainingStatus, TrancheRequirement, Wait, Waiting, WaitKind, report_is_overdue, waiting_for,
 )  # fmt: skip
 from disbursement.store import (
     Grant, GroupTraining, Ledger, MonitoringPolicy, MonitoringReport, OfferTerms, Payment, PaymentRun, Reconciliation,
-    ReportAnswers, Signatory, TrainingOffer,
+    ReportAnswers, Signatory, TrainingOffer, TranchePolicy,
 )  # fmt: skip
+from grants_shared.clock import utcnow
 from grants_shared.events import ScheduledAmount
+from grants_shared.forms import FormDefinition, Question
 from grants_shared.money import Money
 
 # --- requests ------------------------------------------------------------------------------------
@@ -94,6 +96,37 @@ class MaskedBankAccount(BaseModel):
     account_number: Annotated[str, Field(examples=["****5678"])]
 
 
+class TrancheWaitView(BaseModel):
+    """Something a conditional tranche waits for: a monitoring report (accepted: ``met_at``) or a named
+    condition of the grant; ``overdue`` when the report went overdue and the tranche is held for it."""
+
+    kind: WaitKind
+    name: str
+    report_id: str | None = None
+    met_at: datetime | None = None
+    overdue: bool = False
+
+
+class WaitingForView(BaseModel):
+    """One thing a payment is still waiting for: its ``date`` (``due_date``), a ``report`` or a
+    ``condition`` (``name``; ``overdue`` for a report past due, which holds the tranche), a
+    ``finance_hold``, or ``finance_approval`` (due and free: it goes into the next payment run)."""
+
+    kind: Waiting
+    name: str | None = None
+    due_date: date | None = None
+    overdue: bool = False
+
+
+def _waiting_for(payment: Payment) -> list[WaitingForView]:
+    waits = [Wait(kind=w.kind, name=w.name, met=w.met_at is not None, overdue=w.overdue) for w in payment.waits]
+    return [
+        WaitingForView(kind=kind, name=wait.name if wait else None, overdue=wait.overdue if wait else False,
+                       due_date=payment.due_at.date() if kind is Waiting.DATE else None)
+        for kind, wait in waiting_for(payment.status, payment.due_at, waits, utcnow())
+    ]  # fmt: skip
+
+
 class PaymentView(BaseModel):
     id: str
     grant_id: str
@@ -112,12 +145,16 @@ class PaymentView(BaseModel):
     provider_reference: str | None = None
     sent_at: datetime | None = None
     run_id: str | None = None
+    #: A conditional tranche's reports and conditions, met or not.
+    waits: list[TrancheWaitView] = []
+    #: What it is still waiting for, now (empty once it is being sent or settled).
+    waiting_for: list[WaitingForView] = []
     history: list[HistoryEntryView] = []
 
     @classmethod
     def of(cls, payment: Payment) -> "PaymentView":
-        fields = payment.model_dump(include=set(cls.model_fields) - {"due_date"})
-        return cls(**fields, due_date=payment.due_at.date())
+        fields = payment.model_dump(include=set(cls.model_fields) - {"due_date", "waiting_for"})
+        return cls(**fields, due_date=payment.due_at.date(), waiting_for=_waiting_for(payment))
 
 
 class SignatoryView(BaseModel):
@@ -136,6 +173,12 @@ class OfferTermsView(BaseModel):
     @classmethod
     def of(cls, programme_id: str, terms: OfferTerms) -> "OfferTermsView":
         return cls(programme_id=programme_id, **terms.model_dump())
+
+
+class GrantConditionView(BaseModel):
+    name: str
+    met_at: datetime | None = None
+    met_by: str | None = None
 
 
 class GrantView(BaseModel):
@@ -158,6 +201,8 @@ class GrantView(BaseModel):
     closed_at: datetime | None = None
     on_hold: bool = False
     ends_on: date | None = None
+    #: Named conditions its tranches wait for, and who marked each met when.
+    conditions: list[GrantConditionView] = []
     version: int
     history: list[HistoryEntryView] = []
     #: Filled in when one grant is read; lists leave it out.
@@ -299,6 +344,16 @@ class MonitoringPolicyIn(BaseModel):
 
     points: Annotated[list[ReportPointIn], Field(max_length=20)]
     reminder_days: Annotated[int, Field(ge=0, le=365, description="Days before each is due the grantee is reminded; 0: never")]
+    #: The programme's own questions, asked in every report besides the four every report asks
+    #: (``grants_shared.forms``, as application forms are; no file questions).
+    questions: Annotated[list[Question], Field(max_length=30)] = []
+
+    @model_validator(mode="after")
+    def _questions_well_formed(self) -> "MonitoringPolicyIn":
+        if any(q.kind == "file" for q in self.questions):
+            raise ValueError("a monitoring report cannot ask for a file")
+        FormDefinition(questions=self.questions)  # ids unique, shown_if pointing back: raises if not
+        return self
 
     def to_domain(self) -> list[ReportPoint]:
         return [ReportPoint(name=p.name, due_after_days=p.due_after_days) for p in self.points]
@@ -308,6 +363,7 @@ class MonitoringPolicyView(BaseModel):
     programme_id: str
     points: list[ReportPointIn]
     reminder_days: int
+    questions: list[Question] = []
     set_by: str | None = None
     set_at: datetime | None = None
 
@@ -329,9 +385,12 @@ class ReportIn(BaseModel):
     people_reached: Annotated[int, Field(ge=0, le=100_000_000)]
     spent: Money
     what_changed: LongText
+    #: Answers to the programme's own questions, by question id (checked against the report's questions).
+    answers: Annotated[dict[Annotated[str, Field(max_length=40)], Any], Field(max_length=30)] = {}
 
     def to_document(self) -> ReportAnswers:
-        return ReportAnswers(**self.model_dump())
+        fields = self.model_dump(exclude={"answers"})
+        return ReportAnswers(**fields, extra=self.answers or None)
 
 
 class ReviewIn(BaseModel):
@@ -353,6 +412,7 @@ class ReportReviewView(BaseModel):
 class MonitoringReportView(BaseModel):
     id: str
     grant_id: str
+    application_id: str
     programme_id: str
     organisation_id: str
     sequence: int
@@ -364,15 +424,19 @@ class MonitoringReportView(BaseModel):
     people_reached: int | None = None
     spent: Money | None = None
     what_changed: str | None = None
+    #: The programme's own questions this report asks, and the grantee's answers to them.
+    questions: list[Question] = []
+    answers: dict[str, Any] = {}
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     reviews: list[ReportReviewView] = []
 
     @classmethod
     def of(cls, report: MonitoringReport, now: datetime) -> "MonitoringReportView":
-        answers = report.answers.model_dump() if report.answers else {}
-        return cls(
-            **report.model_dump(include={"id", "grant_id", "programme_id", "organisation_id", "sequence", "name",
+        answers = report.answers.model_dump(exclude={"extra"}) if report.answers else {}
+        extra = (report.answers.extra if report.answers else None) or {}
+        return cls(questions=report.questions, answers=extra,
+            **report.model_dump(include={"id", "grant_id", "application_id", "programme_id", "organisation_id", "sequence", "name",
                                          "due_at", "status", "submitted_by", "submitted_at"}),
             overdue=report_is_overdue(report.status, report.due_at, now),
             reviews=[ReportReviewView(**r.model_dump()) for r in report.reviews], **answers,
@@ -461,3 +525,68 @@ class TrainingShareView(BaseModel):
         return cls(programme_id=programme_id, funded_groups=share.funded, booked=share.booked,
                    attended=share.attended, booked_percent=share.booked_percent,
                    attended_percent=share.attended_percent)  # fmt: skip
+# --- conditional tranches ------------------------------------------------------------------------
+
+ConditionName = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class TrancheRequirementIn(BaseModel):
+    """What one tranche (its sequence in the payment schedule, from 1) waits for besides its date."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sequence: Annotated[int, Field(ge=1, le=12)]
+    report: Annotated[ConditionName | None, Field(description="A report point of the monitoring policy, e.g. midway")] = None
+    condition: Annotated[ConditionName | None, Field(description="A condition a programme manager marks met")] = None
+
+
+class TranchePolicyIn(BaseModel):
+    """Which tranches wait for an accepted monitoring report or a named condition (none: by date alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: Annotated[list[TrancheRequirementIn], Field(max_length=12)]
+
+    def to_domain(self) -> list[TrancheRequirement]:
+        return [TrancheRequirement(r.sequence, r.report, r.condition) for r in self.requirements]
+
+
+class TranchePolicyView(BaseModel):
+    programme_id: str
+    requirements: list[TrancheRequirementIn]
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+    @classmethod
+    def of(cls, programme_id: str, policy: TranchePolicy) -> "TranchePolicyView":
+        return cls(programme_id=programme_id, **policy.model_dump())
+
+
+class ConditionMetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: ConditionName
+
+
+class GrantConditionsView(BaseModel):
+    """A grant as those who mark its conditions met see it: its conditions and what each payment waits
+    for; no bank details, not even masked (a programme manager has no need of them)."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    organisation_id: str
+    status: GrantStatus
+    amount: Money
+    conditions: list[GrantConditionView]
+    payments: list[PaymentView]
+    version: int
+
+    @classmethod
+    def of(cls, grant: Grant, payments: list[Payment]) -> "GrantConditionsView":
+        return cls(
+            grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+            organisation_id=grant.organisation_id, status=grant.status, amount=grant.amount,
+            conditions=[GrantConditionView(**c.model_dump()) for c in grant.conditions],
+            payments=[PaymentView.of(p) for p in payments], version=grant.version,
+        )  # fmt: skip

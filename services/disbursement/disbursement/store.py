@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from disbursement.domain import (
     COMMITTED_GRANT_STATUSES, DEFAULT_ACCEPTANCE_DAYS, DEFAULT_OFFER_TERMS, DEFAULT_REMINDER_DAYS, HOLDABLE,
-    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus, TrainingStatus,
+    GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus, TrainingStatus, WaitKind,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
@@ -71,6 +71,25 @@ class MonitoringPolicy(Part):
 
     points: list[ReportPointPart] = []
     reminder_days: int = 14
+    #: The programme's own questions (``grants_shared.forms`` question definitions, as stored).
+    questions: list[dict[str, Any]] = []
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
+class TrancheRequirementPart(Part):
+    """What one tranche (by its sequence in the payment schedule) waits for besides its date."""
+
+    sequence: int
+    report: str | None = None
+    condition: str | None = None
+
+
+class TranchePolicy(Part):
+    """Which tranches of a programme's grants wait for an accepted monitoring report or a named
+    condition; none until a programme manager sets them (tranches are then paid by date alone)."""
+
+    requirements: list[TrancheRequirementPart] = []
     set_by: str | None = None
     set_at: datetime | None = None
 
@@ -103,6 +122,8 @@ class Ledger(Document):
     monitoring: MonitoringPolicy = MonitoringPolicy()
     #: The training each funded group is offered when its grant is accepted; None: no offer.
     training: "TrainingOffer | None" = None
+    #: What tranches wait for besides their dates; none until a programme manager sets it.
+    tranches: TranchePolicy = TranchePolicy()
 
 
 class HistoryEntry(Part):
@@ -130,6 +151,27 @@ class ScheduleEntry(Part):
     @classmethod
     def of(cls, scheduled: ScheduledAmount) -> "ScheduleEntry":
         return cls(sequence=scheduled.sequence, amount=scheduled.amount, due_after_days=scheduled.due_after_days)
+
+
+class GrantCondition(Part):
+    """A named condition of the grant (from its programme's tranche policy at acceptance) that a
+    programme manager marks met: who and when."""
+
+    name: str
+    met_at: datetime | None = None
+    met_by: str | None = None
+
+
+class TrancheWait(Part):
+    """Something a payment waits for before it can go into a payment run: an accepted report (its id)
+    or a named condition of its grant. ``overdue``: the report went overdue, so the tranche is held
+    for it (shown to the grantee) until it is accepted."""
+
+    kind: WaitKind
+    name: str
+    report_id: str | None = None
+    met_at: datetime | None = None
+    overdue: bool = False
 
 
 class Grant(Document):
@@ -167,6 +209,8 @@ class Grant(Document):
     last_paid_at: datetime | None = None
     #: Finance stopped paying it (its unsent payments are held) until they release it.
     on_hold: bool = False
+    #: The named conditions its tranches wait for (none for most grants).
+    conditions: list[GrantCondition] = []
     version: int
     history: list[HistoryEntry] = []
 
@@ -202,6 +246,10 @@ class Payment(Document):
     sent_at: datetime | None = None
     #: The payment run it was gathered into, once due (None again if it is held and released).
     run_id: str | None = None
+    #: What it waits for besides its date (a conditional tranche), and whether any of it is unmet:
+    #: a waiting payment is never gathered into a run, whatever its date.
+    waits: list[TrancheWait] = []
+    waiting: bool = False
     created_at: datetime
     history: list[HistoryEntry] = []
 
@@ -268,6 +316,8 @@ class ReportAnswers(Part):
     people_reached: int
     spent: Money
     what_changed: str | None
+    #: Answers to the programme's own questions, by question id (None once anonymised).
+    extra: dict[str, Any] | None = None
 
 
 class ReportReview(Part):
@@ -293,6 +343,9 @@ class MonitoringReport(Document):
     remind_at: datetime | None = None
     #: When the overdue notice goes (its due time; None once sent or once nothing is owed).
     overdue_at: datetime | None = None
+    #: The programme's own questions when the grant was accepted: what this report asks, whatever
+    #: the policy says later.
+    questions: list[dict[str, Any]] = []
     status: ReportStatus = ReportStatus.DUE
     answers: ReportAnswers | None = None
     submitted_by: str | None = None
@@ -341,6 +394,10 @@ PERSONAL_DATA = (
     PersonalData("ledgers", "offer_terms.set_by", {"offer_terms.set_by": PSEUDONYM}, about="Offer terms you set"),
     PersonalData("ledgers", "monitoring.set_by", {"monitoring.set_by": PSEUDONYM},
                  about="Monitoring policies you set"),  # fmt: skip
+    PersonalData("grants", "conditions.met_by", {"conditions.$[entry].met_by": PSEUDONYM},
+                 array_filters=[{"entry.met_by": PERSON}], withhold=("bank_account", "reserved"),
+                 about="Grant conditions you marked met"),  # fmt: skip
+    PersonalData("ledgers", "tranches.set_by", {"tranches.set_by": PSEUDONYM}, about="Tranche policies you set"),
     PersonalData("monitoring_reports", "submitted_by", {"submitted_by": PSEUDONYM},
                  about="Monitoring reports you submitted for your organisation"),  # fmt: skip
     PersonalData("monitoring_reports", "reviews.by", {"reviews.$[entry].by": PSEUDONYM},
@@ -359,7 +416,8 @@ APPLICATION_DATA = (
                  about="The bank details payments went to, who signed the offer and why it was declined"),  # fmt: skip
     # A report's free text and the reviewers' comments can be about the people the group works with.
     PersonalData("monitoring_reports", "application_id",
-                 {"answers.what_was_done": None, "answers.what_changed": None, "reviews.$[].comments": None},
+                 {"answers.what_was_done": None, "answers.what_changed": None, "answers.extra": None,
+                  "reviews.$[].comments": None},
                  where={"answers": {"$type": "object"}},  # only reports submitted: the rest hold no words
                  about="What your monitoring reports said, and the reviewers' comments on them"),  # fmt: skip
     # The names of those booked on training are the attendees' own (how many came stays).
@@ -385,6 +443,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
     await db.payments.create_index("run_id")
+    await db.payments.create_index("waits.report_id", sparse=True)  # tranches waiting for a report
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
     await db.repayments.create_index("programme_id")
     await db.repayments.create_index("grant_id")
@@ -394,6 +453,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.group_training.create_index("grant_id", unique=True)  # one offer per grant
     await db.group_training.create_index([("programme_id", ASCENDING), ("status", ASCENDING), ("offered_at", ASCENDING)])
     await db.group_training.create_index("remind_at", sparse=True)  # reminders to book to send
+    # Reports awaiting review (and those in any one status), longest waiting first.
+    await db.monitoring_reports.create_index([("status", ASCENDING), ("submitted_at", ASCENDING),
+                                              ("due_at", ASCENDING), ("_id", ASCENDING)])  # fmt: skip
 
 
 async def _page(
@@ -585,8 +647,11 @@ async def restart_payment(tx: Db, payment: Payment, retry: ManualRetry, entry: H
 
 
 async def due_outside_runs(tx: Db, now: datetime, limit: int) -> list[Payment]:
-    """Scheduled payments whose due time has come and that no run holds yet, oldest due first."""
-    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None}
+    """Scheduled payments whose due time has come, that wait for nothing else and that no run holds
+    yet, oldest due first."""
+    # A conditional tranche still waiting for a report or a condition is not due, whatever its date.
+    query = {"status": PaymentStatus.SCHEDULED, "next_attempt_at": {"$lte": now}, "run_id": None,
+             "waiting": {"$ne": True}}
     cursor = tx.db.payments.find(query, session=tx.session).sort("next_attempt_at", ASCENDING).limit(limit)
     return [Payment.from_doc(doc) async for doc in cursor]
 
@@ -702,6 +767,27 @@ async def release_payments(tx: Db, query: dict[str, Any], entry: HistoryEntry) -
     return released
 
 
+async def payments_waiting_on_report(tx: Db, report_id: str) -> list[Payment]:
+    cursor = tx.db.payments.find({"waits.report_id": report_id}, session=tx.session).sort("sequence", ASCENDING)
+    return [Payment.from_doc(doc) async for doc in cursor]
+
+
+async def set_waits(tx: Db, payment_id: str, waits: list[TrancheWait], waiting: bool) -> None:
+    """A payment's waits after one of them was met or went overdue. Always in a transaction that read
+    the payment: two such changes at once write the same document, so one is retried and sees the other."""
+    await tx.db.payments.update_one(
+        {"_id": payment_id}, {"$set": {"waits": [w.model_dump() for w in waits], "waiting": waiting}},
+        session=tx.session,
+    )
+
+
+async def set_tranche_policy(tx: Db, programme_id: str, policy: TranchePolicy) -> bool:
+    found = await tx.db.ledgers.update_one(
+        {"_id": programme_id}, {"$set": {"tranches": policy.model_dump()}}, session=tx.session
+    )
+    return found.matched_count == 1
+
+
 # --- the simulated payment provider's own records ------------------------------------------------
 
 
@@ -752,6 +838,18 @@ async def replace_report(tx: Db, report: MonitoringReport, read_version: int) ->
         {"_id": report.id, "version": read_version}, report.to_doc(), session=tx.session
     )
     return replaced.matched_count == 1
+
+
+async def list_reports(
+    tx: Db, status: ReportStatus, programme_id: str | None, limit: int, offset: int
+) -> tuple[list[MonitoringReport], int]:
+    """Reports in one status, the longest waiting first (by when they were submitted, then due)."""
+    query: dict[str, Any] = {"status": status}
+    if programme_id:
+        query["programme_id"] = programme_id
+    sort = [("submitted_at", ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
+    docs, total = await _page(tx.db.monitoring_reports, query, limit, offset, sort, tx)
+    return [MonitoringReport.from_doc(d) for d in docs], total
 
 
 async def reports_due(tx: Db, field: str, now: datetime, limit: int) -> list[MonitoringReport]:

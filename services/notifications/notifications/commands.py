@@ -45,6 +45,7 @@ from grants_shared.events import (
     InterestDeclined,
     InterestSubmitted,
     NotificationDelivered,
+    NotificationDeliveredV2,
     WebhookSubscriptionDisabled,
     WebhookSubscriptionReactivated,
 )
@@ -209,6 +210,12 @@ async def deliver(
         return  # the same event reached us again past the inbox: it was told already
     if in_inbox:
         await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
+
+
+async def tell_finance_officers(tx: Tx, event: Event[Any], telling: Callable[[str, str | None], Notice]) -> None:
+    """Tell every finance officer who registered a contact address (from their id and name)."""
+    for officer in await store.finance_officers(tx):
+        await deliver(tx, event, telling(officer.id, officer.name), officer, application_contact=None)
 
 
 async def _programme_name(tx: Tx, programme_id: str) -> str | None:
@@ -395,10 +402,11 @@ def _taken_over(item_id: str) -> None:
 
 async def _delivered(tx: Tx, parcel: Parcel, attempt: int, at: datetime, status_code: int | None = None) -> None:
     await store.record_delivery(tx, parcel.attempt(attempt, "delivered", at, status_code=status_code))
-    await tx.emit(NotificationDelivered(
-        notification_id=parcel.id, channel=parcel.channel, recipient_kind=parcel.recipient_kind,
-        answered_event_id=parcel.event_id, answered_event_type=parcel.event_type,
-    ))  # fmt: skip
+    delivered = {"notification_id": parcel.id, "channel": parcel.channel, "recipient_kind": parcel.recipient_kind,
+                 "answered_event_id": parcel.event_id, "answered_event_type": parcel.event_type}  # fmt: skip
+    if parcel.recipient_kind is not RecipientKind.FINANCE_OFFICER:  # v1 cannot name them
+        await tx.emit(NotificationDelivered(**delivered))
+    await tx.emit(NotificationDeliveredV2(**delivered))
 
 
 async def _attempt_failed(
@@ -412,14 +420,16 @@ async def _attempt_failed(
 
 
 async def register_contact(
-    tx: Tx, person_id: str, details: ContactDetails, version: int | None
+    tx: Tx, person_id: str, details: ContactDetails, version: int | None, finance_officer: bool = False
 ) -> tuple[Contact, bool]:
-    """Register the address (no If-Match), or change it (the version last read). True when registered."""
+    """Register the address (no If-Match), or change it (the version last read). True when registered.
+    ``finance_officer``: the caller's role now, so that they are told of payment runs to approve."""
     existing = await store.get_contact(tx, person_id)
     now = utcnow()
     if existing is None and version is None:
         created = Contact(
-            id=person_id, email=str(details.email), name=details.name, version=1, created_at=now, updated_at=now
+            id=person_id, email=str(details.email), name=details.name, finance_officer=finance_officer, version=1,
+            created_at=now, updated_at=now,
         )
         if await store.insert_contact_if_new(tx, created):
             return created, True
@@ -430,7 +440,8 @@ async def register_contact(
         raise PreconditionRequired("send the ETag you last read in an If-Match header")
     check_version(version, existing.version)
     changed = existing.model_copy(update={
-        "email": str(details.email), "name": details.name, "updated_at": now, "version": existing.version + 1,
+        "email": str(details.email), "name": details.name, "finance_officer": finance_officer, "updated_at": now,
+        "version": existing.version + 1,
         "source": "registered",  # from now on theirs: a token's address no longer replaces it
     })  # fmt: skip
     if not await store.replace_contact(tx, changed, existing.version):

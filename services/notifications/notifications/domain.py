@@ -56,11 +56,16 @@ class Template(StrEnum):
     REVIEW_OVERDUE = "review_overdue"
     #: The programme manager's notice that one of its reviews is overdue.
     REVIEW_OVERDUE_MANAGER = "review_overdue_manager"
+    TRANCHE_RELEASED = "tranche_released"
+    TRANCHE_HELD_FOR_REPORT = "tranche_held_for_report"
+    PAYMENT_RUN_AWAITING_APPROVAL = "payment_run_awaiting_approval"
 
 
 class RecipientKind(StrEnum):
     APPLICANT = "applicant"
     REVIEWER = "reviewer"
+    #: Told about payment runs to approve: every finance officer who registered a contact address.
+    FINANCE_OFFICER = "finance_officer"
     #: A system outside the platform, told by signed webhook.
     INTEGRATOR = "integrator"
 
@@ -476,6 +481,44 @@ def payment_sent(
         app, programme_name, Template.PAYMENT_SENT, page_of_grant(grant_id), payment_id,
         amount=format_money(amount), reference=provider_reference, sent_on=format_date(sent_at),
     )
+
+
+def tranche_released(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, payment_id: str, sequence: int, amount: Money,
+    due_date: date, met: list[str],
+) -> Notice:
+    """Told once per tranche (``about`` is the payment): what it waited for is met."""
+    return _to_applicant(
+        app, programme_name, Template.TRANCHE_RELEASED, page_of_grant(grant_id), payment_id,
+        sequence=sequence, amount=format_money(amount), due_on=format_date(due_date), met=", ".join(met),
+    )  # fmt: skip
+
+
+def tranche_held_for_report(
+    app: ApplicationRecord, programme_name: str | None, grant_id: str, payment_id: str, report_id: str,
+    sequence: int, amount: Money, report_name: str,
+) -> Notice:
+    """Told once per tranche and report."""
+    return _to_applicant(
+        app, programme_name, Template.TRANCHE_HELD_FOR_REPORT, page_of_grant(grant_id), f"{payment_id}:{report_id}",
+        sequence=sequence, amount=format_money(amount), report_name=report_name,
+    )  # fmt: skip
+
+
+def page_of_payment_run(run_id: str) -> str:
+    return f"/finance/payment-runs/{quote(run_id, safe='')}"
+
+
+def payment_run_awaiting_approval(
+    officer_id: str, officer_name: str | None, run_id: str, total: Money, payments: int, approvals_needed: int
+) -> Notice:
+    """Each finance officer is told once per run (``about`` is the run)."""
+    context = {
+        "name": officer_name, "run_id": run_id, "total": format_money(total), "payments": payments,
+        "approvals_needed": approvals_needed,
+    }
+    return Notice(Template.PAYMENT_RUN_AWAITING_APPROVAL, Recipient(officer_id, RecipientKind.FINANCE_OFFICER), context,
+                  None, page_of_payment_run(run_id), about=run_id)  # fmt: skip
 
 
 def worth_telling_about_payment_failure(attempt: int, will_retry: bool, already_sent: bool = False) -> bool:

@@ -54,6 +54,8 @@ from grants_shared.events import (
     ReviewAssigned,
     ReviewOverdue,
     ReviewReminderDue,
+    TrancheHeldForReport,
+    TrancheReleased,
 )
 from grants_shared.unit_of_work import Transaction
 from notifications import commands, domain
@@ -291,6 +293,27 @@ async def on_payment_failed(event: Event[PaymentFailed], tx: Tx) -> None:
         )  # fmt: skip
 
 
+async def on_tranche_released(event: Event[TrancheReleased], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.tranche_released(
+            app, programme, data.grant_id, data.payment_id, data.sequence, data.amount, data.due_date, data.met
+        ),
+    )  # fmt: skip
+
+
+async def on_tranche_held_for_report(event: Event[TrancheHeldForReport], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_applicant(
+        tx, event, data.application_id,
+        lambda app, programme: domain.tranche_held_for_report(
+            app, programme, data.grant_id, data.payment_id, data.report_id, data.sequence, data.amount,
+            data.report_name,
+        ),
+    )  # fmt: skip
+
+
 async def on_application_scored(event: Event[ApplicationScored], tx: Tx) -> None:
     """Concerns nobody: consumed only so that integrators can subscribe to it."""
 
@@ -342,7 +365,14 @@ async def on_grant_varied(event: Event[GrantVaried], tx: Tx) -> None:
 
 
 async def on_payment_run_awaiting_approval(event: Event[PaymentRunAwaitingApproval], tx: Tx) -> None:
-    """Concerns no applicant or reviewer (finance sees runs on its pages): consumed for integrators."""
+    """Every finance officer is told: nothing in the run is paid until enough of them approve it."""
+    data = event.data
+    await commands.tell_finance_officers(
+        tx, event,
+        lambda officer_id, name: domain.payment_run_awaiting_approval(
+            officer_id, name, data.run_id, data.total, data.payments, data.approvals_needed
+        ),
+    )  # fmt: skip
 
 
 async def on_payment_run_approved(event: Event[PaymentRunApproved], tx: Tx) -> None:
@@ -419,6 +449,8 @@ HANDLERS = {
         on_payment_released,
         on_payment_sent,
         on_payment_failed,
+        on_tranche_released,
+        on_tranche_held_for_report,
         on_application_scored,
         on_payment_scheduled,
         on_monitoring_report_submitted,

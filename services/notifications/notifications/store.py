@@ -103,6 +103,8 @@ class Contact(Document):
 
     email: str
     name: str
+    #: They signed in as a finance officer when they last registered it: told of payment runs to approve.
+    finance_officer: bool = False
     version: int
     created_at: datetime
     updated_at: datetime
@@ -317,6 +319,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
         [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="by_subscription"
     )
     await db.notifications.create_index([("digest", ASCENDING), ("created_at", ASCENDING)], name="digest_waiting")
+    await db.contacts.create_index([("finance_officer", ASCENDING), ("_id", ASCENDING)], name="finance_officers")
 
 
 # --- helpers every collection uses ----------------------------------------------------------------
@@ -419,6 +422,12 @@ async def add_late_email(tx: Db, notification_id: str, email: Email | None, dige
 
 async def get_contact(tx: Db, person_id: str) -> Contact | None:
     return Contact.maybe(await tx.db.contacts.find_one({"_id": person_id}, session=tx.session))
+
+
+async def finance_officers(tx: Db) -> list[Contact]:
+    """Everyone to tell that a payment run awaits approval."""
+    cursor = tx.db.contacts.find({"finance_officer": True}, session=tx.session).sort("_id", ASCENDING)
+    return [Contact.from_doc(doc) async for doc in cursor]
 
 
 async def insert_contact_if_new(tx: Db, contact: Contact) -> bool:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Response
 
 from disbursement import commands, store
 from disbursement.schemas import MonitoringPolicyIn, MonitoringPolicyView, MonitoringReportView, ReportIn, ReviewIn
+from disbursement.domain import ReportStatus
 from disbursement.store import MonitoringReport
 from grants_shared.api import (
-    FINANCE, MANAGERS, Applicant, DatabaseDep, FinanceOrManager, IfMatch, Manager, PathId, Transact, is_finance,
-    is_manager, set_etag,
+    FINANCE, MANAGERS, Applicant, DatabaseDep, FinanceOrManager, IdFilter, IfMatch, Limit, Manager, Offset, Page,
+    PathId, Transact, is_finance, is_manager, set_etag,
 )  # fmt: skip
 from grants_shared.auth import Caller, Role, require
 from grants_shared.clock import utcnow
@@ -40,7 +41,9 @@ async def get_policy(programme_id: PathId, caller: FinanceOrManager, database: D
 async def set_policy(
     programme_id: PathId, body: MonitoringPolicyIn, caller: Manager, transact: Transact
 ) -> MonitoringPolicyView:
-    ledger = await transact(commands.set_monitoring_policy, caller, programme_id, body.to_domain(), body.reminder_days)
+    questions = [q.model_dump(mode="json") for q in body.questions]
+    ledger = await transact(commands.set_monitoring_policy, caller, programme_id, body.to_domain(), body.reminder_days,
+                            questions)  # fmt: skip
     return MonitoringPolicyView.of(ledger.id, ledger.monitoring)
 
 
@@ -51,6 +54,16 @@ async def list_reports(grant_id: PathId, caller: OnTheGrant, database: DatabaseD
         raise NotFound(f"no grant {grant_id}")
     now = utcnow()
     return [MonitoringReportView.of(r, now) for r in await store.reports_of_grant(database, grant_id)]
+
+
+@router.get("/v1/reports", summary="Monitoring reports in one status (those awaiting review, oldest first)")
+async def list_reports_by_status(
+    caller: FinanceOrManager, database: DatabaseDep, status: ReportStatus = ReportStatus.SUBMITTED,
+    programme_id: IdFilter = None, limit: Limit = 100, offset: Offset = 0,
+) -> Page[MonitoringReportView]:  # fmt: skip
+    found, total = await store.list_reports(database, status, programme_id, limit, offset)
+    now = utcnow()
+    return Page(items=[MonitoringReportView.of(r, now) for r in found], limit=limit, offset=offset, total=total)
 
 
 @router.get("/v1/reports/{report_id}", summary="One monitoring report with its reviews", responses=etag())

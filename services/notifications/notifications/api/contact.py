@@ -4,6 +4,7 @@ may register one; nobody sees anyone else's."""
 from fastapi import APIRouter, Response
 
 from grants_shared.api import Anyone, DatabaseDep, IfMatch, Transact, set_etag
+from grants_shared.auth import Role
 from grants_shared.errors import NotFound
 from grants_shared.openapi import etag, problems
 from notifications import commands, store
@@ -35,7 +36,8 @@ async def get_contact(caller: Anyone, database: DatabaseDep, response: Response)
 async def put_contact(
     body: ContactDetails, caller: Anyone, transact: Transact, version: IfMatch, response: Response
 ) -> ContactView:
-    contact, registered = await transact(commands.register_contact, caller.subject, body, version)
+    finance_officer = Role.FINANCE_OFFICER in caller.roles
+    contact, registered = await transact(commands.register_contact, caller.subject, body, version, finance_officer)
     response.status_code = 201 if registered else 200
     set_etag(response, contact.version)
     return ContactView.of(contact)

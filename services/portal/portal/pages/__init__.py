@@ -3,8 +3,8 @@ APIs (with the signed-in person's token) and renders a template."""
 
 from portal.pages import (
     admin, applying, conflicts, decisions, eligibility, finance, grants, group_training, history, inbox, manage,
-    meetings, organisation, panel_support, payment_runs, personal_data, preferences, public, questions, reach, reviews,
-    search, shortlist, signin,
+    meetings, monitoring, organisation, panel_support, payment_runs, personal_data, preferences, public, questions,
+    reach, reviews, search, shortlist, signin, variations,
 )
 
 ROUTERS = (
@@ -13,5 +13,5 @@ ROUTERS = (
     reach.router, applying.router, questions.router, grants.router, reviews.router,
     conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
     finance.router, payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
-    search.router, panel_support.router, group_training.router,
+    search.router, panel_support.router, group_training.router, monitoring.router, variations.router,
 )

@@ -119,6 +119,12 @@ async def _programme_name(api: Api, programme_id: str) -> str | None:
         raise
 
 
+#: What finance did to the grant, as the page that did it comes back here saying.
+DONE = {"hold": "Grant held: none of its payments will be sent", "release": "Grant released",
+        "amount": "The grant's amount is changed", "end_date": "The grant's end date is changed",
+        "cancellation": "The grant is cancelled", "repayment": "The repayment is recorded"}  # fmt: skip
+
+
 @router.get("/finance/grants/{grant_id}", summary="One grant: its payments, bank account (masked) and history")
 async def grant(grant_id: str, request: Request, api: ApiDep, person: FinancePerson, retried: str = "",
                 done: str = "", refused: str = "") -> Response:  # fmt: skip
@@ -128,7 +134,7 @@ async def grant(grant_id: str, request: Request, api: ApiDep, person: FinancePer
     errors = {"hold": f"Not done: {refused}"} if refused else None
     return render(request, "finance/grant.jinja", grant=shown, reasons=HELD_REASONS, history=_history(shown),
                   programme_name=await _programme_name(api, shown["programme_id"]),
-                  retried=retried_payment, done=done if done in ("hold", "release") else "", errors=errors)  # fmt: skip
+                  retried=retried_payment, done=done if done in DONE else "", done_words=DONE, errors=errors)  # fmt: skip
 
 
 # --- payments ------------------------------------------------------------------------------------

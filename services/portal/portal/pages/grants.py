@@ -2,7 +2,7 @@
 with the person signing for the organisation and the bank account it is paid into, or declining it
 with a reason, and the payments as they go. Bank details are typed once and only ever shown masked."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from portal.clients import ApiDep, ApiError
 from portal.pages.shared import q, see_other
 from portal.rendering import render
 from portal.session import ApplicantPerson, CsrfChecked
+from portal.words import date as day_words
 
 router = APIRouter(tags=["grants"])
 
@@ -25,10 +26,37 @@ def grant_path(grant_id: str) -> str:
     return f"/v1/grants/{q(grant_id)}"
 
 
-@router.get("/grants/{grant_id}", summary="Your grant: the offer, and its payments")
+#: A report's status as people read it (the platform-wide words say "Offer accepted" for `accepted`).
+REPORT_STATUS = {"due": ("To do", "grey"), "submitted": ("Waiting for review", "blue"),
+                 "changes_requested": ("Changes asked for", "orange"), "accepted": ("Accepted", "green")}  # fmt: skip
+#: What a payment waits for, as the grantee reads it.
+WAITING_WORDS = {"date": "Its due date", "report": "Your {name} to be accepted", "condition": "{name}",
+                 "finance_approval": "Approval by the finance team", "finance_hold": "The finance team (on hold)"}  # fmt: skip
+
+
+def waiting_words(payment: dict[str, Any]) -> list[str]:
+    """Each thing a payment still waits for, in words (an overdue report says so)."""
+    words = []
+    for wait in payment.get("waiting_for", []):
+        text = WAITING_WORDS[wait["kind"]].format(name=wait.get("name") or "")
+        if wait["kind"] == "date" and wait.get("due_date"):
+            text = f"Its due date, {day_words(wait['due_date'])}"
+        if wait.get("overdue"):
+            text += " (the report is overdue, so this payment is held)"
+        words.append(text)
+    return words
+
+
+#: A grant that owes monitoring reports (they are made when the offer is accepted).
+WITH_REPORTS = ("accepted", "paid", "cancelled")
+
+
+@router.get("/grants/{grant_id}", summary="Your grant: the offer, its payments and what each waits for, its reports")
 async def grant_page(grant_id: str, request: Request, api: ApiDep, person: ApplicantPerson) -> Response:
     grant = await api.get("disbursement", grant_path(grant_id))
-    return render(request, "grants/grant.jinja", grant=grant)
+    reports = await api.get("disbursement", f"{grant_path(grant_id)}/reports") if grant["status"] in WITH_REPORTS else []
+    return render(request, "grants/grant.jinja", grant=grant, reports=reports, statuses=REPORT_STATUS,
+                  waiting={p["id"]: waiting_words(p) for p in grant.get("payments") or []})  # fmt: skip
 
 
 @router.get("/grants/{grant_id}/accept", summary="Accept the offer: the bank account to pay")
