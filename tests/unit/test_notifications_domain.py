@@ -102,6 +102,7 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.REVIEW_OVERDUE_MANAGER: domain.review_overdue_to_manager(
             "maya", f"Maya{text}", "rev-3", "app-1", app.title, programme, date(2026, 12, 4)
+        ),
         Template.TRANCHE_RELEASED: domain.tranche_released(
             app, programme, "grant-9", "pay-2", 2, gbp(150_000), date(2026, 12, 1), [f"Midway report{text}"]
         ),
