@@ -966,3 +966,23 @@ class ReviewOverdue(EventData):
     reviewer_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
     manager_id: Annotated[Id | None, Field(json_schema_extra=PERSONAL)] = None
     due_date: date
+
+
+# --- vote reminders (scoring) ---
+
+
+class MeetingVoteReminder(EventData):
+    """A decision meeting's day has come and a member present, not recused and allowed to vote has
+    not yet recorded a recommendation on some of its open items: reminded once per meeting, with how
+    many items await them (not which, nor anyone else's votes)."""
+
+    type = "grants.meeting.vote_reminder.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "meeting_id"
+
+    meeting_id: Id
+    programme_id: Id
+    held_on: date
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    items_awaiting: Annotated[int, Field(ge=1, le=1_000)]
