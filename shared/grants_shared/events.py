@@ -1025,3 +1025,23 @@ class NotificationDeliveredV2(EventData):
     recipient_kind: Literal["applicant", "reviewer", "finance_officer", "integrator"]
     answered_event_id: Id
     answered_event_type: ShortText
+
+
+# --- vote reminders (scoring) ---
+
+
+class MeetingVoteReminder(EventData):
+    """A decision meeting's day has come and a member present, not recused and allowed to vote has
+    not yet recorded a recommendation on some of its open items: reminded once per meeting, with how
+    many items await them (not which, nor anyone else's votes)."""
+
+    type = "grants.meeting.vote_reminder.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "meeting_id"
+
+    meeting_id: Id
+    programme_id: Id
+    held_on: date
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    items_awaiting: Annotated[int, Field(ge=1, le=1_000)]

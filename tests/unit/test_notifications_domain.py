@@ -112,6 +112,9 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         Template.PAYMENT_RUN_AWAITING_APPROVAL: domain.payment_run_awaiting_approval(
             "fin-1", f"Femi{text}", "run-7", gbp(1_250_000), 3, 2
         ),
+        Template.MEETING_VOTE_REMINDER: domain.meeting_vote_reminder(
+            "reviewer-7", f"Ali{text}", "mtg-4", programme, date(2026, 12, 9), 2
+        ),
     }
 
 
@@ -179,13 +182,16 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
     to_panel = template in (
         Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST,
-        Template.REVIEW_REMINDER, Template.REVIEW_OVERDUE,
+        Template.REVIEW_REMINDER, Template.REVIEW_OVERDUE, Template.MEETING_VOTE_REMINDER,
     )
     to_manager = template is Template.REVIEW_OVERDUE_MANAGER
     if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
         assert "on Wednesday 9 December 2026" in rendered.text and "decide 3 applications" in rendered.html
     elif template is Template.PAYMENT_RUN_AWAITING_APPROVAL:  # about a run of many grants' payments
         assert "£12,500.00" in rendered.text and "£12,500.00" in rendered.html
+    elif template is Template.MEETING_VOTE_REMINDER:  # how many items await the member, not which
+        assert "on Wednesday 9 December 2026" in rendered.text and "2 applications" in rendered.subject
+        assert "<strong>2 applications</strong>" in rendered.html
     else:
         assert "Walk and talk peer support" in rendered.text + rendered.subject
         assert "Walk and talk peer support" in rendered.html
@@ -250,6 +256,7 @@ PAGES = {
     Template.REVIEW_OVERDUE_MANAGER: "/manage/applications/app-1",
     Template.TRANCHE_RELEASED: "/grants/grant-9", Template.TRANCHE_HELD_FOR_REPORT: "/grants/grant-9",
     Template.PAYMENT_RUN_AWAITING_APPROVAL: "/finance/payment-runs/run-7",
+    Template.MEETING_VOTE_REMINDER: "/panel/meetings/mtg-4",
 }
 
 

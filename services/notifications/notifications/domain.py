@@ -59,6 +59,8 @@ class Template(StrEnum):
     TRANCHE_RELEASED = "tranche_released"
     TRANCHE_HELD_FOR_REPORT = "tranche_held_for_report"
     PAYMENT_RUN_AWAITING_APPROVAL = "payment_run_awaiting_approval"
+    #: A member present at a decision meeting who has still to record some recommendations.
+    MEETING_VOTE_REMINDER = "meeting_vote_reminder"
 
 
 class RecipientKind(StrEnum):
@@ -347,6 +349,17 @@ def decision_meeting_invitation(
                "item_count": item_count}
     return Notice(Template.DECISION_MEETING_INVITATION, Recipient(member_id, RecipientKind.REVIEWER), context, None,
                   page_of_meeting(meeting_id), about=meeting_id)
+
+
+def meeting_vote_reminder(
+    member_id: str, member_name: str | None, meeting_id: str, programme_name: str | None, held_on: date,
+    items_awaiting: int,
+) -> Notice:
+    """Once per meeting and member (``about`` keeps it apart from the invitation to the same meeting)."""
+    context = {"name": member_name, "programme_name": programme_name, "held_on": format_date(held_on),
+               "items_awaiting": items_awaiting}
+    return Notice(Template.MEETING_VOTE_REMINDER, Recipient(member_id, RecipientKind.REVIEWER), context, None,
+                  page_of_meeting(meeting_id), about=f"{meeting_id}:vote_reminder")
 
 
 def page_of_meeting(meeting_id: str) -> str:

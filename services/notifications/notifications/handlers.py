@@ -40,6 +40,7 @@ from grants_shared.events import (
     GroupTrainingBooked,
     GroupTrainingOffered,
     GroupTrainingReminder,
+    MeetingVoteReminder,
     PaymentFailed,
     PaymentHeld,
     PaymentReleased,
@@ -197,6 +198,17 @@ async def on_decision_meeting_called(event: Event[DecisionMeetingCalled], tx: Tx
                 member_id, name, data.meeting_id, programme, data.held_on, data.item_count
             ),
         )  # fmt: skip
+
+
+async def on_meeting_vote_reminder(event: Event[MeetingVoteReminder], tx: Tx) -> None:
+    """A member present who has still to record recommendations is reminded, with how many and a link."""
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.member_id, data.programme_id,
+        lambda name, programme: domain.meeting_vote_reminder(
+            data.member_id, name, data.meeting_id, programme, data.held_on, data.items_awaiting
+        ),
+    )  # fmt: skip
 
 
 async def on_grant_offered(event: Event[GrantOffered], tx: Tx) -> None:
@@ -432,6 +444,7 @@ HANDLERS = {
         on_application_decided,
         on_application_decided_v2,
         on_decision_meeting_called,
+        on_meeting_vote_reminder,
         on_grant_offered,
         on_grant_accepted,
         on_grant_offer_reminder,

@@ -24,6 +24,7 @@ from grants_shared.events import (
     DecisionBasis,
     DecisionMeetingCalled,
     DecisionTally,
+    MeetingVoteReminder,
     ProgrammeOpened,
     ReviewAssigned,
     ReviewOverdue,
@@ -616,7 +617,7 @@ async def call_meeting(tx: Tx, caller: Caller, programme_id: str, request: Meeti
     meeting = DecisionMeeting(
         id=f"mtg-{uuid4().hex}", programme_id=programme.id, held_on=request.held_on, rule=rule,
         attendance=request.attendance, application_ids=request.application_ids, called_by=caller.subject,
-        called_at=now,
+        called_at=now, vote_reminder_at=domain.vote_reminder_time(request.held_on, tx.settings.vote_reminder_hours),
     )  # fmt: skip
     members = list(rule.kinds)
     items = []
@@ -637,6 +638,35 @@ async def call_meeting(tx: Tx, caller: Caller, programme_id: str, request: Meeti
 
 
 CONFLICT_RECUSAL = "declared a conflict of interest with the organisation"
+
+
+async def remind_of_votes(tx: Tx, meeting_id: str) -> int:
+    """Once the meeting's day has come, remind each member present, not recused and allowed to vote
+    of the open items still without their recommendation: one reminder per member per meeting (the
+    vote watcher). How many members were reminded."""
+    meeting = await store.get_meeting(tx, meeting_id)
+    now = utcnow()
+    if meeting is None or meeting.vote_reminder_at is None or meeting.vote_reminder_at > now:
+        return 0
+    if not await store.take_vote_reminder(tx, meeting.id, now):
+        return 0  # another replica took it meanwhile
+    open_items = {
+        item.application_id: item.recused for item in await store.items_of_meeting(tx, meeting.id)
+        if item.status is ItemStatus.OPEN
+    }  # fmt: skip
+    if not open_items:
+        return 0
+    voted = {(r.application_id, r.member_id) for r in await store.recommendations_of_meeting(tx, meeting.id)}
+    programme = await store.get_programme(tx, meeting.programme_id)
+    present = [m for m in meeting.attendance if m in meeting.rule.kinds]
+    untrained = await access.untrained(tx, programme, present)
+    awaiting = domain.awaiting_votes(present, open_items, voted, untrained)
+    for member_id, count in awaiting.items():
+        await tx.emit(MeetingVoteReminder(
+            meeting_id=meeting.id, programme_id=meeting.programme_id, held_on=meeting.held_on, member_id=member_id,
+            items_awaiting=count,
+        ))  # fmt: skip
+    return len(awaiting)
 
 
 def _attending_members(rule: DecisionRule, attendance: list[str]) -> None:

@@ -20,6 +20,12 @@ class Settings(ServiceSettings):
     #: How often the review watcher looks for reminders and overdue notices to send, and how many at once.
     review_watch_seconds: float = Field(default=60.0, gt=0, le=86_400)
     review_watch_batch: int = Field(default=100, ge=1, le=10_000)
+    #: Members present at a decision meeting who have not recorded every recommendation are reminded
+    #: this many hours into the meeting's day (UTC): by midday, those who came and have still to vote.
+    vote_reminder_hours: int = Field(default=12, ge=0, le=23)
+    #: How often the vote watcher looks for meetings whose reminders are due, and how many at once.
+    vote_watch_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    vote_watch_batch: int = Field(default=100, ge=1, le=10_000)
 
 
 def current_settings(request: Request) -> Settings:

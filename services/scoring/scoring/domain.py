@@ -625,3 +625,38 @@ def reminder_due(status: "ReviewStatus", due: date, now: datetime) -> bool:
 def is_overdue(status: "ReviewStatus", due: date, now: datetime) -> bool:
     """An open review whose due date has passed."""
     return status in OPEN_REVIEW and now.date() > due
+
+
+# --- vote reminders --------------------------------------------------------------------------------
+# Once a decision meeting's day has come (``vote_reminder_hours`` into it, UTC), each member present,
+# not recused and allowed to vote who has still to record a recommendation on an open item is
+# reminded once for the meeting, with how many items await them. A member who has voted on every
+# item they may vote on is not reminded; nor is anyone once every item is closed.
+
+
+def vote_reminder_time(held_on: date, hours_into_the_day: int) -> datetime:
+    """When a meeting's members are reminded of the recommendations they have not recorded."""
+    return datetime.combine(held_on, time.min, tzinfo=timezone.utc) + timedelta(hours=hours_into_the_day)
+
+
+def awaiting_votes(
+    attendance: Sequence[str],
+    open_items: Mapping[str, Collection[str]],
+    voted: Collection[tuple[str, str]],
+    may_not_vote: Collection[str],
+) -> dict[str, int]:
+    """Each member present who may vote and has open items without their recommendation, and how
+    many such items (in attendance order). ``open_items`` maps each open item's application id to
+    those recused from it; ``voted`` holds (application id, member id) of recommendations recorded;
+    ``may_not_vote`` are members who lack a course the programme requires."""
+    awaiting: dict[str, int] = {}
+    for member in dict.fromkeys(attendance):
+        if member in may_not_vote:
+            continue
+        count = sum(
+            1 for application_id, recused in open_items.items()
+            if member not in recused and (application_id, member) not in voted
+        )  # fmt: skip
+        if count:
+            awaiting[member] = count
+    return awaiting

@@ -796,11 +796,17 @@ class DecisionMeeting(Document):
     application_ids: list[str]
     called_by: str
     called_at: datetime
+    #: When the vote watcher reminds members present of the recommendations they have not recorded;
+    #: cleared once it has (absent: nothing to send).
+    vote_reminder_at: datetime | None = None
     version: int = 1
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
         doc["held_on"] = self.held_on.isoformat()  # BSON has no date-only type
+        # Absent rather than null, so the sparse index the vote watcher reads holds only what is to send.
+        if doc.get("vote_reminder_at") is None:
+            doc.pop("vote_reminder_at", None)
         return doc
 
 
@@ -843,6 +849,7 @@ def item_id(meeting_id: str, application_id: str) -> str:
 
 async def create_meeting_indexes(db: AsyncDatabase) -> None:
     await db.meetings.create_index([("programme_id", ASCENDING), ("held_on", ASCENDING)])
+    await db.meetings.create_index("vote_reminder_at", sparse=True)  # vote reminders to send (the vote watcher)
     await db.meeting_items.create_index("meeting_id")
     # An application is on the agenda of at most one meeting at a time.
     await db.meeting_items.create_index(
@@ -885,6 +892,22 @@ async def set_attendance(tx: Db, meeting: DecisionMeeting, attendance: list[str]
     result = await tx.db.meetings.update_one(
         {"_id": meeting.id, "version": meeting.version},
         {"$set": {"attendance": attendance}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def meetings_due_vote_reminder(tx: Db, now: datetime, limit: int) -> list[DecisionMeeting]:
+    """Meetings whose day has come and whose members have not been reminded yet, oldest first."""
+    cursor = tx.db.meetings.find({"vote_reminder_at": {"$lte": now}}, session=tx.session)
+    return [DecisionMeeting.from_doc(d) async for d in cursor.sort("vote_reminder_at", ASCENDING).limit(limit)]
+
+
+async def take_vote_reminder(tx: Db, meeting_id: str, now: datetime) -> bool:
+    """Clear the meeting's ``vote_reminder_at`` if it is due; True for the one transaction that does
+    (it sends). The version stays: a manager's If-Match on attendance is not spoiled by the watcher."""
+    result = await tx.db.meetings.update_one(
+        {"_id": meeting_id, "vote_reminder_at": {"$lte": now}}, {"$unset": {"vote_reminder_at": ""}},
         session=tx.session,
     )
     return result.modified_count == 1

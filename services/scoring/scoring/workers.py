@@ -7,6 +7,11 @@ open reviews whose reminder (``remind_at``) or overdue notice (``overdue_at``) h
 sparse index. Each is sent in a transaction of its own that clears the field with a conditional
 update, so two replicas looking at once send it once, and a completed or cancelled review (whose
 fields were cleared) is never chased.
+
+The vote watcher, the same way, looks every ``vote_watch_seconds`` for decision meetings whose
+``vote_reminder_at`` (set when the meeting is called, some hours into its day) has come. Each meeting
+is handled in a transaction of its own that clears the field and emits one reminder per member still
+to record a recommendation, so every member is reminded at most once per meeting.
 """
 
 from grants_shared.clock import utcnow
@@ -31,4 +36,17 @@ async def watch_reviews(runtime: Runtime[Settings]) -> None:
     await every(database.settings.review_watch_seconds, lambda: remind_of_reviews(database), "review watcher")
 
 
-WORKERS: tuple[Worker, ...] = (watch_reviews,)
+async def remind_of_votes(database: Database[Settings]) -> int:
+    """One round: members of meetings whose day has come reminded of the votes they owe. How many reminded."""
+    settings, done = database.settings, 0
+    for meeting in await store.meetings_due_vote_reminder(database, utcnow(), settings.vote_watch_batch):  # type: ignore[arg-type]
+        done += await database.transact(lambda tx, meeting_id=meeting.id: commands.remind_of_votes(tx, meeting_id))
+    return done
+
+
+async def watch_votes(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.vote_watch_seconds, lambda: remind_of_votes(database), "vote watcher")
+
+
+WORKERS: tuple[Worker, ...] = (watch_reviews, watch_votes)
