@@ -29,6 +29,9 @@ def an_application(title: str = "Walk and talk peer support", name: str = "Sam O
     )
 
 
+INVOLVEMENT = (Template.INVOLVEMENT_CLAIM_APPROVED, Template.INVOLVEMENT_CLAIM_REJECTED, Template.INVOLVEMENT_CLAIM_PAID)
+
+
 def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notice]:
     """One notice of each kind; `text` is put in every free-text field people write."""
     programme = "Suicide prevention small grants 2026"
@@ -87,6 +90,15 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.DECISION_MEETING_INVITATION: domain.decision_meeting_invitation(
             "reviewer-7", f"Ali{text}", "mtg-4", programme, date(2026, 12, 9), 3
+        ),
+        Template.INVOLVEMENT_CLAIM_APPROVED: domain.involvement_claim_approved(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, "time", gbp(7_500)
+        ),
+        Template.INVOLVEMENT_CLAIM_REJECTED: domain.involvement_claim_rejected(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, "expenses", gbp(1_250), f"No such journey{text}"
+        ),
+        Template.INVOLVEMENT_CLAIM_PAID: domain.involvement_claim_paid(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, gbp(7_500), "bank", NOW
         ),
     }
 
@@ -153,9 +165,12 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     assert rendered.subject and "\n" not in rendered.subject
     assert rendered.text.strip() and "{{" not in rendered.text and "{%" not in rendered.text
     assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
-    to_panel = template in (Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST)
+    to_panel = template in (Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST,
+                            *INVOLVEMENT)  # fmt: skip
     if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
         assert "on Wednesday 9 December 2026" in rendered.text and "decide 3 applications" in rendered.html
+    elif template in INVOLVEMENT:  # about a panel member's claim, not one application
+        assert "£75.00" in rendered.text + rendered.subject or "£12.50" in rendered.text
     else:
         assert "Walk and talk peer support" in rendered.text + rendered.subject
         assert "Walk and talk peer support" in rendered.html
@@ -213,6 +228,7 @@ PAGES = {
     Template.MONITORING_REPORT_ACCEPTED: "/grants/grant-9",
     Template.DAILY_DIGEST: "/inbox",
     Template.DECISION_MEETING_INVITATION: "/panel/meetings/mtg-4",
+    **{template: "/panel/involvement" for template in INVOLVEMENT},
 }
 
 
@@ -395,3 +411,15 @@ def test_an_invitation_says_until_when_and_a_declined_expression_of_interest_giv
     silent = render(domain.interest_declined(an_application(), None, " "))
     assert "did not leave written feedback" in silent.text
     assert "reads every one" in render(notices[Template.INTEREST_RECEIVED]).text
+
+
+def test_involvement_messages_tell_the_member_the_amount_benefits_advice_and_how_it_was_paid() -> None:
+    notices = every_notice(an_application())
+    approved = render(notices[Template.INVOLVEMENT_CLAIM_APPROVED])
+    assert "£75.00" in approved.subject and "Citizens Advice" in approved.text and "Citizens Advice" in approved.html
+    rejected = render(notices[Template.INVOLVEMENT_CLAIM_REJECTED])
+    assert "No such journey" in rejected.text and "No such journey" in rejected.html
+    paid = render(notices[Template.INVOLVEMENT_CLAIM_PAID])
+    assert "to your bank account" in paid.text and "£75.00" in paid.html
+    voucher = render(domain.involvement_claim_paid("reviewer-7", "Ali", "clm-1", None, gbp(7_500), "voucher", NOW))
+    assert "voucher" in voucher.text and "bank" not in voucher.text.split("See your")[0]

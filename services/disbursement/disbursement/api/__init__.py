@@ -3,6 +3,7 @@ command (in a transaction that carries the caller and the request's trace) or re
 shapes the answer."""
 
 from disbursement.api import grants, ledgers, monitoring, offer_terms, payment_runs, payments
+from disbursement.api import involvement
 
 ROUTERS = (grants.router, payments.router, payment_runs.router, ledgers.router, offer_terms.router,
-           monitoring.router)
+           monitoring.router, involvement.router)

@@ -8,5 +8,7 @@ organisation they declared a conflict with (404, as if it did not exist).
 """
 
 from scoring.api import applications, conflicts, meetings, programmes, reviews
+from scoring.api import involvement
 
-ROUTERS = (programmes.router, conflicts.router, reviews.router, applications.router, meetings.router)
+ROUTERS = (programmes.router, conflicts.router, reviews.router, applications.router, meetings.router,
+           involvement.router)
