@@ -799,7 +799,7 @@ class InvolvementPayment(Document):
 
 
 async def create_involvement_indexes(db: AsyncDatabase) -> None:
-    await db.involvement_members.create_index("member_id", unique=True)
+    await db.involvement_members.create_index("member_id", unique=True, name="one_record_per_member")
     await db.involvement_payments.create_index([("member_id", ASCENDING), ("created_at", ASCENDING)])
     await db.involvement_payments.create_index(
         [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]

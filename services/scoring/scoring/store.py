@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field, PlainSerializer, StrictInt
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -908,6 +908,10 @@ async def drop_open_items(tx: Db, application_id: str) -> None:
 # recorded once however often attendance is saved), ``involvement_claims`` (time or an expense).
 
 
+#: BSON has no date-only type: a day is stored as its ISO text (which sorts as the day does).
+IsoDate = Annotated[date, PlainSerializer(lambda day: day.isoformat(), return_type=str)]
+
+
 class InvolvementPolicy(Document):
     """What a programme pays its panel members for their involvement: ``rate`` per ``unit``; for an
     hourly rate ``meeting`` and ``review`` are minutes, for a rate per session they are sessions."""
@@ -933,7 +937,7 @@ class TimeEntry(Document):
     #: What it is for: ``meeting:<id>`` or ``review:<id>`` (unique with the member).
     source: str
     title: str
-    on: date
+    on: IsoDate
     recorded_at: datetime
     #: The claim it is part of (None until claimed; None again if that claim was rejected).
     claim_id: str | None = None
@@ -943,7 +947,7 @@ class ClaimLine(Part):
     entry_id: str
     kind: TimeEntryKind
     title: str
-    on: date
+    on: IsoDate
     quantity: str
     amount: Money
 
@@ -958,7 +962,7 @@ class InvolvementClaim(Document):
     lines: list[ClaimLine] = []
     #: An expense claim: what, when and the member's note (a receipt is not required).
     category: ExpenseCategory | None = None
-    incurred_on: date | None = None
+    incurred_on: IsoDate | None = None
     note: str = ""
     submitted_at: datetime
     decided_by: str | None = None
