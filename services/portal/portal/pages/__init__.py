@@ -1,6 +1,7 @@
 """The portal's pages, one module per part of the programme: each page calls the services' public
 APIs (with the signed-in person's token) and renders a template."""
 
+from portal.pages import involvement
 from portal.pages import (
     admin, applying, conflicts, decisions, eligibility, finance, grants, history, inbox, manage, meetings,
     organisation, payment_runs, personal_data, preferences, public, questions, reach, reviews, search, shortlist, signin,
@@ -12,5 +13,5 @@ ROUTERS = (
     reach.router, applying.router, questions.router, grants.router, reviews.router,
     conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
     finance.router, payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
-    search.router,
+    search.router, involvement.router,
 )
