@@ -12,7 +12,7 @@ from grants_shared.errors import Forbidden, NotFound
 from grants_shared.unit_of_work import Db
 from scoring import store
 from scoring.domain import ReviewStatus
-from scoring.store import Programme, Review
+from scoring.store import InvolvementClaim, Programme, Review
 
 
 async def visible_programme(tx: Db, programme_id: str, caller: Caller) -> Programme:
@@ -44,3 +44,11 @@ def not_their_own(caller: Caller, organisation_id: str) -> None:
             f"you represent {organisation_id}, so you may not score or decide its application; "
             "declare a conflict of interest with it so another panel member reviews it"
         )
+
+
+async def visible_claim(tx: Db, caller: Caller, claim_id: str) -> InvolvementClaim:
+    """An involvement claim, for its member or a manager; anyone else: 404."""
+    claim = await store.get_claim(tx, claim_id)
+    if claim is None or not (is_manager(caller) or claim.member_id == caller.subject):
+        raise NotFound(f"no claim {claim_id}")
+    return claim

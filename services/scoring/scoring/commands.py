@@ -829,14 +829,6 @@ async def claim_expense(tx: Tx, caller: Caller, programme_id: str, expense: Expe
     return claim
 
 
-async def visible_claim(tx: Tx, caller: Caller, claim_id: str) -> InvolvementClaim:
-    """A claim its member or a manager may see; anyone else: 404."""
-    claim = await store.get_claim(tx, claim_id)
-    if claim is None or not (is_manager(caller) or claim.member_id == caller.subject):
-        raise NotFound(f"no claim {claim_id}")
-    return claim
-
-
 async def _claim_to_decide(tx: Tx, caller: Caller, claim_id: str, version: int) -> InvolvementClaim:
     claim = await store.get_claim(tx, claim_id)
     if claim is None or not is_manager(caller):

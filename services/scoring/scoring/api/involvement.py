@@ -107,9 +107,9 @@ async def claim_expense(
 
 @router.get("/involvement/claims/{claim_id}", summary="A claim: its member's or a manager's", responses=etag())
 async def get_claim(
-    claim_id: PathId, caller: ManagerOrReviewer, transact: Transact, response: Response
+    claim_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, response: Response
 ) -> InvolvementClaimView:
-    claim = await transact(commands.visible_claim, caller, claim_id)
+    claim = await access.visible_claim(database, caller, claim_id)
     set_etag(response, claim.version)
     return InvolvementClaimView.of_claim(claim)
 
