@@ -1045,3 +1045,57 @@ class MeetingVoteReminder(EventData):
     held_on: date
     member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
     items_awaiting: Annotated[int, Field(ge=1, le=1_000)]
+# --- Involvement payments to panel members ---
+
+
+class InvolvementClaimApproved(EventData):
+    """A programme manager approved a panel member's claim: their recorded time valued at the
+    programme's involvement rate, or an expense. Disbursement pays it as the member chose (bank,
+    voucher, or not at all for a volunteer) from the programme's involvement budget."""
+
+    type = "grants.involvement_claim.approved.v1"
+    owner = SCORING
+    consumers = (DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "claim_id"
+
+    claim_id: Id
+    programme_id: Id
+    # Who is paid: disbursement needs it to find their choice and bank details; never to integrators.
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    kind: Literal["time", "expenses"]
+    amount: Money
+    approved_at: datetime
+
+
+class InvolvementClaimRejected(EventData):
+    """A programme manager did not approve a panel member's claim, with the reason they gave."""
+
+    type = "grants.involvement_claim.rejected.v1"
+    owner = SCORING
+    consumers = (NOTIFICATIONS,)
+    subject_field = "claim_id"
+
+    claim_id: Id
+    programme_id: Id
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    kind: Literal["time", "expenses"]
+    amount: Money
+    reason: Annotated[str, Field(min_length=1, max_length=2_000, json_schema_extra=PERSONAL)]
+
+
+class InvolvementClaimPaid(EventData):
+    """An approved involvement claim was paid: sent to the member's bank (``bank``) or recorded as a
+    voucher issued (``voucher``). A volunteer's claim is never paid and has no such event."""
+
+    type = "grants.involvement_claim.paid.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "claim_id"
+
+    claim_id: Id
+    payment_id: Id
+    programme_id: Id
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    amount: Money
+    method: Literal["bank", "voucher"]
+    paid_at: datetime

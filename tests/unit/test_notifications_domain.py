@@ -29,6 +29,9 @@ def an_application(title: str = "Walk and talk peer support", name: str = "Sam O
     )
 
 
+INVOLVEMENT = (Template.INVOLVEMENT_CLAIM_APPROVED, Template.INVOLVEMENT_CLAIM_REJECTED, Template.INVOLVEMENT_CLAIM_PAID)
+
+
 def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notice]:
     """One notice of each kind; `text` is put in every free-text field people write."""
     programme = "Suicide prevention small grants 2026"
@@ -115,6 +118,15 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         Template.MEETING_VOTE_REMINDER: domain.meeting_vote_reminder(
             "reviewer-7", f"Ali{text}", "mtg-4", programme, date(2026, 12, 9), 2
         ),
+        Template.INVOLVEMENT_CLAIM_APPROVED: domain.involvement_claim_approved(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, "time", gbp(7_500)
+        ),
+        Template.INVOLVEMENT_CLAIM_REJECTED: domain.involvement_claim_rejected(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, "expenses", gbp(1_250), f"No such journey{text}"
+        ),
+        Template.INVOLVEMENT_CLAIM_PAID: domain.involvement_claim_paid(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, gbp(7_500), "bank", NOW
+        ),
     }
 
 
@@ -182,7 +194,7 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     assert rendered.html.startswith("<!DOCTYPE html>") and "</html>" in rendered.html
     to_panel = template in (
         Template.REVIEW_ASSIGNED, Template.DECISION_MEETING_INVITATION, Template.DAILY_DIGEST,
-        Template.REVIEW_REMINDER, Template.REVIEW_OVERDUE, Template.MEETING_VOTE_REMINDER,
+        Template.REVIEW_REMINDER, Template.REVIEW_OVERDUE, Template.MEETING_VOTE_REMINDER, *INVOLVEMENT,
     )
     to_manager = template is Template.REVIEW_OVERDUE_MANAGER
     if template is Template.DECISION_MEETING_INVITATION:  # about a meeting, not one application
@@ -192,6 +204,8 @@ def test_each_kind_renders_a_subject_a_text_body_and_an_html_body(template: Temp
     elif template is Template.MEETING_VOTE_REMINDER:  # how many items await the member, not which
         assert "on Wednesday 9 December 2026" in rendered.text and "2 applications" in rendered.subject
         assert "<strong>2 applications</strong>" in rendered.html
+    elif template in INVOLVEMENT:  # about a panel member's claim, not one application
+        assert "£75.00" in rendered.text + rendered.subject or "£12.50" in rendered.text
     else:
         assert "Walk and talk peer support" in rendered.text + rendered.subject
         assert "Walk and talk peer support" in rendered.html
@@ -257,6 +271,7 @@ PAGES = {
     Template.TRANCHE_RELEASED: "/grants/grant-9", Template.TRANCHE_HELD_FOR_REPORT: "/grants/grant-9",
     Template.PAYMENT_RUN_AWAITING_APPROVAL: "/finance/payment-runs/run-7",
     Template.MEETING_VOTE_REMINDER: "/panel/meetings/mtg-4",
+    **{template: "/panel/involvement" for template in INVOLVEMENT},
 }
 
 
@@ -455,3 +470,15 @@ def test_an_invitation_says_until_when_and_a_declined_expression_of_interest_giv
     silent = render(domain.interest_declined(an_application(), None, " "))
     assert "did not leave written feedback" in silent.text
     assert "reads every one" in render(notices[Template.INTEREST_RECEIVED]).text
+
+
+def test_involvement_messages_tell_the_member_the_amount_benefits_advice_and_how_it_was_paid() -> None:
+    notices = every_notice(an_application())
+    approved = render(notices[Template.INVOLVEMENT_CLAIM_APPROVED])
+    assert "£75.00" in approved.subject and "Citizens Advice" in approved.text and "Citizens Advice" in approved.html
+    rejected = render(notices[Template.INVOLVEMENT_CLAIM_REJECTED])
+    assert "No such journey" in rejected.text and "No such journey" in rejected.html
+    paid = render(notices[Template.INVOLVEMENT_CLAIM_PAID])
+    assert "to your bank account" in paid.text and "£75.00" in paid.html
+    voucher = render(domain.involvement_claim_paid("reviewer-7", "Ali", "clm-1", None, gbp(7_500), "voucher", NOW))
+    assert "voucher" in voucher.text and "bank" not in voucher.text.split("See your")[0]

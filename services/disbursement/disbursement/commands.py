@@ -27,7 +27,9 @@ from grants_shared.api import check_version, is_finance, is_manager
 from grants_shared import budget, privacy
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
+from grants_shared.errors import (
+    Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired, RuleViolation,
+)  # fmt: skip
 from grants_shared.forms import FormDefinition, answer_problems
 from grants_shared.events import (
     ApplicationDecided,
@@ -62,6 +64,9 @@ from grants_shared.events import (
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
+from disbursement.domain import InvolvementPaymentStatus, PaymentChoice, WaitingFor
+from disbursement.store import InvolvementBudget, InvolvementMember, InvolvementPayment
+from grants_shared.events import InvolvementClaimApproved, InvolvementClaimPaid
 
 Tx = Transaction[Settings]
 
@@ -1158,3 +1163,166 @@ async def _save_training(tx: Tx, training: GroupTraining, **changes: object) -> 
 async def _save_training_quietly(tx: Tx, training: GroupTraining, **changes: object) -> GroupTraining | None:
     saved = training.model_copy(update={**changes, "version": training.version + 1})
     return saved if await store.replace_group_training(tx, saved, training.version) else None
+# --- involvement payments to panel members --------------------------------------------------------
+# Scoring approves a claim; here it is paid as the member chose (``domain.involvement_route``), from
+# the programme's involvement budget (its own buckets, never over-committed), through the same
+# provider and idempotency as grants (``workers.InvolvementPaymentRunner``). One payment per claim
+# (its id is the claim's), so a repeated approval pays nothing more. A payment that cannot go on yet
+# waits, and moves when the member chooses or gives bank details, or finance adds budget.
+
+
+def involvement_payment_id(claim_id: str) -> str:
+    return f"inv-{claim_id}"
+
+
+async def pay_involvement_claim(tx: Tx, approved: InvolvementClaimApproved) -> None:
+    payment_id = involvement_payment_id(approved.claim_id)
+    if await store.get_involvement_payment(tx, payment_id):
+        return
+    now = utcnow()
+    payment = InvolvementPayment(
+        id=payment_id, claim_id=approved.claim_id, programme_id=approved.programme_id, member_id=approved.member_id,
+        kind=approved.kind, amount=approved.amount, status=InvolvementPaymentStatus.WAITING,
+        approved_at=approved.approved_at, created_at=now,
+    )  # fmt: skip
+    await store.insert_involvement_payment(tx, payment)
+    await _advance_involvement(tx, payment)
+
+
+async def _advance_involvement(tx: Tx, payment: InvolvementPayment) -> InvolvementPayment:
+    """Move a waiting payment on as far as it goes now: paid as a voucher, queued for the bank, not
+    paid (a volunteer), or still waiting (for what, recorded)."""
+    member = await store.get_involvement_member(tx, payment.member_id)
+    route = domain.involvement_route(member.choice if member else None, bool(member and member.bank_account))
+    now = utcnow()
+    fields: dict[str, object] = {"waiting_for": route.waiting_for}
+    if route.status is not InvolvementPaymentStatus.WAITING:
+        fields["method"] = member.choice if member else None
+    if route.takes_budget:
+        try:
+            reservation = await budget.reserve(tx, domain.involvement_budget_id(payment.programme_id), payment.amount)
+        except budget.BudgetUnavailable:
+            reservation = None
+        if reservation is None:
+            route = domain.InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.BUDGET)
+            fields = {"waiting_for": WaitingFor.BUDGET}
+        else:
+            fields["reserved"] = reservation.to_doc()
+    fields["status"] = route.status
+    if route.status is InvolvementPaymentStatus.APPROVED:
+        fields.update(ready_state(now, InvolvementPaymentStatus.APPROVED))
+    if route.status is InvolvementPaymentStatus.VOUCHER_ISSUED:
+        fields["paid_at"] = now
+    if route.status is InvolvementPaymentStatus.WAITING and payment.waiting_for == route.waiting_for:
+        return payment  # nothing has changed for it
+    if not await store.move_waiting_payment(tx, payment.id, fields):
+        raise Conflict(f"involvement payment {payment.id} moved on meanwhile")
+    moved = payment.model_copy(update=fields)
+    if route.status is InvolvementPaymentStatus.VOUCHER_ISSUED:
+        await _announce_involvement_paid(tx, moved, "voucher", now)
+    return moved
+
+
+async def _announce_involvement_paid(tx: Tx, payment: InvolvementPayment, method: str, at: datetime) -> None:
+    await tx.emit(InvolvementClaimPaid(
+        claim_id=payment.claim_id, payment_id=payment.id, programme_id=payment.programme_id,
+        member_id=payment.member_id, amount=payment.amount, method=method, paid_at=at,
+    ))  # fmt: skip
+
+
+async def _member_record(tx: Tx, caller: Caller, version: int | None) -> InvolvementMember | None:
+    member = await store.get_involvement_member(tx, caller.subject)
+    if member is not None:
+        if version is None:
+            raise PreconditionRequired("send the ETag you last read in an If-Match header")
+        check_version(version, member.version)
+    return member
+
+
+async def _save_member(tx: Tx, caller: Caller, member: InvolvementMember | None, **changes: object) -> InvolvementMember:
+    now = utcnow()
+    if member is None:
+        saved = InvolvementMember(id=f"mem-{uuid4().hex}", member_id=caller.subject, updated_at=now, **changes)
+    else:
+        saved = member.model_copy(update={**changes, "updated_at": now, "version": member.version + 1})
+    if not await store.save_involvement_member(tx, saved, member.version if member else None):
+        raise PreconditionFailed("your payment details changed since you read them; read them again and retry")
+    for waiting in await store.waiting_payments_of_member(tx, caller.subject):
+        await _advance_involvement(tx, waiting)
+    return saved
+
+
+async def set_payment_choice(tx: Tx, caller: Caller, choice: PaymentChoice, version: int | None) -> InvolvementMember:
+    """The member's choice applies to claims paid from now on (one already sent or issued stays)."""
+    member = await _member_record(tx, caller, version)
+    return await _save_member(tx, caller, member, choice=choice)
+
+
+async def set_member_bank_details(
+    tx: Tx, caller: Caller, account: BankAccount, version: int | None
+) -> InvolvementMember:
+    member = await _member_record(tx, caller, version)
+    return await _save_member(tx, caller, member, bank_account=cipher_for(tx.settings).encrypt(account))
+
+
+async def set_involvement_budget(
+    tx: Tx, caller: Caller, programme_id: str, total: Money, version: int | None
+) -> InvolvementBudget:
+    """Set the programme's involvement budget total. Lowering it takes the difference from what is
+    left (409 if that much is committed already); raising it lets waiting payments go on."""
+    ledger = await store.get_ledger(tx, programme_id)
+    if ledger is None:
+        raise NotFound(f"no ledger for programme {programme_id}")
+    if total.currency != ledger.budget.currency:
+        raise RuleViolation(f"the programme pays in {ledger.budget.currency}")
+    current = await store.get_involvement_budget(tx, programme_id)
+    if current is not None:
+        if version is None:
+            raise PreconditionRequired("send the ETag of the budget you last read in an If-Match header")
+        check_version(version, current.version)
+    budget_id = domain.involvement_budget_id(programme_id)
+    change = domain.budget_change(current.total.amount if current else None, total.amount)
+    if current is None:
+        await budget.open_budget(tx, budget_id, total)
+    elif change > 0:
+        await budget.add(tx, budget_id, Money(amount=change, currency=total.currency))
+    elif change < 0 and await budget.reserve(tx, budget_id, Money(amount=-change, currency=total.currency)) is None:
+        raise Conflict("more than that is paid or committed already: the budget cannot be lowered that far")
+    saved = InvolvementBudget(
+        id=programme_id, total=total, set_by=caller.subject, set_at=utcnow(),
+        version=current.version + 1 if current else 1,
+    )  # fmt: skip
+    if not await store.save_involvement_budget(tx, saved, current.version if current else None):
+        raise PreconditionFailed("the involvement budget changed since you read it; read it again and retry")
+    for waiting in await store.waiting_payments_of_programme(tx, programme_id, 500):
+        if waiting.waiting_for is WaitingFor.BUDGET:
+            await _advance_involvement(tx, waiting)
+    return saved
+
+
+async def involvement_statement(tx: Tx, programme_id: str) -> tuple[InvolvementBudget | None, Money | None, dict[str, int]]:
+    found = await store.get_involvement_budget(tx, programme_id)
+    left = await budget.available(tx, domain.involvement_budget_id(programme_id))
+    return found, left, await store.involvement_spent(tx, programme_id)
+
+
+async def record_involvement_sent(tx: Tx, payment: InvolvementPayment, claim: str, transfer: Transfer) -> None:
+    now = utcnow()
+    fields = {"status": InvolvementPaymentStatus.SENT, "provider_reference": transfer.provider_reference,
+              "paid_at": now, "next_attempt_at": None}  # fmt: skip
+    if not await store.finish_involvement_payment(tx, payment.id, claim, fields, declined=False):
+        return  # our claim ran out and another worker finished it (same key, same transfer)
+    await _announce_involvement_paid(tx, payment, "bank", now)
+
+
+async def record_involvement_declined(tx: Tx, payment: InvolvementPayment, claim: str, reason: str) -> None:
+    s = tx.settings
+    outcome = domain.after_decline(
+        payment.attempts, utcnow(), s.payment_max_attempts, s.payment_retry_backoff_seconds,
+        s.payment_retry_backoff_max_seconds,
+    )  # fmt: skip
+    status = InvolvementPaymentStatus.RETRYING if outcome.will_retry else InvolvementPaymentStatus.FAILED
+    fields = {"status": status, "next_attempt_at": outcome.next_attempt_at,
+              "last_failure_reason": (reason.strip() or "declined by the payment provider")[:200]}  # fmt: skip
+    if await store.finish_involvement_payment(tx, payment.id, claim, fields, declined=True):
+        log.warning("involvement payment %s declined (attempt %d)", payment.id, outcome.attempt)

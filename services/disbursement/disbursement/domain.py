@@ -2,6 +2,7 @@
 ledger's arithmetic, retry back-off and how bank details are masked. No I/O here: callers pass the
 time in."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -601,3 +602,133 @@ def waiting_for(status: PaymentStatus, due_at: datetime, waits: list[Wait], now:
     if not found:
         found.append((Waiting.FINANCE_APPROVAL, None))
     return found
+# --- involvement payments to panel members -------------------------------------------------------
+# An approved involvement claim (scoring's) is paid as the member chose: to their bank through the
+# same provider and idempotency as grants, as a voucher (recorded as issued: no bank payment), or
+# not at all (a volunteer: their time is still recorded). Either payment is taken from the
+# programme's involvement budget, which is kept apart from its grants budget.
+
+
+class PaymentChoice(StrEnum):
+    BANK = "bank"
+    VOUCHER = "voucher"
+    VOLUNTEER = "volunteer"
+
+
+class InvolvementPaymentStatus(StrEnum):
+    #: Waiting for the member's choice, their bank details or enough involvement budget.
+    WAITING = "waiting"
+    #: In the payment queue, to be sent to the member's bank.
+    APPROVED = "approved"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    VOUCHER_ISSUED = "voucher_issued"
+    #: A volunteer's: nothing is paid, nothing is taken from the budget.
+    NOT_PAID = "not_paid"
+
+
+INVOLVEMENT_PAYMENT_TRANSITIONS: dict[InvolvementPaymentStatus, frozenset[InvolvementPaymentStatus]] = {
+    InvolvementPaymentStatus.WAITING: frozenset({
+        InvolvementPaymentStatus.APPROVED, InvolvementPaymentStatus.VOUCHER_ISSUED, InvolvementPaymentStatus.NOT_PAID,
+    }),
+    InvolvementPaymentStatus.APPROVED: frozenset({InvolvementPaymentStatus.SENDING}),
+    InvolvementPaymentStatus.RETRYING: frozenset({InvolvementPaymentStatus.SENDING}),
+    InvolvementPaymentStatus.SENDING: frozenset({
+        InvolvementPaymentStatus.SENDING, InvolvementPaymentStatus.SENT, InvolvementPaymentStatus.RETRYING,
+        InvolvementPaymentStatus.FAILED,
+    }),
+    InvolvementPaymentStatus.SENT: frozenset(),
+    InvolvementPaymentStatus.FAILED: frozenset(),
+    InvolvementPaymentStatus.VOUCHER_ISSUED: frozenset(),
+    InvolvementPaymentStatus.NOT_PAID: frozenset(),
+}  # fmt: skip
+
+
+class WaitingFor(StrEnum):
+    PAYMENT_CHOICE = "payment_choice"
+    BANK_DETAILS = "bank_details"
+    BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class InvolvementRoute:
+    """Where an approved claim goes next: ``status`` (with ``waiting_for`` while it waits), and whether
+    it takes money from the involvement budget."""
+
+    status: InvolvementPaymentStatus
+    waiting_for: WaitingFor | None = None
+    takes_budget: bool = False
+
+
+def involvement_route(choice: PaymentChoice | None, has_bank_details: bool) -> InvolvementRoute:
+    """The member's choice decides: a volunteer is not paid; a voucher is issued; a bank payment needs
+    their bank details first. The budget is checked after (``takes_budget``)."""
+    if choice is None:
+        return InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.PAYMENT_CHOICE)
+    if choice is PaymentChoice.VOLUNTEER:
+        return InvolvementRoute(InvolvementPaymentStatus.NOT_PAID)
+    if choice is PaymentChoice.VOUCHER:
+        return InvolvementRoute(InvolvementPaymentStatus.VOUCHER_ISSUED, takes_budget=True)
+    if not has_bank_details:
+        return InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.BANK_DETAILS)
+    return InvolvementRoute(InvolvementPaymentStatus.APPROVED, takes_budget=True)
+
+
+def involvement_budget_id(programme_id: str) -> str:
+    """The involvement budget's buckets, apart from the grants budget (whose id is the programme's)."""
+    return f"involvement:{programme_id}"
+
+
+def tax_year(day: date) -> str:
+    """The UK tax year a day falls in, 6 April to 5 April: 2026-04-05 is in "2025-26", 2026-04-06 in "2026-27"."""
+    start = day.year if (day.month, day.day) >= (4, 6) else day.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def tax_year_bounds(label: str) -> tuple[date, date]:
+    """The first and last day of a tax year named as :func:`tax_year` names it."""
+    start = int(label[:4])
+    return date(start, 4, 6), date(start + 1, 4, 5)
+
+
+@dataclass(frozen=True)
+class Received:
+    """Something a member was paid: when, whether for time or expenses, how much."""
+
+    on: date
+    kind: str
+    amount: Money
+
+
+@dataclass(frozen=True)
+class TaxYearTotal:
+    tax_year: str
+    time: Money
+    expenses: Money
+
+    @property
+    def total(self) -> Money:
+        return self.time + self.expenses
+
+
+def totals_by_tax_year(received: Iterable[Received], currency: str) -> list[TaxYearTotal]:
+    """What a member received in each UK tax year, time and expenses apart (expenses repaid are not
+    income for most purposes, payment for time may be), latest year first."""
+    years: dict[str, dict[str, int]] = {}
+    for item in received:
+        if item.amount.currency != currency:
+            raise ValueError(f"involvement is paid in {currency}, not {item.amount.currency}")
+        year = years.setdefault(tax_year(item.on), {"time": 0, "expenses": 0})
+        year["expenses" if item.kind == "expenses" else "time"] += item.amount.amount
+    return [
+        TaxYearTotal(label, Money(amount=parts["time"], currency=currency),
+                     Money(amount=parts["expenses"], currency=currency))
+        for label, parts in sorted(years.items(), reverse=True)
+    ]  # fmt: skip
+
+
+def budget_change(current_total: int | None, new_total: int) -> int:
+    """How much a new involvement budget total adds (negative: takes away) from the current one."""
+    return new_total - (current_total or 0)

@@ -9,6 +9,7 @@ from grants_shared.events import (
     ApplicationDecided,
     ApplicationDecidedV2,
     Event,
+    InvolvementClaimApproved,
     PersonErasureRequested,
     ProgrammeOpened,
 )
@@ -35,7 +36,11 @@ async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx)
     await commands.anonymise_application(tx, event.data.application_id)
 
 
+async def on_involvement_claim_approved(event: Event[InvolvementClaimApproved], tx: Tx) -> None:
+    await commands.pay_involvement_claim(tx, event.data)
+
+
 HANDLERS = registry(
     on_programme_opened, on_application_decided, on_application_decided_v2, on_person_erasure_requested,
-    on_application_anonymised,
+    on_application_anonymised, on_involvement_claim_approved,
 )

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from disbursement.api import ROUTERS
 from disbursement.config import Settings
 from disbursement.handlers import HANDLERS
-from disbursement.store import PAYMENT_QUEUE, PERSONAL_DATA, create_indexes
+from disbursement.store import INVOLVEMENT_QUEUE, PAYMENT_QUEUE, PERSONAL_DATA, create_indexes
 from disbursement.workers import WORKERS
 from grants_shared.service import Service, create_app
 
@@ -25,7 +25,7 @@ SERVICE = Service(
     create_indexes=create_indexes,
     personal_data=PERSONAL_DATA,
     workers=WORKERS,
-    queues=(PAYMENT_QUEUE,),
+    queues=(PAYMENT_QUEUE, INVOLVEMENT_QUEUE),
 )
 
 

@@ -18,6 +18,8 @@ from disbursement.store import (
 from grants_shared.clock import utcnow
 from grants_shared.events import ScheduledAmount
 from grants_shared.forms import FormDefinition, Question
+from disbursement.domain import InvolvementPaymentStatus, PaymentChoice, WaitingFor
+from disbursement.store import InvolvementPayment
 from grants_shared.money import Money
 
 # --- requests ------------------------------------------------------------------------------------
@@ -590,3 +592,69 @@ class GrantConditionsView(BaseModel):
             conditions=[GrantConditionView(**c.model_dump()) for c in grant.conditions],
             payments=[PaymentView.of(p) for p in payments], version=grant.version,
         )  # fmt: skip
+# --- involvement payments to panel members -------------------------------------------------------
+
+
+class PaymentChoiceIn(BaseModel):
+    """PUT /v1/involvement/me/payment-choice: how the member wants to receive involvement payments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choice: PaymentChoice = Field(description="bank: paid to your bank; voucher: a voucher; volunteer: not paid")
+
+
+class InvolvementBudgetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: Money = Field(description="The programme's involvement budget in all, in minor units")
+
+
+class InvolvementPaymentView(BaseModel):
+    id: str
+    claim_id: str
+    programme_id: str
+    member_id: str
+    kind: str
+    amount: Money
+    method: PaymentChoice | None
+    status: InvolvementPaymentStatus
+    waiting_for: WaitingFor | None
+    paid_at: datetime | None
+    approved_at: datetime
+    last_failure_reason: str | None
+
+    @classmethod
+    def of(cls, payment: InvolvementPayment) -> "InvolvementPaymentView":
+        return cls.model_validate(payment.model_dump(include=set(cls.model_fields)))
+
+
+class TaxYearTotalView(BaseModel):
+    tax_year: Annotated[str, Field(examples=["2026-27"])]
+    starts_on: date
+    ends_on: date
+    time: Money
+    expenses: Money
+    total: Money
+
+
+class MemberInvolvementView(BaseModel):
+    """A panel member's own involvement payments: their choice, bank account (masked), what each
+    approved claim became, and what they received in each UK tax year."""
+
+    member_id: str
+    choice: PaymentChoice | None
+    bank_account: MaskedBankAccount | None
+    version: int | None
+    payments: list[InvolvementPaymentView]
+    tax_years: list[TaxYearTotalView]
+
+
+class InvolvementBudgetView(BaseModel):
+    programme_id: str
+    total: Money | None
+    available: Money | None
+    committed: Money | None
+    paid: Money | None
+    set_by: str | None
+    set_at: datetime | None
+    version: int | None

@@ -36,12 +36,19 @@ from grants_shared.paging import offset_page
 from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db
 from grants_shared.worker import LeasedQueue
+from disbursement.domain import InvolvementPaymentStatus, PaymentChoice, WaitingFor
 
 #: Payments wait here to be sent: an approved one (its run approved by finance) from its due time, a
 #: retrying one from the end of its back-off (``next_attempt_at`` either way); ``sending`` while a
 #: worker holds it. A ``scheduled`` payment is not in the queue: it waits for a run to be approved.
 PAYMENT_QUEUE = LeasedQueue(
     collection="payments", ready=(PaymentStatus.APPROVED, PaymentStatus.RETRYING), claimed=PaymentStatus.SENDING
+)
+#: Involvement payments to panel members' banks wait here (``workers.InvolvementPaymentRunner``).
+INVOLVEMENT_QUEUE = LeasedQueue(
+    collection="involvement_payments",
+    ready=(InvolvementPaymentStatus.APPROVED, InvolvementPaymentStatus.RETRYING),
+    claimed=InvolvementPaymentStatus.SENDING,
 )
 
 
@@ -407,6 +414,13 @@ PERSONAL_DATA = (
                  about="Training places you booked for your organisation"),  # fmt: skip
     PersonalData("group_training", "attendance.recorded_by", {"attendance.recorded_by": PSEUDONYM},
                  about="Training attendance you recorded"),  # fmt: skip
+    # Involvement: a panel member's payment choice and bank details (erased: the choice stays, the
+    # account goes); their payments are financial records and stay, without their name.
+    PersonalData("involvement_members", "member_id", {"member_id": PSEUDONYM, "bank_account": None},
+                 withhold=("bank_account",), about="How you chose to be paid for your involvement"),  # fmt: skip
+    PersonalData("involvement_payments", "member_id", {"member_id": PSEUDONYM},
+                 withhold=("reserved",), about="Involvement payments to you"),  # fmt: skip
+    PersonalData("involvement_budgets", "set_by", {"set_by": PSEUDONYM}, about="Involvement budgets you set"),
 )
 
 #: What this service holds about an application that goes when its retention period ends: the bank
@@ -442,6 +456,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await db.payments.create_index([("status", ASCENDING), ("due_at", ASCENDING)])  # finance's list
     await db.payments.create_index([("due_at", ASCENDING), ("_id", ASCENDING)])  # ... of every payment
     await PAYMENT_QUEUE.create_indexes(db)
+    await create_involvement_indexes(db)
     await db.payments.create_index("run_id")
     await db.payments.create_index("waits.report_id", sparse=True)  # tranches waiting for a report
     await db.payment_runs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
@@ -948,3 +963,155 @@ async def training_counts(tx: Db, programme_id: str) -> dict[TrainingStatus, int
 async def training_reminders_due(tx: Db, now: datetime, limit: int) -> list[GroupTraining]:
     cursor = tx.db.group_training.find({"remind_at": {"$lte": now}}, session=tx.session).sort("remind_at", ASCENDING)
     return [GroupTraining.from_doc(d) async for d in cursor.limit(limit)]
+# --- involvement payments to panel members -------------------------------------------------------
+# ``involvement_members``: each panel member's payment choice and bank details (a Fernet token, as a
+# grant's); ``involvement_budgets``: one per programme (``_id`` = programme id), its total (what is
+# left is in ``budget_buckets`` under ``domain.involvement_budget_id``); ``involvement_payments``: one
+# per approved claim (``_id`` = ``inv-<claim id>``, so a repeated approval never pays twice).
+
+
+class InvolvementMember(Document):
+    member_id: str
+    choice: PaymentChoice | None = None
+    #: Fernet token of the bank details; never shown or logged, only masked.
+    bank_account: str | None = None
+    updated_at: datetime
+    version: int = 1
+
+
+class InvolvementBudget(Document):
+    total: Money
+    set_by: str
+    set_at: datetime
+    version: int = 1
+
+
+class InvolvementPayment(Document):
+    """An approved claim's payment, and (when it goes to a bank) its place in the involvement queue."""
+
+    claim_id: str
+    programme_id: str
+    member_id: str
+    kind: str
+    amount: Money
+    method: PaymentChoice | None = None
+    status: InvolvementPaymentStatus
+    waiting_for: WaitingFor | None = None
+    #: The budget buckets it was taken from (``grants_shared.budget``).
+    reserved: list[dict[str, Any]] = []
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claim: str | None = None
+    claimed_at: datetime | None = None
+    traceparent: str | None = None
+    last_failure_reason: str | None = None
+    provider_reference: str | None = None
+    paid_at: datetime | None = None
+    approved_at: datetime
+    created_at: datetime
+
+
+async def create_involvement_indexes(db: AsyncDatabase) -> None:
+    await db.involvement_members.create_index("member_id", unique=True, name="one_record_per_member")
+    await db.involvement_payments.create_index([("member_id", ASCENDING), ("created_at", ASCENDING)])
+    await db.involvement_payments.create_index(
+        [("programme_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]
+    )
+    await INVOLVEMENT_QUEUE.create_indexes(db)
+
+
+async def get_involvement_member(tx: Db, member_id: str) -> InvolvementMember | None:
+    return InvolvementMember.maybe(await tx.db.involvement_members.find_one({"member_id": member_id}, session=tx.session))
+
+
+async def save_involvement_member(tx: Db, member: InvolvementMember, read_version: int | None) -> bool:
+    """Insert the member's first record or replace the one read; False if it changed meanwhile."""
+    if read_version is None:
+        result = await tx.db.involvement_members.update_one(
+            {"member_id": member.member_id}, {"$setOnInsert": member.to_doc()}, upsert=True, session=tx.session
+        )
+        return result.upserted_id is not None
+    result = await tx.db.involvement_members.replace_one(
+        {"_id": member.id, "version": read_version}, member.to_doc(), session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def get_involvement_budget(tx: Db, programme_id: str) -> InvolvementBudget | None:
+    return InvolvementBudget.maybe(await tx.db.involvement_budgets.find_one({"_id": programme_id}, session=tx.session))
+
+
+async def save_involvement_budget(tx: Db, budget: InvolvementBudget, read_version: int | None) -> bool:
+    if read_version is None:
+        result = await tx.db.involvement_budgets.update_one(
+            {"_id": budget.id}, {"$setOnInsert": budget.to_doc()}, upsert=True, session=tx.session
+        )
+        return result.upserted_id is not None
+    result = await tx.db.involvement_budgets.replace_one(
+        {"_id": budget.id, "version": read_version}, budget.to_doc(), session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def get_involvement_payment(tx: Db, payment_id: str) -> InvolvementPayment | None:
+    return InvolvementPayment.maybe(await tx.db.involvement_payments.find_one({"_id": payment_id}, session=tx.session))
+
+
+async def insert_involvement_payment(tx: Db, payment: InvolvementPayment) -> None:
+    await tx.db.involvement_payments.insert_one(payment.to_doc(), session=tx.session)
+
+
+async def move_waiting_payment(tx: Db, payment_id: str, fields: dict[str, Any]) -> bool:
+    """A waiting payment moves on (or waits for something else), only if it is still waiting."""
+    result = await tx.db.involvement_payments.update_one(
+        {"_id": payment_id, "status": InvolvementPaymentStatus.WAITING}, {"$set": fields}, session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def waiting_payments_of_member(tx: Db, member_id: str) -> list[InvolvementPayment]:
+    query = {"member_id": member_id, "status": InvolvementPaymentStatus.WAITING}
+    cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
+    return [InvolvementPayment.from_doc(d) async for d in cursor.limit(500)]
+
+
+async def waiting_payments_of_programme(tx: Db, programme_id: str, limit: int) -> list[InvolvementPayment]:
+    query = {"programme_id": programme_id, "status": InvolvementPaymentStatus.WAITING}
+    cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
+    return [InvolvementPayment.from_doc(d) async for d in cursor.limit(limit)]
+
+
+async def involvement_payments_of_member(tx: Db, member_id: str) -> list[InvolvementPayment]:
+    cursor = tx.db.involvement_payments.find({"member_id": member_id}, session=tx.session).sort("created_at", ASCENDING)
+    return [InvolvementPayment.from_doc(d) async for d in cursor.limit(1_000)]
+
+
+async def involvement_payments_of_programme(
+    tx: Db, programme_id: str, limit: int, offset: int
+) -> tuple[list[InvolvementPayment], int]:
+    docs, total = await _page(
+        tx.db.involvement_payments, {"programme_id": programme_id}, limit, offset,
+        [("status", ASCENDING), ("created_at", ASCENDING)], tx,
+    )  # fmt: skip
+    return [InvolvementPayment.from_doc(d) for d in docs], total
+
+
+async def involvement_spent(tx: Db, programme_id: str) -> dict[str, int]:
+    """What the programme's involvement budget has paid and has committed to payments not yet sent."""
+    totals = {"paid": 0, "committed": 0}
+    paid = (InvolvementPaymentStatus.SENT, InvolvementPaymentStatus.VOUCHER_ISSUED)
+    pending = (InvolvementPaymentStatus.APPROVED, InvolvementPaymentStatus.SENDING, InvolvementPaymentStatus.RETRYING,
+               InvolvementPaymentStatus.FAILED)  # fmt: skip
+    for key, statuses in (("paid", paid), ("committed", pending)):
+        totals[key] = await _sum(
+            tx.db.involvement_payments, {"programme_id": programme_id, "status": {"$in": list(statuses)}}, tx
+        )
+    return totals
+
+
+async def claim_involvement_payment(tx: Db, payment: InvolvementPayment, claim: str, now: datetime) -> bool:
+    return await INVOLVEMENT_QUEUE.claim(tx, payment.to_doc(), claim, now)
+
+
+async def finish_involvement_payment(tx: Db, payment_id: str, claim: str, fields: dict[str, Any], declined: bool) -> bool:
+    return await INVOLVEMENT_QUEUE.finish(tx, payment_id, claim, fields, attempted=declined)

@@ -24,7 +24,7 @@ from disbursement.config import Settings
 from disbursement.crypto import BankDetailsUnreadable, cipher_for
 from disbursement.domain import BankAccount, PaymentStatus, can_move, payment_reference, provider_key
 from disbursement.provider import PaymentDeclined, PaymentProvider, build_provider
-from disbursement.store import Payment
+from disbursement.store import InvolvementPayment, Payment
 from grants_shared.clock import utcnow
 from grants_shared.service import Runtime
 from grants_shared.unit_of_work import Database
@@ -154,4 +154,66 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
     await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
 
 
-WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers, watch_reports, watch_training)
+class InvolvementPaymentRunner(LeasedWorker[BankAccount]):
+    """Pays approved involvement claims into panel members' banks, as the payment runner pays grants:
+    claimed in a transaction that reads the member's bank details, paid outside it under the
+    payment's id as the provider's idempotency key (a claim is paid once), the answer recorded while
+    the claim holds. No payment run: the manager's approval of the claim is the approval."""
+
+    queue = store.INVOLVEMENT_QUEUE
+    name = "involvement payment runner"
+
+    def __init__(self, database: Database[Settings], provider: PaymentProvider) -> None:
+        settings = database.settings
+        super().__init__(database, Pace(
+            poll_seconds=settings.payment_poll_seconds, batch=settings.payment_batch_size,
+            at_once=PAYMENTS_AT_ONCE, lease_seconds=settings.payment_sending_lease_seconds,
+        ))  # fmt: skip
+        self.provider = provider
+        self.cipher = cipher_for(settings)
+        self.provider_timeout = settings.payment_provider_timeout_seconds
+
+    async def claim(self, tx: Tx, doc: Doc, claim: str) -> BankAccount | None:
+        payment = InvolvementPayment.from_doc(doc)
+        member = await store.get_involvement_member(tx, payment.member_id)
+        if member is None or member.bank_account is None:
+            log.error("involvement payment %s: the member has no bank details", payment.id)
+            return None
+        try:
+            account = self.cipher.decrypt(member.bank_account)
+        except BankDetailsUnreadable:
+            log.error("involvement payment %s: bank details cannot be decrypted with the configured keys", payment.id)
+            return None
+        if not await store.claim_involvement_payment(tx, payment, claim, utcnow()):
+            return None
+        return account
+
+    async def work(self, doc: Doc, claim: str, account: BankAccount) -> bool:
+        payment = InvolvementPayment.from_doc(doc)
+        try:
+            async with asyncio.timeout(self.provider_timeout):
+                transfer = await self.provider.pay(
+                    idempotency_key=payment.id, amount=payment.amount, account=account,
+                    reference=f"INVOLVEMENT {payment.claim_id[-12:].upper()}",
+                )  # fmt: skip
+        except PaymentDeclined as declined:
+            reason = account.masked_in(declined.reason)
+            await self.database.transact(lambda tx: commands.record_involvement_declined(tx, payment, claim, reason))
+            return True
+        except Exception as error:
+            log.warning("involvement payment %s: provider outcome unknown (%s); retried after the lease", payment.id,
+                        type(error).__name__)  # fmt: skip
+            return False
+        await self.database.transact(lambda tx: commands.record_involvement_sent(tx, payment, claim, transfer))
+        return True
+
+
+async def pay_involvement(runtime: Runtime[Settings]) -> None:
+    if runtime.settings.payment_provider == "bank_file":
+        log.info("payments go by bank file: involvement payments to banks wait in their queue")
+        return
+    provider = build_provider(runtime.settings, runtime.database)
+    await InvolvementPaymentRunner(runtime.database, provider).run()
+
+
+WORKERS = (pay_what_is_due, gather_payment_runs, watch_offers, watch_reports, watch_training, pay_involvement)

@@ -61,6 +61,9 @@ class Template(StrEnum):
     PAYMENT_RUN_AWAITING_APPROVAL = "payment_run_awaiting_approval"
     #: A member present at a decision meeting who has still to record some recommendations.
     MEETING_VOTE_REMINDER = "meeting_vote_reminder"
+    INVOLVEMENT_CLAIM_APPROVED = "involvement_claim_approved"
+    INVOLVEMENT_CLAIM_REJECTED = "involvement_claim_rejected"
+    INVOLVEMENT_CLAIM_PAID = "involvement_claim_paid"
 
 
 class RecipientKind(StrEnum):
@@ -667,3 +670,41 @@ def should_disable(
     if failed_deliveries >= max_failed_deliveries:
         return True
     return failing_since is not None and (now - failing_since).total_seconds() >= max_failing_seconds
+
+
+# --- involvement payments to panel members -------------------------------------------------------
+
+INVOLVEMENT_PAGE = "/panel/involvement"
+CLAIM_KINDS = {"time": "time", "expenses": "expenses"}
+
+
+def _to_member(
+    template: Template, member_id: str, member_name: str | None, claim_id: str, programme_name: str | None,
+    kind: str, amount: Money, **extra: Any,
+) -> Notice:  # fmt: skip
+    context = {"name": member_name, "programme_name": programme_name, "kind": CLAIM_KINDS.get(kind, kind),
+               "amount": format_money(amount), "claim_id": claim_id, **extra}  # fmt: skip
+    return Notice(template, Recipient(member_id, RecipientKind.REVIEWER), context, None, INVOLVEMENT_PAGE,
+                  about=claim_id)  # fmt: skip
+
+
+def involvement_claim_approved(
+    member_id: str, member_name: str | None, claim_id: str, programme_name: str | None, kind: str, amount: Money
+) -> Notice:
+    return _to_member(Template.INVOLVEMENT_CLAIM_APPROVED, member_id, member_name, claim_id, programme_name, kind, amount)
+
+
+def involvement_claim_rejected(
+    member_id: str, member_name: str | None, claim_id: str, programme_name: str | None, kind: str, amount: Money,
+    reason: str,
+) -> Notice:  # fmt: skip
+    return _to_member(Template.INVOLVEMENT_CLAIM_REJECTED, member_id, member_name, claim_id, programme_name, kind,
+                      amount, reason=reason.strip())  # fmt: skip
+
+
+def involvement_claim_paid(
+    member_id: str, member_name: str | None, claim_id: str, programme_name: str | None, amount: Money, method: str,
+    paid_at: datetime,
+) -> Notice:  # fmt: skip
+    return _to_member(Template.INVOLVEMENT_CLAIM_PAID, member_id, member_name, claim_id, programme_name, "time",
+                      amount, method=method, paid_on=format_date(paid_at.date()))  # fmt: skip

@@ -23,6 +23,9 @@ from grants_shared.events import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Event,
+    InvolvementClaimApproved,
+    InvolvementClaimPaid,
+    InvolvementClaimRejected,
     GrantAccepted,
     GrantOffered,
     GrantOfferDeclined,
@@ -413,6 +416,36 @@ async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx)
     await commands.anonymise_application(tx, event.data.application_id)
 
 
+async def on_involvement_claim_approved(event: Event[InvolvementClaimApproved], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.member_id, data.programme_id,
+        lambda name, programme: domain.involvement_claim_approved(
+            data.member_id, name, data.claim_id, programme, data.kind, data.amount
+        ),
+    )  # fmt: skip
+
+
+async def on_involvement_claim_rejected(event: Event[InvolvementClaimRejected], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.member_id, data.programme_id,
+        lambda name, programme: domain.involvement_claim_rejected(
+            data.member_id, name, data.claim_id, programme, data.kind, data.amount, data.reason
+        ),
+    )  # fmt: skip
+
+
+async def on_involvement_claim_paid(event: Event[InvolvementClaimPaid], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.member_id, data.programme_id,
+        lambda name, programme: domain.involvement_claim_paid(
+            data.member_id, name, data.claim_id, programme, data.amount, data.method, data.paid_at
+        ),
+    )  # fmt: skip
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -473,5 +506,8 @@ HANDLERS = {
         on_group_training_attended,
         on_person_erasure_requested,
         on_application_anonymised,
+        on_involvement_claim_approved,
+        on_involvement_claim_rejected,
+        on_involvement_claim_paid,
     ).items()
 }

@@ -409,4 +409,7 @@ REQUIRED_WORDS: dict[str, str] = {
     Template.APPLICATION_DECLINED: "An application not funded",
     Template.GRANT_OFFERED: "A grant offered",
     Template.PAYMENT_FAILED: "A payment that failed",
+    Template.INVOLVEMENT_CLAIM_APPROVED: "An involvement claim approved",
+    Template.INVOLVEMENT_CLAIM_REJECTED: "An involvement claim not approved",
+    Template.INVOLVEMENT_CLAIM_PAID: "An involvement claim paid",
 }

@@ -13,7 +13,7 @@ from grants_shared.unit_of_work import Db
 from scoring import store
 from scoring import domain
 from scoring.domain import BlindField, ReviewStatus
-from scoring.store import Programme, Review
+from scoring.store import InvolvementClaim, Programme, Review
 
 
 async def visible_programme(tx: Db, programme_id: str, caller: Caller) -> Programme:
@@ -63,3 +63,9 @@ def hidden_from(caller: Caller, programme: Programme | None) -> frozenset[BlindF
     if programme is None:
         return frozenset(BlindField)
     return frozenset(programme.hidden_from_reviewers)
+async def visible_claim(tx: Db, caller: Caller, claim_id: str) -> InvolvementClaim:
+    """An involvement claim, for its member or a manager; anyone else: 404."""
+    claim = await store.get_claim(tx, claim_id)
+    if claim is None or not (is_manager(caller) or claim.member_id == caller.subject):
+        raise NotFound(f"no claim {claim_id}")
+    return claim

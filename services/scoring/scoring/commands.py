@@ -8,14 +8,16 @@ nothing it should not.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 from grants_shared.api import check_version, is_manager
 from grants_shared.auth import Caller
 from grants_shared import budget, privacy
 from grants_shared.clock import utcnow
-from grants_shared.errors import Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, RuleViolation
+from grants_shared.errors import (
+    Conflict, Forbidden, NotFound, NotYetKnown, PreconditionFailed, PreconditionRequired, RuleViolation,
+)  # fmt: skip
 from grants_shared.auth import Role
 from grants_shared.events import (
     ApplicationDecidedV2,
@@ -30,6 +32,7 @@ from grants_shared.events import (
     ReviewOverdue,
     ReviewReminderDue,
 )
+from grants_shared.events import InvolvementClaimApproved, InvolvementClaimRejected
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Transaction
 from scoring import access, domain, store
@@ -47,6 +50,8 @@ from scoring.store import (
     ItemDecision, MeetingItem, MemberProfile, Moderation, PanelMember, PanelRecommendation, Programme, QuorumRule,
     Recusal, Review, ScoreChange, TallyRecord, TrainingRecord,
 )  # fmt: skip
+from scoring.schemas import ExpenseClaimIn, InvolvementPolicyIn
+from scoring.store import ClaimLine, InvolvementClaim, InvolvementPolicy, TimeEntry
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +293,7 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> Review:
         raise Conflict("save a score for every criterion before submitting")
     completed_at = utcnow()
     await store.complete_review(tx, review.id, completed_at)
+    await _record_review_time(tx, review, completed_at)
     await store.count_completed_review(tx, review.application_id)
     await _score_if_complete(tx, programme, review.application_id)
     return review.model_copy(
@@ -630,6 +636,7 @@ async def call_meeting(tx: Tx, caller: Caller, programme_id: str, request: Meeti
             recusals=[Recusal(member_id=m, reason=CONFLICT_RECUSAL, at=now) for m in sorted(conflicted)],
         ))  # fmt: skip
     await store.insert_meeting(tx, meeting, items)
+    await _record_meeting_time(tx, meeting, [])
     await tx.emit(DecisionMeetingCalled(
         meeting_id=meeting.id, programme_id=programme.id, held_on=meeting.held_on, item_count=len(items),
         member_ids=members,
@@ -681,7 +688,9 @@ async def set_attendance(tx: Tx, caller: Caller, meeting_id: str, member_ids: li
     _attending_members(meeting.rule, member_ids)
     if not await store.set_attendance(tx, meeting, member_ids):
         raise PreconditionFailed("the meeting changed since you read it; read it again and retry")
-    return meeting.model_copy(update={"attendance": member_ids, "version": meeting.version + 1})
+    updated = meeting.model_copy(update={"attendance": member_ids, "version": meeting.version + 1})
+    await _record_meeting_time(tx, updated, meeting.attendance)
+    return updated
 
 
 async def _managed_meeting(tx: Tx, caller: Caller, meeting_id: str) -> DecisionMeeting:
@@ -874,3 +883,152 @@ async def set_required_courses(
         await _replace_reviewer(tx, review, "a course the programme requires is missing")
     await _retry_waiting_applications(tx, programme)
     return programme
+# --- involvement payments to panel members --------------------------------------------------------
+# Time is recorded from what scoring already knows: a decision meeting an expert by experience is
+# recorded as attending (staff are paid by their employer), and a review completed. One entry per
+# meeting and member, and per review (a unique index), however often attendance is saved. The
+# member claims their unclaimed time (valued by the programme's policy as it stands then) or an
+# expense; a manager approves or rejects each claim, and an approved claim goes to disbursement
+# (InvolvementClaimApproved), which pays it as the member chose.
+
+
+async def set_involvement_policy(
+    tx: Tx, caller: Caller, programme_id: str, update: InvolvementPolicyIn, version: int | None
+) -> InvolvementPolicy:
+    programme = await access.visible_programme(tx, programme_id, caller)
+    current = await store.get_involvement_policy(tx, programme.id)
+    if current is not None:
+        if version is None:
+            raise PreconditionRequired("send the ETag of the policy you last read in an If-Match header")
+        check_version(version, current.version)
+    problems = domain.involvement_policy_problems(update.unit, update.meeting, update.review)
+    if update.rate.currency != programme.budget.currency:
+        problems.append(f"the programme pays in {programme.budget.currency}")
+    if update.expenses_allowed and not update.expense_categories:
+        problems.append("say which expenses the programme pays")
+    if problems:
+        raise RuleViolation("; ".join(problems), problems=problems)
+    policy = InvolvementPolicy(
+        id=programme.id, unit=update.unit, rate=update.rate, meeting=update.meeting, review=update.review,
+        expenses_allowed=update.expenses_allowed,
+        expense_categories=list(dict.fromkeys(update.expense_categories)) if update.expenses_allowed else [],
+        set_by=caller.subject, set_at=utcnow(), version=current.version + 1 if current else 1,
+    )  # fmt: skip
+    if not await store.save_involvement_policy(tx, policy, current.version if current else None):
+        raise PreconditionFailed("the involvement policy changed since you read it; read it again and retry")
+    return policy
+
+
+async def _record_meeting_time(tx: Tx, meeting: DecisionMeeting, attended_before: list[str]) -> None:
+    source = f"meeting:{meeting.id}"
+    experts = [m for m in meeting.attendance if meeting.rule.kinds.get(m) is domain.MemberKind.EXPERT_BY_EXPERIENCE]
+    now = utcnow()
+    for member_id in experts:
+        await store.record_time_entry(tx, TimeEntry(
+            id=f"tim-{uuid4().hex}", programme_id=meeting.programme_id, member_id=member_id,
+            kind=domain.TimeEntryKind.MEETING, source=source, title=f"Decision meeting on {meeting.held_on}",
+            on=meeting.held_on, recorded_at=now,
+        ))  # fmt: skip
+    # Someone recorded as present by mistake loses the entry (unless they have claimed it already).
+    await store.drop_unclaimed_time(tx, source, sorted(set(attended_before) - set(meeting.attendance)))
+
+
+async def _record_review_time(tx: Tx, review: Review, completed_at: datetime) -> None:
+    await store.record_time_entry(tx, TimeEntry(
+        id=f"tim-{uuid4().hex}", programme_id=review.programme_id, member_id=review.reviewer_id,
+        kind=domain.TimeEntryKind.REVIEW, source=f"review:{review.id}", title=f"Review of {review.application_title}",
+        on=completed_at.date(), recorded_at=completed_at,
+    ))  # fmt: skip
+
+
+async def _policy_for_claims(tx: Tx, caller: Caller, programme_id: str) -> tuple[Programme, InvolvementPolicy]:
+    programme = await store.get_programme(tx, programme_id)
+    members = set(programme.panel) | set(programme.decision_rule.kinds if programme.decision_rule else {}) if programme else set()
+    if programme is None or caller.subject not in members:
+        raise NotFound(f"no programme {programme_id}")
+    policy = await store.get_involvement_policy(tx, programme.id)
+    if policy is None:
+        raise Conflict("this programme has no involvement policy yet: its manager sets what involvement is paid")
+    return programme, policy
+
+
+async def claim_time(tx: Tx, caller: Caller, programme_id: str) -> InvolvementClaim:
+    """Claim every unclaimed time entry of the caller's in the programme, valued by its policy now."""
+    programme, policy = await _policy_for_claims(tx, caller, programme_id)
+    entries = [e for e in await store.time_entries_of(tx, caller.subject, programme.id) if e.claim_id is None]
+    if not entries:
+        raise Conflict("you have no time in this programme that is not already claimed")
+    involvement = policy.involvement()
+    lines = [
+        ClaimLine(entry_id=e.id, kind=e.kind, title=e.title, on=e.on, quantity=domain.describe_quantity(involvement, e.kind),
+                  amount=domain.entry_amount(involvement, e.kind))
+        for e in entries
+    ]  # fmt: skip
+    total = sum((line.amount for line in lines[1:]), lines[0].amount)
+    claim = InvolvementClaim(
+        id=f"clm-{uuid4().hex}", programme_id=programme.id, member_id=caller.subject, kind=domain.ClaimKind.TIME,
+        status=domain.ClaimStatus.SUBMITTED, amount=total, lines=lines, submitted_at=utcnow(),
+    )  # fmt: skip
+    if await store.claim_time_entries(tx, [e.id for e in entries], claim.id) != len(entries):
+        raise Conflict("some of this time was claimed at the same moment; read your time again")
+    await store.insert_claim(tx, claim)
+    return claim
+
+
+async def claim_expense(tx: Tx, caller: Caller, programme_id: str, expense: ExpenseClaimIn) -> InvolvementClaim:
+    programme, policy = await _policy_for_claims(tx, caller, programme_id)
+    problems = domain.expense_problems(
+        policy.expenses_allowed, policy.expense_categories, expense.category, expense.amount, policy.rate.currency
+    )
+    if expense.incurred_on > utcnow().date():
+        problems.append("an expense is claimed once it has been paid, not before")
+    if problems:
+        raise RuleViolation("; ".join(problems), problems=problems)
+    claim = InvolvementClaim(
+        id=f"clm-{uuid4().hex}", programme_id=programme.id, member_id=caller.subject,
+        kind=domain.ClaimKind.EXPENSES, status=domain.ClaimStatus.SUBMITTED, amount=expense.amount,
+        category=expense.category, incurred_on=expense.incurred_on, note=expense.note.strip(), submitted_at=utcnow(),
+    )  # fmt: skip
+    await store.insert_claim(tx, claim)
+    return claim
+
+
+async def _claim_to_decide(tx: Tx, caller: Caller, claim_id: str, version: int) -> InvolvementClaim:
+    claim = await store.get_claim(tx, claim_id)
+    if claim is None or not is_manager(caller):
+        raise NotFound(f"no claim {claim_id}")
+    if claim.member_id == caller.subject:
+        raise Forbidden("nobody approves their own claim: ask another programme manager")
+    check_version(version, claim.version)
+    if not domain.can_move_claim(claim.status, domain.ClaimStatus.APPROVED):
+        raise Conflict(f"this claim is {claim.status} already")
+    return claim
+
+
+async def approve_claim(tx: Tx, caller: Caller, claim_id: str, version: int) -> InvolvementClaim:
+    claim = await _claim_to_decide(tx, caller, claim_id, version)
+    now = utcnow()
+    fields = {"status": domain.ClaimStatus.APPROVED, "decided_by": caller.subject, "decided_at": now}
+    if not await store.decide_claim(tx, claim, fields):
+        raise PreconditionFailed("the claim changed since you read it; read it again and retry")
+    await tx.emit(InvolvementClaimApproved(
+        claim_id=claim.id, programme_id=claim.programme_id, member_id=claim.member_id, kind=claim.kind,
+        amount=claim.amount, approved_at=now,
+    ))  # fmt: skip
+    return claim.model_copy(update={**fields, "version": claim.version + 1})
+
+
+async def reject_claim(tx: Tx, caller: Caller, claim_id: str, reason: str, version: int) -> InvolvementClaim:
+    """Not approved, with the reason; the time on it can be claimed again (corrected attendance, say)."""
+    claim = await _claim_to_decide(tx, caller, claim_id, version)
+    now = utcnow()
+    fields = {"status": domain.ClaimStatus.REJECTED, "decided_by": caller.subject, "decided_at": now,
+              "reason": reason.strip()}  # fmt: skip
+    if not await store.decide_claim(tx, claim, fields):
+        raise PreconditionFailed("the claim changed since you read it; read it again and retry")
+    await store.free_time_entries(tx, claim.id)
+    await tx.emit(InvolvementClaimRejected(
+        claim_id=claim.id, programme_id=claim.programme_id, member_id=claim.member_id, kind=claim.kind,
+        amount=claim.amount, reason=reason.strip(),
+    ))  # fmt: skip
+    return claim.model_copy(update={**fields, "version": claim.version + 1})

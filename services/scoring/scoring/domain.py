@@ -660,3 +660,105 @@ def awaiting_votes(
         if count:
             awaiting[member] = count
     return awaiting
+# --- involvement payments to panel members -------------------------------------------------------
+# Panel members (experts by experience) are paid for their involvement as the programme's policy
+# says: a rate per hour or per session, for each decision meeting they attend and each review they
+# complete, and their expenses (travel, childcare, carer costs...) when the policy allows them.
+# NHS England's patient and public voice (PPV) partners policy is the model.
+
+
+class RateUnit(StrEnum):
+    HOUR = "hour"
+    SESSION = "session"
+
+
+class ExpenseCategory(StrEnum):
+    TRAVEL = "travel"
+    CHILDCARE = "childcare"
+    CARER_COSTS = "carer_costs"
+    SUBSISTENCE = "subsistence"
+    OTHER = "other"
+
+
+class TimeEntryKind(StrEnum):
+    MEETING = "meeting"
+    REVIEW = "review"
+
+
+class ClaimKind(StrEnum):
+    TIME = "time"
+    EXPENSES = "expenses"
+
+
+class ClaimStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.APPROVED, ClaimStatus.REJECTED}),
+    ClaimStatus.APPROVED: frozenset(),  # paid (or not) by disbursement from here
+    ClaimStatus.REJECTED: frozenset(),
+}
+
+
+def can_move_claim(current: ClaimStatus, target: ClaimStatus) -> bool:
+    return target in CLAIM_TRANSITIONS[current]
+
+
+#: Longest meeting or review a policy may value, in minutes (a whole working day and more).
+MAX_MINUTES = 12 * 60
+MAX_SESSIONS = 10
+
+
+@dataclass(frozen=True)
+class Involvement:
+    """What a policy pays for one meeting and one review: minutes for an hourly rate, sessions for a
+    rate per session."""
+
+    unit: RateUnit
+    rate: Money
+    meeting: int
+    review: int
+
+
+def involvement_policy_problems(unit: RateUnit, meeting: int, review: int) -> list[str]:
+    limit, name = (MAX_MINUTES, "minutes") if unit is RateUnit.HOUR else (MAX_SESSIONS, "sessions")
+    return [
+        f"a {what} counts from 0 to {limit} {name}"
+        for what, value in (("meeting", meeting), ("review", review)) if not 0 <= value <= limit
+    ]
+
+
+def entry_amount(policy: Involvement, kind: TimeEntryKind) -> Money:
+    """What one meeting attended or one review completed is worth under ``policy``: the rate times the
+    sessions, or the hourly rate times the minutes over 60, rounded half up to a whole minor unit."""
+    quantity = policy.meeting if kind is TimeEntryKind.MEETING else policy.review
+    if policy.unit is RateUnit.SESSION:
+        return Money(amount=policy.rate.amount * quantity, currency=policy.rate.currency)
+    whole, part = divmod(policy.rate.amount * quantity, 60)
+    return Money(amount=whole + (1 if part * 2 >= 60 else 0), currency=policy.rate.currency)
+
+
+def describe_quantity(policy: Involvement, kind: TimeEntryKind) -> str:
+    quantity = policy.meeting if kind is TimeEntryKind.MEETING else policy.review
+    if policy.unit is RateUnit.SESSION:
+        return f"{quantity} session" + ("" if quantity == 1 else "s")
+    hours, minutes = divmod(quantity, 60)
+    return " ".join(p for p in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if p) or "0 min"
+
+
+def expense_problems(
+    allowed: bool, categories: Collection[ExpenseCategory], category: ExpenseCategory, amount: Money, currency: str
+) -> list[str]:
+    if not allowed:
+        return ["this programme's involvement policy does not pay expenses"]
+    problems = []
+    if category not in categories:
+        problems.append(f"this programme does not pay {category.replace('_', ' ')} expenses")
+    if amount.currency != currency:
+        problems.append(f"the programme pays in {currency}")
+    if amount.amount <= 0:
+        problems.append("an expense claim is for more than nothing")
+    return problems

@@ -25,10 +25,10 @@ from scoring.domain import (
     Recommendation,
     ReviewStatus,
 )
-from scoring.domain import shown
+from scoring.domain import ClaimKind, ClaimStatus, ExpenseCategory, RateUnit, TimeEntryKind, shown
 from scoring.store import (
-    Application, CriterionScore, Decision, ItemDecision, MemberProfile, Moderation, Programme, ScoreChange,
-    TrainingRecord,
+    Application, CriterionScore, Decision, ItemDecision, InvolvementClaim, MemberProfile, Moderation, Programme,
+    ScoreChange, TrainingRecord,
 )  # fmt: skip
 
 _REQUEST = ConfigDict(extra="forbid")
@@ -572,3 +572,91 @@ class ProgrammeMembersView(BaseModel):
     programme_id: str
     required_courses: list[Course]
     members: list[PanelMemberSupportView]
+# --- involvement payments to panel members -------------------------------------------------------
+
+
+class InvolvementPolicyIn(BaseModel):
+    """PUT /v1/programmes/{id}/involvement-policy: what the programme pays its panel members."""
+
+    model_config = _REQUEST
+
+    unit: RateUnit = Field(description="The rate is per hour or per session")
+    rate: Money = Field(description="Per hour or per session, in minor units")
+    meeting: Annotated[int, Field(ge=0, description="One decision meeting attended: minutes (hourly rate) or sessions")]
+    review: Annotated[int, Field(ge=0, description="One review completed: minutes (hourly rate) or sessions")]
+    expenses_allowed: bool = False
+    expense_categories: Annotated[list[ExpenseCategory], Field(max_length=len(ExpenseCategory))] = []
+
+
+class InvolvementPolicyView(View):
+    programme_id: str
+    unit: RateUnit
+    rate: Money
+    meeting: int
+    review: int
+    expenses_allowed: bool
+    expense_categories: list[ExpenseCategory]
+    meeting_worth: Money
+    review_worth: Money
+    set_by: str | None = None
+    set_at: datetime
+    version: int
+
+
+class TimeEntryView(View):
+    id: str
+    programme_id: str
+    member_id: str
+    kind: TimeEntryKind
+    title: str
+    on: date
+    recorded_at: datetime
+    claim_id: str | None
+
+
+class ExpenseClaimIn(BaseModel):
+    """POST /v1/programmes/{id}/involvement/expense-claims: an expense the member paid (no receipt needed)."""
+
+    model_config = _REQUEST
+
+    category: ExpenseCategory
+    amount: Money
+    incurred_on: date
+    note: Annotated[str, Field(max_length=1_000)] = ""
+
+
+class ClaimRejection(BaseModel):
+    model_config = _REQUEST
+
+    reason: Note
+
+
+class ClaimLineView(View):
+    entry_id: str
+    kind: TimeEntryKind
+    title: str
+    on: date
+    quantity: str
+    amount: Money
+
+
+class InvolvementClaimView(View):
+    id: str
+    programme_id: str
+    member_id: str
+    kind: ClaimKind
+    status: ClaimStatus
+    amount: Money
+    lines: list[ClaimLineView]
+    category: ExpenseCategory | None
+    incurred_on: date | None
+    note: str
+    submitted_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str
+    version: int
+
+    @classmethod
+    def of_claim(cls, claim: InvolvementClaim) -> "InvolvementClaimView":
+        return cls.of(claim, lines=[ClaimLineView.of(line) for line in claim.lines])

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field, PlainSerializer, StrictInt
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -50,6 +50,7 @@ from scoring.domain import (
     RankingCandidate,
     ReviewStatus,
 )
+from scoring.domain import ClaimKind, ClaimStatus, ExpenseCategory, Involvement, RateUnit, TimeEntryKind
 
 Score = Annotated[StrictInt, Field(ge=0, le=MAX_SCORE)]
 Comment = Annotated[str, Field(max_length=2_000)]
@@ -304,6 +305,14 @@ PERSONAL_DATA = (
                  about="Courses you completed as a panel member"),  # fmt: skip
     PersonalData("training_records", "recorded_by", {"recorded_by": PSEUDONYM},
                  about="Panel members' courses you recorded"),  # fmt: skip
+    # Involvement: time and claims are records of money paid, kept; the member's name goes, and so do
+    # their own words about an expense (which may say where they went or whom they care for).
+    PersonalData("time_entries", "member_id", {"member_id": PSEUDONYM}, about="Time recorded for your involvement"),
+    PersonalData("involvement_claims", "member_id", {"member_id": PSEUDONYM, "note": ""},
+                 about="Involvement claims you made"),  # fmt: skip
+    PersonalData("involvement_claims", "decided_by", {"decided_by": PSEUDONYM, "reason": ""},
+                 about="Involvement claims you approved or rejected"),  # fmt: skip
+    PersonalData("involvement_policies", "set_by", {"set_by": PSEUDONYM}, about="Involvement policies you set"),
 )
 
 #: What this service holds about an application that goes when its retention period ends (reviews'
@@ -332,6 +341,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
     await create_meeting_indexes(db)
     await create_member_indexes(db)
+    await create_involvement_indexes(db)
     await db.programmes.create_index("panel")
     await db.applications.create_index(
         [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
@@ -1064,3 +1074,171 @@ async def set_required_courses(tx: Db, programme: Programme, courses: list[Cours
         session=tx.session,
     )
     return result.modified_count == 1
+# --- involvement payments to panel members -------------------------------------------------------
+# ``involvement_policies`` (one per programme, ``_id`` = programme id), ``time_entries`` (one per
+# meeting attended or review completed: a unique index on what it is for and whom, so an entry is
+# recorded once however often attendance is saved), ``involvement_claims`` (time or an expense).
+
+
+#: BSON has no date-only type: a day is stored as its ISO text (which sorts as the day does).
+IsoDate = Annotated[date, PlainSerializer(lambda day: day.isoformat(), return_type=str)]
+
+
+class InvolvementPolicy(Document):
+    """What a programme pays its panel members for their involvement: ``rate`` per ``unit``; for an
+    hourly rate ``meeting`` and ``review`` are minutes, for a rate per session they are sessions."""
+
+    unit: RateUnit
+    rate: Money
+    meeting: Annotated[int, Field(ge=0)]
+    review: Annotated[int, Field(ge=0)]
+    expenses_allowed: bool = False
+    expense_categories: list[ExpenseCategory] = []
+    set_by: str
+    set_at: datetime
+    version: int = 1
+
+    def involvement(self) -> Involvement:
+        return Involvement(self.unit, self.rate, self.meeting, self.review)
+
+
+class TimeEntry(Document):
+    programme_id: str
+    member_id: str
+    kind: TimeEntryKind
+    #: What it is for: ``meeting:<id>`` or ``review:<id>`` (unique with the member).
+    source: str
+    title: str
+    on: IsoDate
+    recorded_at: datetime
+    #: The claim it is part of (None until claimed; None again if that claim was rejected).
+    claim_id: str | None = None
+
+
+class ClaimLine(Part):
+    entry_id: str
+    kind: TimeEntryKind
+    title: str
+    on: IsoDate
+    quantity: str
+    amount: Money
+
+
+class InvolvementClaim(Document):
+    programme_id: str
+    member_id: str
+    kind: ClaimKind
+    status: ClaimStatus
+    amount: Money
+    #: A time claim: each entry as valued when it was claimed.
+    lines: list[ClaimLine] = []
+    #: An expense claim: what, when and the member's note (a receipt is not required).
+    category: ExpenseCategory | None = None
+    incurred_on: IsoDate | None = None
+    note: str = ""
+    submitted_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+    version: int = 1
+
+
+async def create_involvement_indexes(db: AsyncDatabase) -> None:
+    await db.time_entries.create_index([("source", ASCENDING), ("member_id", ASCENDING)], unique=True)
+    await db.time_entries.create_index([("member_id", ASCENDING), ("programme_id", ASCENDING), ("on", ASCENDING)])
+    await db.time_entries.create_index("claim_id")
+    await db.involvement_claims.create_index([("member_id", ASCENDING), ("submitted_at", ASCENDING)])
+    await db.involvement_claims.create_index(
+        [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
+    )
+
+
+async def get_involvement_policy(tx: Db, programme_id: str) -> InvolvementPolicy | None:
+    return InvolvementPolicy.maybe(await tx.db.involvement_policies.find_one({"_id": programme_id}, session=tx.session))
+
+
+async def save_involvement_policy(tx: Db, policy: InvolvementPolicy, read_version: int | None) -> bool:
+    """Insert the first policy, or replace the one read (its version); False if it changed meanwhile."""
+    if read_version is None:
+        result = await tx.db.involvement_policies.update_one(
+            {"_id": policy.id}, {"$setOnInsert": policy.to_doc()}, upsert=True, session=tx.session
+        )
+        return result.upserted_id is not None
+    replaced = await tx.db.involvement_policies.replace_one(
+        {"_id": policy.id, "version": read_version}, policy.to_doc(), session=tx.session
+    )
+    return replaced.modified_count == 1
+
+
+async def record_time_entry(tx: Db, entry: TimeEntry) -> bool:
+    """Record the entry unless one for the same thing and member exists; True if it is new."""
+    doc = entry.to_doc()
+    result = await tx.db.time_entries.update_one(
+        {"source": entry.source, "member_id": entry.member_id}, {"$setOnInsert": doc}, upsert=True,
+        session=tx.session,
+    )  # fmt: skip
+    return result.upserted_id is not None
+
+
+async def drop_unclaimed_time(tx: Db, source: str, member_ids: list[str]) -> int:
+    """Members no longer recorded as present lose the meeting's entry, unless it was claimed."""
+    if not member_ids:
+        return 0
+    result = await tx.db.time_entries.delete_many(
+        {"source": source, "member_id": {"$in": member_ids}, "claim_id": None}, session=tx.session
+    )
+    return result.deleted_count
+
+
+async def time_entries_of(tx: Db, member_id: str, programme_id: str | None) -> list[TimeEntry]:
+    query: dict[str, Any] = {"member_id": member_id}
+    if programme_id:
+        query["programme_id"] = programme_id
+    cursor = tx.db.time_entries.find(query, session=tx.session).sort([("on", ASCENDING), ("_id", ASCENDING)])
+    return [TimeEntry.from_doc(d) async for d in cursor.limit(1_000)]
+
+
+async def claim_time_entries(tx: Db, entry_ids: list[str], claim_id: str) -> int:
+    """Put unclaimed entries on a claim; how many it took (fewer: another claim took some first)."""
+    result = await tx.db.time_entries.update_many(
+        {"_id": {"$in": entry_ids}, "claim_id": None}, {"$set": {"claim_id": claim_id}}, session=tx.session
+    )
+    return result.modified_count
+
+
+async def free_time_entries(tx: Db, claim_id: str) -> None:
+    await tx.db.time_entries.update_many({"claim_id": claim_id}, {"$set": {"claim_id": None}}, session=tx.session)
+
+
+async def insert_claim(tx: Db, claim: InvolvementClaim) -> None:
+    await tx.db.involvement_claims.insert_one(claim.to_doc(), session=tx.session)
+
+
+async def get_claim(tx: Db, claim_id: str) -> InvolvementClaim | None:
+    return InvolvementClaim.maybe(await tx.db.involvement_claims.find_one({"_id": claim_id}, session=tx.session))
+
+
+async def decide_claim(tx: Db, claim: InvolvementClaim, fields: Mapping[str, Any]) -> bool:
+    """Approve or reject a submitted claim as it was read; False if it changed meanwhile."""
+    result = await tx.db.involvement_claims.update_one(
+        {"_id": claim.id, "version": claim.version, "status": ClaimStatus.SUBMITTED},
+        {"$set": dict(fields), "$inc": {"version": 1}}, session=tx.session,
+    )  # fmt: skip
+    return result.modified_count == 1
+
+
+async def claims_of_member(tx: Db, member_id: str, limit: int, offset: int) -> tuple[list[InvolvementClaim], int]:
+    docs, total = await _page(
+        tx, tx.db.involvement_claims, {"member_id": member_id}, limit, offset, [("submitted_at", ASCENDING)]
+    )
+    return [InvolvementClaim.from_doc(d) for d in docs], total
+
+
+async def claims_of_programme(
+    tx: Db, programme_id: str, status: ClaimStatus | None, limit: int, offset: int
+) -> tuple[list[InvolvementClaim], int]:
+    query: dict[str, Any] = {"programme_id": programme_id}
+    if status:
+        query["status"] = status
+    docs, total = await _page(tx, tx.db.involvement_claims, query, limit, offset, [("submitted_at", ASCENDING)])
+    return [InvolvementClaim.from_doc(d) for d in docs], total

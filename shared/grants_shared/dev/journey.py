@@ -23,6 +23,11 @@ MANAGER = "maya-manager"
 FINANCE_OFFICERS = ("femi-finance", "faith-finance")
 PANEL = ["reviewer-amara", "reviewer-ben", "reviewer-chen"]
 #: The demo's decision rule: its three experts by experience decide by majority, two of them a quorum.
+#: NHS England's PPV partners policy pays a rate per session (a meeting, a review); expenses are repaid.
+INVOLVEMENT_POLICY = {
+    "unit": "session", "rate": {"amount": 7_500, "currency": "GBP"}, "meeting": 1, "review": 1,
+    "expenses_allowed": True, "expense_categories": ["travel", "childcare", "carer_costs"],
+}
 DECISION_RULE = {
     "method": "majority",
     "members": [{"member_id": member, "kind": "expert_by_experience"} for member in PANEL],
@@ -121,7 +126,19 @@ class Journey:
         self.until("scoring to hear the programme opened",
                    lambda: self.http.get(f"{self.urls['scoring']}/v1/programmes/{opened['id']}", headers=manager).status_code == 200)
         self.set_decision_rule(opened["id"], DECISION_RULE)
+        self.set_involvement(opened["id"])
         return opened
+
+    def set_involvement(self, programme_id: str) -> None:
+        """The panel's experts by experience are paid for their involvement: the manager sets the
+        policy (scoring) and finance the involvement budget (disbursement, once it has the ledger)."""
+        manager, finance = self.as_(MANAGER, "programme_manager"), self.as_(FINANCE_OFFICERS[0], "finance_officer")
+        self.call("PUT", "scoring", f"/v1/programmes/{programme_id}/involvement-policy", manager, json=INVOLVEMENT_POLICY)
+        ledger = f"{self.urls['disbursement']}/v1/programmes/{programme_id}/ledger"
+        self.until("disbursement to hear the programme opened",
+                   lambda: self.http.get(ledger, headers=finance).status_code == 200)
+        self.call("PUT", "disbursement", f"/v1/programmes/{programme_id}/involvement-budget", finance,
+                  json={"total": {"amount": 200_000, "currency": "GBP"}})
 
     def set_decision_rule(self, programme_id: str, rule: dict[str, Any]) -> None:
         """The manager sets how the programme decides (in scoring, which owns the panel once it opens)."""

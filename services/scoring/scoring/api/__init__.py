@@ -7,7 +7,7 @@ and reviews; a reviewer sees only the reviews assigned to them, and never an app
 organisation they declared a conflict with (404, as if it did not exist).
 """
 
-from scoring.api import applications, conflicts, meetings, members, programmes, reviews
+from scoring.api import applications, conflicts, involvement, meetings, members, programmes, reviews
 
 ROUTERS = (programmes.router, conflicts.router, reviews.router, applications.router, meetings.router,
-           members.router)
+           members.router, involvement.router)
