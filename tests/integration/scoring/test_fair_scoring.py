@@ -104,7 +104,8 @@ async def test_no_reviewer_facing_endpoint_carries_a_hidden_field(scoring: Scori
 
     # every GET in scoring's OpenAPI document, with its ids filled in, as a reviewer and a panel member
     ids = {"programme_id": "prog-bl", "review_id": review_id, "meeting_id": meeting_id, "application_id": "app-bl",
-           "conflict_id": "none", "person_id": reviewer, "request_id": "none", "member_id": reviewer}  # fmt: skip
+           "conflict_id": "none", "person_id": reviewer, "request_id": "none", "member_id": reviewer,
+           "claim_id": "none"}  # fmt: skip
     paths = (await scoring.http.get("/openapi.json")).json()["paths"]
     walked = []
     for path, operations in paths.items():
