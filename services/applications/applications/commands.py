@@ -16,10 +16,12 @@ from pydantic import ValidationError
 from applications import domain, reach, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
-from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
+from applications.schemas import (
+    ApplicationDraft, ApplicationPatch, AssistedApplicationDraft, ProgrammeDraft, ProgrammePatch,
+)  # fmt: skip
 from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm, TimelineEntry
 from grants_shared import forms, privacy
-from grants_shared.api import Transactor, check_version
+from grants_shared.api import Transactor, check_version, is_manager
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
@@ -38,6 +40,7 @@ from grants_shared.events import (
     ProgrammeClosed,
     ProgrammeOpened,
 )
+from grants_shared.money import Money
 from grants_shared.unit_of_work import Database, Transaction
 
 Tx = Transaction[Settings]
@@ -172,12 +175,69 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
             f"describe your organisation first: PUT /v1/organisations/{draft.organisation_id}",
             missing="organisation_profile",
         )
-    programme = await store.get_programme(tx, draft.programme_id)
+    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    words = f"You started a draft application to {programme.name}."
+    return await _new_draft(tx, caller, programme, draft, contact, words, None)
+
+
+async def start_assisted_application(tx: Tx, caller: Caller, draft: AssistedApplicationDraft) -> Application:
+    """A programme manager starts a draft on behalf of a group that asked for help, recording the
+    group's consent. The group's profile is created from the draft if the group has none; one it
+    already has is its own and is not replaced. The team may fill and submit it until the group's
+    own people take it over (``take_over_application``)."""
+    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    existing = await store.get_organisation(tx, draft.organisation_id)
+    if existing is None and draft.organisation is None:
+        raise Conflict("the group has no profile yet: give its organisation profile with the application",
+                       missing="organisation_profile")  # fmt: skip
+    if existing is not None and draft.organisation is not None:
+        raise Conflict("the group already has a profile of its own; leave organisation out to use it")
+    now = utcnow()
+    if existing is None:
+        await store.insert_organisation(tx, Organisation(
+            **draft.organisation.model_dump(), id=draft.organisation_id, version=1, created_at=now, updated_at=now,
+            updated_by=caller.subject,
+        ))  # type: ignore[union-attr]  # fmt: skip
+    consent = draft.consent
+    assistance = store.Assistance(
+        assisted_by=caller.subject, consent_given_by=consent.given_by, consent_method=consent.method,
+        consent_given_at=consent.given_at, recorded_at=now,
+    )  # fmt: skip
+    words = domain.words_assisted(programme.name, consent.given_by, consent.method, consent.given_at)
+    return await _new_draft(tx, caller, programme, draft, draft.contact, words, assistance)
+
+
+async def take_over_application(tx: Tx, caller: Caller, application_id: str) -> Application:
+    """The group's own people take over an application the programme team started for them: from
+    then on it is theirs alone, as if they had started it. Taking it over twice changes nothing."""
+    application = await store.get_application(tx, application_id)
+    if application is None or not caller.represents(application.organisation_id):
+        raise NotFound(f"no application {application_id}")
+    if application.assistance is None:
+        raise Conflict("your group started this application itself; there is nothing to take over")
+    if not application.assistance.active:
+        return application
+    now = utcnow()
+    assistance = application.assistance.model_copy(update={"taken_over_at": now, "taken_over_by": caller.subject})
+    entry = TimelineEntry(id=f"taken-over-{uuid4().hex}", at=now, kind="taken_over", words=domain.words_taken_over())
+    return await _save_application(tx, application, "it was being taken over", assistance=assistance,
+                                   timeline=[*application.timeline, entry])  # fmt: skip
+
+
+async def _open_to_applications(tx: Tx, programme_id: str, amount: Money) -> Programme:
+    programme = await store.get_programme(tx, programme_id)
     if programme is None or programme.status is ProgrammeStatus.DRAFT:
-        raise NotFound(f"no programme {draft.programme_id}")
+        raise NotFound(f"no programme {programme_id}")
     if programme.status is not ProgrammeStatus.OPEN:
         raise Conflict("this programme is closed to new applications")
-    _refuse_amount(programme, draft.amount_requested)
+    _refuse_amount(programme, amount)
+    return programme
+
+
+async def _new_draft(
+    tx: Tx, caller: Caller, programme: Programme, draft: ApplicationDraft | AssistedApplicationDraft,
+    contact: ContactDetails, words: str, assistance: store.Assistance | None,
+) -> Application:  # fmt: skip
     # Where the programme asks for an expression of interest first, that is where every group starts.
     stage = Stage.EXPRESSION_OF_INTEREST if programme.expression_of_interest else Stage.FULL
     now = utcnow()
@@ -185,9 +245,8 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
         title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
         status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
-        stage=stage, form_version=programme.form_version_of(stage),
-        timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
-                                words=f"You started a draft application to {programme.name}.")],
+        stage=stage, form_version=programme.form_version_of(stage), assistance=assistance,
+        timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started", words=words)],
     )  # fmt: skip
     await store.insert_application(tx, application)
     return application
@@ -497,7 +556,20 @@ async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reas
 
 
 async def own_application(tx: Tx, caller: Caller, application_id: str) -> Application:
-    """An application the caller may change: one of an organisation they represent."""
+    """An application the caller may change: one of an organisation they represent, or one the
+    programme team started on a group's behalf (for a programme manager, until the group takes it over)."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    if caller.represents(application.organisation_id):
+        return application
+    if is_manager(caller) and application.assistance is not None and application.assistance.active:
+        return application
+    raise NotFound(f"no application {application_id}")
+
+
+async def _represented_application(tx: Tx, caller: Caller, application_id: str) -> Application:
+    """An application of an organisation the caller represents: the group's alone, never the team's."""
     application = await store.get_application(tx, application_id)
     if application is None or not caller.represents(application.organisation_id):
         raise NotFound(f"no application {application_id}")
@@ -606,8 +678,9 @@ def errors_of(error: ValidationError) -> list[dict[str, object]]:
 
 
 async def save_monitoring(tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent)."""
-    application = await own_application(tx, caller, application_id)
+    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent).
+    Never the programme team's to give, even on an application it helps with."""
+    application = await _represented_application(tx, caller, application_id)
     kept = {qid: answer for qid, answer in answers.items() if answer not in (None, [])}
     _refuse_answers(forms.answer_problems(reach.MONITORING_FORM, kept, complete=False), "some answers cannot be saved")
     await store.save_monitoring(tx, store.EqualityMonitoring(
@@ -664,10 +737,13 @@ async def anonymise_application(tx: Tx, application_id: str) -> bool:
         return False
     kept_words = domain.words_anonymised()
     decision = application.decision.model_copy(update={"feedback": ""}) if application.decision else None
+    assistance = (application.assistance.model_copy(update={"consent_given_by": privacy.ERASED_NAME})
+                  if application.assistance else None)  # fmt: skip
     await tx.emit(ApplicationAnonymised(application_id=application.id, programme_id=application.programme_id))
     await _save_application(
         tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
         contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        assistance=assistance,
         # what the group wrote to the programme's questions, and the feedback on its expression of interest
         answers={}, interest_answers={}, interest_feedback=None,
         timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],

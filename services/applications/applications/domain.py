@@ -165,6 +165,25 @@ class ContactDetails(BaseModel):
     email: EmailStr
 
 
+class ConsentMethod(StrEnum):
+    """How a group told the person helping it that they may apply on its behalf."""
+
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    VIDEO_CALL = "video_call"
+    EMAIL = "email"
+    LETTER = "letter"
+
+
+def words_assisted(programme_name: str, given_by: str, method: str, given_at: datetime) -> str:
+    return (f"A member of the programme team started a draft application to {programme_name} on your group's "
+            f"behalf, with the consent of {_short(given_by)} ({method.replace('_', ' ')}, {_when(given_at)}).")  # fmt: skip
+
+
+def words_taken_over() -> str:
+    return "Your group took this application over: from now on only your group's people can change it."
+
+
 class RetentionRules(BaseModel):
     """How long a programme keeps what applications say about people (contact details, the project's
     description, the panel's feedback) once it is done with them; amounts and decisions stay."""

@@ -10,6 +10,7 @@ from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
 from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm
 from grants_shared import forms
+from grants_shared.clock import utcnow
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
 from grants_shared.money import Money
 
@@ -148,6 +149,50 @@ class ApplicationDraft(BaseModel):
     contact: ContactDetails | None = None
 
 
+class Consent(BaseModel):
+    """The group's consent to an application made on its behalf: who in the group gave it, how, when."""
+
+    model_config = _REQUEST
+
+    given_by: ShortText = Field(description="The name of the person in the group who gave consent (personal)")
+    method: domain.ConsentMethod
+    given_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _not_in_the_future(self) -> "Consent":
+        if self.given_at > utcnow():
+            raise ValueError("consent cannot have been given in the future")
+        return self
+
+
+class AssistedApplicationDraft(BaseModel):
+    """POST /v1/applications/assisted: a programme manager starts a draft for a group that asked for help.
+    The group's profile is given here if the group has none yet; its contact is the group's person."""
+
+    model_config = _REQUEST
+
+    programme_id: Id
+    organisation_id: Id
+    title: ShortText
+    summary: LongText = ""
+    amount_requested: Money
+    contact: ContactDetails = Field(description="Who in the group to tell about the application")
+    consent: Consent
+    organisation: OrganisationProfile | None = Field(
+        default=None, description="The group's profile, when it has none yet (409 if it has one: that is the group's own)"
+    )
+
+
+class AssistanceView(BaseModel):
+    assisted_by: str
+    consent_given_by: str
+    consent_method: domain.ConsentMethod
+    consent_given_at: datetime
+    recorded_at: datetime
+    taken_over_at: datetime | None
+    taken_over_by: str | None
+
+
 class ApplicationPatch(BaseModel):
     model_config = _REQUEST
 
@@ -245,6 +290,8 @@ class ApplicationView(BaseModel):
         description="A draft's eligibility as it stands now: every rule it breaks (empty: none). Null once submitted; "
         "ineligible_reasons keeps what its last submission was told",
     )
+    assisted: bool = Field(default=False, description="Started by the programme team on the group's behalf")
+    assistance: AssistanceView | None = Field(default=None, description="Who helped, and the group's consent")
 
     @classmethod
     def of(
@@ -262,6 +309,8 @@ class ApplicationView(BaseModel):
                 "interest_feedback",
             }),
             unfinished=unfinished, eligibility=eligibility,
+            assisted=a.assistance is not None,
+            assistance=AssistanceView(**a.assistance.model_dump()) if a.assistance else None,
             status=domain.status_shown(a.status, manager),
             decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,
@@ -280,11 +329,13 @@ class ApplicationSummaryView(BaseModel):
     status: str
     submitted_at: datetime | None
     updated_at: datetime
+    assisted: bool = Field(default=False, description="Started by the programme team on the group's behalf")
 
     @classmethod
     def of(cls, application: Application, manager: bool) -> "ApplicationSummaryView":
-        fields = application.model_dump(include=set(cls.model_fields) - {"status"})
-        return cls(**fields, status=domain.status_shown(application.status, manager))
+        fields = application.model_dump(include=set(cls.model_fields) - {"status", "assisted"})
+        return cls(**fields, status=domain.status_shown(application.status, manager),
+                   assisted=application.assistance is not None)  # fmt: skip
 
 
 class TimelineEntryView(BaseModel):

@@ -149,6 +149,26 @@ class PaymentRecord(Part):
     sent_at: datetime
 
 
+class Assistance(Part):
+    """An application a programme manager started on a group's behalf, and the group's consent to it.
+    The consent names the person in the group who gave it (personal: removed with the application's
+    other personal data when its retention period ends)."""
+
+    assisted_by: str
+    consent_given_by: str
+    consent_method: domain.ConsentMethod
+    consent_given_at: datetime
+    recorded_at: datetime
+    #: When the group's own people took it over; from then it is theirs alone, as any other.
+    taken_over_at: datetime | None = None
+    taken_over_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """The programme team may still act for the group."""
+        return self.taken_over_at is None
+
+
 class Application(Document):
     """An application, with what downstream services told us about it."""
 
@@ -185,6 +205,8 @@ class Application(Document):
     answers: dict[str, Any] = {}
     #: When what it says about people was removed, its programme's retention period having ended.
     anonymised_at: datetime | None = None
+    #: Started by the programme team on the group's behalf (None: by the group itself).
+    assistance: Assistance | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
@@ -238,7 +260,15 @@ class ErasureRequest(Document):
 PERSONAL_DATA = (
     PersonalData("applications", "created_by", {
         "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL, "created_by": PSEUDONYM,
-    }, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    }, where={"assistance": None}, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    # An assisted application's contact is the group's person, not the manager who started it: erasing
+    # the manager leaves the group's contact alone.
+    PersonalData("applications", "created_by", {"created_by": PSEUDONYM}, where={"assistance": {"$ne": None}},
+                 about="Applications you started on a group's behalf"),  # fmt: skip
+    PersonalData("applications", "assistance.assisted_by", {"assistance.assisted_by": PSEUDONYM},
+                 about="Applications you helped a group with"),  # fmt: skip
+    PersonalData("applications", "assistance.taken_over_by", {"assistance.taken_over_by": PSEUDONYM},
+                 about="Assisted applications you took over for your group"),  # fmt: skip
     PersonalData("applications", "submitted_by", {"submitted_by": PSEUDONYM}, about="Applications you submitted"),
     PersonalData("organisations", "updated_by", {"updated_by": PSEUDONYM},
                  about="Organisation profiles you were the last to change"),  # fmt: skip
