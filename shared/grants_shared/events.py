@@ -843,3 +843,76 @@ class MonitoringReportAccepted(EventData):
     application_id: Id
     name: ShortText
     accepted_at: datetime
+
+
+# --- Applying: programme changes after opening ---
+
+
+class ProgrammeChanged(EventData):
+    """An open programme's terms changed (a manager's request, ``change_id``): each field given is its
+    new value, each left out is unchanged. ``budget_added`` is what a budget increase adds; a decrease
+    is never published here (it is ``grants.programme.budget_decrease_requested.v1``, which
+    disbursement applies or refuses). Closing dates only move later."""
+
+    type = "grants.programme.changed.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    name: ShortText | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    budget: Money | None = None
+    budget_added: Money | None = None
+    maximum_award: Money | None = None
+    closes_at: datetime | None = None
+    expression_of_interest_closes_at: datetime | None = None
+
+
+class ProgrammeBudgetDecreaseRequested(EventData):
+    """A manager asked to lower an open programme's budget to ``budget``. Disbursement owns what is
+    committed (grants offered and accepted), so it decides: it takes ``reduction`` out of what is still
+    available, or refuses when that would leave the budget below what is committed."""
+
+    type = "grants.programme.budget_decrease_requested.v1"
+    owner = APPLICATIONS
+    consumers = (DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    reduction: Money
+
+
+class ProgrammeBudgetDecreased(EventData):
+    """Disbursement lowered the programme's budget by ``reduction`` (to ``budget``): it was taken out of
+    what was still available, so nothing committed is touched. Applications records it; scoring lowers
+    its budget line for decisions by as much as it still has."""
+
+    type = "grants.programme.budget_decreased.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, SCORING, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    reduction: Money
+
+
+class ProgrammeBudgetDecreaseRefused(EventData):
+    """Disbursement refused to lower the programme's budget: ``budget`` would be below what is
+    ``committed`` already. The programme keeps its budget."""
+
+    type = "grants.programme.budget_decrease_refused.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    committed: Money
+    reason: ShortText

@@ -17,7 +17,7 @@ from applications import domain, reach, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
 from applications.schemas import (
-    ApplicationDraft, ApplicationPatch, AssistedApplicationDraft, ProgrammeDraft, ProgrammePatch,
+    ApplicationDraft, ApplicationPatch, AssistedApplicationDraft, ProgrammeChangeRequest, ProgrammeDraft, ProgrammePatch,
 )  # fmt: skip
 from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm, TimelineEntry
 from grants_shared import forms, privacy
@@ -37,6 +37,8 @@ from grants_shared.events import (
     InterestDeclined,
     InterestSubmitted,
     PersonErasureRequested,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
 )
@@ -116,6 +118,96 @@ async def publish_form(
     await store.insert_form(tx, form)
     field = "interest_form_version" if stage is Stage.EXPRESSION_OF_INTEREST else "form_version"
     return form, await _save_programme(tx, programme, **{field: form.version})
+
+
+async def change_programme(
+    tx: Tx, programme_id: str, request: ProgrammeChangeRequest, version: int
+) -> tuple[store.ProgrammeChange, Programme]:
+    """Change an open programme's terms and tell scoring and disbursement (``programme.changed``),
+    recording the change in the programme's history. A budget decrease is only asked for here
+    (``programme.budget_decrease_requested``): disbursement holds what is committed, applies it or
+    refuses it, and the programme takes no other change until it has answered."""
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_change_open(programme.status))
+    if programme.pending_change_id is not None:
+        raise Conflict("a budget decrease is waiting for disbursement's answer; change the programme once it has answered")
+    wanted = request.requested()
+    problems = domain.change_problems(programme.terms(), wanted, utcnow())
+    if problems:
+        raise RuleViolation("the programme cannot be changed so: " + "; ".join(problems),
+                            errors=[{"location": ["body"], "message": p, "type": "change"} for p in problems])  # fmt: skip
+    now, change_id = utcnow(), f"chg-{uuid4().hex}"
+    given = wanted.given()
+    before = {name: _changed_value(programme, name) for name in given}
+    after = {name: _json(getattr(wanted, name)) for name in given}
+    change = store.ProgrammeChange(
+        id=change_id, programme_id=programme.id, status=domain.ChangeStatus.APPLIED, before=before, after=after,
+        note=request.note, requested_by=tx.actor or "system", requested_at=now, settled_at=now,
+    )  # fmt: skip
+    if domain.is_budget_decrease(programme.terms(), wanted):
+        assert wanted.budget is not None
+        change = change.model_copy(update={"status": domain.ChangeStatus.PENDING, "settled_at": None})
+        saved = await _save_programme(tx, programme, pending_change_id=change_id)
+        await tx.emit(ProgrammeBudgetDecreaseRequested(
+            programme_id=programme.id, change_id=change_id, budget=wanted.budget,
+            reduction=Money(amount=programme.budget.amount - wanted.budget.amount, currency=programme.budget.currency),
+        ))  # fmt: skip
+    else:
+        updates: dict[str, object] = {n: getattr(wanted, n) for n in given if n != "expression_of_interest_closes_at"}
+        if wanted.expression_of_interest_closes_at is not None and programme.expression_of_interest is not None:
+            updates["expression_of_interest"] = programme.expression_of_interest.model_copy(
+                update={"closes_at": wanted.expression_of_interest_closes_at})  # fmt: skip
+        saved = await _save_programme(tx, programme, **updates)
+        added = (Money(amount=wanted.budget.amount - programme.budget.amount, currency=programme.budget.currency)
+                 if wanted.budget is not None else None)  # fmt: skip
+        await tx.emit(ProgrammeChanged(
+            programme_id=programme.id, change_id=change_id, name=wanted.name, description=wanted.description,
+            budget=wanted.budget, budget_added=added, maximum_award=wanted.maximum_award, closes_at=wanted.closes_at,
+            expression_of_interest_closes_at=wanted.expression_of_interest_closes_at,
+        ))  # fmt: skip
+    await store.insert_programme_change(tx, change)
+    return change, saved
+
+
+async def settle_budget_decrease(
+    tx: Tx, programme_id: str, change_id: str, budget: Money | None, refusal: str | None
+) -> None:
+    """Disbursement's answer to a budget decrease: the programme takes the lower budget (``budget``),
+    or keeps its own (``refusal``). An answer heard twice changes nothing."""
+    change = await store.get_programme_change(tx, change_id)
+    if change is None or change.programme_id != programme_id:
+        raise NotFound(f"no change {change_id} of programme {programme_id}: it was never asked for here")
+    if change.status is not domain.ChangeStatus.PENDING:
+        return
+    programme = await _programme(tx, programme_id)
+    updates: dict[str, object] = {"pending_change_id": None}
+    if refusal is None and budget is not None:
+        updates["budget"] = budget
+    try:
+        await _save_programme(tx, programme, **updates)
+    except PreconditionFailed:
+        raise ConcurrentChange(f"programme {programme_id} changed while disbursement's answer was recorded") from None
+    status = domain.ChangeStatus.REFUSED if refusal is not None else domain.ChangeStatus.APPLIED
+    await store.settle_programme_change(tx, change.model_copy(update={
+        "status": status, "settled_at": utcnow(), "refusal": refusal,
+    }))  # fmt: skip
+
+
+def _changed_value(programme: Programme, name: str) -> object:
+    if name == "expression_of_interest_closes_at":
+        stage = programme.expression_of_interest
+        return _json(stage.closes_at) if stage else None
+    return _json(getattr(programme, name))
+
+
+def _json(value: object) -> object:
+    """A value as the history keeps it: money as {amount, currency}, times as ISO 8601."""
+    if isinstance(value, Money):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 async def _programme(tx: Tx, programme_id: str) -> Programme:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
-from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeChange, ProgrammeForm
 from grants_shared import forms
 from grants_shared.clock import utcnow
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
@@ -50,6 +50,40 @@ class ProgrammePatch(BaseModel):
     retention: domain.RetentionRules | None = None
 
 
+class ProgrammeChangeRequest(BaseModel):
+    """POST /v1/programmes/{id}/changes: what to change in an open programme (only the fields given)."""
+
+    model_config = _REQUEST
+
+    name: ShortText | None = None
+    description: domain.Description | None = None
+    budget: Money | None = Field(default=None, description="The new budget: higher at once; lower once disbursement agrees")
+    maximum_award: Money | None = Field(default=None, description="Only higher")
+    closes_at: UtcDatetime | None = Field(default=None, description="Only later")
+    expression_of_interest_closes_at: UtcDatetime | None = Field(default=None, description="Only later")
+    note: Annotated[str, Field(max_length=1_000, description="Why, for the programme's history")] = ""
+
+    def requested(self) -> domain.RequestedChange:
+        return domain.RequestedChange(**{name: value for name, value in self if name != "note"})
+
+
+class ProgrammeChangeView(BaseModel):
+    id: str
+    programme_id: str
+    status: domain.ChangeStatus = Field(description="applied; pending (a budget decrease disbursement has not answered yet); refused")
+    before: dict[str, Any] = Field(description="The changed fields as they were")
+    after: dict[str, Any] = Field(description="The changed fields as asked")
+    note: str
+    requested_by: str
+    requested_at: datetime
+    settled_at: datetime | None
+    refusal: str | None
+
+    @classmethod
+    def of(cls, change: ProgrammeChange) -> "ProgrammeChangeView":
+        return cls.model_validate(change.model_dump())
+
+
 class ProgrammeView(ProgrammeTerms):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,6 +106,9 @@ class ProgrammeView(ProgrammeTerms):
     )
     interest_form_version: int = Field(
         default=0, description="The expression of interest's form (GET /v1/programmes/{id}/form?stage=expression_of_interest)"
+    )
+    pending_change_id: str | None = Field(
+        default=None, description="A budget decrease waiting for disbursement's answer (GET /v1/programmes/{id}/changes)"
     )
 
     @classmethod

@@ -45,6 +45,10 @@ from grants_shared.events import (
     PaymentScheduled,
     PaymentSent,
     PersonErasureRequested,
+    ProgrammeBudgetDecreased,
+    ProgrammeBudgetDecreaseRefused,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
     ReviewAssigned,
@@ -61,6 +65,25 @@ async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
 
 async def on_programme_closed(event: Event[ProgrammeClosed], tx: Tx) -> None:
     await commands.record_programme_closed(tx, event.data.programme_id, event.time)
+
+
+async def on_programme_changed(event: Event[ProgrammeChanged], tx: Tx) -> None:
+    """A new name or a later closing date is what later messages about the programme must say."""
+    data = event.data
+    await commands.record_programme_changed(tx, data.programme_id, data.name, data.closes_at)
+
+
+async def on_programme_budget_decrease_requested(event: Event[ProgrammeBudgetDecreaseRequested], tx: Tx) -> None:
+    """Concerns no applicant or reviewer (the manager sees the answer in the programme's history):
+    consumed so that integrators can subscribe to it."""
+
+
+async def on_programme_budget_decreased(event: Event[ProgrammeBudgetDecreased], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecreaseRefused], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
 
 
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
@@ -323,6 +346,10 @@ HANDLERS = {
     for event_type, handler in registry(
         on_programme_opened,
         on_programme_closed,
+        on_programme_changed,
+        on_programme_budget_decrease_requested,
+        on_programme_budget_decreased,
+        on_programme_budget_decrease_refused,
         on_application_submitted,
         on_application_ineligible,
         on_application_returned_for_correction,

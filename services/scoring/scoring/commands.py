@@ -24,6 +24,8 @@ from grants_shared.events import (
     DecisionBasis,
     DecisionMeetingCalled,
     DecisionTally,
+    ProgrammeBudgetDecreased,
+    ProgrammeChanged,
     ProgrammeOpened,
     ReviewAssigned,
 )
@@ -77,6 +79,42 @@ async def close_programme(tx: Tx, programme_id: str) -> None:
         raise ProgrammeNotKnownYet(f"programme {programme_id} closed before scoring heard it opened")
     if domain.can_move(programme.status, ProgrammeStatus.CLOSED):
         await store.close_programme(tx, programme.id, utcnow())
+
+
+async def apply_programme_change(tx: Tx, changed: ProgrammeChanged) -> None:
+    """Applications changed an open programme: keep its new name and terms, and add a budget increase
+    to what decisions may award. Each change is applied once (a repeat changes nothing)."""
+    programme = await store.get_programme(tx, changed.programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(f"programme {changed.programme_id} changed before scoring heard it opened")
+    fields: dict[str, object] = {}
+    if changed.name is not None:
+        fields["name"] = changed.name
+    if changed.budget is not None:
+        fields["budget"] = changed.budget.model_dump()
+    if changed.maximum_award is not None:
+        fields["maximum_award"] = changed.maximum_award.model_dump()
+    if not await store.apply_programme_change(tx, programme.id, changed.change_id, fields):
+        return
+    if changed.budget_added is not None and changed.budget_added.amount > 0:
+        await budget.add(tx, programme.id, changed.budget_added)
+
+
+async def apply_budget_decrease(tx: Tx, decreased: ProgrammeBudgetDecreased) -> None:
+    """Disbursement lowered the programme's budget (it holds what is committed and agreed): decisions
+    may award that much less. Scoring takes the reduction from what it has left to award; if awards
+    decided here have not reached disbursement yet, it may have less left than the reduction, and
+    takes what there is (disbursement holds any grant the lower budget cannot cover, for finance)."""
+    programme = await store.get_programme(tx, decreased.programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(f"programme {decreased.programme_id} changed before scoring heard it opened")
+    fields = {"budget": decreased.budget.model_dump()}
+    if not await store.apply_programme_change(tx, programme.id, decreased.change_id, fields):
+        return
+    taken = await budget.take_up_to(tx, programme.id, decreased.reduction)
+    if taken.amount < decreased.reduction.amount:
+        log.warning("programme %s: only %d of a %d reduction was left to award", programme.id, taken.amount,
+                    decreased.reduction.amount)  # fmt: skip
 
 
 async def replace_panel(

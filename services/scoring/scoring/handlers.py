@@ -12,6 +12,8 @@ from grants_shared.events import (
     ApplicationWithdrawn,
     Event,
     PersonErasureRequested,
+    ProgrammeBudgetDecreased,
+    ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
 )
@@ -25,6 +27,14 @@ async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
 
 async def on_programme_closed(event: Event[ProgrammeClosed], tx: Tx) -> None:
     await commands.close_programme(tx, event.data.programme_id)
+
+
+async def on_programme_changed(event: Event[ProgrammeChanged], tx: Tx) -> None:
+    await commands.apply_programme_change(tx, event.data)
+
+
+async def on_programme_budget_decreased(event: Event[ProgrammeBudgetDecreased], tx: Tx) -> None:
+    await commands.apply_budget_decrease(tx, event.data)
 
 
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
@@ -46,6 +56,8 @@ async def on_application_anonymised(event: Event[ApplicationAnonymised], tx: Tx)
 HANDLERS = registry(
     on_programme_opened,
     on_programme_closed,
+    on_programme_changed,
+    on_programme_budget_decreased,
     on_application_submitted,
     on_application_withdrawn,
     on_person_erasure_requested,

@@ -95,6 +95,8 @@ class Programme(Document):
     #: None until a manager sets it: nothing can be decided before then.
     decision_rule: DecisionRule | None = None
     version: int = 1
+    #: The changes from applications (programme.changed, budget_decreased) already applied, each once.
+    applied_changes: list[str] = []
 
     @property
     def weights(self) -> dict[str, int]:
@@ -360,6 +362,16 @@ async def close_programme(tx: Db, programme_id: str, closed_at: datetime) -> Non
         {"$set": {"status": ProgrammeStatus.CLOSED, "closed_at": closed_at}, "$inc": {"version": 1}},
         session=tx.session,
     )
+
+
+async def apply_programme_change(tx: Db, programme_id: str, change_id: str, fields: dict[str, Any]) -> bool:
+    """Set the changed terms, once per change: False if this change was applied already."""
+    result = await tx.db.programmes.update_one(
+        {"_id": programme_id, "applied_changes": {"$ne": change_id}},
+        {"$set": fields, "$push": {"applied_changes": change_id}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
 
 
 async def replace_panel(tx: Db, programme: Programme, panel: list[str]) -> bool:
