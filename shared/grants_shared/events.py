@@ -241,6 +241,9 @@ class ApplicationSubmitted(EventData):
     amount_requested: Money
     contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
     submitted_at: datetime
+    # Added by "programme's questions to reviewers" (compatible: optional): the answers to the
+    # programme's own questions, for the reviewers who judge them (see QuestionAnswer at the end).
+    answers: Annotated[list["QuestionAnswer"], Field(json_schema_extra=PERSONAL)] = []
 
 
 class ApplicationIneligible(EventData):
@@ -916,3 +919,20 @@ class ProgrammeBudgetDecreaseRefused(EventData):
     budget: Money
     committed: Money
     reason: ShortText
+
+
+# --- Applying: the programme's questions, answered, for reviewers ---
+
+
+class QuestionAnswer(BaseModel):
+    """One of the programme's own questions with the group's answer in words, and the rubric
+    criteria that judge it: what reviewers read (``ApplicationSubmitted.answers``). Never an equality
+    monitoring answer (those are never part of an application), never a file's content."""
+
+    question_id: Annotated[str, Field(min_length=1, max_length=40)]
+    label: Annotated[str, Field(min_length=1, max_length=500)]
+    answer: Annotated[str, Field(max_length=50_000)]
+    criteria: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+
+
+ApplicationSubmitted.model_rebuild()

@@ -41,6 +41,7 @@ from grants_shared.events import (
     ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
+    QuestionAnswer,
 )
 from grants_shared.money import Money
 from grants_shared.unit_of_work import Database, Transaction
@@ -566,10 +567,14 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     else:
         if other != application.id:  # an invited application already holds its place
             await store.claim_submission(tx, application)
+        # Reviewers judge the answers to the programme's questions (never equality monitoring answers,
+        # which are kept apart, nor files, which stay here).
+        for_reviewers = forms.answers_for_reviewers(form, changes["answers"]) if form else []  # type: ignore[arg-type]
         event = await tx.emit(ApplicationSubmitted(
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, summary=application.summary,
             amount_requested=application.amount_requested, contact=contact, submitted_at=now,
+            answers=[QuestionAnswer.model_validate(a) for a in for_reviewers],
         ))  # fmt: skip
         changes |= {"status": ApplicationStatus.SUBMITTED, "ineligible_reasons": []}
         words = domain.words_submitted(programme.name, application.amount_requested)

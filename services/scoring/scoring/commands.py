@@ -159,7 +159,7 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
     application = Application(
         id=submitted.application_id, programme_id=programme.id, organisation=submitted.organisation,
         title=submitted.title, summary=submitted.summary, amount_requested=submitted.amount_requested,
-        submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS,
+        submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS, answers=submitted.answers,
         reviewers_required=programme.reviewers_per_application,
         reviewers_missing=programme.reviewers_per_application,
     )  # fmt: skip

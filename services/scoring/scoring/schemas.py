@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grants_shared.events import Id, OrganisationSummary, RubricCriterion
+from grants_shared.events import Id, OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from scoring.domain import (
     MAX_SCORE,
@@ -214,6 +214,9 @@ class ReviewView(ReviewSummaryView):
     criteria: list[RubricCriterion]
     scores: dict[str, CriterionScore]
     version: int
+    answers: list[QuestionAnswer] = Field(
+        default=[], description="The answers to the programme's own questions, each with the criteria that judge it"
+    )
 
 
 class ReviewScoresView(View):

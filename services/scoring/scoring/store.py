@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
-from grants_shared.events import OrganisationSummary, RubricCriterion
+from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
@@ -147,6 +147,8 @@ class Application(Document):
     amount_requested: Money
     submitted_at: datetime
     status: ApplicationStatus
+    #: The answers to the programme's own questions, for its reviewers (text about people: personal).
+    answers: list[QuestionAnswer] = []
     reviewers_required: int
     #: Reviewers whose review is open or completed (cancelled reviews drop out).
     reviewer_ids: list[str] = []
@@ -282,6 +284,7 @@ PERSONAL_DATA = (
 #: comments are cleared by ``clear_review_comments``: their criteria differ by programme).
 APPLICATION_DATA = (
     PersonalData("applications", "_id", {"summary": ""}, about="The project's description"),
+    PersonalData("applications", "_id", {"answers": []}, about="The answers to the programme's questions"),
     PersonalData("applications", "_id", {"decision.feedback": ""}, where={"decision": {"$ne": None}},
                  about="The panel's feedback"),  # fmt: skip
     PersonalData("applications", "_id", {"moderation.note": ""}, where={"moderation": {"$ne": None}},

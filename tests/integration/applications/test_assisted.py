@@ -157,3 +157,39 @@ async def test_a_manager_cannot_act_on_a_group_s_own_application_or_its_equality
     reviewer = bearer(settings, "rev-ada", "reviewer")
     assert (await http.post("/v1/applications/assisted", json=assisted_body(programme["id"], "org-c"),
                             headers=reviewer)).status_code == 403  # fmt: skip
+
+
+async def test_the_submission_carries_the_answers_reviewers_judge_and_never_equality_answers(
+    service: Running, bus: TestBus
+) -> None:
+    """What scoring receives: each shown question's answer in words with the criteria that point at it."""
+    http, settings = service.http, service.settings
+    programme = await open_programme(http, settings)
+    etag = (await http.get(f"/v1/programmes/{programme['id']}", headers=manager(settings))).headers["etag"]
+    form = {"questions": [
+        {"kind": "long_text", "id": "idea", "label": "Your idea", "max_words": 100},
+        {"kind": "yes_no", "id": "has_venue", "label": "Do you have a venue?"},
+        {"kind": "short_text", "id": "venue", "label": "Where?", "shown_if": {"question_id": "has_venue", "any_of": ["yes"]}},
+        {"kind": "multiple_choice", "id": "who", "label": "Who takes part?",
+         "options": [{"value": "men", "label": "Men"}, {"value": "young", "label": "Young people"}]},
+    ], "criteria": {"need": ["idea", "who"], "lived_experience": ["idea"]}}  # fmt: skip
+    assert (await http.put(f"/v1/programmes/{programme['id']}/form", json=form,
+                           headers={**manager(settings), "If-Match": etag})).status_code == 200  # fmt: skip
+    await register(http, settings, "org-shed")
+    me = applicant(settings, "org-shed")
+    created = await http.post("/v1/applications", json={
+        "programme_id": programme["id"], "organisation_id": "org-shed", "title": "Walks", "amount_requested": gbp(1_000),
+    }, headers=me)  # fmt: skip
+    url = f"/v1/applications/{created.json()['id']}"
+    answers = {"idea": "Walks", "has_venue": False, "venue": "The hall", "who": ["young", "men"]}
+    assert (await http.put(f"{url}/answers", json={"answers": answers},
+                           headers={**me, "If-Match": created.headers["etag"]})).status_code == 200  # fmt: skip
+    await http.put(f"{url}/equality-monitoring", json={"answers": {"communities_served": ["men"]}}, headers=me)
+    assert (await http.post(f"{url}/submit", headers=me)).json()["status"] == "submitted"
+    [event] = await bus.wait_for(ApplicationSubmitted.type, application_id=created.json()["id"])
+    assert [a.model_dump() for a in event.data.answers] == [  # type: ignore[attr-defined]
+        {"question_id": "idea", "label": "Your idea", "answer": "Walks", "criteria": ["need", "lived_experience"]},
+        {"question_id": "has_venue", "label": "Do you have a venue?", "answer": "No", "criteria": []},
+        {"question_id": "who", "label": "Who takes part?", "answer": "Young people, Men", "criteria": ["need"]},
+    ], "the hidden question's answer is not sent"
+    assert "communities_served" not in event.model_dump_json()

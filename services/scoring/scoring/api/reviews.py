@@ -85,4 +85,5 @@ async def _view(database: Db, review: Review) -> ReviewView:
         organisation_name=application.organisation.name,
         amount_requested=application.amount_requested,
         criteria=programme.criteria,
+        answers=application.answers,
     )
