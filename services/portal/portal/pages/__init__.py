@@ -2,8 +2,9 @@
 APIs (with the signed-in person's token) and renders a template."""
 
 from portal.pages import (
-    admin, applying, conflicts, decisions, eligibility, finance, grants, history, inbox, manage, meetings,
-    organisation, payment_runs, personal_data, preferences, public, questions, reach, reviews, search, shortlist, signin,
+    admin, applying, conflicts, decisions, eligibility, finance, form_builder, grants, history, inbox, manage, meetings,
+    organisation, payment_runs, personal_data, preferences, programme_changes, public, questions, reach, reviews,
+    search, shortlist, signin,
 )
 
 ROUTERS = (
@@ -12,5 +13,5 @@ ROUTERS = (
     reach.router, applying.router, questions.router, grants.router, reviews.router,
     conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
     finance.router, payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
-    search.router,
+    search.router, programme_changes.router, form_builder.router,
 )
