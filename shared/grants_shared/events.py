@@ -244,6 +244,10 @@ class ApplicationSubmitted(EventData):
     # Added by "programme's questions to reviewers" (compatible: optional): the answers to the
     # programme's own questions, for the reviewers who judge them (see QuestionAnswer at the end).
     answers: Annotated[list["QuestionAnswer"], Field(json_schema_extra=PERSONAL)] = []
+    # Added with scored stages (compatible: optional): the stage the submission is for. An expression
+    # of interest reaches scoring only where its programme scores that stage; the full application
+    # of the same group then arrives under the same application id with stage "full".
+    stage: Literal["expression_of_interest", "full"] = "full"
 
 
 class ApplicationIneligible(EventData):
@@ -304,6 +308,9 @@ class ApplicationScored(EventData):
     criterion_means: dict[str, Annotated[float, Field(ge=0, le=5)]]
     reviewer_count: Annotated[int, Field(ge=1)]
     needs_moderation: bool
+    # Added with scored stages (compatible: optional): an expression of interest's score helps the
+    # programme team shortlist; only a full application's goes on to a decision.
+    stage: Literal["expression_of_interest", "full"] = "full"
 
 
 class ApplicationDecided(EventData):

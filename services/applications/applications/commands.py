@@ -561,6 +561,15 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, contact=contact, submitted_at=now,
         ))  # fmt: skip
+        if programme.expression_of_interest is not None and programme.expression_of_interest.scored:
+            # A scored stage: its reviewers score the expression of interest, to help the team shortlist.
+            for_reviewers = forms.answers_for_reviewers(form, changes["answers"]) if form else []  # type: ignore[arg-type]
+            await tx.emit(ApplicationSubmitted(
+                application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
+                title=application.title, summary=application.summary, amount_requested=application.amount_requested,
+                contact=contact, submitted_at=now, stage=Stage.EXPRESSION_OF_INTEREST.value,
+                answers=[QuestionAnswer.model_validate(a) for a in for_reviewers],
+            ))  # fmt: skip
         changes |= {"status": ApplicationStatus.INTEREST_SUBMITTED, "ineligible_reasons": []}
         entry = TimelineEntry(id=event.id, at=now, kind="interest_submitted",
                               words=domain.words_interest_submitted(programme.name))  # fmt: skip
@@ -733,6 +742,21 @@ async def record_progress(
     updated = updated.model_copy(update={"status": domain.next_status(application.status, progress)})
     if not await store.replace_application(tx, updated, application.version):
         raise ConcurrentChange(f"application {application_id} changed while {event.type} was being recorded")
+
+
+async def record_interest_score(tx: Tx, application_id: str, score: store.Score) -> None:
+    """Scoring scored an expression of interest (a scored stage): the team sees it when shortlisting.
+    It moves no status and the group is not told (the score only helps the team choose); a later
+    score replaces an earlier one, an older one changes nothing."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}: its score refers to an application we never issued")
+    if application.interest_score is not None and application.interest_score.scored_at >= score.scored_at:
+        return
+    if not await store.replace_application(tx, application.model_copy(update={
+        "interest_score": score, "version": application.version + 1, "updated_at": utcnow(),
+    }), application.version):  # fmt: skip
+        raise ConcurrentChange(f"application {application_id} changed while its score was recorded")
 
 
 def timeline_entry(event: Event, kind: str, words: str, at: datetime | None = None) -> TimelineEntry:

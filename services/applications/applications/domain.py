@@ -128,6 +128,8 @@ class StageDates(BaseModel):
 
     opens_at: UtcDatetime
     closes_at: UtcDatetime
+    #: Its submissions go to the programme's reviewers to be scored (the score helps shortlisting).
+    scored: bool = False
 
 
 class EligibilityRules(BaseModel):

@@ -28,6 +28,14 @@ from grants_shared.events import (
 
 async def on_application_scored(event: Event[ApplicationScored], tx: Tx) -> None:
     data = event.data
+    if data.stage == "expression_of_interest":
+        # A scored first stage: the score helps the team shortlist; the application's status stays.
+        score = Score(
+            weighted_score=data.weighted_score, criterion_means=data.criterion_means,
+            reviewer_count=data.reviewer_count, needs_moderation=data.needs_moderation, scored_at=event.time,
+        )  # fmt: skip
+        await commands.record_interest_score(tx, data.application_id, score)
+        return
 
     def change(application: Application) -> Outcome:
         previous = application.score

@@ -313,6 +313,9 @@ class ApplicationView(BaseModel):
     grant: GrantView | None
     paid: Money | None
     score: ScoreView | None = Field(description="Programme managers and admins only")
+    interest_score: ScoreView | None = Field(
+        default=None, description="The reviewers' score of its expression of interest (a scored stage): managers only"
+    )
     stage: domain.Stage = Field(description="expression_of_interest, or full (by invitation where there was one)")
     form_version: int = Field(description="The version of the stage's form this application answers (0: none)")
     interest_answers: dict[str, Any] = Field(default={}, description="An invited application's expression of interest")
@@ -353,6 +356,7 @@ class ApplicationView(BaseModel):
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,
             paid=a.paid,
             score=ScoreView(**a.score.model_dump()) if a.score and manager else None,
+            interest_score=ScoreView(**a.interest_score.model_dump()) if a.interest_score and manager else None,
         )  # fmt: skip
 
 

@@ -209,6 +209,8 @@ class Application(Document):
     anonymised_at: datetime | None = None
     #: Started by the programme team on the group's behalf (None: by the group itself).
     assistance: Assistance | None = None
+    #: The reviewers' score of its expression of interest, where that stage is scored (for shortlisting).
+    interest_score: Score | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()

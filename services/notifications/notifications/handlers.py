@@ -89,6 +89,8 @@ async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecre
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
     data = event.data
     await commands.introduce_application(tx, event)
+    if data.stage != "full":
+        return  # an expression of interest sent to reviewers: the group heard of it from interest_submitted
     await commands.tell_applicant(
         tx, event, data.application_id,
         lambda app, programme: domain.application_received(app, programme, data.amount_requested),

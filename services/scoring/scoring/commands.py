@@ -149,7 +149,8 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         raise ProgrammeNotKnownYet(
             f"application {submitted.application_id} arrived before programme {submitted.programme_id}"
         )
-    if await store.get_application(tx, submitted.application_id):
+    record = store.record_id(submitted.application_id, submitted.stage)
+    if await store.get_application(tx, record):
         return
     if submitted.amount_requested.currency != programme.budget.currency:
         raise RuleViolation(
@@ -157,7 +158,8 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
             f"programme {programme.id} pays in {programme.budget.currency}"
         )
     application = Application(
-        id=submitted.application_id, programme_id=programme.id, organisation=submitted.organisation,
+        id=record, programme_id=programme.id, organisation=submitted.organisation, stage=submitted.stage,
+        application_id=submitted.application_id if record != submitted.application_id else None,
         title=submitted.title, summary=submitted.summary, amount_requested=submitted.amount_requested,
         submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS, answers=submitted.answers,
         reviewers_required=programme.reviewers_per_application,
@@ -334,8 +336,9 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
     )  # fmt: skip
     await store.record_score(tx, application.id, score, computed)
     await tx.emit(ApplicationScored(
-        application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
+        application_id=application.source_id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
+        stage=application.stage,
     ))  # fmt: skip
 
 
@@ -487,6 +490,8 @@ async def _record_decision(
     amount: Money | None, feedback: str, basis: DecisionBasis,
 ) -> Decision:  # fmt: skip
     """Reserve an award from the budget, record the decision and publish it (ApplicationDecidedV2)."""
+    if application.stage != "full":
+        raise Conflict("an expression of interest is scored to help the team shortlist; only a full application is decided")
     reservation = None
     if amount is not None:
         remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=programme.budget.currency)
@@ -532,10 +537,14 @@ async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
 
 
 async def anonymise_application(tx: Tx, application_id: str) -> None:
-    """The application's retention period ended: remove what this service holds about people in it."""
-    done = await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)
-    if done is not None:
-        await store.clear_review_comments(tx, application_id)
+    """The application's retention period ended: remove what this service holds about people in it
+    (and in its scored expression of interest, if it had one)."""
+    interest = store.record_id(application_id, "expression_of_interest")
+    records = [application_id, *([interest] if await store.get_application(tx, interest) else [])]
+    for record in records:
+        done = await privacy.erase(tx, store.APPLICATION_DATA, record, f"retention-{record}", actor=False)
+        if done is not None:
+            await store.clear_review_comments(tx, record)
 
 
 # --- decision rules and meetings ------------------------------------------------------------------

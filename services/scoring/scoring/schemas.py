@@ -217,6 +217,9 @@ class ReviewView(ReviewSummaryView):
     answers: list[QuestionAnswer] = Field(
         default=[], description="The answers to the programme's own questions, each with the criteria that judge it"
     )
+    stage: Literal["expression_of_interest", "full"] = Field(
+        default="full", description="What is being scored: an expression of interest (to help shortlisting) or a full application"
+    )
 
 
 class ReviewScoresView(View):
@@ -233,6 +236,7 @@ class ReviewScoresView(View):
 class ApplicationSummaryView(View):
     id: str
     programme_id: str
+    stage: Literal["expression_of_interest", "full"] = "full"
     organisation: OrganisationSummary
     title: str
     amount_requested: Money

@@ -103,6 +103,11 @@ class Programme(Document):
         return {c.key: c.weight for c in self.criteria}
 
 
+def record_id(application_id: str, stage: str) -> str:
+    """The id scoring keeps a submission under: the application's, or a stage's own for an expression of interest."""
+    return application_id if stage == "full" else f"{application_id}:interest"
+
+
 class Moderation(Part):
     moderated_by: str
     note: str
@@ -149,6 +154,16 @@ class Application(Document):
     status: ApplicationStatus
     #: The answers to the programme's own questions, for its reviewers (text about people: personal).
     answers: list[QuestionAnswer] = []
+    #: The stage this record scores. A scored expression of interest is a record of its own
+    #: (``<application id>:interest``, see ``record_id``), so the full application that follows is
+    #: reviewed afresh; only a full application is ranked and decided.
+    stage: Literal["expression_of_interest", "full"] = "full"
+    #: The application's id in applications (the record's own id but for an expression of interest).
+    application_id: str | None = None
+
+    @property
+    def source_id(self) -> str:
+        return self.application_id or self.id
     reviewers_required: int
     #: Reviewers whose review is open or completed (cancelled reviews drop out).
     reviewer_ids: list[str] = []

@@ -86,4 +86,5 @@ async def _view(database: Db, review: Review) -> ReviewView:
         amount_requested=application.amount_requested,
         criteria=programme.criteria,
         answers=application.answers,
+        stage=application.stage,
     )
