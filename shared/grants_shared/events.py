@@ -762,7 +762,8 @@ class ApplicationInvited(EventData):
 
     type = "grants.application.invited.v1"
     owner = APPLICATIONS
-    consumers = (NOTIFICATIONS,)
+    # scoring: a scored expression of interest's open reviews end with its stage
+    consumers = (SCORING, NOTIFICATIONS)
     subject_field = "application_id"
 
     application_id: Id
@@ -777,7 +778,8 @@ class InterestDeclined(EventData):
 
     type = "grants.application.interest_declined.v1"
     owner = APPLICATIONS
-    consumers = (NOTIFICATIONS,)
+    # scoring: a scored expression of interest's open reviews end with its stage
+    consumers = (SCORING, NOTIFICATIONS)
     subject_field = "application_id"
 
     application_id: Id

@@ -195,6 +195,20 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     await store.drop_open_items(tx, application.id)
 
 
+async def end_interest_stage(tx: Tx, application_id: str) -> None:
+    """The team invited or declined an expression of interest: if its stage was scored and reviewers
+    are still at it, their open reviews are cancelled (the stage is over) and the record withdrawn;
+    a score already given stands. A programme that does not score the stage has no record: nothing."""
+    record = await store.get_application(tx, store.record_id(application_id, "expression_of_interest"))
+    if record is None or not domain.can_move(record.status, ApplicationStatus.WITHDRAWN):
+        return
+    if record.status is ApplicationStatus.SCORED:
+        return  # scored: the score stands, and there is nothing open to cancel
+    now = utcnow()
+    await store.withdraw_application(tx, record.id, now)
+    await store.cancel_open_reviews_of_application(tx, record.id, "the expression of interest stage ended", now)
+
+
 # --- who reviews what -----------------------------------------------------------------------------
 # Least loaded first (``domain.assign_reviewers``), never a reviewer conflicted with the applicant
 # organisation; with too few free, the application waits in ``awaiting_reviewers``. Receiving an

@@ -8,9 +8,11 @@ every transition is conditional. An event that arrives before the programme it b
 from grants_shared.consumer import registry
 from grants_shared.events import (
     ApplicationAnonymised,
+    ApplicationInvited,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     Event,
+    InterestDeclined,
     PersonErasureRequested,
     ProgrammeBudgetDecreased,
     ProgrammeChanged,
@@ -45,6 +47,14 @@ async def on_application_withdrawn(event: Event[ApplicationWithdrawn], tx: Tx) -
     await commands.withdraw_application(tx, event.data.application_id)
 
 
+async def on_application_invited(event: Event[ApplicationInvited], tx: Tx) -> None:
+    await commands.end_interest_stage(tx, event.data.application_id)
+
+
+async def on_interest_declined(event: Event[InterestDeclined], tx: Tx) -> None:
+    await commands.end_interest_stage(tx, event.data.application_id)
+
+
 async def on_person_erasure_requested(event: Event[PersonErasureRequested], tx: Tx) -> None:
     await commands.erase_person(tx, event.data.request_id, event.data.person_id)
 
@@ -60,6 +70,8 @@ HANDLERS = registry(
     on_programme_budget_decreased,
     on_application_submitted,
     on_application_withdrawn,
+    on_application_invited,
+    on_interest_declined,
     on_person_erasure_requested,
     on_application_anonymised,
 )

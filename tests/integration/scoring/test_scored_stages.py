@@ -1,7 +1,10 @@
 """A scored expression of interest: scoring reviews it as a record of its own, says its score with the
 stage, never ranks or decides it; the full application that follows is reviewed afresh."""
 
-from grants_shared.events import ApplicationScored, ApplicationSubmitted, ReviewAssigned
+from grants_shared.clock import utcnow
+from grants_shared.events import (
+    ApplicationInvited, ApplicationScored, ApplicationSubmitted, InterestDeclined, ReviewAssigned,
+)  # fmt: skip
 from tests.integration.scoring.helpers import Scoring
 
 
@@ -36,3 +39,27 @@ async def test_an_expression_of_interest_is_scored_and_the_full_application_revi
     record = await scoring.application("app-e")
     assert record["stage"] == "full" and record["status"] == "in_review"
     assert (await scoring.application("app-e:interest"))["status"] == "scored"
+
+
+async def test_open_reviews_of_an_expression_of_interest_end_when_it_is_invited_or_declined(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-t", panel=["rev-a", "rev-b"], k=1)
+    full = await scoring.submit("app-x", "prog-t", "org-t")
+    await scoring.bus.wait_for(ReviewAssigned.type, application_id="app-x")
+    for application_id in ("app-i", "app-d"):
+        await scoring.bus.publish(ApplicationSubmitted.model_validate(
+            {**full.model_dump(), "application_id": application_id, "stage": "expression_of_interest"}))  # fmt: skip
+        await scoring.assigned(f"{application_id}:interest", 1)
+    contact = full.contact
+    await scoring.bus.publish(ApplicationInvited(application_id="app-i", programme_id="prog-t", title="t",
+                                                 closes_at=utcnow(), contact=contact))  # fmt: skip
+    await scoring.bus.publish(InterestDeclined(application_id="app-d", programme_id="prog-t", title="t", contact=contact))
+    # a full application's reviews are not touched by either
+    await scoring.bus.publish(InterestDeclined(application_id="app-x", programme_id="prog-t", title="t", contact=contact))
+
+    async def ended() -> bool:
+        statuses = {doc["_id"]: doc["status"] async for doc in scoring.db.applications.find({})}
+        return statuses == {"app-x": "in_review", "app-i:interest": "withdrawn", "app-d:interest": "withdrawn"}
+
+    await scoring.eventually(ended)
+    open_reviews = [doc async for doc in scoring.db.reviews.find({"status": {"$in": ["assigned", "in_progress"]}})]
+    assert [r["application_id"] for r in open_reviews] == ["app-x"]
