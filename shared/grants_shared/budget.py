@@ -157,3 +157,27 @@ async def available_of(tx: Db, budget_ids: list[str]) -> dict[str, Money]:
         amount = bucket.available + (earlier.amount if earlier else 0)
         left[bucket.budget_id] = Money(amount=amount, currency=bucket.currency)
     return left
+
+
+async def take_up_to(tx: Db, budget_id: str, amount: Money) -> Money:
+    """Take as much of ``amount`` out of the budget for good as it still has (a budget decrease where
+    another service decided the decrease may go ahead), never taking a bucket below zero; what was
+    taken is returned. Raises BudgetUnavailable for a budget not opened here, and BucketTaken when a
+    concurrent reservation changed a bucket after it was read (retry the transaction)."""
+    found = await buckets(tx, budget_id)
+    if not found:
+        raise BudgetUnavailable(f"no budget {budget_id} here yet")
+    wanted, taken = amount.amount, 0
+    for bucket in found:
+        take = min(wanted - taken, bucket.available)
+        if take <= 0:
+            continue
+        result = await tx.db[COLLECTION].update_one(
+            {"_id": bucket.id, "available": {"$gte": take}}, {"$inc": {"available": -take}}, session=tx.session
+        )
+        if result.modified_count != 1:
+            raise BucketTaken(f"bucket {bucket.id} changed since it was read")
+        taken += take
+        if taken == wanted:
+            break
+    return Money(amount=taken, currency=found[0].currency)

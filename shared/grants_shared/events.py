@@ -262,6 +262,13 @@ class ApplicationSubmitted(EventData):
     amount_requested: Money
     contact: Annotated[Contact, Field(json_schema_extra=PERSONAL)]
     submitted_at: datetime
+    # Added by "programme's questions to reviewers" (compatible: optional): the answers to the
+    # programme's own questions, for the reviewers who judge them (see QuestionAnswer at the end).
+    answers: Annotated[list["QuestionAnswer"], Field(json_schema_extra=PERSONAL)] = []
+    # Added with scored stages (compatible: optional): the stage the submission is for. An expression
+    # of interest reaches scoring only where its programme scores that stage; the full application
+    # of the same group then arrives under the same application id with stage "full".
+    stage: Literal["expression_of_interest", "full"] = "full"
 
 
 class ApplicationIneligible(EventData):
@@ -322,6 +329,9 @@ class ApplicationScored(EventData):
     criterion_means: dict[str, Annotated[float, Field(ge=0, le=5)]]
     reviewer_count: Annotated[int, Field(ge=1)]
     needs_moderation: bool
+    # Added with scored stages (compatible: optional): an expression of interest's score helps the
+    # programme team shortlist; only a full application's goes on to a decision.
+    stage: Literal["expression_of_interest", "full"] = "full"
 
 
 class ApplicationDecided(EventData):
@@ -773,7 +783,8 @@ class ApplicationInvited(EventData):
 
     type = "grants.application.invited.v1"
     owner = APPLICATIONS
-    consumers = (NOTIFICATIONS,)
+    # scoring: a scored expression of interest's open reviews end with its stage
+    consumers = (SCORING, NOTIFICATIONS)
     subject_field = "application_id"
 
     application_id: Id
@@ -788,7 +799,8 @@ class InterestDeclined(EventData):
 
     type = "grants.application.interest_declined.v1"
     owner = APPLICATIONS
-    consumers = (NOTIFICATIONS,)
+    # scoring: a scored expression of interest's open reviews end with its stage
+    consumers = (SCORING, NOTIFICATIONS)
     subject_field = "application_id"
 
     application_id: Id
@@ -1099,3 +1111,91 @@ class InvolvementClaimPaid(EventData):
     amount: Money
     method: Literal["bank", "voucher"]
     paid_at: datetime
+# --- Applying: programme changes after opening ---
+
+
+class ProgrammeChanged(EventData):
+    """An open programme's terms changed (a manager's request, ``change_id``): each field given is its
+    new value, each left out is unchanged. ``budget_added`` is what a budget increase adds; a decrease
+    is never published here (it is ``grants.programme.budget_decrease_requested.v1``, which
+    disbursement applies or refuses). Closing dates only move later."""
+
+    type = "grants.programme.changed.v1"
+    owner = APPLICATIONS
+    consumers = (SCORING, DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    name: ShortText | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    budget: Money | None = None
+    budget_added: Money | None = None
+    maximum_award: Money | None = None
+    closes_at: datetime | None = None
+    expression_of_interest_closes_at: datetime | None = None
+
+
+class ProgrammeBudgetDecreaseRequested(EventData):
+    """A manager asked to lower an open programme's budget to ``budget``. Disbursement owns what is
+    committed (grants offered and accepted), so it decides: it takes ``reduction`` out of what is still
+    available, or refuses when that would leave the budget below what is committed."""
+
+    type = "grants.programme.budget_decrease_requested.v1"
+    owner = APPLICATIONS
+    consumers = (DISBURSEMENT, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    reduction: Money
+
+
+class ProgrammeBudgetDecreased(EventData):
+    """Disbursement lowered the programme's budget by ``reduction`` (to ``budget``): it was taken out of
+    what was still available, so nothing committed is touched. Applications records it; scoring lowers
+    its budget line for decisions by as much as it still has."""
+
+    type = "grants.programme.budget_decreased.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, SCORING, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    reduction: Money
+
+
+class ProgrammeBudgetDecreaseRefused(EventData):
+    """Disbursement refused to lower the programme's budget: ``budget`` would be below what is
+    ``committed`` already. The programme keeps its budget."""
+
+    type = "grants.programme.budget_decrease_refused.v1"
+    owner = DISBURSEMENT
+    consumers = (APPLICATIONS, NOTIFICATIONS)
+    subject_field = "programme_id"
+
+    programme_id: Id
+    change_id: Id
+    budget: Money
+    committed: Money
+    reason: ShortText
+
+
+# --- Applying: the programme's questions, answered, for reviewers ---
+
+
+class QuestionAnswer(BaseModel):
+    """One of the programme's own questions with the group's answer in words, and the rubric
+    criteria that judge it: what reviewers read (``ApplicationSubmitted.answers``). Never an equality
+    monitoring answer (those are never part of an application), never a file's content."""
+
+    question_id: Annotated[str, Field(min_length=1, max_length=40)]
+    label: Annotated[str, Field(min_length=1, max_length=500)]
+    answer: Annotated[str, Field(max_length=50_000)]
+    criteria: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+
+
+ApplicationSubmitted.model_rebuild()

@@ -383,3 +383,36 @@ def size_words(size: int) -> str:
 def _either(items: Any) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def answer_text(question: Any, answer: Any) -> str:
+    """An answer in words, as a reviewer reads it: the chosen options' labels, money and dates as
+    people write them, a file by its name (reviewers are not sent the file)."""
+    kind = question.kind
+    if kind == "yes_no":
+        return "Yes" if answer is True else "No"
+    if kind in ("single_choice", "multiple_choice"):
+        labels = {o.value: o.label for o in question.options}
+        chosen = [answer] if isinstance(answer, str) else list(answer or [])
+        return ", ".join(labels.get(value, value) for value in chosen)
+    if kind == "money" and isinstance(answer, dict):
+        return format_money(Money.model_validate(answer))
+    if kind == "date":
+        return date.fromisoformat(answer).strftime("%-d %B %Y") if isinstance(answer, str) else str(answer)
+    if kind == "file" and isinstance(answer, dict):
+        return f"File attached: {answer.get('filename', 'a file')}"
+    return str(answer)
+
+
+def answers_for_reviewers(form: FormDefinition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The questions the group was shown and answered, in the form's order, each with its answer in
+    words and the rubric criteria that judge it (``criteria`` points at questions)."""
+    judged: dict[str, list[str]] = {}
+    for criterion, question_ids in form.criteria.items():
+        for question_id in question_ids:
+            judged.setdefault(question_id, []).append(criterion)
+    kept = answered(form, answers)
+    return [
+        {"question_id": q.id, "label": q.label, "answer": answer_text(q, kept[q.id]), "criteria": judged.get(q.id, [])}
+        for q in form.questions if q.id in kept
+    ]

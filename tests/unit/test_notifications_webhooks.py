@@ -146,7 +146,7 @@ def test_a_webhook_body_is_a_structured_cloudevent_without_personal_data() -> No
             "application_id": "app-1", "programme_id": "prog-1",
             "organisation": {"id": "org-1", "name": "Hope Street Group", "kind": "charity", "area": "Leeds"},
             "title": "Walk and talk peer support", "amount_requested": {"amount": 500_000, "currency": "GBP"},
-            "submitted_at": NOW.isoformat().replace("+00:00", "Z"),
+            "submitted_at": NOW.isoformat().replace("+00:00", "Z"), "stage": "full",
         },
     }
     for personal in (b"sam@hope.example", b"Sam Okafor", b"person-1", b"brother", b"summary", b"contact"):

@@ -139,3 +139,24 @@ def test_a_file_question_accepts_only_the_allowed_kinds_and_at_most_ten_megabyte
     with pytest.raises(ValidationError):
         form({"kind": "file", "id": "a", "label": "A", "allowed_types": ["application/pdf"],
               "max_bytes": forms.MAX_FILE_BYTES + 1})  # fmt: skip
+
+
+def test_answers_for_reviewers_are_in_words_with_the_criteria_that_judge_them() -> None:
+    from grants_shared.forms import FormDefinition, answers_for_reviewers
+
+    form = FormDefinition.model_validate({"questions": [
+        {"kind": "money", "id": "cost", "label": "Cost", "currency": "GBP"},
+        {"kind": "date", "id": "start", "label": "Start"},
+        {"kind": "single_choice", "id": "where", "label": "Where",
+         "options": [{"value": "brent", "label": "Brent"}, {"value": "harrow", "label": "Harrow"}]},
+        {"kind": "file", "id": "plan", "label": "Plan", "required": False, "allowed_types": ["application/pdf"]},
+        {"kind": "short_text", "id": "unanswered", "label": "Left blank", "required": False},
+    ], "criteria": {"value": ["cost", "plan"]}})  # fmt: skip
+    answers = {"cost": {"amount": 125_050, "currency": "GBP"}, "start": "2027-04-01", "where": "harrow",
+               "plan": {"attachment_id": "x", "filename": "plan.pdf", "content_type": "application/pdf", "size": 3}}
+    assert answers_for_reviewers(form, answers) == [
+        {"question_id": "cost", "label": "Cost", "answer": "£1,250.50", "criteria": ["value"]},
+        {"question_id": "start", "label": "Start", "answer": "1 April 2027", "criteria": []},
+        {"question_id": "where", "label": "Where", "answer": "Harrow", "criteria": []},
+        {"question_id": "plan", "label": "Plan", "answer": "File attached: plan.pdf", "criteria": ["value"]},
+    ]

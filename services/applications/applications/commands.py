@@ -16,10 +16,12 @@ from pydantic import ValidationError
 from applications import domain, reach, store
 from applications.config import Settings
 from applications.domain import ApplicationStatus, ContactDetails, OrganisationProfile, ProgrammeStatus, Stage
-from applications.schemas import ApplicationDraft, ApplicationPatch, ProgrammeDraft, ProgrammePatch
+from applications.schemas import (
+    ApplicationDraft, ApplicationPatch, AssistedApplicationDraft, ProgrammeChangeRequest, ProgrammeDraft, ProgrammePatch,
+)  # fmt: skip
 from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm, TimelineEntry
 from grants_shared import forms, privacy
-from grants_shared.api import Transactor, check_version
+from grants_shared.api import Transactor, check_version, is_manager
 from grants_shared.auth import Caller
 from grants_shared.clock import utcnow
 from grants_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, RuleViolation
@@ -35,9 +37,13 @@ from grants_shared.events import (
     InterestDeclined,
     InterestSubmitted,
     PersonErasureRequested,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
+    QuestionAnswer,
 )
+from grants_shared.money import Money
 from grants_shared.unit_of_work import Database, Transaction
 
 Tx = Transaction[Settings]
@@ -115,6 +121,96 @@ async def publish_form(
     return form, await _save_programme(tx, programme, **{field: form.version})
 
 
+async def change_programme(
+    tx: Tx, programme_id: str, request: ProgrammeChangeRequest, version: int
+) -> tuple[store.ProgrammeChange, Programme]:
+    """Change an open programme's terms and tell scoring and disbursement (``programme.changed``),
+    recording the change in the programme's history. A budget decrease is only asked for here
+    (``programme.budget_decrease_requested``): disbursement holds what is committed, applies it or
+    refuses it, and the programme takes no other change until it has answered."""
+    programme = await _programme(tx, programme_id)
+    check_version(version, programme.version)
+    _refuse(domain.can_change_open(programme.status))
+    if programme.pending_change_id is not None:
+        raise Conflict("a budget decrease is waiting for disbursement's answer; change the programme once it has answered")
+    wanted = request.requested()
+    problems = domain.change_problems(programme.terms(), wanted, utcnow())
+    if problems:
+        raise RuleViolation("the programme cannot be changed so: " + "; ".join(problems),
+                            errors=[{"location": ["body"], "message": p, "type": "change"} for p in problems])  # fmt: skip
+    now, change_id = utcnow(), f"chg-{uuid4().hex}"
+    given = wanted.given()
+    before = {name: _changed_value(programme, name) for name in given}
+    after = {name: _json(getattr(wanted, name)) for name in given}
+    change = store.ProgrammeChange(
+        id=change_id, programme_id=programme.id, status=domain.ChangeStatus.APPLIED, before=before, after=after,
+        note=request.note, requested_by=tx.actor or "system", requested_at=now, settled_at=now,
+    )  # fmt: skip
+    if domain.is_budget_decrease(programme.terms(), wanted):
+        assert wanted.budget is not None
+        change = change.model_copy(update={"status": domain.ChangeStatus.PENDING, "settled_at": None})
+        saved = await _save_programme(tx, programme, pending_change_id=change_id)
+        await tx.emit(ProgrammeBudgetDecreaseRequested(
+            programme_id=programme.id, change_id=change_id, budget=wanted.budget,
+            reduction=Money(amount=programme.budget.amount - wanted.budget.amount, currency=programme.budget.currency),
+        ))  # fmt: skip
+    else:
+        updates: dict[str, object] = {n: getattr(wanted, n) for n in given if n != "expression_of_interest_closes_at"}
+        if wanted.expression_of_interest_closes_at is not None and programme.expression_of_interest is not None:
+            updates["expression_of_interest"] = programme.expression_of_interest.model_copy(
+                update={"closes_at": wanted.expression_of_interest_closes_at})  # fmt: skip
+        saved = await _save_programme(tx, programme, **updates)
+        added = (Money(amount=wanted.budget.amount - programme.budget.amount, currency=programme.budget.currency)
+                 if wanted.budget is not None else None)  # fmt: skip
+        await tx.emit(ProgrammeChanged(
+            programme_id=programme.id, change_id=change_id, name=wanted.name, description=wanted.description,
+            budget=wanted.budget, budget_added=added, maximum_award=wanted.maximum_award, closes_at=wanted.closes_at,
+            expression_of_interest_closes_at=wanted.expression_of_interest_closes_at,
+        ))  # fmt: skip
+    await store.insert_programme_change(tx, change)
+    return change, saved
+
+
+async def settle_budget_decrease(
+    tx: Tx, programme_id: str, change_id: str, budget: Money | None, refusal: str | None
+) -> None:
+    """Disbursement's answer to a budget decrease: the programme takes the lower budget (``budget``),
+    or keeps its own (``refusal``). An answer heard twice changes nothing."""
+    change = await store.get_programme_change(tx, change_id)
+    if change is None or change.programme_id != programme_id:
+        raise NotFound(f"no change {change_id} of programme {programme_id}: it was never asked for here")
+    if change.status is not domain.ChangeStatus.PENDING:
+        return
+    programme = await _programme(tx, programme_id)
+    updates: dict[str, object] = {"pending_change_id": None}
+    if refusal is None and budget is not None:
+        updates["budget"] = budget
+    try:
+        await _save_programme(tx, programme, **updates)
+    except PreconditionFailed:
+        raise ConcurrentChange(f"programme {programme_id} changed while disbursement's answer was recorded") from None
+    status = domain.ChangeStatus.REFUSED if refusal is not None else domain.ChangeStatus.APPLIED
+    await store.settle_programme_change(tx, change.model_copy(update={
+        "status": status, "settled_at": utcnow(), "refusal": refusal,
+    }))  # fmt: skip
+
+
+def _changed_value(programme: Programme, name: str) -> object:
+    if name == "expression_of_interest_closes_at":
+        stage = programme.expression_of_interest
+        return _json(stage.closes_at) if stage else None
+    return _json(getattr(programme, name))
+
+
+def _json(value: object) -> object:
+    """A value as the history keeps it: money as {amount, currency}, times as ISO 8601."""
+    if isinstance(value, Money):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 async def _programme(tx: Tx, programme_id: str) -> Programme:
     programme = await store.get_programme(tx, programme_id)
     if programme is None:
@@ -172,12 +268,69 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
             f"describe your organisation first: PUT /v1/organisations/{draft.organisation_id}",
             missing="organisation_profile",
         )
-    programme = await store.get_programme(tx, draft.programme_id)
+    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    words = f"You started a draft application to {programme.name}."
+    return await _new_draft(tx, caller, programme, draft, contact, words, None)
+
+
+async def start_assisted_application(tx: Tx, caller: Caller, draft: AssistedApplicationDraft) -> Application:
+    """A programme manager starts a draft on behalf of a group that asked for help, recording the
+    group's consent. The group's profile is created from the draft if the group has none; one it
+    already has is its own and is not replaced. The team may fill and submit it until the group's
+    own people take it over (``take_over_application``)."""
+    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    existing = await store.get_organisation(tx, draft.organisation_id)
+    if existing is None and draft.organisation is None:
+        raise Conflict("the group has no profile yet: give its organisation profile with the application",
+                       missing="organisation_profile")  # fmt: skip
+    if existing is not None and draft.organisation is not None:
+        raise Conflict("the group already has a profile of its own; leave organisation out to use it")
+    now = utcnow()
+    if existing is None:
+        await store.insert_organisation(tx, Organisation(
+            **draft.organisation.model_dump(), id=draft.organisation_id, version=1, created_at=now, updated_at=now,
+            updated_by=caller.subject,
+        ))  # type: ignore[union-attr]  # fmt: skip
+    consent = draft.consent
+    assistance = store.Assistance(
+        assisted_by=caller.subject, consent_given_by=consent.given_by, consent_method=consent.method,
+        consent_given_at=consent.given_at, recorded_at=now,
+    )  # fmt: skip
+    words = domain.words_assisted(programme.name, consent.given_by, consent.method, consent.given_at)
+    return await _new_draft(tx, caller, programme, draft, draft.contact, words, assistance)
+
+
+async def take_over_application(tx: Tx, caller: Caller, application_id: str) -> Application:
+    """The group's own people take over an application the programme team started for them: from
+    then on it is theirs alone, as if they had started it. Taking it over twice changes nothing."""
+    application = await store.get_application(tx, application_id)
+    if application is None or not caller.represents(application.organisation_id):
+        raise NotFound(f"no application {application_id}")
+    if application.assistance is None:
+        raise Conflict("your group started this application itself; there is nothing to take over")
+    if not application.assistance.active:
+        return application
+    now = utcnow()
+    assistance = application.assistance.model_copy(update={"taken_over_at": now, "taken_over_by": caller.subject})
+    entry = TimelineEntry(id=f"taken-over-{uuid4().hex}", at=now, kind="taken_over", words=domain.words_taken_over())
+    return await _save_application(tx, application, "it was being taken over", assistance=assistance,
+                                   timeline=[*application.timeline, entry])  # fmt: skip
+
+
+async def _open_to_applications(tx: Tx, programme_id: str, amount: Money) -> Programme:
+    programme = await store.get_programme(tx, programme_id)
     if programme is None or programme.status is ProgrammeStatus.DRAFT:
-        raise NotFound(f"no programme {draft.programme_id}")
+        raise NotFound(f"no programme {programme_id}")
     if programme.status is not ProgrammeStatus.OPEN:
         raise Conflict("this programme is closed to new applications")
-    _refuse_amount(programme, draft.amount_requested)
+    _refuse_amount(programme, amount)
+    return programme
+
+
+async def _new_draft(
+    tx: Tx, caller: Caller, programme: Programme, draft: ApplicationDraft | AssistedApplicationDraft,
+    contact: ContactDetails, words: str, assistance: store.Assistance | None,
+) -> Application:  # fmt: skip
     # Where the programme asks for an expression of interest first, that is where every group starts.
     stage = Stage.EXPRESSION_OF_INTEREST if programme.expression_of_interest else Stage.FULL
     now = utcnow()
@@ -185,9 +338,8 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
         id=f"app-{uuid4().hex}", programme_id=draft.programme_id, organisation_id=draft.organisation_id,
         title=draft.title, summary=draft.summary, amount_requested=draft.amount_requested, contact=contact,
         status=ApplicationStatus.DRAFT, version=1, created_by=caller.subject, created_at=now, updated_at=now,
-        stage=stage, form_version=programme.form_version_of(stage),
-        timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started",
-                                words=f"You started a draft application to {programme.name}.")],
+        stage=stage, form_version=programme.form_version_of(stage), assistance=assistance,
+        timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started", words=words)],
     )  # fmt: skip
     await store.insert_application(tx, application)
     return application
@@ -409,16 +561,29 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, contact=contact, submitted_at=now,
         ))  # fmt: skip
+        if programme.expression_of_interest is not None and programme.expression_of_interest.scored:
+            # A scored stage: its reviewers score the expression of interest, to help the team shortlist.
+            for_reviewers = forms.answers_for_reviewers(form, changes["answers"]) if form else []  # type: ignore[arg-type]
+            await tx.emit(ApplicationSubmitted(
+                application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
+                title=application.title, summary=application.summary, amount_requested=application.amount_requested,
+                contact=contact, submitted_at=now, stage=Stage.EXPRESSION_OF_INTEREST.value,
+                answers=[QuestionAnswer.model_validate(a) for a in for_reviewers],
+            ))  # fmt: skip
         changes |= {"status": ApplicationStatus.INTEREST_SUBMITTED, "ineligible_reasons": []}
         entry = TimelineEntry(id=event.id, at=now, kind="interest_submitted",
                               words=domain.words_interest_submitted(programme.name))  # fmt: skip
     else:
         if other != application.id:  # an invited application already holds its place
             await store.claim_submission(tx, application)
+        # Reviewers judge the answers to the programme's questions (never equality monitoring answers,
+        # which are kept apart, nor files, which stay here).
+        for_reviewers = forms.answers_for_reviewers(form, changes["answers"]) if form else []  # type: ignore[arg-type]
         event = await tx.emit(ApplicationSubmitted(
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, summary=application.summary,
             amount_requested=application.amount_requested, contact=contact, submitted_at=now,
+            answers=[QuestionAnswer.model_validate(a) for a in for_reviewers],
         ))  # fmt: skip
         changes |= {"status": ApplicationStatus.SUBMITTED, "ineligible_reasons": []}
         words = domain.words_submitted(programme.name, application.amount_requested)
@@ -497,7 +662,20 @@ async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reas
 
 
 async def own_application(tx: Tx, caller: Caller, application_id: str) -> Application:
-    """An application the caller may change: one of an organisation they represent."""
+    """An application the caller may change: one of an organisation they represent, or one the
+    programme team started on a group's behalf (for a programme manager, until the group takes it over)."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    if caller.represents(application.organisation_id):
+        return application
+    if is_manager(caller) and application.assistance is not None and application.assistance.active:
+        return application
+    raise NotFound(f"no application {application_id}")
+
+
+async def _represented_application(tx: Tx, caller: Caller, application_id: str) -> Application:
+    """An application of an organisation the caller represents: the group's alone, never the team's."""
     application = await store.get_application(tx, application_id)
     if application is None or not caller.represents(application.organisation_id):
         raise NotFound(f"no application {application_id}")
@@ -566,6 +744,21 @@ async def record_progress(
         raise ConcurrentChange(f"application {application_id} changed while {event.type} was being recorded")
 
 
+async def record_interest_score(tx: Tx, application_id: str, score: store.Score) -> None:
+    """Scoring scored an expression of interest (a scored stage): the team sees it when shortlisting.
+    It moves no status and the group is not told (the score only helps the team choose); a later
+    score replaces an earlier one, an older one changes nothing."""
+    application = await store.get_application(tx, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}: its score refers to an application we never issued")
+    if application.interest_score is not None and application.interest_score.scored_at >= score.scored_at:
+        return
+    if not await store.replace_application(tx, application.model_copy(update={
+        "interest_score": score, "version": application.version + 1, "updated_at": utcnow(),
+    }), application.version):  # fmt: skip
+        raise ConcurrentChange(f"application {application_id} changed while its score was recorded")
+
+
 def timeline_entry(event: Event, kind: str, words: str, at: datetime | None = None) -> TimelineEntry:
     return TimelineEntry(id=event.id, at=at or event.time, kind=kind, words=words)
 
@@ -606,8 +799,9 @@ def errors_of(error: ValidationError) -> list[dict[str, object]]:
 
 
 async def save_monitoring(tx: Tx, caller: Caller, application_id: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent)."""
-    application = await own_application(tx, caller, application_id)
+    """The group's own voluntary answers, kept apart from its application (any time, even after it is sent).
+    Never the programme team's to give, even on an application it helps with."""
+    application = await _represented_application(tx, caller, application_id)
     kept = {qid: answer for qid, answer in answers.items() if answer not in (None, [])}
     _refuse_answers(forms.answer_problems(reach.MONITORING_FORM, kept, complete=False), "some answers cannot be saved")
     await store.save_monitoring(tx, store.EqualityMonitoring(
@@ -664,10 +858,13 @@ async def anonymise_application(tx: Tx, application_id: str) -> bool:
         return False
     kept_words = domain.words_anonymised()
     decision = application.decision.model_copy(update={"feedback": ""}) if application.decision else None
+    assistance = (application.assistance.model_copy(update={"consent_given_by": privacy.ERASED_NAME})
+                  if application.assistance else None)  # fmt: skip
     await tx.emit(ApplicationAnonymised(application_id=application.id, programme_id=application.programme_id))
     await _save_application(
         tx, application, "it was being anonymised", summary="", withdrawal_reason=None, decision=decision,
         contact=ContactDetails(name=privacy.ERASED_NAME, email=privacy.ERASED_EMAIL), anonymised_at=utcnow(),
+        assistance=assistance,
         # what the group wrote to the programme's questions, and the feedback on its expression of interest
         answers={}, interest_answers={}, interest_feedback=None,
         timeline=[entry.model_copy(update={"words": kept_words}) for entry in application.timeline],

@@ -128,6 +128,8 @@ class StageDates(BaseModel):
 
     opens_at: UtcDatetime
     closes_at: UtcDatetime
+    #: Its submissions go to the programme's reviewers to be scored (the score helps shortlisting).
+    scored: bool = False
 
 
 class EligibilityRules(BaseModel):
@@ -163,6 +165,25 @@ class ContactDetails(BaseModel):
 
     name: ShortText
     email: EmailStr
+
+
+class ConsentMethod(StrEnum):
+    """How a group told the person helping it that they may apply on its behalf."""
+
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    VIDEO_CALL = "video_call"
+    EMAIL = "email"
+    LETTER = "letter"
+
+
+def words_assisted(programme_name: str, given_by: str, method: str, given_at: datetime) -> str:
+    return (f"A member of the programme team started a draft application to {programme_name} on your group's "
+            f"behalf, with the consent of {_short(given_by)} ({method.replace('_', ' ')}, {_when(given_at)}).")  # fmt: skip
+
+
+def words_taken_over() -> str:
+    return "Your group took this application over: from now on only your group's people can change it."
 
 
 class RetentionRules(BaseModel):
@@ -290,6 +311,93 @@ def can_edit(status: ProgrammeStatus) -> str | None:
     if status is not ProgrammeStatus.DRAFT:
         return f"only a draft programme can be edited; this one is {status}"
     return None
+
+
+# --- changes to an open programme ----------------------------------------------------------------
+
+
+class ChangeStatus(StrEnum):
+    """A change to an open programme: applied at once, or (a budget decrease, which disbursement must
+    agree to) pending until disbursement applies or refuses it."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REFUSED = "refused"
+
+
+CHANGE_TRANSITIONS: dict[ChangeStatus, frozenset[ChangeStatus]] = {
+    ChangeStatus.PENDING: frozenset({ChangeStatus.APPLIED, ChangeStatus.REFUSED}),
+    ChangeStatus.APPLIED: frozenset(),
+    ChangeStatus.REFUSED: frozenset(),
+}
+
+
+def can_change_open(status: ProgrammeStatus) -> str | None:
+    if status is not ProgrammeStatus.OPEN:
+        return f"only an open programme is changed this way (a draft is edited); this one is {status}"
+    return None
+
+
+@dataclass(frozen=True)
+class RequestedChange:
+    """What a manager asks to change in an open programme (None: unchanged)."""
+
+    name: str | None = None
+    description: str | None = None
+    budget: Money | None = None
+    maximum_award: Money | None = None
+    closes_at: datetime | None = None
+    expression_of_interest_closes_at: datetime | None = None
+
+    def given(self) -> list[str]:
+        return [name for name in self.__dataclass_fields__ if getattr(self, name) is not None]
+
+
+def is_budget_decrease(terms: ProgrammeTerms, change: RequestedChange) -> bool:
+    return change.budget is not None and change.budget.amount < terms.budget.amount
+
+
+def change_problems(terms: ProgrammeTerms, change: RequestedChange, now: datetime) -> list[str]:
+    """Everything wrong with a change to an open programme. Only what cannot hurt a group already
+    applying is allowed: closing dates move later, never earlier; the maximum award only rises; the
+    budget rises, or falls (on its own, for disbursement to agree) but never below the maximum award."""
+    problems: list[str] = []
+    given = change.given()
+    if not given:
+        return ["say what to change"]
+    budget = change.budget or terms.budget
+    maximum = change.maximum_award or terms.maximum_award
+    if change.budget is not None:
+        if change.budget.currency != terms.budget.currency:
+            problems.append(f"the budget stays in its currency ({terms.budget.currency})")
+        elif change.budget.amount == terms.budget.amount:
+            problems.append("the budget is already that much")
+        elif is_budget_decrease(terms, change) and given != ["budget"]:
+            problems.append("ask for a budget decrease on its own: disbursement must agree to it first")
+    if change.maximum_award is not None:
+        if change.maximum_award.currency != terms.budget.currency:
+            problems.append(f"the maximum award must be in the budget's currency ({terms.budget.currency})")
+        elif change.maximum_award.amount <= terms.maximum_award.amount:
+            problems.append("the maximum award can only rise once the programme is open: groups already apply under it")
+    if budget.currency == maximum.currency and maximum.amount > budget.amount:
+        problems.append("the maximum award cannot be more than the budget")
+    closes_at = change.closes_at or terms.closes_at
+    if change.closes_at is not None:
+        if change.closes_at <= terms.closes_at:
+            problems.append("the closing date can only move later: groups are working to it")
+        elif change.closes_at <= now:
+            problems.append("the new closing date has passed already")
+    if change.expression_of_interest_closes_at is not None:
+        stage = terms.expression_of_interest
+        if stage is None:
+            problems.append("this programme has no expression of interest stage")
+        elif change.expression_of_interest_closes_at <= stage.closes_at:
+            problems.append("the expression of interest's closing date can only move later")
+        elif change.expression_of_interest_closes_at > closes_at:
+            problems.append("the expression of interest must close before the full application closes")
+        elif change.expression_of_interest_closes_at <= now:
+            problems.append("the expression of interest's new closing date has passed already")
+    return problems
 
 
 # --- eligibility ---------------------------------------------------------------------------------

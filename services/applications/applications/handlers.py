@@ -21,11 +21,21 @@ from grants_shared.events import (
     GrantOffered,
     PaymentFailed,
     PaymentSent,
+    ProgrammeBudgetDecreased,
+    ProgrammeBudgetDecreaseRefused,
 )
 
 
 async def on_application_scored(event: Event[ApplicationScored], tx: Tx) -> None:
     data = event.data
+    if data.stage == "expression_of_interest":
+        # A scored first stage: the score helps the team shortlist; the application's status stays.
+        score = Score(
+            weighted_score=data.weighted_score, criterion_means=data.criterion_means,
+            reviewer_count=data.reviewer_count, needs_moderation=data.needs_moderation, scored_at=event.time,
+        )  # fmt: skip
+        await commands.record_interest_score(tx, data.application_id, score)
+        return
 
     def change(application: Application) -> Outcome:
         previous = application.score
@@ -146,7 +156,21 @@ def _same_grant(application: Application, grant_id: str) -> GrantRecord:
     return grant
 
 
+async def on_programme_budget_decreased(event: Event[ProgrammeBudgetDecreased], tx: Tx) -> None:
+    """Disbursement agreed to a budget decrease: the programme's budget is now the lower one."""
+    data = event.data
+    await commands.settle_budget_decrease(tx, data.programme_id, data.change_id, data.budget, None)
+
+
+async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecreaseRefused], tx: Tx) -> None:
+    """Disbursement refused a budget decrease (it would fall below what is committed): the budget stays."""
+    data = event.data
+    await commands.settle_budget_decrease(tx, data.programme_id, data.change_id, None, data.reason)
+
+
 HANDLERS = registry(
+    on_programme_budget_decreased,
+    on_programme_budget_decrease_refused,
     on_application_scored,
     on_application_decided,
     on_application_decided_v2,

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from applications import domain
 from applications.domain import ContactDetails, EligibilityRules, OrganisationProfile, ProgrammeTerms, UtcDatetime
-from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeForm
+from applications.store import Application, ErasureRequest, Organisation, Programme, ProgrammeChange, ProgrammeForm
 from grants_shared import forms
+from grants_shared.clock import utcnow
 from grants_shared.events import Id, LongText, PaymentPolicy, Reason, RubricCriterion, ShortText
 from grants_shared.money import Money
 
@@ -49,6 +50,40 @@ class ProgrammePatch(BaseModel):
     retention: domain.RetentionRules | None = None
 
 
+class ProgrammeChangeRequest(BaseModel):
+    """POST /v1/programmes/{id}/changes: what to change in an open programme (only the fields given)."""
+
+    model_config = _REQUEST
+
+    name: ShortText | None = None
+    description: domain.Description | None = None
+    budget: Money | None = Field(default=None, description="The new budget: higher at once; lower once disbursement agrees")
+    maximum_award: Money | None = Field(default=None, description="Only higher")
+    closes_at: UtcDatetime | None = Field(default=None, description="Only later")
+    expression_of_interest_closes_at: UtcDatetime | None = Field(default=None, description="Only later")
+    note: Annotated[str, Field(max_length=1_000, description="Why, for the programme's history")] = ""
+
+    def requested(self) -> domain.RequestedChange:
+        return domain.RequestedChange(**{name: value for name, value in self if name != "note"})
+
+
+class ProgrammeChangeView(BaseModel):
+    id: str
+    programme_id: str
+    status: domain.ChangeStatus = Field(description="applied; pending (a budget decrease disbursement has not answered yet); refused")
+    before: dict[str, Any] = Field(description="The changed fields as they were")
+    after: dict[str, Any] = Field(description="The changed fields as asked")
+    note: str
+    requested_by: str
+    requested_at: datetime
+    settled_at: datetime | None
+    refusal: str | None
+
+    @classmethod
+    def of(cls, change: ProgrammeChange) -> "ProgrammeChangeView":
+        return cls.model_validate(change.model_dump())
+
+
 class ProgrammeView(ProgrammeTerms):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +106,9 @@ class ProgrammeView(ProgrammeTerms):
     )
     interest_form_version: int = Field(
         default=0, description="The expression of interest's form (GET /v1/programmes/{id}/form?stage=expression_of_interest)"
+    )
+    pending_change_id: str | None = Field(
+        default=None, description="A budget decrease waiting for disbursement's answer (GET /v1/programmes/{id}/changes)"
     )
 
     @classmethod
@@ -146,6 +184,50 @@ class ApplicationDraft(BaseModel):
     summary: LongText = ""
     amount_requested: Money
     contact: ContactDetails | None = None
+
+
+class Consent(BaseModel):
+    """The group's consent to an application made on its behalf: who in the group gave it, how, when."""
+
+    model_config = _REQUEST
+
+    given_by: ShortText = Field(description="The name of the person in the group who gave consent (personal)")
+    method: domain.ConsentMethod
+    given_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _not_in_the_future(self) -> "Consent":
+        if self.given_at > utcnow():
+            raise ValueError("consent cannot have been given in the future")
+        return self
+
+
+class AssistedApplicationDraft(BaseModel):
+    """POST /v1/applications/assisted: a programme manager starts a draft for a group that asked for help.
+    The group's profile is given here if the group has none yet; its contact is the group's person."""
+
+    model_config = _REQUEST
+
+    programme_id: Id
+    organisation_id: Id
+    title: ShortText
+    summary: LongText = ""
+    amount_requested: Money
+    contact: ContactDetails = Field(description="Who in the group to tell about the application")
+    consent: Consent
+    organisation: OrganisationProfile | None = Field(
+        default=None, description="The group's profile, when it has none yet (409 if it has one: that is the group's own)"
+    )
+
+
+class AssistanceView(BaseModel):
+    assisted_by: str
+    consent_given_by: str
+    consent_method: domain.ConsentMethod
+    consent_given_at: datetime
+    recorded_at: datetime
+    taken_over_at: datetime | None
+    taken_over_by: str | None
 
 
 class ApplicationPatch(BaseModel):
@@ -231,6 +313,9 @@ class ApplicationView(BaseModel):
     grant: GrantView | None
     paid: Money | None
     score: ScoreView | None = Field(description="Programme managers and admins only")
+    interest_score: ScoreView | None = Field(
+        default=None, description="The reviewers' score of its expression of interest (a scored stage): managers only"
+    )
     stage: domain.Stage = Field(description="expression_of_interest, or full (by invitation where there was one)")
     form_version: int = Field(description="The version of the stage's form this application answers (0: none)")
     interest_answers: dict[str, Any] = Field(default={}, description="An invited application's expression of interest")
@@ -245,6 +330,8 @@ class ApplicationView(BaseModel):
         description="A draft's eligibility as it stands now: every rule it breaks (empty: none). Null once submitted; "
         "ineligible_reasons keeps what its last submission was told",
     )
+    assisted: bool = Field(default=False, description="Started by the programme team on the group's behalf")
+    assistance: AssistanceView | None = Field(default=None, description="Who helped, and the group's consent")
 
     @classmethod
     def of(
@@ -262,11 +349,14 @@ class ApplicationView(BaseModel):
                 "interest_feedback",
             }),
             unfinished=unfinished, eligibility=eligibility,
+            assisted=a.assistance is not None,
+            assistance=AssistanceView(**a.assistance.model_dump()) if a.assistance else None,
             status=domain.status_shown(a.status, manager),
             decision=DecisionView(**a.decision.model_dump()) if a.decision else None,
             grant=GrantView(**a.grant.model_dump()) if a.grant else None,
             paid=a.paid,
             score=ScoreView(**a.score.model_dump()) if a.score and manager else None,
+            interest_score=ScoreView(**a.interest_score.model_dump()) if a.interest_score and manager else None,
         )  # fmt: skip
 
 
@@ -280,11 +370,13 @@ class ApplicationSummaryView(BaseModel):
     status: str
     submitted_at: datetime | None
     updated_at: datetime
+    assisted: bool = Field(default=False, description="Started by the programme team on the group's behalf")
 
     @classmethod
     def of(cls, application: Application, manager: bool) -> "ApplicationSummaryView":
-        fields = application.model_dump(include=set(cls.model_fields) - {"status"})
-        return cls(**fields, status=domain.status_shown(application.status, manager))
+        fields = application.model_dump(include=set(cls.model_fields) - {"status", "assisted"})
+        return cls(**fields, status=domain.status_shown(application.status, manager),
+                   assisted=application.assistance is not None)  # fmt: skip
 
 
 class TimelineEntryView(BaseModel):

@@ -69,6 +69,8 @@ class Programme(Document, ProgrammeTerms):
     form_version: int = 0
     #: The same for the expression of interest, where the programme has that stage.
     interest_form_version: int = 0
+    #: A budget decrease waiting for disbursement's answer: no other change is taken meanwhile.
+    pending_change_id: str | None = None
 
     def form_version_of(self, stage: Stage) -> int:
         return self.interest_form_version if stage is Stage.EXPRESSION_OF_INTEREST else self.form_version
@@ -151,6 +153,26 @@ class PaymentRecord(Part):
     sent_at: datetime
 
 
+class Assistance(Part):
+    """An application a programme manager started on a group's behalf, and the group's consent to it.
+    The consent names the person in the group who gave it (personal: removed with the application's
+    other personal data when its retention period ends)."""
+
+    assisted_by: str
+    consent_given_by: str
+    consent_method: domain.ConsentMethod
+    consent_given_at: datetime
+    recorded_at: datetime
+    #: When the group's own people took it over; from then it is theirs alone, as any other.
+    taken_over_at: datetime | None = None
+    taken_over_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """The programme team may still act for the group."""
+        return self.taken_over_at is None
+
+
 class Application(Document):
     """An application, with what downstream services told us about it."""
 
@@ -187,6 +209,10 @@ class Application(Document):
     answers: dict[str, Any] = {}
     #: When what it says about people was removed, its programme's retention period having ended.
     anonymised_at: datetime | None = None
+    #: Started by the programme team on the group's behalf (None: by the group itself).
+    assistance: Assistance | None = None
+    #: The reviewers' score of its expression of interest, where that stage is scored (for shortlisting).
+    interest_score: Score | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
@@ -225,6 +251,22 @@ class Application(Document):
         return any(e.id == entry_id for e in self.timeline)
 
 
+class ProgrammeChange(Document):
+    """One change to an open programme, as asked and as it ended: the history of its terms after
+    opening (``GET /v1/programmes/{id}/changes``). ``before`` and ``after`` hold the changed fields only."""
+
+    programme_id: str
+    status: domain.ChangeStatus
+    before: dict[str, Any]
+    after: dict[str, Any]
+    note: str = ""
+    requested_by: str
+    requested_at: datetime
+    settled_at: datetime | None = None
+    #: Why disbursement refused a budget decrease.
+    refusal: str | None = None
+
+
 class ErasureRequest(Document):
     """An erasure asked for on a person's behalf. Keeps no trace of who: only a digest of their id,
     which answers "was this person erased?" for someone who already knows the id."""
@@ -240,11 +282,21 @@ class ErasureRequest(Document):
 PERSONAL_DATA = (
     PersonalData("applications", "created_by", {
         "contact.name": ERASED_NAME, "contact.email": ERASED_EMAIL, "created_by": PSEUDONYM,
-    }, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    }, where={"assistance": None}, about="Applications you started, with the contact details you gave for them"),  # fmt: skip
+    # An assisted application's contact is the group's person, not the manager who started it: erasing
+    # the manager leaves the group's contact alone.
+    PersonalData("applications", "created_by", {"created_by": PSEUDONYM}, where={"assistance": {"$ne": None}},
+                 about="Applications you started on a group's behalf"),  # fmt: skip
+    PersonalData("applications", "assistance.assisted_by", {"assistance.assisted_by": PSEUDONYM},
+                 about="Applications you helped a group with"),  # fmt: skip
+    PersonalData("applications", "assistance.taken_over_by", {"assistance.taken_over_by": PSEUDONYM},
+                 about="Assisted applications you took over for your group"),  # fmt: skip
     PersonalData("applications", "submitted_by", {"submitted_by": PSEUDONYM}, about="Applications you submitted"),
     PersonalData("organisations", "updated_by", {"updated_by": PSEUDONYM},
                  about="Organisation profiles you were the last to change"),  # fmt: skip
     PersonalData("programmes", "created_by", {"created_by": PSEUDONYM}, about="Funding programmes you created"),
+    PersonalData("programme_changes", "requested_by", {"requested_by": PSEUDONYM},
+                 about="Changes you made to open programmes"),  # fmt: skip
     PersonalData("programmes", "panel", {"panel.$[member]": PSEUDONYM}, array_filters=[{"member": PERSON}],
                  about="Panels you were proposed for"),  # fmt: skip
 )
@@ -276,6 +328,8 @@ async def create_indexes(db: AsyncDatabase) -> None:
     )
     await db.applications.create_index([("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING)])
     await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
+    # A programme's history of changes, newest first.
+    await db.programme_changes.create_index([("programme_id", ASCENDING), ("requested_at", DESCENDING)])
 
 
 # --- every stored document, read by id and replaced only if nobody changed it meanwhile ----------
@@ -320,6 +374,31 @@ async def insert_programme(tx: Db, programme: Programme) -> None:
 
 async def replace_programme(tx: Db, programme: Programme, read_version: int) -> bool:
     return await _replace(tx.db.programmes, programme, read_version, tx)
+
+
+# --- changes to open programmes ------------------------------------------------------------------
+
+
+async def insert_programme_change(tx: Db, change: ProgrammeChange) -> None:
+    await tx.db.programme_changes.insert_one(change.to_doc(), session=tx.session)
+
+
+async def get_programme_change(tx: Db, change_id: str) -> ProgrammeChange | None:
+    return ProgrammeChange.maybe(await tx.db.programme_changes.find_one({"_id": change_id}, session=tx.session))
+
+
+async def settle_programme_change(tx: Db, change: ProgrammeChange) -> bool:
+    """Record how a pending change ended, once: False if it had ended already."""
+    result = await tx.db.programme_changes.replace_one(
+        {"_id": change.id, "status": domain.ChangeStatus.PENDING}, change.to_doc(), session=tx.session
+    )
+    return result.modified_count == 1
+
+
+async def programme_changes(tx: Db, programme_id: str, limit: int, offset: int) -> tuple[list[ProgrammeChange], int]:
+    docs, total = await _page(tx.db.programme_changes, {"programme_id": programme_id}, limit, offset,
+                              [("requested_at", DESCENDING)])  # fmt: skip
+    return [ProgrammeChange.from_doc(d) for d in docs], total
 
 
 # --- forms ---------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ from grants_shared.events import (
     MonitoringReportSubmitted,
     PaymentScheduled,
     PaymentSent,
+    ProgrammeBudgetDecreased,
+    ProgrammeBudgetDecreaseRefused,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeOpened,
     TrancheHeldForReport,
     TrancheReleased,
@@ -86,6 +90,52 @@ async def open_ledger(tx: Tx, programme: ProgrammeOpened) -> None:
         payment_policy=programme.payment_policy, opened_at=utcnow(),
     ))  # fmt: skip
     await budget.open_budget(tx, programme.programme_id, programme.budget)
+
+
+async def apply_programme_change(tx: Tx, changed: ProgrammeChanged) -> None:
+    """Applications changed an open programme: the ledger takes its new name and budget, and a budget
+    increase becomes money available to grants. Each change is applied once."""
+    ledger = await store.get_ledger(tx, changed.programme_id)
+    if ledger is None:
+        raise ProgrammeNotOpenedYet(f"programme {changed.programme_id} changed before its opening reached us")
+    fields: dict[str, object] = {}
+    if changed.name is not None:
+        fields["name"] = changed.name
+    if changed.budget is not None:
+        fields["budget"] = changed.budget.model_dump()
+    if not await store.apply_programme_change(tx, ledger.id, changed.change_id, fields):
+        return
+    if changed.budget_added is not None and changed.budget_added.amount > 0:
+        await budget.add(tx, ledger.id, changed.budget_added)
+
+
+async def answer_budget_decrease(tx: Tx, asked: ProgrammeBudgetDecreaseRequested) -> None:
+    """A manager asked to lower the budget. What is committed (grants offered or accepted and not given
+    back) is what the budget has lost from its buckets, so the reduction is taken from what is still
+    available, with the same conditional updates an award uses: it succeeds only if the lower budget
+    still covers every commitment, even with awards arriving at the same moment. Applied
+    (``budget_decreased``) or refused (``budget_decrease_refused``), once per change."""
+    ledger = await store.get_ledger(tx, asked.programme_id)
+    if ledger is None:
+        raise ProgrammeNotOpenedYet(f"programme {asked.programme_id} changed before its opening reached us")
+    if asked.change_id in ledger.applied_changes:
+        return
+    reservation = None
+    if asked.reduction.currency == ledger.budget.currency and asked.reduction.amount > 0:
+        reservation = await budget.reserve(tx, ledger.id, asked.reduction)  # taken for good: never released
+    if reservation is None:
+        left = await budget.available(tx, ledger.id)
+        committed = Money(amount=ledger.budget.amount - (left.amount if left else 0), currency=ledger.budget.currency)
+        await store.apply_programme_change(tx, ledger.id, asked.change_id, {})
+        await tx.emit(ProgrammeBudgetDecreaseRefused(
+            programme_id=ledger.id, change_id=asked.change_id, budget=asked.budget, committed=committed,
+            reason="the budget would be less than what is already committed to grants",
+        ))  # fmt: skip
+        return
+    await store.apply_programme_change(tx, ledger.id, asked.change_id, {"budget": asked.budget.model_dump()})
+    await tx.emit(ProgrammeBudgetDecreased(
+        programme_id=ledger.id, change_id=asked.change_id, budget=asked.budget, reduction=asked.reduction,
+    ))  # fmt: skip
 
 
 async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV2) -> None:

@@ -11,12 +11,22 @@ from grants_shared.events import (
     Event,
     InvolvementClaimApproved,
     PersonErasureRequested,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeOpened,
 )
 
 
 async def on_programme_opened(event: Event[ProgrammeOpened], tx: Tx) -> None:
     await commands.open_ledger(tx, event.data)
+
+
+async def on_programme_changed(event: Event[ProgrammeChanged], tx: Tx) -> None:
+    await commands.apply_programme_change(tx, event.data)
+
+
+async def on_programme_budget_decrease_requested(event: Event[ProgrammeBudgetDecreaseRequested], tx: Tx) -> None:
+    await commands.answer_budget_decrease(tx, event.data)
 
 
 async def on_application_decided(event: Event[ApplicationDecided], tx: Tx) -> None:
@@ -41,6 +51,6 @@ async def on_involvement_claim_approved(event: Event[InvolvementClaimApproved], 
 
 
 HANDLERS = registry(
-    on_programme_opened, on_application_decided, on_application_decided_v2, on_person_erasure_requested,
+    on_programme_opened, on_programme_changed, on_programme_budget_decrease_requested, on_application_decided, on_application_decided_v2, on_person_erasure_requested,
     on_application_anonymised, on_involvement_claim_approved,
 )

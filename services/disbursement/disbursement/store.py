@@ -131,6 +131,8 @@ class Ledger(Document):
     training: "TrainingOffer | None" = None
     #: What tranches wait for besides their dates; none until a programme manager sets it.
     tranches: TranchePolicy = TranchePolicy()
+    #: The programme changes from applications already answered here, each once.
+    applied_changes: list[str] = []
 
 
 class HistoryEntry(Part):
@@ -487,6 +489,15 @@ async def open_ledger(tx: Db, ledger: Ledger) -> None:
     fields = ledger.to_doc()
     del fields["_id"]
     await tx.db.ledgers.update_one({"_id": ledger.id}, {"$setOnInsert": fields}, upsert=True, session=tx.session)
+
+
+async def apply_programme_change(tx: Db, programme_id: str, change_id: str, fields: dict[str, Any]) -> bool:
+    """Set the changed terms on the ledger, once per change: False if this change was answered already."""
+    result = await tx.db.ledgers.update_one(
+        {"_id": programme_id, "applied_changes": {"$ne": change_id}},
+        {"$set": fields, "$push": {"applied_changes": change_id}}, session=tx.session,
+    )
+    return result.modified_count == 1
 
 
 async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:

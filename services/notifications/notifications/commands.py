@@ -101,6 +101,10 @@ async def record_programme_opened(tx: Tx, programme_id: str, name: str, closes_a
     await store.record_programme_opened(tx, programme_id, name, closes_at)
 
 
+async def record_programme_changed(tx: Tx, programme_id: str, name: str | None, closes_at: datetime | None) -> None:
+    await store.record_programme_changed(tx, programme_id, name, closes_at)
+
+
 async def record_programme_closed(tx: Tx, programme_id: str, at: datetime) -> None:
     await store.record_programme_closed(tx, programme_id, at)
 

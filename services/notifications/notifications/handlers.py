@@ -53,6 +53,10 @@ from grants_shared.events import (
     PaymentScheduled,
     PaymentSent,
     PersonErasureRequested,
+    ProgrammeBudgetDecreased,
+    ProgrammeBudgetDecreaseRefused,
+    ProgrammeBudgetDecreaseRequested,
+    ProgrammeChanged,
     ProgrammeClosed,
     ProgrammeOpened,
     ReviewAssigned,
@@ -75,9 +79,30 @@ async def on_programme_closed(event: Event[ProgrammeClosed], tx: Tx) -> None:
     await commands.record_programme_closed(tx, event.data.programme_id, event.time)
 
 
+async def on_programme_changed(event: Event[ProgrammeChanged], tx: Tx) -> None:
+    """A new name or a later closing date is what later messages about the programme must say."""
+    data = event.data
+    await commands.record_programme_changed(tx, data.programme_id, data.name, data.closes_at)
+
+
+async def on_programme_budget_decrease_requested(event: Event[ProgrammeBudgetDecreaseRequested], tx: Tx) -> None:
+    """Concerns no applicant or reviewer (the manager sees the answer in the programme's history):
+    consumed so that integrators can subscribe to it."""
+
+
+async def on_programme_budget_decreased(event: Event[ProgrammeBudgetDecreased], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
+async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecreaseRefused], tx: Tx) -> None:
+    """Consumed only so that integrators can subscribe to it."""
+
+
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
     data = event.data
     await commands.introduce_application(tx, event)
+    if data.stage != "full":
+        return  # an expression of interest sent to reviewers: the group heard of it from interest_submitted
     await commands.tell_applicant(
         tx, event, data.application_id,
         lambda app, programme: domain.application_received(app, programme, data.amount_requested),
@@ -464,6 +489,10 @@ HANDLERS = {
     for event_type, handler in registry(
         on_programme_opened,
         on_programme_closed,
+        on_programme_changed,
+        on_programme_budget_decrease_requested,
+        on_programme_budget_decreased,
+        on_programme_budget_decrease_refused,
         on_application_submitted,
         on_application_ineligible,
         on_application_returned_for_correction,

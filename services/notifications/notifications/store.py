@@ -353,6 +353,14 @@ async def record_programme_opened(tx: Db, programme_id: str, name: str, closes_a
     )  # fmt: skip
 
 
+async def record_programme_changed(tx: Db, programme_id: str, name: str | None, closes_at: datetime | None) -> None:
+    """Only what changed. Applications publishes a change after the opening from one outbox, so the
+    opening is here first (a change that overtook it would be overwritten by it: names and dates only)."""
+    fields = {k: v for k, v in {"name": name, "closes_at": closes_at}.items() if v is not None}
+    if fields:
+        await tx.db.programmes.update_one({"_id": programme_id}, {"$set": fields}, session=tx.session)
+
+
 async def record_programme_closed(tx: Db, programme_id: str, at: datetime) -> None:
     await tx.db.programmes.update_one(
         {"_id": programme_id}, {"$set": {"status": "closed", "closed_at": at}}, upsert=True, session=tx.session

@@ -27,6 +27,8 @@ from grants_shared.events import (
     DecisionMeetingCalled,
     DecisionTally,
     MeetingVoteReminder,
+    ProgrammeBudgetDecreased,
+    ProgrammeChanged,
     ProgrammeOpened,
     ReviewAssigned,
     ReviewOverdue,
@@ -102,6 +104,42 @@ async def set_blind_review(
     return programme.model_copy(update={"hidden_from_reviewers": hidden, "version": programme.version + 1})
 
 
+async def apply_programme_change(tx: Tx, changed: ProgrammeChanged) -> None:
+    """Applications changed an open programme: keep its new name and terms, and add a budget increase
+    to what decisions may award. Each change is applied once (a repeat changes nothing)."""
+    programme = await store.get_programme(tx, changed.programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(f"programme {changed.programme_id} changed before scoring heard it opened")
+    fields: dict[str, object] = {}
+    if changed.name is not None:
+        fields["name"] = changed.name
+    if changed.budget is not None:
+        fields["budget"] = changed.budget.model_dump()
+    if changed.maximum_award is not None:
+        fields["maximum_award"] = changed.maximum_award.model_dump()
+    if not await store.apply_programme_change(tx, programme.id, changed.change_id, fields):
+        return
+    if changed.budget_added is not None and changed.budget_added.amount > 0:
+        await budget.add(tx, programme.id, changed.budget_added)
+
+
+async def apply_budget_decrease(tx: Tx, decreased: ProgrammeBudgetDecreased) -> None:
+    """Disbursement lowered the programme's budget (it holds what is committed and agreed): decisions
+    may award that much less. Scoring takes the reduction from what it has left to award; if awards
+    decided here have not reached disbursement yet, it may have less left than the reduction, and
+    takes what there is (disbursement holds any grant the lower budget cannot cover, for finance)."""
+    programme = await store.get_programme(tx, decreased.programme_id)
+    if programme is None:
+        raise ProgrammeNotKnownYet(f"programme {decreased.programme_id} changed before scoring heard it opened")
+    fields = {"budget": decreased.budget.model_dump()}
+    if not await store.apply_programme_change(tx, programme.id, decreased.change_id, fields):
+        return
+    taken = await budget.take_up_to(tx, programme.id, decreased.reduction)
+    if taken.amount < decreased.reduction.amount:
+        log.warning("programme %s: only %d of a %d reduction was left to award", programme.id, taken.amount,
+                    decreased.reduction.amount)  # fmt: skip
+
+
 async def replace_panel(
     tx: Tx, caller: Caller, programme_id: str, reviewer_ids: list[str], version: int
 ) -> Programme:
@@ -134,7 +172,8 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         raise ProgrammeNotKnownYet(
             f"application {submitted.application_id} arrived before programme {submitted.programme_id}"
         )
-    if await store.get_application(tx, submitted.application_id):
+    record = store.record_id(submitted.application_id, submitted.stage)
+    if await store.get_application(tx, record):
         return
     if submitted.amount_requested.currency != programme.budget.currency:
         raise RuleViolation(
@@ -142,9 +181,10 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
             f"programme {programme.id} pays in {programme.budget.currency}"
         )
     application = Application(
-        id=submitted.application_id, programme_id=programme.id, organisation=submitted.organisation,
+        id=record, programme_id=programme.id, organisation=submitted.organisation, stage=submitted.stage,
+        application_id=submitted.application_id if record != submitted.application_id else None,
         title=submitted.title, summary=submitted.summary, amount_requested=submitted.amount_requested,
-        submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS,
+        submitted_at=submitted.submitted_at, status=ApplicationStatus.AWAITING_REVIEWERS, answers=submitted.answers,
         reviewers_required=programme.reviewers_per_application,
         reviewers_missing=programme.reviewers_per_application,
     )  # fmt: skip
@@ -176,6 +216,20 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     await store.withdraw_application(tx, application.id, now)
     await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
     await store.drop_open_items(tx, application.id)
+
+
+async def end_interest_stage(tx: Tx, application_id: str) -> None:
+    """The team invited or declined an expression of interest: if its stage was scored and reviewers
+    are still at it, their open reviews are cancelled (the stage is over) and the record withdrawn;
+    a score already given stands. A programme that does not score the stage has no record: nothing."""
+    record = await store.get_application(tx, store.record_id(application_id, "expression_of_interest"))
+    if record is None or not domain.can_move(record.status, ApplicationStatus.WITHDRAWN):
+        return
+    if record.status is ApplicationStatus.SCORED:
+        return  # scored: the score stands, and there is nothing open to cancel
+    now = utcnow()
+    await store.withdraw_application(tx, record.id, now)
+    await store.cancel_open_reviews_of_application(tx, record.id, "the expression of interest stage ended", now)
 
 
 # --- who reviews what -----------------------------------------------------------------------------
@@ -330,8 +384,9 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
     )  # fmt: skip
     await store.record_score(tx, application.id, score, computed)
     await tx.emit(ApplicationScored(
-        application_id=application.id, programme_id=programme.id, weighted_score=score.weighted_score,
+        application_id=application.source_id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
+        stage=application.stage,
     ))  # fmt: skip
 
 
@@ -519,6 +574,8 @@ async def _record_decision(
     amount: Money | None, feedback: str, basis: DecisionBasis,
 ) -> Decision:  # fmt: skip
     """Reserve an award from the budget, record the decision and publish it (ApplicationDecidedV2)."""
+    if application.stage != "full":
+        raise Conflict("an expression of interest is scored to help the team shortlist; only a full application is decided")
     reservation = None
     if amount is not None:
         remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=programme.budget.currency)
@@ -564,10 +621,14 @@ async def erase_person(tx: Tx, request_id: str, person_id: str) -> None:
 
 
 async def anonymise_application(tx: Tx, application_id: str) -> None:
-    """The application's retention period ended: remove what this service holds about people in it."""
-    done = await privacy.erase(tx, store.APPLICATION_DATA, application_id, f"retention-{application_id}", actor=False)
-    if done is not None:
-        await store.clear_review_comments(tx, application_id)
+    """The application's retention period ended: remove what this service holds about people in it
+    (and in its scored expression of interest, if it had one)."""
+    interest = store.record_id(application_id, "expression_of_interest")
+    records = [application_id, *([interest] if await store.get_application(tx, interest) else [])]
+    for record in records:
+        done = await privacy.erase(tx, store.APPLICATION_DATA, record, f"retention-{record}", actor=False)
+        if done is not None:
+            await store.clear_review_comments(tx, record)
 
 
 # --- decision rules and meetings ------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grants_shared.events import Id, OrganisationSummary, RubricCriterion
+from grants_shared.events import Id, OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from scoring.domain import (
     COURSE_NAMES,
@@ -242,6 +242,12 @@ class ReviewView(ReviewSummaryView):
     criteria: list[RubricCriterion]
     scores: dict[str, CriterionScore]
     version: int
+    answers: list[QuestionAnswer] = Field(
+        default=[], description="The answers to the programme's own questions, each with the criteria that judge it"
+    )
+    stage: Literal["expression_of_interest", "full"] = Field(
+        default="full", description="What is being scored: an expression of interest (to help shortlisting) or a full application"
+    )
 
 
 class ReviewScoresView(View):
@@ -258,6 +264,7 @@ class ReviewScoresView(View):
 class ApplicationSummaryView(View):
     id: str
     programme_id: str
+    stage: Literal["expression_of_interest", "full"] = "full"
     organisation: OrganisationSummary
     title: str
     amount_requested: Money

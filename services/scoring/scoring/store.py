@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.budget import create_budget_indexes
 from grants_shared.documents import Document, Part
-from grants_shared.events import OrganisationSummary, RubricCriterion
+from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
@@ -105,10 +105,17 @@ class Programme(Document):
     #: Who opened the programme (the actor of programme.opened): told when a review is overdue.
     manager_id: str | None = None
     version: int = 1
+    #: The changes from applications (programme.changed, budget_decreased) already applied, each once.
+    applied_changes: list[str] = []
 
     @property
     def weights(self) -> dict[str, int]:
         return {c.key: c.weight for c in self.criteria}
+
+
+def record_id(application_id: str, stage: str) -> str:
+    """The id scoring keeps a submission under: the application's, or a stage's own for an expression of interest."""
+    return application_id if stage == "full" else f"{application_id}:interest"
 
 
 class Moderation(Part):
@@ -155,6 +162,18 @@ class Application(Document):
     amount_requested: Money
     submitted_at: datetime
     status: ApplicationStatus
+    #: The answers to the programme's own questions, for its reviewers (text about people: personal).
+    answers: list[QuestionAnswer] = []
+    #: The stage this record scores. A scored expression of interest is a record of its own
+    #: (``<application id>:interest``, see ``record_id``), so the full application that follows is
+    #: reviewed afresh; only a full application is ranked and decided.
+    stage: Literal["expression_of_interest", "full"] = "full"
+    #: The application's id in applications (the record's own id but for an expression of interest).
+    application_id: str | None = None
+
+    @property
+    def source_id(self) -> str:
+        return self.application_id or self.id
     reviewers_required: int
     #: Reviewers whose review is open or completed (cancelled reviews drop out).
     reviewer_ids: list[str] = []
@@ -319,6 +338,7 @@ PERSONAL_DATA = (
 #: comments are cleared by ``clear_review_comments``: their criteria differ by programme).
 APPLICATION_DATA = (
     PersonalData("applications", "_id", {"summary": ""}, about="The project's description"),
+    PersonalData("applications", "_id", {"answers": []}, about="The answers to the programme's questions"),
     PersonalData("applications", "_id", {"decision.feedback": ""}, where={"decision": {"$ne": None}},
                  about="The panel's feedback"),  # fmt: skip
     PersonalData("applications", "_id", {"moderation.note": ""}, where={"moderation": {"$ne": None}},
@@ -410,6 +430,16 @@ async def set_hidden_from_reviewers(tx: Db, programme: Programme, hidden: list[B
     result = await tx.db.programmes.update_one(
         {"_id": programme.id, "version": programme.version},
         {"$set": {"hidden_from_reviewers": [str(f) for f in hidden]}, "$inc": {"version": 1}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def apply_programme_change(tx: Db, programme_id: str, change_id: str, fields: dict[str, Any]) -> bool:
+    """Set the changed terms, once per change: False if this change was applied already."""
+    result = await tx.db.programmes.update_one(
+        {"_id": programme_id, "applied_changes": {"$ne": change_id}},
+        {"$set": fields, "$push": {"applied_changes": change_id}, "$inc": {"version": 1}},
         session=tx.session,
     )
     return result.modified_count == 1

@@ -5,7 +5,10 @@ it with feedback; nothing reaches scoring before the full application is submitt
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from grants_shared.events import ApplicationInvited, ApplicationSubmitted, InterestDeclined, InterestSubmitted
+from grants_shared.events import (
+    ApplicationInvited, ApplicationScored, ApplicationSubmitted, InterestDeclined, InterestSubmitted,
+)  # fmt: skip
+from tests.support.waiting import eventually
 from tests.integration.applications.conftest import Running
 from tests.integration.applications.support import applicant, at, draft, manager, open_programme, register
 from tests.support.bus import TestBus
@@ -134,3 +137,43 @@ async def test_the_expression_of_interest_keeps_its_own_dates(service: Running, 
     refused = await http.put(f"/v1/programmes/{no_stage['id']}/form?stage=expression_of_interest", json=INTEREST_FORM,
                              headers={**manager(settings), "If-Match": f'"{no_stage["version"]}"'})  # fmt: skip
     assert refused.status_code == 409
+
+
+async def test_a_scored_first_stage_sends_expressions_of_interest_to_reviewers(service: Running, bus: TestBus) -> None:
+    """Where the programme scores its expression of interest, the submission goes to scoring too (stage
+    expression_of_interest, with its answers) and the reviewers' score is shown to managers, not the group."""
+    http, settings = service.http, service.settings
+    now = datetime.now(UTC)
+    stage = {"opens_at": at(now - timedelta(days=1)), "closes_at": at(now + timedelta(days=10)), "scored": True}
+    created = await http.post("/v1/programmes", json={**_body(), "expression_of_interest": stage},
+                              headers=manager(settings))  # fmt: skip
+    url = f"/v1/programmes/{created.json()['id']}"
+    first = await http.put(f"{url}/form?stage=expression_of_interest", json=INTEREST_FORM,
+                           headers={**manager(settings), "If-Match": created.headers["etag"]})  # fmt: skip
+    programme = (await http.post(f"{url}/open", headers=manager(settings))).json()
+    assert first.status_code == 200 and programme["expression_of_interest"]["scored"] is True
+    await register(http, settings, "org-shed")
+    me = applicant(settings, "org-shed")
+    created_app = (await draft(http, settings, programme["id"], "org-shed")).json()
+    app_url = f"/v1/applications/{created_app['id']}"
+    await http.put(f"{app_url}/answers", json={"answers": {"idea": "Walks", "led_by_lived_experience": True}},
+                   headers={**me, "If-Match": '"1"'})  # fmt: skip
+    assert (await http.post(f"{app_url}/submit", headers=me)).json()["status"] == "interest_submitted"
+    [sent] = await bus.wait_for(ApplicationSubmitted.type, application_id=created_app["id"])
+    assert sent.data.stage == "expression_of_interest"  # type: ignore[attr-defined]
+    assert [a.question_id for a in sent.data.answers] == ["idea", "led_by_lived_experience"]  # type: ignore[attr-defined]
+
+    await bus.publish(ApplicationScored(
+        application_id=created_app["id"], programme_id=programme["id"], weighted_score=4.2,
+        criterion_means={"need": 4.0, "lived_experience": 4.5}, reviewer_count=2, needs_moderation=False,
+        stage="expression_of_interest",
+    ))  # fmt: skip
+
+    async def shown() -> bool:
+        read = (await http.get(app_url, headers=manager(settings))).json()
+        return (read.get("interest_score") or {}).get("weighted_score") == 4.2
+
+    await eventually(shown, 15, what="the interest score recorded")
+    as_manager = (await http.get(app_url, headers=manager(settings))).json()
+    assert as_manager["status"] == "interest_submitted" and as_manager["score"] is None
+    assert (await http.get(app_url, headers=me)).json()["interest_score"] is None, "the group is not shown scores"

@@ -3,10 +3,10 @@ command (in a transaction that carries the caller and the request's trace) or re
 shapes the answer."""
 
 from applications.api import (
-    answers, applications, erasure_requests, forms, organisations, programmes, reach, search, stages,
+    answers, applications, changes, erasure_requests, forms, organisations, programmes, reach, search, stages,
 )
 
 ROUTERS = (
     programmes.router, forms.router, organisations.router, applications.router, answers.router, stages.router,
-    reach.router, search.router, erasure_requests.router,
+    reach.router, search.router, erasure_requests.router, changes.router,
 )

@@ -11,7 +11,7 @@ from applications import commands, store
 from applications.api.applications import visible
 from applications.schemas import AnswersPatch, ApplicationView
 from grants_shared.api import (
-    Applicant, ApplicantOrManager, DatabaseDep, IfMatch, IfMatchRequired, PathId, Transact, is_manager, set_etag,
+    ApplicantOrManager, DatabaseDep, IfMatch, IfMatchRequired, PathId, Transact, is_manager, set_etag,
 )  # fmt: skip
 from grants_shared.forms import MAX_FILE_BYTES, QuestionId
 from grants_shared.openapi import etag, problems
@@ -25,12 +25,12 @@ router = APIRouter(prefix="/v1/applications", tags=["answers"])
     responses=etag() | problems(409),
 )
 async def save_answers(
-    application_id: PathId, body: AnswersPatch, caller: Applicant, transact: Transact, version: IfMatchRequired,
+    application_id: PathId, body: AnswersPatch, caller: ApplicantOrManager, transact: Transact, version: IfMatchRequired,
     database: DatabaseDep, response: Response,
 ) -> ApplicationView:  # fmt: skip
     saved = await transact(commands.save_answers, caller, application_id, body.answers, version)
     set_etag(response, saved.version)
-    return ApplicationView.of(saved, manager=False, form=await commands.application_form(database, saved))
+    return ApplicationView.of(saved, manager=is_manager(caller), form=await commands.application_form(database, saved))
 
 
 @router.post(
@@ -39,7 +39,7 @@ async def save_answers(
     responses=etag() | problems(409, s413="The file is larger than the service accepts"),
 )
 async def attach_file(
-    application_id: PathId, question_id: QuestionId, file: Annotated[UploadFile, File()], caller: Applicant,
+    application_id: PathId, question_id: QuestionId, file: Annotated[UploadFile, File()], caller: ApplicantOrManager,
     database: DatabaseDep, transact: Transact, version: IfMatch, response: Response,
 ) -> ApplicationView:  # fmt: skip
     content = await file.read(MAX_FILE_BYTES + 1)
@@ -47,7 +47,7 @@ async def attach_file(
         database, transact, caller, application_id, question_id, file.filename or "file", content, version
     )
     set_etag(response, saved.version)
-    return ApplicationView.of(saved, manager=False, form=await commands.application_form(database, saved))
+    return ApplicationView.of(saved, manager=is_manager(caller), form=await commands.application_form(database, saved))
 
 
 @router.get(

@@ -11,13 +11,14 @@ from applications.schemas import (
     ApplicationPatch,
     ApplicationSummaryView,
     ApplicationView,
+    AssistedApplicationDraft,
     TimelineView,
     Withdrawal,
 )
 from applications.store import Application
 from grants_shared.api import (
-    Applicant, ApplicantOrManager, DatabaseDep, IdFilter, IfMatch, IfMatchRequired, Limit, Offset, Page, PathId,
-    Transact, is_manager, set_etag,
+    Applicant, ApplicantOrManager, DatabaseDep, IdFilter, IfMatch, IfMatchRequired, Limit, Manager, Offset, Page,
+    PathId, Transact, is_manager, set_etag,
 )  # fmt: skip
 from grants_shared.auth import Caller
 from grants_shared.errors import NotFound
@@ -38,6 +39,37 @@ def _created(application: Application) -> Created:
 )  # fmt: skip
 async def create_application(body: ApplicationDraft, caller: Applicant, transact: Transact, once: Once) -> Response:
     return await once.create(transact, commands.start_application, _created, caller, body)
+
+
+def _created_for_group(application: Application) -> Created:
+    view = ApplicationView.of(application, manager=True)
+    return Created(view, f"/v1/applications/{application.id}", application.version)
+
+
+@router.post(
+    "/assisted", status_code=201, response_model=ApplicationView,
+    summary="Start a draft on behalf of a group that asked for help, with the group's consent (programme managers)",
+    responses=etag(201) | problems(409),
+)  # fmt: skip
+async def create_assisted_application(
+    body: AssistedApplicationDraft, caller: Manager, transact: Transact, once: Once
+) -> Response:
+    return await once.create(transact, commands.start_assisted_application, _created_for_group, caller, body)
+
+
+@router.post(
+    "/{application_id}/take-over",
+    summary="Take over an application the programme team started for your group: from then on it is yours alone",
+    responses=etag() | problems(409),
+)
+async def take_over_application(
+    application_id: PathId, caller: Applicant, transact: Transact, database: DatabaseDep, response: Response
+) -> ApplicationView:
+    taken = await transact(commands.take_over_application, caller, application_id)
+    set_etag(response, taken.version)
+    eligibility = await commands.eligibility_now(database, taken)  # type: ignore[arg-type]
+    form = await commands.application_form(database, taken)  # type: ignore[arg-type]
+    return ApplicationView.of(taken, manager=False, form=form, eligibility=eligibility)
 
 
 @router.get("", summary="List applications: your organisations' (applicants) or all (managers)")
@@ -82,20 +114,20 @@ async def get_application(
     "/{application_id}", summary="Edit a draft application (If-Match required)", responses=etag() | problems(409)
 )
 async def edit_application(
-    application_id: PathId, body: ApplicationPatch, caller: Applicant, transact: Transact, version: IfMatchRequired,
+    application_id: PathId, body: ApplicationPatch, caller: ApplicantOrManager, transact: Transact, version: IfMatchRequired,
     database: DatabaseDep, response: Response,
 ) -> ApplicationView:  # fmt: skip
     edited = await transact(commands.edit_application, caller, application_id, body, version)
     set_etag(response, edited.version)
     eligibility = await commands.eligibility_now(database, edited)  # type: ignore[arg-type]
-    return ApplicationView.of(edited, manager=False, eligibility=eligibility)
+    return ApplicationView.of(edited, manager=is_manager(caller), eligibility=eligibility)
 
 
 @router.delete(
     "/{application_id}", status_code=204, summary="Delete a draft application", responses=problems(409)
 )
 async def delete_application(
-    application_id: PathId, caller: Applicant, transact: Transact, version: IfMatch
+    application_id: PathId, caller: ApplicantOrManager, transact: Transact, version: IfMatch
 ) -> Response:
     await transact(commands.delete_draft, caller, application_id, version)
     return Response(status_code=204)
@@ -107,7 +139,7 @@ async def delete_application(
     responses=etag() | problems(409),
 )
 async def submit_application(
-    application_id: PathId, caller: Applicant, transact: Transact, version: IfMatch, response: Response
+    application_id: PathId, caller: ApplicantOrManager, transact: Transact, version: IfMatch, response: Response
 ) -> ApplicationView:
     try:
         submitted = await transact(commands.submit_application, caller, application_id, version)
@@ -116,7 +148,7 @@ async def submit_application(
         # moment; running again sees it and records this one as a duplicate.
         submitted = await transact(commands.submit_application, caller, application_id, version)
     set_etag(response, submitted.version)
-    return ApplicationView.of(submitted, manager=False)
+    return ApplicationView.of(submitted, manager=is_manager(caller))
 
 
 @router.post(
@@ -124,11 +156,11 @@ async def submit_application(
     responses=etag() | problems(409),
 )  # fmt: skip
 async def withdraw_application(
-    application_id: PathId, body: Withdrawal, caller: Applicant, transact: Transact, response: Response
+    application_id: PathId, body: Withdrawal, caller: ApplicantOrManager, transact: Transact, response: Response
 ) -> ApplicationView:
     withdrawn = await transact(commands.withdraw_application, caller, application_id, body.reason)
     set_etag(response, withdrawn.version)
-    return ApplicationView.of(withdrawn, manager=False)
+    return ApplicationView.of(withdrawn, manager=is_manager(caller))
 
 
 @router.get("/{application_id}/timeline", summary="Where an application stands, and what happened when")

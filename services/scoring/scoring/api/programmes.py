@@ -146,6 +146,8 @@ async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database:
     scored = await store.applications_of_programme(
         database, programme.id, [ApplicationStatus.SCORED, ApplicationStatus.DECIDED]
     )
+    # Scored expressions of interest help shortlisting; only full applications compete for the budget.
+    scored = [a for a in scored if a.stage == "full"]
     applications = {a.id: a for a in scored}
     # Ranked over every application, so each caller sees the same budget line; a reviewer's
     # conflicted applications, and those of organisations they represent, are then left out.

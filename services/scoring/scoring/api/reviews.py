@@ -94,4 +94,6 @@ async def _view(database: Db, review: Review, caller: Caller) -> ReviewView:
         hidden_fields=sorted(hidden),
         amount_requested=application.amount_requested,
         criteria=programme.criteria,
+        answers=application.answers,
+        stage=application.stage,
     )
