@@ -17,15 +17,17 @@ provider paid but before the result was committed, the provider hands back the o
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from disbursement import commands, store
 from disbursement.commands import Tx
 from disbursement.config import Settings
 from disbursement.crypto import BankDetailsUnreadable, cipher_for
 from disbursement.domain import BankAccount, PaymentStatus, can_move, payment_reference, provider_key
-from disbursement.provider import PaymentDeclined, PaymentProvider, build_provider
+from disbursement.provider import PaymentDeclined, PaymentProvider, Transfer, build_provider
 from disbursement.store import InvolvementPayment, Payment
 from grants_shared.clock import utcnow
+from grants_shared.money import Money
 from grants_shared.service import Runtime
 from grants_shared.unit_of_work import Database
 from grants_shared.worker import Doc, LeasedWorker, Pace, every
@@ -36,9 +38,9 @@ log = logging.getLogger(__name__)
 PAYMENTS_AT_ONCE = 1
 
 
-class PaymentRunner(LeasedWorker[BankAccount]):
-    queue = store.PAYMENT_QUEUE
-    name = "payment runner"
+class _ProviderRunner(LeasedWorker[BankAccount]):
+    """What the two runners share: their pace, reading stored bank details, and one call to the provider
+    under an idempotency key, its answer recorded while the claim holds."""
 
     def __init__(self, database: Database[Settings], provider: PaymentProvider) -> None:
         settings = database.settings
@@ -50,47 +52,62 @@ class PaymentRunner(LeasedWorker[BankAccount]):
         self.cipher = cipher_for(settings)
         self.provider_timeout = settings.payment_provider_timeout_seconds
 
+    def _readable(self, stored: str | None, what: str, missing: str) -> BankAccount | None:
+        if stored is None:
+            log.error("%s: %s", what, missing)
+            return None
+        try:
+            return self.cipher.decrypt(stored)
+        except BankDetailsUnreadable:
+            log.error("%s: bank details cannot be decrypted with the configured keys", what)
+            return None
+
+    async def _pay(
+        self, what: str, key: str, amount: Money, account: BankAccount, reference: str,
+        declined: Callable[[Tx, str], Awaitable[object]], sent: Callable[[Tx, Transfer], Awaitable[object]],
+    ) -> bool:  # fmt: skip
+        try:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a shutdown's cancellation.
+            async with asyncio.timeout(self.provider_timeout):
+                transfer = await self.provider.pay(
+                    idempotency_key=key, amount=amount, account=account, reference=reference
+                )
+        except PaymentDeclined as refusal:
+            reason = account.masked_in(refusal.reason)
+            await self.database.transact(lambda tx: declined(tx, reason))
+            return True
+        except Exception as error:
+            # A timeout or an outage: the provider may or may not have paid. Leave the claim to expire
+            # and try again with the same key, which cannot pay twice.
+            log.warning("%s: provider outcome unknown (%s); retried after the lease", what, type(error).__name__)
+            return False
+        await self.database.transact(lambda tx: sent(tx, transfer))
+        return True
+
+
+class PaymentRunner(_ProviderRunner):
+    queue = store.PAYMENT_QUEUE
+    name = "payment runner"
+
     async def claim(self, tx: Tx, doc: Doc, claim: str) -> BankAccount | None:
         payment = Payment.from_doc(doc)
         if not can_move(payment.status, PaymentStatus.SENDING):
             return None
-        account = await self._bank_account(tx, payment)
+        grant = await store.get_grant(tx, payment.grant_id)
+        account = self._readable(grant.bank_account if grant else None, f"payment {payment.id}",
+                                 "its grant has no bank details")  # fmt: skip
         if account is None or not await store.claim_payment(tx, payment, claim, utcnow()):
             return None  # no usable details, or another worker took it first
         return account
 
     async def work(self, doc: Doc, claim: str, account: BankAccount) -> bool:
         payment = Payment.from_doc(doc)
-        try:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a shutdown's cancellation.
-            async with asyncio.timeout(self.provider_timeout):
-                transfer = await self.provider.pay(
-                    idempotency_key=provider_key(payment.id, payment.retries), amount=payment.amount,
-                    account=account, reference=payment_reference(payment.grant_id, payment.sequence),
-                )  # fmt: skip
-        except PaymentDeclined as declined:
-            reason = account.masked_in(declined.reason)
-            await self.database.transact(lambda tx: commands.record_payment_declined(tx, payment, claim, reason))
-            return True
-        except Exception as error:
-            # A timeout or an outage: the provider may or may not have paid. Leave the claim to expire
-            # and try again with the same key, which cannot pay twice.
-            log.warning("payment %s: provider outcome unknown (%s); retried after the lease", payment.id,
-                        type(error).__name__)  # fmt: skip
-            return False
-        await self.database.transact(lambda tx: commands.record_payment_sent(tx, payment, claim, transfer))
-        return True
-
-    async def _bank_account(self, tx: Tx, payment: Payment) -> BankAccount | None:
-        grant = await store.get_grant(tx, payment.grant_id)
-        if grant is None or grant.bank_account is None:
-            log.error("payment %s: its grant has no bank details", payment.id)
-            return None
-        try:
-            return self.cipher.decrypt(grant.bank_account)
-        except BankDetailsUnreadable:
-            log.error("payment %s: bank details cannot be decrypted with the configured keys", payment.id)
-            return None
+        return await self._pay(
+            f"payment {payment.id}", provider_key(payment.id, payment.retries), payment.amount, account,
+            payment_reference(payment.grant_id, payment.sequence),
+            declined=lambda tx, reason: commands.record_payment_declined(tx, payment, claim, reason),
+            sent=lambda tx, transfer: commands.record_payment_sent(tx, payment, claim, transfer),
+        )  # fmt: skip
 
 
 async def pay_what_is_due(runtime: Runtime[Settings]) -> None:
@@ -154,7 +171,7 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
     await every(database.settings.offer_poll_seconds, lambda: close_and_remind_offers(database), "offer watcher")
 
 
-class InvolvementPaymentRunner(LeasedWorker[BankAccount]):
+class InvolvementPaymentRunner(_ProviderRunner):
     """Pays approved involvement claims into panel members' banks, as the payment runner pays grants:
     claimed in a transaction that reads the member's bank details, paid outside it under the
     payment's id as the provider's idempotency key (a claim is paid once), the answer recorded while
@@ -163,49 +180,23 @@ class InvolvementPaymentRunner(LeasedWorker[BankAccount]):
     queue = store.INVOLVEMENT_QUEUE
     name = "involvement payment runner"
 
-    def __init__(self, database: Database[Settings], provider: PaymentProvider) -> None:
-        settings = database.settings
-        super().__init__(database, Pace(
-            poll_seconds=settings.payment_poll_seconds, batch=settings.payment_batch_size,
-            at_once=PAYMENTS_AT_ONCE, lease_seconds=settings.payment_sending_lease_seconds,
-        ))  # fmt: skip
-        self.provider = provider
-        self.cipher = cipher_for(settings)
-        self.provider_timeout = settings.payment_provider_timeout_seconds
-
     async def claim(self, tx: Tx, doc: Doc, claim: str) -> BankAccount | None:
         payment = InvolvementPayment.from_doc(doc)
         member = await store.get_involvement_member(tx, payment.member_id)
-        if member is None or member.bank_account is None:
-            log.error("involvement payment %s: the member has no bank details", payment.id)
-            return None
-        try:
-            account = self.cipher.decrypt(member.bank_account)
-        except BankDetailsUnreadable:
-            log.error("involvement payment %s: bank details cannot be decrypted with the configured keys", payment.id)
-            return None
-        if not await store.claim_involvement_payment(tx, payment, claim, utcnow()):
+        account = self._readable(member.bank_account if member else None, f"involvement payment {payment.id}",
+                                 "the member has no bank details")  # fmt: skip
+        if account is None or not await store.claim_involvement_payment(tx, payment, claim, utcnow()):
             return None
         return account
 
     async def work(self, doc: Doc, claim: str, account: BankAccount) -> bool:
         payment = InvolvementPayment.from_doc(doc)
-        try:
-            async with asyncio.timeout(self.provider_timeout):
-                transfer = await self.provider.pay(
-                    idempotency_key=payment.id, amount=payment.amount, account=account,
-                    reference=f"INVOLVEMENT {payment.claim_id[-12:].upper()}",
-                )  # fmt: skip
-        except PaymentDeclined as declined:
-            reason = account.masked_in(declined.reason)
-            await self.database.transact(lambda tx: commands.record_involvement_declined(tx, payment, claim, reason))
-            return True
-        except Exception as error:
-            log.warning("involvement payment %s: provider outcome unknown (%s); retried after the lease", payment.id,
-                        type(error).__name__)  # fmt: skip
-            return False
-        await self.database.transact(lambda tx: commands.record_involvement_sent(tx, payment, claim, transfer))
-        return True
+        return await self._pay(
+            f"involvement payment {payment.id}", payment.id, payment.amount, account,
+            f"INVOLVEMENT {payment.claim_id[-12:].upper()}",
+            declined=lambda tx, reason: commands.record_involvement_declined(tx, payment, claim, reason),
+            sent=lambda tx, transfer: commands.record_involvement_sent(tx, payment, claim, transfer),
+        )  # fmt: skip
 
 
 async def pay_involvement(runtime: Runtime[Settings]) -> None:
