@@ -562,7 +562,7 @@ class ApplicationSearch:
 
 _SEARCH_SORT = [("created_at", DESCENDING), ("_id", ASCENDING)]
 _FOUND = {"timeline": 0, "answers": 0, "interest_answers": 0}
-#: The most a search's amount range can reach (a bound the API also sets).
+#: The most a search's amount range can reach (the API's bound on its amount filters).
 MAX_AMOUNT = 10_000_000_000_000
 
 

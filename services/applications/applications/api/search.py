@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/programmes/{programme_id}", tags=["search"])
 
 Words = Annotated[str | None, Query(max_length=200, description="Words all found in the title or the group's name")]
 Statuses = Annotated[list[ApplicationFilter] | None, Query(description="Any of these statuses (repeat the parameter)")]
-AmountBound = Annotated[int | None, Query(ge=0, le=10_000_000_000_000, description="Amount requested, in minor units (pence)")]
+AmountBound = Annotated[int | None, Query(ge=0, le=store.MAX_AMOUNT, description="Amount requested, in minor units (pence)")]
 Area = Annotated[str | None, Query(min_length=1, max_length=200, description="The group's area, as submitted")]
 
 
