@@ -1035,17 +1035,24 @@ async def get_involvement_member(tx: Db, member_id: str) -> InvolvementMember | 
     return InvolvementMember.maybe(await tx.db.involvement_members.find_one({"member_id": member_id}, session=tx.session))
 
 
+async def _first_or_replace(
+    collection: AsyncCollection, tx: Db, document: Document, first: dict[str, Any], read_version: int | None
+) -> bool:
+    """Insert ``document`` if nothing matches ``first`` yet (``read_version`` None), or replace the one
+    read at ``read_version``; False if someone else got there, or changed it, meanwhile."""
+    if read_version is None:
+        result = await collection.update_one(first, {"$setOnInsert": document.to_doc()}, upsert=True,
+                                             session=tx.session)  # fmt: skip
+        return result.upserted_id is not None
+    replaced = await collection.replace_one({"_id": document.id, "version": read_version}, document.to_doc(),
+                                            session=tx.session)  # fmt: skip
+    return replaced.modified_count == 1
+
+
 async def save_involvement_member(tx: Db, member: InvolvementMember, read_version: int | None) -> bool:
     """Insert the member's first record or replace the one read; False if it changed meanwhile."""
-    if read_version is None:
-        result = await tx.db.involvement_members.update_one(
-            {"member_id": member.member_id}, {"$setOnInsert": member.to_doc()}, upsert=True, session=tx.session
-        )
-        return result.upserted_id is not None
-    result = await tx.db.involvement_members.replace_one(
-        {"_id": member.id, "version": read_version}, member.to_doc(), session=tx.session
-    )
-    return result.modified_count == 1
+    return await _first_or_replace(tx.db.involvement_members, tx, member, {"member_id": member.member_id},
+                                   read_version)  # fmt: skip
 
 
 async def get_involvement_budget(tx: Db, programme_id: str) -> InvolvementBudget | None:
@@ -1053,15 +1060,7 @@ async def get_involvement_budget(tx: Db, programme_id: str) -> InvolvementBudget
 
 
 async def save_involvement_budget(tx: Db, budget: InvolvementBudget, read_version: int | None) -> bool:
-    if read_version is None:
-        result = await tx.db.involvement_budgets.update_one(
-            {"_id": budget.id}, {"$setOnInsert": budget.to_doc()}, upsert=True, session=tx.session
-        )
-        return result.upserted_id is not None
-    result = await tx.db.involvement_budgets.replace_one(
-        {"_id": budget.id, "version": read_version}, budget.to_doc(), session=tx.session
-    )
-    return result.modified_count == 1
+    return await _first_or_replace(tx.db.involvement_budgets, tx, budget, {"_id": budget.id}, read_version)
 
 
 async def get_involvement_payment(tx: Db, payment_id: str) -> InvolvementPayment | None:
