@@ -1111,6 +1111,24 @@ class InvolvementClaimPaid(EventData):
     amount: Money
     method: Literal["bank", "voucher"]
     paid_at: datetime
+
+
+class InvolvementPaymentFailed(EventData):
+    """An involvement payment to a member's bank was declined on every attempt. Its budget stays
+    taken; it goes again when the member gives new bank details or finance tries it again. The
+    bank's reason stays in disbursement (it may quote the member's details)."""
+
+    type = "grants.involvement_payment.failed.v1"
+    owner = DISBURSEMENT
+    consumers = (NOTIFICATIONS,)
+    subject_field = "payment_id"
+
+    claim_id: Id
+    payment_id: Id
+    programme_id: Id
+    member_id: Annotated[Id, Field(json_schema_extra=PERSONAL)]
+    amount: Money
+    failed_at: datetime
 # --- Applying: programme changes after opening ---
 
 

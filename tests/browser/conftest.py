@@ -90,6 +90,8 @@ def platform(mongodb_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempP
     env = {"GRANTS_PREFIX": bus.prefix, "GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
            "GRANTS_EMAIL_POLL_SECONDS": "0.2", "GRANTS_PAYMENT_POLL_SECONDS": "0.2", "GRANTS_OUTBOX_POLL_SECONDS": "0.2",
            "GRANTS_RETRY_DELAYS_MS": json.dumps(bus.retry_delays_ms),
+           # One account the simulated bank always refuses (tests/browser/test_involvement.py), retried quickly.
+           "GRANTS_SIMULATED_DECLINE_ACCOUNTS": json.dumps(["40404040"]), "GRANTS_PAYMENT_RETRY_BACKOFF_SECONDS": "0.2",
            # The integrator of the admin's journey listens on loopback.
            "GRANTS_WEBHOOK_ALLOWED_TARGETS": json.dumps(["127.0.0.1"])}
     try:

@@ -2,7 +2,9 @@
 approves or rejects claims, a panel member sees the time recorded from a meeting they attended,
 claims it and an expense, chooses how they are paid (with the benefits guidance) and gives bank
 details, finance sets the involvement budget, and the member sees the claim paid and their total
-for the tax year. Another member takes a voucher, without JavaScript. Every page passes axe."""
+for the tax year. Another member takes a voucher for their time, without JavaScript; their expense
+is still repaid to their bank: the first account they give refuses it, they are told, finance sees
+it and can send it again, and new bank details send it. Every page passes axe."""
 
 from datetime import UTC, datetime
 
@@ -12,6 +14,9 @@ from playwright.sync_api import BrowserContext, Page, expect
 from grants_shared.dev.journey import PANEL
 from tests.browser.conftest import Platform, scan, screenshot, sign_in, sign_out
 from tests.browser.test_managing import _call, _headers, _until, scored_application
+
+#: The browser platform's simulated bank declines this account (tests/browser/conftest.py).
+REFUSED_ACCOUNT = "40404040"
 
 
 def _policy_set(platform: Platform, programme_id: str) -> None:
@@ -209,9 +214,47 @@ def test_a_member_takes_a_voucher_and_claims_without_javascript(no_js_context: B
               json={"total": {"amount": 200_000, "currency": "GBP"}})  # fmt: skip
     sign_in(page, platform, "Ben Carter")
 
-    def issued() -> bool | None:
-        page.goto(f"{platform.portal}/panel/involvement")
-        return True if page.get_by_text("Voucher issued").count() else None
+    # expenses are repaid to the bank whatever the member chose for their time
+    page.goto(f"{platform.portal}/panel/involvement")
+    expect(page.get_by_text("£30.00 (expenses): Waiting for your bank details")).to_be_visible()
+    page.goto(f"{platform.portal}/panel/involvement/bank-details")
+    page.get_by_label("Name on the account").fill("Ben Carter")
+    page.get_by_label("Sort code").fill("30-94-30")
+    page.get_by_label("Account number").fill(REFUSED_ACCOUNT)  # the simulated bank refuses it
+    page.get_by_role("button", name="Save my bank details").click()
 
-    _until("the voucher to be issued", issued)
+    def refused() -> bool | None:
+        page.goto(f"{platform.portal}/panel/involvement")
+        return True if page.get_by_text("£30.00 (expenses): Not accepted by the bank").count() else None
+
+    _until("the bank to refuse the expense", refused)
+    scan(page, platform)
+
+    def told() -> bool | None:
+        page.goto(f"{platform.portal}/inbox")
+        return True if page.get_by_text("We could not pay £30.00 into your bank account").count() else None
+
+    _until("the member to be told", told)
+    sign_out(page, platform)
+
+    sign_in(page, platform, "Femi Adeyemi")
+    page.goto(f"{platform.portal}/finance/programmes/{demo['id']}/involvement-budget")
+    row = page.get_by_role("row").filter(has_text="Not accepted by the bank")
+    expect(row.get_by_role("button", name="Send again")).to_be_visible()
+    scan(page, platform)
+    sign_out(page, platform)
+
+    sign_in(page, platform, "Ben Carter")
+    page.goto(f"{platform.portal}/panel/involvement")
+    page.get_by_role("link", name="Check your bank details").click()
+    page.get_by_label("Name on the account").fill("Ben Carter")
+    page.get_by_label("Sort code").fill("30-94-30")
+    page.get_by_label("Account number").fill("00733445")
+    page.get_by_role("button", name="Save my bank details").click()
+
+    def repaid() -> bool | None:
+        page.goto(f"{platform.portal}/panel/involvement")
+        return True if page.get_by_text("£30.00 (expenses): Paid into the bank account").count() else None
+
+    _until("the expense to be repaid", repaid)
     scan(page, platform)

@@ -100,10 +100,22 @@ def test_the_members_choice_decides_where_an_approved_claim_goes() -> None:
     assert bank.status is InvolvementPaymentStatus.APPROVED and bank.takes_budget
 
 
-def test_finished_involvement_payments_never_move_again() -> None:
+def test_expenses_are_repaid_to_the_bank_whatever_the_member_chose_for_their_time() -> None:
+    for choice in (None, PaymentChoice.VOLUNTEER, PaymentChoice.VOUCHER, PaymentChoice.BANK):
+        waiting = pay.involvement_route(choice, False, "expenses")
+        assert waiting == pay.InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.BANK_DETAILS)
+        repaid = pay.involvement_route(choice, True, "expenses")
+        assert repaid == pay.InvolvementRoute(InvolvementPaymentStatus.APPROVED, takes_budget=True)
+    assert pay.involvement_route(PaymentChoice.VOLUNTEER, True, "time").status is InvolvementPaymentStatus.NOT_PAID
+
+
+def test_finished_involvement_payments_never_move_again_and_a_failed_one_only_goes_again() -> None:
     for final in (InvolvementPaymentStatus.SENT, InvolvementPaymentStatus.VOUCHER_ISSUED,
-                  InvolvementPaymentStatus.NOT_PAID, InvolvementPaymentStatus.FAILED):  # fmt: skip
+                  InvolvementPaymentStatus.NOT_PAID):  # fmt: skip
         assert pay.INVOLVEMENT_PAYMENT_TRANSITIONS[final] == frozenset()
+    assert pay.INVOLVEMENT_PAYMENT_TRANSITIONS[InvolvementPaymentStatus.FAILED] == {InvolvementPaymentStatus.APPROVED}
+    assert pay.can_move_involvement(InvolvementPaymentStatus.FAILED, InvolvementPaymentStatus.APPROVED)
+    assert not pay.can_move_involvement(InvolvementPaymentStatus.SENT, InvolvementPaymentStatus.APPROVED)
     assert InvolvementPaymentStatus.SENT not in pay.INVOLVEMENT_PAYMENT_TRANSITIONS[InvolvementPaymentStatus.WAITING]
 
 

@@ -29,7 +29,8 @@ def an_application(title: str = "Walk and talk peer support", name: str = "Sam O
     )
 
 
-INVOLVEMENT = (Template.INVOLVEMENT_CLAIM_APPROVED, Template.INVOLVEMENT_CLAIM_REJECTED, Template.INVOLVEMENT_CLAIM_PAID)
+INVOLVEMENT = (Template.INVOLVEMENT_CLAIM_APPROVED, Template.INVOLVEMENT_CLAIM_REJECTED, Template.INVOLVEMENT_CLAIM_PAID,
+               Template.INVOLVEMENT_PAYMENT_FAILED)
 
 
 def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notice]:
@@ -126,6 +127,9 @@ def every_notice(app: ApplicationRecord, text: str = "") -> dict[Template, Notic
         ),
         Template.INVOLVEMENT_CLAIM_PAID: domain.involvement_claim_paid(
             "reviewer-7", f"Ali{text}", "clm-1", programme, gbp(7_500), "bank", NOW
+        ),
+        Template.INVOLVEMENT_PAYMENT_FAILED: domain.involvement_payment_failed(
+            "reviewer-7", f"Ali{text}", "clm-1", programme, gbp(7_500)
         ),
     }
 

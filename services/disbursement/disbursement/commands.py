@@ -70,7 +70,7 @@ from grants_shared.unit_of_work import Transaction
 from grants_shared.worker import ready_state
 from disbursement.domain import InvolvementPaymentStatus, PaymentChoice, WaitingFor
 from disbursement.store import InvolvementBudget, InvolvementMember, InvolvementPayment
-from grants_shared.events import InvolvementClaimApproved, InvolvementClaimPaid
+from grants_shared.events import InvolvementClaimApproved, InvolvementClaimPaid, InvolvementPaymentFailed
 
 Tx = Transaction[Settings]
 
@@ -1243,7 +1243,8 @@ async def _advance_involvement(tx: Tx, payment: InvolvementPayment) -> Involveme
     """Move a waiting payment on as far as it goes now: paid as a voucher, queued for the bank, not
     paid (a volunteer), or still waiting (for what, recorded)."""
     member = await store.get_involvement_member(tx, payment.member_id)
-    route = domain.involvement_route(member.choice if member else None, bool(member and member.bank_account))
+    route = domain.involvement_route(member.choice if member else None, bool(member and member.bank_account),
+                                     payment.kind)  # fmt: skip
     now = utcnow()
     fields: dict[str, object] = {"waiting_for": route.waiting_for}
     if route.status is not InvolvementPaymentStatus.WAITING:
@@ -1299,6 +1300,9 @@ async def _save_member(tx: Tx, caller: Caller, member: InvolvementMember | None,
         raise PreconditionFailed("your payment details changed since you read them; read them again and retry")
     for waiting in await store.waiting_payments_of_member(tx, caller.subject):
         await _advance_involvement(tx, waiting)
+    if "bank_account" in changes:  # new bank details: what failed to reach the old account goes again
+        for failed in await store.failed_payments_of_member(tx, caller.subject):
+            await _restart_involvement(tx, failed)
     return saved
 
 
@@ -1374,5 +1378,32 @@ async def record_involvement_declined(tx: Tx, payment: InvolvementPayment, claim
     status = InvolvementPaymentStatus.RETRYING if outcome.will_retry else InvolvementPaymentStatus.FAILED
     fields = {"status": status, "next_attempt_at": outcome.next_attempt_at,
               "last_failure_reason": (reason.strip() or "declined by the payment provider")[:200]}  # fmt: skip
-    if await store.finish_involvement_payment(tx, payment.id, claim, fields, declined=True):
-        log.warning("involvement payment %s declined (attempt %d)", payment.id, outcome.attempt)
+    if not await store.finish_involvement_payment(tx, payment.id, claim, fields, declined=True):
+        return
+    log.warning("involvement payment %s declined (attempt %d)", payment.id, outcome.attempt)
+    if status is InvolvementPaymentStatus.FAILED:
+        # The member is told (no reason on the bus: a bank's words may quote their details); its
+        # budget stays taken until it is tried again.
+        await tx.emit(InvolvementPaymentFailed(
+            claim_id=payment.claim_id, payment_id=payment.id, programme_id=payment.programme_id,
+            member_id=payment.member_id, amount=payment.amount, failed_at=utcnow(),
+        ))  # fmt: skip
+
+
+async def _restart_involvement(tx: Tx, payment: InvolvementPayment) -> InvolvementPayment:
+    """A failed payment goes back in the queue, due now, as a new attempt series under a new provider
+    key (``domain.provider_key``): the provider may remember the decline under the old one."""
+    if not domain.can_move_involvement(payment.status, InvolvementPaymentStatus.APPROVED):
+        raise Conflict(f"a {payment.status} involvement payment cannot be tried again; only a failed one can")
+    fields = {**ready_state(utcnow(), InvolvementPaymentStatus.APPROVED), "retries": payment.retries + 1}
+    if not await store.restart_involvement_payment(tx, payment, fields):
+        raise Conflict(f"involvement payment {payment.id} changed meanwhile; it is no longer failed")
+    return payment.model_copy(update=fields)
+
+
+async def retry_involvement_payment(tx: Tx, caller: Caller, payment_id: str) -> InvolvementPayment:
+    """Finance tries a failed involvement payment again (after checking with the member, say)."""
+    payment = await store.get_involvement_payment(tx, payment_id)
+    if payment is None:
+        raise NotFound(f"no involvement payment {payment_id}")
+    return await _restart_involvement(tx, payment)

@@ -640,10 +640,15 @@ INVOLVEMENT_PAYMENT_TRANSITIONS: dict[InvolvementPaymentStatus, frozenset[Involv
         InvolvementPaymentStatus.FAILED,
     }),
     InvolvementPaymentStatus.SENT: frozenset(),
-    InvolvementPaymentStatus.FAILED: frozenset(),
+    # Tried again: by finance, or when the member gives new bank details (its budget stays taken).
+    InvolvementPaymentStatus.FAILED: frozenset({InvolvementPaymentStatus.APPROVED}),
     InvolvementPaymentStatus.VOUCHER_ISSUED: frozenset(),
     InvolvementPaymentStatus.NOT_PAID: frozenset(),
 }  # fmt: skip
+
+
+def can_move_involvement(status: InvolvementPaymentStatus, to: InvolvementPaymentStatus) -> bool:
+    return to in INVOLVEMENT_PAYMENT_TRANSITIONS[status]
 
 
 class WaitingFor(StrEnum):
@@ -662,9 +667,15 @@ class InvolvementRoute:
     takes_budget: bool = False
 
 
-def involvement_route(choice: PaymentChoice | None, has_bank_details: bool) -> InvolvementRoute:
-    """The member's choice decides: a volunteer is not paid; a voucher is issued; a bank payment needs
-    their bank details first. The budget is checked after (``takes_budget``)."""
+def involvement_route(choice: PaymentChoice | None, has_bank_details: bool, kind: str = "time") -> InvolvementRoute:
+    """The member's choice decides how their time is paid: a volunteer is not paid; a voucher is
+    issued; a bank payment needs their bank details first. Expenses are money the member has spent,
+    so they are repaid to the bank whatever the choice (NHS England's patient and public voice
+    policy repays expenses to volunteers too). The budget is checked after (``takes_budget``)."""
+    if kind == "expenses":
+        if not has_bank_details:
+            return InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.BANK_DETAILS)
+        return InvolvementRoute(InvolvementPaymentStatus.APPROVED, takes_budget=True)
     if choice is None:
         return InvolvementRoute(InvolvementPaymentStatus.WAITING, WaitingFor.PAYMENT_CHOICE)
     if choice is PaymentChoice.VOLUNTEER:

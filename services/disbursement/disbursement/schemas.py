@@ -622,6 +622,8 @@ class InvolvementPaymentView(BaseModel):
     paid_at: datetime | None
     approved_at: datetime
     last_failure_reason: str | None
+    #: Times it was sent again after failing.
+    retries: int
 
     @classmethod
     def of(cls, payment: InvolvementPayment) -> "InvolvementPaymentView":

@@ -1011,6 +1011,8 @@ class InvolvementPayment(Document):
     #: The budget buckets it was taken from (``grants_shared.budget``).
     reserved: list[dict[str, Any]] = []
     attempts: int = 0
+    #: Times it was tried again after failing; each starts a new attempt series (``domain.provider_key``).
+    retries: int = 0
     next_attempt_at: datetime | None = None
     claim: str | None = None
     claimed_at: datetime | None = None
@@ -1083,6 +1085,23 @@ async def waiting_payments_of_member(tx: Db, member_id: str) -> list[Involvement
     query = {"member_id": member_id, "status": InvolvementPaymentStatus.WAITING}
     cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
     return [InvolvementPayment.from_doc(d) async for d in cursor.limit(500)]
+
+
+async def failed_payments_of_member(tx: Db, member_id: str) -> list[InvolvementPayment]:
+    query = {"member_id": member_id, "status": InvolvementPaymentStatus.FAILED}
+    cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
+    return [InvolvementPayment.from_doc(d) async for d in cursor.limit(500)]
+
+
+async def restart_involvement_payment(tx: Db, payment: InvolvementPayment, fields: dict[str, Any]) -> bool:
+    """Put a failed involvement payment back in the queue, due now, as a new attempt series, only as
+    it was read: of two retries asked at once, one does it."""
+    result = await tx.db.involvement_payments.update_one(
+        {"_id": payment.id, "status": InvolvementPaymentStatus.FAILED, "retries": payment.retries},
+        {"$set": fields},
+        session=tx.session,
+    )
+    return result.modified_count == 1
 
 
 async def waiting_payments_of_programme(tx: Db, programme_id: str, limit: int) -> list[InvolvementPayment]:

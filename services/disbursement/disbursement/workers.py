@@ -174,8 +174,8 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
 class InvolvementPaymentRunner(_ProviderRunner):
     """Pays approved involvement claims into panel members' banks, as the payment runner pays grants:
     claimed in a transaction that reads the member's bank details, paid outside it under the
-    payment's id as the provider's idempotency key (a claim is paid once), the answer recorded while
-    the claim holds. No payment run: the manager's approval of the claim is the approval."""
+    payment's id (a new one per retry) as the provider's idempotency key (a claim is paid once), the
+    answer recorded while the claim holds. No payment run: the manager's approval of the claim is the approval."""
 
     queue = store.INVOLVEMENT_QUEUE
     name = "involvement payment runner"
@@ -192,7 +192,8 @@ class InvolvementPaymentRunner(_ProviderRunner):
     async def work(self, doc: Doc, claim: str, account: BankAccount) -> bool:
         payment = InvolvementPayment.from_doc(doc)
         return await self._pay(
-            f"involvement payment {payment.id}", payment.id, payment.amount, account,
+            f"involvement payment {payment.id}", provider_key(payment.id, payment.retries), payment.amount,
+            account,
             f"INVOLVEMENT {payment.claim_id[-12:].upper()}",
             declined=lambda tx, reason: commands.record_involvement_declined(tx, payment, claim, reason),
             sent=lambda tx, transfer: commands.record_involvement_sent(tx, payment, claim, transfer),

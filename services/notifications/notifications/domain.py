@@ -64,6 +64,7 @@ class Template(StrEnum):
     INVOLVEMENT_CLAIM_APPROVED = "involvement_claim_approved"
     INVOLVEMENT_CLAIM_REJECTED = "involvement_claim_rejected"
     INVOLVEMENT_CLAIM_PAID = "involvement_claim_paid"
+    INVOLVEMENT_PAYMENT_FAILED = "involvement_payment_failed"
 
 
 class RecipientKind(StrEnum):
@@ -708,3 +709,10 @@ def involvement_claim_paid(
 ) -> Notice:  # fmt: skip
     return _to_member(Template.INVOLVEMENT_CLAIM_PAID, member_id, member_name, claim_id, programme_name, "time",
                       amount, method=method, paid_on=format_date(paid_at.date()))  # fmt: skip
+
+
+def involvement_payment_failed(
+    member_id: str, member_name: str | None, claim_id: str, programme_name: str | None, amount: Money
+) -> Notice:
+    return _to_member(Template.INVOLVEMENT_PAYMENT_FAILED, member_id, member_name, claim_id, programme_name, "time",
+                      amount)  # fmt: skip

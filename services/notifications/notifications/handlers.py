@@ -26,6 +26,7 @@ from grants_shared.events import (
     InvolvementClaimApproved,
     InvolvementClaimPaid,
     InvolvementClaimRejected,
+    InvolvementPaymentFailed,
     GrantAccepted,
     GrantOffered,
     GrantOfferDeclined,
@@ -471,6 +472,16 @@ async def on_involvement_claim_paid(event: Event[InvolvementClaimPaid], tx: Tx) 
     )  # fmt: skip
 
 
+async def on_involvement_payment_failed(event: Event[InvolvementPaymentFailed], tx: Tx) -> None:
+    data = event.data
+    await commands.tell_reviewer(
+        tx, event, data.member_id, data.programme_id,
+        lambda name, programme: domain.involvement_payment_failed(
+            data.member_id, name, data.claim_id, programme, data.amount
+        ),
+    )  # fmt: skip
+
+
 def integrators_first(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
     whatever else it causes, before anything else is done with it."""
@@ -538,5 +549,6 @@ HANDLERS = {
         on_involvement_claim_approved,
         on_involvement_claim_rejected,
         on_involvement_claim_paid,
+        on_involvement_payment_failed,
     ).items()
 }

@@ -412,4 +412,5 @@ REQUIRED_WORDS: dict[str, str] = {
     Template.INVOLVEMENT_CLAIM_APPROVED: "An involvement claim approved",
     Template.INVOLVEMENT_CLAIM_REJECTED: "An involvement claim not approved",
     Template.INVOLVEMENT_CLAIM_PAID: "An involvement claim paid",
+    Template.INVOLVEMENT_PAYMENT_FAILED: "An involvement payment your bank did not accept",
 }

@@ -14,7 +14,7 @@ from disbursement.schemas import (
 )  # fmt: skip
 from disbursement.store import InvolvementBudget
 from grants_shared.api import (
-    DatabaseDep, FinanceOrManager, IfMatch, Limit, Offset, Page, PathId, Reviewer, Transact, set_etag,
+    DatabaseDep, Finance, FinanceOrManager, IfMatch, Limit, Offset, Page, PathId, Reviewer, Transact, set_etag,
 )  # fmt: skip
 from grants_shared.auth import Caller
 from grants_shared.money import Money
@@ -126,3 +126,12 @@ async def list_payments(
 ) -> Page[InvolvementPaymentView]:
     found, total = await store.involvement_payments_of_programme(database, programme_id, limit, offset)
     return Page(items=[InvolvementPaymentView.of(p) for p in found], limit=limit, offset=offset, total=total)
+
+
+@router.post(
+    "/involvement-payments/{payment_id}/retry",
+    summary="Send a failed involvement payment again (finance), under a new provider key",
+    responses=problems(s409="Only a failed payment can be sent again"),
+)  # fmt: skip
+async def retry_payment(payment_id: PathId, caller: Finance, transact: Transact) -> InvolvementPaymentView:
+    return InvolvementPaymentView.of(await transact(commands.retry_involvement_payment, caller, payment_id))

@@ -17,13 +17,14 @@ from portal.clients import Api, ApiDep, ApiError
 from portal.pages.programme_form import _day as typed_date
 from portal.pages.shared import programme_path, q, see_other
 from portal.rendering import render
-from portal.session import CsrfChecked, ManagerPerson, needs
+from portal.session import CsrfChecked, ManagerPerson, current_person, needs
 from portal.words import pounds
 
 router = APIRouter(tags=["involvement"])
 
 PanelPerson = Annotated[Caller, Depends(needs(Role.REVIEWER))]
 BudgetPerson = Annotated[Caller, Depends(needs(Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.ADMIN))]
+FinancePerson = Annotated[Caller, Depends(needs(Role.FINANCE_OFFICER, Role.ADMIN))]
 
 HOME = "/panel/involvement"
 CHOICES = {
@@ -37,7 +38,7 @@ UNITS = {"hour": "Per hour", "session": "Per session"}
 STATUSES = {"submitted": "Waiting for approval", "approved": "Approved", "rejected": "Not approved"}
 PAYMENT_STATUSES = {
     "waiting": "Waiting", "approved": "Being paid", "sending": "Being paid", "retrying": "Being paid (trying again)",
-    "sent": "Paid into the bank account", "failed": "Payment failed: the programme team will contact you",
+    "sent": "Paid into the bank account", "failed": "Not accepted by the bank",
     "voucher_issued": "Voucher issued", "not_paid": "Not paid: you volunteer",
 }
 WAITING = {"payment_choice": "for you to choose how you are paid", "bank_details": "for your bank details",
@@ -303,9 +304,23 @@ async def _budget(request: Request, api: Api, programme_id: str, errors: dict[st
     answer = await api.read("disbursement", f"{programme_path(programme_id)}/involvement-budget")
     payments = (await api.get("disbursement", f"{programme_path(programme_id)}/involvement-payments", limit=100))["items"]
     shown = answer.body
+    person = current_person(request)
     return render(request, "involvement/budget.jinja", ledger=ledger, budget=shown, version=answer.version,
                   payments=payments, values=values or {"total": pounds(shown["total"]) if shown["total"] else ""},
-                  errors=errors, payment_statuses=PAYMENT_STATUSES, waiting=WAITING)  # fmt: skip
+                  errors=errors, payment_statuses=PAYMENT_STATUSES, waiting=WAITING,
+                  can_retry=bool(person and person.has(Role.FINANCE_OFFICER, Role.ADMIN)))  # fmt: skip
+
+
+@router.post("/finance/programmes/{programme_id}/involvement-payments/{payment_id}/retry",
+             summary="Send a payment the bank did not accept again", dependencies=[CsrfChecked])  # fmt: skip
+async def retry_payment(programme_id: str, payment_id: str, api: ApiDep, person: FinancePerson) -> Response:
+    # A 409 (sent meanwhile, or tried again by someone else) needs no more than the page as it is now.
+    try:
+        await api.post("disbursement", f"/v1/involvement-payments/{q(payment_id)}/retry")
+    except ApiError as error:
+        if error.status != 409:
+            raise
+    return see_other(f"/finance/programmes/{q(programme_id)}/involvement-budget")
 
 
 @router.post("/finance/programmes/{programme_id}/involvement-budget", summary="Set the involvement budget",
