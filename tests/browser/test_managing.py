@@ -21,7 +21,7 @@ from grants_shared.auth import mint_token
 from grants_shared.dev.journey import DEMO_PROGRAMME, PANEL
 from grants_shared.settings import ServiceSettings
 from portal.clients import ApiError
-from portal.pages.programme_form import api_errors, criterion_key, form_values, programme_terms
+from portal.pages.programme_form import api_errors, criterion_key, fields, form_values, programme_terms
 from tests.browser.conftest import Platform, scan, screenshot, sign_in, sign_out
 
 WAIT_SECONDS = 30  # events reach every service well within this
@@ -521,3 +521,29 @@ def test_the_apis_refusals_go_beside_the_fields_they_are_about() -> None:
         "closes-day": "The closing date must be later than the opening date",
         "criterion-2-weight": "Input should be less than or equal to 100",
     }
+
+
+def test_a_first_stage_is_read_from_the_form_and_written_back_into_it() -> None:
+    values = dict.fromkeys(fields(6), "") | {
+        "name": "Two stages", "budget": "10000", "maximum_award": "1000", "reviewers_per_application": "1",
+        "panel": "reviewer-amara", "payment": "single", "criterion-1-title": "Need", "criterion-1-weight": "1",
+        "opens-day": "1", "opens-month": "4", "opens-year": "2027", "closes-day": "30", "closes-month": "6",
+        "closes-year": "2027", "stages": "two", "interest_scored": "yes",
+        "interest_opens-day": "1", "interest_opens-month": "3", "interest_opens-year": "2027",
+    }  # fmt: skip
+    _, errors = programme_terms(values, [], "GBP")
+    assert errors == {"interest_closes-day": "Enter the date the expression of interest closes"}
+    values |= {"interest_closes-day": "31", "interest_closes-month": "3", "interest_closes-year": "2027"}
+    body, errors = programme_terms(values, [], "GBP")
+    assert errors == {}
+    assert body["expression_of_interest"] == {"opens_at": "2027-03-01T00:00:00+00:00",
+                                              "closes_at": "2027-03-31T23:59:00+00:00", "scored": True}  # fmt: skip
+    programme = {**body, "eligibility": {"areas_served": [], "organisation_kinds": [], "max_annual_income": None},
+                 "payment_policy": {"kind": "single", "tranches": [{"share_bps": 10_000, "due_after_days": 0}]}}  # fmt: skip
+    again, _ = form_values(programme)
+    assert {k: again[k] for k in values if k.startswith(("interest", "stages"))} == {
+        k: v for k, v in values.items() if k.startswith(("interest", "stages"))
+    }
+    # one stage is sent as null, so that an edit takes the first stage away
+    body, _ = programme_terms(values | {"stages": "one"}, [], "GBP", editing=True)
+    assert body["expression_of_interest"] is None

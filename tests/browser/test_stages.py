@@ -1,6 +1,7 @@
 """Two stages in the portal with JavaScript off: a group sends a short expression of interest, the
 programme manager invites it (and declines another with feedback), and the invited group's full
-application starts from its earlier answers. Every page passes axe."""
+application starts from its earlier answers. A manager makes a programme two-stage (its first stage
+scored) on the programme form, and one-stage again. Every page passes axe."""
 
 from datetime import timedelta
 from uuid import uuid4
@@ -8,8 +9,9 @@ from uuid import uuid4
 from playwright.sync_api import BrowserContext, expect
 
 from grants_shared.clock import utcnow
-from grants_shared.dev.journey import MANAGER, Journey, demo_programme
+from grants_shared.dev.journey import MANAGER, PANEL, Journey, demo_programme
 from tests.browser.conftest import Platform, scan, screenshot, sign_in, sign_out
+from tests.browser.test_managing import _date
 
 INTEREST_FORM = {"questions": [
     {"kind": "long_text", "id": "idea", "label": "Your idea in a few words", "max_words": 40},
@@ -112,3 +114,58 @@ def test_a_group_expresses_interest_and_is_invited_another_is_declined_with_feed
     timeline = journey.call("GET", "applications", f"/v1/applications/{hers['id']}/timeline", priya).json()
     assert timeline["status"] == "interest_declined"
     assert "Their feedback: Tell us more about who you reach." in timeline["entries"][-1]["words"]
+
+
+def test_a_manager_creates_a_two_stage_programme_with_a_scored_first_stage_and_makes_it_one_stage(
+    no_js_context: BrowserContext, platform: Platform
+) -> None:
+    page = no_js_context.new_page()
+    name = f"Two-stage fund by form {uuid4().hex[:6]}"
+    today = utcnow()
+    sign_in(page, platform, "Maya Patel")
+    page.goto(f"{platform.portal}/manage/programmes/new")
+    expect(page.get_by_label("One stage: groups apply in full")).to_be_checked()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Budget", exact=True).fill("20000")
+    page.get_by_label("Most one group can get").fill("5000")
+    _date(page, "Opening date", today + timedelta(days=30))
+    _date(page, "Closing date", today + timedelta(days=60))
+    page.get_by_role("group", name="Criterion 1").get_by_label("Title").fill("Evidence of need")
+    page.get_by_role("group", name="Criterion 1").get_by_label("Weight").fill("1")
+    page.get_by_label("Panel members").fill("\n".join(PANEL))
+    page.get_by_label("Two stages: a short expression of interest first").check()
+    page.get_by_role("button", name="Save the draft programme").click()
+    summary = page.locator(".nhsuk-error-summary")
+    expect(summary).to_contain_text("Enter the date the expression of interest opens")
+    expect(summary).to_contain_text("Enter the date the expression of interest closes")
+    scan(page, platform)
+    # closing after the full application closes: the API refuses, and its words go beside the field
+    _date(page, "Expression of interest opens (two stages only)", today)
+    _date(page, "Expression of interest closes (two stages only)", today + timedelta(days=90))
+    page.get_by_label("Reviewers score the expressions of interest (two stages only)").check()
+    page.get_by_role("button", name="Save the draft programme").click()
+    expect(page.get_by_role("group", name="Expression of interest closes (two stages only)")).to_contain_text(
+        "must close before the full application closes")
+    scan(page, platform)
+    _date(page, "Expression of interest closes (two stages only)", today + timedelta(days=20))
+    page.get_by_role("button", name="Save the draft programme").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    stages = page.locator(".nhsuk-summary-list__row").filter(has_text="Stages")
+    expect(stages).to_contain_text("An expression of interest from")
+    expect(stages).to_contain_text("scored by reviewers, then the full application for invited groups")
+    scan(page, platform)
+    programme_id = page.url.rsplit("/", 1)[1]
+    journey = Journey(platform.urls, say=lambda _: None)
+    manager = journey.as_(MANAGER, "programme_manager")
+    stored = journey.call("GET", "applications", f"/v1/programmes/{programme_id}", manager).json()
+    assert stored["expression_of_interest"]["scored"] is True
+
+    page.get_by_role("link", name=f"Edit {name}").click()
+    expect(page.get_by_label("Two stages: a short expression of interest first")).to_be_checked()
+    expect(page.get_by_label("Reviewers score the expressions of interest (two stages only)")).to_be_checked()
+    page.get_by_label("One stage: groups apply in full").check()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".nhsuk-summary-list__row").filter(has_text="Stages")).to_contain_text("One: groups apply in full")
+    stored = journey.call("GET", "applications", f"/v1/programmes/{programme_id}", manager).json()
+    assert stored["expression_of_interest"] is None

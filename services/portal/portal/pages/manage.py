@@ -41,7 +41,7 @@ async def programmes(request: Request, api: ApiDep, person: ManagerOrPanelPerson
 @router.get("/manage/programmes/new", summary="Create a programme: its terms")
 async def new_programme(request: Request, person: ManagerPerson) -> Response:
     values = dict.fromkeys(fields(CRITERIA_ROWS), "") | {"reviewers_per_application": "2", "payment": "single",
-                                                          "rows": str(CRITERIA_ROWS)}  # fmt: skip
+                                                          "rows": str(CRITERIA_ROWS), "stages": "one"}  # fmt: skip
     return _form(request, values, kinds=[])
 
 

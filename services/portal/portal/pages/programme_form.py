@@ -27,7 +27,8 @@ PARTS = ("day", "month", "year")
 STALE = "Someone changed this programme while you were editing it: check the answers and save again"
 FIELDS = (
     "name", "description", "budget", "maximum_award", "areas", "max_income", "reviewers_per_application", "panel",
-    "payment", "first_share", "second_days", "rows", *(f"{d}-{p}" for d in ("opens", "closes") for p in PARTS),
+    "payment", "first_share", "second_days", "rows", "stages", "interest_scored",
+    *(f"{d}-{p}" for d in ("opens", "closes", "interest_opens", "interest_closes") for p in PARTS),
 )  # fmt: skip
 
 
@@ -69,11 +70,11 @@ API_FIELDS = {
     "name": "name", "description": "description", "budget": "budget", "maximum_award": "maximum_award",
     "opens_at": "opens-day", "closes_at": "closes-day", "areas_served": "areas", "organisation_kinds": "kinds",
     "max_annual_income": "max_income", "reviewers_per_application": "reviewers_per_application", "panel": "panel",
-    "payment_policy": "payment",
+    "payment_policy": "payment", "expression_of_interest": "interest_opens-day",
 }  # fmt: skip
 #: A rule the API checks across fields names no field: the words it uses say which one it is about.
 RULE_WORDS = (
-    ("maximum award", "maximum_award"), ("closes_at", "closes-day"), ("opens_at", "opens-day"),
+    ("expression of interest", "interest_closes-day"), ("maximum award", "maximum_award"), ("closes_at", "closes-day"), ("opens_at", "opens-day"),
     ("income", "max_income"), ("organisation kind", "kinds"), ("criteri", "criterion-1-title"),
     ("panel", "panel"), ("reviewer", "panel"), ("tranche", "payment"), ("budget", "budget"),
 )  # fmt: skip
@@ -122,6 +123,7 @@ def programme_terms(
         errors["panel"] = (f"'{bad[0][:40]}' is not a sign-in id: ids use letters, digits and . _ : @ | + - "
                            "with no spaces")  # fmt: skip
     policy = None if editing and values["payment"] == "keep" else _payment_policy(values, errors)
+    interest = _expression_of_interest(values, errors)
     if errors:
         return {}, errors
     terms = {
@@ -133,7 +135,24 @@ def programme_terms(
                         "max_annual_income": income.model_dump() if income else None},
         "criteria": criteria, "reviewers_per_application": reviewers, "panel": panel, "payment_policy": policy,
     }  # fmt: skip
-    return {field: value for field, value in terms.items() if value is not None}, {}
+    # One stage is sent as null, so that an edit takes away a first stage the draft had.
+    return {field: value for field, value in terms.items() if value is not None} | {"expression_of_interest": interest}, {}
+
+
+def _expression_of_interest(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any] | None:
+    """The first, short stage's dates and whether its answers are scored; None for one stage."""
+    if values["stages"] != "two":
+        return None
+    opens = _day(values, "interest_opens", "date the expression of interest opens")
+    closes = _day(values, "interest_closes", "date the expression of interest closes")
+    for field, found in (("interest_opens-day", opens), ("interest_closes-day", closes)):
+        if isinstance(found, str):
+            errors.setdefault(field, found)
+    if isinstance(opens, str) or isinstance(closes, str):
+        return None
+    return {"opens_at": datetime.combine(opens, OPENS_AT, UTC).isoformat(),
+            "closes_at": datetime.combine(closes, CLOSES_AT, UTC).isoformat(),
+            "scored": values["interest_scored"] == "yes"}  # fmt: skip
 
 
 def _day(values: dict[str, str], field: str, what: str) -> date | str:
@@ -270,6 +289,13 @@ def form_values(programme: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     for field in ("opens", "closes"):
         moment = datetime.fromisoformat(programme[f"{field}_at"]).astimezone(UTC)
         values |= {f"{field}-{part}": str(getattr(moment, part)) for part in PARTS}
+    interest = programme.get("expression_of_interest")
+    values["stages"] = "two" if interest else "one"
+    if interest:
+        values["interest_scored"] = "yes" if interest.get("scored") else ""
+        for field in ("opens", "closes"):
+            moment = datetime.fromisoformat(interest[f"{field}_at"]).astimezone(UTC)
+            values |= {f"interest_{field}-{part}": str(getattr(moment, part)) for part in PARTS}
     for row, criterion in enumerate(criteria, start=1):
         values |= {f"criterion-{row}-title": criterion["title"], f"criterion-{row}-weight": str(criterion["weight"]),
                    f"criterion-{row}-guidance": guidance_text(criterion.get("guidance") or [])}
