@@ -563,7 +563,7 @@ def _at_version(programme_id: str, part: str, version: int) -> dict[str, Any]:
     """The ledger, if its ``part`` (a policy) is still at ``version``: ledgers stored before policies
     had versions read as version 1."""
     if version == 1:
-        return {"_id": programme_id, "$or": [{f"{part}.version": 1}, {f"{part}.version": {"$exists": False}}]}
+        return {"_id": programme_id, f"{part}.version": {"$in": [1, None]}}  # None: no such field
     return {"_id": programme_id, f"{part}.version": version}
 
 
