@@ -174,6 +174,18 @@ def test_a_manager_sets_the_offer_terms_monitoring_and_tranches(page: Page, plat
         expect(page.locator(".nhsuk-error-summary")).to_contain_text(f"Someone changed {what} since you read them")
         scan(page, platform)
     expect(page.locator("#tranche-2-condition")).to_have_value("Safeguarding policy checked")
+
+    # The midway report is dropped from the monitoring policy while the tranche form is open: the
+    # payments service refuses a tranche waiting for it, and the error summary names that tranche.
+    page.goto(f"{base}/tranches")
+    page.locator("#tranche-1-report").select_option("Midway report")
+    current = apis.call("GET", "disbursement", f"/v1/programmes/{programme['id']}/monitoring-policy", manager).json()
+    apis.call("PUT", "disbursement", f"/v1/programmes/{programme['id']}/monitoring-policy", manager,
+              json={"points": [current["points"][1]], "reminder_days": 7, "questions": current["questions"]})  # fmt: skip
+    page.get_by_role("button", name="Save what the tranches wait for").click()
+    expect(page.locator(".nhsuk-error-summary a[href='#tranche-1-report']")).to_contain_text("no report named")
+    expect(page.locator("#tranche-1-report")).to_have_value("Midway report")  # as chosen, marked no longer asked for
+    scan(page, platform)
     sign_out(page, platform)
 
     # A finance officer may read the settings through the API but not set them: the portal shows them neither.
