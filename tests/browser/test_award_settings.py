@@ -33,6 +33,7 @@ def _open_programme(platform: Platform) -> dict[str, Any]:
 
 def _settings_page(page: Page, platform: Platform, programme: dict[str, Any]) -> None:
     page.goto(f"{platform.portal}/manage/programmes/{programme['id']}")
+    scan(page, platform)  # the programme's page, with its new link
     page.get_by_role("link", name=LINK).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(LINK)
 
