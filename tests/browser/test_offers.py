@@ -32,9 +32,10 @@ def a_programme_of_its_own(apis: Journey, name: str) -> dict[str, Any]:
     return opened
 
 
-def offered_grant(platform: Platform, title: str) -> dict[str, Any]:
+def offered_grant(platform: Platform, title: str, programme: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An offer to Priya Shah's group, in a programme of its own (or in ``programme``, open already)."""
     apis = services(platform)
-    programme = a_programme_of_its_own(apis, f"Bereavement support fund {uuid4().hex[:6]}")
+    programme = programme or a_programme_of_its_own(apis, f"Bereavement support fund {uuid4().hex[:6]}")
     applicant = apis.as_("priya-brent", "applicant", organisations=(ORGANISATION,), name="Priya Shah",
                          email="priya@brent.example")  # fmt: skip
     profile = f"/v1/organisations/{ORGANISATION}"

@@ -193,13 +193,15 @@ async def _offer(tx: Tx, grant: Grant, ledger: Ledger, reservation: budget.Reser
 
 
 async def set_offer_terms(
-    tx: Tx, caller: Caller, programme_id: str, template: str, acceptance_days: int, reminder_days: int
+    tx: Tx, caller: Caller, programme_id: str, template: str, acceptance_days: int, reminder_days: int,
+    version: int | None = None,
 ) -> Ledger:
     """The programme's offer terms and acceptance window, for offers made from now on (offers already
     made keep the terms their signatory is reading)."""
     ledger = await store.get_ledger(tx, programme_id)
     if ledger is None:
         raise NotFound(f"no ledger for programme {programme_id}")
+    check_version(version, ledger.offer_terms.version)
     try:
         domain.check_terms_template(template)
     except ValueError as refused:
@@ -207,8 +209,9 @@ async def set_offer_terms(
     if reminder_days >= acceptance_days:
         raise RuleViolation("the reminder must come before the acceptance window closes")
     terms = OfferTerms(template=template, acceptance_days=acceptance_days, reminder_days=reminder_days,
-                       set_by=caller.subject, set_at=utcnow())  # fmt: skip
-    await store.set_offer_terms(tx, programme_id, terms)
+                       set_by=caller.subject, set_at=utcnow(), version=ledger.offer_terms.version + 1)  # fmt: skip
+    if not await store.set_offer_terms(tx, programme_id, terms):
+        raise PreconditionFailed(f"the offer terms of programme {programme_id} changed meanwhile; read them again")
     return ledger.model_copy(update={"offer_terms": terms})
 
 
@@ -855,12 +858,13 @@ async def anonymise_application(tx: Tx, application_id: str) -> None:
 
 async def set_monitoring_policy(
     tx: Tx, caller: Caller, programme_id: str, points: list[domain.ReportPoint], reminder_days: int,
-    questions: list[dict[str, object]] | None = None,
+    questions: list[dict[str, object]] | None = None, version: int | None = None,
 ) -> Ledger:
     """The reports the programme asks each grant for, for offers accepted from now on."""
     ledger = await store.get_ledger(tx, programme_id)
     if ledger is None:
         raise NotFound(f"no ledger for programme {programme_id}")
+    check_version(version, ledger.monitoring.version)
     try:
         domain.check_monitoring_points(points, reminder_days)
     except ValueError as refused:
@@ -868,8 +872,10 @@ async def set_monitoring_policy(
     policy = MonitoringPolicy(
         points=[ReportPointPart(name=p.name, due_after_days=p.due_after_days) for p in points],
         reminder_days=reminder_days, questions=questions or [], set_by=caller.subject, set_at=utcnow(),
+        version=ledger.monitoring.version + 1,
     )  # fmt: skip
-    await store.set_monitoring_policy(tx, programme_id, policy)
+    if not await store.set_monitoring_policy(tx, programme_id, policy):
+        raise PreconditionFailed(f"the monitoring policy of programme {programme_id} changed meanwhile; read it again")
     return ledger.model_copy(update={"monitoring": policy})
 
 
@@ -997,13 +1003,15 @@ async def notice_overdue_report(tx: Tx, report_id: str) -> bool:
 
 
 async def set_tranche_policy(
-    tx: Tx, caller: Caller, programme_id: str, requirements: list[domain.TrancheRequirement]
+    tx: Tx, caller: Caller, programme_id: str, requirements: list[domain.TrancheRequirement],
+    version: int | None = None,
 ) -> Ledger:
     """Which tranches of the programme's grants wait for an accepted report or a named condition, for
     offers accepted from now on (grants accepted before keep what they were accepted under)."""
     ledger = await store.get_ledger(tx, programme_id)
     if ledger is None:
         raise NotFound(f"no ledger for programme {programme_id}")
+    check_version(version, ledger.tranches.version)
     policy_tranches = max(1, len(ledger.payment_policy.tranches))
     try:
         domain.check_tranche_requirements(requirements, policy_tranches, {p.name for p in ledger.monitoring.points})
@@ -1012,9 +1020,10 @@ async def set_tranche_policy(
     policy = TranchePolicy(
         requirements=[TrancheRequirementPart(sequence=r.sequence, report=r.report, condition=r.condition)
                       for r in sorted(requirements, key=lambda r: r.sequence)],
-        set_by=caller.subject, set_at=utcnow(),
+        set_by=caller.subject, set_at=utcnow(), version=ledger.tranches.version + 1,
     )  # fmt: skip
-    await store.set_tranche_policy(tx, programme_id, policy)
+    if not await store.set_tranche_policy(tx, programme_id, policy):
+        raise PreconditionFailed(f"the tranche policy of programme {programme_id} changed meanwhile; read it again")
     return ledger.model_copy(update={"tranches": policy})
 
 

@@ -592,6 +592,22 @@ class GrantConditionsView(BaseModel):
             conditions=[GrantConditionView(**c.model_dump()) for c in grant.conditions],
             payments=[PaymentView.of(p) for p in payments], version=grant.version,
         )  # fmt: skip
+
+
+class GrantRefView(BaseModel):
+    """Which grant was made on an application, for those who go on to its conditions or reports."""
+
+    grant_id: str
+    application_id: str
+    programme_id: str
+    status: GrantStatus
+
+    @classmethod
+    def of(cls, grant: Grant) -> "GrantRefView":
+        return cls(grant_id=grant.id, application_id=grant.application_id, programme_id=grant.programme_id,
+                   status=grant.status)  # fmt: skip
+
+
 # --- involvement payments to panel members -------------------------------------------------------
 
 

@@ -65,6 +65,8 @@ class OfferTerms(Part):
     #: Who last set them (a subject id) and when; None for the defaults.
     set_by: str | None = None
     set_at: datetime | None = None
+    #: Their ETag, one more each time they are set (1: the defaults), so two managers' edits do not cross.
+    version: int = 1
 
 
 class ReportPointPart(Part):
@@ -82,6 +84,8 @@ class MonitoringPolicy(Part):
     questions: list[dict[str, Any]] = []
     set_by: str | None = None
     set_at: datetime | None = None
+    #: Its ETag, one more each time it is set (1: never set).
+    version: int = 1
 
 
 class TrancheRequirementPart(Part):
@@ -99,6 +103,8 @@ class TranchePolicy(Part):
     requirements: list[TrancheRequirementPart] = []
     set_by: str | None = None
     set_at: datetime | None = None
+    #: Its ETag, one more each time it is set (1: never set).
+    version: int = 1
 
 
 class TrainingOffer(Part):
@@ -553,11 +559,26 @@ async def paid_for_grant(tx: Db, grant_id: str) -> int:
     return await _sum(tx.db.payments, {"grant_id": grant_id, "status": PaymentStatus.SENT}, tx)
 
 
-async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:
+def _at_version(programme_id: str, part: str, version: int) -> dict[str, Any]:
+    """The ledger, if its ``part`` (a policy) is still at ``version``: ledgers stored before policies
+    had versions read as version 1."""
+    if version == 1:
+        return {"_id": programme_id, f"{part}.version": {"$in": [1, None]}}  # None: no such field
+    return {"_id": programme_id, f"{part}.version": version}
+
+
+async def _set_part(tx: Db, programme_id: str, part: str, value: Part) -> bool:
+    """Replace one of the ledger's policies if nobody set it since it was read (its version is one
+    more than the one read); False if somebody did."""
+    version = getattr(value, "version")
     result = await tx.db.ledgers.update_one(
-        {"_id": programme_id}, {"$set": {"offer_terms": terms.model_dump()}}, session=tx.session
+        _at_version(programme_id, part, version - 1), {"$set": {part: value.model_dump()}}, session=tx.session
     )
     return result.matched_count == 1
+
+
+async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:
+    return await _set_part(tx, programme_id, "offer_terms", terms)
 
 
 # --- grants --------------------------------------------------------------------------------------
@@ -808,10 +829,7 @@ async def set_waits(tx: Db, payment_id: str, waits: list[TrancheWait], waiting: 
 
 
 async def set_tranche_policy(tx: Db, programme_id: str, policy: TranchePolicy) -> bool:
-    found = await tx.db.ledgers.update_one(
-        {"_id": programme_id}, {"$set": {"tranches": policy.model_dump()}}, session=tx.session
-    )
-    return found.matched_count == 1
+    return await _set_part(tx, programme_id, "tranches", policy)
 
 
 # --- the simulated payment provider's own records ------------------------------------------------
@@ -839,10 +857,7 @@ async def count_simulated_attempt(tx: Db, idempotency_key: str) -> int:
 
 
 async def set_monitoring_policy(tx: Db, programme_id: str, policy: MonitoringPolicy) -> bool:
-    found = await tx.db.ledgers.update_one(
-        {"_id": programme_id}, {"$set": {"monitoring": policy.model_dump()}}, session=tx.session
-    )
-    return found.matched_count == 1
+    return await _set_part(tx, programme_id, "monitoring", policy)
 
 
 async def insert_reports(tx: Db, reports: list[MonitoringReport]) -> None:

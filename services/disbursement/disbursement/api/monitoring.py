@@ -25,25 +25,31 @@ router = APIRouter(tags=["monitoring reports"])
 OnTheGrant = Annotated[Caller, Depends(require(Role.APPLICANT, *FINANCE, *MANAGERS))]
 
 
-@router.get("/v1/programmes/{programme_id}/monitoring-policy", summary="The reports a programme asks each grant for")
-async def get_policy(programme_id: PathId, caller: FinanceOrManager, database: DatabaseDep) -> MonitoringPolicyView:
+@router.get("/v1/programmes/{programme_id}/monitoring-policy", summary="The reports a programme asks each grant for",
+            responses=etag())  # fmt: skip
+async def get_policy(
+    programme_id: PathId, caller: FinanceOrManager, database: DatabaseDep, response: Response
+) -> MonitoringPolicyView:
     ledger = await store.get_ledger(database, programme_id)
     if ledger is None:
         raise NotFound(f"no ledger for programme {programme_id}")
+    set_etag(response, ledger.monitoring.version)
     return MonitoringPolicyView.of(ledger.id, ledger.monitoring)
 
 
 @router.put(
     "/v1/programmes/{programme_id}/monitoring-policy",
-    summary="Set the reports each grant owes, for offers accepted from now on",
-    responses=problems(s422="Reports out of order, on the same day, or due before their reminder"),
+    summary="Set the reports each grant owes, for offers accepted from now on (If-Match optional)",
+    responses=etag() | problems(s422="Reports out of order, on the same day, or due before their reminder"),
 )
 async def set_policy(
-    programme_id: PathId, body: MonitoringPolicyIn, caller: Manager, transact: Transact
-) -> MonitoringPolicyView:
+    programme_id: PathId, body: MonitoringPolicyIn, caller: Manager, transact: Transact, version: IfMatch,
+    response: Response,
+) -> MonitoringPolicyView:  # fmt: skip
     questions = [q.model_dump(mode="json") for q in body.questions]
     ledger = await transact(commands.set_monitoring_policy, caller, programme_id, body.to_domain(), body.reminder_days,
-                            questions)  # fmt: skip
+                            questions, version)  # fmt: skip
+    set_etag(response, ledger.monitoring.version)
     return MonitoringPolicyView.of(ledger.id, ledger.monitoring)
 
 

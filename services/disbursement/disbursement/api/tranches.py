@@ -7,7 +7,9 @@ from fastapi import APIRouter, Response
 from disbursement import commands, store
 from disbursement.config import CurrentSettings
 from disbursement.crypto import cipher_for
-from disbursement.schemas import ConditionMetIn, GrantConditionsView, GrantView, TranchePolicyIn, TranchePolicyView
+from disbursement.schemas import (
+    ConditionMetIn, GrantConditionsView, GrantRefView, GrantView, TranchePolicyIn, TranchePolicyView,
+)  # fmt: skip
 from grants_shared.api import DatabaseDep, FinanceOrManager, IfMatch, Manager, PathId, Transact, set_etag
 from grants_shared.errors import NotFound
 from grants_shared.openapi import etag, problems
@@ -15,25 +17,46 @@ from grants_shared.openapi import etag, problems
 router = APIRouter(tags=["conditional tranches"])
 
 
-@router.get("/v1/programmes/{programme_id}/tranche-policy", summary="What a programme's tranches wait for")
-async def get_policy(programme_id: PathId, caller: FinanceOrManager, database: DatabaseDep) -> TranchePolicyView:
+@router.get("/v1/programmes/{programme_id}/tranche-policy", summary="What a programme's tranches wait for",
+            responses=etag())  # fmt: skip
+async def get_policy(
+    programme_id: PathId, caller: FinanceOrManager, database: DatabaseDep, response: Response
+) -> TranchePolicyView:
     ledger = await store.get_ledger(database, programme_id)
     if ledger is None:
         raise NotFound(f"no ledger for programme {programme_id}")
+    set_etag(response, ledger.tranches.version)
     return TranchePolicyView.of(ledger.id, ledger.tranches)
 
 
 @router.put(
     "/v1/programmes/{programme_id}/tranche-policy",
-    summary="Set which tranches wait for an accepted report or a named condition, for offers accepted from now on",
-    responses=problems(s422="A tranche the payment policy does not have, a report the monitoring policy does not "
-                            "ask for, or a tranche with nothing to wait for"),
+    summary="Set which tranches wait for an accepted report or a named condition, for offers accepted from now on "
+            "(If-Match optional)",
+    responses=etag() | problems(s422="A tranche the payment policy does not have, a report the monitoring policy "
+                                     "does not ask for, or a tranche with nothing to wait for"),
 )  # fmt: skip
 async def set_policy(
-    programme_id: PathId, body: TranchePolicyIn, caller: Manager, transact: Transact
-) -> TranchePolicyView:
-    ledger = await transact(commands.set_tranche_policy, caller, programme_id, body.to_domain())
+    programme_id: PathId, body: TranchePolicyIn, caller: Manager, transact: Transact, version: IfMatch,
+    response: Response,
+) -> TranchePolicyView:  # fmt: skip
+    ledger = await transact(commands.set_tranche_policy, caller, programme_id, body.to_domain(), version)
+    set_etag(response, ledger.tranches.version)
     return TranchePolicyView.of(ledger.id, ledger.tranches)
+
+
+@router.get(
+    "/v1/applications/{application_id}/grant",
+    summary="The grant made on an application: its id and status, to find its conditions and reports",
+    responses=problems(s404="No grant was made on that application"),
+)  # fmt: skip
+async def grant_of_application(
+    application_id: PathId, caller: FinanceOrManager, database: DatabaseDep
+) -> GrantRefView:
+    grant = await store.grant_for_application(database, application_id)
+    if grant is None:
+        raise NotFound(f"no grant on application {application_id}")
+    return GrantRefView.of(grant)
 
 
 @router.get(

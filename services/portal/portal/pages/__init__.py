@@ -1,7 +1,7 @@
 """The portal's pages, one module per part of the programme: each page calls the services' public
 APIs (with the signed-in person's token) and renders a template."""
 
-from portal.pages import involvement
+from portal.pages import award_settings, involvement
 from portal.pages import (
     admin, applying, conflicts, decisions, eligibility, finance, form_builder, grants, group_training, history, inbox,
     manage, meetings, monitoring, organisation, panel_support, payment_runs, personal_data, preferences,
@@ -15,5 +15,5 @@ ROUTERS = (
     conflicts.router, manage.router, shortlist.router, decisions.router, meetings.router, history.router,
     finance.router, payment_runs.router, admin.router, personal_data.router, inbox.router, preferences.router,
     search.router, panel_support.router, group_training.router, monitoring.router, variations.router,
-    involvement.router, programme_changes.router, form_builder.router,
+    involvement.router, programme_changes.router, form_builder.router, award_settings.router,
 )

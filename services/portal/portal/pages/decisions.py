@@ -227,9 +227,24 @@ async def _application(
     decidable = application["status"] == "scored" and not application["needs_moderation"] and delegated
     defaults = {"amount": pounds(application["amount_requested"]), "outcome": "", "feedback": "", "score": "",
                 "note": "", "moderation": "keep"}  # fmt: skip
+    grant = await _grant_of(api, application) if is_manager(person) else None
     return render(request, "manage/application.jinja", application=application, programme=programme,
                   manager=is_manager(person), decidable=decidable, values=defaults | (values or {}),
-                  panel_decides=rule.get("method") in ("majority", "consensus"), errors=errors)  # fmt: skip
+                  panel_decides=rule.get("method") in ("majority", "consensus"), errors=errors, grant=grant)  # fmt: skip
+
+
+async def _grant_of(api: Api, application: dict[str, Any]) -> dict[str, Any] | None:
+    """The grant disbursement made on an awarded application (its id and status), for the link to its
+    conditions; None before it has made one (it does so on hearing of the decision)."""
+    outcome = (application.get("decision") or {}).get("outcome") or application.get("outcome")
+    if application["status"] != "decided" or outcome != "awarded":
+        return None
+    try:
+        return await api.get("disbursement", f"{application_path(application['id'])}/grant")
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return None
 
 
 async def _as_manager(api: Api, application_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
