@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from grants_shared.dev.journey import MANAGER, Journey, demo_programme
 from tests.browser.conftest import Platform, scan, screenshot, sign_in
+from tests.browser.test_journey import reload_until
 from tests.browser.test_keyboard import arrow_to, enter, tab_to
 
 FORM = {"questions": [{"kind": "long_text", "id": "need", "label": "What need will the project meet?", "max_words": 40}],
@@ -121,6 +122,11 @@ def test_a_manager_applies_for_a_group_with_its_consent_and_a_group_takes_its_ap
     expect(page.locator(".nhsuk-tag").first).to_have_text("Submitted")
     expect(page.get_by_text("with the consent of Kwame Mensah")).to_be_visible()  # its timeline
     scan(page, platform)
+    # As the panel's work shows it (once scoring has heard of the submission), it is marked too.
+    page.get_by_role("link", name="The application as the panel sees it").click()
+    reload_until(page, page.get_by_role("heading", name="An assisted application"))
+    expect(page.locator(".nhsuk-summary-list").nth(1)).to_contain_text("Kwame Mensah")
+    scan(page, platform)
 
     # Another, for Sam's group, which has a profile of its own: left as a draft for the group.
     page.goto(f"{portal}/manage/programmes/{programme['id']}/assisted/new?organisation={SAM_ORG}")
@@ -167,6 +173,8 @@ def test_a_manager_applies_for_a_group_with_its_consent_and_a_group_takes_its_ap
     expect(page.locator(".nhsuk-summary-list").last).to_contain_text("sam-harrow")
     expect(page.get_by_role("link", name="Tell us about your project")).to_have_count(0)
     scan(page, platform)
+    page.goto(f"{portal}/manage/assisted/{draft_id}/summary")  # its question pages send the team back
+    expect(page).to_have_url(f"{portal}/manage/assisted/{draft_id}")
 
 
 def test_the_consent_form_with_the_keyboard_alone(page: Page, platform: Platform) -> None:

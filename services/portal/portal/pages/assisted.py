@@ -195,6 +195,16 @@ async def _read(api: Api, application_id: str) -> dict[str, Any]:
     return await api.get("applications", application_path(application_id))
 
 
+async def _not_the_teams(api: Api, application_id: str) -> Response | None:
+    """Where to send the team from a question page of an application they may no longer change (taken
+    over by the group, sent, or never assisted): its own page, which says why."""
+    application = await _read(api, application_id)
+    assistance = application["assistance"]
+    if application["status"] == "draft" and assistance is not None and assistance["taken_over_at"] is None:
+        return None
+    return see_other(team_base(application_id))
+
+
 def _team(application_id: str, back: dict[str, str] | None = None) -> dict[str, Any]:
     return {"team": {"back": back or {"href": team_base(application_id), "text": "Back"}},
             "base": team_base(application_id)}  # fmt: skip
@@ -229,7 +239,9 @@ async def submitted(application_id: str, request: Request, api: ApiDep, person: 
 async def programme_question(
     application_id: str, question_id: str, request: Request, api: ApiDep, person: ManagerPerson
 ) -> Response:
-    return await show_question(request, api, application_id, question_id, **_team(application_id))
+    return await _not_the_teams(api, application_id) or await (
+        show_question(request, api, application_id, question_id, **_team(application_id))
+    )
 
 
 @router.post("/manage/assisted/{application_id}/questions/{question_id}",
@@ -237,12 +249,16 @@ async def programme_question(
 async def answer_programme_question(
     application_id: str, question_id: str, request: Request, api: ApiDep, person: ManagerPerson
 ) -> Response:
-    return await save_question(request, api, application_id, question_id, **_team(application_id))
+    return await _not_the_teams(api, application_id) or await (
+        save_question(request, api, application_id, question_id, **_team(application_id))
+    )
 
 
 @router.get("/manage/assisted/{application_id}/{question}", summary="One question of the group's draft, or its check page")
 async def question(application_id: str, question: str, request: Request, api: ApiDep, person: ManagerPerson) -> Response:
-    return await question_page(request, api, application_id, question, **_team(application_id))
+    return await _not_the_teams(api, application_id) or await (
+        question_page(request, api, application_id, question, **_team(application_id))
+    )
 
 
 @router.post("/manage/assisted/{application_id}/{question}", summary="Save an answer, or submit from the check page",
@@ -251,7 +267,9 @@ async def answer(
     application_id: str, question: str, request: Request, api: ApiDep, person: ManagerPerson,
     version: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
-    return await save_answer(request, api, application_id, question, version, **_team(application_id))
+    return await _not_the_teams(api, application_id) or await (
+        save_answer(request, api, application_id, question, version, **_team(application_id))
+    )
 
 
 # --- the group takes it over ---------------------------------------------------------------------------
