@@ -58,7 +58,9 @@ def test_a_manager_applies_for_a_group_with_its_consent_and_a_group_takes_its_ap
     page.get_by_role("link", name="Start an application for a group").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Start an application for a group")
     scan(page, platform)
-    page.get_by_role("button", name="Continue").click()  # no group given yet: asked again
+    page.get_by_role("button", name="Continue").click()  # no group given
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter the group's reference")
+    scan(page, platform)
     page.get_by_label("Which group is it for?").fill(new_group)
     page.get_by_role("button", name="Continue").click()
 

@@ -39,11 +39,11 @@ METHODS = {
 PROFILE = ("name", "kind", "area", "annual_income", "charity_number", "company_number")
 FIELDS = ("title", "contact_name", "contact_email", "consent_given_by", "consent_method",
           "consent-day", "consent-month", "consent-year", *PROFILE)  # fmt: skip
-#: Where the API's 422 points, as the form's fields.
-API_FIELDS = {"title": "title", "name": "contact_name", "email": "contact_email", "given_by": "consent_given_by",
-              "method": "consent_method", "given_at": "consent-day", "area": "area", "kind": "kind",
-              "annual_income": "annual_income", "charity_number": "charity_number",
-              "company_number": "company_number"}  # fmt: skip
+#: Where the API's 422 points (its location in the body), as the form's fields.
+API_FIELDS = {"title": "title", "contact.name": "contact_name", "contact.email": "contact_email",
+              "consent.given_by": "consent_given_by", "consent.method": "consent_method",
+              "consent.given_at": "consent-day", "consent": "consent-day",
+              **{f"organisation.{name}": name for name in PROFILE}}  # fmt: skip
 
 
 def team_base(application_id: str) -> str:
@@ -66,12 +66,12 @@ async def assisted_list(programme_id: str, request: Request, api: ApiDep, person
 @router.get("/manage/programmes/{programme_id}/assisted/new",
             summary="Start an application for a group: which group, then its consent and the project")  # fmt: skip
 async def start_page(
-    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson, organisation: str = ""
+    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson, organisation: str | None = None
 ) -> Response:
     programme = await api.get("applications", programme_path(programme_id))
-    organisation = organisation.strip()
-    if not organisation:
+    if organisation is None:  # the first step: which group
         return render(request, "assisted/start.jinja", programme=programme, values={"organisation": ""})
+    organisation = organisation.strip()
     if not _an_id(organisation):
         return render(request, "assisted/start.jinja", programme=programme, values={"organisation": organisation},
                       errors={"organisation": _ID_WORDS})  # fmt: skip
@@ -100,11 +100,29 @@ async def start(
         except ApiError as error:
             if error.status not in (409, 422):
                 raise
-            errors = forms.field_errors(error, API_FIELDS, "title")
+            errors = _api_errors(error)
     return _form(request, programme, profile, values, errors)
 
 
-_ID_WORDS = "Enter the group's reference as the sign-in service gives it, like org-harrow-mens-shed"
+def _api_errors(error: ApiError) -> dict[str, str]:
+    """The API's refusal beside the fields it names (the group's contact and its profile both have a
+    ``name``, so the whole location is read); anything else on the title, in the API's own words."""
+    errors: dict[str, str] = {}
+    for problem in error.field_errors:
+        location = ".".join(str(part) for part in problem.get("location", []) if part != "body")
+        field = API_FIELDS.get(location) or API_FIELDS.get(location.split(".")[0])
+        if field and field not in errors:
+            errors[field] = _sentence(str(problem.get("message", "")))
+    return errors or {"title": _sentence(error.detail)}
+
+
+def _sentence(text: str) -> str:
+    text = text.removeprefix("Value error, ").strip()
+    return text[:1].upper() + text[1:] if text else "Check this answer"
+
+
+_ID_WORDS = ("Enter the group's reference as the sign-in service gives it, with no spaces, "
+             "like org-harrow-mens-shed")
 
 
 def _an_id(text: str) -> bool:
