@@ -76,15 +76,21 @@ async def _application(api: Api, application_id: str) -> tuple[dict[str, Any], i
     return answer.body, answer.version
 
 
-def _tasks(application: dict[str, Any], questions: list[Any] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
-    """The fixed questions, then the programme's own (those the answers so far show), then submitting."""
+def base_of(application_id: str) -> str:
+    """Where an applicant's pages for one application live (the programme team's are in ``assisted``)."""
+    return f"/applications/{application_id}"
+
+
+def tasks_of(application: dict[str, Any], questions: list[Any] = (), base: str | None = None) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The fixed questions, then the programme's own (those the answers so far show), then submitting:
+    each linked under ``base`` (the applicant's pages, or the programme team's for an assisted draft)."""
     done = {
         "title": bool(application["title"]),
         "summary": bool(application["summary"].strip()),
         "amount": application["amount_requested"]["amount"] > 0,
         "contact": bool(application["contact"]),
     }
-    base = f"/applications/{application['id']}"
+    base = base or base_of(application["id"])
     tasks = [{"title": QUESTIONS[name][0], "href": f"{base}/{name}", "done": done[name]} for name in QUESTIONS]
     unfinished = {p["question_id"] for p in application.get("unfinished", [])}
     tasks += [
@@ -105,44 +111,47 @@ async def application_page(application_id: str, request: Request, api: ApiDep, p
     if application["status"] == "draft":
         questions = shown(await form_of(api, application), application)
         return render(request, "applying/task_list.jinja", application=application, programme=programme,
-                      tasks=_tasks(application, questions))  # fmt: skip
+                      tasks=tasks_of(application, questions))  # fmt: skip
     timeline = await api.get("applications", f"{application_path(application_id)}/timeline")
     return render(request, "applying/status.jinja", application=application, programme=programme,
                   timeline=timeline, can_withdraw=application["status"] in WITHDRAWABLE)  # fmt: skip
 
 
 async def check_answers(application_id: str, request: Request, api: Api, errors: dict[str, str] | None = None,
-                        status_code: int = 200) -> Response:  # fmt: skip
+                        status_code: int = 200, base: str | None = None, **context: Any) -> Response:  # fmt: skip
+    base = base or base_of(application_id)
     application, version = await _application(api, application_id)
     if application["status"] != "draft":
-        return see_other(f"/applications/{application_id}")
+        return see_other(base)
     programme = await api.get("applications", programme_path(application["programme_id"]))
     questions = shown(await form_of(api, application), application)
-    missing = [task for task in _tasks(application, questions)[:-1] if not task["done"]]
+    missing = [task for task in tasks_of(application, questions, base)[:-1] if not task["done"]]
     answers = [
-        {"label": q.label, "href": f"/applications/{application_id}/questions/{q.id}",
-         "words": answer_words(q, application["answers"].get(q.id))}
+        {"label": q.label, "href": f"{base}/questions/{q.id}", "words": answer_words(q, application["answers"].get(q.id))}
         for q in questions
     ]  # fmt: skip
     return render(request, "applying/check.jinja", application=application, programme=programme, version=version,
-                  missing=missing, answers=answers, errors=errors, status_code=status_code)  # fmt: skip
+                  missing=missing, answers=answers, errors=errors, status_code=status_code, base=base,
+                  **context)  # fmt: skip
 
 
-async def submit(application_id: str, request: Request, api: Api, version: str) -> Response:
+async def submit(application_id: str, request: Request, api: Api, version: str, base: str | None = None,
+                 **context: Any) -> Response:  # fmt: skip
+    base = base or base_of(application_id)
     try:
         result = await api.post("applications", f"{application_path(application_id)}/submit",
                                 version=int(version) if version.isdigit() else None)  # fmt: skip
     except ApiError as error:
         if error.status not in (409, 412, 422):
             raise
-        return await check_answers(application_id, request, api, errors={"submit": _stale(error)})
+        return await check_answers(application_id, request, api, errors={"submit": _stale(error)}, base=base, **context)
     if result["status"] == "ineligible":
-        return render(request, "applying/ineligible.jinja", application=result)
+        return render(request, "applying/ineligible.jinja", application=result, base=base, **context)
     if result["status"] == "draft":  # returned to put right while the programme is open
-        return render(request, "applying/returned.jinja", application=result)
+        return render(request, "applying/returned.jinja", application=result, base=base, **context)
     if result["status"] == "interest_submitted":
-        return render(request, "applying/interest_sent.jinja", application=result)
-    return see_other(f"/applications/{application_id}/submitted")
+        return render(request, "applying/interest_sent.jinja", application=result, base=base, **context)
+    return see_other(f"{base}/submitted")
 
 
 @router.get("/applications/{application_id}/submitted", summary="Your application was sent")
@@ -176,28 +185,35 @@ async def withdraw(
 
 @router.get("/applications/{application_id}/{question}", summary="One question of a draft")
 async def question(application_id: str, question: str, request: Request, api: ApiDep, person: ApplicantPerson) -> Response:
+    return await question_page(request, api, application_id, question)
+
+
+async def question_page(request: Request, api: Api, application_id: str, question: str, base: str | None = None,
+                        **context: Any) -> Response:  # fmt: skip
+    """One of the fixed questions (or the check answers page), for the group or the programme team."""
+    base = base or base_of(application_id)
     if question == "check":
-        return await check_answers(application_id, request, api)
+        return await check_answers(application_id, request, api, base=base, **context)
     if question not in QUESTIONS:
         return render(request, "errors/not_found.jinja", status_code=404)
     application, version = await _application(api, application_id)
     if application["status"] != "draft":
-        return see_other(f"/applications/{application_id}")
+        return see_other(base)
     values = {
         "title": application["title"], "summary": application["summary"],
         "amount": pounds(application["amount_requested"]) if application["amount_requested"]["amount"] else "",
         "contact_name": application["contact"]["name"], "contact_email": application["contact"]["email"],
     }  # fmt: skip
-    return _question_page(request, application, question, values, version)
+    return _question_page(request, application, question, values, version, base=base, **context)
 
 
 def _question_page(
     request: Request, application: dict[str, Any], question: str, values: dict[str, str], version: int | None,
-    errors: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None, **context: Any,
 ) -> Response:  # fmt: skip
     heading, hint = QUESTIONS[question]
     return render(request, f"applying/question_{question}.jinja", application=application, heading=heading,
-                  hint=hint, values=values, version=version, errors=errors)  # fmt: skip
+                  hint=hint, values=values, version=version, errors=errors, **context)  # fmt: skip
 
 
 @router.post("/applications/{application_id}/{question}", summary="Save an answer", dependencies=[CsrfChecked])
@@ -205,8 +221,15 @@ async def answer(
     application_id: str, question: str, request: Request, api: ApiDep, person: ApplicantPerson,
     version: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
+    return await save_answer(request, api, application_id, question, version)
+
+
+async def save_answer(request: Request, api: Api, application_id: str, question: str, version: str,
+                      base: str | None = None, **context: Any) -> Response:  # fmt: skip
+    """Save one of the fixed questions (or submit, from the check answers page), for the group or the team."""
+    base = base or base_of(application_id)
     if question == "check":
-        return await submit(application_id, request, api, version)
+        return await submit(application_id, request, api, version, base=base, **context)
     if question not in QUESTIONS:
         return render(request, "errors/not_found.jinja", status_code=404)
     application, current = await _application(api, application_id)
@@ -214,7 +237,7 @@ async def answer(
     values = forms.form_values(form, "title", "summary", "amount", "contact_name", "contact_email")
     change, errors = _change(question, values, application["amount_requested"]["currency"])
     if errors:
-        return _question_page(request, application, question, values, current, errors)
+        return _question_page(request, application, question, values, current, errors, base=base, **context)
     try:
         await api.patch("applications", application_path(application_id), change,
                         version=int(version) if version.isdigit() else current)  # fmt: skip
@@ -225,8 +248,8 @@ async def answer(
                   "email": "contact_email"}  # fmt: skip
         errors = (forms.field_errors(error, fields, _first_field(question)) if error.status == 422
                   else {_first_field(question): _stale(error)})  # fmt: skip
-        return _question_page(request, application, question, values, current, errors)
-    return see_other(f"/applications/{application_id}")
+        return _question_page(request, application, question, values, current, errors, base=base, **context)
+    return see_other(base)
 
 
 def _first_field(question: str) -> str:

@@ -249,6 +249,9 @@ async def _grant_of(api: Api, application: dict[str, Any]) -> dict[str, Any] | N
 
 async def _as_manager(api: Api, application_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     application = await api.get("scoring", application_path(application_id))
+    # Scoring does not keep whether the programme team applied on the group's behalf: applications does.
+    applied = await api.get("applications", application_path(application_id))
+    application = {**application, "assisted": applied["assisted"], "assistance": applied["assistance"]}
     return application, await api.get("scoring", programme_path(application["programme_id"]))
 
 

@@ -87,26 +87,36 @@ async def _page(api: Api, application_id: str, question_id: str) -> tuple[dict[s
 
 
 def _render(request: Request, application: dict[str, Any], question: Any, values: dict[str, Any],
-            version: int | None, errors: dict[str, str] | None = None) -> Response:  # fmt: skip
+            version: int | None, errors: dict[str, str] | None = None, **context: Any) -> Response:  # fmt: skip
     items = [{"value": o.value, "text": o.label} for o in getattr(question, "options", [])]
     file_rules = ""
     if question.kind == "file":
         kinds = [rules.FILE_TYPES[t][0] for t in question.allowed_types]
         file_rules = f"The file must be a {' or '.join(kinds)}, smaller than {rules.size_words(question.max_bytes)}."
     return render(request, "applying/programme_question.jinja", application=application, question=question,
-                  values=values, version=version, errors=errors, items=items, file_rules=file_rules)  # fmt: skip
+                  values=values, version=version, errors=errors, items=items, file_rules=file_rules,
+                  **context)  # fmt: skip
 
 
 @router.get("/applications/{application_id}/questions/{question_id}", summary="One of the programme's questions")
 async def question_page(
     application_id: str, question_id: str, request: Request, api: ApiDep, person: ApplicantPerson
 ) -> Response:
+    return await show_question(request, api, application_id, question_id)
+
+
+async def show_question(request: Request, api: Api, application_id: str, question_id: str, base: str | None = None,
+                        **context: Any) -> Response:  # fmt: skip
+    """One of the programme's questions, for the group (under ``/applications/{id}``) or, for an
+    assisted draft, the programme team (``base`` is where their pages for it are)."""
+    base = base or f"/applications/{application_id}"
     application, version, question = await _page(api, application_id, question_id)
     if question is None:
         return render(request, "errors/not_found.jinja", status_code=404)
     if application["status"] != "draft":
-        return see_other(f"/applications/{application_id}")
-    return _render(request, application, question, _values(question, application["answers"].get(question_id)), version)
+        return see_other(base)
+    return _render(request, application, question, _values(question, application["answers"].get(question_id)), version,
+                   base=base, **context)  # fmt: skip
 
 
 @router.post(
@@ -116,6 +126,12 @@ async def question_page(
 async def answer_question(
     application_id: str, question_id: str, request: Request, api: ApiDep, person: ApplicantPerson
 ) -> Response:
+    return await save_question(request, api, application_id, question_id)
+
+
+async def save_question(request: Request, api: Api, application_id: str, question_id: str, base: str | None = None,
+                        **context: Any) -> Response:  # fmt: skip
+    base = base or f"/applications/{application_id}"
     application, current, question = await _page(api, application_id, question_id)
     if question is None:
         return render(request, "errors/not_found.jinja", status_code=404)
@@ -123,7 +139,7 @@ async def answer_question(
     version = str(form.get("version", ""))
     version_sent = int(version) if version.isdigit() else current
     if question.kind == "file":
-        return await _upload(request, api, application, question, form.get("answer"), version_sent)
+        return await _upload(request, api, application, question, form.get("answer"), version_sent, base, context)
     values: dict[str, Any] = {name: str(form.get(name, "") or "") for name in ("answer", *(f"answer-{p}" for p in PARTS))}
     if question.kind == "multiple_choice":
         values["answer"] = [str(v) for v in form.getlist("answer")]
@@ -131,22 +147,24 @@ async def answer_question(
     if answer is None and question.required:
         answer = _Problem("Select an answer" if question.kind in rules.CHOICE_KINDS else "Answer the question")
     if isinstance(answer, _Problem):
-        return _render(request, application, question, values, current, {"answer": answer.message})
+        return _render(request, application, question, values, current, {"answer": answer.message}, base=base, **context)
     try:
         await api.put("applications", f"{application_path(application_id)}/answers",
                       {"answers": {question.id: answer}}, version=version_sent)  # fmt: skip
     except ApiError as error:
         if error.status not in (409, 412, 422):
             raise
-        return _render(request, application, question, values, current, {"answer": _problem(error)})
-    return see_other(f"/applications/{application_id}")
+        return _render(request, application, question, values, current, {"answer": _problem(error)}, base=base,
+                       **context)  # fmt: skip
+    return see_other(base)
 
 
 async def _upload(request: Request, api: Api, application: dict[str, Any], question: Any, upload: Any,
-                  version: int | None) -> Response:  # fmt: skip
+                  version: int | None, base: str, context: dict[str, Any]) -> Response:  # fmt: skip
     values = _values(question, application["answers"].get(question.id))
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _render(request, application, question, values, version, {"answer": "Select a file to upload"})
+        return _render(request, application, question, values, version, {"answer": "Select a file to upload"},
+                       base=base, **context)  # fmt: skip
     content = await upload.read(rules.MAX_FILE_BYTES + 1)
     try:
         await api.upload("applications", f"{application_path(application['id'])}/attachments/{question.id}",
@@ -154,8 +172,9 @@ async def _upload(request: Request, api: Api, application: dict[str, Any], quest
     except ApiError as error:
         if error.status not in (409, 412, 413, 422):
             raise
-        return _render(request, application, question, values, version, {"answer": _problem(error)})
-    return see_other(f"/applications/{application['id']}")
+        return _render(request, application, question, values, version, {"answer": _problem(error)}, base=base,
+                       **context)  # fmt: skip
+    return see_other(base)
 
 
 class _Problem:
