@@ -8,6 +8,7 @@ nothing it should not.
 """
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import uuid4
 
@@ -216,6 +217,7 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     await store.withdraw_application(tx, application.id, now)
     await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
     await store.drop_open_items(tx, application.id)
+    await _reviewers_freed(tx, application.reviewer_ids)
 
 
 async def end_interest_stage(tx: Tx, application_id: str) -> None:
@@ -308,6 +310,18 @@ async def _retry_waiting_applications(tx: Tx, programme: Programme) -> None:
         loads = await _top_up_reviewers(tx, programme, application, loads)
 
 
+async def _reviewers_freed(tx: Tx, reviewer_ids: Iterable[str]) -> None:
+    """Reviewers have fewer open reviews now (one submitted, or its application withdrawn): an
+    application waiting because everyone was at the maximum load may have them now, in any programme
+    whose panel they sit on (loads count across programmes)."""
+    seen: set[str] = set()
+    for reviewer_id in reviewer_ids:
+        for programme in await store.programmes_of_panel_member(tx, reviewer_id):
+            if programme.id not in seen:
+                seen.add(programme.id)
+                await _retry_waiting_applications(tx, programme)
+
+
 async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
     """Cancel an open review and give its application another reviewer (or leave it waiting for one)."""
     if not await store.cancel_review(tx, review.id, reason, utcnow()):
@@ -350,6 +364,7 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> Review:
     await _record_review_time(tx, review, completed_at)
     await store.count_completed_review(tx, review.application_id)
     await _score_if_complete(tx, programme, review.application_id)
+    await _reviewers_freed(tx, [review.reviewer_id])
     return review.model_copy(
         update={"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     )

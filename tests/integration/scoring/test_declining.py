@@ -1,7 +1,8 @@
 """A reviewer may decline an assignment: it goes to someone else (never back to them); no reviewer is
-given more than the maximum load."""
+given more than the maximum load, and an application that waited for one is given them once a
+reviewer submits a review or an application of theirs is withdrawn."""
 
-from grants_shared.events import ReviewAssigned
+from grants_shared.events import ApplicationWithdrawn, ReviewAssigned
 from grants_shared.settings import ServiceSettings
 from scoring.config import Settings
 from scoring.main import build_app
@@ -67,3 +68,24 @@ async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: Service
         await scoring.eventually(third_waits)
         loads = {e.data.reviewer_id for e in scoring.bus.of_type(ReviewAssigned.type)}  # type: ignore[attr-defined]
         assert loads == {"rev-a", "rev-b"} and len(scoring.bus.of_type(ReviewAssigned.type)) == 2
+
+        # the reviewer of app-ml1 submits: free again, they are given the waiting application
+        holders = {e.data.application_id: e.data for e in scoring.bus.of_type(ReviewAssigned.type)}  # type: ignore[attr-defined]
+        first, second = holders["app-ml1"], holders["app-ml2"]
+        submitted = await scoring.score(first.review_id, first.reviewer_id, need=4, impact=3)
+        assert submitted.status_code == 200, submitted.text
+        await scoring.review_of("app-ml3", first.reviewer_id)
+        third = await scoring.application("app-ml3")
+        assert (third["status"], third["reviewers_missing"]) == ("in_review", 0)
+
+        # a fourth waits (both at their maximum again); app-ml2's withdrawal frees its reviewer for it
+        await scoring.submit("app-ml4", "prog-ml", "org-ml4", minutes=4)
+
+        async def fourth_waits() -> bool:
+            found = await scoring.db.applications.find_one({"_id": "app-ml4"})
+            return bool(found) and found["status"] == "awaiting_reviewers"
+
+        await scoring.eventually(fourth_waits)
+        await scoring.bus.publish(ApplicationWithdrawn(application_id="app-ml2", programme_id="prog-ml"))
+        await scoring.review_of("app-ml4", second.reviewer_id)
+        assert len(scoring.bus.of_type(ReviewAssigned.type)) == 4
