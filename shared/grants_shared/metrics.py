@@ -32,8 +32,9 @@ DATABASE_COMMANDS = Counter(
 ORIGIN: ContextVar[str] = ContextVar("grants_origin", default="start-up")
 DATABASE_FAILURES = Counter(
     "grants_database_command_failures",
-    "Database commands that failed, by command and error (WriteConflict: a transaction met another)",
-    ["service", "command", "error"],
+    "Database commands that failed, by command, error (WriteConflict: a transaction met another) and what "
+    "caused them (as grants_database_commands' origin), so that a hot document's writers can be found",
+    ["service", "command", "error", "origin"],
 )
 HTTP_REQUESTS = Histogram(
     "grants_http_request_duration_seconds",
@@ -71,7 +72,9 @@ class CommandCounter(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         failure: Any = event.failure or {}
-        DATABASE_FAILURES.labels(self.service, event.command_name, str(failure.get("codeName", "unknown"))).inc()
+        DATABASE_FAILURES.labels(
+            self.service, event.command_name, str(failure.get("codeName", "unknown")), ORIGIN.get()
+        ).inc()
 
 
 class RequestTelemetry:

@@ -99,7 +99,7 @@ async def raw_limits(mongodb_url: str, rabbitmq_url: str) -> dict[str, float]:
 
 
 async def scrape(http: httpx.AsyncClient, platform: Platform) -> dict[str, dict[tuple[str, str], float]]:
-    """``{service: {(command, origin): round trips}}`` and ``{service: {("WriteConflict", command): n}}``."""
+    """``{service: {(command, origin): round trips}}`` and ``{service: {("WriteConflict", origin): n}}``."""
     counts: dict[str, dict[tuple[str, str], float]] = {}
     for service in SERVICES:
         text = (await http.get(f"{platform.url(service)}/metrics")).text
@@ -109,7 +109,7 @@ async def scrape(http: httpx.AsyncClient, platform: Platform) -> dict[str, dict[
                 if sample.name == "grants_database_commands_total":
                     mine[(sample.labels["command"], sample.labels["origin"])] += sample.value
                 elif sample.name == "grants_database_command_failures_total" and sample.labels["error"] == "WriteConflict":
-                    mine[("WriteConflict", sample.labels["command"])] += sample.value
+                    mine[("WriteConflict", sample.labels.get("origin", sample.labels["command"]))] += sample.value
         counts[service] = mine
     return counts
 
@@ -182,11 +182,13 @@ def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str,
     by_origin: Counter[str] = Counter()
     reads: dict[str, float] = {}
     conflicts = 0.0
+    conflicts_by_origin: Counter[str] = Counter()
     for service, figures in counts.items():
         total = reads_here = 0.0
         for (command, origin), n in figures.items():
             if command == "WriteConflict":
                 conflicts += n
+                conflicts_by_origin[f"{service}: {origin}"] += n
                 continue
             if is_scrape(origin):
                 continue
@@ -207,6 +209,7 @@ def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str,
         "by_cause": {k: v / applications for k, v in by_origin.most_common(25)},
         "persons_reads_per_application": reads,
         "write_conflicts_per_application": conflicts / applications,
+        "write_conflicts_by_cause": {k: v / applications for k, v in conflicts_by_origin.most_common(10) if v},
     }
 
 
@@ -289,6 +292,7 @@ def report(results: dict[str, Any]) -> str:
         *[f"    {n:6.2f}  {cause}" for cause, n in list(trips["by_cause"].items())[:12]],
         f"write conflicts per application {trips['write_conflicts_per_application']:8.2f}   target < "
         f"{TARGETS['write_conflicts_per_application']}",
+        "  by cause:    " + ", ".join(f"{cause} {n:.2f}" for cause, n in trips["write_conflicts_by_cause"].items()),
         f"throughput                      {first['throughput_per_s']:8.2f} applications/s; the database allows "
         f"{results['throughput_limit_per_s']:.2f}/s at this round-trip count: share {results['throughput_share']:.2f} "
         f"(target >= {TARGETS['throughput_share']})",
