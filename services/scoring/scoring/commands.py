@@ -217,7 +217,7 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     await store.withdraw_application(tx, application.id, now)
     await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
     await store.drop_open_items(tx, application.id)
-    await _reviewers_freed(tx, application.reviewer_ids)
+    await _reviewers_freed(tx, list(application.reviewer_ids))
 
 
 async def end_interest_stage(tx: Tx, application_id: str) -> None:
@@ -294,8 +294,10 @@ async def _create_reviews(
 async def _top_up_reviewers(tx: Tx, programme: Programme, application: Application, loads: Loads) -> Loads:
     """Assign reviewers to an application that has fewer than it needs; return the loads afterwards."""
     choice = await _choose_reviewers(tx, programme, application, loads)
-    await _create_reviews(tx, programme, application, choice.reviewer_ids)
     status = domain.status_after_assignment(choice.missing)
+    if not choice.reviewer_ids and (choice.missing, status) == (application.reviewers_missing, application.status):
+        return loads  # nobody free for it and nothing to correct: a write would only meet other top-ups
+    await _create_reviews(tx, programme, application, choice.reviewer_ids)
     await store.add_reviewers(tx, application.id, choice.reviewer_ids, choice.missing, status)
     return domain.with_new_reviews(loads, choice.reviewer_ids)
 
@@ -311,15 +313,29 @@ async def _retry_waiting_applications(tx: Tx, programme: Programme) -> None:
 
 
 async def _reviewers_freed(tx: Tx, reviewer_ids: Iterable[str]) -> None:
-    """Reviewers have fewer open reviews now (one submitted, or its application withdrawn): an
-    application waiting because everyone was at the maximum load may have them now, in any programme
-    whose panel they sit on (loads count across programmes)."""
-    seen: set[str] = set()
+    """Reviewers have one open review fewer (they submitted it, or its application was withdrawn). One
+    who was at the maximum load before may now take a waiting application: the oldest they may
+    review, in any programme whose panel they sit on (loads count across programmes). One who was
+    below it was free already, so nothing waited for them: one count, and nothing more is read."""
+    loads = await store.open_review_loads(tx, reviewer_ids)
     for reviewer_id in reviewer_ids:
+        if loads.get(reviewer_id, 0) != tx.settings.max_open_reviews - 1:
+            continue
         for programme in await store.programmes_of_panel_member(tx, reviewer_id):
-            if programme.id not in seen:
-                seen.add(programme.id)
-                await _retry_waiting_applications(tx, programme)
+            if await _give_a_waiting_application(tx, programme, reviewer_id):
+                break
+
+
+async def _give_a_waiting_application(tx: Tx, programme: Programme, reviewer_id: str) -> bool:
+    """Top up the programme's waiting applications, oldest first, until ``reviewer_id`` is given one;
+    True once they are (their freed place is then taken)."""
+    loads = await _open_loads(tx, programme)
+    for application in await store.applications_of_programme(tx, programme.id, [ApplicationStatus.AWAITING_REVIEWERS]):
+        after = await _top_up_reviewers(tx, programme, application, loads)
+        if after.get(reviewer_id, 0) > loads.get(reviewer_id, 0):
+            return True
+        loads = after
+    return False
 
 
 async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
