@@ -5,6 +5,7 @@ own token and keeps no grants data of its own. Every page is server-rendered on 
 system and works without JavaScript.
 """
 
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -26,12 +27,19 @@ from portal.rendering import render
 from portal.session import SignInNeeded, sign_out
 
 STATIC = Path(__file__).parent / "static"
+#: How long an idle connection to a service is kept for reuse: shorter than the services' own
+#: keep-alive (uvicorn's is 5 s), so the portal never sends a request on a connection the service is
+#: closing at that moment (with both at 5 s, a page read right then answered 503).
+KEEPALIVE_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=settings.api_timeout_seconds) as http:
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        async with httpx.AsyncClient(timeout=settings.api_timeout_seconds, limits=limits) as http:
             app.state.http = http
             yield
 
@@ -112,6 +120,7 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, error: ServiceUnavailable) -> Response:
+        log.warning("%s", error)  # which service, and the error's type or status: no personal data
         return render(request, "errors/unavailable.jinja", status_code=503)
 
     @app.exception_handler(404)
