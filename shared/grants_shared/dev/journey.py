@@ -85,7 +85,9 @@ class Journey:
         self.settings = settings or ServiceSettings()
         self.say = say
         self.timeout = timeout
-        self.http = httpx.Client(timeout=10)
+        # Idle connections dropped before uvicorn's 5 s keep-alive closes them (as the portal does):
+        # a request sent on one being closed fails.
+        self.http = httpx.Client(timeout=10, limits=httpx.Limits(keepalive_expiry=2.0))
 
     # --- plumbing ---------------------------------------------------------------------------------
 
