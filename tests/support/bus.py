@@ -114,7 +114,7 @@ async def delete_topology(settings: ServiceSettings, services: tuple[str, ...] =
                 finally:
                     if not channel.is_closed:
                         await channel.close()
-        names = [settings.exchange, settings.dead_letter_exchange]
+        names = [settings.exchange, settings.public_exchange, settings.dead_letter_exchange]
         names += [settings.retry_exchange(d) for d in settings.retry_delays_ms]
         for delay in settings.retry_delays_ms:
             channel = await connection.channel()

@@ -4,8 +4,10 @@ data, and replays it once the cause is fixed; the inbox makes a replay of a hand
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.dead_letters import DeadLetterQueue
@@ -15,7 +17,7 @@ from grants_shared.money import Money
 from grants_shared.service import Service, running
 from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
-from tests.support.bus import TestBus
+from tests.support.bus import TestBus, delete_topology
 from tests.support.waiting import eventually
 
 
@@ -32,6 +34,13 @@ async def no_indexes(db: AsyncDatabase) -> None:
 
 
 SERVICE = Service("dlqtest", "dlq test", "", [], {ApplicationSubmitted.type: take_in}, no_indexes)
+
+
+@pytest.fixture(autouse=True)
+async def _own_queues_removed(settings: ServiceSettings) -> AsyncIterator[None]:
+    """This test's own service declares queues the shared fixture does not know of: removed here."""
+    yield
+    await delete_topology(settings, (SERVICE.name,))
 
 
 def submitted(application_id: str) -> ApplicationSubmitted:

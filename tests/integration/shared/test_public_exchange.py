@@ -1,9 +1,11 @@
 """Integrators read the public exchange: every event, without the personal data the services need."""
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aio_pika
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.events import ApplicationSubmitted, Contact, OrganisationSummary
@@ -11,7 +13,7 @@ from grants_shared.money import Money
 from grants_shared.service import Service, running
 from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
-from tests.support.bus import TestBus
+from tests.support.bus import TestBus, delete_topology
 
 
 async def no_indexes(db: AsyncDatabase) -> None:
@@ -19,6 +21,13 @@ async def no_indexes(db: AsyncDatabase) -> None:
 
 
 PUBLISHER = Service("publisher", "publisher", "", [], {}, no_indexes)
+
+
+@pytest.fixture(autouse=True)
+async def _own_queues_removed(settings: ServiceSettings) -> AsyncIterator[None]:
+    """This test's own service declares queues the shared fixture does not know of: removed here."""
+    yield
+    await delete_topology(settings, (PUBLISHER.name,))
 
 
 async def submit(tx: Transaction) -> None:
