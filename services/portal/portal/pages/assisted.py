@@ -20,7 +20,7 @@ from grants_shared.events import ID_MAX_LENGTH, ID_PATTERN
 from portal import forms
 from portal.clients import Api, ApiDep, ApiError
 from portal.pages.applying import base_of as applicant_base, question_page, save_answer, tasks_of
-from portal.pages.organisation import KINDS, profile_of
+from portal.pages.organisation import GROUP_WORDS, KINDS, profile_from, profile_of
 from portal.pages.questions import form_of, save_question, show_question, shown
 from portal.pages.shared import application_path, programme_path, q, see_other
 from portal.rendering import render
@@ -155,7 +155,7 @@ def _draft(programme: dict[str, Any], organisation: str, values: dict[str, str],
         errors["consent-day"] = given
     profile: dict[str, Any] | None = None
     if with_profile:
-        profile, problems = _profile(values)
+        profile, problems = profile_from(values, GROUP_WORDS)
         errors |= problems
     if errors:
         return {}, errors
@@ -183,27 +183,6 @@ def _consent_date(values: dict[str, str]) -> datetime | str:
     if day > datetime.now(UTC).date():
         return "The date consent was given must be today or in the past"
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _profile(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The group's profile, for a group that has none yet (as organisation.py reads the group's own form)."""
-    errors: dict[str, str] = {}
-    if not values["name"].strip():
-        errors["name"] = "Enter the name of the group"
-    if values["kind"] not in KINDS:
-        errors["kind"] = "Select what kind of organisation the group is"
-    if not values["area"].strip():
-        errors["area"] = "Enter the area the group works in"
-    income = forms.money(values["annual_income"], "GBP", "the group's yearly income")
-    if isinstance(income, str):
-        errors["annual_income"] = income
-        return {}, errors
-    return {
-        "name": values["name"].strip(), "kind": values["kind"], "area": values["area"].strip(),
-        "annual_income": income.model_dump(),
-        "charity_number": values["charity_number"].strip() or None,
-        "company_number": values["company_number"].strip() or None,
-    }, errors  # fmt: skip
 
 
 # --- filling it in and submitting it, on the group's own pages --------------------------------------

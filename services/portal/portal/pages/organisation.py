@@ -1,6 +1,6 @@
 """An applicant group describes itself once: the programmes' eligibility rules are checked against it."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -48,6 +48,35 @@ async def profile_of(api: ApiDep, organisation_id: str) -> tuple[dict | None, in
     return answer.body, answer.version
 
 
+#: How the profile form speaks of the group: to its own people, or to the programme team helping it.
+OWN_WORDS = {"name": "your organisation's name", "kind": "what kind of organisation you are",
+             "area": "the area your organisation works in", "income": "your organisation's yearly income"}
+GROUP_WORDS = {"name": "the name of the group", "kind": "what kind of organisation the group is",
+               "area": "the area the group works in", "income": "the group's yearly income"}
+
+
+def profile_from(values: dict[str, str], words: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The profile as the organisations API takes it, or what is wrong with the form (in ``words``)."""
+    errors: dict[str, str] = {}
+    if not values["name"].strip():
+        errors["name"] = f"Enter {words['name']}"
+    if values["kind"] not in KINDS:
+        errors["kind"] = f"Select {words['kind']}"
+    if not values["area"].strip():
+        errors["area"] = f"Enter {words['area']}"
+    income = forms.money(values["annual_income"], "GBP", words["income"])
+    if isinstance(income, str):
+        errors["annual_income"] = income
+    if errors or isinstance(income, str):
+        return {}, errors
+    return {
+        "name": values["name"].strip(), "kind": values["kind"], "area": values["area"].strip(),
+        "annual_income": income.model_dump(),
+        "charity_number": values["charity_number"].strip() or None,
+        "company_number": values["company_number"].strip() or None,
+    }, {}  # fmt: skip
+
+
 @router.get("/organisation", summary="Your organisation's profile")
 async def organisation(request: Request, api: ApiDep, person: ApplicantPerson, next: str | None = None) -> Response:
     organisation_id = organisation_of(person)
@@ -66,25 +95,10 @@ async def save_organisation(
 ) -> Response:  # fmt: skip
     organisation_id = organisation_of(person)
     values = forms.form_values(await request.form(), *FIELDS)
-    errors: dict[str, str] = {}
-    if not values["name"].strip():
-        errors["name"] = "Enter your organisation's name"
-    if values["kind"] not in KINDS:
-        errors["kind"] = "Select what kind of organisation you are"
-    if not values["area"].strip():
-        errors["area"] = "Enter the area your organisation works in"
-    income = forms.money(values["annual_income"], "GBP", "your organisation's yearly income")
-    if isinstance(income, str):
-        errors["annual_income"] = income
-    if errors or isinstance(income, str):
+    body, errors = profile_from(values, OWN_WORDS)
+    if errors:
         return render(request, "applying/organisation.jinja", values=values, kinds=KINDS, errors=errors,
                       version=version, organisation_id=organisation_id, next=next)  # fmt: skip
-    body = {
-        "name": values["name"].strip(), "kind": values["kind"], "area": values["area"].strip(),
-        "annual_income": income.model_dump(),
-        "charity_number": values["charity_number"].strip() or None,
-        "company_number": values["company_number"].strip() or None,
-    }  # fmt: skip
     try:
         await api.put("applications", f"/v1/organisations/{q(organisation_id)}", body,
                       version=int(version) if version.isdigit() else None)  # fmt: skip
