@@ -47,15 +47,16 @@ def field_errors(error: ApiError, fields: dict[str, str], fallback: str) -> dict
     for problem in error.field_errors:
         location = [str(part) for part in problem.get("location", []) if part != "body"]
         target = next((fields[part] for part in location if part in fields), None)
-        message = _sentence(str(problem.get("message", "")))
+        message = sentence(str(problem.get("message", "")))
         if target and target not in errors:
             errors[target] = message
     if not errors:
-        errors[fallback] = _sentence(error.detail)
+        errors[fallback] = sentence(error.detail)
     return errors
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
+    """An API's refusal as a sentence beside a field (pydantic's "Value error, " prefix dropped)."""
     text = text.removeprefix("Value error, ").strip()
     return text[:1].upper() + text[1:] if text else "Check this answer"
 

@@ -356,18 +356,13 @@ def _tranche_errors(error: ApiError, requirements: list[dict[str, Any]]) -> dict
         if len(location) >= 2 and isinstance(location[1], int) and location[1] < len(requirements):
             part = location[2] if len(location) > 2 and location[2] in ("report", "condition") else "condition"
             errors.setdefault(f"tranche-{requirements[location[1]]['sequence']}-{part}",
-                              _sentence(str(problem.get("message", ""))))  # fmt: skip
+                              forms.sentence(str(problem.get("message", ""))))  # fmt: skip
     if errors:
         return errors
-    words = _sentence(error.detail)
+    words = forms.sentence(error.detail)
     for requirement in requirements:
         if f"tranche {requirement['sequence']} " in error.detail:
             return {f"tranche-{requirement['sequence']}-condition": words}
         if requirement["report"] and repr(requirement["report"]) in error.detail:
             return {f"tranche-{requirement['sequence']}-report": words}
     return {"tranches": words}
-
-
-def _sentence(text: str) -> str:
-    text = text.removeprefix("Value error, ").strip()
-    return text[:1].upper() + text[1:] if text else "Check this answer"
