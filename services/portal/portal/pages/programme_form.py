@@ -74,7 +74,8 @@ API_FIELDS = {
 }  # fmt: skip
 #: A rule the API checks across fields names no field: the words it uses say which one it is about.
 RULE_WORDS = (
-    ("expression of interest", "interest_closes-day"), ("maximum award", "maximum_award"), ("closes_at", "closes-day"), ("opens_at", "opens-day"),
+    ("expression of interest", "interest_closes-day"), ("maximum award", "maximum_award"),
+    ("closes_at", "closes-day"), ("opens_at", "opens-day"),
     ("income", "max_income"), ("organisation kind", "kinds"), ("criteri", "criterion-1-title"),
     ("panel", "panel"), ("reviewer", "panel"), ("tranche", "payment"), ("budget", "budget"),
 )  # fmt: skip
@@ -123,7 +124,16 @@ def programme_terms(
         errors["panel"] = (f"'{bad[0][:40]}' is not a sign-in id: ids use letters, digits and . _ : @ | + - "
                            "with no spaces")  # fmt: skip
     policy = None if editing and values["payment"] == "keep" else _payment_policy(values, errors)
-    interest = _expression_of_interest(values, errors)
+    interest = None  # one stage
+    if values["stages"] == "two":
+        interest_opens = check("interest_opens-day",
+                               _day(values, "interest_opens", "date the expression of interest opens"))
+        interest_closes = check("interest_closes-day",
+                                _day(values, "interest_closes", "date the expression of interest closes"))
+        if interest_opens and interest_closes:
+            interest = {"opens_at": datetime.combine(interest_opens, OPENS_AT, UTC).isoformat(),
+                        "closes_at": datetime.combine(interest_closes, CLOSES_AT, UTC).isoformat(),
+                        "scored": values["interest_scored"] == "yes"}  # fmt: skip
     if errors:
         return {}, errors
     terms = {
@@ -136,23 +146,9 @@ def programme_terms(
         "criteria": criteria, "reviewers_per_application": reviewers, "panel": panel, "payment_policy": policy,
     }  # fmt: skip
     # One stage is sent as null, so that an edit takes away a first stage the draft had.
-    return {field: value for field, value in terms.items() if value is not None} | {"expression_of_interest": interest}, {}
+    sent = {field: value for field, value in terms.items() if value is not None}
+    return sent | {"expression_of_interest": interest}, {}
 
-
-def _expression_of_interest(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any] | None:
-    """The first, short stage's dates and whether its answers are scored; None for one stage."""
-    if values["stages"] != "two":
-        return None
-    opens = _day(values, "interest_opens", "date the expression of interest opens")
-    closes = _day(values, "interest_closes", "date the expression of interest closes")
-    for field, found in (("interest_opens-day", opens), ("interest_closes-day", closes)):
-        if isinstance(found, str):
-            errors.setdefault(field, found)
-    if isinstance(opens, str) or isinstance(closes, str):
-        return None
-    return {"opens_at": datetime.combine(opens, OPENS_AT, UTC).isoformat(),
-            "closes_at": datetime.combine(closes, CLOSES_AT, UTC).isoformat(),
-            "scored": values["interest_scored"] == "yes"}  # fmt: skip
 
 
 def _day(values: dict[str, str], field: str, what: str) -> date | str:
@@ -273,6 +269,12 @@ def payment_words(policy: dict[str, Any]) -> str:
     return f"In {len(parts)} instalments: " + ", then ".join(parts)
 
 
+def _typed_day(field: str, moment: str) -> dict[str, str]:
+    """A moment the API gave, as the day, month and year fields of the form's ``field``."""
+    at = datetime.fromisoformat(moment).astimezone(UTC)
+    return {f"{field}-{part}": str(getattr(at, part)) for part in PARTS}
+
+
 def form_values(programme: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """A programme's terms as they are typed into the form."""
     rules, policy, criteria = programme["eligibility"], programme["payment_policy"], programme["criteria"]
@@ -286,16 +288,13 @@ def form_values(programme: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
         "panel": "\n".join(programme.get("panel") or []), "rows": str(rows),
         "payment": policy["kind"] if expressible(policy) else "keep",
     }  # fmt: skip
-    for field in ("opens", "closes"):
-        moment = datetime.fromisoformat(programme[f"{field}_at"]).astimezone(UTC)
-        values |= {f"{field}-{part}": str(getattr(moment, part)) for part in PARTS}
+    values |= _typed_day("opens", programme["opens_at"]) | _typed_day("closes", programme["closes_at"])
     interest = programme.get("expression_of_interest")
     values["stages"] = "two" if interest else "one"
     if interest:
         values["interest_scored"] = "yes" if interest.get("scored") else ""
-        for field in ("opens", "closes"):
-            moment = datetime.fromisoformat(interest[f"{field}_at"]).astimezone(UTC)
-            values |= {f"interest_{field}-{part}": str(getattr(moment, part)) for part in PARTS}
+        values |= _typed_day("interest_opens", interest["opens_at"])
+        values |= _typed_day("interest_closes", interest["closes_at"])
     for row, criterion in enumerate(criteria, start=1):
         values |= {f"criterion-{row}-title": criterion["title"], f"criterion-{row}-weight": str(criterion["weight"]),
                    f"criterion-{row}-guidance": guidance_text(criterion.get("guidance") or [])}
