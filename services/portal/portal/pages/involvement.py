@@ -17,7 +17,7 @@ from portal.clients import Api, ApiDep, ApiError
 from portal.pages.programme_form import _day as typed_date
 from portal.pages.shared import programme_path, q, see_other
 from portal.rendering import render
-from portal.session import CsrfChecked, ManagerPerson, current_person, needs
+from portal.session import CsrfChecked, ManagerPerson, needs
 from portal.words import pounds
 
 router = APIRouter(tags=["involvement"])
@@ -295,20 +295,19 @@ async def decide_claim(claim_id: str, request: Request, api: ApiDep, person: Man
 
 @router.get("/finance/programmes/{programme_id}/involvement-budget", summary="A programme's involvement budget")
 async def budget_page(programme_id: str, request: Request, api: ApiDep, person: BudgetPerson) -> Response:
-    return await _budget(request, api, programme_id)
+    return await _budget(request, api, person, programme_id)
 
 
-async def _budget(request: Request, api: Api, programme_id: str, errors: dict[str, str] | None = None,
-                  values: dict[str, str] | None = None) -> Response:  # fmt: skip
+async def _budget(request: Request, api: Api, person: Caller, programme_id: str,
+                  errors: dict[str, str] | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
     ledger = await api.get("disbursement", f"{programme_path(programme_id)}/ledger")
     answer = await api.read("disbursement", f"{programme_path(programme_id)}/involvement-budget")
     payments = (await api.get("disbursement", f"{programme_path(programme_id)}/involvement-payments", limit=100))["items"]
     shown = answer.body
-    person = current_person(request)
     return render(request, "involvement/budget.jinja", ledger=ledger, budget=shown, version=answer.version,
                   payments=payments, values=values or {"total": pounds(shown["total"]) if shown["total"] else ""},
                   errors=errors, payment_statuses=PAYMENT_STATUSES, waiting=WAITING,
-                  can_retry=bool(person and person.has(Role.FINANCE_OFFICER, Role.ADMIN)))  # fmt: skip
+                  can_retry=person.has(Role.FINANCE_OFFICER, Role.ADMIN))  # fmt: skip
 
 
 @router.post("/finance/programmes/{programme_id}/involvement-payments/{payment_id}/retry",
@@ -342,4 +341,4 @@ async def set_budget(programme_id: str, request: Request, api: ApiDep, person: B
                 raise
             errors["total"] = ("Someone changed the budget while you were editing: check and save again"
                                if error.status in (412, 428) else _sentence(error.detail))  # fmt: skip
-    return await _budget(request, api, programme_id, errors=errors, values=values)
+    return await _budget(request, api, person, programme_id, errors=errors, values=values)
