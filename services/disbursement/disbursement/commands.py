@@ -1307,10 +1307,10 @@ async def _save_member(tx: Tx, caller: Caller, member: InvolvementMember | None,
         saved = member.model_copy(update={**changes, "updated_at": now, "version": member.version + 1})
     if not await store.save_involvement_member(tx, saved, member.version if member else None):
         raise PreconditionFailed("your payment details changed since you read them; read them again and retry")
-    for waiting in await store.waiting_payments_of_member(tx, caller.subject):
+    for waiting in await store.member_payments_in(tx, caller.subject, InvolvementPaymentStatus.WAITING):
         await _advance_involvement(tx, waiting)
     if "bank_account" in changes:  # new bank details: what failed to reach the old account goes again
-        for failed in await store.failed_payments_of_member(tx, caller.subject):
+        for failed in await store.member_payments_in(tx, caller.subject, InvolvementPaymentStatus.FAILED):
             await _restart_involvement(tx, failed)
     return saved
 

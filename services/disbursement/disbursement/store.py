@@ -1096,14 +1096,9 @@ async def move_waiting_payment(tx: Db, payment_id: str, fields: dict[str, Any]) 
     return result.modified_count == 1
 
 
-async def waiting_payments_of_member(tx: Db, member_id: str) -> list[InvolvementPayment]:
-    query = {"member_id": member_id, "status": InvolvementPaymentStatus.WAITING}
-    cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
-    return [InvolvementPayment.from_doc(d) async for d in cursor.limit(500)]
-
-
-async def failed_payments_of_member(tx: Db, member_id: str) -> list[InvolvementPayment]:
-    query = {"member_id": member_id, "status": InvolvementPaymentStatus.FAILED}
+async def member_payments_in(tx: Db, member_id: str, status: InvolvementPaymentStatus) -> list[InvolvementPayment]:
+    """A member's involvement payments in one status (waiting, or failed), oldest first."""
+    query = {"member_id": member_id, "status": status}
     cursor = tx.db.involvement_payments.find(query, session=tx.session).sort("created_at", ASCENDING)
     return [InvolvementPayment.from_doc(d) async for d in cursor.limit(500)]
 

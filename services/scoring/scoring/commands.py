@@ -8,7 +8,6 @@ nothing it should not.
 """
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import uuid4
 
@@ -302,17 +301,23 @@ async def _top_up_reviewers(tx: Tx, programme: Programme, application: Applicati
     return domain.with_new_reviews(loads, choice.reviewer_ids)
 
 
-async def _retry_waiting_applications(tx: Tx, programme: Programme) -> None:
-    """Give waiting applications of ``programme`` the reviewers that have become free, oldest first."""
+async def _retry_waiting_applications(tx: Tx, programme: Programme, until_given: str | None = None) -> bool:
+    """Give waiting applications of ``programme`` the reviewers that have become free, oldest first.
+    With ``until_given``, stop once that reviewer is given one, and say so (True): their freed place
+    is taken."""
     waiting = await store.applications_of_programme(tx, programme.id, [ApplicationStatus.AWAITING_REVIEWERS])
     if not waiting:
-        return
+        return False
     loads = await _open_loads(tx, programme)
     for application in waiting:
-        loads = await _top_up_reviewers(tx, programme, application, loads)
+        after = await _top_up_reviewers(tx, programme, application, loads)
+        if until_given is not None and after.get(until_given, 0) > loads.get(until_given, 0):
+            return True
+        loads = after
+    return False
 
 
-async def _reviewers_freed(tx: Tx, reviewer_ids: Iterable[str]) -> None:
+async def _reviewers_freed(tx: Tx, reviewer_ids: list[str]) -> None:
     """Reviewers have one open review fewer (they submitted it, or its application was withdrawn). One
     who was at the maximum load before may now take a waiting application: the oldest they may
     review, in any programme whose panel they sit on (loads count across programmes). One who was
@@ -322,20 +327,8 @@ async def _reviewers_freed(tx: Tx, reviewer_ids: Iterable[str]) -> None:
         if loads.get(reviewer_id, 0) != tx.settings.max_open_reviews - 1:
             continue
         for programme in await store.programmes_of_panel_member(tx, reviewer_id):
-            if await _give_a_waiting_application(tx, programme, reviewer_id):
+            if await _retry_waiting_applications(tx, programme, until_given=reviewer_id):
                 break
-
-
-async def _give_a_waiting_application(tx: Tx, programme: Programme, reviewer_id: str) -> bool:
-    """Top up the programme's waiting applications, oldest first, until ``reviewer_id`` is given one;
-    True once they are (their freed place is then taken)."""
-    loads = await _open_loads(tx, programme)
-    for application in await store.applications_of_programme(tx, programme.id, [ApplicationStatus.AWAITING_REVIEWERS]):
-        after = await _top_up_reviewers(tx, programme, application, loads)
-        if after.get(reviewer_id, 0) > loads.get(reviewer_id, 0):
-            return True
-        loads = after
-    return False
 
 
 async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
