@@ -154,11 +154,14 @@ class LeasedWorker(ABC, Generic[Claimed]):
     transaction of its own, then :meth:`work` s it outside any transaction.
 
     A subclass says what a claim also reads (:meth:`claim`, e.g. the bank details a payment is sent
-    to, in the claim's own transaction) and what working an item means (:meth:`work`, which settles
+    to, in the claim's own transaction, or no transaction at all with ``claims_alone``) and what working an item means (:meth:`work`, which settles
     it with ``self.queue.finish`` while its claim holds)."""
 
     queue: LeasedQueue
     name: str
+    #: True when :meth:`claim` is one conditional write and nothing else: atomic on its own, it is made
+    #: outside a transaction (no commit: one round trip per item instead of two), given the database.
+    claims_alone: bool = False
 
     def __init__(self, database: Database[Any], pace: Pace) -> None:
         self.database = database
@@ -194,7 +197,10 @@ class LeasedWorker(ABC, Generic[Claimed]):
         async with self._at_once:
             stop_if_cancelled()
             claim = uuid4().hex
-            claimed = await self.database.transact(lambda tx: self.claim(tx, doc, claim))
+            if self.claims_alone:
+                claimed = await self.claim(self.database, doc, claim)  # type: ignore[arg-type]
+            else:
+                claimed = await self.database.transact(lambda tx: self.claim(tx, doc, claim))
             if claimed is None:
                 return False  # another replica took it, or there is nothing it can be sent with
             return await self.work(doc, claim, claimed)

@@ -269,3 +269,12 @@ def test_the_budget_allows_an_award_up_to_exactly_what_remains() -> None:
     assert domain.budget_allows(gbp(1_000), gbp(1_000)) is True
     assert domain.budget_allows(gbp(1_000), Money(amount=100_001, currency="GBP")) is False
     assert domain.budget_allows(gbp(1_000), Money(amount=1, currency="EUR")) is False
+
+
+def test_an_award_is_checked_without_the_budget_until_the_budget_is_known() -> None:
+    # The reservation is the budget's check; what remains is read only to explain a refusal.
+    assert domain.award_problems(gbp(9_000), gbp(9_000), gbp(10_000)) == []
+    assert domain.award_problems(Money(amount=1, currency="EUR"), gbp(9), gbp(10)) == ["the programme pays in GBP, not EUR"]
+    assert domain.award_problems(gbp(9_000), gbp(9_000), gbp(10_000), gbp(100)) == [
+        "only £100.00 of the programme's budget remains"
+    ]

@@ -163,7 +163,7 @@ async def watch_training(runtime: Runtime[Settings]) -> None:
 async def gather_payment_runs(runtime: Runtime[Settings]) -> None:
     database = runtime.database
     await every(database.settings.payment_run_gather_seconds,
-                lambda: database.transact(commands.gather_payment_runs), "payment run gatherer")  # fmt: skip
+                lambda: commands.gather_in_turn(database.transact), "payment run gatherer")  # fmt: skip
 
 
 async def watch_offers(runtime: Runtime[Settings]) -> None:

@@ -17,6 +17,7 @@ emitting the events it causes there: routes, handlers and the two senders call t
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,7 +51,7 @@ from grants_shared.events import (
     WebhookSubscriptionReactivated,
 )
 from grants_shared.money import Money
-from grants_shared.unit_of_work import Transaction
+from grants_shared.unit_of_work import Db, Transaction
 from grants_shared.worker import ready_state
 from notifications import domain, preferences, store
 from notifications.config import Settings
@@ -99,10 +100,12 @@ class ApplicationNotYetKnown(NotYetKnown):
 
 async def record_programme_opened(tx: Tx, programme_id: str, name: str, closes_at: datetime) -> None:
     await store.record_programme_opened(tx, programme_id, name, closes_at)
+    _forget_programme_name(tx, programme_id)
 
 
 async def record_programme_changed(tx: Tx, programme_id: str, name: str | None, closes_at: datetime | None) -> None:
     await store.record_programme_changed(tx, programme_id, name, closes_at)
+    _forget_programme_name(tx, programme_id)
 
 
 async def record_programme_closed(tx: Tx, programme_id: str, at: datetime) -> None:
@@ -222,9 +225,31 @@ async def tell_finance_officers(tx: Tx, event: Event[Any], telling: Callable[[st
         await deliver(tx, event, telling(officer.id, officer.name), officer, application_contact=None)
 
 
+#: How long a programme's name is kept as last read. Nearly every notice names its programme and a
+#: name rarely changes: a rename handled in this process clears it at once, and one handled by
+#: another replica reaches this one's notices within this many seconds.
+PROGRAMME_NAME_SECONDS = 30.0
+#: (when, name) by (database, programme); a name of None marks a programme just renamed here, read
+#: afresh every time until the mark expires (a notice handled meanwhile may have read the old name).
+_programme_names: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
 async def _programme_name(tx: Tx, programme_id: str) -> str | None:
+    key = (tx.settings.database("notifications"), programme_id)
+    kept = _programme_names.get(key)
+    fresh = kept is not None and time.monotonic() - kept[0] < PROGRAMME_NAME_SECONDS
+    if kept and fresh and kept[1] is not None:
+        return kept[1]
     programme = await store.get_programme(tx, programme_id)
-    return programme.name if programme else None
+    if programme is None:
+        return None  # not opened here yet: asked again next time
+    if not fresh:
+        _programme_names[key] = (time.monotonic(), programme.name)
+    return programme.name
+
+
+def _forget_programme_name(tx: Tx, programme_id: str) -> None:
+    _programme_names[(tx.settings.database("notifications"), programme_id)] = (time.monotonic(), None)
 
 
 # --- telling integrators ---------------------------------------------------------------------------
@@ -288,8 +313,9 @@ class Parcel:
         )  # fmt: skip
 
 
-async def claim_email(tx: Tx, notification: Notification, claim: str) -> bool:
-    """Take a due email for this sender: of several replicas that read it, one wins."""
+async def claim_email(tx: Db, notification: Notification, claim: str) -> bool:
+    """Take a due email for this sender: of several replicas that read it, one wins. One conditional
+    update, so the sender makes it outside any transaction."""
     return await store.claim_email(tx, notification, claim, utcnow())
 
 

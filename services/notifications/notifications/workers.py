@@ -26,7 +26,7 @@ import httpx
 
 from grants_shared.clock import utcnow
 from grants_shared.service import Runtime
-from grants_shared.unit_of_work import Database, Transaction
+from grants_shared.unit_of_work import Database, Db, Transaction
 from grants_shared.worker import Doc, LeasedWorker, Pace, every
 from notifications import commands, domain, mailer, preferences, store, webhook_targets, webhooks
 from notifications.config import Settings
@@ -99,6 +99,7 @@ OutgoingEmail = tuple[Notification, Email]
 class EmailSender(Sender[OutgoingEmail]):
     queue = store.EMAIL_QUEUE
     name = "email sender"
+    claims_alone = True  # the claim is the one conditional update on the notification
 
     def __init__(self, database: Database[Settings]) -> None:
         settings = database.settings
@@ -109,7 +110,7 @@ class EmailSender(Sender[OutgoingEmail]):
         )  # fmt: skip
         super().__init__(database, pace, settings.smtp_timeout)
 
-    async def claim(self, tx: Transaction[Any], doc: Doc, claim: str) -> OutgoingEmail | None:
+    async def claim(self, tx: Db, doc: Doc, claim: str) -> OutgoingEmail | None:  # type: ignore[override]
         notification = Notification.from_doc(doc)
         email = notification.email
         if email is None or not await commands.claim_email(tx, notification, claim):

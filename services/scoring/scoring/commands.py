@@ -602,15 +602,18 @@ async def _record_decision(
         raise Conflict("an expression of interest is scored to help the team shortlist; only a full application is decided")
     reservation = None
     if amount is not None:
-        remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=programme.budget.currency)
-        problems = domain.award_problems(amount, application.amount_requested, programme.maximum_award, remaining)
+        problems = domain.award_problems(amount, application.amount_requested, programme.maximum_award)
         if problems:
             raise RuleViolation("; ".join(problems), problems=problems)
         # Conditional updates on the budget's buckets: concurrent awards rarely meet in one, and an
-        # award the budget can no longer cover abandons the decision with it.
+        # award the budget can no longer cover abandons the decision with it. What remains is read
+        # only to say why an award does not fit.
         reservation = await budget.reserve(tx, programme.id, amount)
         if reservation is None:
-            raise RuleViolation("this award would take the programme over its budget")
+            remaining = await budget.available(tx, programme.id) or Money(amount=0, currency=amount.currency)
+            problems = domain.award_problems(amount, application.amount_requested, programme.maximum_award, remaining)
+            problems = problems or ["this award would take the programme over its budget"]
+            raise RuleViolation("; ".join(problems), problems=problems)
     decision = Decision(
         outcome=outcome, amount_awarded=amount, feedback=feedback, decided_at=utcnow(), recorded_by=caller.subject,
         by=basis.by, meeting_id=basis.meeting_id, delegated_to=basis.delegated_to,

@@ -282,10 +282,14 @@ def decision_refusal(status: ApplicationStatus, needs_moderation: bool) -> str |
     return None
 
 
-def award_problems(amount: Money, requested: Money, maximum_award: Money, remaining_budget: Money) -> list[str]:
-    """Why an award of ``amount`` is not allowed (empty when it is)."""
-    if amount.currency != remaining_budget.currency:
-        return [f"the programme pays in {remaining_budget.currency}, not {amount.currency}"]
+def award_problems(
+    amount: Money, requested: Money, maximum_award: Money, remaining_budget: Money | None = None
+) -> list[str]:
+    """Why an award of ``amount`` is not allowed (empty when it is); what remains of the budget is
+    checked only when given (the reservation itself is the check that counts)."""
+    currency = remaining_budget.currency if remaining_budget else maximum_award.currency
+    if amount.currency != currency:
+        return [f"the programme pays in {currency}, not {amount.currency}"]
     problems = []
     if amount.amount <= 0:
         problems.append("an award must be more than zero")
@@ -293,7 +297,7 @@ def award_problems(amount: Money, requested: Money, maximum_award: Money, remain
         problems.append(f"an award may not exceed the programme's maximum of {format_money(maximum_award)}")
     if requested.currency == amount.currency and amount.amount > requested.amount:
         problems.append(f"an award may not exceed the {format_money(requested)} requested")
-    if not budget_allows(remaining_budget, amount):
+    if remaining_budget is not None and not budget_allows(remaining_budget, amount):
         problems.append(f"only {format_money(remaining_budget)} of the programme's budget remains")
     return problems
 

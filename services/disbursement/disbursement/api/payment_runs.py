@@ -34,7 +34,7 @@ async def list_runs(
              responses=problems(s409="Another gathering took the same payments; try again"))  # fmt: skip
 async def gather_runs(caller: Finance, transact: Transact) -> list[PaymentRunView]:
     """One run per currency; an empty list when nothing is due outside a run."""
-    return [PaymentRunView.of(r) for r in await transact(commands.gather_payment_runs)]
+    return [PaymentRunView.of(r) for r in await commands.gather_in_turn(transact)]
 
 
 @router.get("/{run_id}", summary="One payment run with its payments (finance)")
