@@ -10,17 +10,22 @@ the events it causes, and acknowledged only after that transaction commits.
   delay queues without spending that budget, for as long as an outage could last.
 - If the process dies mid-way the message is redelivered; the quorum queue's delivery limit
   dead-letters one that keeps killing the process.
+- Events that arrive together (up to ``consumer_batch``) are handled in one transaction: one inbox
+  write, one outbox write and one commit for them all, each acknowledged after it commits. If any
+  of them fails, nothing of the batch is written and each is handled again on its own, as above.
 """
 
 import asyncio
+import contextlib
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from grants_shared.clock import utcnow
 from grants_shared.cloudevents import from_message
@@ -28,6 +33,7 @@ from grants_shared.errors import MalformedEvent, NotYetKnown, PermanentError
 from grants_shared.events import Event, EventData
 from grants_shared.logs import about
 from grants_shared.metrics import EVENTS_CONSUMED, ORIGIN
+from grants_shared.tasks import stop
 from grants_shared.tracing import SpanKind, Tracer, span
 from grants_shared.settings import ServiceSettings
 from grants_shared.topology import declare_service_queues
@@ -72,15 +78,25 @@ class AlreadyHandled(Exception):
     """Raised inside the transaction when the inbox already holds the event, so nothing is written."""
 
 
-async def record_in_inbox(tx: Transaction, queue: str, event: Event) -> None:
+async def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
+    """One write for all of them; AlreadyHandled if any one was handled before."""
+    # The event's own time beside the time it was handled: how long events wait is measurable.
+    now = utcnow()
+    records = [{"_id": f"{queue}:{e.id}", "type": e.type, "event_time": e.time, "handled_at": now} for e in events]
     try:
-        await tx.db.inbox.insert_one(
-            # The event's own time beside the time it was handled: how long events wait is measurable.
-            {"_id": f"{queue}:{event.id}", "type": event.type, "event_time": event.time, "handled_at": utcnow()},
-            session=tx.session,
-        )
-    except DuplicateKeyError:
+        await tx.db.inbox.insert_many(records, session=tx.session)
+    except (DuplicateKeyError, BulkWriteError):
         raise AlreadyHandled from None
+
+
+@dataclass
+class Arrived:
+    """A valid event waiting to be handled with others that arrived with it."""
+
+    message: AbstractIncomingMessage
+    handler: Handler
+    event: Event
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Consumer:
@@ -95,12 +111,17 @@ class Consumer:
         self.handlers = dict(handlers)
         self.queue_name = settings.queue(service)
         self._channel: AbstractChannel | None = None
+        self._arrived: list[Arrived] = []
+        self._wake = asyncio.Event()
+        self._batches: asyncio.Task[None] | None = None
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         self._channel = await connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.settings.prefetch)
         queue = await declare_service_queues(self._channel, self.settings, self.service, self.handlers)
         if self.handlers:
+            if self.settings.consumer_batch > 1 and self._batches is None:
+                self._batches = asyncio.create_task(self._handle_batches(), name=f"{self.service} batches")
             await queue.consume(self.on_message)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
@@ -118,12 +139,90 @@ class Consumer:
             await self._dead_letter(message, str(error))
             self._count(message.headers, "dead_lettered")
             return
+        if self._batches is None:
+            await self._handle_alone(Arrived(message, handler, event))
+            return
+        arrived = Arrived(message, handler, event)
+        self._arrived.append(arrived)
+        self._wake.set()
+        await arrived.done
+
+    def _handling(self, event: Event) -> typing.ContextManager[object]:
+        """The log context and the consumer span of one event's handling: it continues the trace the
+        event carries, and what its handler emits continues it again."""
         attributes = {"messaging.system": "rabbitmq", "messaging.message.id": event.id,
                       "messaging.destination.name": self.queue_name, "cloudevents.event_type": event.type}  # fmt: skip
-        # The handling continues the trace the event carries; what its handler emits continues it again.
-        with about(event_id=event.id, event_type=event.type, **{event.data.subject_field: event.subject}), \
-                span(self.tracer, f"process {event.type}", SpanKind.CONSUMER, event.traceparent, attributes):
-            await self._handle_event(message, handler, event)
+        return _both(
+            about(event_id=event.id, event_type=event.type, **{event.data.subject_field: event.subject}),
+            span(self.tracer, f"process {event.type}", SpanKind.CONSUMER, event.traceparent, attributes),
+        )
+
+    async def _handle_alone(self, arrived: Arrived) -> None:
+        with self._handling(arrived.event):
+            await self._handle_event(arrived.message, arrived.handler, arrived.event)
+
+    async def _handle_batches(self) -> None:
+        """Takes what has arrived, up to ``consumer_batch`` at a time, and handles each batch in a task
+        of its own, ``consumer_batches_at_once`` of them side by side."""
+        at_once = asyncio.Semaphore(self.settings.consumer_batches_at_once)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._arrived:
+                    await at_once.acquire()
+                    size = self.settings.consumer_batch
+                    batch, self._arrived = self._arrived[:size], self._arrived[size:]
+                    task = asyncio.create_task(self._handle_batch(batch))
+                    running.add(task)
+                    task.add_done_callback(lambda t: (running.discard(t), at_once.release()))
+        finally:
+            for task in running:
+                task.cancel()
+            for arrived in self._arrived:
+                arrived.done.cancel()  # not acknowledged: the broker delivers it again
+
+    async def _handle_batch(self, batch: list[Arrived]) -> None:
+        try:
+            if len(batch) > 1 and await self._handled_together(batch):
+                for arrived in batch:
+                    await arrived.message.ack()
+                    EVENTS_CONSUMED.labels(self.service, arrived.event.type, "handled").inc()
+            else:
+                for arrived in batch:
+                    await self._handle_alone(arrived)
+        except BaseException as error:
+            for arrived in batch:
+                if not arrived.done.done():
+                    arrived.done.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for arrived in batch:
+            arrived.done.set_result(None)
+
+    async def _handled_together(self, batch: list[Arrived]) -> bool:
+        """The batch in one transaction: True once it committed, False (nothing written) if any of
+        its events failed or had been handled already."""
+        async def handle_all(tx: Transaction) -> None:
+            ORIGIN.set(f"event {batch[0].event.type}")
+            await record_in_inbox(tx, self.queue_name, [a.event for a in batch])
+            for arrived in batch:
+                # Round trips are counted under the event that made them (the commit under the last).
+                ORIGIN.set(f"event {arrived.event.type}")
+                with self._handling(arrived.event):
+                    await arrived.handler(arrived.event, tx)
+
+        try:
+            await self.database.transact(handle_all)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.info("%s: a batch of %d events is handled again one by one (%s)", self.service, len(batch),
+                     type(error).__name__)  # fmt: skip
+            return False
+        return True
 
     async def _handle_event(self, message: AbstractIncomingMessage, handler: Handler, event: Event) -> None:
         ORIGIN.set(f"event {event.type}")
@@ -169,7 +268,7 @@ class Consumer:
         return message.routing_key
 
     async def _handle(self, tx: Transaction, handler: Handler, event: Event) -> None:
-        await record_in_inbox(tx, self.queue_name, event)
+        await record_in_inbox(tx, self.queue_name, [event])
         await handler(event, tx)
 
     async def _retry_later(self, message: AbstractIncomingMessage, reason: str) -> str:
@@ -222,6 +321,15 @@ class Consumer:
     async def close(self) -> None:
         if self._channel and not self._channel.is_closed:
             await self._channel.close()
+        if self._batches is not None:
+            await stop(self._batches)
+            self._batches = None
+
+
+@contextlib.contextmanager
+def _both(first: typing.ContextManager[object], second: typing.ContextManager[object]) -> Iterator[None]:
+    with first, second:
+        yield
 
 
 def _copy(message: AbstractIncomingMessage, extra_headers: dict[str, object]) -> Message:

@@ -47,6 +47,11 @@ class ServiceSettings(BaseSettings):
     # Quorum queues dead-letter a message redelivered this many times (a handler that crashes the process).
     delivery_limit: int = 10
     prefetch: int = 20
+    # Events that arrive together are handled up to this many in one transaction (one inbox write,
+    # one outbox write, one commit); 1 handles each on its own. A batch that fails is handled again
+    # event by event, so one event's failure is only ever its own.
+    consumer_batch: int = 10
+    consumer_batches_at_once: int = 4
     outbox_poll_seconds: float = 1.0
     # A transaction (retries after write conflicts included) that takes longer is abandoned: the
     # request answers 503 with Retry-After, an event is retried later. Short transactions let work go

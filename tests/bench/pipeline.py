@@ -181,6 +181,7 @@ def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str,
     by_service: dict[str, float] = {}
     by_command: Counter[str] = Counter()
     by_origin: Counter[str] = Counter()
+    commands_by_origin: dict[str, Counter[str]] = defaultdict(Counter)
     reads: dict[str, float] = {}
     conflicts = 0.0
     conflicts_by_origin: Counter[str] = Counter()
@@ -201,6 +202,7 @@ def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str,
             total += n
             by_command[command] += n
             by_origin[f"{service}: {origin}"] += n
+            commands_by_origin[f"{service}: {origin}"][command] += n
         by_service[service] = total / applications
         reads[service] = reads_here / applications
     return {
@@ -208,6 +210,8 @@ def round_trips(counts: dict[str, dict[tuple[str, str], float]], idle: dict[str,
         "by_service": by_service,
         "by_command": {k: v / applications for k, v in by_command.most_common()},
         "by_cause": {k: v / applications for k, v in by_origin.most_common(25)},
+        "commands_by_cause": {k: {c: n / applications for c, n in commands_by_origin[k].most_common() if n}
+                              for k, _ in by_origin.most_common(25)},
         "persons_reads_per_application": reads,
         "write_conflicts_per_application": conflicts / applications,
         "write_conflicts_by_cause": {k: v / applications for k, v in conflicts_by_origin.most_common(10) if v},
@@ -326,7 +330,9 @@ def report(results: dict[str, Any]) -> str:
         "  by command:  " + ", ".join(f"{c} {n:.1f}" for c, n in trips["by_command"].items()),
         "  people's reads (GETs, apart): " + ", ".join(f"{s} {n:.1f}" for s, n in trips["persons_reads_per_application"].items()),
         "  most round trips by cause:",
-        *[f"    {n:6.2f}  {cause}" for cause, n in list(trips["by_cause"].items())[:12]],
+        *[f"    {n:6.2f}  {cause} ("
+          + ", ".join(f"{c} {m:.1f}" for c, m in trips["commands_by_cause"][cause].items()) + ")"
+          for cause, n in list(trips["by_cause"].items())[:12]],
         f"write conflicts per application {trips['write_conflicts_per_application']:8.2f}   target < "
         f"{TARGETS['write_conflicts_per_application']}",
         "  by cause:    " + ", ".join(f"{cause} {n:.2f}" for cause, n in trips["write_conflicts_by_cause"].items()),
