@@ -10,9 +10,10 @@ transaction), so every store function has the one signature ``(tx, ...)``.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -51,6 +52,14 @@ class Transaction(Generic[S]):
     traceparent: str | None = None
     actor: str | None = None
     emitted: list[Event] = field(default_factory=list)
+    _read_once: dict[Hashable, Any] = field(default_factory=dict)
+
+    async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """What ``read`` answers, read once in this transaction: for what the transaction never
+        changes itself, so that events handled together in it (a consumer's batch) read it once."""
+        if key not in self._read_once:
+            self._read_once[key] = await read()
+        return typing.cast(T, self._read_once[key])
 
     async def emit(self, data: EventData) -> Event:
         """The event goes into the outbox with the transaction: all of a transaction's events are

@@ -118,9 +118,9 @@ Introducing = (
 )  # fmt: skip
 
 
-async def introduce_application(tx: Tx, event: Event[Any]) -> None:
+async def introduce_application(tx: Tx, event: Event[Any]) -> Application:
     """Keep what later events need to find the person an application is about (each of these
-    events carries the contact, whichever reaches us first)."""
+    events carries the contact, whichever reaches us first); the application as kept."""
     data: Introducing = event.data
     status: Literal["submitted", "ineligible", "returned_for_correction", "interest"] = "ineligible"
     known = await store.get_application(tx, data.application_id)
@@ -136,10 +136,12 @@ async def introduce_application(tx: Tx, event: Event[Any]) -> None:
         status = "interest"
     person = data.contact
     contact = ApplicationContact(person_id=person.person_id, name=person.name, email=str(person.email))
-    await store.save_application(tx, Application(
+    application = Application(
         id=data.application_id, programme_id=data.programme_id, title=data.title,
         organisation_name=organisation_name, contact=contact, status=status, updated_at=event.time,
-    ))  # fmt: skip
+    )  # fmt: skip
+    await store.save_application(tx, application)
+    return application
 
 
 async def record_grant_offered(tx: Tx, grant_id: str, application_id: str, amount: Money) -> None:
@@ -178,6 +180,11 @@ async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling
     application = await store.get_application(tx, application_id)
     if application is None:
         raise ApplicationNotYetKnown(f"application {application_id} has not been submitted here yet")
+    await tell_about(tx, event, application, telling)
+
+
+async def tell_about(tx: Tx, event: Event[Any], application: Application, telling: ToApplicant) -> None:
+    """Tell the person an application is about, the application in hand (just introduced, or read)."""
     notice = telling(application.record(), await _programme_name(tx, application.programme_id))
     contact = await store.get_contact(tx, notice.recipient.person_id)
     on_application = Mailbox(application.contact.email, application.contact.name)
@@ -221,7 +228,7 @@ async def deliver(
 
 async def tell_finance_officers(tx: Tx, event: Event[Any], telling: Callable[[str, str | None], Notice]) -> None:
     """Tell every finance officer who registered a contact address (from their id and name)."""
-    for officer in await store.finance_officers(tx):
+    for officer in await tx.once("finance officers", lambda: store.finance_officers(tx)):
         await deliver(tx, event, telling(officer.id, officer.name), officer, application_contact=None)
 
 
@@ -260,7 +267,7 @@ async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
     for a disabled one it is kept ``held`` until the subscription is reactivated.
 
     The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
-    subscriptions = await store.subscribers(tx, event.type)
+    subscriptions = await tx.once(("subscribers", event.type), lambda: store.subscribers(tx, event.type))
     if not subscriptions:
         return
     body = domain.webhook_body(event).decode()

@@ -101,51 +101,51 @@ async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecre
 
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
     data = event.data
-    await commands.introduce_application(tx, event)
+    application = await commands.introduce_application(tx, event)
     if data.stage != "full":
         return  # an expression of interest sent to reviewers: the group heard of it from interest_submitted
-    await commands.tell_applicant(
-        tx, event, data.application_id,
+    await commands.tell_about(
+        tx, event, application,
         lambda app, programme: domain.application_received(app, programme, data.amount_requested),
     )  # fmt: skip
 
 
 async def on_application_ineligible(event: Event[ApplicationIneligible], tx: Tx) -> None:
     data = event.data
-    await commands.introduce_application(tx, event)
-    await commands.tell_applicant(
-        tx, event, data.application_id,
+    application = await commands.introduce_application(tx, event)
+    await commands.tell_about(
+        tx, event, application,
         lambda app, programme: domain.application_ineligible(app, programme, data.reasons),
     )  # fmt: skip
 
 
 async def on_application_returned_for_correction(event: Event[ApplicationReturnedForCorrection], tx: Tx) -> None:
     data = event.data
-    await commands.introduce_application(tx, event)
-    await commands.tell_applicant(
-        tx, event, data.application_id,
+    application = await commands.introduce_application(tx, event)
+    await commands.tell_about(
+        tx, event, application,
         lambda app, programme: domain.application_returned(app, programme, data.reasons, data.closes_at, event.id),
     )  # fmt: skip
 
 
 async def on_interest_submitted(event: Event[InterestSubmitted], tx: Tx) -> None:
-    await commands.introduce_application(tx, event)
-    await commands.tell_applicant(tx, event, event.data.application_id, domain.interest_received)
+    application = await commands.introduce_application(tx, event)
+    await commands.tell_about(tx, event, application, domain.interest_received)
 
 
 async def on_application_invited(event: Event[ApplicationInvited], tx: Tx) -> None:
     data = event.data
-    await commands.introduce_application(tx, event)
-    await commands.tell_applicant(
-        tx, event, data.application_id, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
+    application = await commands.introduce_application(tx, event)
+    await commands.tell_about(
+        tx, event, application, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
     )
 
 
 async def on_interest_declined(event: Event[InterestDeclined], tx: Tx) -> None:
     data = event.data
-    await commands.introduce_application(tx, event)
-    await commands.tell_applicant(
-        tx, event, data.application_id, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
+    application = await commands.introduce_application(tx, event)
+    await commands.tell_about(
+        tx, event, application, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
     )
 
 

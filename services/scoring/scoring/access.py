@@ -31,7 +31,11 @@ async def own_review(tx: Db, review_id: str, caller: Caller) -> Review:
         review is None
         or review.reviewer_id != caller.subject
         or review.status is ReviewStatus.CANCELLED
-        or await store.declared_conflict(tx, caller.subject, review.organisation_id)
+        # An open review never has a declared conflict: nobody is assigned an organisation they
+        # declared one with, and declaring one cancels their open reviews of it in the same
+        # transaction. So only a completed review needs the read.
+        or (review.status not in domain.OPEN_REVIEW
+            and await store.declared_conflict(tx, caller.subject, review.organisation_id))
     ):
         raise NotFound(f"no review {review_id}")
     return review

@@ -346,8 +346,11 @@ async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
 # --- reviews --------------------------------------------------------------------------------------
 
 
-async def save_scores(tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet, version: int) -> Review:
-    """Save the scores as a draft: every criterion of the rubric, no other."""
+async def save_scores(
+    tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet, version: int
+) -> tuple[Review, Programme]:
+    """Save the scores as a draft: every criterion of the rubric, no other. The review as saved, and
+    the programme whose rubric it follows (for the answer)."""
     review, programme = await _review_to_score(tx, caller, review_id)
     if review.status not in domain.OPEN_REVIEW:
         raise Conflict("this review has been submitted and can no longer change")
@@ -358,10 +361,12 @@ async def save_scores(tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet,
     if not await store.save_scores(tx, review, sheet.scores):
         raise PreconditionFailed("the review changed since you read it; read it again and retry")
     saved = {"scores": sheet.scores, "status": ReviewStatus.DRAFT, "version": review.version + 1}
-    return review.model_copy(update=saved)
+    return review.model_copy(update=saved), programme
 
 
-async def submit_review(tx: Tx, caller: Caller, review_id: str) -> Review:
+async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:
+    """Submit the saved scores; the last of an application's reviews scores it. The review as
+    submitted, and its programme."""
     review, programme = await _review_to_score(tx, caller, review_id)
     if review.status is ReviewStatus.COMPLETED:
         raise Conflict("this review has already been submitted")
@@ -374,9 +379,8 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> Review:
     await store.count_completed_review(tx, review.application_id)
     await _score_if_complete(tx, programme, review.application_id)
     await _reviewers_freed(tx, [review.reviewer_id])
-    return review.model_copy(
-        update={"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
-    )
+    submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
+    return review.model_copy(update=submitted), programme
 
 
 async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:

@@ -12,7 +12,7 @@ from grants_shared.unit_of_work import Db
 from scoring import access, commands, domain, store
 from scoring.domain import BlindField, ReviewStatus, shown
 from scoring.schemas import ReviewDecline, ReviewSummaryView, ReviewView, ScoreSheet
-from scoring.store import Review
+from scoring.store import Programme, Review
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
@@ -50,9 +50,9 @@ async def put_scores(
     review_id: PathId, body: ScoreSheet, caller: Reviewer, transact: Transact, version: IfMatchRequired,
     database: DatabaseDep, response: Response,
 ) -> ReviewView:  # fmt: skip
-    review = await transact(commands.save_scores, caller, review_id, body, version)
+    review, programme = await transact(commands.save_scores, caller, review_id, body, version)
     set_etag(response, review.version)
-    return await _view(database, review, caller)
+    return await _view(database, review, caller, programme)
 
 
 @router.post(
@@ -63,9 +63,9 @@ async def put_scores(
 async def submit_review(
     review_id: PathId, caller: Reviewer, transact: Transact, database: DatabaseDep, response: Response
 ) -> ReviewView:
-    review = await transact(commands.submit_review, caller, review_id)
+    review, programme = await transact(commands.submit_review, caller, review_id)
     set_etag(response, review.version)
-    return await _view(database, review, caller)
+    return await _view(database, review, caller, programme)
 
 
 @router.post(
@@ -78,9 +78,10 @@ async def decline_review(review_id: PathId, body: ReviewDecline, caller: Reviewe
     return ReviewSummaryView.of(declined)
 
 
-async def _view(database: Db, review: Review, caller: Caller) -> ReviewView:
+async def _view(database: Db, review: Review, caller: Caller, programme: Programme | None = None) -> ReviewView:
+    """The review as its reviewer sees it; ``programme`` when the caller has just read it."""
     application = await store.get_application(database, review.application_id)
-    programme = await store.get_programme(database, review.programme_id)
+    programme = programme or await store.get_programme(database, review.programme_id)
     if application is None or programme is None:
         raise NotFound(f"no review {review.id}")
     hidden = access.hidden_from(caller, programme)
