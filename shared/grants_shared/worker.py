@@ -159,8 +159,8 @@ class LeasedWorker(ABC, Generic[Claimed]):
 
     queue: LeasedQueue
     name: str
-    #: True when :meth:`claim` is one conditional write and nothing else: atomic on its own, it is made
-    #: outside a transaction (no commit: one round trip per item instead of two), given the database.
+    #: True when the only write :meth:`claim` makes is the claim's one conditional update (it may read
+    #: too): atomic on its own, it is made outside a transaction, given the database (a commit fewer).
     claims_alone: bool = False
 
     def __init__(self, database: Database[Any], pace: Pace) -> None:

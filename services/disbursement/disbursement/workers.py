@@ -4,9 +4,10 @@ and the monitoring watcher, which reminds grantees of reports before they are du
 and the training watcher, which reminds a funded group once if it has not booked its training places.
 
 It works the payment queue (``store.PAYMENT_QUEUE``) with ``grants_shared.worker``: each payment is
-claimed in a transaction of its own before the provider is called, so two replicas never take the
-same one. The claim's transaction also reads the grant's bank details, so a payment claimed after the
-grantee replaced them pays the new account; one claimed before goes with the details it started with.
+claimed, with one conditional update on what the runner read, before the provider is called, so two
+replicas never take the same one. The grant's bank details are read just before the claim, so a
+payment claimed after the grantee replaced them pays the new account; one claimed before goes with
+the details it started with.
 
 The provider is called outside any transaction, with a timeout, under the payment's idempotency key
 (its id, or a new one per manual retry: ``domain.provider_key``). A definite answer is recorded by a
@@ -41,6 +42,8 @@ PAYMENTS_AT_ONCE = 1
 class _ProviderRunner(LeasedWorker[BankAccount]):
     """What the two runners share: their pace, reading stored bank details, and one call to the provider
     under an idempotency key, its answer recorded while the claim holds."""
+
+    claims_alone = True  # a claim reads the bank details and writes only the claim itself
 
     def __init__(self, database: Database[Settings], provider: PaymentProvider) -> None:
         settings = database.settings
@@ -173,7 +176,7 @@ async def watch_offers(runtime: Runtime[Settings]) -> None:
 
 class InvolvementPaymentRunner(_ProviderRunner):
     """Pays approved involvement claims into panel members' banks, as the payment runner pays grants:
-    claimed in a transaction that reads the member's bank details, paid outside it under the
+    claimed (one conditional update) once the member's bank details are read, paid under the
     payment's id (a new one per retry) as the provider's idempotency key (a claim is paid once), the
     answer recorded while the claim holds. No payment run: the manager's approval of the claim is the approval."""
 
