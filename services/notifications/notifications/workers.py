@@ -2,9 +2,10 @@
 notification's ``email`` part) and the webhook queue (``webhook_deliveries``), built on
 :class:`grants_shared.worker.LeasedWorker`: claim, lease and backoff are the shared worker's.
 
-- **Claim**, in a transaction of its own (``commands.claim_email`` / ``claim_webhook``): of several
-  replicas exactly one takes a due item; a claim older than the lease belongs to a sender that died
-  and is taken over (and sent again: same Message-ID, same ``webhook-id``).
+- **Claim** (``commands.claim_email``, one conditional update with no transaction; ``claim_webhook``,
+  in a transaction that also reads the subscription): of several replicas exactly one takes a due
+  item; a claim older than the lease belongs to a sender that died and is taken over (and sent
+  again: same Message-ID, same ``webhook-id``).
 - **Attempt**, outside any transaction: an SMTP conversation or an HTTP POST, bounded as a whole by
   the channel's timeout, which the settings keep shorter than the lease, so no other sender takes a
   claim while its sender is still trying.

@@ -487,6 +487,13 @@ async def applications_of_programme(
     return [Application.from_doc(d) async for d in cursor.sort(_IN_SUBMISSION_ORDER)]
 
 
+async def oldest_waiting(tx: Db, programme_id: str, limit: int) -> list[Application]:
+    """The programme's ``limit`` oldest applications waiting for reviewers, oldest submission first."""
+    query = {"programme_id": programme_id, "status": ApplicationStatus.AWAITING_REVIEWERS}  # the index's prefix
+    cursor = tx.db.applications.find(query, session=tx.session).sort(_IN_SUBMISSION_ORDER).limit(limit)
+    return [Application.from_doc(d) async for d in cursor]
+
+
 async def organisations_of_programme(
     tx: Db, programme_id: str, limit: int, offset: int
 ) -> tuple[list[ApplicantOrganisation], int]:
