@@ -202,7 +202,9 @@ class FrontEnd:
             "criteria": [{"key": "need", "title": "Need", "weight": 1}], "reviewers_per_application": 2,
             "panel": PANEL,
         }  # fmt: skip
-        created = await self.call("POST", "applications", "/v1/programmes", {**manager, "Idempotency-Key": "soak-programme"},
+        # One key per programme (its retries reuse it): the benchmark opens one programme per run.
+        key = f"soak-programme-{body['name'][-6:]}"
+        created = await self.call("POST", "applications", "/v1/programmes", {**manager, "Idempotency-Key": key},
                                   json=body)  # fmt: skip
         assert created.status_code == 201, created.text
         programme_id = created.json()["id"]
