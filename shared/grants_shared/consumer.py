@@ -112,6 +112,8 @@ class Consumer:
         self.queue_name = settings.queue(service)
         self._channel: AbstractChannel | None = None
         self._arrived: list[Arrived] = []
+        #: Until when (the loop's clock) events are handled alone after a batch failed.
+        self._alone_until = 0.0
         self._wake = asyncio.Event()
         self._batches: asyncio.Task[None] | None = None
 
@@ -185,7 +187,8 @@ class Consumer:
 
     async def _handle_batch(self, batch: list[Arrived]) -> None:
         try:
-            if len(batch) > 1 and await self._handled_together(batch):
+            together = len(batch) > 1 and asyncio.get_running_loop().time() >= self._alone_until
+            if together and await self._handled_together(batch):
                 for arrived in batch:
                     await arrived.message.ack()
                     EVENTS_CONSUMED.labels(self.service, arrived.event.type, "handled").inc()
@@ -215,10 +218,13 @@ class Consumer:
                     await arrived.handler(arrived.event, tx)
 
         try:
-            await self.database.transact(handle_all)
+            await self.database.transact(handle_all, timeout_seconds=self.settings.consumer_batch_timeout_seconds)
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            if not isinstance(error, AlreadyHandled | PermanentError | NotYetKnown):
+                # Not one event's own outcome: the database is slow or busy. Events go alone for a while.
+                self._alone_until = asyncio.get_running_loop().time() + self.settings.consumer_batch_pause_seconds
             log.info("%s: a batch of %d events is handled again one by one (%s)", self.service, len(batch),
                      type(error).__name__)  # fmt: skip
             return False

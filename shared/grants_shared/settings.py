@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     # event by event, so one event's failure is only ever its own.
     consumer_batch: int = 10
     consumer_batches_at_once: int = 4
+    # A batch is given this long (a single event gets transaction_timeout_seconds). One that fails for
+    # a reason not its events' own (the database too slow, conflicts that did not resolve) is handled
+    # event by event, and events are then handled alone for consumer_batch_pause_seconds: when the
+    # database is slow a long transaction only meets more others, and would time out again.
+    consumer_batch_timeout_seconds: float = 3.0
+    consumer_batch_pause_seconds: float = 30.0
     outbox_poll_seconds: float = 1.0
     # A transaction (retries after write conflicts included) that takes longer is abandoned: the
     # request answers 503 with Retry-After, an event is retried later. Short transactions let work go

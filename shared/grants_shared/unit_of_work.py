@@ -98,7 +98,10 @@ class Database(Generic[S]):
         change: Callable[[Transaction[S]], Awaitable[T]],
         traceparent: str | None = None,
         actor: str | None = None,
+        timeout_seconds: float | None = None,
     ) -> T:
+        """``timeout_seconds``: how long the transaction may take, retries included (the service's
+        ``transaction_timeout_seconds`` unless given)."""
         # The events continue the trace now current (the request's span, the event's handling) unless
         # the caller names another.
         traceparent = traceparent or current_traceparent()
@@ -116,7 +119,7 @@ class Database(Generic[S]):
             try:
                 # PyMongo retries a conflicting transaction for up to two minutes: bounded here, so a
                 # caller is told to come back rather than kept waiting (the session's end aborts it).
-                async with asyncio.timeout(self.settings.transaction_timeout_seconds):
+                async with asyncio.timeout(timeout_seconds or self.settings.transaction_timeout_seconds):
                     result = await session.with_transaction(attempt)
             except TimeoutError:
                 raise Busy("the change could not be made in time; nothing was written: try again") from None

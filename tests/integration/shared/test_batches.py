@@ -30,6 +30,8 @@ async def close_programme(event: Event, tx: Transaction) -> None:
         await gate.wait()
     if data.programme_id.startswith("breaks-rule"):
         raise RuleViolation("this programme cannot be closed")
+    if data.programme_id.startswith("fails"):
+        raise RuntimeError("the database is having a bad moment")
     await tx.db.effects.update_one({"_id": data.programme_id}, {"$inc": {"count": 1}}, upsert=True,
                                    session=tx.session)  # fmt: skip
     await tx.emit(ApplicationAnonymised(application_id=f"app-{data.programme_id}", programme_id=data.programme_id))
@@ -94,6 +96,26 @@ async def test_a_batch_with_a_bad_event_is_handled_again_one_by_one(settings: Se
         # The good ones once each, the duplicate not again, nothing of the rule-breaking one.
         assert await counts(runtime.db) == {"done-before": 1, "gate": 1, "a": 1, "b": 1}
         assert await runtime.db.inbox.count_documents({}) == 4
+        assert runtime.consumer._alone_until == 0.0  # an event's own outcome does not pause batching
+
+
+async def test_after_a_batch_fails_for_no_event_of_its_own_events_go_alone_for_a_while(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    new_gate()
+    async with running(BATCHING, one_at_a_time(settings)) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="gate"))
+        await asyncio.wait_for(entered.wait(), 10)
+        for programme_id in ("a", "fails", "b"):
+            await bus.publish(ProgrammeClosed(programme_id=programme_id))
+        await eventually(lambda: _true(len(runtime.consumer._arrived) == 3), what="three events waiting")
+        gate.set()
+        await eventually(lambda: _has(runtime.db, 3))
+        assert await counts(runtime.db) == {"gate": 1, "a": 1, "b": 1}
+        # A failure that is not a rule an event broke (nor a duplicate) pauses batching.
+        loop = asyncio.get_running_loop()
+        assert runtime.consumer._alone_until - loop.time() > settings.consumer_batch_pause_seconds - 10
 
 
 async def _true(value: bool) -> bool:
