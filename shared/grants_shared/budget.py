@@ -77,6 +77,10 @@ def split(total: int, buckets: int = BUCKETS) -> list[int]:
     return [share + (1 if n < left else 0) for n in range(buckets)]
 
 
+def _bucket_id(budget_id: str, n: int) -> str:
+    return f"{budget_id}:{n}"
+
+
 async def create_budget_indexes(db: AsyncDatabase) -> None:
     await db[COLLECTION].create_index([("budget_id", ASCENDING)])
 
@@ -85,7 +89,7 @@ async def open_budget(tx: Db, budget_id: str, total: Money) -> None:
     """Create a budget once; opening it again changes nothing."""
     for n, amount in enumerate(split(total.amount)):
         await tx.db[COLLECTION].update_one(
-            {"_id": f"{budget_id}:{n}"},
+            {"_id": _bucket_id(budget_id, n)},
             {"$setOnInsert": {"budget_id": budget_id, "currency": total.currency, "available": amount}},
             upsert=True, session=tx.session,
         )
@@ -110,7 +114,7 @@ async def reserve(tx: Db, budget_id: str, amount: Money) -> Reservation | None:
     Raises BudgetUnavailable for a budget not opened here, and BucketTaken when a concurrent
     reservation changed a bucket after it was read (retry the transaction)."""
     for n in random.sample(range(BUCKETS), DIRECT_TRIES):
-        bucket_id = f"{budget_id}:{n}"
+        bucket_id = _bucket_id(budget_id, n)
         taken = await tx.db[COLLECTION].update_one(
             {"_id": bucket_id, "currency": amount.currency, "available": {"$gte": amount.amount}},
             {"$inc": {"available": -amount.amount}}, session=tx.session,

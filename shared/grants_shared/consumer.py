@@ -149,15 +149,15 @@ class Consumer:
         self._wake.set()
         await arrived.done
 
-    def _handling(self, event: Event) -> typing.ContextManager[object]:
+    @contextlib.contextmanager
+    def _handling(self, event: Event) -> Iterator[None]:
         """The log context and the consumer span of one event's handling: it continues the trace the
         event carries, and what its handler emits continues it again."""
         attributes = {"messaging.system": "rabbitmq", "messaging.message.id": event.id,
                       "messaging.destination.name": self.queue_name, "cloudevents.event_type": event.type}  # fmt: skip
-        return _both(
-            about(event_id=event.id, event_type=event.type, **{event.data.subject_field: event.subject}),
-            span(self.tracer, f"process {event.type}", SpanKind.CONSUMER, event.traceparent, attributes),
-        )
+        with about(event_id=event.id, event_type=event.type, **{event.data.subject_field: event.subject}), \
+                span(self.tracer, f"process {event.type}", SpanKind.CONSUMER, event.traceparent, attributes):
+            yield
 
     async def _handle_alone(self, arrived: Arrived) -> None:
         with self._handling(arrived.event):
@@ -330,12 +330,6 @@ class Consumer:
         if self._batches is not None:
             await stop(self._batches)
             self._batches = None
-
-
-@contextlib.contextmanager
-def _both(first: typing.ContextManager[object], second: typing.ContextManager[object]) -> Iterator[None]:
-    with first, second:
-        yield
 
 
 def _copy(message: AbstractIncomingMessage, extra_headers: dict[str, object]) -> Message:

@@ -297,9 +297,15 @@ async def _top_up_reviewers(tx: Tx, programme: Programme, application: Applicati
     status = domain.status_after_assignment(choice.missing)
     if not choice.reviewer_ids and (choice.missing, status) == (application.reviewers_missing, application.status):
         return loads  # nobody free for it and nothing to correct: a write would only meet other top-ups
-    await _create_reviews(tx, programme, application, choice.reviewer_ids)
-    await store.add_reviewers(tx, application.id, choice.reviewer_ids, choice.missing, status)
+    await _assign(tx, programme, application, choice)
     return domain.with_new_reviews(loads, choice.reviewer_ids)
+
+
+async def _assign(tx: Tx, programme: Programme, application: Application, choice: domain.Assignment) -> None:
+    """Open the chosen reviewers' reviews and record them, with how many the application still lacks."""
+    await _create_reviews(tx, programme, application, choice.reviewer_ids)
+    status = domain.status_after_assignment(choice.missing)
+    await store.add_reviewers(tx, application.id, choice.reviewer_ids, choice.missing, status)
 
 
 async def _retry_waiting_applications(tx: Tx, programme: Programme) -> None:
@@ -339,17 +345,24 @@ async def _give_freed_reviewer(tx: Tx, programme: Programme, reviewer_id: str) -
     (not already theirs, not declined by them, no conflict declared); True if one was found."""
     if reviewer_id not in await _trained_panel(tx, programme):
         return False
+
+    def choice(application: Application, conflicted: frozenset[str] | set[str] = frozenset()) -> domain.Assignment:
+        # The assignment rules, with the freed reviewer as the only one free (their load is below the maximum).
+        needed = application.reviewers_required - len(application.reviewer_ids)
+        return domain.assign_reviewers(
+            [reviewer_id], needed, {}, conflicted, application.reviewer_ids, application.declined_by
+        )
+
     waiting = await store.oldest_waiting(tx, programme.id, FREED_LOOK_AT)
-    open_to_them = [a for a in waiting if reviewer_id not in a.reviewer_ids and reviewer_id not in a.declined_by]
+    open_to_them = [a for a in waiting if choice(a).reviewer_ids]
     candidates = open_to_them[:FREED_CHOOSE_AMONG]
     random.shuffle(candidates)
     for application in candidates + open_to_them[FREED_CHOOSE_AMONG:]:
-        if await store.declared_conflict(tx, reviewer_id, application.organisation.id):
-            continue
-        missing = max(0, application.reviewers_missing - 1)
-        await _create_reviews(tx, programme, application, (reviewer_id,))
-        await store.add_reviewers(tx, application.id, (reviewer_id,), missing, domain.status_after_assignment(missing))
-        return True
+        # Conflicts are read one application at a time: usually the first one will do.
+        assignment = choice(application, await store.conflicted_reviewers(tx, application.organisation.id, [reviewer_id]))
+        if assignment.reviewer_ids:
+            await _assign(tx, programme, application, assignment)
+            return True
     return False
 
 
