@@ -118,6 +118,38 @@ class LeasedQueue:
         )
         return result.modified_count == 1
 
+    async def claim_ready(self, tx: Db, docs: list[Doc], claim: str, now: datetime) -> list[Doc]:
+        """Claim every ready, due item of ``docs`` with one update (one round trip however many),
+        and return those this worker took: all of them, or (when another replica was first to some)
+        those read back under ``claim``. An item retried since it was read is not due, so not taken."""
+        ids = [doc["_id"] for doc in docs if self.state(doc)["status"] in self.ready]
+        if not ids:
+            return []
+        collection = tx.db[self.collection]
+        due = {"_id": {"$in": ids}, self.field("status"): {"$in": list(self.ready)},
+               self.field("next_attempt_at"): {"$lte": now}}  # fmt: skip
+        claimed = {self.field("status"): self.claimed, self.field("claim"): claim, self.field("claimed_at"): now}
+        result = await collection.update_many(due, {"$set": claimed}, session=tx.session)
+        if result.modified_count == len(ids):
+            taken = [doc for doc in docs if doc["_id"] in set(ids)]
+            return [self._with_state(doc, claimed) for doc in taken]
+        return await collection.find({"_id": {"$in": ids}, self.field("claim"): claim}, session=tx.session).to_list(None)
+
+    def _with_state(self, doc: Doc, fields: Doc) -> Doc:
+        changed = {name.removeprefix(f"{self.part}."): value for name, value in fields.items()}
+        return {**doc, self.part: {**doc[self.part], **changed}} if self.part else {**doc, **changed}
+
+    async def finish_all(self, tx: Db, item_ids: list[str], claim: str, fields: Doc) -> bool:
+        """Settle several items claimed together with the same ``fields`` in one update; True only
+        when this worker's claim still held on every one (else the caller's transaction must not commit)."""
+        update: Doc = {
+            "$set": {self.field(name): value for name, value in {**fields, "claim": None, "claimed_at": None}.items()},
+            "$inc": {self.field("attempts"): 1},
+        }
+        held = {"_id": {"$in": item_ids}, self.field("status"): self.claimed, self.field("claim"): claim}
+        result = await tx.db[self.collection].update_many(held, update, session=tx.session)
+        return result.modified_count == len(item_ids)
+
     async def finish(self, tx: Db, item_id: str, claim: str, fields: Doc, attempted: bool = True) -> bool:
         """Settle a claim with ``fields`` (names within the state), only while this worker still holds it."""
         update: Doc = {

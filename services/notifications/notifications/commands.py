@@ -326,6 +326,12 @@ async def claim_email(tx: Db, notification: Notification, claim: str) -> bool:
     return await store.claim_email(tx, notification, claim, utcnow())
 
 
+async def claim_emails(tx: Db, docs: list[dict[str, Any]], claim: str) -> list[Notification]:
+    """Take together the due emails of these notifications (as the sender read them): one update,
+    with no transaction; those this sender took (another replica may have been first to some)."""
+    return await store.claim_ready_emails(tx, docs, claim, utcnow())
+
+
 async def email_sent(tx: Tx, notification: Notification, claim: str, attempt: int) -> None:
     """The SMTP relay took the email."""
     now = utcnow()
@@ -334,6 +340,25 @@ async def email_sent(tx: Tx, notification: Notification, claim: str, attempt: in
         _taken_over(notification.id)
         return
     await _delivered(tx, Parcel.of_notification(notification, "email"), attempt, now)
+
+
+class ClaimsLost(Exception):
+    """Emails settled together were not all still claimed by their sender (a lease ran out and
+    another sender took one over): nothing was written; each is settled alone instead."""
+
+
+async def emails_sent(tx: Tx, sent: list[tuple[Notification, int]], claim: str) -> None:
+    """The SMTP relay took these emails, claimed together under ``claim`` (each with its attempt):
+    settled in one update, their audit records in one insert. ClaimsLost unless every claim held."""
+    now = utcnow()
+    status = domain.check_move(EmailStatus.SENDING, EmailStatus.SENT)
+    fields = {"status": status, "sent_at": now, "last_error": None}
+    if not await store.finish_emails(tx, [notification.id for notification, _ in sent], claim, fields):
+        raise ClaimsLost
+    parcels = [(Parcel.of_notification(notification, "email"), attempt) for notification, attempt in sent]
+    await store.record_new_deliveries(tx, [parcel.attempt(attempt, "delivered", now) for parcel, attempt in parcels])
+    for parcel, _ in parcels:
+        await _announce_delivered(tx, parcel)
 
 
 async def email_failed(tx: Tx, notification: Notification, claim: str, attempt: int, failure: AttemptFailed) -> None:
@@ -439,6 +464,10 @@ def _taken_over(item_id: str) -> None:
 
 async def _delivered(tx: Tx, parcel: Parcel, attempt: int, at: datetime, status_code: int | None = None) -> None:
     await store.record_delivery(tx, parcel.attempt(attempt, "delivered", at, status_code=status_code))
+    await _announce_delivered(tx, parcel)
+
+
+async def _announce_delivered(tx: Tx, parcel: Parcel) -> None:
     delivered = {"notification_id": parcel.id, "channel": parcel.channel, "recipient_kind": parcel.recipient_kind,
                  "answered_event_id": parcel.event_id, "answered_event_type": parcel.event_type}  # fmt: skip
     if parcel.recipient_kind is not RecipientKind.FINANCE_OFFICER:  # v1 cannot name them

@@ -505,6 +505,16 @@ async def finish_email(
     return await EMAIL_QUEUE.finish(tx, notification_id, claim, {**fields, "status": status})
 
 
+async def claim_ready_emails(tx: Db, docs: list[dict[str, Any]], claim: str, now: datetime) -> list[Notification]:
+    """Of these notifications as read, claim together those whose email is due; the ones taken."""
+    return [Notification.from_doc(doc) for doc in await EMAIL_QUEUE.claim_ready(tx, docs, claim, now)]
+
+
+async def finish_emails(tx: Db, notification_ids: list[str], claim: str, fields: Mapping[str, object]) -> bool:
+    """True only when the claim held on every one (the caller's transaction must not commit otherwise)."""
+    return await EMAIL_QUEUE.finish_all(tx, notification_ids, claim, dict(fields))
+
+
 async def claim_webhook_delivery(tx: Db, delivery: WebhookDelivery, claim: str, now: datetime) -> bool:
     return await WEBHOOK_QUEUE.claim(tx, delivery.to_doc(), claim, now)
 
@@ -520,6 +530,11 @@ async def finish_webhook_delivery(
 
 async def record_delivery(tx: Db, delivery: Delivery) -> None:
     await _insert_if_new(tx, tx.db.deliveries, delivery)
+
+
+async def record_new_deliveries(tx: Db, deliveries: list[Delivery]) -> None:
+    """Records no one can have written yet (of attempts just settled under their claim): one insert."""
+    await tx.db.deliveries.insert_many([delivery.to_doc() for delivery in deliveries], session=tx.session)
 
 
 async def list_deliveries(

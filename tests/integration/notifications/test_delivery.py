@@ -13,6 +13,7 @@ from notifications.config import Settings
 from notifications.domain import Template, notification_id
 from notifications.handlers import on_application_submitted
 from notifications.main import build_app
+from notifications.workers import EmailSender, OutgoingEmail
 from tests.support.waiting import eventually
 from tests.integration.notifications.builders import (
     PROGRAMME,
@@ -305,3 +306,57 @@ async def test_the_same_fact_published_again_under_a_new_event_id_tells_nobody_t
         await running_sink.wait_for(3)
         await asyncio.sleep(0.5)
         assert len(running_sink.messages) == 3
+
+
+async def test_emails_due_together_are_claimed_and_settled_together_and_two_senders_send_each_once(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    # A lease long enough for several sends one after another.
+    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
+    app = build_app(quiet)
+    async with serve(app) as client:
+        for n in range(6):
+            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
+        await wait_for_inbox(client, applicant(quiet), 6)
+        database = runtime_of(client).database
+        senders = [EmailSender(database), EmailSender(database)]
+        assert senders[0].together > 1  # the settings let a lease cover several sends
+
+        assert sum(await asyncio.gather(*(sender.work_due() for sender in senders))) == 6
+        assert sorted(r[0] for r in running_sink.recipients) == [f"group{n}@hope.example" for n in range(6)]
+        rows = (await client.get("/v1/deliveries", headers=admin(quiet), params={"channel": "email"})).json()["items"]
+        assert sorted(r["outcome"] for r in rows) == ["delivered"] * 6 and {r["attempt"] for r in rows} == {1}
+        delivered = await bus.wait_for(DELIVERED, 6, channel="email")
+        assert len({e.data.notification_id for e in delivered}) == 6
+        assert [await s.work_due() for s in senders] == [0, 0]  # nothing is left to send, nothing again
+
+
+async def test_emails_settled_together_when_a_claim_was_taken_over_are_settled_alone_where_their_claim_holds(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    # A lease long enough for several sends one after another.
+    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
+    app = build_app(quiet)
+    async with serve(app) as client:
+        for n in range(3):
+            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
+        await wait_for_inbox(client, applicant(quiet), 3)
+        db = runtime_of(client).db
+        first = notification_id("app-0", "person-1", Template.APPLICATION_RECEIVED)
+
+        class OutlivedItsLease(EmailSender):
+            """While the later emails are sent, another sender takes the first one over."""
+
+            async def attempt(self, outgoing: OutgoingEmail) -> None:
+                await super().attempt(outgoing)
+                if outgoing[0].id != first:
+                    await db.notifications.update_one({"_id": first}, {"$set": {"email.claim": "another-sender"}})
+
+        assert await OutlivedItsLease(runtime_of(client).database).work_due() == 3
+        assert len(running_sink.messages) == 3
+        rows = (await client.get("/v1/deliveries", headers=admin(quiet), params={"channel": "email"})).json()["items"]
+        assert first not in {r["notification_id"] for r in rows} and len(rows) == 2
+        taken_over = await db.notifications.find_one({"_id": first})
+        assert taken_over["email"]["status"] == "sending" and taken_over["email"]["claim"] == "another-sender"
+        others = await db.notifications.find({"_id": {"$ne": first}, "email": {"$ne": None}}).to_list(None)
+        assert [o["email"]["status"] for o in others] == ["sent", "sent"]
