@@ -10,8 +10,9 @@ the events it causes, and acknowledged only after that transaction commits.
   delay queues without spending that budget, for as long as an outage could last.
 - If the process dies mid-way the message is redelivered; the quorum queue's delivery limit
   dead-letters one that keeps killing the process.
-- Events that arrive together (up to ``consumer_batch``) are handled in one transaction: one inbox
-  write, one outbox write and one commit for them all, each acknowledged after it commits. If any
+- Events that arrive together (up to ``consumer_batch``) are handled in one transaction: their inbox
+  records written with its events in one round trip at its end, one commit for them all, each
+  acknowledged after it commits. If any
   of them fails, nothing of the batch is written and each is handled again on its own, as above.
 """
 
@@ -78,15 +79,25 @@ class AlreadyHandled(Exception):
     """Raised inside the transaction when the inbox already holds the event, so nothing is written."""
 
 
-async def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
-    """One write for all of them; AlreadyHandled if any one was handled before."""
+def _inbox_records(queue: str, events: list[Event]) -> list[dict[str, Any]]:
     # The event's own time beside the time it was handled: how long events wait is measurable.
     now = utcnow()
-    records = [{"_id": f"{queue}:{e.id}", "type": e.type, "event_time": e.time, "handled_at": now} for e in events]
+    return [{"_id": f"{queue}:{e.id}", "type": e.type, "event_time": e.time, "handled_at": now} for e in events]
+
+
+async def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
+    """One write for all of them; AlreadyHandled if any one was handled before."""
     try:
-        await tx.db.inbox.insert_many(records, session=tx.session)
+        await tx.db.inbox.insert_many(_inbox_records(queue, events), session=tx.session)
     except (DuplicateKeyError, BulkWriteError):
         raise AlreadyHandled from None
+
+
+def record_in_inbox_later(tx: Transaction, queue: str, events: list[Event]) -> None:
+    """Their inbox records written with the transaction's events, a round trip fewer: a duplicate
+    among them fails the whole transaction at its end (DuplicateKeyError), having written nothing."""
+    for record in _inbox_records(queue, events):
+        tx.insert_later("inbox", record)
 
 
 @dataclass
@@ -210,7 +221,9 @@ class Consumer:
         its events failed or had been handled already."""
         async def handle_all(tx: Transaction) -> None:
             ORIGIN.set(f"event {batch[0].event.type}")
-            await record_in_inbox(tx, self.queue_name, [a.event for a in batch])
+            # A batch is handled again one by one if any of its events was handled before: each
+            # event's inbox record then comes first, so a duplicate is found before any work is done.
+            record_in_inbox_later(tx, self.queue_name, [a.event for a in batch])
             for arrived in batch:
                 # Round trips are counted under the event that made them (the commit under the last).
                 ORIGIN.set(f"event {arrived.event.type}")
@@ -222,7 +235,7 @@ class Consumer:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            if not isinstance(error, AlreadyHandled | PermanentError | NotYetKnown):
+            if not isinstance(error, DuplicateKeyError | PermanentError | NotYetKnown):
                 # Not one event's own outcome: the database is slow or busy. Events go alone for a while.
                 self._alone_until = asyncio.get_running_loop().time() + self.settings.consumer_batch_pause_seconds
             log.info("%s: a batch of %d events is handled again one by one (%s)", self.service, len(batch),

@@ -93,10 +93,11 @@ class Idempotency:
             if self.record_id is not None:
                 body = created.body.model_dump(mode="json")
                 kept = {"sealed": self.seal(json.dumps(body))} if self.seal else {"body": body}
-                await tx.db[COLLECTION].insert_one({
+                # Written with the transaction's events: the same key at once fails it at its end.
+                tx.insert_later(COLLECTION, {
                     "_id": self.record_id, "fingerprint": self.fingerprint, "status": created.status,
                     "headers": created.headers(), "created_at": utcnow(), **kept,
-                }, session=tx.session)  # fmt: skip
+                })  # fmt: skip
             return created
 
         try:

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, PyMongoError
 
 from grants_shared.errors import Busy
 from grants_shared.events import Event, EventData
-from grants_shared.outbox import add_to_outbox
+from grants_shared.outbox import add_to_outbox, outbox_document
 from grants_shared.settings import ServiceSettings
 from grants_shared.tracing import Tracer, current_traceparent, trace
 
@@ -53,6 +53,8 @@ class Transaction(Generic[S]):
     actor: str | None = None
     emitted: list[Event] = field(default_factory=list)
     _read_once: dict[Hashable, Any] = field(default_factory=dict)
+    #: Inserts written with the transaction's events when its change is done (``insert_later``).
+    later: list[InsertOne] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -60,6 +62,13 @@ class Transaction(Generic[S]):
         if key not in self._read_once:
             self._read_once[key] = await read()
         return typing.cast(T, self._read_once[key])
+
+    def insert_later(self, collection: str, document: dict[str, Any]) -> None:
+        """Insert ``document`` together with the transaction's events, in the one round trip that
+        writes them, once the change is done: for what nothing in the transaction reads back and
+        nobody can have written yet (an audit record of an attempt just settled, the inbox record of
+        events handled together). A duplicate fails the whole transaction with DuplicateKeyError."""
+        self.later.append(InsertOne(document, namespace=f"{self.db.name}.{collection}"))
 
     async def emit(self, data: EventData) -> Event:
         """The event goes into the outbox with the transaction: all of a transaction's events are
@@ -111,8 +120,7 @@ class Database(Generic[S]):
             async def attempt(session: AsyncClientSession) -> T:
                 tx = Transaction(self.db, session, self.source, self.settings, traceparent, actor)
                 result = await change(tx)
-                if tx.emitted:
-                    await add_to_outbox(self.db, session, tx.emitted, self.lease_owner)
+                await self._write_last(tx)
                 emitted[:] = tx.emitted
                 return result
 
@@ -130,3 +138,22 @@ class Database(Generic[S]):
         if emitted:
             self.after_commit(emitted)
         return result
+
+    async def _write_last(self, tx: Transaction[S]) -> None:
+        """The events and the inserts left for later, in one round trip."""
+        if not tx.later:
+            if tx.emitted:
+                await add_to_outbox(self.db, tx.session, tx.emitted, self.lease_owner)
+            return
+        outbox = f"{self.db.name}.outbox"
+        writes = [*tx.later, *(InsertOne(outbox_document(e, self.lease_owner), namespace=outbox) for e in tx.emitted)]
+        try:
+            await self.client.bulk_write(writes, session=tx.session)
+        except ClientBulkWriteException as failed:
+            if isinstance(failed.error, PyMongoError):
+                # A write conflict comes wrapped: unwrapped, its label has the transaction retried whole.
+                raise failed.error from None
+            duplicate = next((e for e in failed.write_errors or [] if e.get("code") == 11000), None)
+            if duplicate is not None:
+                raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, duplicate) from None
+            raise

@@ -341,7 +341,7 @@ async def _new_draft(
         stage=stage, form_version=programme.form_version_of(stage), assistance=assistance,
         timeline=[TimelineEntry(id="draft-started", at=now, kind="draft_started", words=words)],
     )  # fmt: skip
-    await store.insert_application(tx, application)
+    store.insert_application(tx, application)
     return application
 
 
@@ -556,7 +556,7 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
         entry = TimelineEntry(id=event.id, at=now, kind="ineligible", words=domain.words_ineligible(reasons))
     elif application.stage is Stage.EXPRESSION_OF_INTEREST:
         # One expression of interest per group: it holds the place the full application then keeps.
-        await store.claim_submission(tx, application)
+        store.claim_submission(tx, application)
         event = await tx.emit(InterestSubmitted(
             application_id=application.id, programme_id=programme.id, organisation=organisation.summary(),
             title=application.title, contact=contact, submitted_at=now,
@@ -575,7 +575,7 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
                               words=domain.words_interest_submitted(programme.name))  # fmt: skip
     else:
         if other != application.id:  # an invited application already holds its place
-            await store.claim_submission(tx, application)
+            store.claim_submission(tx, application)
         # Reviewers judge the answers to the programme's questions (never equality monitoring answers,
         # which are kept apart, nor files, which stay here).
         for_reviewers = forms.answers_for_reviewers(form, changes["answers"]) if form else []  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
 from grants_shared.paging import After, offset_page, window_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
-from grants_shared.unit_of_work import Db
+from grants_shared.unit_of_work import Db, Transaction
 
 _STORED = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -605,8 +605,9 @@ async def awarded_applications(tx: Db, programme_id: str) -> list[Application]:
     return [Application.from_doc(doc) async for doc in cursor]
 
 
-async def insert_application(tx: Db, application: Application) -> None:
-    await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
+def insert_application(tx: Transaction[Any], application: Application) -> None:
+    """A new draft (its id is new): written with the transaction's events, as nothing reads it back."""
+    tx.insert_later("applications", application.to_doc())
 
 
 async def replace_application(tx: Db, application: Application, read_version: int) -> bool:
@@ -640,9 +641,10 @@ async def active_submission(tx: Db, programme_id: str, organisation_id: str) -> 
     return doc["application_id"] if doc else None
 
 
-async def claim_submission(tx: Db, application: Application) -> None:
-    """Raises DuplicateKeyError (or a write conflict) if another submission got there first."""
-    await tx.db.active_submissions.insert_one(_submission(application), session=tx.session)
+def claim_submission(tx: Transaction[Any], application: Application) -> None:
+    """Written with the transaction's events (nothing reads it back in the same submission): the
+    transaction raises DuplicateKeyError at its end if another submission got there first."""
+    tx.insert_later("active_submissions", _submission(application))
 
 
 async def release_submission(tx: Db, application: Application) -> None:

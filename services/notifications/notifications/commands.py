@@ -349,15 +349,16 @@ class ClaimsLost(Exception):
 
 async def emails_sent(tx: Tx, sent: list[tuple[Notification, int]], claim: str) -> None:
     """The SMTP relay took these emails, claimed together under ``claim`` (each with its attempt):
-    settled in one update, their audit records in one insert. ClaimsLost unless every claim held."""
+    settled in one update, their audit records written with their events. ClaimsLost unless every
+    claim held."""
     now = utcnow()
     status = domain.check_move(EmailStatus.SENDING, EmailStatus.SENT)
     fields = {"status": status, "sent_at": now, "last_error": None}
     if not await store.finish_emails(tx, [notification.id for notification, _ in sent], claim, fields):
         raise ClaimsLost
     parcels = [(Parcel.of_notification(notification, "email"), attempt) for notification, attempt in sent]
-    await store.record_new_deliveries(tx, [parcel.attempt(attempt, "delivered", now) for parcel, attempt in parcels])
-    for parcel, _ in parcels:
+    for parcel, attempt in parcels:
+        store.record_delivery(tx, parcel.attempt(attempt, "delivered", now))
         await _announce_delivered(tx, parcel)
 
 
@@ -463,7 +464,7 @@ def _taken_over(item_id: str) -> None:
 
 
 async def _delivered(tx: Tx, parcel: Parcel, attempt: int, at: datetime, status_code: int | None = None) -> None:
-    await store.record_delivery(tx, parcel.attempt(attempt, "delivered", at, status_code=status_code))
+    store.record_delivery(tx, parcel.attempt(attempt, "delivered", at, status_code=status_code))
     await _announce_delivered(tx, parcel)
 
 
@@ -479,7 +480,7 @@ async def _attempt_failed(
     tx: Tx, parcel: Parcel, attempt: int, failure: AttemptFailed, retry_at: datetime | None, at: datetime
 ) -> None:
     outcome: Outcome = "failed" if retry_at else "gave_up"
-    await store.record_delivery(tx, parcel.attempt(attempt, outcome, at, str(failure), failure.status_code))
+    store.record_delivery(tx, parcel.attempt(attempt, outcome, at, str(failure), failure.status_code))
 
 
 # --- contact addresses -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from grants_shared.documents import Document, Part
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PSEUDONYM, PersonalData
-from grants_shared.unit_of_work import Db
+from grants_shared.unit_of_work import Db, Transaction
 from grants_shared.worker import LeasedQueue
 from notifications.domain import (
     ApplicationRecord,
@@ -528,13 +528,11 @@ async def finish_webhook_delivery(
 # --- the delivery audit ----------------------------------------------------------------------------
 
 
-async def record_delivery(tx: Db, delivery: Delivery) -> None:
-    await _insert_if_new(tx, tx.db.deliveries, delivery)
-
-
-async def record_new_deliveries(tx: Db, deliveries: list[Delivery]) -> None:
-    """Records no one can have written yet (of attempts just settled under their claim): one insert."""
-    await tx.db.deliveries.insert_many([delivery.to_doc() for delivery in deliveries], session=tx.session)
+def record_delivery(tx: Transaction[Any], delivery: Delivery) -> None:
+    """Written with the transaction's events (``insert_later``): each record is of an attempt that
+    nobody can have recorded yet, settled while its sender's claim held, or of a notification just
+    put in the inbox for the first time."""
+    tx.insert_later("deliveries", delivery.to_doc())
 
 
 async def list_deliveries(
