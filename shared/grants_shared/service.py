@@ -90,7 +90,8 @@ async def running(service: Service, settings: S, tracing: Tracing | None = None)
     SERVICE.set(service.name)  # every task started below logs as this service
     tracer, provider = tracing or tracer_for(service.name, settings.otlp_traces_endpoint)
     client: AsyncMongoClient = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, connect=False, event_listeners=[CommandCounter(service.name)]
+        settings.mongodb_url, tz_aware=True, connect=False, event_listeners=[CommandCounter(service.name)],
+        maxPoolSize=settings.mongodb_max_pool_size,
     )
 
     async def start_consuming(connection: AbstractRobustConnection) -> None:

@@ -399,9 +399,9 @@ async def save_scores(
     return review.model_copy(update=saved), programme
 
 
-async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:
+async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application | None]:
     """Submit the saved scores; the last of an application's reviews scores it. The review as
-    submitted, and its programme."""
+    submitted, its programme and its application as read (for the answer)."""
     review, programme = await _review_to_score(tx, caller, review_id)
     if review.status is ReviewStatus.COMPLETED:
         raise Conflict("this review has already been submitted")
@@ -412,10 +412,10 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
     await store.complete_review(tx, review.id, completed_at)
     await _record_review_time(tx, review, completed_at)
     await store.count_completed_review(tx, review.application_id)
-    await _score_if_complete(tx, programme, review.application_id)
+    application = await _score_if_complete(tx, programme, review.application_id)
     await _reviewers_freed(tx, [review.reviewer_id])
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
-    return review.model_copy(update=submitted), programme
+    return review.model_copy(update=submitted), programme, application
 
 
 async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:
@@ -429,15 +429,16 @@ async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Revi
     return review, programme
 
 
-async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) -> None:
-    """Once every one of the application's reviews is complete, score it and say so (ApplicationScored)."""
+async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) -> Application | None:
+    """Once every one of the application's reviews is complete, score it and say so (ApplicationScored).
+    The application as read, before it was scored."""
     application = await store.get_application(tx, application_id)
     if (
         application is None
         or not domain.can_move(application.status, ApplicationStatus.SCORED)
         or application.reviews_completed < application.reviewers_required
     ):
-        return
+        return application
     reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
@@ -451,6 +452,7 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
         stage=application.stage,
     ))  # fmt: skip
+    return application
 
 
 async def decline_review(tx: Tx, caller: Caller, review_id: str, declining: ReviewDecline) -> Review:

@@ -325,3 +325,16 @@ async def test_metrics_count_background_work_by_status(settings: ServiceSettings
         text = (await client.get("/metrics")).text
     for status, n in (("pending", 3), ("sending", 1), ("failed", 1)):
         assert _sample(text, "grants_work_items", service="test", queue="jobs", status=status) == n
+
+
+async def test_a_replica_keeps_no_more_database_connections_than_its_pool_allows(settings: ServiceSettings) -> None:
+    # Many changes at once wait for one of the few connections instead of opening more of them.
+    small = settings.model_copy(update={"mongodb_max_pool_size": 2})
+    async with serve(app_for(small)) as client:
+        headers = bearer(small, "manager-1", "programme_manager")
+        runtime = runtime_of(client)
+        assert runtime.database.client.options.pool_options.max_pool_size == 2
+        answers = await asyncio.gather(*(client.post(f"/v1/counters/c{n % 3}", headers=headers) for n in range(24)))
+        assert [a.status_code for a in answers] == [204] * 24
+        counted = await runtime.db.counters.find().to_list(None)
+        assert sorted(c["n"] for c in counted) == [8, 8, 8]

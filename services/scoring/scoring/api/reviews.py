@@ -12,7 +12,7 @@ from grants_shared.unit_of_work import Db
 from scoring import access, commands, domain, store
 from scoring.domain import BlindField, ReviewStatus, shown
 from scoring.schemas import ReviewDecline, ReviewSummaryView, ReviewView, ScoreSheet
-from scoring.store import Programme, Review
+from scoring.store import Application, Programme, Review
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
@@ -63,9 +63,9 @@ async def put_scores(
 async def submit_review(
     review_id: PathId, caller: Reviewer, transact: Transact, database: DatabaseDep, response: Response
 ) -> ReviewView:
-    review, programme = await transact(commands.submit_review, caller, review_id)
+    review, programme, application = await transact(commands.submit_review, caller, review_id)
     set_etag(response, review.version)
-    return await _view(database, review, caller, programme)
+    return await _view(database, review, caller, programme, application)
 
 
 @router.post(
@@ -78,9 +78,13 @@ async def decline_review(review_id: PathId, body: ReviewDecline, caller: Reviewe
     return ReviewSummaryView.of(declined)
 
 
-async def _view(database: Db, review: Review, caller: Caller, programme: Programme | None = None) -> ReviewView:
-    """The review as its reviewer sees it; ``programme`` when the caller has just read it."""
-    application = await store.get_application(database, review.application_id)
+async def _view(
+    database: Db, review: Review, caller: Caller, programme: Programme | None = None,
+    application: Application | None = None,
+) -> ReviewView:  # fmt: skip
+    """The review as its reviewer sees it; ``programme`` and ``application`` when the caller has just
+    read them (what the view shows of an application does not change once it is submitted)."""
+    application = application or await store.get_application(database, review.application_id)
     programme = programme or await store.get_programme(database, review.programme_id)
     if application is None or programme is None:
         raise NotFound(f"no review {review.id}")
