@@ -1,7 +1,8 @@
 """The consumer: each event is handled in one MongoDB transaction together with its inbox record and
 the events it causes, and acknowledged only after that transaction commits.
 
-- A duplicate delivery finds its inbox record and is acknowledged with no effect.
+- A duplicate delivery meets its inbox record (written last, with the transaction's events) and is
+  acknowledged with no effect, whatever its handler made of it meanwhile (all of which is undone).
 - A message that is not a valid event of a handled type, or whose handler raises a
   :class:`PermanentError`, goes to the service's dead-letter queue with its reason in a header.
 - Any other failure is transient: the message waits in the next fixed-delay retry queue and comes
@@ -26,7 +27,7 @@ from typing import Any
 
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from grants_shared.clock import utcnow
 from grants_shared.cloudevents import from_message
@@ -76,7 +77,7 @@ WAITED_HEADER = "x-grants-waited-ms"
 
 
 class AlreadyHandled(Exception):
-    """Raised inside the transaction when the inbox already holds the event, so nothing is written."""
+    """The inbox already held the event, so nothing was written."""
 
 
 def _inbox_records(queue: str, events: list[Event]) -> list[dict[str, Any]]:
@@ -85,19 +86,17 @@ def _inbox_records(queue: str, events: list[Event]) -> list[dict[str, Any]]:
     return [{"_id": f"{queue}:{e.id}", "type": e.type, "event_time": e.time, "handled_at": now} for e in events]
 
 
-async def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
-    """One write for all of them; AlreadyHandled if any one was handled before."""
-    try:
-        await tx.db.inbox.insert_many(_inbox_records(queue, events), session=tx.session)
-    except (DuplicateKeyError, BulkWriteError):
-        raise AlreadyHandled from None
-
-
-def record_in_inbox_later(tx: Transaction, queue: str, events: list[Event]) -> None:
-    """Their inbox records written with the transaction's events, a round trip fewer: a duplicate
-    among them fails the whole transaction at its end (DuplicateKeyError), having written nothing."""
+def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
+    """Their inbox records, written with the transaction's events (a round trip fewer than writing
+    them first): a duplicate among them fails the whole transaction at its end with a
+    DuplicateKeyError on the inbox (:func:`inbox_duplicate`), having written nothing."""
     for record in _inbox_records(queue, events):
         tx.insert_later("inbox", record)
+
+
+def inbox_duplicate(error: BaseException) -> bool:
+    """A transaction failed because an event it handled is in the inbox already."""
+    return isinstance(error, DuplicateKeyError) and (error.details or {}).get("collection") == "inbox"
 
 
 @dataclass
@@ -221,9 +220,8 @@ class Consumer:
         its events failed or had been handled already."""
         async def handle_all(tx: Transaction) -> None:
             ORIGIN.set(f"event {batch[0].event.type}")
-            # A batch is handled again one by one if any of its events was handled before: each
-            # event's inbox record then comes first, so a duplicate is found before any work is done.
-            record_in_inbox_later(tx, self.queue_name, [a.event for a in batch])
+            # A batch is handled again one by one if any of its events was handled before.
+            record_in_inbox(tx, self.queue_name, [a.event for a in batch])
             for arrived in batch:
                 # Round trips are counted under the event that made them (the commit under the last).
                 ORIGIN.set(f"event {arrived.event.type}")
@@ -235,7 +233,7 @@ class Consumer:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            if not isinstance(error, DuplicateKeyError | PermanentError | NotYetKnown):
+            if not (inbox_duplicate(error) or isinstance(error, PermanentError | NotYetKnown)):
                 # Not one event's own outcome: the database is slow or busy. Events go alone for a while.
                 self._alone_until = asyncio.get_running_loop().time() + self.settings.consumer_batch_pause_seconds
             log.info("%s: a batch of %d events is handled again one by one (%s)", self.service, len(batch),
@@ -246,7 +244,12 @@ class Consumer:
     async def _handle_event(self, message: AbstractIncomingMessage, handler: Handler, event: Event) -> None:
         ORIGIN.set(f"event {event.type}")
         try:
-            await self.database.transact(lambda tx: self._handle(tx, handler, event))
+            try:
+                await self.database.transact(lambda tx: self._handle(tx, handler, event))
+            except Exception as error:
+                if await self._handled_before(event, error):
+                    raise AlreadyHandled from None
+                raise
         except AlreadyHandled:
             log.info("%s: %s %s already handled", self.service, event.type, event.id)
             outcome = "duplicate"
@@ -287,8 +290,20 @@ class Consumer:
         return message.routing_key
 
     async def _handle(self, tx: Transaction, handler: Handler, event: Event) -> None:
-        await record_in_inbox(tx, self.queue_name, [event])
+        record_in_inbox(tx, self.queue_name, [event])
         await handler(event, tx)
+
+    async def _handled_before(self, event: Event, error: Exception) -> bool:
+        """Whether a handling that failed was of an event handled before: its inbox record is written
+        last, so a redelivered event's handler runs before the duplicate is found, and may fail for
+        it (a move its first handling already made). A duplicate is acknowledged, never retried."""
+        if inbox_duplicate(error):
+            return True
+        try:
+            record = await self.database.db.inbox.find_one({"_id": f"{self.queue_name}:{event.id}"}, {"_id": 1})
+        except PyMongoError:
+            return False  # the database is away: the event is retried, and found then
+        return record is not None
 
     async def _retry_later(self, message: AbstractIncomingMessage, reason: str) -> str:
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0) + 1

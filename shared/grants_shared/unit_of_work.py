@@ -53,8 +53,9 @@ class Transaction(Generic[S]):
     actor: str | None = None
     emitted: list[Event] = field(default_factory=list)
     _read_once: dict[Hashable, Any] = field(default_factory=dict)
-    #: Inserts written with the transaction's events when its change is done (``insert_later``).
-    later: list[InsertOne] = field(default_factory=list)
+    #: Inserts written with the transaction's events when its change is done (``insert_later``), as
+    #: (collection, document).
+    later: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -68,7 +69,7 @@ class Transaction(Generic[S]):
         writes them, once the change is done: for what nothing in the transaction reads back and
         nobody can have written yet (an audit record of an attempt just settled, the inbox record of
         events handled together). A duplicate fails the whole transaction with DuplicateKeyError."""
-        self.later.append(InsertOne(document, namespace=f"{self.db.name}.{collection}"))
+        self.later.append((collection, document))
 
     async def emit(self, data: EventData) -> Event:
         """The event goes into the outbox with the transaction: all of a transaction's events are
@@ -145,8 +146,8 @@ class Database(Generic[S]):
             if tx.emitted:
                 await add_to_outbox(self.db, tx.session, tx.emitted, self.lease_owner)
             return
-        outbox = f"{self.db.name}.outbox"
-        writes = [*tx.later, *(InsertOne(outbox_document(e, self.lease_owner), namespace=outbox) for e in tx.emitted)]
+        inserts = [*tx.later, *(("outbox", outbox_document(e, self.lease_owner)) for e in tx.emitted)]
+        writes = [InsertOne(doc, namespace=f"{self.db.name}.{collection}") for collection, doc in inserts]
         try:
             await self.client.bulk_write(writes, session=tx.session)
         except ClientBulkWriteException as failed:
@@ -155,5 +156,7 @@ class Database(Generic[S]):
                 raise failed.error from None
             duplicate = next((e for e in failed.write_errors or [] if e.get("code") == 11000), None)
             if duplicate is not None:
-                raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, duplicate) from None
+                # Named by collection, so that a caller can tell whose duplicate it was.
+                details = {**duplicate, "collection": inserts[duplicate.get("idx", 0)][0]}
+                raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, details) from None
             raise

@@ -32,6 +32,10 @@ async def count_effect(event: Event, tx: Transaction) -> None:
         raise RuntimeError("the handler's downstream is broken")
     if data.programme_id.startswith("breaks-rule"):
         raise RuleViolation("this programme cannot be closed")
+    if data.programme_id.startswith("once-only") and await tx.db.effects.find_one(
+        {"_id": data.programme_id}, session=tx.session
+    ):
+        raise RuleViolation("this programme is closed already")  # a move its first handling made
     await tx.db.effects.update_one(
         {"_id": data.programme_id}, {"$inc": {"count": 1}}, upsert=True, session=tx.session
     )
@@ -61,6 +65,24 @@ async def test_the_same_event_delivered_twice_has_one_effect(settings: ServiceSe
         await asyncio.sleep(0.5)  # give the second copy every chance to be handled
         assert await effects(runtime.db, "p-dup") == 1
         assert await runtime.db.inbox.count_documents({}) == 1
+
+
+async def test_a_redelivered_event_its_handler_now_refuses_is_a_duplicate_not_a_dead_letter(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    async with running(TEST_SERVICE, settings) as runtime:
+        await runtime.broker.wait_connected(10)
+        event = await bus.publish(ProgrammeClosed(programme_id="once-only"))
+        await eventually(lambda: _inbox_has(runtime.db, event.id))
+        await bus.publish_event(event)  # redelivered after it was handled
+        await eventually(lambda: _attempts(runtime.db, "once-only", 2))
+        assert await bus.dead_letters("test", expect=1, timeout=1.5) == []
+        assert await effects(runtime.db, "once-only") == 1
+
+
+async def _attempts(db: AsyncDatabase, programme_id: str, n: int) -> bool:
+    doc = await db.attempts.find_one({"_id": programme_id})
+    return bool(doc) and doc["n"] >= n
 
 
 async def _inbox_has(db: AsyncDatabase, event_id: str) -> bool:
