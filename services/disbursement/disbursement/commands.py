@@ -238,12 +238,12 @@ async def accept_offer(
     )  # fmt: skip
     if accepted is None:
         raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
-    reports = await _schedule_reports(tx, grant, now)
+    reports = _schedule_reports(tx, grant, now, ledger)
     payments = [_scheduled_payment(grant, entry, now, _waits(entry.sequence, requirements, reports))
                 for entry in grant.schedule]  # fmt: skip
-    await store.insert_payments(tx, payments)
+    store.insert_payments_later(tx, payments)
     await tx.emit(GrantAccepted(grant_id=grant.id, application_id=grant.application_id))
-    await _offer_training(tx, grant, now)
+    await _offer_training(tx, grant, now, ledger)
     for payment in payments:
         await _announce_scheduled(tx, payment)
     return accepted, payments
@@ -893,9 +893,8 @@ async def set_monitoring_policy(
     return ledger.model_copy(update={"monitoring": policy})
 
 
-async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> list[MonitoringReport]:
+def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime, ledger: Ledger | None) -> list[MonitoringReport]:
     """The reports an accepted grant owes, from its programme's policy at acceptance."""
-    ledger = await store.get_ledger(tx, grant.programme_id)
     if ledger is None or not ledger.monitoring.points:
         return []
     policy = ledger.monitoring
@@ -908,7 +907,7 @@ async def _schedule_reports(tx: Tx, grant: Grant, accepted_at: datetime) -> list
         )
         for due in domain.report_schedule(accepted_at, points, policy.reminder_days)
     ]  # fmt: skip
-    await store.insert_reports(tx, reports)
+    store.insert_reports(tx, reports)
     return reports
 
 
@@ -1137,9 +1136,8 @@ async def set_training_offer(
     return ledger.model_copy(update={"training": offer})
 
 
-async def _offer_training(tx: Tx, grant: Grant, accepted_at: datetime) -> None:
+async def _offer_training(tx: Tx, grant: Grant, accepted_at: datetime, ledger: Ledger | None) -> None:
     """Offer the accepted grant's group places on its programme's training, if the programme offers any."""
-    ledger = await store.get_ledger(tx, grant.programme_id)
     if ledger is None or ledger.training is None:
         return
     offer = ledger.training

@@ -34,7 +34,7 @@ from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import PERSON, PSEUDONYM, PersonalData
-from grants_shared.unit_of_work import Db
+from grants_shared.unit_of_work import Db, Transaction
 from grants_shared.worker import LeasedQueue
 from disbursement.domain import InvolvementPaymentStatus, PaymentChoice, WaitingFor
 
@@ -642,6 +642,12 @@ async def insert_payments(tx: Db, payments: list[Payment]) -> None:
         await tx.db.payments.insert_many([p.to_doc() for p in payments], session=tx.session)
 
 
+def insert_payments_later(tx: Transaction[Any], payments: list[Payment]) -> None:
+    """New payments written with the transaction's events: for a change that does not read them back."""
+    for payment in payments:
+        tx.insert_later("payments", payment.to_doc())
+
+
 async def get_payment(tx: Db, payment_id: str) -> Payment | None:
     return Payment.maybe(await tx.db.payments.find_one({"_id": payment_id}, session=tx.session))
 
@@ -860,9 +866,10 @@ async def set_monitoring_policy(tx: Db, programme_id: str, policy: MonitoringPol
     return await _set_part(tx, programme_id, "monitoring", policy)
 
 
-async def insert_reports(tx: Db, reports: list[MonitoringReport]) -> None:
-    if reports:
-        await tx.db.monitoring_reports.insert_many([r.to_doc() for r in reports], session=tx.session)
+def insert_reports(tx: Transaction[Any], reports: list[MonitoringReport]) -> None:
+    """New reports (of an acceptance, which does not read them back), written with its events."""
+    for report in reports:
+        tx.insert_later("monitoring_reports", report.to_doc())
 
 
 async def get_report(tx: Db, report_id: str) -> MonitoringReport | None:
