@@ -17,6 +17,7 @@ from disbursement.domain import (
     after_decline,
     can_move,
     can_move_grant,
+    grant_statuses_moving_to,
     due_date,
     manual_retry,
     mask_account_number,
@@ -58,6 +59,9 @@ def test_a_grant_is_offered_accepted_then_paid_and_a_held_one_can_only_be_offere
                      (GrantStatus.HELD, GrantStatus.OFFERED), (GrantStatus.ACCEPTED, GrantStatus.CANCELLED)}
     assert not can_move_grant(GrantStatus.HELD, GrantStatus.ACCEPTED)  # released, it is offered first
     assert not can_move_grant(GrantStatus.ACCEPTED, GrantStatus.ACCEPTED)  # new bank details are an edit
+    # What the last payment's conditional update may move to paid: exactly the statuses above.
+    assert grant_statuses_moving_to(GrantStatus.PAID) == {GrantStatus.ACCEPTED}
+    assert grant_statuses_moving_to(GrantStatus.OFFERED) == {GrantStatus.HELD}
 
 
 def test_an_award_in_the_budget_s_currency_is_not_held_for_it() -> None:

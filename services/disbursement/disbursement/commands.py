@@ -844,13 +844,10 @@ async def _settle(
 
 
 async def _mark_paid(tx: Tx, grant_id: str) -> None:
-    grant = await store.get_grant(tx, grant_id)
-    if grant is None or not domain.can_move_grant(grant.status, GrantStatus.PAID):
-        return
-    if await _save_grant(tx, grant, status=GrantStatus.PAID) is None:
-        # Left claimed, the payment is taken again after its lease and the provider answers with the
-        # same transfer, so this is recorded then.
-        raise RuntimeError(f"grant {grant_id} changed while its last payment was being recorded")
+    """The grant is paid, if its status may move there. One conditional update, no read: the callers
+    have written the grant in this transaction already, so a concurrent change to it is a write
+    conflict that retries the whole transaction, not a change this could overwrite."""
+    await store.mark_grant(tx, grant_id, domain.grant_statuses_moving_to(GrantStatus.PAID), GrantStatus.PAID)
 
 
 # --- erasing a person (UK GDPR article 17) --------------------------------------------------------

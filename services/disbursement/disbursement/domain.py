@@ -153,6 +153,11 @@ def can_move_grant(current: GrantStatus, target: GrantStatus) -> bool:
     return target in GRANT_TRANSITIONS[current]
 
 
+def grant_statuses_moving_to(target: GrantStatus) -> frozenset[GrantStatus]:
+    """The statuses a grant may leave for ``target``."""
+    return frozenset(status for status, targets in GRANT_TRANSITIONS.items() if target in targets)
+
+
 def why_held(budget: Money, award: Money) -> HeldReason | None:
     """Why an award cannot be reserved in the programme's ledger, before trying: a budget in another
     currency. (Whether the money is still there is for the reservation itself to find out.)"""

@@ -17,6 +17,7 @@ through conditional updates on their queue state, so a worker's claim and a fina
 overwrite each other.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -617,6 +618,15 @@ async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
     result = await tx.db.grants.replace_one(
         {"_id": grant.id, "version": read_version}, grant.to_doc(), session=tx.session
     )
+    return result.modified_count == 1
+
+
+async def mark_grant(tx: Db, grant_id: str, from_statuses: Iterable[GrantStatus], status: GrantStatus) -> bool:
+    """Move the grant to ``status`` if it is in one of ``from_statuses`` (a new version); True if it moved."""
+    result = await tx.db.grants.update_one(
+        {"_id": grant_id, "status": {"$in": [str(s) for s in from_statuses]}},
+        {"$set": {"status": status}, "$inc": {"version": 1}}, session=tx.session,
+    )  # fmt: skip
     return result.modified_count == 1
 
 
