@@ -139,27 +139,30 @@ class LeasedQueue:
         changed = {name.removeprefix(f"{self.part}."): value for name, value in fields.items()}
         return {**doc, self.part: {**doc[self.part], **changed}} if self.part else {**doc, **changed}
 
-    async def finish_all(self, tx: Db, item_ids: list[str], claim: str, fields: Doc) -> bool:
+    async def finish_all(self, tx: Db, item_ids: list[str], claim: str, fields: Doc, also: Doc | None = None) -> bool:
         """Settle several items claimed together with the same ``fields`` in one update; True only
-        when this worker's claim still held on every one (else the caller's transaction must not commit)."""
+        when this worker's claim still held on every one (else the caller's transaction must not
+        commit). ``also``: further conditions every item must meet."""
         update: Doc = {
             "$set": {self.field(name): value for name, value in {**fields, "claim": None, "claimed_at": None}.items()},
             "$inc": {self.field("attempts"): 1},
         }
-        held = {"_id": {"$in": item_ids}, self.field("status"): self.claimed, self.field("claim"): claim}
+        held = {"_id": {"$in": item_ids}, self.field("status"): self.claimed, self.field("claim"): claim, **(also or {})}
         result = await tx.db[self.collection].update_many(held, update, session=tx.session)
         return result.modified_count == len(item_ids)
 
-    async def finish(self, tx: Db, item_id: str, claim: str, fields: Doc, attempted: bool = True) -> bool:
-        """Settle a claim with ``fields`` (names within the state), only while this worker still holds it."""
+    async def finish(
+        self, tx: Db, item_id: str, claim: str, fields: Doc, attempted: bool = True, also: Doc | None = None
+    ) -> bool:
+        """Settle a claim with ``fields`` (names within the state), only while this worker still holds it
+        (and the item meets ``also``, further conditions on the document)."""
         update: Doc = {
             "$set": {self.field(name): value for name, value in {**fields, "claim": None, "claimed_at": None}.items()}
         }
         if attempted:
             update["$inc"] = {self.field("attempts"): 1}
-        result = await tx.db[self.collection].update_one(
-            {"_id": item_id, self.field("status"): self.claimed, self.field("claim"): claim}, update, session=tx.session
-        )
+        held = {"_id": item_id, self.field("status"): self.claimed, self.field("claim"): claim, **(also or {})}
+        result = await tx.db[self.collection].update_one(held, update, session=tx.session)
         return result.modified_count == 1
 
 

@@ -336,15 +336,28 @@ async def email_sent(tx: Tx, notification: Notification, claim: str, attempt: in
     """The SMTP relay took the email."""
     now = utcnow()
     status = domain.check_move(EmailStatus.SENDING, EmailStatus.SENT)
-    if not await store.finish_email(tx, notification.id, claim, status, {"sent_at": now, "last_error": None}):
+    settled = await _settle_email(tx, notification, claim, status, {"sent_at": now, "last_error": None})
+    if settled is None:
         _taken_over(notification.id)
-        return
-    await _delivered(tx, Parcel.of_notification(notification, "email"), attempt, now)
+    elif settled:
+        await _delivered(tx, Parcel.of_notification(notification, "email"), attempt, now)
+
+
+async def _settle_email(
+    tx: Tx, notification: Notification, claim: str, status: EmailStatus, fields: dict[str, object]
+) -> bool | None:
+    """Settle a claimed email: True when it is settled for the recipient the sender read; False when
+    settled but that person was erased while it was being sent (nothing of theirs is to be recorded
+    then); None when the claim no longer holds."""
+    if await store.finish_email(tx, notification.id, claim, status, fields, recipient_id=notification.recipient_id):
+        return True
+    return False if await store.finish_email(tx, notification.id, claim, status, fields) else None
 
 
 class ClaimsLost(Exception):
     """Emails settled together were not all still claimed by their sender (a lease ran out and
-    another sender took one over): nothing was written; each is settled alone instead."""
+    another sender took one over), or not all still for the person the sender read (erased
+    meanwhile): nothing was written; each is settled alone instead."""
 
 
 async def emails_sent(tx: Tx, sent: list[tuple[Notification, int]], claim: str) -> None:
@@ -354,8 +367,9 @@ async def emails_sent(tx: Tx, sent: list[tuple[Notification, int]], claim: str) 
     now = utcnow()
     status = domain.check_move(EmailStatus.SENDING, EmailStatus.SENT)
     fields = {"status": status, "sent_at": now, "last_error": None}
-    if not await store.finish_emails(tx, [notification.id for notification, _ in sent], claim, fields):
-        raise ClaimsLost
+    ids, recipients = [n.id for n, _ in sent], {n.recipient_id for n, _ in sent}
+    if not await store.finish_emails(tx, ids, claim, fields, recipient_ids=recipients):
+        raise ClaimsLost  # or a recipient was erased meanwhile: each alone finds out which
     parcels = [(Parcel.of_notification(notification, "email"), attempt) for notification, attempt in sent]
     for parcel, attempt in parcels:
         store.record_delivery(tx, parcel.attempt(attempt, "delivered", now))
@@ -372,7 +386,7 @@ async def email_failed(tx: Tx, notification: Notification, claim: str, attempt: 
         max_seconds=s.email_retry_max_seconds, permanent=failure.permanent,
     )  # fmt: skip
     status = domain.check_move(EmailStatus.SENDING, EmailStatus.PENDING if retry_at else EmailStatus.FAILED)
-    if await store.finish_email(tx, notification.id, claim, status, _retry_fields(failure, retry_at)):
+    if await _settle_email(tx, notification, claim, status, _retry_fields(failure, retry_at)):
         await _attempt_failed(tx, Parcel.of_notification(notification, "email"), attempt, failure, retry_at, now)
 
 

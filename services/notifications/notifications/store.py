@@ -500,9 +500,12 @@ async def claim_email(tx: Db, notification: Notification, claim: str, now: datet
 
 
 async def finish_email(
-    tx: Db, notification_id: str, claim: str, status: EmailStatus, fields: Mapping[str, object]
+    tx: Db, notification_id: str, claim: str, status: EmailStatus, fields: Mapping[str, object],
+    recipient_id: str | None = None,
 ) -> bool:
-    return await EMAIL_QUEUE.finish(tx, notification_id, claim, {**fields, "status": status})
+    """``recipient_id``: only if the notification is still that person's (not erased meanwhile)."""
+    also = {"recipient_id": recipient_id} if recipient_id else None
+    return await EMAIL_QUEUE.finish(tx, notification_id, claim, {**fields, "status": status}, also=also)
 
 
 async def claim_ready_emails(tx: Db, docs: list[dict[str, Any]], claim: str, now: datetime) -> list[Notification]:
@@ -510,9 +513,13 @@ async def claim_ready_emails(tx: Db, docs: list[dict[str, Any]], claim: str, now
     return [Notification.from_doc(doc) for doc in await EMAIL_QUEUE.claim_ready(tx, docs, claim, now)]
 
 
-async def finish_emails(tx: Db, notification_ids: list[str], claim: str, fields: Mapping[str, object]) -> bool:
-    """True only when the claim held on every one (the caller's transaction must not commit otherwise)."""
-    return await EMAIL_QUEUE.finish_all(tx, notification_ids, claim, dict(fields))
+async def finish_emails(
+    tx: Db, notification_ids: list[str], claim: str, fields: Mapping[str, object], recipient_ids: set[str]
+) -> bool:
+    """True only when the claim held on every one and each is still one of ``recipient_ids``' (none
+    erased meanwhile); the caller's transaction must not commit otherwise."""
+    also = {"recipient_id": {"$in": sorted(recipient_ids)}}
+    return await EMAIL_QUEUE.finish_all(tx, notification_ids, claim, dict(fields), also=also)
 
 
 async def claim_webhook_delivery(tx: Db, delivery: WebhookDelivery, claim: str, now: datetime) -> bool:

@@ -360,3 +360,30 @@ async def test_emails_settled_together_when_a_claim_was_taken_over_are_settled_a
         assert taken_over["email"]["status"] == "sending" and taken_over["email"]["claim"] == "another-sender"
         others = await db.notifications.find({"_id": {"$ne": first}, "email": {"$ne": None}}).to_list(None)
         assert [o["email"]["status"] for o in others] == ["sent", "sent"]
+
+
+async def test_an_email_whose_person_is_erased_while_it_is_sent_leaves_no_record_naming_them(
+    service_settings: Settings, bus: TestBus, running_sink: SmtpSink
+) -> None:
+    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
+    app = build_app(quiet)
+    async with serve(app) as client:
+        for n in range(2):
+            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
+        await wait_for_inbox(client, applicant(quiet), 2)
+        db = runtime_of(client).db
+
+        class ErasedMeanwhile(EmailSender):
+            """The person's erasure lands while their emails are being sent (it pseudonymises them)."""
+
+            async def attempt(self, outgoing: OutgoingEmail) -> None:
+                await super().attempt(outgoing)
+                for collection in (db.notifications, db.deliveries):
+                    await collection.update_many({"recipient_id": "person-1"}, {"$set": {"recipient_id": "erased-1"}})
+
+        assert await ErasedMeanwhile(runtime_of(client).database).work_due() == 2
+        assert len(running_sink.messages) == 2  # already on their way when the erasure came
+        assert await db.deliveries.count_documents({"channel": "email"}) == 0
+        assert await db.deliveries.count_documents({"recipient_id": "person-1"}) == 0
+        statuses = [n["email"]["status"] async for n in db.notifications.find({"email": {"$ne": None}})]
+        assert statuses == ["sent", "sent"]  # settled all the same: not sent again
