@@ -131,8 +131,8 @@ class LeasedQueue:
         claimed = {self.field("status"): self.claimed, self.field("claim"): claim, self.field("claimed_at"): now}
         result = await collection.update_many(due, {"$set": claimed}, session=tx.session)
         if result.modified_count == len(ids):
-            taken = [doc for doc in docs if doc["_id"] in set(ids)]
-            return [self._with_state(doc, claimed) for doc in taken]
+            wanted = set(ids)
+            return [self._with_state(doc, claimed) for doc in docs if doc["_id"] in wanted]
         return await collection.find({"_id": {"$in": ids}, self.field("claim"): claim}, session=tx.session).to_list(None)
 
     def _with_state(self, doc: Doc, fields: Doc) -> Doc:
@@ -213,8 +213,12 @@ class LeasedWorker(ABC, Generic[Claimed]):
         stop_if_cancelled()
         lease = timedelta(seconds=self.pace.lease_seconds)
         due = await self.queue.due(self.database, utcnow(), lease, self.pace.batch)
-        results = await asyncio.gather(*(self._take(doc) for doc in due), return_exceptions=True)
-        for doc, result in zip(due, results, strict=True):
+        return await self.take_each(due)
+
+    async def take_each(self, docs: list[Doc]) -> int:
+        """Claim and work each of ``docs`` on its own; how many were worked to a result."""
+        results = await asyncio.gather(*(self._take(doc) for doc in docs), return_exceptions=True)
+        for doc, result in zip(docs, results, strict=True):
             if isinstance(result, BaseException):
                 # Its type only: a message could carry personal data. The item stays as it was: a
                 # ready one is tried at the next poll, a claimed one when its lease runs out.

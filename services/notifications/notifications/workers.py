@@ -133,15 +133,7 @@ class EmailSender(Sender[OutgoingEmail]):
         sent = 0
         for first in range(0, len(ready), self.together):
             sent += await self._send_together(ready[first : first + self.together])
-        for doc in due:
-            if doc in ready:
-                continue
-            stop_if_cancelled()
-            try:
-                sent += await self._take(doc)
-            except Exception as error:  # noqa: BLE001  its type only, as LeasedWorker logs it
-                log.error("%s %s: %s; it will be tried again", self.name, doc["_id"], type(error).__name__)
-        return sent
+        return sent + await self.take_each([doc for doc in due if doc not in ready])
 
     async def _send_together(self, docs: list[Doc]) -> int:
         claim = uuid4().hex
