@@ -4,6 +4,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from grants_shared.clock import utcnow
@@ -308,16 +309,25 @@ async def test_the_same_fact_published_again_under_a_new_event_id_tells_nobody_t
         assert len(running_sink.messages) == 3
 
 
+def _held_back(settings: Settings) -> Settings:
+    """No sender of the service's own (the test works the email queue), and a lease long enough for
+    several sends one after another."""
+    return settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
+
+
+async def _queue_emails(client: httpx.AsyncClient, bus: TestBus, settings: Settings, count: int) -> None:
+    """``count`` groups' submissions told to their applicant (person-1): an email each, to the group."""
+    for n in range(count):
+        await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
+    await wait_for_inbox(client, applicant(settings), count)
+
+
 async def test_emails_due_together_are_claimed_and_settled_together_and_two_senders_send_each_once(
     service_settings: Settings, bus: TestBus, running_sink: SmtpSink
 ) -> None:
-    # A lease long enough for several sends one after another.
-    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
-    app = build_app(quiet)
-    async with serve(app) as client:
-        for n in range(6):
-            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
-        await wait_for_inbox(client, applicant(quiet), 6)
+    quiet = _held_back(service_settings)
+    async with serve(build_app(quiet)) as client:
+        await _queue_emails(client, bus, quiet, 6)
         database = runtime_of(client).database
         senders = [EmailSender(database), EmailSender(database)]
         assert senders[0].together > 1  # the settings let a lease cover several sends
@@ -334,13 +344,9 @@ async def test_emails_due_together_are_claimed_and_settled_together_and_two_send
 async def test_emails_settled_together_when_a_claim_was_taken_over_are_settled_alone_where_their_claim_holds(
     service_settings: Settings, bus: TestBus, running_sink: SmtpSink
 ) -> None:
-    # A lease long enough for several sends one after another.
-    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
-    app = build_app(quiet)
-    async with serve(app) as client:
-        for n in range(3):
-            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
-        await wait_for_inbox(client, applicant(quiet), 3)
+    quiet = _held_back(service_settings)
+    async with serve(build_app(quiet)) as client:
+        await _queue_emails(client, bus, quiet, 3)
         db = runtime_of(client).db
         first = notification_id("app-0", "person-1", Template.APPLICATION_RECEIVED)
 
@@ -365,12 +371,9 @@ async def test_emails_settled_together_when_a_claim_was_taken_over_are_settled_a
 async def test_an_email_whose_person_is_erased_while_it_is_sent_leaves_no_record_naming_them(
     service_settings: Settings, bus: TestBus, running_sink: SmtpSink
 ) -> None:
-    quiet = service_settings.model_copy(update={"email_sender_enabled": False, "email_lease_seconds": 30})
-    app = build_app(quiet)
-    async with serve(app) as client:
-        for n in range(2):
-            await bus.publish(submitted(application_id=f"app-{n}", email=f"group{n}@hope.example"))
-        await wait_for_inbox(client, applicant(quiet), 2)
+    quiet = _held_back(service_settings)
+    async with serve(build_app(quiet)) as client:
+        await _queue_emails(client, bus, quiet, 2)
         db = runtime_of(client).db
 
         class ErasedMeanwhile(EmailSender):
