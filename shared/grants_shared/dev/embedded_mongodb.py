@@ -1,10 +1,16 @@
-"""The embedded MongoDB-wire server (SecantusDB) for `make run`, the tests and the soak, started with a
-short transaction lifetime, as the platform's deployments set it on MongoDB.
+"""The embedded MongoDB-wire server (SecantusDB) for `make run`, the tests, the soak and the benchmarks,
+started with a short transaction lifetime, as the platform's deployments set it on MongoDB, a short
+interpreter switch interval (`SWITCH_INTERVAL_SECONDS`), and two of SecantusDB 0.7.0b3's bookkeeping
+loops replaced by ones whose cost does not grow with history.
 
-Why: a process killed in the middle of a transaction leaves it open, and its document locks hold until
-the server aborts it (60 s by default, on MongoDB too); meanwhile everything that touches those
-documents meets write conflicts. With the lifetime at 10 s, the rest of the work goes on within
+Why the lifetime: a process killed in the middle of a transaction leaves it open, and its document locks
+hold until the server aborts it (60 s by default, on MongoDB too); meanwhile everything that touches
+those documents meets write conflicts. With the lifetime at 10 s, the rest of the work goes on within
 seconds of a crash. SecantusDB's own command line has no flag for it, hence this launcher.
+
+Why the two loops (`keep_bookkeeping_cheap`): the platform slowed down as it ran, a third benchmark run
+a fifth as fast as the first, with the database's connection threads queued and its CPU low. Profiling
+the server found both loops below on every command; the rules they apply are SecantusDB's own.
 
     python -m grants_shared.dev.embedded_mongodb --port 27017 [--storage-path :memory:]
 """
@@ -12,21 +18,100 @@ seconds of a crash. SecantusDB's own command line has no flag for it, hence this
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from secantus.transactions import TransactionRegistry
 
 #: Seconds an open transaction may live (mongod's transactionLifetimeLimitSeconds; its default is 60).
 TRANSACTION_LIFETIME_SECONDS = 10.0
+
+#: How long the server's interpreter lets one thread run before handing over to another that waits
+#: (`sys.setswitchinterval`; Python's default is 0.005). Each connection has its own thread, and every
+#: command takes the storage lock several times, calling into WiredTiger (which lets go of the
+#: interpreter) while holding it. Under load each return from WiredTiger waited up to the whole interval
+#: for the interpreter while every other command waited for the lock: the server fell into a phase of
+#: 100-300 ms per command at 20% CPU, which it left only when the load stopped. With a short interval
+#: the lock is handed on within a fraction of a millisecond.
+SWITCH_INTERVAL_SECONDS = 0.0002
+
+#: Seconds between two looks for transactions past their lifetime (mongod looks every few seconds too).
+REAP_INTERVAL_SECONDS = 1.0
+
+
+def _prune_retryable_records_oldest_first(registry: "TransactionRegistry") -> None:
+    """Drop retryable-write records past their lifetime or above the cap, oldest first, stopping at the
+    first one kept.
+
+    SecantusDB prunes on every retryable write (every write outside a transaction, since drivers retry
+    writes by default) by listing all of its records, up to 10,000, and, once at the cap, sorting them
+    all: after ten thousand writes each write cost milliseconds of the server's one interpreter. The
+    records are kept in a dict in the order they were written, so the oldest come first and pruning
+    costs what it removes.
+    """
+    from secantus import transactions
+
+    records = registry._retryable
+    cutoff = registry._time() - transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
+    while records:
+        oldest = next(iter(records))
+        if records[oldest][1] >= cutoff and len(records) <= transactions._RETRYABLE_RECORD_MAX:
+            return
+        del records[oldest]
+
+
+def _reap_idle_transactions_without_waiting(registry: "TransactionRegistry") -> int:
+    """Abort the transactions idle past their lifetime, at most once a second, passing over any that is
+    running a statement.
+
+    SecantusDB does this on every statement, commit and abort of every transaction, holding the lock
+    that all of them need, and waits on each transaction's own lock in turn; a transaction's lock is held
+    while it runs a statement. So one slow statement anywhere (a write waiting for another transaction
+    to finish, say) held up every transaction in the server until it ended. A transaction running a
+    statement is not idle, so it is passed over; the next look comes within a second.
+    """
+    from secantus.transactions import TxnState
+
+    now = registry._time()
+    if now < getattr(registry, "_next_reap_at", 0.0):
+        return 0
+    registry._next_reap_at = now + REAP_INTERVAL_SECONDS  # type: ignore[attr-defined]
+    cutoff = now - registry._lifetime
+    reaped = 0
+    for txn in registry._txns.values():
+        if not txn.mutex.acquire(blocking=False):
+            continue
+        try:
+            if txn.state is TxnState.IN_PROGRESS and txn.last_use < cutoff:
+                registry._rollback_quietly(txn)
+                txn.state = TxnState.ABORTED
+                reaped += 1
+        finally:
+            txn.mutex.release()
+    return reaped
+
+
+def keep_bookkeeping_cheap() -> None:
+    """Install the two loops above in SecantusDB's transaction registry."""
+    from secantus.transactions import TransactionRegistry
+
+    TransactionRegistry._prune_retryable_locked = _prune_retryable_records_oldest_first  # type: ignore[method-assign]
+    TransactionRegistry._prune_locked = _reap_idle_transactions_without_waiting  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
     from secantus.server import SecantusDBServer
 
+    keep_bookkeeping_cheap()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--storage-path", default=":memory:")
     parser.add_argument("--cache-size", default="1G")
     parser.add_argument("--transaction-lifetime-seconds", type=float, default=TRANSACTION_LIFETIME_SECONDS)
+    parser.add_argument("--switch-interval-seconds", type=float, default=SWITCH_INTERVAL_SECONDS)
     args = parser.parse_args(argv)
+    sys.setswitchinterval(args.switch_interval_seconds)
     server = SecantusDBServer(
         host=args.host, port=args.port, storage_path=args.storage_path, replica_set_name="secantus",
         enable_test_commands=False, cache_size=args.cache_size,

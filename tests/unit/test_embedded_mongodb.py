@@ -1,0 +1,120 @@
+"""The embedded database's launcher keeps SecantusDB's rules for retryable-write records and for
+transactions past their lifetime while making them cheap (`grants_shared.dev.embedded_mongodb`)."""
+
+import threading
+
+import pytest
+from secantus import transactions
+from secantus.transactions import TransactionRegistry, TxnState
+
+from grants_shared.dev import embedded_mongodb
+
+REPLY = {"ok": 1.0, "n": 1}
+LIFETIME = 10.0
+
+
+@pytest.fixture
+def clock() -> list[float]:
+    return [1_000_000.0]
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch, clock: list[float]) -> TransactionRegistry:
+    monkeypatch.setattr(TransactionRegistry, "_prune_retryable_locked", TransactionRegistry._prune_retryable_locked)
+    monkeypatch.setattr(TransactionRegistry, "_prune_locked", TransactionRegistry._prune_locked)
+    embedded_mongodb.keep_bookkeeping_cheap()
+    return TransactionRegistry(time_func=lambda: clock[0], lifetime_seconds=LIFETIME)
+
+
+def record(registry: TransactionRegistry, n: int) -> None:
+    registry.record_retryable(b"session", n, b"write %d" % n, REPLY)
+
+
+def start(registry: TransactionRegistry, session: bytes) -> transactions.Transaction:
+    txn, error = registry.for_statement(session, None, 1, start=True)
+    assert error is None and txn is not None
+    return txn
+
+
+def test_a_retried_write_within_the_lifetime_gets_its_first_reply(registry: TransactionRegistry,
+                                                                  clock: list[float]) -> None:
+    record(registry, 1)
+    clock[0] += transactions._RETRYABLE_RECORD_LIFETIME_SECONDS - 1
+
+    assert registry.retryable_reply(b"session", 1, b"write 1") == REPLY
+    assert registry.retryable_reply(b"session", 1, b"another write") is None
+
+
+def test_records_past_their_lifetime_are_dropped_and_later_ones_kept(registry: TransactionRegistry,
+                                                                     clock: list[float]) -> None:
+    record(registry, 1)
+    record(registry, 2)
+    clock[0] += 60
+    record(registry, 3)
+    clock[0] += transactions._RETRYABLE_RECORD_LIFETIME_SECONDS - 30
+
+    record(registry, 4)
+
+    assert [n for _session, n in registry._retryable] == [3, 4]
+    assert registry.retryable_reply(b"session", 1, b"write 1") is None
+    assert registry.retryable_reply(b"session", 3, b"write 3") == REPLY
+
+
+def test_above_the_cap_the_oldest_records_go(registry: TransactionRegistry, clock: list[float],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transactions, "_RETRYABLE_RECORD_MAX", 3)
+    for n in range(1, 6):
+        clock[0] += 1
+        record(registry, n)
+
+    assert [n for _session, n in registry._retryable] == [3, 4, 5]
+
+
+def test_a_transaction_idle_past_its_lifetime_is_aborted_by_the_next_statement(registry: TransactionRegistry,
+                                                                              clock: list[float]) -> None:
+    idle = start(registry, b"idle")
+    clock[0] += LIFETIME - 1
+    recent = start(registry, b"recent")
+    clock[0] += 2
+
+    start(registry, b"another")
+
+    assert idle.state is TxnState.ABORTED
+    assert recent.state is TxnState.IN_PROGRESS
+
+
+def test_the_look_for_idle_transactions_comes_at_most_once_a_second(registry: TransactionRegistry,
+                                                                   clock: list[float]) -> None:
+    idle = start(registry, b"idle")
+    clock[0] += LIFETIME - 0.5
+    start(registry, b"another")  # looks, finds nothing past its lifetime
+    clock[0] += 0.6
+
+    assert registry.prune_expired() == 0 and idle.state is TxnState.IN_PROGRESS
+    clock[0] += embedded_mongodb.REAP_INTERVAL_SECONDS
+    assert registry.prune_expired() == 1 and idle.state is TxnState.ABORTED
+
+
+def test_a_transaction_running_a_statement_holds_up_no_other(registry: TransactionRegistry,
+                                                            clock: list[float]) -> None:
+    running = start(registry, b"running")
+    clock[0] += LIFETIME + 1
+    in_statement, done = threading.Event(), threading.Event()
+
+    def run_a_long_statement() -> None:
+        with running.mutex:
+            in_statement.set()
+            done.wait(10)
+
+    statement = threading.Thread(target=run_a_long_statement)
+    statement.start()
+    in_statement.wait(5)
+    other = threading.Thread(target=start, args=(registry, b"other"))
+    other.start()
+    other.join(5)
+    finished_while_the_statement_ran = not other.is_alive()
+    done.set()
+    statement.join(5)
+
+    assert finished_while_the_statement_ran
+    assert running.state is TxnState.IN_PROGRESS  # passed over while busy, not aborted under it
