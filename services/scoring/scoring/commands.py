@@ -340,6 +340,28 @@ async def _reviewers_freed(tx: Tx, reviewer_ids: list[str]) -> None:
                 break
 
 
+async def offer_waiting_applications(tx: Tx, programme_id: str) -> int:
+    """The waiting watcher's round for one programme: each panel member below the maximum load is given
+    one of the oldest waiting applications they may review. How many were given.
+
+    Why: an application that arrives while the panel is full waits, and a reviewer who frees up takes
+    one that waits; when both happen at once, neither transaction sees the other's work (the arrival
+    read the reviewer's load before the review was submitted, the submission looked for waiting
+    applications before the arrival was committed), and without this the application would wait
+    until some other reviewer freed up, perhaps for ever."""
+    programme = await store.get_programme(tx, programme_id)
+    if programme is None:
+        return 0
+    loads = await _open_loads(tx, programme)
+    given = 0
+    for reviewer_id in programme.panel:
+        if loads.get(reviewer_id, 0) < tx.settings.max_open_reviews and await _give_freed_reviewer(
+            tx, programme, reviewer_id
+        ):
+            given += 1
+    return given
+
+
 async def _give_freed_reviewer(tx: Tx, programme: Programme, reviewer_id: str) -> bool:
     """Assign the freed reviewer to one of the programme's oldest waiting applications they may review
     (not already theirs, not declined by them, no conflict declared); True if one was found."""

@@ -20,6 +20,8 @@ class Settings(ServiceSettings):
     #: How often the review watcher looks for reminders and overdue notices to send, and how many at once.
     review_watch_seconds: float = Field(default=60.0, gt=0, le=86_400)
     review_watch_batch: int = Field(default=100, ge=1, le=10_000)
+    #: How often the waiting watcher gives free reviewers the applications still waiting for one.
+    waiting_watch_seconds: float = Field(default=10.0, gt=0, le=86_400)
     #: Members present at a decision meeting who have not recorded every recommendation are reminded
     #: this many hours into the meeting's day (UTC): by midday, those who came and have still to vote.
     vote_reminder_hours: int = Field(default=12, ge=0, le=23)

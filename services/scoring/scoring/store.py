@@ -494,6 +494,17 @@ async def oldest_waiting(tx: Db, programme_id: str, limit: int) -> list[Applicat
     return [Application.from_doc(d) async for d in cursor]
 
 
+async def programmes_with_waiting_applications(tx: Db) -> list[str]:
+    """The programmes with an application waiting for reviewers (the waiting watcher): every programme's
+    id (one document each), then one indexed look at each programme's waiting applications."""
+    waiting = []
+    async for programme in tx.db.programmes.find({}, {"_id": 1}, session=tx.session):
+        query = {"programme_id": programme["_id"], "status": ApplicationStatus.AWAITING_REVIEWERS}
+        if await tx.db.applications.find_one(query, {"_id": 1}, session=tx.session):
+            waiting.append(programme["_id"])
+    return waiting
+
+
 async def organisations_of_programme(
     tx: Db, programme_id: str, limit: int, offset: int
 ) -> tuple[list[ApplicantOrganisation], int]:

@@ -12,6 +12,11 @@ The vote watcher, the same way, looks every ``vote_watch_seconds`` for decision 
 ``vote_reminder_at`` (set when the meeting is called, some hours into its day) has come. Each meeting
 is handled in a transaction of its own that clears the field and emits one reminder per member still
 to record a recommendation, so every member is reminded at most once per meeting.
+
+The waiting watcher looks every ``waiting_watch_seconds`` for programmes with applications waiting for
+reviewers and gives each panel member below the maximum load one of them, in a transaction per
+programme (``commands.offer_waiting_applications``): an application that arrived at the moment a
+reviewer freed up is seen by neither, and would otherwise wait until another reviewer did.
 """
 
 from grants_shared.clock import utcnow
@@ -49,4 +54,18 @@ async def watch_votes(runtime: Runtime[Settings]) -> None:
     await every(database.settings.vote_watch_seconds, lambda: remind_of_votes(database), "vote watcher")
 
 
-WORKERS: tuple[Worker, ...] = (watch_reviews, watch_votes)
+async def offer_waiting_applications(database: Database[Settings]) -> int:
+    """One round: free reviewers given waiting applications, programme by programme. How many were given."""
+    given = 0
+    for programme_id in await store.programmes_with_waiting_applications(database):  # type: ignore[arg-type]
+        given += await database.transact(lambda tx, p=programme_id: commands.offer_waiting_applications(tx, p))
+    return given
+
+
+async def watch_waiting(runtime: Runtime[Settings]) -> None:
+    database = runtime.database
+    await every(database.settings.waiting_watch_seconds, lambda: offer_waiting_applications(database),
+                "waiting watcher")  # fmt: skip
+
+
+WORKERS: tuple[Worker, ...] = (watch_reviews, watch_votes, watch_waiting)

@@ -1,6 +1,7 @@
 """A reviewer may decline an assignment: it goes to someone else (never back to them); no reviewer is
 given more than the maximum load, and an application that waited for one is given them once a
-reviewer submits a review or an application of theirs is withdrawn."""
+reviewer submits a review or an application of theirs is withdrawn, or, if it arrived at the moment
+they freed up, by the waiting watcher."""
 
 from grants_shared.events import ApplicationWithdrawn, ReviewAssigned
 from grants_shared.settings import ServiceSettings
@@ -89,3 +90,32 @@ async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: Service
         await scoring.bus.publish(ApplicationWithdrawn(application_id="app-ml2", programme_id="prog-ml"))
         await scoring.review_of("app-ml4", second.reviewer_id)
         assert len(scoring.bus.of_type(ReviewAssigned.type)) == 4
+
+
+async def test_an_application_that_arrived_as_its_reviewer_freed_up_is_given_them_by_the_waiting_watcher(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    app = build_app(Settings(**{**settings.model_dump(), "max_open_reviews": 1, "waiting_watch_seconds": 0.2}))
+    async with serve(app) as http:
+        scoring = Scoring(http=http, db=app.state.runtime.db, bus=bus, settings=settings)
+        await scoring.open_programme("prog-ww", panel=["rev-a"], k=1)
+        await scoring.submit("app-ww1", "prog-ww", "org-ww1", minutes=1)
+        await scoring.review_of("app-ww1", "rev-a")
+        await scoring.submit("app-ww2", "prog-ww", "org-ww2", minutes=2)
+
+        async def second_waits() -> bool:
+            found = await scoring.db.applications.find_one({"_id": "app-ww2"})
+            return bool(found) and found["status"] == "awaiting_reviewers"
+
+        await scoring.eventually(second_waits)
+        # What the two transactions leave when the review is submitted while app-ww2 is being received:
+        # the review is completed, and the submission, not seeing app-ww2, gave rev-a nothing.
+        completed = await scoring.db.reviews.update_one({"application_id": "app-ww1", "reviewer_id": "rev-a"},
+                                                        {"$set": {"status": "completed"}})  # fmt: skip
+        assert completed.modified_count == 1
+
+        await scoring.review_of("app-ww2", "rev-a")
+        second = await scoring.application("app-ww2")
+        assert (second["status"], second["reviewers_missing"]) == ("in_review", 0)
+        assigned = [e.data.application_id for e in scoring.bus.of_type(ReviewAssigned.type)]  # type: ignore[attr-defined]
+        assert assigned == ["app-ww1", "app-ww2"]
