@@ -1,5 +1,5 @@
-"""The embedded database's launcher keeps SecantusDB's rules for retryable-write records and for
-transactions past their lifetime while making them cheap (`grants_shared.dev.embedded_mongodb`)."""
+"""The embedded database's launcher keeps SecantusDB's rule for transactions past their lifetime while
+making its look for them wait for no transaction (`grants_shared.dev.embedded_mongodb`)."""
 
 import threading
 
@@ -9,7 +9,6 @@ from secantus.transactions import TransactionRegistry, TxnState
 
 from grants_shared.dev import embedded_mongodb
 
-REPLY = {"ok": 1.0, "n": 1}
 LIFETIME = 10.0
 
 
@@ -20,54 +19,15 @@ def clock() -> list[float]:
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch, clock: list[float]) -> TransactionRegistry:
-    monkeypatch.setattr(TransactionRegistry, "_prune_retryable_locked", TransactionRegistry._prune_retryable_locked)
     monkeypatch.setattr(TransactionRegistry, "_prune_locked", TransactionRegistry._prune_locked)
-    embedded_mongodb.keep_bookkeeping_cheap()
+    embedded_mongodb.reap_without_waiting()
     return TransactionRegistry(time_func=lambda: clock[0], lifetime_seconds=LIFETIME)
-
-
-def record(registry: TransactionRegistry, n: int) -> None:
-    registry.record_retryable(b"session", n, b"write %d" % n, REPLY)
 
 
 def start(registry: TransactionRegistry, session: bytes) -> transactions.Transaction:
     txn, error = registry.for_statement(session, None, 1, start=True)
     assert error is None and txn is not None
     return txn
-
-
-def test_a_retried_write_within_the_lifetime_gets_its_first_reply(registry: TransactionRegistry,
-                                                                  clock: list[float]) -> None:
-    record(registry, 1)
-    clock[0] += transactions._RETRYABLE_RECORD_LIFETIME_SECONDS - 1
-
-    assert registry.retryable_reply(b"session", 1, b"write 1") == REPLY
-    assert registry.retryable_reply(b"session", 1, b"another write") is None
-
-
-def test_records_past_their_lifetime_are_dropped_and_later_ones_kept(registry: TransactionRegistry,
-                                                                     clock: list[float]) -> None:
-    record(registry, 1)
-    record(registry, 2)
-    clock[0] += 60
-    record(registry, 3)
-    clock[0] += transactions._RETRYABLE_RECORD_LIFETIME_SECONDS - 30
-
-    record(registry, 4)
-
-    assert [n for _session, n in registry._retryable] == [3, 4]
-    assert registry.retryable_reply(b"session", 1, b"write 1") is None
-    assert registry.retryable_reply(b"session", 3, b"write 3") == REPLY
-
-
-def test_above_the_cap_the_oldest_records_go(registry: TransactionRegistry, clock: list[float],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transactions, "_RETRYABLE_RECORD_MAX", 3)
-    for n in range(1, 6):
-        clock[0] += 1
-        record(registry, n)
-
-    assert [n for _session, n in registry._retryable] == [3, 4, 5]
 
 
 def test_a_transaction_idle_past_its_lifetime_is_aborted_by_the_next_statement(registry: TransactionRegistry,

@@ -1,16 +1,17 @@
 """The embedded MongoDB-wire server (SecantusDB) for `make run`, the tests, the soak and the benchmarks,
 started with a short transaction lifetime, as the platform's deployments set it on MongoDB, a short
-interpreter switch interval (`SWITCH_INTERVAL_SECONDS`), and two of SecantusDB 0.7.0b3's bookkeeping
-loops replaced by ones whose cost does not grow with history.
+interpreter switch interval (`SWITCH_INTERVAL_SECONDS`), and SecantusDB 0.7.0b3's look for idle
+transactions replaced by one that waits for none of them (`reap_without_waiting`).
 
 Why the lifetime: a process killed in the middle of a transaction leaves it open, and its document locks
 hold until the server aborts it (60 s by default, on MongoDB too); meanwhile everything that touches
 those documents meets write conflicts. With the lifetime at 10 s, the rest of the work goes on within
 seconds of a crash. SecantusDB's own command line has no flag for it, hence this launcher.
 
-Why the two loops (`keep_bookkeeping_cheap`): the platform slowed down as it ran, a third benchmark run
-a fifth as fast as the first, with the database's connection threads queued and its CPU low. Profiling
-the server found both loops below on every command; the rules they apply are SecantusDB's own.
+Why the other two: the platform slowed down as it ran, a third benchmark run a tenth as fast as the
+first, with the database's connection threads queued on its locks and its CPU low. (Its retryable-write
+bookkeeping, which slows every write after about 10,000, is avoided by the URL: `infra` connects with
+`retryWrites=false`.)
 
     python -m grants_shared.dev.embedded_mongodb --port 27017 [--storage-path :memory:]
 """
@@ -37,27 +38,6 @@ SWITCH_INTERVAL_SECONDS = 0.0002
 
 #: Seconds between two looks for transactions past their lifetime (mongod looks every few seconds too).
 REAP_INTERVAL_SECONDS = 1.0
-
-
-def _prune_retryable_records_oldest_first(registry: "TransactionRegistry") -> None:
-    """Drop retryable-write records past their lifetime or above the cap, oldest first, stopping at the
-    first one kept.
-
-    SecantusDB prunes on every retryable write (every write outside a transaction, since drivers retry
-    writes by default) by listing all of its records, up to 10,000, and, once at the cap, sorting them
-    all: after ten thousand writes each write cost milliseconds of the server's one interpreter. The
-    records are kept in a dict in the order they were written, so the oldest come first and pruning
-    costs what it removes.
-    """
-    from secantus import transactions
-
-    records = registry._retryable
-    cutoff = registry._time() - transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
-    while records:
-        oldest = next(iter(records))
-        if records[oldest][1] >= cutoff and len(records) <= transactions._RETRYABLE_RECORD_MAX:
-            return
-        del records[oldest]
 
 
 def _reap_idle_transactions_without_waiting(registry: "TransactionRegistry") -> int:
@@ -91,18 +71,17 @@ def _reap_idle_transactions_without_waiting(registry: "TransactionRegistry") -> 
     return reaped
 
 
-def keep_bookkeeping_cheap() -> None:
-    """Install the two loops above in SecantusDB's transaction registry."""
+def reap_without_waiting() -> None:
+    """Install the look above in SecantusDB's transaction registry."""
     from secantus.transactions import TransactionRegistry
 
-    TransactionRegistry._prune_retryable_locked = _prune_retryable_records_oldest_first  # type: ignore[method-assign]
     TransactionRegistry._prune_locked = _reap_idle_transactions_without_waiting  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
     from secantus.server import SecantusDBServer
 
-    keep_bookkeeping_cheap()
+    reap_without_waiting()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
