@@ -1,5 +1,7 @@
 """Building blocks for scoring's integration tests: the events that feed it and the HTTP steps of a review."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,8 +21,10 @@ from grants_shared.events import (
 )
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
+from scoring.config import Settings
+from scoring.main import build_app
 from tests.support.waiting import eventually
-from tests.support.app import bearer
+from tests.support.app import bearer, serve
 from tests.support.bus import TestBus
 
 CRITERIA = [
@@ -157,3 +161,12 @@ class Scoring:
         return response.json()
 
     eventually = staticmethod(eventually)
+
+
+@asynccontextmanager
+async def running_scoring(settings: ServiceSettings, bus: TestBus, **changes: Any) -> AsyncIterator[Scoring]:
+    """The scoring service served with ``changes`` to its settings (a lower maximum load, a watcher
+    that looks more often)."""
+    app = build_app(Settings(**{**settings.model_dump(), **changes}))
+    async with serve(app) as http:
+        yield Scoring(http=http, db=app.state.runtime.db, bus=bus, settings=settings)

@@ -5,11 +5,13 @@ they freed up, by the waiting watcher."""
 
 from grants_shared.events import ApplicationWithdrawn, ReviewAssigned
 from grants_shared.settings import ServiceSettings
-from scoring.config import Settings
-from scoring.main import build_app
-from tests.integration.scoring.helpers import Scoring
-from tests.support.app import serve
+from tests.integration.scoring.helpers import Scoring, running_scoring
 from tests.support.bus import TestBus
+
+
+async def waits_for_reviewers(scoring: Scoring, application_id: str) -> bool:
+    found = await scoring.db.applications.find_one({"_id": application_id})
+    return bool(found) and found["status"] == "awaiting_reviewers"
 
 
 async def test_a_declined_review_goes_to_another_member_and_never_back(scoring: Scoring) -> None:
@@ -51,9 +53,7 @@ async def test_a_declined_review_goes_to_another_member_and_never_back(scoring: 
 
 
 async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: ServiceSettings, bus: TestBus) -> None:
-    app = build_app(Settings(**{**settings.model_dump(), "max_open_reviews": 1}))
-    async with serve(app) as http:
-        scoring = Scoring(http=http, db=app.state.runtime.db, bus=bus, settings=settings)
+    async with running_scoring(settings, bus, max_open_reviews=1) as scoring:
         await scoring.open_programme("prog-ml", panel=["rev-a", "rev-b"], k=1)
         # One after another: submissions handled at the same instant each read the loads before the
         # other's assignment (the maximum, like load balancing, holds for assignments made in turn).
@@ -61,12 +61,7 @@ async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: Service
             await scoring.submit(f"app-ml{n}", "prog-ml", f"org-ml{n}", minutes=n)
             await scoring.bus.wait_for(ReviewAssigned.type, n)
         await scoring.submit("app-ml3", "prog-ml", "org-ml3", minutes=3)
-
-        async def third_waits() -> bool:
-            found = await scoring.db.applications.find_one({"_id": "app-ml3"})
-            return bool(found) and found["status"] == "awaiting_reviewers"
-
-        await scoring.eventually(third_waits)
+        await scoring.eventually(lambda: waits_for_reviewers(scoring, "app-ml3"))
         loads = {e.data.reviewer_id for e in scoring.bus.of_type(ReviewAssigned.type)}  # type: ignore[attr-defined]
         assert loads == {"rev-a", "rev-b"} and len(scoring.bus.of_type(ReviewAssigned.type)) == 2
 
@@ -81,12 +76,7 @@ async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: Service
 
         # a fourth waits (both at their maximum again); app-ml2's withdrawal frees its reviewer for it
         await scoring.submit("app-ml4", "prog-ml", "org-ml4", minutes=4)
-
-        async def fourth_waits() -> bool:
-            found = await scoring.db.applications.find_one({"_id": "app-ml4"})
-            return bool(found) and found["status"] == "awaiting_reviewers"
-
-        await scoring.eventually(fourth_waits)
+        await scoring.eventually(lambda: waits_for_reviewers(scoring, "app-ml4"))
         await scoring.bus.publish(ApplicationWithdrawn(application_id="app-ml2", programme_id="prog-ml"))
         await scoring.review_of("app-ml4", second.reviewer_id)
         assert len(scoring.bus.of_type(ReviewAssigned.type)) == 4
@@ -95,19 +85,12 @@ async def test_no_reviewer_is_given_more_than_the_maximum_load(settings: Service
 async def test_an_application_that_arrived_as_its_reviewer_freed_up_is_given_them_by_the_waiting_watcher(
     settings: ServiceSettings, bus: TestBus
 ) -> None:
-    app = build_app(Settings(**{**settings.model_dump(), "max_open_reviews": 1, "waiting_watch_seconds": 0.2}))
-    async with serve(app) as http:
-        scoring = Scoring(http=http, db=app.state.runtime.db, bus=bus, settings=settings)
+    async with running_scoring(settings, bus, max_open_reviews=1, waiting_watch_seconds=0.2) as scoring:
         await scoring.open_programme("prog-ww", panel=["rev-a"], k=1)
         await scoring.submit("app-ww1", "prog-ww", "org-ww1", minutes=1)
         await scoring.review_of("app-ww1", "rev-a")
         await scoring.submit("app-ww2", "prog-ww", "org-ww2", minutes=2)
-
-        async def second_waits() -> bool:
-            found = await scoring.db.applications.find_one({"_id": "app-ww2"})
-            return bool(found) and found["status"] == "awaiting_reviewers"
-
-        await scoring.eventually(second_waits)
+        await scoring.eventually(lambda: waits_for_reviewers(scoring, "app-ww2"))
         # What the two transactions leave when the review is submitted while app-ww2 is being received:
         # the review is completed, and the submission, not seeing app-ww2, gave rev-a nothing.
         completed = await scoring.db.reviews.update_one({"application_id": "app-ww1", "reviewer_id": "rev-a"},

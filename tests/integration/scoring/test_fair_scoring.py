@@ -14,10 +14,7 @@ from grants_shared.events import (
 )  # fmt: skip
 from grants_shared.money import Money
 from grants_shared.settings import ServiceSettings
-from scoring.config import Settings
-from scoring.main import build_app
-from tests.integration.scoring.helpers import CRITERIA, Scoring, gbp
-from tests.support.app import serve
+from tests.integration.scoring.helpers import CRITERIA, Scoring, gbp, running_scoring
 from tests.support.bus import TestBus
 
 #: What identifies the applicant: none of it may reach a reviewer of a blind programme.
@@ -193,9 +190,7 @@ async def test_the_review_form_carries_each_criterion_s_scoring_guidance(scoring
 async def test_a_review_is_reminded_before_it_is_due_and_noticed_once_overdue(
     settings: ServiceSettings, bus: TestBus
 ) -> None:
-    app = build_app(Settings(**{**settings.model_dump(), "review_watch_seconds": 0.1, "review_reminder_days": 3}))
-    async with serve(app) as http:
-        scoring = Scoring(http=http, db=app.state.runtime.db, bus=bus, settings=settings)
+    async with running_scoring(settings, bus, review_watch_seconds=0.1, review_reminder_days=3) as scoring:
         now = utcnow()
         # opened by pm-1 (the event's actor): the manager told of overdue reviews
         await bus.publish_event(Event.new(ProgrammeOpened(
