@@ -222,9 +222,12 @@ class Consumer:
             ORIGIN.set(f"event {batch[0].event.type}")
             # A batch is handled again one by one if any of its events was handled before.
             record_in_inbox(tx, self.queue_name, [a.event for a in batch])
-            for arrived in batch:
+            for n, arrived in enumerate(batch):
                 # Round trips are counted under the event that made them (the commit under the last).
                 ORIGIN.set(f"event {arrived.event.type}")
+                if n:
+                    # What the one before left for later, written before this one may read it.
+                    await tx.write_pending()
                 with self._handling(arrived.event):
                     await arrived.handler(arrived.event, tx)
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import AsyncMongoClient, InsertOne
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, PyMongoError
@@ -53,9 +53,9 @@ class Transaction(Generic[S]):
     actor: str | None = None
     emitted: list[Event] = field(default_factory=list)
     _read_once: dict[Hashable, Any] = field(default_factory=dict)
-    #: Inserts written with the transaction's events when its change is done (``insert_later``), as
-    #: (collection, document).
-    later: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Writes made with the transaction's events when its change is done (``insert_later``,
+    #: ``update_later``, ``replace_later``), as (collection, write).
+    later: list[tuple[str, InsertOne | UpdateOne | ReplaceOne]] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -69,7 +69,37 @@ class Transaction(Generic[S]):
         writes them, once the change is done: for what nothing in the transaction reads back and
         nobody can have written yet (an audit record of an attempt just settled, the inbox record of
         events handled together). A duplicate fails the whole transaction with DuplicateKeyError."""
-        self.later.append((collection, document))
+        self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
+
+    def update_later(
+        self, collection: str, query: dict[str, Any], update: dict[str, Any], upsert: bool = False
+    ) -> None:
+        """Update one document together with the transaction's events, a round trip fewer than
+        updating it now: for a change whose result nothing reads (not whether it matched: a document
+        this transaction has read matches the same query when its writes are made, or the transaction
+        meets a write conflict and is retried whole) and that nothing in the transaction reads back
+        before it ends (a consumer's batch writes what one event left for later before the next is
+        handled, :meth:`write_pending`)."""
+        self.later.append((collection, UpdateOne(query, update, upsert=upsert, namespace=self._namespace(collection))))
+
+    def replace_later(
+        self, collection: str, query: dict[str, Any], replacement: dict[str, Any], upsert: bool = False
+    ) -> None:
+        """Replace one document together with the transaction's events, as :meth:`update_later`."""
+        write = ReplaceOne(query, replacement, upsert=upsert, namespace=self._namespace(collection))
+        self.later.append((collection, write))
+
+    async def write_pending(self) -> None:
+        """Make the updates left for later now, in one round trip (inserts stay for the end: nothing
+        reads them back): before what follows in the transaction may read what they change."""
+        updates = [(c, w) for c, w in self.later if not isinstance(w, InsertOne)]
+        if not updates:
+            return
+        self.later = [(c, w) for c, w in self.later if isinstance(w, InsertOne)]
+        await _bulk_write(self.db.client, self.session, updates)
+
+    def _namespace(self, collection: str) -> str:
+        return f"{self.db.name}.{collection}"
 
     async def emit(self, data: EventData) -> Event:
         """The event goes into the outbox with the transaction: all of a transaction's events are
@@ -141,22 +171,30 @@ class Database(Generic[S]):
         return result
 
     async def _write_last(self, tx: Transaction[S]) -> None:
-        """The events and the inserts left for later, in one round trip."""
+        """The events and the writes left for later, in one round trip."""
         if not tx.later:
             if tx.emitted:
                 await add_to_outbox(self.db, tx.session, tx.emitted, self.lease_owner)
             return
-        inserts = [*tx.later, *(("outbox", outbox_document(e, self.lease_owner)) for e in tx.emitted)]
-        writes = [InsertOne(doc, namespace=f"{self.db.name}.{collection}") for collection, doc in inserts]
-        try:
-            await self.client.bulk_write(writes, session=tx.session)
-        except ClientBulkWriteException as failed:
-            if isinstance(failed.error, PyMongoError):
-                # A write conflict comes wrapped: unwrapped, its label has the transaction retried whole.
-                raise failed.error from None
-            duplicate = next((e for e in failed.write_errors or [] if e.get("code") == 11000), None)
-            if duplicate is not None:
-                # Named by collection, so that a caller can tell whose duplicate it was.
-                details = {**duplicate, "collection": inserts[duplicate.get("idx", 0)][0]}
-                raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, details) from None
-            raise
+        events = [("outbox", InsertOne(outbox_document(e, self.lease_owner), namespace=tx._namespace("outbox")))
+                  for e in tx.emitted]  # fmt: skip
+        await _bulk_write(self.client, tx.session, [*tx.later, *events])
+
+
+async def _bulk_write(
+    client: AsyncMongoClient, session: AsyncClientSession, writes: list[tuple[str, InsertOne | UpdateOne | ReplaceOne]]
+) -> None:
+    """Writes to any of the database's collections in one round trip (ordered: the first that fails
+    stops the rest, and fails the transaction)."""
+    try:
+        await client.bulk_write([write for _, write in writes], session=session)
+    except ClientBulkWriteException as failed:
+        if isinstance(failed.error, PyMongoError):
+            # A write conflict comes wrapped: unwrapped, its label has the transaction retried whole.
+            raise failed.error from None
+        duplicate = next((e for e in failed.write_errors or [] if e.get("code") == 11000), None)
+        if duplicate is not None:
+            # Named by collection, so that a caller can tell whose duplicate it was.
+            details = {**duplicate, "collection": writes[duplicate.get("idx", 0)][0]}
+            raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, details) from None
+        raise

@@ -32,6 +32,11 @@ async def close_programme(event: Event, tx: Transaction) -> None:
         raise RuleViolation("this programme cannot be closed")
     if data.programme_id.startswith("fails"):
         raise RuntimeError("the database is having a bad moment")
+    if data.programme_id.startswith("counted"):
+        # Read, then written with the events: each event of a batch must see what the one before left.
+        read = await tx.db.effects.find_one({"_id": "counted"}, session=tx.session) or {"count": 0}
+        tx.update_later("effects", {"_id": "counted", "count": read["count"]}, {"$inc": {"count": 1}}, upsert=True)
+        return
     await tx.db.effects.update_one({"_id": data.programme_id}, {"$inc": {"count": 1}}, upsert=True,
                                    session=tx.session)  # fmt: skip
     await tx.emit(ApplicationAnonymised(application_id=f"app-{data.programme_id}", programme_id=data.programme_id))
@@ -73,6 +78,24 @@ async def test_events_that_arrive_together_share_one_transaction(settings: Servi
         assert len(times) == 13 and len(set(times)) == 3
         # Each event's own follow-up went out, all of them from the outbox.
         await eventually(lambda: _published(runtime.db, 13))
+
+
+async def test_each_event_of_a_batch_reads_what_the_one_before_left_for_later(
+    settings: ServiceSettings, bus: TestBus
+) -> None:
+    new_gate()
+    async with running(BATCHING, one_at_a_time(settings)) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="gate"))
+        await asyncio.wait_for(entered.wait(), 10)
+        for n in range(5):
+            await bus.publish(ProgrammeClosed(programme_id=f"counted-{n}"))
+        await eventually(lambda: _true(len(runtime.consumer._arrived) == 5), what="five events waiting")
+        gate.set()
+        await eventually(lambda: _inboxed(runtime.db, 6))
+        # One transaction for the five, and each counted on from the one before.
+        assert len({doc["handled_at"] async for doc in runtime.db.inbox.find({})}) == 2
+        assert await counts(runtime.db) == {"gate": 1, "counted": 5}
 
 
 async def test_a_batch_with_a_bad_event_is_handled_again_one_by_one(settings: ServiceSettings, bus: TestBus) -> None:
@@ -120,6 +143,10 @@ async def test_after_a_batch_fails_for_no_event_of_its_own_events_go_alone_for_a
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def _inboxed(db: AsyncDatabase, n: int) -> bool:
+    return await db.inbox.count_documents({}) == n
 
 
 async def _has(db: AsyncDatabase, n: int) -> bool:

@@ -1,4 +1,4 @@
-"""Inserts left for a transaction's end go with its events in one round trip: committed with them,
+"""Writes left for a transaction's end go with its events in one round trip: committed with them,
 or, when one of them cannot be written, nothing of the transaction is."""
 
 from collections.abc import AsyncIterator
@@ -54,3 +54,61 @@ async def test_a_duplicate_left_for_later_writes_nothing_of_the_transaction(data
     assert await database.db.things.count_documents({}) == 0
     assert await database.db.audit.count_documents({}) == 1
     assert await database.db.outbox.count_documents({}) == 0
+
+
+async def test_updates_left_for_later_commit_with_the_events(database: Database[ServiceSettings]) -> None:
+    await database.db.things.insert_many([{"_id": "counted", "n": 1}, {"_id": "replaced", "n": 1}])
+
+    async def change(tx: Transaction[ServiceSettings]) -> None:
+        tx.update_later("things", {"_id": "counted"}, {"$inc": {"n": 1}})
+        tx.update_later("things", {"_id": "new"}, {"$setOnInsert": {"n": 7}}, upsert=True)
+        tx.replace_later("things", {"_id": "upserted"}, {"n": 8}, upsert=True)
+        tx.replace_later("things", {"_id": "replaced"}, {"n": 9})
+        # Not yet written: nothing in the transaction reads them back before its end.
+        assert (await tx.db.things.find_one({"_id": "counted"}, session=tx.session))["n"] == 1
+        await tx.emit(closed("prg-1"))
+
+    await database.transact(change)
+    found = {doc["_id"]: doc["n"] for doc in await database.db.things.find().to_list(None)}
+    assert found == {"counted": 2, "new": 7, "upserted": 8, "replaced": 9}
+    assert await database.db.outbox.count_documents({}) == 1
+
+
+async def test_pending_updates_are_written_when_asked_and_the_inserts_stay_for_the_end(
+    database: Database[ServiceSettings],
+) -> None:
+    await database.db.things.insert_one({"_id": "counted", "n": 1})
+
+    async def change(tx: Transaction[ServiceSettings]) -> tuple[int, int]:
+        tx.update_later("things", {"_id": "counted"}, {"$inc": {"n": 1}})
+        tx.insert_later("audit", {"_id": "a-1"})
+        await tx.write_pending()
+        seen = (await tx.db.things.find_one({"_id": "counted"}, session=tx.session))["n"]
+        return seen, await tx.db.audit.count_documents({}, session=tx.session)
+
+    assert await database.transact(change) == (2, 0)
+    assert (await database.db.things.find_one({"_id": "counted"}))["n"] == 2
+    assert await database.db.audit.count_documents({}) == 1
+
+
+async def test_an_update_left_for_later_of_what_changed_since_it_was_read_is_made_again(
+    database: Database[ServiceSettings],
+) -> None:
+    """The update's query names the version read; another writer changes the document in between:
+    the transaction meets the write conflict at its end and runs again on what is there now."""
+    await database.db.things.insert_one({"_id": "counted", "n": 1, "version": 1})
+    attempts = 0
+
+    async def change(tx: Transaction[ServiceSettings]) -> None:
+        nonlocal attempts
+        attempts += 1
+        read = await tx.db.things.find_one({"_id": "counted"}, session=tx.session)
+        if attempts == 1:
+            await database.db.things.update_one({"_id": "counted"}, {"$inc": {"n": 10, "version": 1}})
+        tx.update_later("things", {"_id": "counted", "version": read["version"]}, {"$inc": {"n": 1, "version": 1}})
+        await tx.emit(closed("prg-1"))
+
+    await database.transact(change)
+    assert attempts == 2
+    assert (await database.db.things.find_one({"_id": "counted"}))["n"] == 12
+    assert await database.db.outbox.count_documents({}) == 1
