@@ -614,6 +614,12 @@ async def replace_application(tx: Db, application: Application, read_version: in
     return await _replace(tx.db.applications, application, read_version, tx)
 
 
+def replace_application_later(tx: Transaction, application: Application, read_version: int) -> None:
+    """Stored with the transaction's events (``update_later``): for an application read in the same
+    transaction, which nothing in it reads again."""
+    tx.replace_later("applications", {"_id": application.id, "version": read_version}, application.to_doc())
+
+
 async def delete_draft(tx: Db, application_id: str, read_version: int) -> bool:
     result = await tx.db.applications.delete_one(
         {"_id": application_id, "status": ApplicationStatus.DRAFT, "version": read_version}, session=tx.session
