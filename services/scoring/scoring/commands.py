@@ -431,10 +431,11 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
     if not (complete and domain.can_move(review.status, ReviewStatus.COMPLETED)):
         raise Conflict("save a score for every criterion before submitting")
     completed_at = utcnow()
+    # The review is completed now (the reviewer's load, read next, counts open reviews); the time
+    # and the application's count are written with the events (a round trip fewer each).
     await store.complete_review(tx, review.id, completed_at)
-    await _record_review_time(tx, review, completed_at)
-    await store.count_completed_review(tx, review.application_id)
-    application = await _score_if_complete(tx, programme, review.application_id)
+    _record_review_time(tx, review, completed_at)
+    application = await _count_and_score_if_complete(tx, programme, review.application_id)
     await _reviewers_freed(tx, [review.reviewer_id])
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     return review.model_copy(update=submitted), programme, application
@@ -451,15 +452,17 @@ async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Revi
     return review, programme
 
 
-async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) -> Application | None:
-    """Once every one of the application's reviews is complete, score it and say so (ApplicationScored).
-    The application as read, before it was scored."""
+async def _count_and_score_if_complete(tx: Tx, programme: Programme, application_id: str) -> Application | None:
+    """Count one more complete review of the application and, when every one of its reviews is
+    complete, score it and say so (ApplicationScored). The application as read, before either."""
     application = await store.get_application(tx, application_id)
-    if (
-        application is None
-        or not domain.can_move(application.status, ApplicationStatus.SCORED)
-        or application.reviews_completed < application.reviewers_required
+    if application is None:
+        return None
+    if not (
+        domain.can_move(application.status, ApplicationStatus.SCORED)
+        and application.reviews_completed + 1 >= application.reviewers_required
     ):
+        store.count_completed_review_later(tx, application.id, scored=None)
         return application
     reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
@@ -468,7 +471,7 @@ async def _score_if_complete(tx: Tx, programme: Programme, application_id: str) 
         kind="computed", by=tx.actor, at=utcnow(), after=score.weighted_score,
         why=f"every one of the {len(reviews)} reviews was submitted",
     )  # fmt: skip
-    await store.record_score(tx, application.id, score, computed)
+    store.count_completed_review_later(tx, application.id, scored=(score, computed))
     await tx.emit(ApplicationScored(
         application_id=application.source_id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
@@ -1084,8 +1087,8 @@ async def _record_meeting_time(tx: Tx, meeting: DecisionMeeting, attended_before
     await store.drop_unclaimed_time(tx, source, sorted(set(attended_before) - set(meeting.attendance)))
 
 
-async def _record_review_time(tx: Tx, review: Review, completed_at: datetime) -> None:
-    await store.record_time_entry(tx, TimeEntry(
+def _record_review_time(tx: Tx, review: Review, completed_at: datetime) -> None:
+    store.record_time_entry_later(tx, TimeEntry(
         id=f"tim-{uuid4().hex}", programme_id=review.programme_id, member_id=review.reviewer_id,
         kind=domain.TimeEntryKind.REVIEW, source=f"review:{review.id}", title=f"Review of {review.application_title}",
         on=completed_at.date(), recorded_at=completed_at,

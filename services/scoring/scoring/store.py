@@ -29,7 +29,7 @@ from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCrit
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
-from grants_shared.unit_of_work import Db
+from grants_shared.unit_of_work import Db, Transaction
 from scoring.domain import (
     MAX_SCORE,
     BlindField,
@@ -551,28 +551,23 @@ async def drop_reviewer(tx: Db, application_id: str, reviewer_id: str) -> None:
     )
 
 
-async def count_completed_review(tx: Db, application_id: str) -> None:
-    await tx.db.applications.update_one(
-        {"_id": application_id}, {"$inc": {"reviews_completed": 1, "version": 1}}, session=tx.session
-    )
-
-
-async def record_score(tx: Db, application_id: str, score: ApplicationScore, change: ScoreChange) -> None:
-    await tx.db.applications.update_one(
-        {"_id": application_id, "status": ApplicationStatus.IN_REVIEW},
-        {
-            "$set": {
-                "status": ApplicationStatus.SCORED,
-                "criterion_means": score.criterion_means,
-                "computed_weighted_score": score.weighted_score,
-                "weighted_score": score.weighted_score,
-                "needs_moderation": score.needs_moderation,
-            },
-            "$push": {"score_history": change.model_dump()},
-            "$inc": {"version": 1},
-        },
-        session=tx.session,
-    )
+def count_completed_review_later(
+    tx: Transaction, application_id: str, scored: tuple[ApplicationScore, ScoreChange] | None
+) -> None:
+    """One review more is complete and, when it was the last, the application is scored: written with
+    the transaction's events (``update_later``), for an application read in the same transaction."""
+    update: dict[str, Any] = {"$inc": {"reviews_completed": 1, "version": 1}}
+    if scored is not None:
+        score, change = scored
+        update["$set"] = {
+            "status": ApplicationStatus.SCORED,
+            "criterion_means": score.criterion_means,
+            "computed_weighted_score": score.weighted_score,
+            "weighted_score": score.weighted_score,
+            "needs_moderation": score.needs_moderation,
+        }
+        update["$push"] = {"score_history": change.model_dump()}
+    tx.update_later("applications", {"_id": application_id}, update)
 
 
 async def record_moderation(tx: Db, application: Application, moderation: Moderation, change: ScoreChange) -> bool:
@@ -1216,6 +1211,15 @@ async def save_involvement_policy(tx: Db, policy: InvolvementPolicy, read_versio
         {"_id": policy.id, "version": read_version}, policy.to_doc(), session=tx.session
     )
     return replaced.modified_count == 1
+
+
+def record_time_entry_later(tx: Transaction, entry: TimeEntry) -> None:
+    """Record the entry unless one for the same thing and member exists, with the transaction's
+    events (``update_later``)."""
+    tx.update_later(
+        "time_entries", {"source": entry.source, "member_id": entry.member_id}, {"$setOnInsert": entry.to_doc()},
+        upsert=True,
+    )  # fmt: skip
 
 
 async def record_time_entry(tx: Db, entry: TimeEntry) -> bool:
