@@ -637,11 +637,21 @@ async def offers_due(tx: Db, field: str, now: datetime, limit: int) -> list[Gran
     return [Grant.from_doc(doc) async for doc in cursor]
 
 
-async def note_payment_on_grant(tx: Db, grant_id: str, sent_at: datetime) -> None:
-    """Write a sent payment's time on its grant. Two payments of one grant sent at once both write the
-    grant first, so their transactions conflict and one retries, seeing the other (without this, each
-    could count the other as outstanding and neither mark the grant paid: write skew)."""
-    await tx.db.grants.update_one({"_id": grant_id}, {"$set": {"last_paid_at": sent_at}}, session=tx.session)
+def note_payment_on_grant_later(tx: Transaction, grant_id: str, sent_at: datetime) -> None:
+    """Write a sent payment's time on its grant, with the transaction's events (``update_later``).
+    Two payments of one grant sent at once both write the grant, so their transactions conflict and
+    one retries, seeing the other (without this, each could count the other as outstanding and
+    neither mark the grant paid: write skew). That the write is made at the end does not matter: a
+    write to a document another transaction changed since this one began conflicts all the same."""
+    tx.update_later("grants", {"_id": grant_id}, {"$set": {"last_paid_at": sent_at}})
+
+
+def mark_grant_later(tx: Transaction, grant_id: str, from_statuses: Iterable[GrantStatus], status: GrantStatus) -> None:
+    """As :func:`mark_grant`, with the transaction's events, for a caller that does not ask whether it moved."""
+    tx.update_later(
+        "grants", {"_id": grant_id, "status": {"$in": [str(s) for s in from_statuses]}},
+        {"$set": {"status": status}, "$inc": {"version": 1}},
+    )  # fmt: skip
 
 
 # --- payments ------------------------------------------------------------------------------------
