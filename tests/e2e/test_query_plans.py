@@ -2,9 +2,9 @@
 
 The whole platform runs as separate processes with the database's profiler on for every service's
 database; one grant's journey goes from submission to payment and every portal page is read by the
-people who use it. Each query the services made (find, count, aggregate's first ``$match``, update,
-delete, findAndModify; a count without a filter answers from metadata) is then checked against the
-collection's indexes:
+people who use it. Each query the services made (find, count, aggregate's first ``$match`` and each
+``$lookup``'s join field, update, delete, findAndModify; a count without a filter answers from
+metadata) is then checked against the collection's indexes:
 
 - a filter must bound the first field of one of the collection's indexes (equality, ``$in`` or a
   range), so the database walks that index instead of every document ever written;
@@ -100,6 +100,15 @@ def shapes(entry: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any] |
     return []
 
 
+def lookups(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """(collection, field) of each ``$lookup`` join an aggregate made: each looks up the collection by
+    that field, once per document joined (a database's own aggregate, ``$documents`` first, too)."""
+    command = entry.get("command") or {}
+    stages = command.get("pipeline") or [] if "aggregate" in command else []
+    return [(stage["$lookup"]["from"], stage["$lookup"]["foreignField"]) for stage in stages
+            if "$lookup" in stage and "foreignField" in stage["$lookup"]]  # fmt: skip
+
+
 def collection_of(entry: dict[str, Any]) -> str | None:
     command = entry.get("command") or {}
     for verb in ("find", "count", "aggregate", "findAndModify", "findandmodify", "update", "delete"):
@@ -156,6 +165,10 @@ def test_no_query_of_the_journey_or_the_portal_scans_a_growing_collection(
     for service in SERVICES:
         indexes = recorded[f"{service}:indexes"][0]
         for entry in recorded[service]:
+            for joined, field in lookups(entry):
+                queries += 1
+                if field not in indexes.get(joined, set()) | {"_id"}:
+                    found[f"{service}.{joined}"].add(f"a $lookup by {field}, which no index starts with")
             collection = collection_of(entry)
             if collection is None or collection.startswith("system.") or collection not in indexes:
                 continue

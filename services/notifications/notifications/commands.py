@@ -140,12 +140,12 @@ async def introduce_application(tx: Tx, event: Event[Any]) -> Application:
         id=data.application_id, programme_id=data.programme_id, title=data.title,
         organisation_name=organisation_name, contact=contact, status=status, updated_at=event.time,
     )  # fmt: skip
-    await store.save_application(tx, application)
+    store.save_application_later(tx, application)
     return application
 
 
 async def record_grant_offered(tx: Tx, grant_id: str, application_id: str, amount: Money) -> None:
-    await store.save_grant(tx, Grant(id=grant_id, application_id=application_id, amount=amount))
+    store.save_grant_later(tx, Grant(id=grant_id, application_id=application_id, amount=amount))
 
 
 async def offered_amount(tx: Tx, grant_id: str) -> Money | None:
@@ -154,7 +154,7 @@ async def offered_amount(tx: Tx, grant_id: str) -> Money | None:
 
 
 async def record_payment_sent(tx: Tx, payment_id: str, sent_at: datetime) -> None:
-    await store.note_payment_sent(tx, payment_id, sent_at)
+    store.note_payment_sent_later(tx, payment_id, sent_at)
 
 
 async def record_payment_failed(tx: Tx, payment_id: str, attempt: int, will_retry: bool) -> bool:
@@ -186,29 +186,29 @@ async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling
 async def tell_about(tx: Tx, event: Event[Any], application: Application, telling: ToApplicant) -> None:
     """Tell the person an application is about, the application in hand (just introduced, or read)."""
     notice = telling(application.record(), await _programme_name(tx, application.programme_id))
-    contact = await store.get_contact(tx, notice.recipient.person_id)
+    contact, chosen = await store.contact_and_preferences(tx, notice.recipient.person_id)
     on_application = Mailbox(application.contact.email, application.contact.name)
-    await deliver(tx, event, notice, contact, application_contact=on_application)
+    await deliver(tx, event, notice, contact, choices_of(chosen), application_contact=on_application)
 
 
 async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_id: str, telling: ToReviewer) -> None:
-    contact = await store.get_contact(tx, reviewer_id)
+    contact, chosen = await store.contact_and_preferences(tx, reviewer_id)
     notice = telling(contact.name if contact else None, await _programme_name(tx, programme_id))
-    await deliver(tx, event, notice, contact, application_contact=None)
+    await deliver(tx, event, notice, contact, choices_of(chosen), application_contact=None)
 
 
 async def deliver(
-    tx: Tx, event: Event[Any], notice: Notice, contact: Contact | None, application_contact: Mailbox | None
-) -> None:
+    tx: Tx, event: Event[Any], notice: Notice, contact: Contact | None, choices: preferences.Choices,
+    application_contact: Mailbox | None,
+) -> None:  # fmt: skip
     """Create the notification once, put it in the inbox now, and queue its email if there is an address,
-    as the person chose (``preferences``): not emailed, kept for their daily digest, or not in the inbox."""
+    as the person chose (``choices``): not emailed, kept for their daily digest, or not in the inbox."""
     recipient = notice.recipient
     notification_id = domain.notification_id(notice.about, recipient.person_id, notice.template)
     registered = Mailbox(contact.email, contact.name) if contact else None
     mailbox = domain.email_destination(recipient, registered, application_contact)
     rendered = render(notice, tx.settings.portal_url)
     now = utcnow()
-    choices = await person_choices(tx, recipient.person_id)
     by_email = preferences.email_delivery(choices, notice.template) if mailbox else preferences.Delivery.OFF
     in_inbox = preferences.shows_in_inbox(choices, notice.template)
     notification = Notification(
@@ -229,7 +229,8 @@ async def deliver(
 async def tell_finance_officers(tx: Tx, event: Event[Any], telling: Callable[[str, str | None], Notice]) -> None:
     """Tell every finance officer who registered a contact address (from their id and name)."""
     for officer in await tx.once("finance officers", lambda: store.finance_officers(tx)):
-        await deliver(tx, event, telling(officer.id, officer.name), officer, application_contact=None)
+        choices = await person_choices(tx, officer.id)
+        await deliver(tx, event, telling(officer.id, officer.name), officer, choices, application_contact=None)
 
 
 #: How long a programme's name is kept as last read. Nearly every notice names its programme and a

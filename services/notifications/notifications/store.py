@@ -371,27 +371,29 @@ async def get_programme(tx: Db, programme_id: str) -> Programme | None:
     return Programme.maybe(await tx.db.programmes.find_one({"_id": programme_id}, session=tx.session))
 
 
-async def save_application(tx: Db, application: Application) -> None:
-    """Keep the application as its latest submitted (or ineligible) event describes it."""
-    await tx.db.applications.replace_one(
-        {"_id": application.id}, application.to_doc(), upsert=True, session=tx.session
-    )
+def save_application_later(tx: Transaction, application: Application) -> None:
+    """Keep the application as its latest submitted (or ineligible) event describes it, written with
+    the transaction's events (``replace_later``): nothing reads it back in the same handling."""
+    tx.replace_later("applications", {"_id": application.id}, application.to_doc(), upsert=True)
 
 
 async def get_application(tx: Db, application_id: str) -> Application | None:
     return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
 
 
-async def save_grant(tx: Db, grant: Grant) -> None:
-    await tx.db.grants.replace_one({"_id": grant.id}, grant.to_doc(), upsert=True, session=tx.session)
+def save_grant_later(tx: Transaction, grant: Grant) -> None:
+    """Written with the transaction's events (``replace_later``): nothing reads it back in the same handling."""
+    tx.replace_later("grants", {"_id": grant.id}, grant.to_doc(), upsert=True)
 
 
 async def get_grant(tx: Db, grant_id: str) -> Grant | None:
     return Grant.maybe(await tx.db.grants.find_one({"_id": grant_id}, session=tx.session))
 
 
-async def note_payment_sent(tx: Db, payment_id: str, sent_at: datetime) -> None:
-    await _note_payment(tx, payment_id, {"sent_at": sent_at})
+def note_payment_sent_later(tx: Transaction, payment_id: str, sent_at: datetime) -> None:
+    """Written with the transaction's events (``update_later``); a PaymentFailed handled at the same
+    moment still conflicts with it on the document, so one of the two sees the other."""
+    tx.update_later("payments", {"_id": payment_id}, {"$set": {"sent_at": sent_at}}, upsert=True)
 
 
 async def note_payment_failed(tx: Db, payment_id: str, attempt: int) -> None:
@@ -714,6 +716,19 @@ class Preferences(Document):
 
 async def get_preferences(tx: Db, person_id: str) -> Preferences | None:
     return Preferences.maybe(await tx.db.preferences.find_one({"_id": person_id}, session=tx.session))
+
+
+async def contact_and_preferences(tx: Db, person_id: str) -> tuple[Contact | None, Preferences | None]:
+    """A person's registered address and their choices of messages (either may be missing), in one
+    round trip: a join from the person's id to each collection's ``_id`` (two index lookups)."""
+    joined = [
+        {"$documents": [{"_id": person_id}]},
+        {"$lookup": {"from": "contacts", "localField": "_id", "foreignField": "_id", "as": "contact"}},
+        {"$lookup": {"from": "preferences", "localField": "_id", "foreignField": "_id", "as": "preferences"}},
+    ]  # fmt: skip
+    [found] = await (await tx.db.aggregate(joined, session=tx.session)).to_list(1)
+    contact, chosen = found["contact"], found["preferences"]
+    return Contact.from_doc(contact[0]) if contact else None, Preferences.from_doc(chosen[0]) if chosen else None
 
 
 async def insert_preferences_if_new(tx: Db, preferences: Preferences) -> bool:
