@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, PyMongoError
@@ -27,6 +27,8 @@ from grants_shared.settings import ServiceSettings
 from grants_shared.tracing import Tracer, current_traceparent, trace
 
 T = TypeVar("T")
+#: A write left for the transaction's end.
+Write = InsertOne | UpdateOne | UpdateMany | ReplaceOne
 S = TypeVar("S", bound=ServiceSettings)
 
 
@@ -55,7 +57,7 @@ class Transaction(Generic[S]):
     _read_once: dict[Hashable, Any] = field(default_factory=dict)
     #: Writes made with the transaction's events when its change is done (``insert_later``,
     #: ``update_later``, ``replace_later``), as (collection, write).
-    later: list[tuple[str, InsertOne | UpdateOne | ReplaceOne]] = field(default_factory=list)
+    later: list[tuple[str, Write]] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -72,15 +74,16 @@ class Transaction(Generic[S]):
         self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
 
     def update_later(
-        self, collection: str, query: dict[str, Any], update: dict[str, Any], upsert: bool = False
+        self, collection: str, query: dict[str, Any], update: dict[str, Any], upsert: bool = False, many: bool = False
     ) -> None:
         """Update one document together with the transaction's events, a round trip fewer than
         updating it now: for a change whose result nothing reads (not whether it matched: a document
         this transaction has read matches the same query when its writes are made, or the transaction
         meets a write conflict and is retried whole) and that nothing in the transaction reads back
         before it ends (a consumer's batch writes what one event left for later before the next is
-        handled, :meth:`write_pending`)."""
-        self.later.append((collection, UpdateOne(query, update, upsert=upsert, namespace=self._namespace(collection))))
+        handled, :meth:`write_pending`). ``many``: every document the query matches."""
+        kind = UpdateMany if many else UpdateOne
+        self.later.append((collection, kind(query, update, upsert=upsert, namespace=self._namespace(collection))))
 
     def replace_later(
         self, collection: str, query: dict[str, Any], replacement: dict[str, Any], upsert: bool = False
@@ -182,7 +185,7 @@ class Database(Generic[S]):
 
 
 async def _bulk_write(
-    client: AsyncMongoClient, session: AsyncClientSession, writes: list[tuple[str, InsertOne | UpdateOne | ReplaceOne]]
+    client: AsyncMongoClient, session: AsyncClientSession, writes: list[tuple[str, Write]]
 ) -> None:
     """Writes to any of the database's collections in one round trip (ordered: the first that fails
     stops the rest, and fails the transaction)."""

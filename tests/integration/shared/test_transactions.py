@@ -58,12 +58,14 @@ async def test_a_duplicate_left_for_later_writes_nothing_of_the_transaction(data
 
 async def test_updates_left_for_later_commit_with_the_events(database: Database[ServiceSettings]) -> None:
     await database.db.things.insert_many([{"_id": "counted", "n": 1}, {"_id": "replaced", "n": 1}])
+    await database.db.items.insert_many([{"_id": n, "open": n < 3} for n in range(5)])
 
     async def change(tx: Transaction[ServiceSettings]) -> None:
         tx.update_later("things", {"_id": "counted"}, {"$inc": {"n": 1}})
         tx.update_later("things", {"_id": "new"}, {"$setOnInsert": {"n": 7}}, upsert=True)
         tx.replace_later("things", {"_id": "upserted"}, {"n": 8}, upsert=True)
         tx.replace_later("things", {"_id": "replaced"}, {"n": 9})
+        tx.update_later("items", {"open": True}, {"$set": {"open": False, "dropped": True}}, many=True)
         # Not yet written: nothing in the transaction reads them back before its end.
         assert (await tx.db.things.find_one({"_id": "counted"}, session=tx.session))["n"] == 1
         await tx.emit(closed("prg-1"))
@@ -71,6 +73,7 @@ async def test_updates_left_for_later_commit_with_the_events(database: Database[
     await database.transact(change)
     found = {doc["_id"]: doc["n"] for doc in await database.db.things.find().to_list(None)}
     assert found == {"counted": 2, "new": 7, "upserted": 8, "replaced": 9}
+    assert await database.db.items.count_documents({"dropped": True}) == 3
     assert await database.db.outbox.count_documents({}) == 1
 
 
