@@ -326,14 +326,16 @@ FREED_CHOOSE_AMONG = 8
 FREED_LOOK_AT = 50
 
 
-async def _reviewers_freed(tx: Tx, reviewer_ids: list[str]) -> None:
+async def _reviewers_freed(tx: Tx, reviewer_ids: list[str], still_counted: bool = False) -> None:
     """Reviewers have one open review fewer (they submitted it, or its application was withdrawn). One
     who was at the maximum load before may now take a waiting application: one of the oldest they may
     review, in any programme whose panel they sit on (loads count across programmes). One who was
-    below it was free already, so nothing waited for them: one count, and nothing more is read."""
+    below it was free already, so nothing waited for them: one count, and nothing more is read.
+    ``still_counted``: the review they are freed of is not written closed yet, so it counts in the load."""
+    at_maximum_before = tx.settings.max_open_reviews - (0 if still_counted else 1)
     loads = await store.open_review_loads(tx, reviewer_ids)
     for reviewer_id in reviewer_ids:
-        if loads.get(reviewer_id, 0) != tx.settings.max_open_reviews - 1:
+        if loads.get(reviewer_id, 0) != at_maximum_before:
             continue
         for programme in await store.programmes_of_panel_member(tx, reviewer_id):
             if await _give_freed_reviewer(tx, programme, reviewer_id):
@@ -431,12 +433,12 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
     if not (complete and domain.can_move(review.status, ReviewStatus.COMPLETED)):
         raise Conflict("save a score for every criterion before submitting")
     completed_at = utcnow()
-    # The review is completed now (the reviewer's load, read next, counts open reviews); the time
-    # and the application's count are written with the events (a round trip fewer each).
-    await store.complete_review(tx, review.id, completed_at)
+    # The review's completion, its time and the application's count are written with the events (a
+    # round trip fewer each): until then the reviewer's load, read below, still counts this review.
+    store.complete_review_later(tx, review.id, completed_at)
     _record_review_time(tx, review, completed_at)
-    application = await _count_and_score_if_complete(tx, programme, review.application_id)
-    await _reviewers_freed(tx, [review.reviewer_id])
+    application = await _count_and_score_if_complete(tx, programme, review.application_id, also=review)
+    await _reviewers_freed(tx, [review.reviewer_id], still_counted=True)
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     return review.model_copy(update=submitted), programme, application
 
@@ -452,9 +454,12 @@ async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Revi
     return review, programme
 
 
-async def _count_and_score_if_complete(tx: Tx, programme: Programme, application_id: str) -> Application | None:
-    """Count one more complete review of the application and, when every one of its reviews is
-    complete, score it and say so (ApplicationScored). The application as read, before either."""
+async def _count_and_score_if_complete(
+    tx: Tx, programme: Programme, application_id: str, also: Review
+) -> Application | None:
+    """Count one more complete review of the application (``also``, being submitted: not written
+    complete yet) and, when every one of its reviews is complete, score it and say so
+    (ApplicationScored). The application as read, before either."""
     application = await store.get_application(tx, application_id)
     if application is None:
         return None
@@ -464,7 +469,7 @@ async def _count_and_score_if_complete(tx: Tx, programme: Programme, application
     ):
         store.count_completed_review_later(tx, application.id, scored=None)
         return application
-    reviews = await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED])
+    reviews = [*await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED]), also]
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
     computed = ScoreChange(
@@ -655,7 +660,7 @@ async def decide(
     decision = await _record_decision(
         tx, caller, programme, application, request.outcome, request.amount_awarded, request.feedback, basis
     )
-    await store.drop_open_items(tx, application.id)
+    store.drop_open_items_later(tx, application.id)
     return application, decision
 
 
@@ -685,8 +690,9 @@ async def _record_decision(
         by=basis.by, meeting_id=basis.meeting_id, delegated_to=basis.delegated_to,
         reserved=reservation.to_doc() if reservation else [],
     )  # fmt: skip
-    if not await store.record_decision(tx, application.id, decision):
-        raise Conflict("the application is no longer waiting for a decision")
+    # Both callers read the application in this transaction and found it waiting for a decision
+    # (``domain.decision_refusal``): the write cannot miss it, only meet a conflict and run again.
+    store.record_decision_later(tx, application.id, decision)
     await tx.emit(ApplicationDecidedV2(
         application_id=application.id, programme_id=programme.id, organisation_id=application.organisation.id,
         outcome=decision.outcome, amount_awarded=amount, feedback=decision.feedback, decided_at=decision.decided_at,

@@ -589,14 +589,13 @@ async def record_moderation(tx: Db, application: Application, moderation: Modera
     return result.modified_count == 1
 
 
-async def record_decision(tx: Db, application_id: str, decision: Decision) -> bool:
-    """Decide an application that is scored and needs no moderation; False if it is not (any longer)."""
-    decided = await tx.db.applications.update_one(
-        {"_id": application_id, "status": ApplicationStatus.SCORED, "needs_moderation": False},
+def record_decision_later(tx: Transaction, application_id: str, decision: Decision) -> None:
+    """Decide an application that is scored and needs no moderation, with the transaction's events
+    (``update_later``): for an application this transaction read and found so."""
+    tx.update_later(
+        "applications", {"_id": application_id, "status": ApplicationStatus.SCORED, "needs_moderation": False},
         {"$set": {"status": ApplicationStatus.DECIDED, "decision": decision.model_dump()}, "$inc": {"version": 1}},
-        session=tx.session,
-    )
-    return decided.modified_count == 1
+    )  # fmt: skip
 
 
 async def withdraw_application(tx: Db, application_id: str, withdrawn_at: datetime) -> None:
@@ -682,13 +681,13 @@ async def save_scores(tx: Db, review: Review, scores: Mapping[str, CriterionScor
     return result.modified_count == 1
 
 
-async def complete_review(tx: Db, review_id: str, completed_at: datetime) -> None:
-    await tx.db.reviews.update_one(
-        {"_id": review_id, "status": ReviewStatus.DRAFT},
+def complete_review_later(tx: Transaction, review_id: str, completed_at: datetime) -> None:
+    """Written with the transaction's events (``update_later``), for a draft this transaction read."""
+    tx.update_later(
+        "reviews", {"_id": review_id, "status": ReviewStatus.DRAFT},
         {"$set": {"status": ReviewStatus.COMPLETED, "completed_at": completed_at}, "$inc": {"version": 1},
          "$unset": {watched: "" for watched in _REVIEW_WATCH}},
-        session=tx.session,
-    )
+    )  # fmt: skip
 
 
 async def _cancel_open_reviews(tx: Db, query: dict[str, Any], reason: str, at: datetime) -> int:
@@ -1018,6 +1017,14 @@ async def close_item(tx: Db, item: MeetingItem, decision: ItemDecision) -> bool:
         session=tx.session,
     )
     return result.modified_count == 1
+
+
+def drop_open_items_later(tx: Transaction, application_id: str) -> None:
+    """As :func:`drop_open_items`, with the transaction's events (``update_later``)."""
+    tx.update_later(
+        "meeting_items", {"application_id": application_id, "status": ItemStatus.OPEN},
+        {"$set": {"status": ItemStatus.DROPPED}, "$inc": {"version": 1}}, many=True,
+    )  # fmt: skip
 
 
 async def drop_open_items(tx: Db, application_id: str) -> None:
