@@ -219,9 +219,6 @@ class Consumer:
         """The batch in one transaction: True once it committed, False (nothing written) if any of
         its events failed or had been handled already."""
         async def handle_all(tx: Transaction) -> None:
-            ORIGIN.set(f"event {batch[0].event.type}")
-            # A batch is handled again one by one if any of its events was handled before.
-            record_in_inbox(tx, self.queue_name, [a.event for a in batch])
             for n, arrived in enumerate(batch):
                 # Round trips are counted under the event that made them (the commit under the last).
                 ORIGIN.set(f"event {arrived.event.type}")
@@ -230,6 +227,9 @@ class Consumer:
                     await tx.write_pending()
                 with self._handling(arrived.event):
                     await arrived.handler(arrived.event, tx)
+            # Last, with the events: a batch is handled again one by one if any of its events was
+            # handled before.
+            record_in_inbox(tx, self.queue_name, [a.event for a in batch])
 
         try:
             await self.database.transact(handle_all, timeout_seconds=self.settings.consumer_batch_timeout_seconds)
@@ -293,8 +293,8 @@ class Consumer:
         return message.routing_key
 
     async def _handle(self, tx: Transaction, handler: Handler, event: Event) -> None:
-        record_in_inbox(tx, self.queue_name, [event])
         await handler(event, tx)
+        record_in_inbox(tx, self.queue_name, [event])
 
     async def _handled_before(self, event: Event, error: Exception) -> bool:
         """Whether a handling that failed was of an event handled before: its inbox record is written

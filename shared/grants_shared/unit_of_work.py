@@ -68,9 +68,11 @@ class Transaction(Generic[S]):
 
     def insert_later(self, collection: str, document: dict[str, Any]) -> None:
         """Insert ``document`` together with the transaction's events, in the one round trip that
-        writes them, once the change is done: for what nothing in the transaction reads back and
-        nobody can have written yet (an audit record of an attempt just settled, the inbox record of
-        events handled together). A duplicate fails the whole transaction with DuplicateKeyError."""
+        writes them, once the change is done: for what nothing in the transaction reads back before
+        it ends (a consumer's batch writes what one event left before the next is handled,
+        :meth:`write_pending`) and nobody can have written yet (an audit record of an attempt just
+        settled, the inbox record of events handled together, a document with a new id). A
+        duplicate fails the whole transaction with DuplicateKeyError."""
         self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
 
     def update_later(
@@ -93,13 +95,12 @@ class Transaction(Generic[S]):
         self.later.append((collection, write))
 
     async def write_pending(self) -> None:
-        """Make the updates left for later now, in one round trip (inserts stay for the end: nothing
-        reads them back): before what follows in the transaction may read what they change."""
-        updates = [(c, w) for c, w in self.later if not isinstance(w, InsertOne)]
-        if not updates:
+        """Make the writes left for later now, in one round trip: before what follows in the
+        transaction may read what they change (the next event of a consumer's batch)."""
+        if not self.later:
             return
-        self.later = [(c, w) for c, w in self.later if isinstance(w, InsertOne)]
-        await _bulk_write(self.db.client, self.session, updates)
+        pending, self.later = self.later, []
+        await _bulk_write(self.db.client, self.session, pending)
 
     def _namespace(self, collection: str) -> str:
         return f"{self.db.name}.{collection}"

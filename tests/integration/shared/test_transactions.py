@@ -77,7 +77,7 @@ async def test_updates_left_for_later_commit_with_the_events(database: Database[
     assert await database.db.outbox.count_documents({}) == 1
 
 
-async def test_pending_updates_are_written_when_asked_and_the_inserts_stay_for_the_end(
+async def test_writes_left_for_later_are_made_when_asked_and_committed_with_the_rest(
     database: Database[ServiceSettings],
 ) -> None:
     await database.db.things.insert_one({"_id": "counted", "n": 1})
@@ -87,11 +87,12 @@ async def test_pending_updates_are_written_when_asked_and_the_inserts_stay_for_t
         tx.insert_later("audit", {"_id": "a-1"})
         await tx.write_pending()
         seen = (await tx.db.things.find_one({"_id": "counted"}, session=tx.session))["n"]
+        tx.insert_later("audit", {"_id": "a-2"})
         return seen, await tx.db.audit.count_documents({}, session=tx.session)
 
-    assert await database.transact(change) == (2, 0)
+    assert await database.transact(change) == (2, 1)
     assert (await database.db.things.find_one({"_id": "counted"}))["n"] == 2
-    assert await database.db.audit.count_documents({}) == 1
+    assert await database.db.audit.count_documents({}) == 2
 
 
 async def test_an_update_left_for_later_of_what_changed_since_it_was_read_is_made_again(
