@@ -198,8 +198,9 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         "reviewer_ids": list(choice.reviewer_ids), "reviewers_missing": choice.missing,
         "status": domain.status_after_assignment(choice.missing),
     })  # fmt: skip
-    await store.insert_application(tx, application)
-    await _create_reviews(tx, programme, application, choice.reviewer_ids)
+    # Written with the events (nothing here reads them back; the next event of a batch sees them).
+    store.insert_application_later(tx, application)
+    await _create_reviews(tx, programme, application, choice.reviewer_ids, later=True)
     if choice.missing:
         log.warning("application %s is waiting for %d more reviewers", application.id, choice.missing)
 
@@ -267,9 +268,10 @@ async def _trained_panel(tx: Tx, programme: Programme) -> list[str]:
 
 
 async def _create_reviews(
-    tx: Tx, programme: Programme, application: Application, reviewer_ids: tuple[str, ...]
+    tx: Tx, programme: Programme, application: Application, reviewer_ids: tuple[str, ...], later: bool = False
 ) -> None:
-    """Open a review for each reviewer and tell them (ReviewAssigned)."""
+    """Open a review for each reviewer and tell them (ReviewAssigned). ``later``: the reviews are
+    written with the events, for a caller that reads no reviewer's load after."""
     if not reviewer_ids:
         return
     now = utcnow()
@@ -283,7 +285,10 @@ async def _create_reviews(
         )  # fmt: skip
         for reviewer_id in reviewer_ids
     ]
-    await store.insert_reviews(tx, reviews)
+    if later:
+        store.insert_reviews_later(tx, reviews)
+    else:
+        await store.insert_reviews(tx, reviews)
     for review in reviews:
         await tx.emit(ReviewAssigned(
             review_id=review.id, application_id=application.id, programme_id=programme.id,

@@ -524,6 +524,11 @@ async def insert_application(tx: Db, application: Application) -> None:
     await tx.db.applications.insert_one(application.to_doc(), session=tx.session)
 
 
+def insert_application_later(tx: Transaction, application: Application) -> None:
+    """With the transaction's events (``insert_later``), for what nothing in it reads back."""
+    tx.insert_later("applications", application.to_doc())
+
+
 async def add_reviewers(
     tx: Db, application_id: str, reviewer_ids: Iterable[str], missing: int, status: ApplicationStatus
 ) -> None:
@@ -666,6 +671,13 @@ async def open_reviews_of_organisation(tx: Db, reviewer_id: str, organisation_id
 
 async def insert_reviews(tx: Db, reviews: Iterable[Review]) -> None:
     await tx.db.reviews.insert_many([r.to_doc() for r in reviews], session=tx.session)
+
+
+def insert_reviews_later(tx: Transaction, reviews: Iterable[Review]) -> None:
+    """With the transaction's events (``insert_later``), for what nothing in it reads back: the
+    reviewers' loads count open reviews, so only where no load is read after."""
+    for review in reviews:
+        tx.insert_later("reviews", review.to_doc())
 
 
 async def save_scores(tx: Db, review: Review, scores: Mapping[str, CriterionScore]) -> bool:
