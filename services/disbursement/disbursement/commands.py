@@ -166,10 +166,10 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV
     if hold:
         # Scoring should never award what the budget cannot cover; if it does, finance must see it.
         log.warning("grant %s for application %s held: %s", grant.id, decision.application_id, hold)
-        await store.insert_grant(tx, grant.model_copy(update={"status": GrantStatus.HELD, "held_reason": hold}))
+        store.insert_grant_later(tx, grant.model_copy(update={"status": GrantStatus.HELD, "held_reason": hold}))
         return
 
-    await store.insert_grant(tx, await _offer(tx, grant, ledger, reservation, now))
+    store.insert_grant_later(tx, await _offer(tx, grant, ledger, reservation, now))
 
 
 async def _offer(tx: Tx, grant: Grant, ledger: Ledger, reservation: budget.Reservation | None, now: datetime) -> Grant:
@@ -230,14 +230,12 @@ async def accept_offer(
     _still_open(grant, now, "accepted")
     ledger = await store.get_ledger(tx, grant.programme_id)
     requirements = ledger.tranches.requirements if ledger else []
-    accepted = await _save_grant(
+    accepted = _save_grant_later(
         tx, grant, status=GrantStatus.ACCEPTED, bank_account=cipher_for(tx.settings).encrypt(account),
         accepted_by=caller.subject, accepted_at=now, signatory=signatory, remind_at=None,
         history=[*grant.history, _entry("accepted", caller, now)],
         conditions=[GrantCondition(name=name) for name in _condition_names(requirements)],
     )  # fmt: skip
-    if accepted is None:
-        raise Conflict(f"grant {grant_id} changed meanwhile; it is no longer an open offer")
     reports = _schedule_reports(tx, grant, now, ledger)
     payments = [_scheduled_payment(grant, entry, now, _waits(entry.sequence, requirements, reports))
                 for entry in grant.schedule]  # fmt: skip
@@ -352,6 +350,15 @@ async def _save_grant(tx: Tx, grant: Grant, **changes: object) -> Grant | None:
     return saved if await store.replace_grant(tx, saved, grant.version) else None
 
 
+def _save_grant_later(tx: Tx, grant: Grant, **changes: object) -> Grant:
+    """As ``_save_grant``, written with the events (a round trip fewer): for the last change to a grant
+    read in this transaction, which therefore still has the version read when the write is made, or
+    the transaction meets a write conflict and runs again."""
+    saved = grant.model_copy(update={**changes, "version": grant.version + 1})
+    store.replace_grant_later(tx, saved, grant.version)
+    return saved
+
+
 def _scheduled_payment(grant: Grant, entry: ScheduleEntry, accepted_at: datetime, waits: list[TrancheWait]) -> Payment:
     due_at = domain.start_of_day(domain.due_date(accepted_at, entry.due_after_days))
     return Payment(
@@ -452,8 +459,7 @@ async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
     except ValueError as refused:
         raise Conflict(str(refused)) from None
     approval = Approval(by=caller.subject, at=now)
-    if not await store.record_approval(tx, run, approval, complete):
-        raise Conflict(f"payment run {run_id} changed meanwhile; read it again")
+    store.record_approval_later(tx, run, approval, complete)
     approved = run.model_copy(update={
         "approvals": [*run.approvals, approval], "version": run.version + 1,
         **({"status": PaymentRunStatus.APPROVED, "approved_at": now} if complete else {}),

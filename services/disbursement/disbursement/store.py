@@ -585,8 +585,9 @@ async def set_offer_terms(tx: Db, programme_id: str, terms: OfferTerms) -> bool:
 # --- grants --------------------------------------------------------------------------------------
 
 
-async def insert_grant(tx: Db, grant: Grant) -> None:
-    await tx.db.grants.insert_one(grant.to_doc(), session=tx.session)
+def insert_grant_later(tx: Transaction, grant: Grant) -> None:
+    """With the transaction's events (``insert_later``): a new grant, read back by nothing in it."""
+    tx.insert_later("grants", grant.to_doc())
 
 
 async def get_grant(tx: Db, grant_id: str) -> Grant | None:
@@ -611,6 +612,11 @@ async def list_grants(
         query["status"] = status
     docs, total = await _page(tx.db.grants, query, limit, offset, [("created_at", ASCENDING), ("_id", ASCENDING)], tx)
     return [Grant.from_doc(d) for d in docs], total
+
+
+def replace_grant_later(tx: Transaction, grant: Grant, read_version: int) -> None:
+    """With the transaction's events (``replace_later``), for a grant this transaction read."""
+    tx.replace_later("grants", {"_id": grant.id, "version": read_version}, grant.to_doc())
 
 
 async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
@@ -729,7 +735,7 @@ async def due_outside_runs(tx: Db, now: datetime, limit: int) -> list[Payment]:
     return [Payment.from_doc(doc) async for doc in cursor]
 
 
-async def gather_into_run(tx: Db, run: PaymentRun) -> bool:
+async def gather_into_run(tx: Transaction, run: PaymentRun) -> bool:
     """Put the run's payments in it and store it; False if any of them was gathered, held or changed
     meanwhile (the caller's transaction is then abandoned and tried again)."""
     result = await tx.db.payments.update_many(
@@ -738,7 +744,7 @@ async def gather_into_run(tx: Db, run: PaymentRun) -> bool:
     )  # fmt: skip
     if result.modified_count != len(run.payment_ids):
         return False
-    await tx.db.payment_runs.insert_one(run.to_doc(), session=tx.session)
+    tx.insert_later("payment_runs", run.to_doc())  # a new run, written with its event
     return True
 
 
@@ -757,17 +763,17 @@ async def payments_of_run(tx: Db, run_id: str) -> list[Payment]:
     return [Payment.from_doc(doc) async for doc in cursor]
 
 
-async def record_approval(tx: Db, run: PaymentRun, approval: Approval, approved: bool) -> bool:
-    """Add an approval to the run as it was read (its version): of two at once, one counts and the
-    other finds the run changed."""
+def record_approval_later(tx: Transaction, run: PaymentRun, approval: Approval, approved: bool) -> None:
+    """Add an approval to the run as this transaction read it (its version), with the transaction's
+    events (``update_later``): of two at once, the two transactions conflict on the run and the one
+    run again finds the other's approval."""
     fields: dict[str, Any] = {"version": run.version + 1}
     if approved:
         fields |= {"status": PaymentRunStatus.APPROVED, "approved_at": approval.at}
-    result = await tx.db.payment_runs.update_one(
-        {"_id": run.id, "status": PaymentRunStatus.AWAITING_APPROVAL, "version": run.version},
-        {"$push": {"approvals": approval.model_dump()}, "$set": fields}, session=tx.session,
+    tx.update_later(
+        "payment_runs", {"_id": run.id, "status": PaymentRunStatus.AWAITING_APPROVAL, "version": run.version},
+        {"$push": {"approvals": approval.model_dump()}, "$set": fields},
     )  # fmt: skip
-    return result.modified_count == 1
 
 
 async def approve_payments_of_run(tx: Db, run_id: str, now: datetime) -> int:
