@@ -1,13 +1,17 @@
-"""The one base of every document a service stores: typed, read back through pydantic.
+"""The one base of every document a service stores: typed, read back through pydantic; and documents
+that name each other read together in one round trip (``read_together``).
 
 ``_id`` in MongoDB is ``id`` in Python. Reading ignores fields a newer version of the service added
 (so old and new replicas can run side by side during a rolling update); writing dumps the model as
 BSON-ready values (datetimes stay datetimes).
 """
 
+from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from grants_shared.unit_of_work import Db
 
 
 class Document(BaseModel):
@@ -32,3 +36,29 @@ class Part(BaseModel):
     """A part of a stored document (a decision, a timeline entry): typed, with no id of its own in MongoDB."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A document read with others (:func:`read_together`): called ``name`` in the answer, from
+    ``collection``, its ``_id`` the id asked for (``by="_id"``) or held by a field of a document read
+    before it (``by="review.programme_id"``)."""
+
+    name: str
+    collection: str
+    by: str = "_id"
+
+
+async def read_together(tx: Db, document_id: str, *joined: Joined) -> dict[str, dict[str, Any] | None]:
+    """Documents that name each other, in one round trip rather than one each: a ``$documents`` stage
+    holding ``document_id``, joined to each collection by ``_id`` in turn (an index lookup each, inside
+    the caller's transaction when it has one). Each by its name; None where missing."""
+    pipeline: list[dict[str, Any]] = [{"$documents": [{"_id": document_id}]}]
+    for step in joined:
+        pipeline += [
+            {"$lookup": {"from": step.collection, "localField": step.by, "foreignField": "_id", "as": step.name}},
+            # One document or none: a later join's field is then "name.field", not a path into an array.
+            {"$unwind": {"path": f"${step.name}", "preserveNullAndEmptyArrays": True}},
+        ]  # fmt: skip
+    [found] = await (await tx.db.aggregate(pipeline, session=tx.session)).to_list(1)
+    return {step.name: found.get(step.name) for step in joined}
