@@ -26,7 +26,11 @@ async def visible_programme(tx: Db, programme_id: str, caller: Caller) -> Progra
 
 async def own_review(tx: Db, review_id: str, caller: Caller) -> Review:
     """A review the caller was assigned and still holds, of an organisation they are not conflicted with."""
-    review = await store.get_review(tx, review_id)
+    return await held_review(tx, review_id, await store.get_review(tx, review_id), caller)
+
+
+async def held_review(tx: Db, review_id: str, review: Review | None, caller: Caller) -> Review:
+    """``review``, as read, if it is one the caller holds (``own_review``)."""
     if (
         review is None
         or review.reviewer_id != caller.subject

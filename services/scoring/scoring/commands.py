@@ -412,10 +412,10 @@ async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
 
 async def save_scores(
     tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet, version: int
-) -> tuple[Review, Programme]:
-    """Save the scores as a draft: every criterion of the rubric, no other. The review as saved, and
-    the programme whose rubric it follows (for the answer)."""
-    review, programme = await _review_to_score(tx, caller, review_id)
+) -> tuple[Review, Programme, Application]:
+    """Save the scores as a draft: every criterion of the rubric, no other. The review as saved, the
+    programme whose rubric it follows and the application it reviews (for the answer)."""
+    review, programme, application = await _review_to_score(tx, caller, review_id)
     if review.status not in domain.OPEN_REVIEW:
         raise Conflict("this review has been submitted and can no longer change")
     check_version(version, review.version)
@@ -425,13 +425,13 @@ async def save_scores(
     if not await store.save_scores(tx, review, sheet.scores):
         raise PreconditionFailed("the review changed since you read it; read it again and retry")
     saved = {"scores": sheet.scores, "status": ReviewStatus.DRAFT, "version": review.version + 1}
-    return review.model_copy(update=saved), programme
+    return review.model_copy(update=saved), programme, application
 
 
-async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application | None]:
+async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
     """Submit the saved scores; the last of an application's reviews scores it. The review as
     submitted, its programme and its application as read (for the answer)."""
-    review, programme = await _review_to_score(tx, caller, review_id)
+    review, programme, application = await _review_to_score(tx, caller, review_id)
     if review.status is ReviewStatus.COMPLETED:
         raise Conflict("this review has already been submitted")
     complete = not domain.score_sheet_problems(programme.weights, review.scores)
@@ -442,38 +442,33 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
     # round trip fewer each): until then the reviewer's load, read below, still counts this review.
     store.complete_review_later(tx, review.id, completed_at)
     _record_review_time(tx, review, completed_at)
-    application = await _count_and_score_if_complete(tx, programme, review.application_id, also=review)
+    await _count_and_score_if_complete(tx, programme, application, also=review)
     await _reviewers_freed(tx, [review.reviewer_id], still_counted=True)
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     return review.model_copy(update=submitted), programme, application
 
 
-async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme]:
-    """The caller's review, if they may score it, and the programme whose rubric it follows."""
-    review = await access.own_review(tx, review_id, caller)
+async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
+    """The caller's review, if they may score it, the programme whose rubric it follows and the
+    application it reviews (read together, one round trip)."""
+    review, application, programme = await store.review_in_context(tx, review_id)
+    review = await access.held_review(tx, review_id, review, caller)
     access.not_their_own(caller, review.organisation_id)
-    programme = await store.get_programme(tx, review.programme_id)
-    if programme is None:
+    if programme is None or application is None:
         raise NotFound(f"no review {review_id}")
     await _check_trained(tx, programme, caller.subject, "score applications")
-    return review, programme
+    return review, programme, application
 
 
-async def _count_and_score_if_complete(
-    tx: Tx, programme: Programme, application_id: str, also: Review
-) -> Application | None:
+async def _count_and_score_if_complete(tx: Tx, programme: Programme, application: Application, also: Review) -> None:
     """Count one more complete review of the application (``also``, being submitted: not written
-    complete yet) and, when every one of its reviews is complete, score it and say so
-    (ApplicationScored). The application as read, before either."""
-    application = await store.get_application(tx, application_id)
-    if application is None:
-        return None
+    complete yet) and, when every one of its reviews is complete, score it and say so (ApplicationScored)."""
     if not (
         domain.can_move(application.status, ApplicationStatus.SCORED)
         and application.reviews_completed + 1 >= application.reviewers_required
     ):
         store.count_completed_review_later(tx, application.id, scored=None)
-        return application
+        return
     reviews = [*await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED]), also]
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
@@ -487,7 +482,6 @@ async def _count_and_score_if_complete(
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,
         stage=application.stage,
     ))  # fmt: skip
-    return application
 
 
 async def decline_review(tx: Tx, caller: Caller, review_id: str, declining: ReviewDecline) -> Review:

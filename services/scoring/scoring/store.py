@@ -24,7 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.budget import create_budget_indexes
-from grants_shared.documents import Document, Part
+from grants_shared.documents import Document, Joined, Part, read_together
 from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
@@ -630,6 +630,15 @@ async def was_withdrawn_early(tx: Db, application_id: str) -> bool:
 
 async def get_review(tx: Db, review_id: str) -> Review | None:
     return Review.maybe(await tx.db.reviews.find_one({"_id": review_id}, session=tx.session))
+
+
+async def review_in_context(tx: Db, review_id: str) -> tuple[Review | None, Application | None, Programme | None]:
+    """The review, the application it reviews and the programme whose rubric it follows, in one round trip."""
+    found = await read_together(
+        tx, review_id, Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
+        Joined("programme", "programmes", "review.programme_id"),
+    )  # fmt: skip
+    return Review.maybe(found["review"]), Application.maybe(found["application"]), Programme.maybe(found["programme"])
 
 
 async def list_reviews_of_reviewer(

@@ -36,9 +36,10 @@ async def list_reviews(
     responses=etag(),
 )
 async def get_review(review_id: PathId, caller: Reviewer, database: DatabaseDep, response: Response) -> ReviewView:
-    review = await access.own_review(database, review_id, caller)
+    read, application, programme = await store.review_in_context(database, review_id)
+    review = await access.held_review(database, review_id, read, caller)
     set_etag(response, review.version)
-    return await _view(database, review, caller)
+    return await _view(database, review, caller, programme, application)
 
 
 @router.put(
@@ -50,9 +51,9 @@ async def put_scores(
     review_id: PathId, body: ScoreSheet, caller: Reviewer, transact: Transact, version: IfMatchRequired,
     database: DatabaseDep, response: Response,
 ) -> ReviewView:  # fmt: skip
-    review, programme = await transact(commands.save_scores, caller, review_id, body, version)
+    review, programme, application = await transact(commands.save_scores, caller, review_id, body, version)
     set_etag(response, review.version)
-    return await _view(database, review, caller, programme)
+    return await _view(database, review, caller, programme, application)
 
 
 @router.post(
