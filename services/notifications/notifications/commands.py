@@ -176,17 +176,25 @@ ToReviewer = Callable[[str | None, str | None], Notice]
 
 
 async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling: ToApplicant) -> None:
-    """Tell the person an application is about; ApplicationNotYetKnown before its submission reached us."""
-    application = await store.get_application(tx, application_id)
+    """Tell the person an application is about; ApplicationNotYetKnown before its submission reached us.
+    The application and its contact's address and choices are read together (one round trip)."""
+    application, contact, chosen = await store.application_and_its_person(tx, application_id)
     if application is None:
         raise ApplicationNotYetKnown(f"application {application_id} has not been submitted here yet")
-    await tell_about(tx, event, application, telling)
+    await tell_about(tx, event, application, telling, (contact, chosen))
 
 
-async def tell_about(tx: Tx, event: Event[Any], application: Application, telling: ToApplicant) -> None:
-    """Tell the person an application is about, the application in hand (just introduced, or read)."""
+async def tell_about(
+    tx: Tx, event: Event[Any], application: Application, telling: ToApplicant,
+    its_person: tuple[Contact | None, Preferences | None] | None = None,
+) -> None:  # fmt: skip
+    """Tell the person an application is about, the application in hand (just introduced, or read;
+    ``its_person``: the address and choices of its contact, if read with it)."""
     notice = telling(application.record(), await _programme_name(tx, application.programme_id))
-    contact, chosen = await store.contact_and_preferences(tx, notice.recipient.person_id)
+    if its_person is not None and notice.recipient.person_id == application.contact.person_id:
+        contact, chosen = its_person
+    else:
+        contact, chosen = await store.contact_and_preferences(tx, notice.recipient.person_id)
     on_application = Mailbox(application.contact.email, application.contact.name)
     await deliver(tx, event, notice, contact, choices_of(chosen), application_contact=on_application)
 

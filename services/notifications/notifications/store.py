@@ -34,7 +34,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from grants_shared.documents import Document, Part
+from grants_shared.documents import Document, Joined, Part, read_together
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PSEUDONYM, PersonalData
@@ -718,17 +718,25 @@ async def get_preferences(tx: Db, person_id: str) -> Preferences | None:
     return Preferences.maybe(await tx.db.preferences.find_one({"_id": person_id}, session=tx.session))
 
 
+async def application_and_its_person(
+    tx: Db, application_id: str
+) -> tuple[Application | None, Contact | None, Preferences | None]:
+    """The application, and the address and choices its contact registered (if any), in one round trip."""
+    found = await read_together(
+        tx, application_id, Joined("application", "applications"),
+        Joined("contact", "contacts", "application.contact.person_id"),
+        Joined("preferences", "preferences", "application.contact.person_id"),
+    )  # fmt: skip
+    return (
+        Application.maybe(found["application"]), Contact.maybe(found["contact"]),
+        Preferences.maybe(found["preferences"]),
+    )  # fmt: skip
+
+
 async def contact_and_preferences(tx: Db, person_id: str) -> tuple[Contact | None, Preferences | None]:
-    """A person's registered address and their choices of messages (either may be missing), in one
-    round trip: a join from the person's id to each collection's ``_id`` (two index lookups)."""
-    joined = [
-        {"$documents": [{"_id": person_id}]},
-        {"$lookup": {"from": "contacts", "localField": "_id", "foreignField": "_id", "as": "contact"}},
-        {"$lookup": {"from": "preferences", "localField": "_id", "foreignField": "_id", "as": "preferences"}},
-    ]  # fmt: skip
-    [found] = await (await tx.db.aggregate(joined, session=tx.session)).to_list(1)
-    contact, chosen = found["contact"], found["preferences"]
-    return Contact.from_doc(contact[0]) if contact else None, Preferences.from_doc(chosen[0]) if chosen else None
+    """A person's registered address and their choices of messages (either may be missing), in one round trip."""
+    found = await read_together(tx, person_id, Joined("contact", "contacts"), Joined("preferences", "preferences"))
+    return Contact.maybe(found["contact"]), Preferences.maybe(found["preferences"])
 
 
 async def insert_preferences_if_new(tx: Db, preferences: Preferences) -> bool:
