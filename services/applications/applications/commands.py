@@ -513,12 +513,13 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     """Check every answer, then every eligibility rule: the application is submitted; or, breaking a
     rule while the programme takes applications, returned to the group as a draft with the reasons;
     or, once it no longer does, ineligible with them."""
-    application = await own_application(tx, caller, application_id)
+    read, programme, organisation = await store.application_in_context(tx, application_id)  # one round trip
+    application = _owned(caller, application_id, read)
     check_version(version, application.version)
     if application.status is not ApplicationStatus.DRAFT:
         raise Conflict(f"this application was already submitted; it is {domain.applicant_status(application.status)}")
-    programme = await _programme(tx, application.programme_id)
-    organisation = await store.get_organisation(tx, application.organisation_id)
+    if programme is None:
+        raise NotFound(f"no programme {application.programme_id}")
     if organisation is None:
         raise Conflict(f"describe your organisation first: PUT /v1/organisations/{application.organisation_id}")
     form = await application_form(tx, application)
@@ -664,7 +665,11 @@ async def withdraw_application(tx: Tx, caller: Caller, application_id: str, reas
 async def own_application(tx: Tx, caller: Caller, application_id: str) -> Application:
     """An application the caller may change: one of an organisation they represent, or one the
     programme team started on a group's behalf (for a programme manager, until the group takes it over)."""
-    application = await store.get_application(tx, application_id)
+    return _owned(caller, application_id, await store.get_application(tx, application_id))
+
+
+def _owned(caller: Caller, application_id: str, application: Application | None) -> Application:
+    """``application``, as read, if the caller may change it (``own_application``)."""
     if application is None:
         raise NotFound(f"no application {application_id}")
     if caller.represents(application.organisation_id):

@@ -40,7 +40,7 @@ from applications.domain import (
     total_paid,
 )
 from grants_shared.clock import utcnow
-from grants_shared.documents import Document, Part
+from grants_shared.documents import Document, Joined, Part, read_together
 from grants_shared.events import Id, OrganisationSummary, Reason
 from grants_shared.forms import FormDefinition
 from grants_shared.money import Money
@@ -482,6 +482,21 @@ async def replace_organisation(tx: Db, organisation: Organisation, read_version:
 
 async def get_application(tx: Db, application_id: str) -> Application | None:
     return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
+
+
+async def application_in_context(
+    tx: Db, application_id: str
+) -> tuple[Application | None, Programme | None, Organisation | None]:
+    """The application, its programme and the organisation applying, in one round trip."""
+    found = await read_together(
+        tx, application_id, Joined("application", "applications"),
+        Joined("programme", "programmes", "application.programme_id"),
+        Joined("organisation", "organisations", "application.organisation_id"),
+    )  # fmt: skip
+    return (
+        Application.maybe(found["application"]), Programme.maybe(found["programme"]),
+        Organisation.maybe(found["organisation"]),
+    )  # fmt: skip
 
 
 async def list_applications(
