@@ -224,11 +224,11 @@ async def accept_offer(
 ) -> tuple[Grant, list[Payment]]:
     """The grantee's signatory accepts an offered grant's terms, paid into ``account``: its payments are
     scheduled from today."""
-    grant = await _grantee_grant(tx, caller, grant_id, "accept its offer")
+    read, ledger = await store.grant_and_ledger(tx, grant_id)  # one round trip
+    grant = _as_grantee(caller, grant_id, read, "accept its offer")
     check_version(version, grant.version)
     now = utcnow()
     _still_open(grant, now, "accepted")
-    ledger = await store.get_ledger(tx, grant.programme_id)
     requirements = ledger.tranches.requirements if ledger else []
     accepted = _save_grant_later(
         tx, grant, status=GrantStatus.ACCEPTED, bank_account=cipher_for(tx.settings).encrypt(account),
@@ -335,7 +335,11 @@ async def replace_bank_account(tx: Tx, caller: Caller, grant_id: str, account: B
 
 async def _grantee_grant(tx: Tx, caller: Caller, grant_id: str, doing: str) -> Grant:
     """A grant the caller may act on as its grantee."""
-    grant = await store.get_grant(tx, grant_id)
+    return _as_grantee(caller, grant_id, await store.get_grant(tx, grant_id), doing)
+
+
+def _as_grantee(caller: Caller, grant_id: str, grant: Grant | None, doing: str) -> Grant:
+    """``grant``, as read, if the caller may act on it as its grantee (``_grantee_grant``)."""
     if grant is None or not (is_finance(caller) or caller.represents(grant.organisation_id)):
         raise NotFound(f"no grant {grant_id}")
     if not caller.represents(grant.organisation_id):

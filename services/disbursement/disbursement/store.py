@@ -30,7 +30,7 @@ from disbursement.domain import (
     GrantStatus, HeldReason, ManualRetry, PaymentRunStatus, PaymentStatus, ReportStatus, TrainingStatus, WaitKind,
 )  # fmt: skip
 from grants_shared.budget import create_budget_indexes
-from grants_shared.documents import Document, Part
+from grants_shared.documents import Document, Joined, Part, read_together
 from grants_shared.events import PaymentPolicy, ScheduledAmount
 from grants_shared.money import Money
 from grants_shared.paging import offset_page
@@ -509,6 +509,12 @@ async def apply_programme_change(tx: Db, programme_id: str, change_id: str, fiel
 
 async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
     return Ledger.maybe(await tx.db.ledgers.find_one({"_id": programme_id}, session=tx.session))
+
+
+async def grant_and_ledger(tx: Db, grant_id: str) -> tuple[Grant | None, Ledger | None]:
+    """The grant and its programme's ledger, in one round trip."""
+    found = await read_together(tx, grant_id, Joined("grant", "grants"), Joined("ledger", "ledgers", "grant.programme_id"))
+    return Grant.maybe(found["grant"]), Ledger.maybe(found["ledger"])
 
 
 async def paid_and_granted(tx: Db, programme_id: str) -> tuple[int, int]:

@@ -639,8 +639,7 @@ async def decide(
     """Only for a programme whose decisions are delegated, by someone holding the role they are
     delegated to: award (within the budget) or decline a scored application whose moderation is not
     pending, recorded as delegated. The application as it was before the decision, and the decision."""
-    application = await store.get_application(tx, application_id)
-    programme = await store.get_programme(tx, application.programme_id) if application else None
+    application, programme = await store.application_in_context(tx, application_id)
     if application is None or programme is None or not await _may_decide(tx, caller, programme, application):
         raise NotFound(f"no application {application_id}")
     access.not_their_own(caller, application.organisation.id)

@@ -632,6 +632,15 @@ async def get_review(tx: Db, review_id: str) -> Review | None:
     return Review.maybe(await tx.db.reviews.find_one({"_id": review_id}, session=tx.session))
 
 
+async def application_in_context(tx: Db, application_id: str) -> tuple[Application | None, Programme | None]:
+    """The application and its programme, in one round trip."""
+    found = await read_together(
+        tx, application_id, Joined("application", "applications"),
+        Joined("programme", "programmes", "application.programme_id"),
+    )  # fmt: skip
+    return Application.maybe(found["application"]), Programme.maybe(found["programme"])
+
+
 async def review_in_context(tx: Db, review_id: str) -> tuple[Review | None, Application | None, Programme | None]:
     """The review, the application it reviews and the programme whose rubric it follows, in one round trip."""
     found = await read_together(
