@@ -7,9 +7,13 @@ write per transaction and one per batch published:
 
 - a transaction's events are inserted together (one ``insert_many``) already leased to this process's
   relay, and handed to it in memory once the transaction commits;
-- the relay publishes what it was handed, every confirm in flight together, and marks the whole batch
-  published with one bulk write, which also drops the events' personal data: a published entry stays,
-  for ``audit_retention_days``, as the service's audit trail (``grants_shared.audit``);
+- the relay publishes what it was handed, every confirm in flight together, and marks what was
+  confirmed published with one bulk write, which also drops the events' personal data: a published
+  entry stays, for ``audit_retention_days``, as the service's audit trail (``grants_shared.audit``).
+  The mark is written beside the publishing, not before the next batch goes out: what is confirmed
+  while one mark is being written waits for the next, so under load one write marks many
+  transactions' events (a mark that fails leaves them leased; the poll publishes them again once the
+  lease runs out, and consumers' inboxes make that harmless);
 - only what no relay is holding (its process died, the broker was away for longer than a lease) is
   found by the poll, whose query (pending and the lease run out) is answered from one index.
 
@@ -114,6 +118,9 @@ class OutboxRelay:
         self._handed: list[Event] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Confirmed, handed events waiting to be marked published, and the task marking them.
+        self._to_mark: list[Event] = []
+        self._marking: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -152,9 +159,10 @@ class OutboxRelay:
             self._wake.clear()
 
     async def publish_handed(self) -> int:
-        """Publish what committed transactions handed over; one round trip per batch (the mark)."""
+        """Publish what committed transactions handed over; the marks are written beside it, one round
+        trip for whatever was confirmed meanwhile (``_mark_soon``)."""
         batch, self._handed = self._handed[:BATCH], self._handed[BATCH:]
-        published, failed = await self._publish(batch)
+        published, failed = await self._publish(batch, mark_soon=True)
         if failed:
             # Still leased to us in the database: kept to try again (if the lease runs out first, the
             # poll finds them, here or in another replica).
@@ -186,9 +194,10 @@ class OutboxRelay:
             raise RuntimeError(f"{len(failed)} of {len(leased)} events not confirmed")
         return published
 
-    async def _publish(self, events: list[Event]) -> tuple[int, list[Event]]:
-        """Publish with every confirm in flight together; mark the confirmed published in one write.
-        Answers how many were published and the events that were not."""
+    async def _publish(self, events: list[Event], mark_soon: bool = False) -> tuple[int, list[Event]]:
+        """Publish with every confirm in flight together; mark the confirmed published in one write
+        (now, or beside what follows: ``mark_soon``). Answers how many were published and the events
+        that were not."""
         if not events:
             return 0, []
         results = await asyncio.gather(*(self._publish_one(event) for event in events), return_exceptions=True)
@@ -196,20 +205,40 @@ class OutboxRelay:
         failed = [event for event, result in zip(events, results) if isinstance(result, BaseException)]
         for event in confirmed:
             EVENTS_PUBLISHED.labels(self.service, event.type).inc()
-        if confirmed:
-            # Once out, an entry is the audit trail's: it keeps no personal data (contact details, text
-            # about people) beyond the moment its consumers have it. One write for the whole batch.
-            now = utcnow()
-            await self.db.outbox.bulk_write([
-                UpdateOne({"_id": event.id}, {"$set": {
-                    "published_at": now, "lease_until": NOT_LEASED, "data": event.data.without_personal_data(),
-                }})
-                for event in confirmed
-            ], ordered=False)  # fmt: skip
+        if confirmed and mark_soon:
+            self._mark_soon(confirmed)
+        elif confirmed:
+            await self._mark(confirmed)
         if failed:
             log.warning("outbox relay: %d events not confirmed: %s", len(failed),
                         next(r for r in results if isinstance(r, BaseException)))
         return len(confirmed), failed
+
+    async def _mark(self, confirmed: list[Event]) -> None:
+        """Mark published in one write. Once out, an entry is the audit trail's: it keeps no personal
+        data (contact details, text about people) beyond the moment its consumers have it."""
+        now = utcnow()
+        await self.db.outbox.bulk_write([
+            UpdateOne({"_id": event.id}, {"$set": {
+                "published_at": now, "lease_until": NOT_LEASED, "data": event.data.without_personal_data(),
+            }})
+            for event in confirmed
+        ], ordered=False)  # fmt: skip
+
+    def _mark_soon(self, confirmed: list[Event]) -> None:
+        """Queue the marks; one task writes them, taking all that queued while it wrote the last."""
+        self._to_mark.extend(confirmed)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_queued(), name="outbox-marks")
+
+    async def _mark_queued(self) -> None:
+        while self._to_mark:
+            batch, self._to_mark = self._to_mark[:BATCH], self._to_mark[BATCH:]
+            try:
+                await self._mark(batch)
+            except Exception as error:
+                log.warning("outbox relay: %d published events not marked (%s); they go out again once "
+                            "their lease runs out", len(batch), error)  # fmt: skip
 
     async def _publish_one(self, event: Event) -> None:
         """In a producer span continuing the event's trace; the message carries the span's context."""
@@ -228,3 +257,6 @@ class OutboxRelay:
 
     async def close(self) -> None:
         await stop(self._task)
+        if self._marking is not None:
+            # What was published is marked before the process goes, so it does not go out again.
+            await asyncio.gather(self._marking, return_exceptions=True)

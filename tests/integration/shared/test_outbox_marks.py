@@ -1,0 +1,60 @@
+"""The relay marks what it published beside its publishing: what is confirmed while one mark is
+being written waits for the next, so one write marks many transactions' events; closing the relay
+writes the marks still queued."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+
+from grants_shared.events import Event, ProgrammeClosed
+from grants_shared.outbox import OutboxRelay, outbox_document
+from grants_shared.settings import ServiceSettings
+from grants_shared.tracing import trace
+
+
+class Updates(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.count += event.command_name == "update"
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def outbox(settings: ServiceSettings) -> AsyncIterator[tuple[AsyncMongoClient, Updates]]:
+    updates = Updates()
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, event_listeners=[updates])
+    try:
+        yield client, updates
+    finally:
+        await client.drop_database(f"{settings.prefix}_marks")
+        await client.close()
+
+
+def closed(n: int) -> Event:
+    return Event.new(ProgrammeClosed(programme_id=f"prg-{n}", closed_at="2026-12-04T09:00:00Z"), source="/test")
+
+
+async def test_marks_confirmed_at_once_are_written_together_and_closing_writes_what_is_queued(
+    settings: ServiceSettings, outbox: tuple[AsyncMongoClient, Updates]
+) -> None:
+    client, updates = outbox
+    db = client[f"{settings.prefix}_marks"]
+    relay = OutboxRelay(db, broker=None, service="marks", tracer=trace.get_tracer("test"))  # type: ignore[arg-type]
+    events = [closed(n) for n in range(5)]
+    await db.outbox.insert_many([outbox_document(e, relay.owner) for e in events])
+    before = updates.count
+    # Three publishes confirmed before the marking task has run: one write marks them all.
+    relay._mark_soon(events[:1])
+    relay._mark_soon(events[1:3])
+    relay._mark_soon(events[3:])
+    await relay.close()
+    assert updates.count - before == 1
+    assert await db.outbox.count_documents({"published_at": {"$ne": None}}) == 5
