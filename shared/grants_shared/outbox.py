@@ -10,10 +10,10 @@ write per transaction and one per batch published:
 - the relay publishes what it was handed, every confirm in flight together, and marks what was
   confirmed published with one bulk write, which also drops the events' personal data: a published
   entry stays, for ``audit_retention_days``, as the service's audit trail (``grants_shared.audit``).
-  The mark is written beside the publishing, not before the next batch goes out: what is confirmed
-  while one mark is being written waits for the next, so under load one write marks many
-  transactions' events (a mark that fails leaves them leased; the poll publishes them again once the
-  lease runs out, and consumers' inboxes make that harmless);
+  The mark is written beside the publishing, not before the next batch goes out, and gathers what
+  is confirmed for ``MARK_GATHER_SECONDS`` first, so one write marks many transactions' events (a
+  mark that fails, or a process that dies meanwhile, leaves them leased; the poll publishes them
+  again once the lease runs out, and consumers' inboxes make that harmless);
 - only what no relay is holding (its process died, the broker was away for longer than a lease) is
   found by the poll, whose query (pending and the lease run out) is answered from one index.
 
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 #: out soon after (its replacement, or another replica, takes it when the lease runs out).
 LEASE = timedelta(seconds=10)
 BATCH = 500
+#: How long confirmed events wait to be marked published together: far inside the lease, and what
+#: they wait for is only the mark (they are out already).
+MARK_GATHER_SECONDS = 0.2
 HELD_IN_MEMORY = 10_000
 #: What an unleased document's lease_until holds: a date in the past rather than null, so that the
 #: poll is one range on one index (a top-level ``$or`` of null and a range scanned the collection).
@@ -226,13 +229,14 @@ class OutboxRelay:
         ], ordered=False)  # fmt: skip
 
     def _mark_soon(self, confirmed: list[Event]) -> None:
-        """Queue the marks; one task writes them, taking all that queued while it wrote the last."""
+        """Queue the marks; one task writes them, taking all that queued while it waited and wrote."""
         self._to_mark.extend(confirmed)
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_queued(), name="outbox-marks")
 
     async def _mark_queued(self) -> None:
         while self._to_mark:
+            await asyncio.sleep(MARK_GATHER_SECONDS)
             batch, self._to_mark = self._to_mark[:BATCH], self._to_mark[BATCH:]
             try:
                 await self._mark(batch)

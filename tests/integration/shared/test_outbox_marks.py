@@ -1,6 +1,5 @@
-"""The relay marks what it published beside its publishing: what is confirmed while one mark is
-being written waits for the next, so one write marks many transactions' events; closing the relay
-writes the marks still queued."""
+"""The relay marks what it published beside its publishing, gathering what is confirmed for a moment:
+one write marks many transactions' events; closing the relay writes the marks still queued."""
 
 from collections.abc import AsyncIterator
 
