@@ -41,22 +41,26 @@ class Part(BaseModel):
 @dataclass(frozen=True)
 class Joined:
     """A document read with others (:func:`read_together`): called ``name`` in the answer, from
-    ``collection``, its ``_id`` the id asked for (``by="_id"``) or held by a field of a document read
-    before it (``by="review.programme_id"``)."""
+    ``collection``, the one whose ``field`` (its ``_id`` unless said) equals ``by``: a key of what was
+    asked for (``"_id"``, the id asked for) or a field of a document read before it
+    (``"review.programme_id"``). One document or none: a field that several documents share would
+    give only the first."""
 
     name: str
     collection: str
     by: str = "_id"
+    field: str = "_id"
 
 
-async def read_together(tx: Db, document_id: str, *joined: Joined) -> dict[str, dict[str, Any] | None]:
+async def read_together(tx: Db, asked: str | dict[str, str], *joined: Joined) -> dict[str, dict[str, Any] | None]:
     """Documents that name each other, in one round trip rather than one each: a ``$documents`` stage
-    holding ``document_id``, joined to each collection by ``_id`` in turn (an index lookup each, inside
-    the caller's transaction when it has one). Each by its name; None where missing."""
-    pipeline: list[dict[str, Any]] = [{"$documents": [{"_id": document_id}]}]
+    holding what was asked for (an id, or ids by key), joined to each collection in turn (an index
+    lookup each: the query-plan test checks that an index starts with each join's field), inside the
+    caller's transaction when it has one. Each by its name; None where missing."""
+    pipeline: list[dict[str, Any]] = [{"$documents": [asked if isinstance(asked, dict) else {"_id": asked}]}]
     for step in joined:
         pipeline += [
-            {"$lookup": {"from": step.collection, "localField": step.by, "foreignField": "_id", "as": step.name}},
+            {"$lookup": {"from": step.collection, "localField": step.by, "foreignField": step.field, "as": step.name}},
             # One document or none: a later join's field is then "name.field", not a path into an array.
             {"$unwind": {"path": f"${step.name}", "preserveNullAndEmptyArrays": True}},
         ]  # fmt: skip

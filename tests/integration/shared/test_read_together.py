@@ -81,3 +81,17 @@ async def test_inside_a_transaction_it_reads_what_the_transaction_wrote(
 
     found = await db.transact(change)
     assert found["programme"] == {"_id": "prg-1", "name": "Renamed"}  # type: ignore[index]
+
+
+async def test_several_ids_asked_for_and_a_join_by_another_field_than_the_id(
+    database: tuple[Database[ServiceSettings], Commands],
+) -> None:
+    db, commands = database
+    commands.names.clear()
+    found = await read_together(
+        db, {"programme": "prg-1", "application": "app-1"}, Joined("programme", "programmes", "programme"),
+        Joined("review", "reviews", "application", field="application_id"),
+    )  # fmt: skip
+    assert commands.names == ["aggregate"]
+    assert found == {"programme": {"_id": "prg-1", "name": "Sharing the load"},
+                     "review": {"_id": "rev-1", "application_id": "app-1"}}  # fmt: skip
