@@ -263,12 +263,13 @@ async def start_application(tx: Tx, caller: Caller, draft: ApplicationDraft) -> 
     if not caller.represents(draft.organisation_id):
         raise Forbidden("you can only apply for an organisation you represent")
     contact = draft.contact or _contact_from_token(caller)
-    if await store.get_organisation(tx, draft.organisation_id) is None:
+    organisation, programme = await store.organisation_and_programme(tx, draft.organisation_id, draft.programme_id)
+    if organisation is None:
         raise Conflict(
             f"describe your organisation first: PUT /v1/organisations/{draft.organisation_id}",
             missing="organisation_profile",
         )
-    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    programme = _open_to_applications(programme, draft.programme_id, draft.amount_requested)
     words = f"You started a draft application to {programme.name}."
     return await _new_draft(tx, caller, programme, draft, contact, words, None)
 
@@ -278,7 +279,8 @@ async def start_assisted_application(tx: Tx, caller: Caller, draft: AssistedAppl
     group's consent. The group's profile is created from the draft if the group has none; one it
     already has is its own and is not replaced. The team may fill and submit it until the group's
     own people take it over (``take_over_application``)."""
-    programme = await _open_to_applications(tx, draft.programme_id, draft.amount_requested)
+    read = await store.get_programme(tx, draft.programme_id)
+    programme = _open_to_applications(read, draft.programme_id, draft.amount_requested)
     existing = await store.get_organisation(tx, draft.organisation_id)
     if existing is None and draft.organisation is None:
         raise Conflict("the group has no profile yet: give its organisation profile with the application",
@@ -317,8 +319,8 @@ async def take_over_application(tx: Tx, caller: Caller, application_id: str) -> 
                                    timeline=[*application.timeline, entry])  # fmt: skip
 
 
-async def _open_to_applications(tx: Tx, programme_id: str, amount: Money) -> Programme:
-    programme = await store.get_programme(tx, programme_id)
+def _open_to_applications(programme: Programme | None, programme_id: str, amount: Money) -> Programme:
+    """The programme, as read, if it takes an application for ``amount``."""
     if programme is None or programme.status is ProgrammeStatus.DRAFT:
         raise NotFound(f"no programme {programme_id}")
     if programme.status is not ProgrammeStatus.OPEN:

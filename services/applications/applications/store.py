@@ -484,6 +484,17 @@ async def get_application(tx: Db, application_id: str) -> Application | None:
     return Application.maybe(await tx.db.applications.find_one({"_id": application_id}, session=tx.session))
 
 
+async def organisation_and_programme(
+    tx: Db, organisation_id: str, programme_id: str
+) -> tuple[Organisation | None, Programme | None]:
+    """An organisation and a programme, in one round trip."""
+    found = await read_together(
+        tx, {"organisation": organisation_id, "programme": programme_id},
+        Joined("organisation", "organisations", "organisation"), Joined("programme", "programmes", "programme"),
+    )  # fmt: skip
+    return Organisation.maybe(found["organisation"]), Programme.maybe(found["programme"])
+
+
 async def application_in_context(
     tx: Db, application_id: str
 ) -> tuple[Application | None, Programme | None, Organisation | None]:

@@ -145,9 +145,9 @@ async def offer_grant(tx: Tx, decision: ApplicationDecided | ApplicationDecidedV
     award = decision.amount_awarded
     if decision.outcome != "awarded" or award is None:
         return
-    if await store.grant_for_application(tx, decision.application_id):
+    made, ledger = await store.award_and_ledger(tx, decision.application_id, decision.programme_id)
+    if made:
         return  # the same award announced again
-    ledger = await store.get_ledger(tx, decision.programme_id)
     if ledger is None:
         raise ProgrammeNotOpenedYet(f"programme {decision.programme_id} has not been opened here yet")
     if award.amount <= 0:

@@ -511,6 +511,19 @@ async def get_ledger(tx: Db, programme_id: str) -> Ledger | None:
     return Ledger.maybe(await tx.db.ledgers.find_one({"_id": programme_id}, session=tx.session))
 
 
+async def grant_for_application(tx: Db, application_id: str) -> Grant | None:
+    return Grant.maybe(await tx.db.grants.find_one({"application_id": application_id}, session=tx.session))
+
+
+async def award_and_ledger(tx: Db, application_id: str, programme_id: str) -> tuple[Grant | None, Ledger | None]:
+    """The grant already made for an application (if any) and the programme's ledger, in one round trip."""
+    found = await read_together(
+        tx, {"application": application_id, "programme": programme_id},
+        Joined("grant", "grants", "application", field="application_id"), Joined("ledger", "ledgers", "programme"),
+    )  # fmt: skip
+    return Grant.maybe(found["grant"]), Ledger.maybe(found["ledger"])
+
+
 async def grant_and_ledger(tx: Db, grant_id: str) -> tuple[Grant | None, Ledger | None]:
     """The grant and its programme's ledger, in one round trip."""
     found = await read_together(tx, grant_id, Joined("grant", "grants"), Joined("ledger", "ledgers", "grant.programme_id"))
@@ -598,10 +611,6 @@ def insert_grant_later(tx: Transaction, grant: Grant) -> None:
 
 async def get_grant(tx: Db, grant_id: str) -> Grant | None:
     return Grant.maybe(await tx.db.grants.find_one({"_id": grant_id}, session=tx.session))
-
-
-async def grant_for_application(tx: Db, application_id: str) -> Grant | None:
-    return Grant.maybe(await tx.db.grants.find_one({"application_id": application_id}, session=tx.session))
 
 
 async def list_grants(

@@ -168,13 +168,13 @@ async def replace_panel(
 
 async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
     """Keep a submitted application (not its contact) and assign it reviewers; a repeat changes nothing."""
-    programme = await store.get_programme(tx, submitted.programme_id)
+    record = store.record_id(submitted.application_id, submitted.stage)
+    programme, kept, withdrawn_early = await store.what_a_submission_meets(tx, submitted.programme_id, record)
     if programme is None:
         raise ProgrammeNotKnownYet(
             f"application {submitted.application_id} arrived before programme {submitted.programme_id}"
         )
-    record = store.record_id(submitted.application_id, submitted.stage)
-    if await store.get_application(tx, record):
+    if kept:
         return
     if submitted.amount_requested.currency != programme.budget.currency:
         raise RuleViolation(
@@ -189,7 +189,7 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         reviewers_required=programme.reviewers_per_application,
         reviewers_missing=programme.reviewers_per_application,
     )  # fmt: skip
-    if await store.was_withdrawn_early(tx, application.id):
+    if withdrawn_early:
         withdrawn = {"status": ApplicationStatus.WITHDRAWN, "withdrawn_at": utcnow()}
         await store.insert_application(tx, application.model_copy(update=withdrawn))
         return

@@ -621,8 +621,16 @@ async def record_early_withdrawal(tx: Db, application_id: str) -> None:
     )
 
 
-async def was_withdrawn_early(tx: Db, application_id: str) -> bool:
-    return await tx.db.early_withdrawals.find_one({"_id": application_id}, session=tx.session) is not None
+async def what_a_submission_meets(
+    tx: Db, programme_id: str, record_id: str
+) -> tuple[Programme | None, Application | None, bool]:
+    """For a submission arriving: its programme, the application already kept under its record id (a
+    repeat) and whether its withdrawal came first, in one round trip."""
+    found = await read_together(
+        tx, {"programme": programme_id, "record": record_id}, Joined("programme", "programmes", "programme"),
+        Joined("kept", "applications", "record"), Joined("withdrawal", "early_withdrawals", "record"),
+    )  # fmt: skip
+    return Programme.maybe(found["programme"]), Application.maybe(found["kept"]), found["withdrawal"] is not None
 
 
 # --- reviews -------------------------------------------------------------------------------------
