@@ -91,7 +91,7 @@ def record_in_inbox(tx: Transaction, queue: str, events: list[Event]) -> None:
     them first): a duplicate among them fails the whole transaction at its end with a
     DuplicateKeyError on the inbox (:func:`inbox_duplicate`), having written nothing."""
     for record in _inbox_records(queue, events):
-        tx.insert_later("inbox", record)
+        tx.record_later("inbox", record)
 
 
 def inbox_duplicate(error: BaseException) -> bool:

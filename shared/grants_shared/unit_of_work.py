@@ -58,6 +58,8 @@ class Transaction(Generic[S]):
     #: Writes made with the transaction's events when its change is done (``insert_later``,
     #: ``update_later``, ``replace_later``), as (collection, write).
     later: list[tuple[str, Write]] = field(default_factory=list)
+    #: Records no transaction reads (``record_later``), written last of all, as (collection, insert).
+    records: list[tuple[str, InsertOne]] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -74,6 +76,12 @@ class Transaction(Generic[S]):
         settled, the inbox record of events handled together, a document with a new id). A
         duplicate fails the whole transaction with DuplicateKeyError."""
         self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
+
+    def record_later(self, collection: str, document: dict[str, Any]) -> None:
+        """As :meth:`insert_later`, for a record that no change reads (the inbox record of an event
+        handled, the audit record of a delivery): kept for the very end, even past
+        :meth:`write_pending`, so that a consumer's batch writes it in its last round trip."""
+        self.records.append((collection, InsertOne(document, namespace=self._namespace(collection))))
 
     def update_later(
         self, collection: str, query: dict[str, Any], update: dict[str, Any], upsert: bool = False, many: bool = False
@@ -176,13 +184,13 @@ class Database(Generic[S]):
 
     async def _write_last(self, tx: Transaction[S]) -> None:
         """The events and the writes left for later, in one round trip."""
-        if not tx.later:
+        if not (tx.later or tx.records):
             if tx.emitted:
                 await add_to_outbox(self.db, tx.session, tx.emitted, self.lease_owner)
             return
         events = [("outbox", InsertOne(outbox_document(e, self.lease_owner), namespace=tx._namespace("outbox")))
                   for e in tx.emitted]  # fmt: skip
-        await _bulk_write(self.client, tx.session, [*tx.later, *events])
+        await _bulk_write(self.client, tx.session, [*tx.later, *tx.records, *events])
 
 
 async def _bulk_write(

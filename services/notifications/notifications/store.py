@@ -538,10 +538,10 @@ async def finish_webhook_delivery(
 
 
 def record_delivery(tx: Transaction[Any], delivery: Delivery) -> None:
-    """Written with the transaction's events (``insert_later``): each record is of an attempt that
-    nobody can have recorded yet, settled while its sender's claim held, or of a notification just
-    put in the inbox for the first time."""
-    tx.insert_later("deliveries", delivery.to_doc())
+    """Written with the transaction's events, last (``record_later``): each record is of an attempt
+    that nobody can have recorded yet, settled while its sender's claim held, or of a notification
+    just put in the inbox for the first time, and no change reads it."""
+    tx.record_later("deliveries", delivery.to_doc())
 
 
 async def list_deliveries(

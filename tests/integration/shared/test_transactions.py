@@ -82,17 +82,20 @@ async def test_writes_left_for_later_are_made_when_asked_and_committed_with_the_
 ) -> None:
     await database.db.things.insert_one({"_id": "counted", "n": 1})
 
-    async def change(tx: Transaction[ServiceSettings]) -> tuple[int, int]:
+    async def change(tx: Transaction[ServiceSettings]) -> tuple[int, int, int]:
         tx.update_later("things", {"_id": "counted"}, {"$inc": {"n": 1}})
         tx.insert_later("audit", {"_id": "a-1"})
+        tx.record_later("records", {"_id": "r-1"})  # read by nothing: kept for the very end
         await tx.write_pending()
         seen = (await tx.db.things.find_one({"_id": "counted"}, session=tx.session))["n"]
         tx.insert_later("audit", {"_id": "a-2"})
-        return seen, await tx.db.audit.count_documents({}, session=tx.session)
+        in_the_transaction = await tx.db.audit.count_documents({}, session=tx.session)
+        return seen, in_the_transaction, await tx.db.records.count_documents({}, session=tx.session)
 
-    assert await database.transact(change) == (2, 1)
+    assert await database.transact(change) == (2, 1, 0)
     assert (await database.db.things.find_one({"_id": "counted"}))["n"] == 2
     assert await database.db.audit.count_documents({}) == 2
+    assert await database.db.records.count_documents({}) == 1
 
 
 async def test_an_update_left_for_later_of_what_changed_since_it_was_read_is_made_again(
