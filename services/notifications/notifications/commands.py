@@ -99,8 +99,11 @@ class ApplicationNotYetKnown(NotYetKnown):
 
 
 async def record_programme_opened(tx: Tx, programme_id: str, name: str, closes_at: datetime) -> None:
-    await store.record_programme_opened(tx, programme_id, name, closes_at)
-    _forget_programme_name(tx, programme_id)
+    if await store.record_programme_opened(tx, programme_id, name, closes_at):
+        # New here: whoever looked for it found nothing and kept nothing, so no old name is about.
+        _programme_names.pop((tx.settings.database("notifications"), programme_id), None)
+    else:
+        _forget_programme_name(tx, programme_id)
 
 
 async def record_programme_changed(tx: Tx, programme_id: str, name: str | None, closes_at: datetime | None) -> None:

@@ -344,13 +344,15 @@ async def _page(
 # --- what other services told us -----------------------------------------------------------------
 
 
-async def record_programme_opened(tx: Db, programme_id: str, name: str, closes_at: datetime) -> None:
+async def record_programme_opened(tx: Db, programme_id: str, name: str, closes_at: datetime) -> bool:
+    """True when the programme was not known here before."""
     # The status is only set on insert, so an open that arrives after its close does not reopen it.
-    await tx.db.programmes.update_one(
+    result = await tx.db.programmes.update_one(
         {"_id": programme_id},
         {"$set": {"name": name, "closes_at": closes_at}, "$setOnInsert": {"status": "open"}},
         upsert=True, session=tx.session,
     )  # fmt: skip
+    return result.upserted_id is not None
 
 
 async def record_programme_changed(tx: Db, programme_id: str, name: str | None, closes_at: datetime | None) -> None:
