@@ -66,19 +66,6 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DATABASE_COMMANDS.labels(self.service, event.command_name, ORIGIN.get()).inc()
-        import os  # TEMPORARY TRACE
-        if os.environ.get("TRACE_COMMANDS"):
-            c = event.command
-            what = c.get(event.command_name)
-            detail = ""
-            if event.command_name in ("find", "aggregate"):
-                detail = str(c.get("filter") or c.get("pipeline"))[:160]
-            elif event.command_name == "update":
-                detail = str([u.get("q") for u in c.get("updates", [])])[:160]
-            elif event.command_name == "bulkWrite":
-                detail = str(c.get("nsInfo"))[:160]
-            with open(os.environ["TRACE_COMMANDS"] + "." + self.service, "a") as f:
-                f.write(f"{ORIGIN.get()}\t{event.command_name}\t{what}\t{detail}\n")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
