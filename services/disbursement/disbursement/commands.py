@@ -350,7 +350,7 @@ def _as_grantee(caller: Caller, grant_id: str, grant: Grant | None, doing: str) 
 
 async def _save_grant(tx: Tx, grant: Grant, **changes: object) -> Grant | None:
     """The grant with ``changes`` and its next version; None if it changed since it was read."""
-    saved = grant.model_copy(update={**changes, "version": grant.version + 1})
+    saved = _next_version(grant, changes)
     return saved if await store.replace_grant(tx, saved, grant.version) else None
 
 
@@ -358,9 +358,13 @@ def _save_grant_later(tx: Tx, grant: Grant, **changes: object) -> Grant:
     """As ``_save_grant``, written with the events (a round trip fewer): for the last change to a grant
     read in this transaction, which therefore still has the version read when the write is made, or
     the transaction meets a write conflict and runs again."""
-    saved = grant.model_copy(update={**changes, "version": grant.version + 1})
+    saved = _next_version(grant, changes)
     store.replace_grant_later(tx, saved, grant.version)
     return saved
+
+
+def _next_version(grant: Grant, changes: dict[str, object]) -> Grant:
+    return grant.model_copy(update={**changes, "version": grant.version + 1})
 
 
 def _scheduled_payment(grant: Grant, entry: ScheduleEntry, accepted_at: datetime, waits: list[TrancheWait]) -> Payment:
@@ -819,7 +823,7 @@ async def record_payment_sent(tx: Tx, payment: Payment, claim: str, transfer: Tr
     # The grant's writes go with the events (a round trip fewer each); nothing here reads it.
     store.note_payment_on_grant_later(tx, payment.grant_id, sent_at)
     if await store.unsent_payments(tx, payment.grant_id) == 0:
-        store.mark_grant_later(tx, payment.grant_id, domain.grant_statuses_moving_to(GrantStatus.PAID), GrantStatus.PAID)
+        _mark_paid_later(tx, payment.grant_id)
     await tx.emit(PaymentSent(
         payment_id=payment.id, grant_id=payment.grant_id, application_id=payment.application_id,
         amount=payment.amount, provider_reference=transfer.provider_reference, sent_at=sent_at,
@@ -859,6 +863,11 @@ async def _mark_paid(tx: Tx, grant_id: str) -> None:
     have written the grant in this transaction already, so a concurrent change to it is a write
     conflict that retries the whole transaction, not a change this could overwrite."""
     await store.mark_grant(tx, grant_id, domain.grant_statuses_moving_to(GrantStatus.PAID), GrantStatus.PAID)
+
+
+def _mark_paid_later(tx: Tx, grant_id: str) -> None:
+    """As ``_mark_paid``, written with the events, for a caller that reads the grant no more."""
+    store.mark_grant_later(tx, grant_id, domain.grant_statuses_moving_to(GrantStatus.PAID), GrantStatus.PAID)
 
 
 # --- erasing a person (UK GDPR article 17) --------------------------------------------------------

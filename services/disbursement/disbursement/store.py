@@ -642,12 +642,18 @@ async def replace_grant(tx: Db, grant: Grant, read_version: int) -> bool:
     return result.modified_count == 1
 
 
+def _moving_grant(
+    grant_id: str, from_statuses: Iterable[GrantStatus], status: GrantStatus
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The query and update that move a grant in one of ``from_statuses`` to ``status`` (a new version)."""
+    query = {"_id": grant_id, "status": {"$in": [str(s) for s in from_statuses]}}
+    return query, {"$set": {"status": status}, "$inc": {"version": 1}}
+
+
 async def mark_grant(tx: Db, grant_id: str, from_statuses: Iterable[GrantStatus], status: GrantStatus) -> bool:
     """Move the grant to ``status`` if it is in one of ``from_statuses`` (a new version); True if it moved."""
-    result = await tx.db.grants.update_one(
-        {"_id": grant_id, "status": {"$in": [str(s) for s in from_statuses]}},
-        {"$set": {"status": status}, "$inc": {"version": 1}}, session=tx.session,
-    )  # fmt: skip
+    query, update = _moving_grant(grant_id, from_statuses, status)
+    result = await tx.db.grants.update_one(query, update, session=tx.session)
     return result.modified_count == 1
 
 
@@ -669,10 +675,7 @@ def note_payment_on_grant_later(tx: Transaction, grant_id: str, sent_at: datetim
 
 def mark_grant_later(tx: Transaction, grant_id: str, from_statuses: Iterable[GrantStatus], status: GrantStatus) -> None:
     """As :func:`mark_grant`, with the transaction's events, for a caller that does not ask whether it moved."""
-    tx.update_later(
-        "grants", {"_id": grant_id, "status": {"$in": [str(s) for s in from_statuses]}},
-        {"$set": {"status": status}, "$inc": {"version": 1}},
-    )  # fmt: skip
+    tx.update_later("grants", *_moving_grant(grant_id, from_statuses, status))
 
 
 # --- payments ------------------------------------------------------------------------------------
