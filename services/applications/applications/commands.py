@@ -212,7 +212,10 @@ def _json(value: object) -> object:
 
 
 async def _programme(tx: Tx, programme_id: str) -> Programme:
-    programme = await store.get_programme(tx, programme_id)
+    return _found_programme(await store.get_programme(tx, programme_id), programme_id)
+
+
+def _found_programme(programme: Programme | None, programme_id: str) -> Programme:
     if programme is None:
         raise NotFound(f"no programme {programme_id}")
     return programme
@@ -515,13 +518,12 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     """Check every answer, then every eligibility rule: the application is submitted; or, breaking a
     rule while the programme takes applications, returned to the group as a draft with the reasons;
     or, once it no longer does, ineligible with them."""
-    read, programme, organisation = await store.application_in_context(tx, application_id)  # one round trip
+    read, read_programme, organisation = await store.application_in_context(tx, application_id)  # one round trip
     application = _owned(caller, application_id, read)
     check_version(version, application.version)
     if application.status is not ApplicationStatus.DRAFT:
         raise Conflict(f"this application was already submitted; it is {domain.applicant_status(application.status)}")
-    if programme is None:
-        raise NotFound(f"no programme {application.programme_id}")
+    programme = _found_programme(read_programme, application.programme_id)
     if organisation is None:
         raise Conflict(f"describe your organisation first: PUT /v1/organisations/{application.organisation_id}")
     form = await application_form(tx, application)
@@ -690,7 +692,7 @@ async def _represented_application(tx: Tx, caller: Caller, application_id: str) 
 
 
 async def _save_application(tx: Tx, application: Application, meanwhile: str, **changes: object) -> Application:
-    saved = application.model_copy(update={**changes, "version": application.version + 1, "updated_at": utcnow()})
+    saved = _next_version(application, changes)
     if not await store.replace_application(tx, saved, application.version):
         raise PreconditionFailed(f"the application changed while {meanwhile}; read it again and retry")
     return saved
@@ -700,9 +702,13 @@ def _save_application_later(tx: Tx, application: Application, **changes: object)
     """As ``_save_application``, written with the transaction's events (a round trip fewer): for the
     last change of a command, to an application it read in the same transaction (so the version
     still matches, or the transaction meets a write conflict and is retried whole)."""
-    saved = application.model_copy(update={**changes, "version": application.version + 1, "updated_at": utcnow()})
+    saved = _next_version(application, changes)
     store.replace_application_later(tx, saved, application.version)
     return saved
+
+
+def _next_version(application: Application, changes: dict[str, object]) -> Application:
+    return application.model_copy(update={**changes, "version": application.version + 1, "updated_at": utcnow()})
 
 
 # --- what downstream services tell us --------------------------------------------------------------
@@ -770,9 +776,7 @@ async def record_interest_score(tx: Tx, application_id: str, score: store.Score)
         raise NotFound(f"no application {application_id}: its score refers to an application we never issued")
     if application.interest_score is not None and application.interest_score.scored_at >= score.scored_at:
         return
-    store.replace_application_later(tx, application.model_copy(update={
-        "interest_score": score, "version": application.version + 1, "updated_at": utcnow(),
-    }), application.version)  # fmt: skip
+    _save_application_later(tx, application, interest_score=score)
 
 
 def timeline_entry(event: Event, kind: str, words: str, at: datetime | None = None) -> TimelineEntry:
