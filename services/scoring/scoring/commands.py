@@ -217,7 +217,7 @@ async def withdraw_application(tx: Tx, application_id: str) -> None:
     now = utcnow()
     await store.withdraw_application(tx, application.id, now)
     await store.cancel_open_reviews_of_application(tx, application.id, "application withdrawn", now)
-    await store.drop_open_items(tx, application.id)
+    store.drop_open_items_later(tx, application.id)
     await _reviewers_freed(tx, list(application.reviewer_ids))
 
 

@@ -1058,20 +1058,12 @@ async def close_item(tx: Db, item: MeetingItem, decision: ItemDecision) -> bool:
 
 
 def drop_open_items_later(tx: Transaction, application_id: str) -> None:
-    """As :func:`drop_open_items`, with the transaction's events (``update_later``)."""
+    """An application withdrawn (or decided by delegation) leaves any agenda it is on, with the
+    transaction's events (``update_later``): nothing that follows reads the agenda."""
     tx.update_later(
         "meeting_items", {"application_id": application_id, "status": ItemStatus.OPEN},
         {"$set": {"status": ItemStatus.DROPPED}, "$inc": {"version": 1}}, many=True,
     )  # fmt: skip
-
-
-async def drop_open_items(tx: Db, application_id: str) -> None:
-    """An application withdrawn (or decided by delegation) leaves any agenda it is on."""
-    await tx.db.meeting_items.update_many(
-        {"application_id": application_id, "status": ItemStatus.OPEN},
-        {"$set": {"status": ItemStatus.DROPPED}, "$inc": {"version": 1}},
-        session=tx.session,
-    )
 
 
 # --- panel members supported: profiles and training records ----------------------------------------
@@ -1258,22 +1250,19 @@ async def save_involvement_policy(tx: Db, policy: InvolvementPolicy, read_versio
     return replaced.modified_count == 1
 
 
+def _unless_recorded(entry: TimeEntry) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The upsert that records ``entry`` unless one for the same thing and member exists."""
+    return {"source": entry.source, "member_id": entry.member_id}, {"$setOnInsert": entry.to_doc()}
+
+
 def record_time_entry_later(tx: Transaction, entry: TimeEntry) -> None:
-    """Record the entry unless one for the same thing and member exists, with the transaction's
-    events (``update_later``)."""
-    tx.update_later(
-        "time_entries", {"source": entry.source, "member_id": entry.member_id}, {"$setOnInsert": entry.to_doc()},
-        upsert=True,
-    )  # fmt: skip
+    """As :func:`record_time_entry`, with the transaction's events (``update_later``)."""
+    tx.update_later("time_entries", *_unless_recorded(entry), upsert=True)
 
 
 async def record_time_entry(tx: Db, entry: TimeEntry) -> bool:
     """Record the entry unless one for the same thing and member exists; True if it is new."""
-    doc = entry.to_doc()
-    result = await tx.db.time_entries.update_one(
-        {"source": entry.source, "member_id": entry.member_id}, {"$setOnInsert": doc}, upsert=True,
-        session=tx.session,
-    )  # fmt: skip
+    result = await tx.db.time_entries.update_one(*_unless_recorded(entry), upsert=True, session=tx.session)
     return result.upserted_id is not None
 
 
