@@ -72,9 +72,8 @@ class Transaction(Generic[S]):
         """Insert ``document`` together with the transaction's events, in the one round trip that
         writes them, once the change is done: for what nothing in the transaction reads back before
         it ends (a consumer's batch writes what one event left before the next is handled,
-        :meth:`write_pending`) and nobody can have written yet (an audit record of an attempt just
-        settled, the inbox record of events handled together, a document with a new id). A
-        duplicate fails the whole transaction with DuplicateKeyError."""
+        :meth:`write_pending`) and nobody can have written yet (a document with a new id, an
+        idempotency record). A duplicate fails the whole transaction with DuplicateKeyError."""
         self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
 
     def record_later(self, collection: str, document: dict[str, Any]) -> None:
