@@ -2,12 +2,13 @@
 is handled again event by event: each event's outcome is its own, as if it had come alone."""
 
 import asyncio
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.errors import RuleViolation
 from grants_shared.events import ApplicationAnonymised, Event, ProgrammeClosed
-from grants_shared.service import Service, running
+from grants_shared.service import Runtime, Service, running
 from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
 from tests.support.bus import TestBus
@@ -57,6 +58,17 @@ def one_at_a_time(settings: ServiceSettings) -> ServiceSettings:
     return settings.model_copy(update={"consumer_batch": 10, "consumer_batches_at_once": 1})
 
 
+async def behind_the_gate(runtime: Runtime[Any], bus: TestBus, programme_ids: list[str]) -> None:
+    """Hold the consumer on the gate's event while these arrive, then let them go as one batch."""
+    await bus.publish(ProgrammeClosed(programme_id="gate"))
+    await asyncio.wait_for(entered.wait(), 10)
+    for programme_id in programme_ids:
+        await bus.publish(ProgrammeClosed(programme_id=programme_id))
+    waiting = len(programme_ids)
+    await eventually(lambda: _true(len(runtime.consumer._arrived) == waiting), what=f"{waiting} events waiting")
+    gate.set()
+
+
 async def counts(db: AsyncDatabase) -> dict[str, int]:
     return {doc["_id"]: doc["count"] async for doc in db.effects.find({})}
 
@@ -65,12 +77,7 @@ async def test_events_that_arrive_together_share_one_transaction(settings: Servi
     new_gate()
     async with running(BATCHING, one_at_a_time(settings)) as runtime:
         await runtime.broker.wait_connected(10)
-        await bus.publish(ProgrammeClosed(programme_id="gate"))
-        await asyncio.wait_for(entered.wait(), 10)
-        for n in range(12):
-            await bus.publish(ProgrammeClosed(programme_id=f"p{n}"))
-        await eventually(lambda: _true(len(runtime.consumer._arrived) == 12), what="twelve events waiting")
-        gate.set()
+        await behind_the_gate(runtime, bus, [f"p{n}" for n in range(12)])
         await eventually(lambda: _has(runtime.db, 13))
         assert await counts(runtime.db) == {"gate": 1, **{f"p{n}": 1 for n in range(12)}}
         # The inbox records of one transaction carry one time: the gate alone, then ten, then two.
@@ -86,12 +93,7 @@ async def test_each_event_of_a_batch_reads_what_the_one_before_left_for_later(
     new_gate()
     async with running(BATCHING, one_at_a_time(settings)) as runtime:
         await runtime.broker.wait_connected(10)
-        await bus.publish(ProgrammeClosed(programme_id="gate"))
-        await asyncio.wait_for(entered.wait(), 10)
-        for n in range(5):
-            await bus.publish(ProgrammeClosed(programme_id=f"counted-{n}"))
-        await eventually(lambda: _true(len(runtime.consumer._arrived) == 5), what="five events waiting")
-        gate.set()
+        await behind_the_gate(runtime, bus, [f"counted-{n}" for n in range(5)])
         await eventually(lambda: _inboxed(runtime.db, 6))
         # One transaction for the five, and each counted on from the one before.
         assert len({doc["handled_at"] async for doc in runtime.db.inbox.find({})}) == 2
@@ -128,12 +130,7 @@ async def test_after_a_batch_fails_for_no_event_of_its_own_events_go_alone_for_a
     new_gate()
     async with running(BATCHING, one_at_a_time(settings)) as runtime:
         await runtime.broker.wait_connected(10)
-        await bus.publish(ProgrammeClosed(programme_id="gate"))
-        await asyncio.wait_for(entered.wait(), 10)
-        for programme_id in ("a", "fails", "b"):
-            await bus.publish(ProgrammeClosed(programme_id=programme_id))
-        await eventually(lambda: _true(len(runtime.consumer._arrived) == 3), what="three events waiting")
-        gate.set()
+        await behind_the_gate(runtime, bus, ["a", "fails", "b"])
         await eventually(lambda: _has(runtime.db, 3))
         assert await counts(runtime.db) == {"gate": 1, "a": 1, "b": 1}
         # A failure that is not a rule an event broke (nor a duplicate) pauses batching.
