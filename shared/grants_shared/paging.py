@@ -42,26 +42,39 @@ _densities: dict[str, float] = {}
 
 @dataclass(frozen=True)
 class After:
-    """Where the next page starts: just after the item with this key and id."""
+    """Where the next page starts: just after the item with this key (and tie-breaking value) and id."""
 
     value: Key
     id: str
+    then: Key | None = None
 
     def token(self) -> str:
-        kind = "t" if isinstance(self.value, datetime) else "n"
-        value = self.value.timestamp() if isinstance(self.value, datetime) else self.value
-        raw = json.dumps([kind, value, self.id], separators=(",", ":")).encode()
+        parts: list[Any] = [*_typed(self.value), self.id]
+        if self.then is not None:
+            parts += _typed(self.then)
+        raw = json.dumps(parts, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
     def parse(cls, token: str) -> "After":
         try:
-            kind, value, item_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            if kind not in ("t", "n") or not isinstance(value, int | float) or not isinstance(item_id, str):
+            parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if not isinstance(parts, list) or len(parts) not in (3, 5) or not isinstance(parts[2], str):
                 raise ValueError
-            return cls(datetime.fromtimestamp(value, UTC) if kind == "t" else value, item_id)
+            then = _untyped(*parts[3:]) if len(parts) == 5 else None
+            return cls(_untyped(*parts[:2]), parts[2], then)
         except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
             raise GrantsError("the page cursor is not one this list gave") from None
+
+
+def _typed(value: Key) -> list[Any]:
+    return ["t", value.timestamp()] if isinstance(value, datetime) else ["n", value]
+
+
+def _untyped(kind: Any, value: Any) -> Key:
+    if kind not in ("t", "n") or isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError
+    return datetime.fromtimestamp(value, UTC) if kind == "t" else value  # type: ignore[no-any-return]
 
 
 def _number(value: Key) -> float:
@@ -89,11 +102,16 @@ def _at(doc: Doc, key: str) -> Key:
     return value  # type: ignore[no-any-return]
 
 
-def _comes_after(doc: Doc, key: str, after: After, descending: bool) -> bool:
-    value, point = _number(_at(doc, key)), _number(after.value)
-    if value != point:
-        return value < point if descending else value > point
-    return doc["_id"] < after.id if descending else doc["_id"] > after.id
+def _order(doc: Doc, key: str, then: str | None) -> tuple[float, float, str]:
+    """Where a document comes in the list: by its key, then its tie-breaking field, then its id."""
+    return _number(_at(doc, key)), _number(_at(doc, then)) if then else 0.0, doc["_id"]
+
+
+def _comes_after(doc: Doc, key: str, then: str | None, after: After, descending: bool) -> bool:
+    # A cursor without a tie-breaking value (one left in a sparse stretch) lets every tie through.
+    tie = _number(after.then) if after.then is not None else (math.inf if descending else -math.inf)
+    point = (_number(after.value), tie if then else 0.0, after.id)
+    return _order(doc, key, then) < point if descending else _order(doc, key, then) > point
 
 
 def _density(docs: list[Doc], key: str, width: float) -> float:
@@ -118,6 +136,7 @@ async def window_page(
     projection: dict[str, int] | None = None,
     likely_end: Key | None = None,
     keep: Callable[[Doc], bool] | None = None,
+    then: str | None = None,
 ) -> tuple[list[Doc], After | None]:
     """Up to ``limit`` documents matching ``query``, in the order of ``key`` (then ``_id``), starting after
     ``after``; and the cursor of the next page (None at the end). Every document's ``key`` must lie between
@@ -125,7 +144,8 @@ async def window_page(
     window. The embedded database plans a query naming more than one index's fields as a collection
     scan (and loses the window's bounds under a hint), so ``query`` should name one index's equality
     fields only; ``keep`` tests what each window finds against the rest of a filter that the query
-    could not hold; the windows widen for what it leaves out.
+    could not hold; the windows widen for what it leaves out. ``then`` names a field that orders the
+    documents with the same ``key`` (in the list's direction) before their ids do.
 
     ``likely_end`` says where the documents probably end on the side the list starts from (the newest
     key, for a list newest first: a closed programme's closing time): the first page's first window
@@ -138,7 +158,7 @@ async def window_page(
     width = (2 * limit / density) if density else max((high - low) * FIRST_SHARE, 1e-6)
     if projection is not None and any(projection.values()):
         # An inclusive projection must include the key the page is ordered by (an exclusive one keeps it).
-        projection = {**projection, key: 1}
+        projection = {**projection, key: 1} | ({then: 1} if then else {})
     found: list[Doc] = []
     reach = _number(likely_end) if likely_end is not None and after is None else position
     for _ in range(MAX_WINDOWS):
@@ -157,13 +177,12 @@ async def window_page(
             density = _density(docs, key, end - start)
             _densities[list_name] = density
         if after is not None:
-            docs = [doc for doc in docs if _comes_after(doc, key, after, descending)]
-        docs.sort(key=lambda doc: (_number(_at(doc, key)), doc["_id"]), reverse=descending)
+            docs = [doc for doc in docs if _comes_after(doc, key, then, after, descending)]
+        docs.sort(key=lambda doc: _order(doc, key, then), reverse=descending)
         found += docs
         if len(found) >= limit:
             page = found[:limit]
-            last = page[-1]
-            return page, After(_at(last, key), last["_id"])
+            return page, _after(page[-1], key, then)
         if (start <= low) if descending else (end >= high):
             return found, None
         position = reach = start if descending else end
@@ -171,10 +190,14 @@ async def window_page(
         missing = limit - len(found)
         width = (2 * missing / density) if docs else width * 2
     if found:
-        return found, After(_at(found[-1], key), found[-1]["_id"])
+        return found, _after(found[-1], key, then)
     # Nothing yet in a very sparse stretch: the next page goes on from where this one stopped (ties at that
     # key have not been read: the sentinel id lets every one of them through).
     return found, After(_key_value(position, lowest), "\uffff" if descending else "")
+
+
+def _after(doc: Doc, key: str, then: str | None) -> After:
+    return After(_at(doc, key), doc["_id"], _at(doc, then) if then else None)
 
 
 async def offset_page(

@@ -64,6 +64,8 @@ async def _all_pages(db: Database, key: str, descending: bool, limit: int, **bou
     while True:
         page, after = await window_page(db, "items", {"programme_id": "p-1"}, key, limit=limit,
                                         descending=descending, after=after, **bounds)  # fmt: skip
+        if "then" in bounds:
+            assert all(bounds["then"] in doc for doc in page)
         pages.append([doc["_id"] for doc in page])
         if after is None:
             return pages
@@ -92,12 +94,25 @@ async def test_by_score_highest_first_with_ties(items: Any) -> None:
     assert listed == [d["_id"] for d in sorted(expected, key=lambda d: (d["score"], d["_id"]), reverse=True)]
 
 
+@pytest.mark.parametrize("descending", [False, True])
+async def test_ties_broken_by_a_second_field_before_the_id(items: Any, descending: bool) -> None:
+    db, _, expected = items
+    # Scores of 0.00 to 4.99 among 2,250 items: ties of about five, and pages that end inside one.
+    pages = await _all_pages(db, "score", descending, 7, lowest=0, highest=5, then="submitted_at")
+    listed = [item for page in pages for item in page]
+    order = sorted(expected, key=lambda d: (d["score"], d["submitted_at"], d["_id"]), reverse=descending)
+    assert listed == [d["_id"] for d in order]
+
+
 async def test_a_cursor_that_is_not_one_is_a_bad_request() -> None:
     with pytest.raises(GrantsError):
         After.parse("not-a-cursor")
     with pytest.raises(GrantsError):
         After.parse(After(1.5, "x").token()[:-3] + "!!!")
     assert After.parse(After(START, "x").token()) == After(START, "x")
+    assert After.parse(After(2.5, "x", START).token()) == After(2.5, "x", START)
+    with pytest.raises(GrantsError):
+        After.parse(After(2.5, "x", START).token()[:-6])
 
 
 async def test_by_a_key_inside_an_embedded_document_with_an_exclusive_projection_and_a_test_of_each(items: Any) -> None:
