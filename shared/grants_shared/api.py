@@ -73,7 +73,7 @@ class Page(BaseModel, Generic[Item]):
 
 
 Cursor = Annotated[str | None, Query(
-    min_length=1, max_length=200, description="The `next` of the page before; leave out for the first page")]
+    min_length=1, max_length=400, description="The `next` of the page before; leave out for the first page")]
 
 
 class CursorPage(BaseModel, Generic[Item]):

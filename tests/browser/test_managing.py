@@ -9,9 +9,11 @@ through the applications API and the reviewers scoring assigned score through th
 """
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
@@ -222,13 +224,38 @@ def test_a_manager_creates_edits_opens_and_closes_a_programme(page: Page, platfo
     expect(line).to_contain_text("£15,000.00")  # the running total passes the budget
     scan(page, platform)
     screenshot(page, "manager-ranking-budget-line")
+    expect(page.get_by_role("navigation", name="Pages of the ranking")).to_have_count(0)  # one page holds both
+
+    # A later page of the ranking (scoring pages it by cursor) keeps the budget line where the whole
+    # ranking has it, and leads back to the first.
+    manager = _headers(platform, "maya-manager", "programme_manager")
+    first_of_one = _call(platform, "GET", "scoring", f"/v1/programmes/{programme_id}/ranking", manager,
+                         params={"limit": 1}).json()  # fmt: skip
+    page.goto(f"{programme_url}/ranking?{urlencode({'after': first_of_one['next']})}")
+    expect(rows).to_have_count(1)
+    expect(line).to_contain_text(second["title"])
+    expect(page.get_by_text("The budget runs out at position 2")).to_be_visible()
+    scan(page, platform)
+    page.get_by_role("link", name=re.compile("First page")).click()
+    expect(rows).to_have_count(2)
 
     page.goto(f"{programme_url}/applications")
     expect(page.get_by_role("heading", level=1)).to_have_text("Applications being reviewed")
     page.get_by_label("Show").select_option("scored")
     page.get_by_role("button", name="Show these applications").click()
-    expect(page.locator("caption")).to_have_text("2 applications (scored)")
+    expect(page.locator("caption")).to_have_text("Applications (scored), earliest submitted first")
+    expect(page.locator("tbody tr")).to_have_count(2)
     scan(page, platform)
+    # A later page (by scoring's cursor) keeps the filter, and leads back to the first.
+    first_scored = _call(platform, "GET", "scoring", f"/v1/programmes/{programme_id}/applications", manager,
+                         params={"limit": 1, "status": "scored"}).json()  # fmt: skip
+    page.goto(f"{programme_url}/applications?{urlencode({'status': 'scored', 'after': first_scored['next']})}")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text(second["title"])
+    scan(page, platform)
+    page.get_by_role("link", name=re.compile("First page")).click()
+    expect(page).to_have_url(f"{programme_url}/applications?status=scored")
+    expect(page.locator("tbody tr")).to_have_count(2)
 
     page.goto(programme_url)
     page.get_by_role("button", name="Close to new applications").click()

@@ -235,6 +235,17 @@ def test_awards_already_made_are_out_of_the_available_money_and_declines_do_not_
     assert [r.cumulative_requested for r in ranked] == [80_000, 80_000, 100_000, 110_000]
 
 
+def test_the_ranking_walked_in_parts_is_the_ranking_walked_whole() -> None:
+    candidates = [candidate("a", 5.0, 600), candidate("b", 4.0, 500), candidate("c", 3.0, 300),
+                  candidate("d", 2.0, 200, outcome=domain.DECLINED), candidate("e", 1.0, 100)]  # fmt: skip
+    whole = rank(candidates, available=1_000 * 100)
+    assert [r.budget_line for r in whole] == [False, True, False, False, False]  # b: the first that does not fit
+    first, walked = domain.walk(candidates[:2], domain.RankingWalk(left=1_000 * 100))
+    assert walked == domain.RankingWalk(left=40_000, cumulative=110_000, position=2, line_at=2)
+    rest, _ = domain.walk(candidates[2:], walked)
+    assert first + rest == whole
+
+
 # --- decisions and awards ------------------------------------------------------------------------
 
 

@@ -467,7 +467,7 @@ async def _count_and_score_if_complete(tx: Tx, programme: Programme, application
         domain.can_move(application.status, ApplicationStatus.SCORED)
         and application.reviews_completed + 1 >= application.reviewers_required
     ):
-        store.count_completed_review_later(tx, application.id, scored=None)
+        store.count_completed_review_later(tx, application, scored=None)
         return
     reviews = [*await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED]), also]
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
@@ -476,7 +476,7 @@ async def _count_and_score_if_complete(tx: Tx, programme: Programme, application
         kind="computed", by=tx.actor, at=utcnow(), after=score.weighted_score,
         why=f"every one of the {len(reviews)} reviews was submitted",
     )  # fmt: skip
-    store.count_completed_review_later(tx, application.id, scored=(score, computed))
+    store.count_completed_review_later(tx, application, scored=(score, computed))
     await tx.emit(ApplicationScored(
         application_id=application.source_id, programme_id=programme.id, weighted_score=score.weighted_score,
         criterion_means=score.criterion_means, reviewer_count=len(reviews), needs_moderation=score.needs_moderation,

@@ -239,19 +239,44 @@ class RankedApplication:
     position: int
     cumulative_requested: int
     fits_budget: bool
+    #: The first application still to decide that does not fit in what is left: where the budget runs out.
+    budget_line: bool = False
 
 
-def rank(candidates: Iterable[RankingCandidate], available: int) -> list[RankedApplication]:
-    """Order by weighted score (highest first; ties: earlier submission first) and walk the ranking
-    greedily against ``available`` (the budget minus awards already made).
+def ranking_shortfall(weighted_score: float) -> float:
+    """How far below the highest possible score a score is: the ranking's order, smallest first (then
+    the earlier submission, then the id), as a key an index keeps in the same direction as its ties."""
+    return MAX_SCORE - weighted_score
+
+
+def ranking_order(candidate: RankingCandidate) -> tuple[float, datetime, str]:
+    return ranking_shortfall(candidate.weighted_score), candidate.submitted_at, candidate.application_id
+
+
+@dataclass(frozen=True)
+class RankingWalk:
+    """How far a walk down the ranking has come, so that a page of it can go on where the last stopped:
+    what is left of the budget, the amount requested so far, the last position, and the position of the
+    budget line once passed."""
+
+    left: int
+    cumulative: int = 0
+    position: int = 0
+    line_at: int | None = None
+
+
+def walk(ordered: Iterable[RankingCandidate], start: RankingWalk) -> tuple[list[RankedApplication], RankingWalk]:
+    """Walk candidates, already in the ranking's order, greedily against what ``start`` has left of the
+    budget (the budget minus awards already made, at the top of the ranking).
 
     An award already made has been paid for out of the budget, so it fits and takes nothing more;
     a declined application neither fits nor counts towards the cumulative amount requested.
     """
-    ordered = sorted(candidates, key=lambda c: (-c.weighted_score, c.submitted_at, c.application_id))
-    left, cumulative = available, 0
+    left, cumulative, position, line_at = start.left, start.cumulative, start.position, start.line_at
     ranked = []
-    for position, candidate in enumerate(ordered, start=1):
+    for candidate in ordered:
+        position += 1
+        line = False
         if candidate.outcome == AWARDED:
             fits = True
         elif candidate.outcome == DECLINED:
@@ -260,10 +285,18 @@ def rank(candidates: Iterable[RankingCandidate], available: int) -> list[RankedA
             fits = candidate.amount_requested <= left
             if fits:
                 left -= candidate.amount_requested
+            elif line_at is None:
+                line, line_at = True, position
         if candidate.outcome != DECLINED:
             cumulative += candidate.amount_requested
-        ranked.append(RankedApplication(candidate, position, cumulative, fits))
-    return ranked
+        ranked.append(RankedApplication(candidate, position, cumulative, fits, line))
+    return ranked, RankingWalk(left, cumulative, position, line_at)
+
+
+def rank(candidates: Iterable[RankingCandidate], available: int) -> list[RankedApplication]:
+    """The whole ranking: by weighted score (highest first; ties: earlier submission first), walked
+    greedily against ``available``."""
+    return walk(sorted(candidates, key=ranking_order), RankingWalk(left=available))[0]
 
 
 # --- decisions -----------------------------------------------------------------------------------

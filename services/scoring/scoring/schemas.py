@@ -1,13 +1,19 @@
 """The bodies the API reads and answers with. Requests forbid unknown fields and bound every string
 and list; answers are built from stored documents with ``of``."""
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from grants_shared.errors import GrantsError
 from grants_shared.events import Id, OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
+from grants_shared.paging import After
 from scoring.domain import (
     COURSE_NAMES,
     MAX_SCORE,
@@ -22,6 +28,7 @@ from scoring.domain import (
     Outcome,
     ProgrammeStatus,
     RankedApplication,
+    RankingWalk,
     Recommendation,
     ReviewStatus,
 )
@@ -115,6 +122,8 @@ class RankingEntryView(BaseModel):
     amount_requested: Money
     cumulative_requested: Total
     fits_budget: bool
+    budget_line: bool = Field(
+        description="The first application still to decide that does not fit in what is left of the budget")
     status: ApplicationStatus
     needs_moderation: bool
 
@@ -131,27 +140,69 @@ class RankingEntryView(BaseModel):
             amount_requested=application.amount_requested,
             cumulative_requested=Total(amount=ranked.cumulative_requested, currency=currency),
             fits_budget=ranked.fits_budget,
+            budget_line=ranked.budget_line,
             status=application.status,
             needs_moderation=application.needs_moderation,
         )
 
 
 class RankingView(BaseModel):
+    """One page of the ranking: ``next`` is the cursor of the page after it (none at the end)."""
+
     programme_id: str
     budget: Money
     awarded_total: Money
     remaining: Money
     applications: list[RankingEntryView]
+    budget_line_position: int | None = Field(description=(
+        "Where the budget runs out (the first application still to decide that does not fit), once the "
+        "ranking has reached it on this page or an earlier one"))
+    limit: int
+    next: str | None
 
     @classmethod
-    def of(cls, programme: Programme, remaining: Money, entries: list[RankingEntryView]) -> "RankingView":
+    def of(
+        cls, programme: Programme, remaining: Money, entries: list[RankingEntryView], walked: RankingWalk,
+        limit: int, following: "RankingCursor | None",
+    ) -> "RankingView":  # fmt: skip
         return cls(
             programme_id=programme.id,
             budget=programme.budget,
             awarded_total=programme.budget - remaining,
             remaining=remaining,
             applications=entries,
+            budget_line_position=walked.line_at,
+            limit=limit,
+            next=following.token() if following else None,
         )
+
+
+@dataclass(frozen=True)
+class RankingCursor:
+    """Where the next page of the ranking starts: just after the last application the page read, with
+    the walk down the ranking as it stood there (what was left of the budget, the amount requested so
+    far, the position), so every page draws the budget line where the whole ranking would."""
+
+    after: After
+    walk: RankingWalk
+
+    def token(self) -> str:
+        walk = self.walk
+        raw = json.dumps([self.after.token(), walk.left, walk.cumulative, walk.position, walk.line_at],
+                         separators=(",", ":")).encode()  # fmt: skip
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> "RankingCursor":
+        try:
+            after, left, cumulative, position, line_at = json.loads(
+                base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            numbers = (left, cumulative, position, 0 if line_at is None else line_at)
+            if not isinstance(after, str) or not all(type(n) is int for n in numbers):
+                raise ValueError
+            return cls(After.parse(after), RankingWalk(left, cumulative, position, line_at))
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            raise GrantsError("the page cursor is not one this list gave") from None
 
 
 # --- conflicts of interest -----------------------------------------------------------------------

@@ -14,8 +14,8 @@ stale snapshot, e.g. two reviewers submitting the last two reviews at the same m
 page answer ``(items, total)``.
 """
 
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, StrictInt
@@ -24,10 +24,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from grants_shared.budget import create_budget_indexes
+from grants_shared.clock import utcnow
 from grants_shared.documents import Document, Joined, Part, read_together
 from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
-from grants_shared.paging import offset_page
+from grants_shared.paging import After, offset_page, window_page
 from grants_shared.privacy import ERASED_EMAIL, ERASED_NAME, PERSON, PSEUDONYM, PersonalData
 from grants_shared.unit_of_work import Db, Transaction
 from scoring.domain import (
@@ -47,8 +48,12 @@ from scoring.domain import (
     Outcome,
     Recommendation,
     ProgrammeStatus,
+    RankedApplication,
     RankingCandidate,
+    RankingWalk,
     ReviewStatus,
+    ranking_shortfall,
+    walk,
 )
 from scoring.domain import ClaimKind, ClaimStatus, ExpenseCategory, Involvement, RateUnit, TimeEntryKind
 
@@ -154,6 +159,11 @@ class Decision(Part):
     reserved: list[dict[str, Any]] = []
 
 
+#: What the ranking holds; and the field that orders it, kept only on those (``Application.ranked``).
+RANKED = frozenset({ApplicationStatus.SCORED, ApplicationStatus.DECIDED})
+RANKING_KEY = "ranking_shortfall"
+
+
 class Application(Document):
     programme_id: str
     organisation: OrganisationSummary
@@ -192,6 +202,17 @@ class Application(Document):
     decision: Decision | None = None
     withdrawn_at: datetime | None = None
     version: int = 1
+
+    @property
+    def ranked(self) -> bool:
+        """In the ranking: a full application, scored or decided."""
+        return self.stage == "full" and self.status in RANKED
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        if self.ranked:
+            doc[RANKING_KEY] = ranking_shortfall(self.weighted_score or 0.0)
+        return doc
 
     def ranking_candidate(self) -> RankingCandidate:
         return RankingCandidate(
@@ -357,6 +378,23 @@ async def clear_review_comments(tx: Db, application_id: str) -> int:
     return changed
 
 
+async def _rank_what_was_scored_before_the_ranking_had_its_key(db: AsyncDatabase) -> None:
+    """Give the ranking's key to applications scored before it was kept (once: then remembered in
+    ``upgrades``), so that none of them drops out of the ranking."""
+    if await db.upgrades.find_one({"_id": RANKING_KEY}):
+        return
+    async for programme in db.programmes.find({}, {"_id": 1}):
+        query = {"programme_id": programme["_id"], "status": {"$in": list(RANKED)}, RANKING_KEY: {"$exists": False}}
+        async for doc in db.applications.find(query):
+            application = Application.from_doc(doc)
+            if application.ranked:
+                await db.applications.update_one(  # unless it changed meanwhile (and so has its key)
+                    {"_id": application.id, "version": application.version},
+                    {"$set": {RANKING_KEY: application.to_doc()[RANKING_KEY]}},
+                )
+    await db.upgrades.update_one({"_id": RANKING_KEY}, {"$set": {"done_at": utcnow()}}, upsert=True)
+
+
 async def create_indexes(db: AsyncDatabase) -> None:
     await create_budget_indexes(db)
     await create_meeting_indexes(db)
@@ -367,6 +405,11 @@ async def create_indexes(db: AsyncDatabase) -> None:
         [("programme_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
     )
     await db.applications.create_index([("programme_id", ASCENDING), ("organisation.id", ASCENDING)])
+    await db.applications.create_index([("programme_id", ASCENDING), ("submitted_at", ASCENDING)])  # the list of all
+    await db.applications.create_index(  # the ranking's order (ranking_page)
+        [("programme_id", ASCENDING), (RANKING_KEY, ASCENDING), ("submitted_at", ASCENDING)]
+    )
+    await _rank_what_was_scored_before_the_ranking_had_its_key(db)
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("status", ASCENDING)])
     await db.reviews.create_index([("reviewer_id", ASCENDING), ("organisation_id", ASCENDING), ("status", ASCENDING)])
     await db.reviews.create_index("application_id")
@@ -471,12 +514,25 @@ def _of_programme(programme_id: str, statuses: Iterable[ApplicationStatus] | Non
     return query
 
 
+#: Before any application could have been submitted: the lowest bound of a list by submission time.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LISTED = {"answers": 0, "score_history": 0}
+
+
 async def list_applications(
-    tx: Db, programme_id: str, statuses: Iterable[ApplicationStatus] | None, limit: int, offset: int
-) -> tuple[list[Application], int]:
-    query = _of_programme(programme_id, statuses)
-    docs, total = await _page(tx, tx.db.applications, query, limit, offset, _IN_SUBMISSION_ORDER)
-    return [Application.from_doc(d) for d in docs], total
+    tx: Db, programme: Programme, status: ApplicationStatus | None, limit: int, after: After | None
+) -> tuple[list[Application], After | None]:
+    """A page of the programme's applications (in one status, or all), oldest submission first, and
+    where the next page starts (None at the end): a window of submission times at a time on the
+    index of the programme (and status), so a deep page costs what the first does."""
+    query: dict[str, Any] = {"programme_id": programme.id} | ({"status": status} if status else {})
+    # Submissions come after scoring heard of the opening, but for those made while it was away: the
+    # first window reaches from the earliest time past the opening, so it finds those too.
+    docs, following = await window_page(
+        tx, "applications", query, "submitted_at", lowest=EARLIEST, highest=utcnow() + timedelta(days=1),
+        limit=limit, after=after, projection=_LISTED, likely_end=programme.opened_at,
+    )  # fmt: skip
+    return [Application.from_doc(d) for d in docs], following
 
 
 async def applications_of_programme(
@@ -485,6 +541,35 @@ async def applications_of_programme(
     """Every application of the programme in one of ``statuses``, oldest submission first."""
     cursor = tx.db.applications.find(_of_programme(programme_id, statuses), session=tx.session)
     return [Application.from_doc(d) async for d in cursor.sort(_IN_SUBMISSION_ORDER)]
+
+
+#: What a page of the ranking needs of each application (not the answers, nor the score's history).
+_IN_THE_RANKING = {"answers": 0, "score_history": 0, "criterion_means": 0}
+
+
+async def ranking_page(
+    tx: Db, programme_id: str, walked: RankingWalk, after: After | None, limit: int,
+    hidden_organisations: Collection[str] = (),
+) -> tuple[list[tuple[RankedApplication, Application]], RankingWalk, After | None]:
+    """Up to ``limit`` of the programme's ranked applications in the ranking's order
+    (``domain.ranking_order``: highest score first, then earliest submission, then id), walked on
+    from ``walked`` (``domain.walk``) starting after ``after``; those of ``hidden_organisations`` are
+    walked past but not shown. Answers the page, the walk where the page ends and where the next page
+    starts (None at the end). Each read takes a window of scores on the ranking's index, so a deep page
+    of a programme of 100,000 costs what the first does."""
+    shown: list[tuple[RankedApplication, Application]] = []
+    while len(shown) < limit:
+        docs, following = await window_page(
+            tx, "applications", {"programme_id": programme_id}, RANKING_KEY, lowest=0.0, highest=float(MAX_SCORE),
+            limit=limit - len(shown), after=after, then="submitted_at", projection=_IN_THE_RANKING,
+        )  # fmt: skip
+        found = [Application.from_doc(d) for d in docs]
+        ranked, walked = walk((a.ranking_candidate() for a in found), walked)
+        shown += [(r, a) for r, a in zip(ranked, found, strict=True) if a.organisation.id not in hidden_organisations]
+        if following is None:
+            return shown, walked, None
+        after = following
+    return shown, walked, after
 
 
 async def oldest_waiting(tx: Db, programme_id: str, limit: int) -> list[Application]:
@@ -557,7 +642,7 @@ async def drop_reviewer(tx: Db, application_id: str, reviewer_id: str) -> None:
 
 
 def count_completed_review_later(
-    tx: Transaction, application_id: str, scored: tuple[ApplicationScore, ScoreChange] | None
+    tx: Transaction, application: Application, scored: tuple[ApplicationScore, ScoreChange] | None
 ) -> None:
     """One review more is complete and, when it was the last, the application is scored: written with
     the transaction's events (``update_later``), for an application read in the same transaction."""
@@ -571,8 +656,10 @@ def count_completed_review_later(
             "weighted_score": score.weighted_score,
             "needs_moderation": score.needs_moderation,
         }
+        if application.stage == "full":  # into the ranking
+            update["$set"][RANKING_KEY] = ranking_shortfall(score.weighted_score)
         update["$push"] = {"score_history": change.model_dump()}
-    tx.update_later("applications", {"_id": application_id}, update)
+    tx.update_later("applications", {"_id": application.id}, update)
 
 
 async def record_moderation(tx: Db, application: Application, moderation: Moderation, change: ScoreChange) -> bool:
@@ -585,7 +672,7 @@ async def record_moderation(tx: Db, application: Application, moderation: Modera
                 "weighted_score": moderation.weighted_score,
                 "needs_moderation": False,
                 "moderation": moderation.model_dump(),
-            },
+            } | ({RANKING_KEY: ranking_shortfall(moderation.weighted_score)} if application.ranked else {}),
             "$push": {"score_history": change.model_dump()},
             "$inc": {"version": 1},
         },
@@ -608,6 +695,7 @@ async def withdraw_application(tx: Db, application_id: str, withdrawn_at: dateti
         {"_id": application_id, "status": {"$in": list(WITHDRAWABLE)}},
         {
             "$set": {"status": ApplicationStatus.WITHDRAWN, "withdrawn_at": withdrawn_at, "reviewers_missing": 0},
+            "$unset": {RANKING_KEY: ""},  # out of the ranking, if it was in it
             "$inc": {"version": 1},
         },
         session=tx.session,

@@ -155,6 +155,19 @@ class Scoring:
         """The items of one page of a list endpoint."""
         return (await self.page(path, headers, **params))["items"]
 
+    async def every_item(self, path: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+        """Every item of a long list, paged by cursor (``next``), checking each page's shape on the way."""
+        items: list[dict[str, Any]] = []
+        after = None
+        while True:
+            response = await self.http.get(path, params=params | ({"after": after} if after else {}), headers=headers)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert set(page) == {"items", "limit", "next"} and len(page["items"]) <= page["limit"], page
+            items += page["items"]
+            if not (after := page["next"]):
+                return items
+
     async def application(self, application_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/v1/applications/{application_id}", headers=self.manager)
         assert response.status_code == 200, response.text

@@ -46,7 +46,7 @@ async def test_too_few_free_reviewers_leaves_the_application_waiting_until_the_p
     [only] = await scoring.assigned("app-w", 1)
     assert only.reviewer_id == "rev-a"
 
-    [waiting] = await scoring.items(
+    [waiting] = await scoring.every_item(
         "/v1/programmes/prog-2/applications", scoring.manager, status="awaiting_reviewers"
     )
     assert waiting["id"] == "app-w"
@@ -174,6 +174,20 @@ async def test_withdrawal_cancels_open_reviews_and_rules_out_a_decision(scoring:
         headers=scoring.manager,
     )
     assert decision.status_code == 409
+
+
+async def test_a_scored_application_withdrawn_leaves_the_ranking(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-5w", panel=["rev-a"], k=1)
+    await scoring.scored_application("app-stays", "prog-5w", "org-s", "rev-a", requested=1_000)
+    await scoring.scored_application("app-leaves", "prog-5w", "org-l", "rev-a", requested=1_000)
+    await scoring.bus.publish(ApplicationWithdrawn(application_id="app-leaves", programme_id="prog-5w"))
+
+    async def withdrawn() -> bool:
+        return (await scoring.application("app-leaves"))["status"] == "withdrawn"
+
+    await scoring.eventually(withdrawn)
+    ranking = (await scoring.http.get("/v1/programmes/prog-5w/ranking", headers=scoring.manager)).json()
+    assert [e["application_id"] for e in ranking["applications"]] == ["app-stays"]
 
 
 async def test_a_repeated_submission_does_not_assign_more_reviewers(scoring: Scoring) -> None:

@@ -1,4 +1,5 @@
-"""Every list endpoint answers one page: {"items", "limit", "offset", "total"}, limit 1..200 (default 100)."""
+"""Every short list answers one page: {"items", "limit", "offset", "total"}, limit 1..200 (default 100);
+a list as long as a programme's applications answers {"items", "limit", "next"}, paged by cursor."""
 
 import pytest
 
@@ -22,7 +23,6 @@ async def test_each_list_pages_through_its_items_in_a_stable_order(scoring: Scor
 
     lists = {
         "/v1/programmes": (scoring.manager, "id", ["prog-1", "prog-2"]),
-        "/v1/programmes/prog-1/applications": (scoring.manager, "id", ["app-1", "app-2", "app-3"]),
         "/v1/programmes/prog-1/organisations": (scoring.reviewer("rev-a"), "id", ["org-1", "org-2", "org-3"]),
         "/v1/conflicts": (scoring.reviewer("rev-b"), "organisation_id", ["org-x", "org-y", "org-z"]),
     }
@@ -39,8 +39,18 @@ async def test_each_list_pages_through_its_items_in_a_stable_order(scoring: Scor
     second = await scoring.page("/v1/reviews", scoring.reviewer("rev-a"), limit=2, offset=1)
     assert [r["id"] for r in second["items"]] == [r["id"] for r in reviews[1:]]
     assert second["total"] == 3
-    waiting = await scoring.page("/v1/programmes/prog-1/applications", scoring.manager, status="awaiting_reviewers")
-    assert waiting["items"] == [] and waiting["total"] == 0
+
+    # A programme's applications, oldest submission first, a page at a time by cursor.
+    path = "/v1/programmes/prog-1/applications"
+    assert [i["id"] for i in await scoring.every_item(path, scoring.manager)] == ["app-1", "app-2", "app-3"]
+    assert [i["id"] for i in await scoring.every_item(path, scoring.manager, limit=1)] == ["app-1", "app-2", "app-3"]
+    first = (await scoring.http.get(path, params={"limit": 2}, headers=scoring.manager)).json()
+    assert [i["id"] for i in first["items"]] == ["app-1", "app-2"] and first["next"]
+    assert await scoring.every_item(path, scoring.manager, status="awaiting_reviewers") == []
+    assert [i["id"] for i in await scoring.every_item(path, scoring.manager, status="in_review", limit=2)] == [
+        "app-1", "app-2", "app-3"]  # fmt: skip
+    refused = await scoring.http.get(path, params={"after": "not-a-cursor"}, headers=scoring.manager)
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_reviewers_page_counts_only_the_reviews_they_may_see(scoring: Scoring) -> None:
@@ -62,17 +72,20 @@ async def test_a_reviewers_page_counts_only_the_reviews_they_may_see(scoring: Sc
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 10**30}]
+    "params", [{"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"offset": -1}, {"offset": 10**30}, {"after": ""}]
 )
 async def test_a_page_out_of_bounds_is_a_422_problem(scoring: Scoring, params: dict) -> None:
     await scoring.open_programme("prog-q", panel=["rev-a"], k=1)
-    for path, headers in (
+    offsets = (
         ("/v1/reviews", scoring.reviewer("rev-a")),
         ("/v1/programmes", scoring.manager),
         ("/v1/conflicts", scoring.manager),
         ("/v1/programmes/prog-q/organisations", scoring.manager),
-        ("/v1/programmes/prog-q/applications", scoring.manager),
-    ):
+    )
+    cursors = (("/v1/programmes/prog-q/applications", scoring.manager), ("/v1/programmes/prog-q/ranking", scoring.manager))
+    # An offset means something only to a short list, a cursor only to a long one.
+    lists = offsets if "offset" in params else cursors if "after" in params else offsets + cursors
+    for path, headers in lists:
         answer = await scoring.http.get(path, params=params, headers=headers)
         assert answer.status_code == 422, (path, params, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"

@@ -3,6 +3,7 @@
 import asyncio
 
 from grants_shared.events import ApplicationDecidedV2, ApplicationScored
+from scoring import store
 from tests.integration.scoring.helpers import Scoring, gbp
 
 
@@ -112,6 +113,10 @@ async def test_scores_far_apart_need_moderation_before_a_decision(scoring: Scori
         ("moderated", "pm-2", 3.6, 3.4, "Rechecked against the guidance"),
     ]
     assert history[0]["at"] <= history[1]["at"] <= history[2]["at"]
+    ranking = (await scoring.http.get("/v1/programmes/prog-m/ranking", headers=scoring.manager)).json()
+    assert [(e["application_id"], e["weighted_score"]) for e in ranking["applications"]] == [("app-m", 3.4)]
+    stored = await scoring.db.applications.find_one({"_id": "app-m"})
+    assert stored["ranking_shortfall"] == 5 - 3.4  # the order the ranking's index keeps
 
     decided = await scoring.http.post(
         "/v1/applications/app-m/decision", json={"outcome": "declined", "feedback": "Strong idea; reapply with a plan"},
@@ -155,6 +160,76 @@ async def test_the_ranking_walks_the_remaining_budget(scoring: Scoring) -> None:
         headers=scoring.reviewer("rev-a"),
     )
     assert conflicted.status_code == 404
+
+
+async def _every_page(scoring: Scoring, programme_id: str, headers: dict[str, str], limit: int) -> list[dict]:
+    entries, after = [], None
+    while True:
+        params = {"limit": limit} | ({"after": after} if after else {})
+        page = await scoring.http.get(f"/v1/programmes/{programme_id}/ranking", params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["applications"]) <= limit
+        entries += page.json()["applications"]
+        after = page.json()["next"]
+        if after is None:
+            return entries
+
+
+async def test_the_ranking_read_a_page_at_a_time_is_the_whole_ranking(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-p", panel=["rev-a"], k=1, budget=10_000, maximum_award=8_000)
+    await scoring.delegate("prog-p")
+    scores = {"app-1": 3, "app-2": 5, "app-3": 4, "app-4": 4, "app-5": 2}
+    requested = {"app-1": 2_000, "app-2": 6_000, "app-3": 5_000, "app-4": 3_000, "app-5": 1_000}
+    for minute, app_id in enumerate(scores, start=1):
+        await scoring.submit(app_id, "prog-p", f"org-{app_id}", requested=requested[app_id], minutes=minute)
+    for app_id, need in scores.items():
+        review = await scoring.review_of(app_id, "rev-a")
+        assert (await scoring.score(review, "rev-a", need=need, impact=need)).status_code == 200
+    await scoring.bus.wait_for(ApplicationScored.type, 5)
+
+    whole = (await scoring.http.get("/v1/programmes/prog-p/ranking", headers=scoring.manager)).json()
+    assert whole["next"] is None
+    # app-2 takes 6,000 (4,000 left); app-3 does not fit: the budget line; app-4 takes 3,000 (1,000 left);
+    # app-1 does not fit; app-5 takes the last 1,000. app-3 before app-4: the same score, submitted first.
+    rows = [(e["application_id"], e["position"], e["fits_budget"], e["budget_line"]) for e in whole["applications"]]
+    assert rows == [
+        ("app-2", 1, True, False), ("app-3", 2, False, True), ("app-4", 3, True, False), ("app-1", 4, False, False),
+        ("app-5", 5, True, False),
+    ]  # fmt: skip
+    assert whole["budget_line_position"] == 2
+    for limit in (1, 2, 3):
+        assert await _every_page(scoring, "prog-p", scoring.manager, limit) == whole["applications"]
+    first = (await scoring.http.get("/v1/programmes/prog-p/ranking", params={"limit": 1}, headers=scoring.manager))
+    assert first.json()["budget_line_position"] is None  # not reached on the first page
+
+    # A reviewer's pages leave out what they are conflicted with, the walk past it still counted.
+    declared = await scoring.http.post("/v1/conflicts", json={"organisation_id": "org-app-3", "reason": "friend"},
+                                       headers=scoring.reviewer("rev-a"))  # fmt: skip
+    assert declared.status_code == 201, declared.text
+    seen = await _every_page(scoring, "prog-p", scoring.reviewer("rev-a"), 2)
+    assert seen == [e for e in whole["applications"] if e["application_id"] != "app-3"]
+
+    refused = await scoring.http.get("/v1/programmes/prog-p/ranking", params={"after": "not-a-cursor"},
+                                     headers=scoring.manager)  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_what_was_scored_before_the_ranking_kept_its_key_is_ranked_after_the_upgrade(scoring: Scoring) -> None:
+    await scoring.open_programme("prog-u", panel=["rev-a"], k=1)
+    await scoring.scored_application("app-u", "prog-u", "org-u", "rev-a", requested=1_000)
+    # As an application scored by the code before: no ranking key, and the upgrade not yet made.
+    await scoring.db.applications.update_one({"_id": "app-u"}, {"$unset": {"ranking_shortfall": ""}})
+    await scoring.db.upgrades.delete_many({})
+
+    async def ranked() -> list[str]:
+        ranking = await scoring.http.get("/v1/programmes/prog-u/ranking", headers=scoring.manager)
+        return [e["application_id"] for e in ranking.json()["applications"]]
+
+    assert await ranked() == []
+    await store.create_indexes(scoring.db)  # what the service does as it starts
+    assert await ranked() == ["app-u"]
+    assert await scoring.db.upgrades.find_one({"_id": "ranking_shortfall"})
 
 
 async def test_an_award_over_the_budget_is_refused_and_nothing_is_written(scoring: Scoring) -> None:

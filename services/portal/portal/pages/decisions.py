@@ -9,6 +9,7 @@ ranking but not the reviews, so their page is built from it).
 """
 
 from decimal import Decimal
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from babel.numbers import format_currency
@@ -19,7 +20,7 @@ from grants_shared.auth import Caller, Role
 from grants_shared.money import LOCALE, minor_unit_digits
 from portal import forms
 from portal.clients import Api, ApiDep, ApiError
-from portal.pages.shared import application_path, programme_path, q, see_other
+from portal.pages.shared import application_path, cursor_paging, programme_path, q, see_other
 from portal.rendering import render
 from portal.session import CsrfChecked, ManagerPerson, needs
 from portal.words import pounds
@@ -28,6 +29,8 @@ router = APIRouter(tags=["deciding"])
 
 #: Scoring's ManagerOrReviewer: a reviewer who is not on the programme's panel is refused by scoring.
 ManagerOrPanelPerson = Annotated[Caller, Depends(needs(Role.PROGRAMME_MANAGER, Role.ADMIN, Role.REVIEWER))]
+#: Applications on a page of a long list (the ranking, those in review).
+PAGE = 100
 IN_REVIEW = ("awaiting_reviewers", "in_review", "scored", "decided", "withdrawn")
 STALE_PANEL = "Someone changed the panel while you were editing it: check the list and save again"
 
@@ -165,29 +168,42 @@ def _panel_words(error: ApiError) -> str:
 
 @router.get("/manage/programmes/{programme_id}/applications", summary="The programme's applications in review")
 async def applications(
-    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson, status: str = ""
+    programme_id: str, request: Request, api: ApiDep, person: ManagerPerson, status: str = "", after: str = ""
 ) -> Response:
     wanted = status if status in IN_REVIEW else None
     programme = await api.get("scoring", programme_path(programme_id))
-    listed = await api.get("scoring", f"{programme_path(programme_id)}/applications", status=wanted, limit=100)
+    listed = await api.get("scoring", f"{programme_path(programme_id)}/applications", status=wanted, limit=PAGE,
+                           after=after or None)  # fmt: skip
+    paging = cursor_paging(f"/manage/programmes/{q(programme_id)}/applications", after, listed["next"],
+                           "the earliest submitted", "later submissions", status=wanted or "")  # fmt: skip
     return render(request, "manage/applications.jinja", programme=programme, applications=listed["items"],
-                  total=listed["total"], status=wanted or "", statuses=IN_REVIEW)  # fmt: skip
+                  paging=paging, status=wanted or "", statuses=IN_REVIEW)  # fmt: skip
 
 
 @router.get("/manage/programmes/{programme_id}/ranking", summary="Scored applications ranked against the budget")
-async def ranking(programme_id: str, request: Request, api: ApiDep, person: ManagerOrPanelPerson) -> Response:
+async def ranking(
+    programme_id: str, request: Request, api: ApiDep, person: ManagerOrPanelPerson, after: str = ""
+) -> Response:
     programme = await api.get("scoring", programme_path(programme_id))
-    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking")
-    rows, line = [], None
-    for entry in ranked["applications"]:
-        outcome = _outcome(entry)
-        # The budget runs out at the first application still to decide that does not fit in it.
-        if line is None and outcome is None and not entry["fits_budget"]:
-            line = entry["position"]
-        rows.append({**entry, "outcome": outcome, "cumulative": total(entry["cumulative_requested"]),
-                     "budget_line": entry["position"] == line})  # fmt: skip
-    return render(request, "manage/ranking.jinja", programme=programme, ranking=ranked, rows=rows, line=line,
-                  manager=is_manager(person))  # fmt: skip
+    # A page at a time: scoring walks the budget down the whole ranking and carries it in the cursor.
+    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking", limit=PAGE, after=after or None)
+    rows = [{**entry, "outcome": _outcome(entry), "cumulative": total(entry["cumulative_requested"])}
+            for entry in ranked["applications"]]  # fmt: skip
+    paging = cursor_paging(f"/manage/programmes/{q(programme_id)}/ranking", after, ranked["next"],
+                           "the highest scores", "lower scores")  # fmt: skip
+    return render(request, "manage/ranking.jinja", programme=programme, ranking=ranked, rows=rows,
+                  line=ranked["budget_line_position"], paging=paging, manager=is_manager(person))  # fmt: skip
+
+
+async def whole_ranking(api: Api, programme_id: str) -> AsyncIterator[dict[str, Any]]:
+    """Every entry of the programme's ranking, highest score first, read a page at a time."""
+    after = None
+    while True:
+        ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking", limit=200, after=after)
+        for entry in ranked["applications"]:
+            yield entry
+        if not (after := ranked["next"]):
+            return
 
 
 def _outcome(entry: dict[str, Any]) -> str | None:
@@ -261,8 +277,8 @@ async def _as_panel_member(api: Api, application_id: str, programme_id: str) -> 
     if not programme_id:
         raise ApiError(404, {})
     programme = await api.get("scoring", programme_path(programme_id))
-    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking")
-    entry = next((e for e in ranked["applications"] if e["application_id"] == application_id), None)
+    entry = await anext((e async for e in whole_ranking(api, programme_id) if e["application_id"] == application_id),
+                        None)  # fmt: skip
     if entry is None:
         raise ApiError(404, {})
     application = {

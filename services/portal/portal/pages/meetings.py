@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from grants_shared.auth import Caller, Role
 from portal import forms
 from portal.clients import Api, ApiDep, ApiError
+from portal.pages.decisions import whole_ranking
 from portal.pages.panel_support import ACCESS_NEEDS
 from portal.pages.programme_form import _day as typed_date
 from portal.pages.shared import programme_path, q, see_other
@@ -120,8 +121,7 @@ async def _meetings(
 ) -> Response:  # fmt: skip
     programme = await api.get("scoring", programme_path(programme_id))
     listed = await api.get("scoring", f"{programme_path(programme_id)}/meetings", limit=100)
-    ranked = await api.get("scoring", f"{programme_path(programme_id)}/ranking")
-    ready = [e for e in ranked["applications"] if e["status"] == "scored"]
+    ready = [e async for e in whole_ranking(api, programme_id) if e["status"] == "scored"]
     rule = programme.get("decision_rule")
     members = [m["member_id"] for m in (rule or {}).get("members") or []]
     today = date.today()

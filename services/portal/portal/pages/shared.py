@@ -1,6 +1,7 @@
 """Small things several pages need: API paths with their ids quoted, and the redirect after a form."""
 
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi.responses import RedirectResponse
 
@@ -21,3 +22,15 @@ def application_path(application_id: str) -> str:
 def see_other(path: str) -> RedirectResponse:
     """After a form is sent: the next page, by GET (so a refresh does not send it again)."""
     return RedirectResponse(path, status_code=303)
+
+
+def cursor_paging(path: str, after: str, following: str | None, first: str, later: str, **filters: str) -> dict[str, Any]:
+    """Links to the first page and to the next of a list paged by cursor (``next``, which has no
+    total and so no numbered pages), keeping the filters; ``first`` and ``later`` say what they hold."""
+    kept = {k: v for k, v in filters.items() if v}
+    return {
+        "previous": {"href": f"{path}?{urlencode(kept)}" if kept else path, "text": "First page", "labelText": first}
+        if after else None,
+        "next": {"href": f"{path}?{urlencode(kept | {'after': following})}", "text": "Next page", "labelText": later}
+        if following else None,
+    }  # fmt: skip

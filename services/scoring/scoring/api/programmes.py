@@ -6,12 +6,13 @@ panel they sit on, without being shown who else sits on it."""
 from fastapi import APIRouter, Response
 
 from grants_shared.api import (
-    DatabaseDep, IfMatchRequired, Limit, Manager, ManagerOrReviewer, Offset, Page, PathId, Transact, is_manager,
-    set_etag,
+    Cursor, CursorPage, DatabaseDep, IfMatchRequired, Limit, Manager, ManagerOrReviewer, Offset, Page, PathId,
+    Transact, is_manager, set_etag,
 )  # fmt: skip
 from grants_shared import budget
 from grants_shared.auth import Caller
 from grants_shared.money import Money
+from grants_shared.paging import After
 from grants_shared.unit_of_work import Db
 from grants_shared.openapi import etag
 from scoring import access, commands, domain, store
@@ -24,6 +25,7 @@ from scoring.schemas import (
     OrganisationView,
     PanelUpdate,
     ProgrammeView,
+    RankingCursor,
     RankingEntryView,
     RankingView,
 )
@@ -122,7 +124,11 @@ async def list_organisations(
 @router.get(
     "/{programme_id}/applications",
     tags=["applications"],
-    summary="The programme's applications with their review state, including those awaiting reviewers",
+    summary=(
+        "The programme's applications with their review state, including those awaiting reviewers, oldest "
+        "submission first: ask for the next page with `after` set to the `next` of this one (no total: "
+        "counting every match would cost more than the page)"
+    ),
 )
 async def list_applications(
     programme_id: PathId,
@@ -130,25 +136,26 @@ async def list_applications(
     database: DatabaseDep,
     status: ApplicationStatus | None = None,
     limit: Limit = 100,
-    offset: Offset = 0,
-) -> Page[ApplicationSummaryView]:
+    after: Cursor = None,
+) -> CursorPage[ApplicationSummaryView]:
     programme = await access.visible_programme(database, programme_id, caller)
-    statuses = [status] if status else None
-    found, total = await store.list_applications(database, programme.id, statuses, limit, offset)
-    return Page(items=[ApplicationSummaryView.of(a) for a in found], limit=limit, offset=offset, total=total)
+    start = After.parse(after) if after else None
+    found, following = await store.list_applications(database, programme, status, limit, start)
+    return CursorPage(items=[ApplicationSummaryView.of(a) for a in found], limit=limit,
+                      next=following.token() if following else None)  # fmt: skip
 
 
 @router.get(
-    "/{programme_id}/ranking", summary="Scored applications by weighted score, walked against the remaining budget"
+    "/{programme_id}/ranking",
+    summary=(
+        "Scored applications by weighted score, walked against the remaining budget, a page at a time: "
+        "ask for the next page with `after` set to the `next` of this one"
+    ),
 )
-async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep) -> RankingView:
+async def get_ranking(
+    programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, limit: Limit = 100, after: Cursor = None
+) -> RankingView:
     programme = await access.visible_programme(database, programme_id, caller)
-    scored = await store.applications_of_programme(
-        database, programme.id, [ApplicationStatus.SCORED, ApplicationStatus.DECIDED]
-    )
-    # Scored expressions of interest help shortlisting; only full applications compete for the budget.
-    scored = [a for a in scored if a.stage == "full"]
-    applications = {a.id: a for a in scored}
     # Ranked over every application, so each caller sees the same budget line; a reviewer's
     # conflicted applications, and those of organisations they represent, are then left out.
     hidden: set[str] = set()
@@ -156,12 +163,12 @@ async def get_ranking(programme_id: PathId, caller: ManagerOrReviewer, database:
         hidden = await store.conflicted_organisations(database, caller.subject) | caller.organisation_ids
     remaining = await _remaining(database, programme)
     blind = access.hidden_from(caller, programme)
-    entries = []
-    for ranked in domain.rank((a.ranking_candidate() for a in scored), remaining.amount):
-        application = applications[ranked.candidate.application_id]
-        if application.organisation.id not in hidden:
-            entries.append(RankingEntryView.of(ranked, application, programme.budget.currency, blind))
-    return RankingView.of(programme, remaining, entries)
+    cursor = RankingCursor.parse(after) if after else None
+    walked, read_after = (cursor.walk, cursor.after) if cursor else (domain.RankingWalk(left=remaining.amount), None)
+    shown, walked, following = await store.ranking_page(database, programme.id, walked, read_after, limit, hidden)
+    currency = programme.budget.currency
+    entries = [RankingEntryView.of(ranked, application, currency, blind) for ranked, application in shown]
+    return RankingView.of(programme, remaining, entries, walked, limit, following and RankingCursor(following, walked))
 
 
 async def _remaining(database: Db, programme: Programme) -> Money:
