@@ -327,6 +327,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
         [("programme_id", ASCENDING), ("organisation.area", ASCENDING), ("created_at", DESCENDING)]
     )
     await db.applications.create_index([("programme_id", ASCENDING), ("amount_requested.amount", ASCENDING)])
+    await db.applications.create_index(  # words with an amount range, smallest amount first
+        [("programme_id", ASCENDING), ("search_words", ASCENDING), ("amount_requested.amount", ASCENDING)]
+    )
     await db.equality_monitoring.create_index([("programme_id", ASCENDING)])
     # A programme's history of changes, newest first.
     await db.programme_changes.create_index([("programme_id", ASCENDING), ("requested_at", DESCENDING)])
@@ -561,7 +564,8 @@ class ApplicationSearch:
         tested on what this finds (:meth:`matches`)."""
         query: dict[str, Any] = {"programme_id": self.programme_id}
         if self.by_amount:
-            return query  # the amount's own index, with the amount as the page's key
+            # The amount is the page's key: on its own index, or after the word on the word's.
+            return query | ({"search_words": self.words[0]} if self.words else {})
         if self.words:
             query["search_words"] = self.words[0]
         elif self.area:
