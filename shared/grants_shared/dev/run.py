@@ -5,6 +5,9 @@ then the database, then the SMTP sink, so nothing waits on something already gon
 
 ``GRANTS_RUN_PORT_OFFSET`` moves every port (services and SMTP sink) by that much and
 ``GRANTS_RUN_DIR`` moves logs and mail, so a test can run a second platform beside a developer's.
+``GRANTS_RUN_DATABASE_CACHE`` sizes the embedded database's cache (default 4G: what a programme of
+100,000 applications needs, as ``tests/bench/applications_search.py`` and ``scoring_lists.py`` load
+it; the cache grows to that size only as it is used).
 """
 
 import json
@@ -39,7 +42,8 @@ def main() -> int:
         return 2
     sink = start_sink(run_dir / "mail", smtp_port)
     try:
-        with infra.mongodb(log_file=run_dir / "mongodb.log") as mongodb_url:
+        cache_size = os.environ.get("GRANTS_RUN_DATABASE_CACHE", "4G")
+        with infra.mongodb(log_file=run_dir / "mongodb.log", cache_size=cache_size) as mongodb_url:
             print(f"MongoDB: {mongodb_url.split('?')[0]}   RabbitMQ: {rabbitmq_url.rsplit('@', 1)[-1]}")
             # Webhooks may go to a receiver on this machine (a developer's test endpoint): only here.
             env = {"GRANTS_SMTP_HOST": "127.0.0.1", "GRANTS_SMTP_PORT": str(smtp_port),
