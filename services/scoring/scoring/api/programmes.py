@@ -14,7 +14,7 @@ from grants_shared.auth import Caller
 from grants_shared.money import Money
 from grants_shared.paging import After
 from grants_shared.unit_of_work import Db
-from grants_shared.openapi import etag
+from grants_shared.openapi import etag, problems
 from scoring import access, commands, domain, store
 from scoring.domain import ApplicationStatus, BlindField
 from scoring.schemas import (
@@ -129,6 +129,7 @@ async def list_organisations(
         "submission first: ask for the next page with `after` set to the `next` of this one (no total: "
         "counting every match would cost more than the page)"
     ),
+    responses=problems(400),
 )
 async def list_applications(
     programme_id: PathId,
@@ -151,6 +152,7 @@ async def list_applications(
         "Scored applications by weighted score, walked against the remaining budget, a page at a time: "
         "ask for the next page with `after` set to the `next` of this one"
     ),
+    responses=problems(400),
 )
 async def get_ranking(
     programme_id: PathId, caller: ManagerOrReviewer, database: DatabaseDep, limit: Limit = 100, after: Cursor = None
