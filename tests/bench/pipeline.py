@@ -13,6 +13,10 @@ run, as ratios, and writes them to ``bench-results/pipeline.json``. Asserts noth
   first submission to the last notification) against the limit the database's transaction rate and the
   round-trip count allow, **latency** of each person's call (p50/p99), and the same pipeline run three
   times in a row (throughput must not fall as history grows), with the idle database's CPU after.
+- **Awards at once**, last: BENCH_AWARDS_AT_ONCE (60) scored applications of one programme whose budget
+  covers five in six, every decision asked for at the same moment, each once: how each was answered
+  (never a 5xx: a conflict not resolved in time is a 409 or 503 with Retry-After), how long it took,
+  and whether the budget was over-committed.
 
     make bench                      BENCH_APPLICATIONS=200 BENCH_RUNS=3 to change the size
 """
@@ -39,11 +43,12 @@ from pymongo import AsyncMongoClient
 from grants_shared.dev import infra
 from grants_shared.dev.stack import SERVICES
 from grants_shared.settings import ServiceSettings
-from tests.soak.soak import FrontEnd, Mail, Platform
+from tests.soak.soak import AWARD, MANAGER, FrontEnd, Mail, Platform
 from tests.support.bus import delete_topology
 
 APPLICATIONS = int(os.environ.get("BENCH_APPLICATIONS", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+AWARDS_AT_ONCE = int(os.environ.get("BENCH_AWARDS_AT_ONCE", "60"))
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 #: The targets of "Fast" (issue 13), each printed beside what was measured.
 TARGETS = {"round_trips_per_application": 35, "write_conflicts_per_application": 0.5, "throughput_share": 0.7,
@@ -247,6 +252,40 @@ def idle_rates(counts: dict[str, dict[tuple[str, str], float]], seconds: float) 
     return dict(rates.most_common())
 
 
+async def awards_at_once(platform: Platform, settings: ServiceSettings, asked: int) -> dict[str, Any]:
+    """``asked`` scored applications of one programme whose budget covers five in six of them, then all
+    their awards asked for at the same moment, each once (no retry, unlike the careful front end)."""
+    people = FrontEnd(platform, settings)
+    covered = asked - asked // 6
+    programme_id = await people.open_programme(awards=covered)
+    scored = await asyncio.gather(*(people.apply_and_score(programme_id, n) for n in range(asked)))
+    manager = people.as_(MANAGER, "programme_manager")
+    http = httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=asked))
+    award = {"outcome": "awarded", "amount_awarded": {"amount": AWARD, "currency": "GBP"}}
+
+    async def decide(application_id: str) -> tuple[int, float, bool]:
+        started = time.perf_counter()
+        answer = await http.post(f"{platform.url('scoring')}/v1/applications/{application_id}/decision",
+                                 json=award, headers=manager)  # fmt: skip
+        told = answer.headers.get("content-type", "").startswith("application/problem+json") or answer.is_success
+        return answer.status_code, (time.perf_counter() - started) * 1000, told
+
+    answers = await asyncio.gather(*(decide(application_id) for application_id, _, _ in scored))
+    shown = await people.call("GET", "scoring", f"/v1/programmes/{programme_id}", manager)
+    await http.aclose()
+    await people.http.aclose()
+    awarded = sum(1 for status, _, _ in answers if status == 200)
+    remaining = shown.json()["remaining_budget"]["amount"]
+    return {
+        "asked": asked, "budget_covers": covered, "answers": dict(Counter(str(status) for status, _, _ in answers)),
+        "server_errors": sum(1 for status, _, _ in answers if status >= 500),
+        "without_a_problem_body": sum(1 for _, _, told in answers if not told),
+        "awarded": awarded, "over_committed": remaining < 0 or awarded > covered,
+        "remaining_budget": remaining, "expected_remaining": (covered - awarded) * AWARD,
+        "p50_ms": statistics.median(ms for _, ms, _ in answers), "p99_ms": p([ms for _, ms, _ in answers], 0.99),
+    }  # fmt: skip
+
+
 def latency(latencies: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return {what: {"n": len(values), "p50_ms": statistics.median(values), "p99_ms": p(values, 0.99)}
             for what, values in sorted(latencies.items())}  # fmt: skip
@@ -297,6 +336,8 @@ async def measure() -> dict[str, Any]:
             results["idle_round_trips_per_s"] = {
                 "before": idle_rates(idle, idle_seconds), "after": idle_rates(idle_after, idle_seconds)
             }
+            if AWARDS_AT_ONCE:
+                results["awards_at_once"] = await awards_at_once(platform, settings, AWARDS_AT_ONCE)
             await http.aclose()
             results["emails_sent"] = len(mail.sent)
         finally:
@@ -357,6 +398,15 @@ def report(results: dict[str, Any]) -> str:
         *[f"    {figure['p50_ms']:7.1f} {figure['p99_ms']:8.1f}  {what} (x{figure['n']})"
           for what, figure in first["latency"].items() if not what.startswith("GET")],
     ]
+    if awards := results.get("awards_at_once"):
+        lines += [
+            f"awards at once: {awards['asked']} asked for at the same moment, the budget covering "
+            f"{awards['budget_covers']}: answers {awards['answers']}, {awards['server_errors']} server errors "
+            f"(target 0), {awards['without_a_problem_body']} refusals without a problem body; "
+            f"{awards['awarded']} awarded, over-committed: {awards['over_committed']} (remaining "
+            f"{awards['remaining_budget']} of the {awards['expected_remaining']} expected); "
+            f"p50 {awards['p50_ms']:.0f} ms, p99 {awards['p99_ms']:.0f} ms",
+        ]
     if any(r["failures"] for r in results["runs"]):
         lines.append(f"FAILURES: {[r['failures'] for r in results['runs']]}")
     return "\n".join(lines)

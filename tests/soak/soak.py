@@ -192,11 +192,12 @@ class FrontEnd:
             await asyncio.sleep(0.5)
         return result
 
-    async def open_programme(self) -> str:
+    async def open_programme(self, awards: int = 10_000) -> str:
+        """A programme whose budget pays ``awards`` awards, open and known to scoring and disbursement."""
         manager = self.as_(MANAGER, "programme_manager")
         now = utcnow()
         body = {
-            "name": f"Soak fund {uuid4().hex[:6]}", "budget": {"amount": 10_000 * AWARD, "currency": "GBP"},
+            "name": f"Soak fund {uuid4().hex[:6]}", "budget": {"amount": awards * AWARD, "currency": "GBP"},
             "maximum_award": {"amount": AWARD, "currency": "GBP"}, "opens_at": (now - timedelta(minutes=1)).isoformat(),
             "closes_at": (now + timedelta(days=30)).isoformat(),
             "criteria": [{"key": "need", "title": "Need", "weight": 1}], "reviewers_per_application": 2,
@@ -235,6 +236,34 @@ class FrontEnd:
 
     async def journey(self, programme_id: str, n: int) -> str:
         """One application from its organisation's profile to its payment and the group being told."""
+        application_id, suffix, group = await self.apply_and_score(programme_id, n)
+        manager = self.as_(MANAGER, "programme_manager")
+        decided = await self.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager,
+                                  json={"outcome": "awarded", "amount_awarded": {"amount": AWARD, "currency": "GBP"}})
+        assert decided.status_code in (200, 409), decided.text  # 409: already decided by the lost request
+
+        async def offered() -> dict[str, Any] | None:
+            grants = await self.call("GET", "disbursement", "/v1/grants", group)
+            return next((g for g in grants.json()["items"] if g["application_id"] == application_id), None)
+
+        grant = await self.until("the grant offer", offered)
+        account = {"signatory": {"name": f"Chair of group {suffix}", "position": "Chair"},
+                   "bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
+                                    "account_number": f"{n % 100_000_000:08d}"}}  # fmt: skip
+        accepted = await self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", group, json=account)
+        assert accepted.status_code in (200, 409), accepted.text  # 409: accepted by the lost request
+        await self.approve_payment_run(grant["id"])
+
+        async def paid_and_told() -> bool:
+            inbox = await self.call("GET", "notifications", "/v1/inbox", group, params={"limit": 50})
+            return inbox.status_code == 200 and "payment_sent" in {item["kind"] for item in inbox.json()["items"]}
+
+        await self.until("the payment and its notification", paid_and_told)
+        return application_id
+
+    async def apply_and_score(self, programme_id: str, n: int) -> tuple[str, str, dict[str, str]]:
+        """One application from its organisation's profile to scored by its reviewers: its id, the
+        suffix of its group's names and the group's headers."""
         suffix = f"{n:04d}-{uuid4().hex[:6]}"
         organisation, person = f"org-{suffix}", f"group-{suffix}"
         group = self.as_(person, "applicant", organisation=organisation)
@@ -267,28 +296,7 @@ class FrontEnd:
             return shown.status_code == 200 and shown.json()["status"] in ("scored", "decided")
 
         await self.until("the application to be scored", scored)
-        decided = await self.call("POST", "scoring", f"/v1/applications/{application_id}/decision", manager,
-                                  json={"outcome": "awarded", "amount_awarded": {"amount": AWARD, "currency": "GBP"}})
-        assert decided.status_code in (200, 409), decided.text  # 409: already decided by the lost request
-
-        async def offered() -> dict[str, Any] | None:
-            grants = await self.call("GET", "disbursement", "/v1/grants", group)
-            return next((g for g in grants.json()["items"] if g["application_id"] == application_id), None)
-
-        grant = await self.until("the grant offer", offered)
-        account = {"signatory": {"name": f"Chair of group {suffix}", "position": "Chair"},
-                   "bank_account": {"account_name": f"Group {suffix}", "sort_code": "20-00-00",
-                                    "account_number": f"{n % 100_000_000:08d}"}}  # fmt: skip
-        accepted = await self.call("POST", "disbursement", f"/v1/grants/{grant['id']}/accept", group, json=account)
-        assert accepted.status_code in (200, 409), accepted.text  # 409: accepted by the lost request
-        await self.approve_payment_run(grant["id"])
-
-        async def paid_and_told() -> bool:
-            inbox = await self.call("GET", "notifications", "/v1/inbox", group, params={"limit": 50})
-            return inbox.status_code == 200 and "payment_sent" in {item["kind"] for item in inbox.json()["items"]}
-
-        await self.until("the payment and its notification", paid_and_told)
-        return application_id
+        return application_id, suffix, group
 
     async def approve_payment_run(self, grant_id: str) -> None:
         """Finance gathers what is due and approves the run holding the grant's first payment, with the
