@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m tests.bench.portal_pages
 	$(BIN)/python -m tests.bench.applications_search
 	$(BIN)/python -m tests.bench.scoring_lists
+	$(BIN)/python -m tests.bench.scale_out
 
 ## The soak (not part of `make test`, which runs a short one): SOAK_APPLICATIONS=200 applications through
 ## the whole journey while a random service is SIGKILLed every 10 s and the broker is restarted once.
