@@ -1,7 +1,11 @@
 """The embedded database's launcher keeps SecantusDB's rule for transactions past their lifetime while
-making its look for them wait for no transaction (`grants_shared.dev.embedded_mongodb`)."""
+making its look for them wait for no transaction, and lets its tables' pages grow larger in memory
+(`grants_shared.dev.embedded_mongodb`)."""
 
+import re
 import threading
+
+import wiredtiger
 
 import pytest
 from secantus import transactions
@@ -78,3 +82,22 @@ def test_a_transaction_running_a_statement_holds_up_no_other(registry: Transacti
 
     assert finished_while_the_statement_ran
     assert running.state is TxnState.IN_PROGRESS  # passed over while busy, not aborted under it
+
+
+def test_every_table_the_server_creates_lets_its_pages_grow_to_the_larger_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secantus.storage import Storage
+
+    monkeypatch.setattr(wiredtiger.Session, "create", wiredtiger.Session.create)
+    embedded_mongodb.larger_pages()
+    storage = Storage(":memory:", cache_size="64M")
+    try:
+        storage.insert("db", "things", [{"_id": 1}])  # a collection's own table, made on its first write
+        cursor = storage._conn.open_session().open_cursor("metadata:", None, None)
+        sizes = {}
+        while cursor.next() == 0:
+            if cursor.get_key().startswith("file:"):
+                found = re.search(r"memory_page_max=([^,)]+)", cursor.get_value())
+                sizes[cursor.get_key()] = found and found.group(1)
+    finally:
+        storage.close()
+    assert len(sizes) > 10 and set(sizes.values()) == {embedded_mongodb.MEMORY_PAGE_MAX}, sizes

@@ -1,7 +1,8 @@
 """The embedded MongoDB-wire server (SecantusDB) for `make run`, the tests, the soak and the benchmarks,
 started with a short transaction lifetime, as the platform's deployments set it on MongoDB, a short
-interpreter switch interval (`SWITCH_INTERVAL_SECONDS`), and SecantusDB 0.7.0b3's look for idle
-transactions replaced by one that waits for none of them (`reap_without_waiting`).
+interpreter switch interval (`SWITCH_INTERVAL_SECONDS`), SecantusDB 0.7.0b3's look for idle
+transactions replaced by one that waits for none of them (`reap_without_waiting`), and its WiredTiger
+tables' pages allowed to grow larger in memory before they must be split (`larger_pages`).
 
 Why the lifetime: a process killed in the middle of a transaction leaves it open, and its document locks
 hold until the server aborts it (60 s by default, on MongoDB too); meanwhile everything that touches
@@ -39,6 +40,18 @@ SWITCH_INTERVAL_SECONDS = 0.0002
 
 #: Seconds between two looks for transactions past their lifetime (mongod looks every few seconds too).
 REAP_INTERVAL_SECONDS = 1.0
+
+#: How large a page of one of the server's WiredTiger tables may grow in memory before WiredTiger
+#: must split it (its ``memory_page_max``; the default is 5 MB). A page past the limit is split by
+#: whichever thread next touches it, and only once no cursor holds a pointer to it; the server's
+#: cursors stay positioned on the last page they read between uses, so under load the split failed
+#: over and over and every thread reaching the page (a hot page, like the end of the oplog that every
+#: write appends to) slept and tried again: WiredTiger's statistics counted 20,512 blocked splits and
+#: 10.5 s of threads asleep in one 40-application benchmark run. That is the slow phase that stalled
+#: benchmark runs (README, "Performance"). With 64 MB no page reached the limit (the largest seen was
+#: 6.1 MB): no blocked split and no sleep in the runs since, and 200 applications at once finished in
+#: 92 s where the best before took 124 s and two in three stalled.
+MEMORY_PAGE_MAX = "64MB"
 
 
 def _reap_idle_transactions_without_waiting(registry: "TransactionRegistry") -> int:
@@ -79,10 +92,25 @@ def reap_without_waiting() -> None:
     TransactionRegistry._prune_locked = _reap_idle_transactions_without_waiting  # type: ignore[method-assign]
 
 
+def larger_pages(size: str = MEMORY_PAGE_MAX) -> None:
+    """Create every WiredTiger table the server makes from now on with ``memory_page_max`` at ``size``."""
+    import wiredtiger
+
+    create = wiredtiger.Session.create
+
+    def create_with_larger_pages(session: "wiredtiger.Session", name: str, config: str | None = None) -> int:
+        if "memory_page_max" not in (config or ""):
+            config = f"{config},memory_page_max={size}" if config else f"memory_page_max={size}"
+        return create(session, name, config)  # type: ignore[no-any-return]
+
+    wiredtiger.Session.create = create_with_larger_pages  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
     from secantus.server import SecantusDBServer
 
     reap_without_waiting()
+    larger_pages()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
