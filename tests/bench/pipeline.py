@@ -17,6 +17,8 @@ run, as ratios, and writes them to ``bench-results/pipeline.json``. Asserts noth
   covers five in six, every decision asked for at the same moment, each once: how each was answered
   (never a 5xx: a conflict not resolved in time is a 409 or 503 with Retry-After), how long it took,
   and whether the budget was over-committed.
+- **WiredTiger's blocked page splits** in each run (the slow phase's cause: README, "Performance"), from
+  the embedded database's own statistics.
 
     make bench                      BENCH_APPLICATIONS=200 BENCH_RUNS=3 to change the size
 """
@@ -286,6 +288,20 @@ async def awards_at_once(platform: Platform, settings: ServiceSettings, asked: i
     }  # fmt: skip
 
 
+BLOCKED, ASLEEP, LARGEST = (
+    "cache: hazard pointer blocked page eviction", "thread-yield: page acquire time sleeping (usecs)",
+    "cache: maximum page size seen at eviction",
+)
+
+
+async def wiredtiger_counters(path: Path) -> dict[str, float]:
+    """The embedded database's watched WiredTiger counters as last written (every 2 s), after waiting for
+    a fresh line."""
+    await asyncio.sleep(2.5)
+    lines = path.read_text().splitlines() if path.exists() else []
+    return json.loads(lines[-1]) if lines else {}
+
+
 def latency(latencies: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return {what: {"n": len(values), "p50_ms": statistics.median(values), "p99_ms": p(values, 0.99)}
             for what, values in sorted(latencies.items())}  # fmt: skip
@@ -300,7 +316,9 @@ async def measure() -> dict[str, Any]:
     mail, smtp_port = Mail(), infra.free_port()
     sink = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     sink.start()
-    with infra.embedded_mongodb_process(":memory:", logs / "mongodb.log", cache_size="4G") as (mongodb_url, pid):
+    statistics = logs / "wiredtiger.jsonl"
+    with infra.embedded_mongodb_process(":memory:", logs / "mongodb.log", cache_size="4G",
+                                        statistics_file=statistics) as (mongodb_url, pid):  # fmt: skip
         results["limits"] = limits = await raw_limits(mongodb_url, rabbitmq_url)
         settings = ServiceSettings(prefix=f"bench{uuid4().hex[:6]}", rabbitmq_url=rabbitmq_url, mongodb_url=mongodb_url)
         env = {**os.environ, "GRANTS_PREFIX": settings.prefix, "GRANTS_MONGODB_URL": mongodb_url,
@@ -320,7 +338,14 @@ async def measure() -> dict[str, Any]:
             results["idle_database_cpu_before"] = (database_cpu_seconds(pid) - cpu_before) / idle_seconds
             runs = []
             for run in range(RUNS):
+                counters_before = await wiredtiger_counters(statistics)
                 figures = await pipeline(platform, settings, APPLICATIONS, sum(idle_rates(idle, idle_seconds).values()))
+                counters = await wiredtiger_counters(statistics)
+                figures["wiredtiger"] = {
+                    "blocked_page_splits": counters.get(BLOCKED, 0) - counters_before.get(BLOCKED, 0),
+                    "asleep_waiting_for_pages_s": (counters.get(ASLEEP, 0) - counters_before.get(ASLEEP, 0)) / 1e6,
+                    "largest_page_bytes": counters.get(LARGEST, 0),
+                }
                 counted_s = figures["elapsed_s"] + figures["drained_s"]
                 figures["round_trips"] = round_trips(figures["counts"], idle, idle_seconds, counted_s, APPLICATIONS)
                 figures["throughput_per_s"] = figures["completed"] / figures["elapsed_s"]
@@ -388,6 +413,11 @@ def report(results: dict[str, Any]) -> str:
         f"(target >= {TARGETS['throughput_share']})",
         "runs one after another:         " + ", ".join(f"{r['throughput_per_s']:.2f}/s" for r in results["runs"])
         + f"; last/first {results['third_run_share']:.2f} (target >= {TARGETS['third_run_share']})",
+        "  WiredTiger, each run: " + "; ".join(
+            f"{r['wiredtiger']['blocked_page_splits']:.0f} blocked page splits, "
+            f"{r['wiredtiger']['asleep_waiting_for_pages_s']:.1f} s asleep waiting for pages"
+            for r in results["runs"])
+        + f"; largest page {results['runs'][-1]['wiredtiger']['largest_page_bytes'] / 2**20:.1f} MB",
         f"idle database CPU               {results['idle_database_cpu_before']:.1%} before, "
         f"{results['idle_database_cpu_after']:.1%} after the runs (target < {TARGETS['idle_database_cpu']:.0%}), "
         f"measured once the last work was done ({results['backlog_drained_s']:.0f} s after the last journey)",

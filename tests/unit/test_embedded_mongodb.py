@@ -2,8 +2,11 @@
 making its look for them wait for no transaction, and lets its tables' pages grow larger in memory
 (`grants_shared.dev.embedded_mongodb`)."""
 
+import json
 import re
 import threading
+import time
+from pathlib import Path
 
 import wiredtiger
 
@@ -101,3 +104,24 @@ def test_every_table_the_server_creates_lets_its_pages_grow_to_the_larger_size(m
     finally:
         storage.close()
     assert len(sizes) > 10 and set(sizes.values()) == {embedded_mongodb.MEMORY_PAGE_MAX}, sizes
+
+
+def test_the_watched_wiredtiger_counters_are_written_while_the_server_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from secantus.storage import Storage
+
+    monkeypatch.setattr(wiredtiger, "wiredtiger_open", wiredtiger.wiredtiger_open)
+    written = tmp_path / "wiredtiger.jsonl"
+    embedded_mongodb.record_statistics(written, every_seconds=0.05)
+    storage = Storage(":memory:", cache_size="64M")
+    try:
+        storage.insert("db", "things", [{"_id": n} for n in range(100)])
+        deadline = time.monotonic() + 5
+        while not (written.exists() and written.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = json.loads(written.read_text().splitlines()[-1])
+    finally:
+        storage.close()
+    assert set(embedded_mongodb.WATCHED_STATISTICS) <= set(line)
+    assert all(isinstance(line[name], int) and line[name] >= 0 for name in embedded_mongodb.WATCHED_STATISTICS)

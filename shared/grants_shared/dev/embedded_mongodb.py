@@ -18,9 +18,13 @@ bookkeeping, which slows every write after about 10,000, is avoided by the URL: 
 """
 
 import argparse
+import json
 import signal
 import sys
-from typing import TYPE_CHECKING
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from secantus.transactions import TransactionRegistry
@@ -106,6 +110,53 @@ def larger_pages(size: str = MEMORY_PAGE_MAX) -> None:
     wiredtiger.Session.create = create_with_larger_pages  # type: ignore[method-assign]
 
 
+#: The WiredTiger counters `record_statistics` keeps: pages that had to be split and could not be (a
+#: cursor pointed into them), threads that waited for such a page, and the largest page seen.
+WATCHED_STATISTICS = (
+    "cache: hazard pointer blocked page eviction",
+    "cache: forced eviction - pages selected unable to be evicted count",
+    "thread-yield: page acquire eviction blocked",
+    "thread-yield: page acquire time sleeping (usecs)",
+    "cache: maximum page size seen at eviction",
+)
+
+
+def record_statistics(path: Path, every_seconds: float = 2.0) -> None:
+    """Turn WiredTiger's statistics on in the server opened from now on and append the watched
+    counters to ``path`` as a line of JSON every ``every_seconds`` (the benchmark prints them)."""
+    import wiredtiger
+
+    open_connection = wiredtiger.wiredtiger_open
+
+    def open_with_statistics(home: str, config: str) -> Any:
+        connection = open_connection(home, f"{config},statistics=(fast)")
+        threading.Thread(target=_write_statistics, args=(connection, path, every_seconds), daemon=True).start()
+        return connection
+
+    wiredtiger.wiredtiger_open = open_with_statistics
+
+
+def _write_statistics(connection: Any, path: Path, every_seconds: float) -> None:
+    import wiredtiger
+
+    session = connection.open_session()
+    with path.open("a") as out:
+        while True:
+            time.sleep(every_seconds)
+            try:
+                cursor = session.open_cursor("statistics:", None, None)
+            except (wiredtiger.WiredTigerError, TypeError):  # TypeError: the binding's session is gone
+                return  # the server has closed its database
+            counters = {}
+            while cursor.next() == 0:
+                description, _, value = cursor.get_value()
+                if description in WATCHED_STATISTICS:
+                    counters[description] = value
+            cursor.close()
+            out.write(json.dumps({"at": time.time(), **counters}) + "\n")
+            out.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     from secantus.server import SecantusDBServer
 
@@ -118,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-size", default="1G")
     parser.add_argument("--transaction-lifetime-seconds", type=float, default=TRANSACTION_LIFETIME_SECONDS)
     parser.add_argument("--switch-interval-seconds", type=float, default=SWITCH_INTERVAL_SECONDS)
+    parser.add_argument("--wiredtiger-statistics", type=Path, help="append WiredTiger's watched counters here")
     args = parser.parse_args(argv)
+    if args.wiredtiger_statistics:
+        record_statistics(args.wiredtiger_statistics)
     sys.setswitchinterval(args.switch_interval_seconds)
     server = SecantusDBServer(
         host=args.host, port=args.port, storage_path=args.storage_path, replica_set_name="secantus",

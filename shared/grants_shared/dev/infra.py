@@ -86,13 +86,15 @@ def embedded_mongodb(storage_path: str = ":memory:", log_file: Path | None = Non
 
 @contextlib.contextmanager
 def embedded_mongodb_process(storage_path: str = ":memory:", log_file: Path | None = None,
-                             cache_size: str = "1G") -> Iterator[tuple[str, int]]:
-    """The embedded server's URL and process id (the benchmarks read its CPU time)."""
+                             cache_size: str = "1G", statistics_file: Path | None = None) -> Iterator[tuple[str, int]]:
+    """The embedded server's URL and process id (the benchmarks read its CPU time); with
+    ``statistics_file``, it appends WiredTiger's watched counters there (``embedded_mongodb``)."""
     port = free_port()
     log = open(log_file, "ab") if log_file else tempfile.TemporaryFile()
+    statistics = ["--wiredtiger-statistics", str(statistics_file)] if statistics_file else []
     process = subprocess.Popen(
         [sys.executable, "-m", "grants_shared.dev.embedded_mongodb", "--port", str(port), "--storage-path", storage_path,
-         "--cache-size", cache_size],
+         "--cache-size", cache_size, *statistics],
         stdout=log, stderr=subprocess.STDOUT,
         # Its own session: a Ctrl-C meant for `make run` must not stop the database under the services.
         start_new_session=True,
