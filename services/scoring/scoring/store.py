@@ -6,12 +6,14 @@
 - ``reviews``: one per reviewer asked to score an application, with their score sheet.
 - ``conflicts``: reviewers' declarations of a conflict of interest with an organisation.
 - ``early_withdrawals``: withdrawals that arrived before their submission.
+- ``upgrades``: the one-off changes to stored documents already made (one document each).
 
 Every function takes ``tx``: the transaction it runs in, or the service's database for a plain read.
 Every write to an application also bumps its ``version``: two transactions that touch the same
 application therefore collide (a write conflict, retried by ``transact``) instead of each acting on a
-stale snapshot, e.g. two reviewers submitting the last two reviews at the same moment. Lists of a
-page answer ``(items, total)``.
+stale snapshot, e.g. two reviewers submitting the last two reviews at the same moment. Short lists
+answer ``(items, total)``; a programme's applications and its ranking, which may be 100,000 long,
+answer a page and the cursor of the next (``grants_shared.paging``).
 """
 
 from collections.abc import Collection, Iterable, Mapping
