@@ -10,40 +10,29 @@ bench-results/applications_search.json. Asserts nothing about time.
 """
 
 import asyncio
-import json
 import os
 import random
-import statistics
 import sys
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from applications import domain, store
+from applications import store
 from applications.domain import ApplicationStatus, ContactDetails, Stage
 from grants_shared.dev import infra
 from grants_shared.events import OrganisationSummary
 from grants_shared.money import Money
+from grants_shared.paging import After
+from tests.bench.at_scale import Page, Plain, load, report, timed
 
 #: The programme's sizes, measured one after another (the growth between them is printed).
 SIZES = [int(n) for n in os.environ.get("BENCH_APPLICATIONS", "10000,100000").split(",")]
 REQUESTS = int(os.environ.get("BENCH_SEARCH_REQUESTS", "50"))
-TARGET_MS = 200.0
 OPEN = timedelta(weeks=6)
-RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 WORDS = ["peer", "support", "walks", "lantern", "allotment", "kitchen", "youth", "voices", "shed", "carers", "circle"]
 AREAS = ["Brent", "Harrow", "Ealing", "Barnet", "Camden"]
 STATUSES = [ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.SCORED, ApplicationStatus.WITHDRAWN]
-
-
-class _Plain:
-    """A store's ``tx`` for plain reads and writes, outside any transaction."""
-
-    def __init__(self, db: Any) -> None:
-        self.db, self.session = db, None
 
 
 def application(number: int, programme_id: str, start: datetime, rng: random.Random) -> dict[str, Any]:
@@ -76,19 +65,16 @@ QUERIES: dict[str, tuple[dict[str, Any], int]] = {  # a search's filters, and wh
 }
 
 
-async def _time(tx: Any, query: store.ApplicationSearch, page: int, since: datetime, until: datetime) -> dict[str, float]:
-    """The page's p50 and p99 over REQUESTS requests (a deep page: from the cursor the page before gave)."""
-    after = None
-    for _ in range(page - 1):
-        _, after = await store.search_applications(tx, query, 50, after, since=since, likely_newest=until)
-    timings = []
-    for n in range(REQUESTS + 2):
-        began = time.perf_counter()
-        await store.search_applications(tx, query, 50, after, since=since, likely_newest=until)
-        if n >= 2:  # the first two warm the caches and learn the list's density
-            timings.append((time.perf_counter() - began) * 1000)
-    timings.sort()
-    return {"p50_ms": statistics.median(timings), "p99_ms": timings[max(0, round(0.99 * len(timings)) - 1)]}
+def _search(tx: Any, programme_id: str, filters: dict[str, Any], since: datetime, until: datetime) -> Page:
+    """A search's page as a function of the cursor the page before gave."""
+    query = store.ApplicationSearch(programme_id, tuple(filters.get("words", ())), tuple(filters.get("statuses", ())),
+                                    filters.get("stage"), filters.get("area"), filters.get("amount_min"),
+                                    filters.get("amount_max"))  # fmt: skip
+
+    async def page(after: After | None) -> After | None:
+        return (await store.search_applications(tx, query, 50, after, since=since, likely_newest=until))[1]
+
+    return page
 
 
 async def run() -> dict[int, dict[str, dict[str, float]]]:
@@ -101,38 +87,21 @@ async def run() -> dict[int, dict[str, dict[str, float]]]:
         rng = random.Random(8)
         # A programme open for six weeks, closed before now; its applications are created while it is open.
         programme_id, start = "prg-bench", datetime(2026, 1, 1, tzinfo=UTC)
-        tx, loaded, figures = _Plain(db), 0, {}
+        tx, loaded, figures = Plain(db), 0, {}
         for size in SIZES:
-            for first in range(loaded, size, 1000):
-                batch = [application(n, programme_id, start, rng) for n in range(first, min(first + 1000, size))]
-                await db.applications.insert_many(batch)
+            await load(db, loaded, size, lambda n: application(n, programme_id, start, rng))
             loaded = size
-            at_size = {}
-            for name, (filters, page) in QUERIES.items():
-                query = store.ApplicationSearch(programme_id, tuple(filters.get("words", ())),
-                                                tuple(filters.get("statuses", ())), filters.get("stage"),
-                                                filters.get("area"), filters.get("amount_min"),
-                                                filters.get("amount_max"))  # fmt: skip
-                at_size[name] = await _time(tx, query, page, start, start + OPEN)
-            figures[size] = at_size
+            figures[size] = {name: await timed(_search(tx, programme_id, filters, start, start + OPEN), page, REQUESTS)
+                             for name, (filters, page) in QUERIES.items()}  # fmt: skip
         await client.close()
     return figures
 
 
 def main() -> int:
     figures = asyncio.run(run())
-    print(f"applications search: one programme of {', then '.join(f'{n:,}' for n in SIZES)} applications, "
-          f"{REQUESTS} requests each, a page of 50 by cursor (target p99 {TARGET_MS:.0f} ms)\n")  # fmt: skip
-    head = "".join(f"{f'p99 ms @{n:,}':>16}" for n in SIZES)
-    print(f"{'query':<30}{head} {'p99/target':>10} {'growth':>7}")
-    for name in QUERIES:
-        p99s = [figures[n][name]["p99_ms"] for n in SIZES]
-        row = "".join(f"{p:>16.1f}" for p in p99s)
-        print(f"{name:<30}{row} {p99s[-1] / TARGET_MS:>10.2f} {p99s[-1] / p99s[0]:>6.1f}x")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "applications_search.json").write_text(json.dumps(
-        {"sizes": SIZES, "requests": REQUESTS, "target_ms": TARGET_MS,
-         "queries": {str(n): figures[n] for n in SIZES}}, indent=2))  # fmt: skip
+    report(f"applications search: one programme of {', then '.join(f'{n:,}' for n in SIZES)} applications, "
+           f"{REQUESTS} requests each, a page of 50 by cursor", "query", SIZES, figures, "applications_search.json",
+           requests=REQUESTS)  # fmt: skip
     return 0
 
 

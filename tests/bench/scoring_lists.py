@@ -13,15 +13,10 @@ applications share a score (the ranking's ties go to the earlier submission), an
 """
 
 import asyncio
-import json
 import os
 import random
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -33,24 +28,16 @@ from grants_shared.paging import After
 from scoring import store
 from scoring.domain import ApplicationStatus, RankingWalk
 from scoring.store import Application, Decision, Programme
+from tests.bench.at_scale import Page, Plain, load, report, timed
 
 SIZES = [int(n) for n in os.environ.get("BENCH_APPLICATIONS", "10000,100000").split(",")]
 REQUESTS = int(os.environ.get("BENCH_LIST_REQUESTS", "50"))
 PAGE = 50
-TARGET_MS = 200.0
 OPEN = timedelta(weeks=6)
-RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 WEIGHTS = {"need": 2, "reach": 1, "lived_experience": 1, "plan": 1}
 #: The organisations a panel member has declared a conflict with (one in a hundred applicants).
 CONFLICTED = frozenset(f"org-{n}" for n in range(0, max(SIZES), 100))
 ANSWER = "We run weekly peer support sessions for carers in the borough, led by people who have been there. " * 4
-
-
-class _Plain:
-    """A store's ``tx`` for plain reads and writes, outside any transaction."""
-
-    def __init__(self, db: Any) -> None:
-        self.db, self.session = db, None
 
 
 def _score(rng: random.Random) -> float:
@@ -81,26 +68,11 @@ def application(number: int, programme_id: str, start: datetime, rng: random.Ran
     ).to_doc()  # fmt: skip
 
 
-async def _time(page: Callable[[Any], Awaitable[Any]], number: int) -> dict[str, float]:
-    """Page ``number``'s p50 and p99 over REQUESTS requests (a deep page: from the cursor the one before gave)."""
-    cursor = None
-    for _ in range(number - 1):
-        cursor = await page(cursor)
-    timings = []
-    for n in range(REQUESTS + 2):
-        began = time.perf_counter()
-        await page(cursor)
-        if n >= 2:  # the first two warm the caches and learn the list's density
-            timings.append((time.perf_counter() - began) * 1000)
-    timings.sort()
-    return {"p50_ms": statistics.median(timings), "p99_ms": timings[max(0, round(0.99 * len(timings)) - 1)]}
-
-
-def _lists(tx: Any, programme: Programme) -> dict[str, tuple[Callable[[Any], Awaitable[Any]], int]]:
+def _lists(tx: Any, programme: Programme) -> dict[str, tuple[Page, int]]:
     """Each list's page as a function of the cursor the page before gave, and which page to time."""
     budget, programme_id = RankingWalk(left=200_000_000), programme.id
 
-    def ranking(hidden: frozenset[str]) -> Callable[[Any], Awaitable[Any]]:
+    def ranking(hidden: frozenset[str]) -> Page:
         async def page(cursor: tuple[RankingWalk, After] | None) -> tuple[RankingWalk, After] | None:
             walked, after = cursor or (budget, None)
             _, walked, following = await store.ranking_page(tx, programme_id, walked, after, PAGE, hidden)
@@ -108,7 +80,7 @@ def _lists(tx: Any, programme: Programme) -> dict[str, tuple[Callable[[Any], Awa
 
         return page
 
-    def listed(status: ApplicationStatus | None) -> Callable[[Any], Awaitable[Any]]:
+    def listed(status: ApplicationStatus | None) -> Page:
         async def page(after: After | None) -> After | None:
             return (await store.list_applications(tx, programme, status, PAGE, after))[1]
 
@@ -139,33 +111,21 @@ async def run() -> dict[int, dict[str, dict[str, float]]]:
             criteria=[RubricCriterion(key=key, title=key, weight=weight) for key, weight in WEIGHTS.items()],
             panel=["rev-a", "rev-b", "rev-c"], opened_at=start,
         )  # fmt: skip
-        tx, loaded, figures = _Plain(db), 0, {}
+        tx, loaded, figures = Plain(db), 0, {}
         for size in SIZES:
-            for first in range(loaded, size, 1000):
-                batch = [application(n, programme_id, start, rng) for n in range(first, min(first + 1000, size))]
-                await db.applications.insert_many(batch)
+            await load(db, loaded, size, lambda n: application(n, programme_id, start, rng))
             loaded = size
             lists = _lists(tx, programme)
-            figures[size] = {name: await _time(page, number) for name, (page, number) in lists.items()}
+            figures[size] = {name: await timed(page, number, REQUESTS) for name, (page, number) in lists.items()}
         await client.close()
     return figures
 
 
 def main() -> int:
     figures = asyncio.run(run())
-    print(f"scoring's lists: one programme of {', then '.join(f'{n:,}' for n in SIZES)} applications, "
-          f"{REQUESTS} requests each, a page of {PAGE} (target p99 {TARGET_MS:.0f} ms)\n")  # fmt: skip
-    head = "".join(f"{f'p99 ms @{n:,}':>16}" for n in SIZES)
-    names = list(figures[SIZES[0]])
-    print(f"{'list':<34}{head} {'p99/target':>10} {'growth':>7}")
-    for name in names:
-        p99s = [figures[n][name]["p99_ms"] for n in SIZES]
-        row = "".join(f"{p:>16.1f}" for p in p99s)
-        print(f"{name:<34}{row} {p99s[-1] / TARGET_MS:>10.2f} {p99s[-1] / p99s[0]:>6.1f}x")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scoring_lists.json").write_text(json.dumps(
-        {"sizes": SIZES, "requests": REQUESTS, "target_ms": TARGET_MS, "page": PAGE,
-         "lists": {str(n): figures[n] for n in SIZES}}, indent=2))  # fmt: skip
+    report(f"scoring's lists: one programme of {', then '.join(f'{n:,}' for n in SIZES)} applications, "
+           f"{REQUESTS} requests each, a page of {PAGE}", "list", SIZES, figures, "scoring_lists.json",
+           requests=REQUESTS, page=PAGE)  # fmt: skip
     return 0
 
 
