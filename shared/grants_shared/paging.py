@@ -7,7 +7,10 @@ before it sorts and cuts them (so does MongoDB when no index gives the order), s
 instead asks for a narrow *window* of the key (``submitted_at`` between two times, a score between two
 values), sorts what it finds, and widens or moves the window until the page is full: each read matches
 about a page's worth of documents, however long the list. How wide a window should be is learnt from
-the density the last pages found, per list, so the next page usually takes one read.
+the densities the last pages found, per list and per stretch of the key (a ranking's scores are
+sparse at the top and dense in the middle), so the next page usually takes one read; where the list
+has not been read yet a window is at most twice as wide as the one before it, so a list whose
+documents thicken is not read in one overshooting window.
 
 A page ends with a cursor (:class:`After`: the last item's key and id) that the next page starts from;
 an offset is never needed, so a deep page costs what the first does. Documents without the key (a
@@ -36,8 +39,11 @@ Doc = dict[str, Any]
 MAX_WINDOWS = 24
 #: How wide the first window of a list never seen before is, as a share of its whole range.
 FIRST_SHARE = 1 / 4096
+#: Stretches of a list's range whose densities are learnt apart.
+STRETCHES = 64
 
-_densities: dict[str, float] = {}
+#: Documents per unit of the key, by list and stretch (its index among STRETCHES).
+_densities: dict[str, dict[int, float]] = {}
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,11 @@ async def window_page(
     low, high = _number(lowest), _number(highest)
     list_name = f"{collection}:{key}:{'desc' if descending else 'asc'}:{','.join(sorted(query))}"
     position = _number(after.value) if after else (high if descending else low)
-    density = _densities.get(list_name)
-    width = (2 * limit / density) if density else max((high - low) * FIRST_SHARE, 1e-6)
+    learnt = _densities.setdefault(list_name, {})
+    stretches = _Stretches(low, high, descending)
+    density = stretches.nearest(learnt, position)
+    width = stretches.width(learnt, position, 2 * limit, density, math.inf) if density else max(
+        (high - low) * FIRST_SHARE, 1e-6)
     if projection is not None and any(projection.values()):
         # An inclusive projection must include the key the page is ordered by (an exclusive one keeps it).
         projection = {**projection, key: 1} | ({then: 1} if then else {})
@@ -175,7 +184,8 @@ async def window_page(
             docs = [doc for doc in docs if keep(doc)]
         if docs or density is None:
             density = _density(docs, key, end - start)
-            _densities[list_name] = density
+            for stretch in stretches.covering(start, end):
+                learnt[stretch] = density
         if after is not None:
             docs = [doc for doc in docs if _comes_after(doc, key, then, after, descending)]
         docs.sort(key=lambda doc: _order(doc, key, then), reverse=descending)
@@ -186,14 +196,59 @@ async def window_page(
         if (start <= low) if descending else (end >= high):
             return found, None
         position = reach = start if descending else end
-        # Wide enough, by the density just seen, for what the page still lacks (doubled while it finds none).
+        # Wide enough for what the page still lacks, by the densities learnt of the stretches ahead and
+        # the one just seen beyond them (doubled while it finds none).
         missing = limit - len(found)
-        width = (2 * missing / density) if docs else width * 2
+        width = stretches.width(learnt, position, 2 * missing, density, 2 * width) if docs else width * 2
     if found:
         return found, _after(found[-1], key, then)
     # Nothing yet in a very sparse stretch: the next page goes on from where this one stopped (ties at that
     # key have not been read: the sentinel id lets every one of them through).
     return found, After(_key_value(position, lowest), "\uffff" if descending else "")
+
+
+@dataclass(frozen=True)
+class _Stretches:
+    """A list's range cut into STRETCHES equal stretches, walked in the list's direction."""
+
+    low: float
+    high: float
+    descending: bool
+
+    def of(self, number: float) -> int:
+        if self.high <= self.low:
+            return 0
+        return min(STRETCHES - 1, max(0, int((number - self.low) / (self.high - self.low) * STRETCHES)))
+
+    def covering(self, start: float, end: float) -> range:
+        return range(self.of(start), self.of(end) + 1)
+
+    def nearest(self, learnt: dict[int, float], number: float) -> float | None:
+        """The density learnt of the stretch holding ``number``, or of the nearest one learnt."""
+        if not learnt:
+            return None
+        here = self.of(number)
+        return learnt[min(learnt, key=lambda stretch: abs(stretch - here))]
+
+    def width(self, learnt: dict[int, float], position: float, wanted: float, beyond: float, most: float) -> float:
+        """How far from ``position`` ``wanted`` documents probably lie: through the stretches learnt,
+        then at ``beyond`` per unit where none is learnt, that last part at most ``most`` wide."""
+        step = (self.high - self.low) / STRETCHES
+        at, counted = position, 0.0
+        for _ in range(STRETCHES):
+            # Walking down, a position on the edge of two stretches starts the one below it.
+            stretch = self.of(at - step * 1e-9) if self.descending else self.of(at)
+            density = learnt.get(stretch)
+            if not density:
+                break
+            edge = self.low + step * (stretch if self.descending else stretch + 1)
+            part = density * abs(edge - at)
+            if counted + part >= wanted:
+                return abs(at - position) + (wanted - counted) / density
+            counted, at = counted + part, edge
+            if edge <= self.low or edge >= self.high:
+                break
+        return abs(at - position) + min((wanted - counted) / beyond, most)
 
 
 def _after(doc: Doc, key: str, then: str | None) -> After:

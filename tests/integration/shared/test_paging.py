@@ -15,19 +15,29 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Reads(monitoring.CommandListener):
-    """What each find on the collection returned (the documents the database read and sent)."""
+    """What each find on the collection returned (the documents the database read and sent): its first
+    batch and every batch after it."""
 
     def __init__(self) -> None:
         self.returned: list[int] = []
         self._finds: set[int] = set()
+        self._cursors: dict[int, int] = {}  # cursor id -> its find's place in ``returned``
+        self._more: dict[int, int] = {}  # a getMore's request id -> the find's place
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name == "find" and event.command.get("find") == "items":
             self._finds.add(event.request_id)
+        elif event.command_name == "getMore" and event.command["getMore"] in self._cursors:
+            self._more[event.request_id] = self._cursors[event.command["getMore"]]
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         if event.request_id in self._finds:
-            self.returned.append(len(event.reply["cursor"]["firstBatch"]))
+            cursor = event.reply["cursor"]
+            self.returned.append(len(cursor["firstBatch"]))
+            if cursor["id"]:
+                self._cursors[cursor["id"]] = len(self.returned) - 1
+        elif event.request_id in self._more:
+            self.returned[self._more.pop(event.request_id)] += len(event.reply["cursor"]["nextBatch"])
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
@@ -133,3 +143,30 @@ async def test_by_a_key_inside_an_embedded_document_with_an_exclusive_projection
                     key=lambda d: (int(d["score"] * 100), d["_id"]))  # fmt: skip
     assert listed == [d["_id"] for d in wanted]
     assert any(int(d["score"] * 100) == 300 for d in wanted), "the upper bound itself is in the list"
+
+
+async def test_a_list_whose_documents_thicken_is_read_a_page_at_a_time_once_learnt(settings: ServiceSettings) -> None:
+    """A ranking's shape: a few documents at the top of the range, thousands just after them. The first
+    page ever asked for learns the density of each stretch it crosses (it may read the thick part whole,
+    as nothing told it where that starts); every first page after it is sized by what was learnt."""
+    reads = Reads()
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, event_listeners=[reads])
+    db = Database(client, f"{settings.prefix}_paging_thick")
+    try:
+        rng = random.Random(11)
+        sparse = [{"_id": f"s{n:03d}", "programme_id": "p-1", "key": rng.uniform(0, 1)} for n in range(30)]
+        dense = [{"_id": f"d{n:05d}", "programme_id": "p-1", "key": rng.uniform(1, 1.5)} for n in range(3_000)]
+        await db.db.items.insert_many(sparse + dense)
+        await db.db.items.create_index([("programme_id", ASCENDING), ("key", ASCENDING)])
+        expected = [d["_id"] for d in sorted(sparse + dense, key=lambda d: d["key"])][:50]
+        calls = []
+        for _ in range(4):  # the first page, as often as people open the list
+            before = len(reads.returned)
+            page, _ = await window_page(db, "items", {"programme_id": "p-1"}, "key", lowest=0, highest=5, limit=50)
+            assert [d["_id"] for d in page] == expected
+            calls.append(reads.returned[before:])
+        later = [read for call in calls[1:] for read in call]
+        assert max(later) <= 4 * 50 and all(len(call) <= 4 for call in calls[1:]), calls
+    finally:
+        await client.drop_database(db.db.name)
+        await client.close()
