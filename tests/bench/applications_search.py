@@ -16,15 +16,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
 from applications import store
 from applications.domain import ApplicationStatus, ContactDetails, Stage
-from grants_shared.dev import infra
 from grants_shared.events import OrganisationSummary
 from grants_shared.money import Money
 from grants_shared.paging import After
-from tests.bench.at_scale import Page, Plain, load, report, timed
+from tests.bench.at_scale import Page, Plain, database, load, report, timed
 
 #: The programme's sizes, measured one after another (the growth between them is printed).
 SIZES = [int(n) for n in os.environ.get("BENCH_APPLICATIONS", "10000,100000").split(",")]
@@ -79,11 +76,7 @@ def _search(tx: Any, programme_id: str, filters: dict[str, Any], since: datetime
 
 async def run() -> dict[int, dict[str, dict[str, float]]]:
     """Figures at each size, loading the one programme up to the next size in between."""
-    # A cache that holds 100,000 applications and their indexes (the default 1 GB fills up).
-    with infra.mongodb(cache_size="4G") as url:
-        client: AsyncMongoClient[Any] = AsyncMongoClient(url, tz_aware=True)
-        db = client["bench_applications"]
-        await store.create_indexes(db)
+    async with database("bench_applications", store.create_indexes) as db:
         rng = random.Random(8)
         # A programme open for six weeks, closed before now; its applications are created while it is open.
         programme_id, start = "prg-bench", datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,7 +86,6 @@ async def run() -> dict[int, dict[str, dict[str, float]]]:
             loaded = size
             figures[size] = {name: await timed(_search(tx, programme_id, filters, start, start + OPEN), page, REQUESTS)
                              for name, (filters, page) in QUERIES.items()}  # fmt: skip
-        await client.close()
     return figures
 
 

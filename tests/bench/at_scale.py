@@ -2,12 +2,17 @@
 timed (a deep page from the cursor of the page before), and the table of p99s against the target with
 the growth between the sizes."""
 
+import contextlib
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from grants_shared.dev import infra
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 TARGET_MS = 200.0
@@ -20,6 +25,20 @@ class Plain:
 
     def __init__(self, db: Any) -> None:
         self.db, self.session = db, None
+
+
+@contextlib.asynccontextmanager
+async def database(name: str, create_indexes: Callable[[Any], Awaitable[None]]) -> AsyncIterator[Any]:
+    """A database with the service's indexes, on a server whose cache holds 100,000 applications and
+    their indexes (the default 1 GB fills up)."""
+    with infra.mongodb(cache_size="4G") as url:
+        client: AsyncMongoClient[Any] = AsyncMongoClient(url, tz_aware=True)
+        try:
+            db = client[name]
+            await create_indexes(db)
+            yield db
+        finally:
+            await client.close()
 
 
 async def load(db: Any, loaded: int, size: int, make: Callable[[int], dict[str, Any]]) -> None:

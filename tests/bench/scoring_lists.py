@@ -19,16 +19,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
-from grants_shared.dev import infra
 from grants_shared.events import OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
 from grants_shared.paging import After
 from scoring import store
 from scoring.domain import ApplicationStatus, RankingWalk
 from scoring.store import Application, Decision, Programme
-from tests.bench.at_scale import Page, Plain, load, report, timed
+from tests.bench.at_scale import Page, Plain, database, load, report, timed
 
 SIZES = [int(n) for n in os.environ.get("BENCH_APPLICATIONS", "10000,100000").split(",")]
 REQUESTS = int(os.environ.get("BENCH_LIST_REQUESTS", "50"))
@@ -98,11 +95,7 @@ def _lists(tx: Any, programme: Programme) -> dict[str, tuple[Page, int]]:
 
 async def run() -> dict[int, dict[str, dict[str, float]]]:
     """Figures at each size, loading the one programme up to the next size in between."""
-    # A cache that holds 100,000 applications and their indexes (the default 1 GB fills up).
-    with infra.mongodb(cache_size="4G") as url:
-        client: AsyncMongoClient[Any] = AsyncMongoClient(url, tz_aware=True)
-        db = client["bench_scoring"]
-        await store.create_indexes(db)
+    async with database("bench_scoring", store.create_indexes) as db:
         rng = random.Random(9)
         programme_id, start = "prg-bench", datetime(2026, 1, 1, tzinfo=UTC)
         programme = Programme(
@@ -117,7 +110,6 @@ async def run() -> dict[int, dict[str, dict[str, float]]]:
             loaded = size
             lists = _lists(tx, programme)
             figures[size] = {name: await timed(page, number, REQUESTS) for name, (page, number) in lists.items()}
-        await client.close()
     return figures
 
 
