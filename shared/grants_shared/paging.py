@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -34,12 +34,15 @@ from grants_shared.unit_of_work import Db
 
 Key = datetime | int | float
 Doc = dict[str, Any]
+T = TypeVar("T")
 
 #: Reads one page may make at most (an empty list still answers, after this many widening windows).
 MAX_WINDOWS = 24
 #: How wide the first window of a list never seen before is, as a share of its whole range.
 FIRST_SHARE = 1 / 4096
-#: Stretches of a list's range whose densities are learnt apart.
+#: Stretches of a list's range whose densities are learnt apart. They are stretches of each call's own
+#: range: a list asked for over other bounds (another amount range) takes the densities learnt as a
+#: first guess, as it took the list's one density before.
 STRETCHES = 64
 
 #: Documents per unit of the key, by list and stretch (its index among STRETCHES).
@@ -58,19 +61,35 @@ class After:
         parts: list[Any] = [*_typed(self.value), self.id]
         if self.then is not None:
             parts += _typed(self.then)
-        raw = json.dumps(parts, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return cursor_token(parts)
 
     @classmethod
     def parse(cls, token: str) -> "After":
-        try:
-            parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            if not isinstance(parts, list) or len(parts) not in (3, 5) or not isinstance(parts[2], str):
+        def read(parts: list[Any]) -> "After":
+            if len(parts) not in (3, 5) or not isinstance(parts[2], str):
                 raise ValueError
             then = _untyped(*parts[3:]) if len(parts) == 5 else None
             return cls(_untyped(*parts[:2]), parts[2], then)
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-            raise GrantsError("the page cursor is not one this list gave") from None
+
+        return read_cursor(token, read)
+
+
+def cursor_token(parts: list[Any]) -> str:
+    """A cursor as a client carries it back: ``parts`` (JSON values) in URL-safe base64."""
+    raw = json.dumps(parts, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_cursor(token: str, read: Callable[[list[Any]], T]) -> T:
+    """``read`` of the parts of a cursor that ``cursor_token`` made. Anything else, or parts that ``read``
+    refuses (ValueError, TypeError), is the caller's mistake: a GrantsError (400)."""
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(parts, list):
+            raise ValueError
+        return read(parts)
+    except (ValueError, TypeError, binascii.Error):  # json.JSONDecodeError is a ValueError
+        raise GrantsError("the page cursor is not one this list gave") from None
 
 
 def _typed(value: Key) -> list[Any]:
@@ -116,8 +135,8 @@ def _order(doc: Doc, key: str, then: str | None) -> tuple[float, float, str]:
 def _comes_after(doc: Doc, key: str, then: str | None, after: After, descending: bool) -> bool:
     # A cursor without a tie-breaking value (one left in a sparse stretch) lets every tie through.
     tie = _number(after.then) if after.then is not None else (math.inf if descending else -math.inf)
-    point = (_number(after.value), tie if then else 0.0, after.id)
-    return _order(doc, key, then) < point if descending else _order(doc, key, then) > point
+    point, order = (_number(after.value), tie if then else 0.0, after.id), _order(doc, key, then)
+    return order < point if descending else order > point
 
 
 def _density(docs: list[Doc], key: str, width: float) -> float:

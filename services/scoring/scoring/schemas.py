@@ -1,19 +1,15 @@
 """The bodies the API reads and answers with. Requests forbid unknown fields and bound every string
 and list; answers are built from stored documents with ``of``."""
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grants_shared.errors import GrantsError
 from grants_shared.events import Id, OrganisationSummary, QuestionAnswer, RubricCriterion
 from grants_shared.money import Money
-from grants_shared.paging import After
+from grants_shared.paging import After, cursor_token, read_cursor
 from scoring.domain import (
     COURSE_NAMES,
     MAX_SCORE,
@@ -188,21 +184,18 @@ class RankingCursor:
 
     def token(self) -> str:
         walk = self.walk
-        raw = json.dumps([self.after.token(), walk.left, walk.cumulative, walk.position, walk.line_at],
-                         separators=(",", ":")).encode()  # fmt: skip
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return cursor_token([self.after.token(), walk.left, walk.cumulative, walk.position, walk.line_at])
 
     @classmethod
     def parse(cls, token: str) -> "RankingCursor":
-        try:
-            after, left, cumulative, position, line_at = json.loads(
-                base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        def read(parts: list[Any]) -> "RankingCursor":
+            after, left, cumulative, position, line_at = parts
             numbers = (left, cumulative, position, 0 if line_at is None else line_at)
             if not isinstance(after, str) or not all(type(n) is int for n in numbers):
                 raise ValueError
             return cls(After.parse(after), RankingWalk(left, cumulative, position, line_at))
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-            raise GrantsError("the page cursor is not one this list gave") from None
+
+        return read_cursor(token, read)
 
 
 # --- conflicts of interest -----------------------------------------------------------------------
