@@ -316,9 +316,9 @@ async def measure() -> dict[str, Any]:
     mail, smtp_port = Mail(), infra.free_port()
     sink = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     sink.start()
-    statistics = logs / "wiredtiger.jsonl"
+    counters_file = logs / "wiredtiger.jsonl"
     with infra.embedded_mongodb_process(":memory:", logs / "mongodb.log", cache_size="4G",
-                                        statistics_file=statistics) as (mongodb_url, pid):  # fmt: skip
+                                        statistics_file=counters_file) as (mongodb_url, pid):  # fmt: skip
         results["limits"] = limits = await raw_limits(mongodb_url, rabbitmq_url)
         settings = ServiceSettings(prefix=f"bench{uuid4().hex[:6]}", rabbitmq_url=rabbitmq_url, mongodb_url=mongodb_url)
         env = {**os.environ, "GRANTS_PREFIX": settings.prefix, "GRANTS_MONGODB_URL": mongodb_url,
@@ -337,10 +337,11 @@ async def measure() -> dict[str, Any]:
             idle = difference(await scrape(http, platform), idle_before)
             results["idle_database_cpu_before"] = (database_cpu_seconds(pid) - cpu_before) / idle_seconds
             runs = []
+            counters = await wiredtiger_counters(counters_file)
             for run in range(RUNS):
-                counters_before = await wiredtiger_counters(statistics)
+                counters_before = counters  # as the run before left them
                 figures = await pipeline(platform, settings, APPLICATIONS, sum(idle_rates(idle, idle_seconds).values()))
-                counters = await wiredtiger_counters(statistics)
+                counters = await wiredtiger_counters(counters_file)
                 figures["wiredtiger"] = {
                     "blocked_page_splits": counters.get(BLOCKED, 0) - counters_before.get(BLOCKED, 0),
                     "asleep_waiting_for_pages_s": (counters.get(ASLEEP, 0) - counters_before.get(ASLEEP, 0)) / 1e6,
