@@ -60,6 +60,11 @@ class Transaction(Generic[S]):
     later: list[tuple[str, Write]] = field(default_factory=list)
     #: Records no transaction reads (``record_later``), written last of all, as (collection, insert).
     records: list[tuple[str, InsertOne]] = field(default_factory=list)
+    #: (collection, id) of documents that ``insert_if_new_later`` found were there already, in an
+    #: earlier attempt at this transaction; shared by the attempts.
+    existing: set[tuple[str, Any]] = field(default_factory=set)
+    #: The if-new inserts made, each with its (collection, id).
+    _if_new: list[tuple[InsertOne, tuple[str, Any]]] = field(default_factory=list)
 
     async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What ``read`` answers, read once in this transaction: for what the transaction never
@@ -75,6 +80,21 @@ class Transaction(Generic[S]):
         :meth:`write_pending`) and nobody can have written yet (a document with a new id, an
         idempotency record). A duplicate fails the whole transaction with DuplicateKeyError."""
         self.later.append((collection, InsertOne(document, namespace=self._namespace(collection))))
+
+    def insert_if_new_later(self, collection: str, document: dict[str, Any]) -> bool:
+        """Insert ``document`` with the transaction's events unless a document with its id is there:
+        False when it is known to be (this transaction inserted it already, or an earlier attempt at
+        it found it). A document found there when the writes are made has the transaction made again
+        from the start, this answering False for it then: a round trip fewer than asking first, for a
+        document that is nearly always new (a notification made once for each fact and person, which
+        a fact told again must not repeat)."""
+        key = (collection, document["_id"])
+        if key in self.existing or any(made == key for _, made in self._if_new):
+            return False
+        write = InsertOne(document, namespace=self._namespace(collection))
+        self._if_new.append((write, key))
+        self.later.append((collection, write))
+        return True
 
     def record_later(self, collection: str, document: dict[str, Any]) -> None:
         """As :meth:`insert_later`, for a record that no change reads (the inbox record of an event
@@ -107,7 +127,7 @@ class Transaction(Generic[S]):
         if not self.later:
             return
         pending, self.later = self.later, []
-        await _bulk_write(self.db.client, self.session, pending)
+        await _bulk_write(self.db.client, self.session, pending, self._if_new)
 
     def _namespace(self, collection: str) -> str:
         return f"{self.db.name}.{collection}"
@@ -158,9 +178,10 @@ class Database(Generic[S]):
         traceparent = traceparent or current_traceparent()
         async with self.client.start_session() as session:
             emitted: list[Event] = []
+            existing: set[tuple[str, Any]] = set()
 
             async def attempt(session: AsyncClientSession) -> T:
-                tx = Transaction(self.db, session, self.source, self.settings, traceparent, actor)
+                tx = Transaction(self.db, session, self.source, self.settings, traceparent, actor, existing=existing)
                 result = await change(tx)
                 await self._write_last(tx)
                 emitted[:] = tx.emitted
@@ -170,7 +191,16 @@ class Database(Generic[S]):
                 # PyMongo retries a conflicting transaction for up to two minutes: bounded here, so a
                 # caller is told to come back rather than kept waiting (the session's end aborts it).
                 async with asyncio.timeout(timeout_seconds or self.settings.transaction_timeout_seconds):
-                    result = await session.with_transaction(attempt)
+                    while True:
+                        try:
+                            result = await session.with_transaction(attempt)
+                            break
+                        except FoundExisting as found:
+                            # Made again knowing it is there (each time a new one: a document
+                            # found twice is a duplicate after all, and raised as one).
+                            if found.key in existing:
+                                raise found.duplicate from None
+                            existing.add(found.key)
             except TimeoutError:
                 raise Busy("the change could not be made in time; nothing was written: try again") from None
             except PyMongoError as error:
@@ -189,14 +219,26 @@ class Database(Generic[S]):
             return
         events = [("outbox", InsertOne(outbox_document(e, self.lease_owner), namespace=tx._namespace("outbox")))
                   for e in tx.emitted]  # fmt: skip
-        await _bulk_write(self.client, tx.session, [*tx.later, *tx.records, *events])
+        await _bulk_write(self.client, tx.session, [*tx.later, *tx.records, *events], tx._if_new)
+
+
+class FoundExisting(Exception):
+    """An ``insert_if_new_later`` document was there when the writes were made: the transaction is
+    made again knowing so (nothing of this attempt is written)."""
+
+    def __init__(self, key: tuple[str, Any], duplicate: DuplicateKeyError) -> None:
+        super().__init__(f"{key[0]} {key[1]} exists")
+        self.key = key
+        self.duplicate = duplicate
 
 
 async def _bulk_write(
-    client: AsyncMongoClient, session: AsyncClientSession, writes: list[tuple[str, Write]]
-) -> None:
+    client: AsyncMongoClient, session: AsyncClientSession, writes: list[tuple[str, Write]],
+    if_new: list[tuple[InsertOne, tuple[str, Any]]],
+) -> None:  # fmt: skip
     """Writes to any of the database's collections in one round trip (ordered: the first that fails
-    stops the rest, and fails the transaction)."""
+    stops the rest, and fails the transaction). ``if_new``: the inserts that are to be left out if
+    their document is there (FoundExisting)."""
     try:
         await client.bulk_write([write for _, write in writes], session=session)
     except ClientBulkWriteException as failed:
@@ -205,7 +247,12 @@ async def _bulk_write(
             raise failed.error from None
         duplicate = next((e for e in failed.write_errors or [] if e.get("code") == 11000), None)
         if duplicate is not None:
+            collection, write = writes[duplicate.get("idx", 0)]
             # Named by collection, so that a caller can tell whose duplicate it was.
-            details = {**duplicate, "collection": writes[duplicate.get("idx", 0)][0]}
-            raise DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, details) from None
+            details = {**duplicate, "collection": collection}
+            error = DuplicateKeyError(duplicate.get("errmsg", "duplicate key"), 11000, details)
+            key = next((key for made, key in if_new if made is write), None)
+            if key is not None:
+                raise FoundExisting(key, error) from None
+            raise error from None
         raise

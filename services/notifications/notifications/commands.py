@@ -231,7 +231,7 @@ async def deliver(
         if mailbox and by_email is preferences.Delivery.NOW else None,
         in_inbox=in_inbox, digest="waiting" if by_email is preferences.Delivery.DIGEST else None,
     )  # fmt: skip
-    if not await store.insert_notification_if_new(tx, notification):
+    if not store.insert_notification_if_new_later(tx, notification):
         return  # the same event reached us again past the inbox: it was told already
     if in_inbox:
         await _delivered(tx, Parcel.of_notification(notification, "inbox"), attempt=1, at=now)
@@ -286,7 +286,7 @@ async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
     now = utcnow()
     for subscription_id, status in subscriptions:
         held = status is SubscriptionStatus.DISABLED
-        await store.insert_webhook_delivery_if_new(tx, WebhookDelivery(
+        store.insert_webhook_delivery_if_new_later(tx, WebhookDelivery(
             id=domain.webhook_delivery_id(event.id, subscription_id), subscription_id=subscription_id,
             event_id=event.id, event_type=event.type, body=body, created_at=now,
             **ready_state(now, WebhookStatus.HELD if held else WebhookStatus.PENDING),
@@ -850,7 +850,7 @@ async def send_digest(tx: Tx, person_id: str, day: date, cutoff: datetime) -> bo
         subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now, in_inbox=False,
         email=Email(address=contact.email, name=contact.name, **ready_state(now)),
     )  # fmt: skip
-    if not await store.insert_notification_if_new(tx, digest):
+    if not store.insert_notification_if_new_later(tx, digest):
         return False
     await store.gather_into_digest(tx, [n.id for n in waiting], digest_id)
     return True

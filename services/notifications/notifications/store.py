@@ -458,8 +458,10 @@ async def replace_contact(tx: Db, contact: Contact, read_version: int) -> bool:
 # --- notifications ---------------------------------------------------------------------------------
 
 
-async def insert_notification_if_new(tx: Db, notification: Notification) -> bool:
-    return await _insert_if_new(tx, tx.db.notifications, notification)
+def insert_notification_if_new_later(tx: Transaction, notification: Notification) -> bool:
+    """False if the notification is there already (the same fact told again): written with the
+    transaction's events, without a round trip of its own (``insert_if_new_later``)."""
+    return tx.insert_if_new_later("notifications", notification.to_doc())
 
 
 #: What the inbox lists leaves out: the bodies (read one by one) and where the email went.
@@ -648,8 +650,9 @@ async def reset_webhook_failures(tx: Db, subscription_id: str) -> None:
 # --- webhook deliveries ----------------------------------------------------------------------------
 
 
-async def insert_webhook_delivery_if_new(tx: Db, delivery: WebhookDelivery) -> bool:
-    return await _insert_if_new(tx, tx.db.webhook_deliveries, delivery)
+def insert_webhook_delivery_if_new_later(tx: Transaction, delivery: WebhookDelivery) -> bool:
+    """As ``insert_notification_if_new_later``: False if the event was queued for the subscription already."""
+    return tx.insert_if_new_later("webhook_deliveries", delivery.to_doc())
 
 
 async def get_webhook_delivery(tx: Db, subscription_id: str, delivery_id: str) -> WebhookDeliverySummary | None:

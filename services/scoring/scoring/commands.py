@@ -37,7 +37,7 @@ from grants_shared.events import (
 )
 from grants_shared.events import InvolvementClaimApproved, InvolvementClaimRejected
 from grants_shared.money import Money
-from grants_shared.unit_of_work import Transaction
+from grants_shared.unit_of_work import Db, Transaction
 from scoring import access, domain, store
 from scoring.config import Settings
 from scoring.domain import (
@@ -411,10 +411,14 @@ async def _replace_reviewer(tx: Tx, review: Review, reason: str) -> None:
 
 
 async def save_scores(
-    tx: Tx, caller: Caller, review_id: str, sheet: ScoreSheet, version: int
+    tx: Db, caller: Caller, review_id: str, sheet: ScoreSheet, version: int
 ) -> tuple[Review, Programme, Application]:
     """Save the scores as a draft: every criterion of the rubric, no other. The review as saved, the
-    programme whose rubric it follows and the application it reviews (for the answer)."""
+    programme whose rubric it follows and the application it reviews (for the answer).
+
+    Outside a transaction (the service's ``Database``): a draft causes no event, and its one write
+    is conditional on the version read, so a change made meanwhile is refused as it would be in one
+    (a round trip fewer: no commit)."""
     review, programme, application = await _review_to_score(tx, caller, review_id)
     if review.status not in domain.OPEN_REVIEW:
         raise Conflict("this review has been submitted and can no longer change")
@@ -448,7 +452,7 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
     return review.model_copy(update=submitted), programme, application
 
 
-async def _review_to_score(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
+async def _review_to_score(tx: Db, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
     """The caller's review, if they may score it, the programme whose rubric it follows and the
     application it reviews (read together, one round trip)."""
     review, application, programme = await store.review_in_context(tx, review_id)
@@ -981,7 +985,7 @@ async def close_item(
 # panel: a member who lacks one is not assigned reviews and may not score or vote there.
 
 
-async def _check_trained(tx: Tx, programme: Programme, member_id: str, doing: str) -> None:
+async def _check_trained(tx: Db, programme: Programme, member_id: str, doing: str) -> None:
     if not programme.required_courses:
         return
     completed = (await store.completed_courses(tx, [member_id]))[member_id]

@@ -119,3 +119,67 @@ async def test_an_update_left_for_later_of_what_changed_since_it_was_read_is_mad
     assert attempts == 2
     assert (await database.db.things.find_one({"_id": "counted"}))["n"] == 12
     assert await database.db.outbox.count_documents({}) == 1
+
+
+async def test_an_insert_if_new_of_a_new_document_commits_with_the_events(database: Database[ServiceSettings]) -> None:
+    async def change(tx: Transaction[ServiceSettings]) -> list[bool]:
+        made = [tx.insert_if_new_later("told", {"_id": "n-1"}), tx.insert_if_new_later("told", {"_id": "n-2"})]
+        # The same document again in the same transaction is known without asking the database.
+        made.append(tx.insert_if_new_later("told", {"_id": "n-1", "again": True}))
+        await tx.emit(closed("prg-1"))
+        return made
+
+    assert await database.transact(change) == [True, True, False]
+    assert sorted(doc["_id"] for doc in await database.db.told.find().to_list(None)) == ["n-1", "n-2"]
+    assert await database.db.told.count_documents({"again": True}) == 0
+    assert await database.db.outbox.count_documents({}) == 1
+
+
+async def test_an_insert_if_new_of_a_document_there_makes_the_transaction_again_without_it(
+    database: Database[ServiceSettings],
+) -> None:
+    await database.db.told.insert_one({"_id": "n-1", "first": True})
+    attempts: list[list[bool]] = []
+
+    async def change(tx: Transaction[ServiceSettings]) -> None:
+        await tx.db.things.insert_one({"_id": f"now-{len(attempts)}"}, session=tx.session)
+        made = [tx.insert_if_new_later("told", {"_id": "n-2"}), tx.insert_if_new_later("told", {"_id": "n-1"})]
+        attempts.append(made)
+        if made[1]:
+            await tx.emit(closed("prg-1"))  # what telling n-1 would cause: not written when it is there
+
+    await database.transact(change)
+    assert attempts == [[True, True], [True, False]]
+    # Nothing of the first attempt was written; the second wrote n-2 and left n-1 as it was.
+    assert [doc["_id"] for doc in await database.db.things.find().to_list(None)] == ["now-1"]
+    assert await database.db.told.find_one({"_id": "n-1"}) == {"_id": "n-1", "first": True}
+    assert await database.db.told.count_documents({"_id": "n-2"}) == 1
+    assert await database.db.outbox.count_documents({}) == 0
+
+
+async def test_an_insert_if_new_made_before_a_later_read_is_found_there_when_the_transaction_is_made_again(
+    database: Database[ServiceSettings],
+) -> None:
+    """Made in the middle of the transaction (``write_pending``, between the events of a batch)."""
+    await database.db.told.insert_one({"_id": "n-1"})
+    attempts: list[bool] = []
+
+    async def change(tx: Transaction[ServiceSettings]) -> None:
+        attempts.append(tx.insert_if_new_later("told", {"_id": "n-1", "second": True}))
+        await tx.write_pending()
+
+    await database.transact(change)
+    assert attempts == [True, False]
+    assert await database.db.told.count_documents({"second": True}) == 0
+
+
+async def test_a_plain_duplicate_beside_an_insert_if_new_is_still_a_duplicate(database: Database[ServiceSettings]) -> None:
+    await database.db.audit.insert_one({"_id": "a-1"})
+
+    async def change(tx: Transaction[ServiceSettings]) -> None:
+        tx.insert_if_new_later("told", {"_id": "n-1"})
+        tx.insert_later("audit", {"_id": "a-1"})
+
+    with pytest.raises(DuplicateKeyError):
+        await database.transact(change)
+    assert await database.db.told.count_documents({}) == 0

@@ -48,10 +48,10 @@ async def get_review(review_id: PathId, caller: Reviewer, database: DatabaseDep,
     responses=etag() | problems(s409="The review has been submitted and can no longer change"),
 )
 async def put_scores(
-    review_id: PathId, body: ScoreSheet, caller: Reviewer, transact: Transact, version: IfMatchRequired,
-    database: DatabaseDep, response: Response,
+    review_id: PathId, body: ScoreSheet, caller: Reviewer, version: IfMatchRequired, database: DatabaseDep,
+    response: Response,
 ) -> ReviewView:  # fmt: skip
-    review, programme, application = await transact(commands.save_scores, caller, review_id, body, version)
+    review, programme, application = await commands.save_scores(database, caller, review_id, body, version)
     set_etag(response, review.version)
     return await _view(database, review, caller, programme, application)
 
