@@ -18,6 +18,7 @@ the events it causes, and acknowledged only after that transaction commits.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import typing
@@ -99,6 +100,13 @@ def inbox_duplicate(error: BaseException) -> bool:
     return isinstance(error, DuplicateKeyError) and (error.details or {}).get("collection") == "inbox"
 
 
+def _about(event: Event) -> str:
+    """What an event's handling writes, as far as the consumer can tell: the application it names,
+    if any (most documents of every service belong to one), or else its subject."""
+    application_id = getattr(event.data, "application_id", None)
+    return f"application_id {application_id}" if application_id else f"{event.data.subject_field} {event.data.subject}"
+
+
 @dataclass
 class Arrived:
     """A valid event waiting to be handled with others that arrived with it."""
@@ -175,25 +183,62 @@ class Consumer:
 
     async def _handle_batches(self) -> None:
         """Takes what has arrived, up to ``consumer_batch`` at a time, and handles each batch in a task
-        of its own, ``consumer_batches_at_once`` of them side by side."""
+        of its own, ``consumer_batches_at_once`` of them side by side.
+
+        An event about what a running batch is handling (the same application, or else the same
+        subject) waits for that batch to end: two transactions writing one document side by side
+        meet a write conflict and one is made again, where one after the other both go through. So
+        the events about one application (its decision and the offer that follows at once, say) are
+        handled in one batch, or one batch after another, in the order they arrived."""
         at_once = asyncio.Semaphore(self.settings.consumer_batches_at_once)
         running: set[asyncio.Task[None]] = set()
+        in_hand: collections.Counter[str] = collections.Counter()
+
+        def done(task: asyncio.Task[None], about: list[str]) -> None:
+            running.discard(task)
+            at_once.release()
+            in_hand.subtract(about)
+            for key in about:
+                if in_hand[key] <= 0:
+                    del in_hand[key]
+            self._wake.set()  # what waited for this batch may go now
+
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._arrived:
                     await at_once.acquire()
-                    size = self.settings.consumer_batch
-                    batch, self._arrived = self._arrived[:size], self._arrived[size:]
+                    batch = self._take_batch(in_hand)
+                    if not batch:
+                        at_once.release()
+                        break  # all that waits is about what a running batch handles
+                    about = [_about(arrived.event) for arrived in batch]
+                    in_hand.update(about)
                     task = asyncio.create_task(self._handle_batch(batch))
                     running.add(task)
-                    task.add_done_callback(lambda t: (running.discard(t), at_once.release()))
+                    task.add_done_callback(lambda t, about=about: done(t, about))  # type: ignore[misc]
         finally:
             for task in running:
                 task.cancel()
             for arrived in self._arrived:
                 arrived.done.cancel()  # not acknowledged: the broker delivers it again
+
+    def _take_batch(self, in_hand: Mapping[str, int]) -> list[Arrived]:
+        """Up to ``consumer_batch`` of the events waiting, in the order they arrived, passing over those
+        about what a running batch handles, and every later one about the same."""
+        batch: list[Arrived] = []
+        left: list[Arrived] = []
+        passed_over: set[str] = set()
+        for arrived in self._arrived:
+            about = _about(arrived.event)
+            if about in in_hand or about in passed_over or len(batch) >= self.settings.consumer_batch:
+                passed_over.add(about)
+                left.append(arrived)
+            else:
+                batch.append(arrived)
+        self._arrived = left
+        return batch
 
     async def _handle_batch(self, batch: list[Arrived]) -> None:
         try:

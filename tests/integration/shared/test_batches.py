@@ -152,3 +152,23 @@ async def _has(db: AsyncDatabase, n: int) -> bool:
 
 async def _published(db: AsyncDatabase, n: int) -> bool:
     return await db.outbox.count_documents({"published_at": {"$ne": None}}) == n
+
+
+async def test_an_event_about_what_a_running_batch_handles_waits_for_it(settings: ServiceSettings, bus: TestBus) -> None:
+    """Side by side, the two would write one document at once and one of them be made again."""
+    new_gate()
+    two_at_once = settings.model_copy(update={"consumer_batch": 10, "consumer_batches_at_once": 2})
+    async with running(BATCHING, two_at_once) as runtime:
+        await runtime.broker.wait_connected(10)
+        await bus.publish(ProgrammeClosed(programme_id="gate"))
+        await asyncio.wait_for(entered.wait(), 10)
+        await bus.publish(ProgrammeClosed(programme_id="gate"))  # the same programme again
+        await bus.publish(ProgrammeClosed(programme_id="other"))
+        # The other programme's event goes beside the held batch; the same programme's waits for it.
+        await eventually(lambda: _has(runtime.db, 1))
+        assert await counts(runtime.db) == {"other": 1}
+        assert len(runtime.consumer._arrived) == 1
+        gate.set()
+        await eventually(lambda: _inboxed(runtime.db, 3))
+        assert await counts(runtime.db) == {"gate": 2, "other": 1}
+        assert runtime.consumer._arrived == []
