@@ -6,6 +6,7 @@ that name each other read together in one round trip (``read_together``).
 BSON-ready values (datetimes stay datetimes).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -44,25 +45,35 @@ class Joined:
     ``collection``, the one whose ``field`` (its ``_id`` unless said) equals ``by``: a key of what was
     asked for (``"_id"``, the id asked for) or a field of a document read before it
     (``"review.programme_id"``). One document or none: a field that several documents share would
-    give only the first."""
+    give only the first, unless ``many``: then every document with that ``field`` (a list, perhaps
+    empty) that also matches ``where``, with only the fields ``only`` names if it names some (for
+    the few documents of a kind that belong to one: an application's reviews)."""
 
     name: str
     collection: str
     by: str = "_id"
     field: str = "_id"
+    many: bool = False
+    where: Mapping[str, Any] | None = None
+    only: tuple[str, ...] = ()
 
 
-async def read_together(tx: Db, asked: str | dict[str, str], *joined: Joined) -> dict[str, dict[str, Any] | None]:
+async def read_together(tx: Db, asked: str | dict[str, str], *joined: Joined) -> dict[str, Any]:
     """Documents that name each other, in one round trip rather than one each: a ``$documents`` stage
     holding what was asked for (an id, or ids by key), joined to each collection in turn (an index
     lookup each: the query-plan test checks that an index starts with each join's field), inside the
-    caller's transaction when it has one. Each by its name; None where missing."""
+    caller's transaction when it has one. Each by its name; None where missing (a list for ``many``)."""
     pipeline: list[dict[str, Any]] = [{"$documents": [asked if isinstance(asked, dict) else {"_id": asked}]}]
     for step in joined:
-        pipeline += [
-            {"$lookup": {"from": step.collection, "localField": step.by, "foreignField": step.field, "as": step.name}},
+        lookup: dict[str, Any] = {"from": step.collection, "localField": step.by, "foreignField": step.field,
+                                  "as": step.name}  # fmt: skip
+        if not step.many:
             # One document or none: a later join's field is then "name.field", not a path into an array.
-            {"$unwind": {"path": f"${step.name}", "preserveNullAndEmptyArrays": True}},
-        ]  # fmt: skip
+            pipeline += [{"$lookup": lookup}, {"$unwind": {"path": f"${step.name}", "preserveNullAndEmptyArrays": True}}]
+            continue
+        narrowed = [{"$match": dict(step.where)}] if step.where else []
+        if step.only:
+            narrowed.append({"$project": {name: 1 for name in step.only}})
+        pipeline.append({"$lookup": {**lookup, "pipeline": narrowed} if narrowed else lookup})
     [found] = await (await tx.db.aggregate(pipeline, session=tx.session)).to_list(1)
     return {step.name: found.get(step.name) for step in joined}

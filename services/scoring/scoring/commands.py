@@ -169,12 +169,13 @@ async def replace_panel(
 async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
     """Keep a submitted application (not its contact) and assign it reviewers; a repeat changes nothing."""
     record = store.record_id(submitted.application_id, submitted.stage)
-    programme, kept, withdrawn_early = await store.what_a_submission_meets(tx, submitted.programme_id, record)
+    meets = await store.what_a_submission_meets(tx, submitted.programme_id, record, submitted.organisation.id)
+    programme = meets.programme
     if programme is None:
         raise ProgrammeNotKnownYet(
             f"application {submitted.application_id} arrived before programme {submitted.programme_id}"
         )
-    if kept:
+    if meets.kept:
         return
     if submitted.amount_requested.currency != programme.budget.currency:
         raise RuleViolation(
@@ -189,11 +190,12 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         reviewers_required=programme.reviewers_per_application,
         reviewers_missing=programme.reviewers_per_application,
     )  # fmt: skip
-    if withdrawn_early:
+    if meets.withdrawn_early:
         withdrawn = {"status": ApplicationStatus.WITHDRAWN, "withdrawn_at": utcnow()}
         await store.insert_application(tx, application.model_copy(update=withdrawn))
         return
-    choice = await _choose_reviewers(tx, programme, application, await _open_loads(tx, programme))
+    trained = domain.trained_panel(programme.panel, programme.required_courses, meets.completed_courses)
+    choice = _assignment(tx, application, trained, meets.loads, meets.conflicted)
     application = application.model_copy(update={
         "reviewer_ids": list(choice.reviewer_ids), "reviewers_missing": choice.missing,
         "status": domain.status_after_assignment(choice.missing),
@@ -252,10 +254,16 @@ async def _choose_reviewers(
     tx: Tx, programme: Programme, application: Application, loads: Loads
 ) -> domain.Assignment:
     conflicted = await store.conflicted_reviewers(tx, application.organisation.id, programme.panel)
+    return _assignment(tx, application, await _trained_panel(tx, programme), loads, conflicted)
+
+
+def _assignment(
+    tx: Tx, application: Application, trained: list[str], loads: Loads, conflicted: set[str]
+) -> domain.Assignment:
     needed = application.reviewers_required - len(application.reviewer_ids)
     return domain.assign_reviewers(
-        await _trained_panel(tx, programme), needed, loads, conflicted, application.reviewer_ids,
-        application.declined_by, tx.settings.max_open_reviews,
+        trained, needed, loads, conflicted, application.reviewer_ids, application.declined_by,
+        tx.settings.max_open_reviews,
     )
 
 
@@ -331,14 +339,18 @@ FREED_CHOOSE_AMONG = 8
 FREED_LOOK_AT = 50
 
 
-async def _reviewers_freed(tx: Tx, reviewer_ids: list[str], still_counted: bool = False) -> None:
+async def _reviewers_freed(
+    tx: Tx, reviewer_ids: list[str], still_counted: bool = False, loads: dict[str, int] | None = None
+) -> None:
     """Reviewers have one open review fewer (they submitted it, or its application was withdrawn). One
     who was at the maximum load before may now take a waiting application: one of the oldest they may
     review, in any programme whose panel they sit on (loads count across programmes). One who was
     below it was free already, so nothing waited for them: one count, and nothing more is read.
-    ``still_counted``: the review they are freed of is not written closed yet, so it counts in the load."""
+    ``still_counted``: the review they are freed of is not written closed yet, so it counts in the load.
+    ``loads``: their open reviews, if read already in this transaction."""
     at_maximum_before = tx.settings.max_open_reviews - (0 if still_counted else 1)
-    loads = await store.open_review_loads(tx, reviewer_ids)
+    if loads is None:
+        loads = await store.open_review_loads(tx, reviewer_ids)
     for reviewer_id in reviewer_ids:
         if loads.get(reviewer_id, 0) != at_maximum_before:
             continue
@@ -435,7 +447,8 @@ async def save_scores(
 async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
     """Submit the saved scores; the last of an application's reviews scores it. The review as
     submitted, its programme and its application as read (for the answer)."""
-    review, programme, application = await _review_to_score(tx, caller, review_id)
+    read, application, programme, open_reviews, completed = await store.review_to_submit(tx, review_id)
+    review, programme, application = await _may_score(tx, caller, review_id, read, application, programme)
     if review.status is ReviewStatus.COMPLETED:
         raise Conflict("this review has already been submitted")
     complete = not domain.score_sheet_problems(programme.weights, review.scores)
@@ -443,11 +456,11 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
         raise Conflict("save a score for every criterion before submitting")
     completed_at = utcnow()
     # The review's completion, its time and the application's count are written with the events (a
-    # round trip fewer each): until then the reviewer's load, read below, still counts this review.
+    # round trip fewer each): until then the reviewer's load, read with it, still counts this review.
     store.complete_review_later(tx, review.id, completed_at)
     _record_review_time(tx, review, completed_at)
-    await _count_and_score_if_complete(tx, programme, application, also=review)
-    await _reviewers_freed(tx, [review.reviewer_id], still_counted=True)
+    await _count_and_score_if_complete(tx, programme, application, also=review, completed=completed)
+    await _reviewers_freed(tx, [review.reviewer_id], still_counted=True, loads={review.reviewer_id: open_reviews})
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     return review.model_copy(update=submitted), programme, application
 
@@ -456,6 +469,14 @@ async def _review_to_score(tx: Db, caller: Caller, review_id: str) -> tuple[Revi
     """The caller's review, if they may score it, the programme whose rubric it follows and the
     application it reviews (read together, one round trip)."""
     review, application, programme = await store.review_in_context(tx, review_id)
+    return await _may_score(tx, caller, review_id, review, application, programme)
+
+
+async def _may_score(
+    tx: Db, caller: Caller, review_id: str, review: Review | None, application: Application | None,
+    programme: Programme | None,
+) -> tuple[Review, Programme, Application]:  # fmt: skip
+    """The review as read, if the caller may score it, with its programme and application."""
     review = await access.held_review(tx, review_id, review, caller)
     access.not_their_own(caller, review.organisation_id)
     if programme is None or application is None:
@@ -464,16 +485,19 @@ async def _review_to_score(tx: Db, caller: Caller, review_id: str) -> tuple[Revi
     return review, programme, application
 
 
-async def _count_and_score_if_complete(tx: Tx, programme: Programme, application: Application, also: Review) -> None:
+async def _count_and_score_if_complete(
+    tx: Tx, programme: Programme, application: Application, also: Review, completed: list[Review]
+) -> None:
     """Count one more complete review of the application (``also``, being submitted: not written
-    complete yet) and, when every one of its reviews is complete, score it and say so (ApplicationScored)."""
+    complete yet; ``completed``: its others, as read with it) and, when every one of its reviews is
+    complete, score it and say so (ApplicationScored)."""
     if not (
         domain.can_move(application.status, ApplicationStatus.SCORED)
         and application.reviews_completed + 1 >= application.reviewers_required
     ):
         store.count_completed_review_later(tx, application, scored=None)
         return
-    reviews = [*await store.reviews_of_application(tx, application.id, [ReviewStatus.COMPLETED]), also]
+    reviews = [*completed, also]
     sheets = [{key: s.score for key, s in review.scores.items()} for review in reviews]
     score = domain.score_application(programme.weights, sheets, tx.settings.moderation_spread)
     computed = ScoreChange(
