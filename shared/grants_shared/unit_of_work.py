@@ -73,6 +73,12 @@ class Transaction(Generic[S]):
             self._read_once[key] = await read()
         return typing.cast(T, self._read_once[key])
 
+    def keep(self, key: Hashable, value: object) -> None:
+        """What a read made for something else found of what ``once`` would read under ``key``: kept
+        for it, so that it is not read again (the subscriptions an event's handler read with the
+        person it tells)."""
+        self._read_once[key] = value
+
     def insert_later(self, collection: str, document: dict[str, Any]) -> None:
         """Insert ``document`` together with the transaction's events, in the one round trip that
         writes them, once the change is done: for what nothing in the transaction reads back before

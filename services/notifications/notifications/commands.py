@@ -121,12 +121,24 @@ Introducing = (
 )  # fmt: skip
 
 
-async def introduce_application(tx: Tx, event: Event[Any]) -> Application:
+@dataclass(frozen=True)
+class Introduced:
+    """An application as kept here, with the address and choices its contact registered (if any)."""
+
+    application: Application
+    contact: Contact | None
+    preferences: Preferences | None
+
+
+async def introduce_application(tx: Tx, event: Event[Any]) -> Introduced:
     """Keep what later events need to find the person an application is about (each of these
-    events carries the contact, whichever reaches us first); the application as kept."""
+    events carries the contact, whichever reaches us first); the application as kept, with the
+    contact's address and choices (read with what was kept before)."""
     data: Introducing = event.data
     status: Literal["submitted", "ineligible", "returned_for_correction", "interest"] = "ineligible"
-    known = await store.get_application(tx, data.application_id)
+    person = data.contact
+    found = await _what_telling_finds(tx, event, data.application_id, person.person_id)
+    known = found.application
     # Only the submitted events name the organisation; keep the name a later event does not carry.
     organisation_name = known.organisation_name if known else None
     if isinstance(data, ApplicationSubmitted):
@@ -137,14 +149,13 @@ async def introduce_application(tx: Tx, event: Event[Any]) -> Application:
         status = "returned_for_correction"
     elif isinstance(data, ApplicationInvited | InterestDeclined):
         status = "interest"
-    person = data.contact
     contact = ApplicationContact(person_id=person.person_id, name=person.name, email=str(person.email))
     application = Application(
         id=data.application_id, programme_id=data.programme_id, title=data.title,
         organisation_name=organisation_name, contact=contact, status=status, updated_at=event.time,
     )  # fmt: skip
     store.save_application_later(tx, application)
-    return application
+    return Introduced(application, found.contact, found.preferences)
 
 
 async def record_grant_offered(tx: Tx, grant_id: str, application_id: str, amount: Money) -> None:
@@ -181,21 +192,19 @@ ToReviewer = Callable[[str | None, str | None], Notice]
 async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling: ToApplicant) -> None:
     """Tell the person an application is about; ApplicationNotYetKnown before its submission reached us.
     The application and its contact's address and choices are read together (one round trip)."""
-    application, contact, chosen = await store.application_and_its_person(tx, application_id)
-    if application is None:
+    found = await _what_telling_finds(tx, event, application_id)
+    if found.application is None:
         raise ApplicationNotYetKnown(f"application {application_id} has not been submitted here yet")
-    await tell_about(tx, event, application, telling, (contact, chosen))
+    await tell_about(tx, event, Introduced(found.application, found.contact, found.preferences), telling)
 
 
-async def tell_about(
-    tx: Tx, event: Event[Any], application: Application, telling: ToApplicant,
-    its_person: tuple[Contact | None, Preferences | None] | None = None,
-) -> None:  # fmt: skip
-    """Tell the person an application is about, the application in hand (just introduced, or read;
-    ``its_person``: the address and choices of its contact, if read with it)."""
+async def tell_about(tx: Tx, event: Event[Any], known: Introduced, telling: ToApplicant) -> None:
+    """Tell the person an application is about, the application in hand (just introduced, or read)
+    with its contact's address and choices."""
+    application = known.application
     notice = telling(application.record(), await _programme_name(tx, application.programme_id))
-    if its_person is not None and notice.recipient.person_id == application.contact.person_id:
-        contact, chosen = its_person
+    if notice.recipient.person_id == application.contact.person_id:
+        contact, chosen = known.contact, known.preferences
     else:
         contact, chosen = await store.contact_and_preferences(tx, notice.recipient.person_id)
     on_application = Mailbox(application.contact.email, application.contact.name)
@@ -203,9 +212,24 @@ async def tell_about(
 
 
 async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_id: str, telling: ToReviewer) -> None:
-    contact, chosen = await store.contact_and_preferences(tx, reviewer_id)
-    notice = telling(contact.name if contact else None, await _programme_name(tx, programme_id))
-    await deliver(tx, event, notice, contact, choices_of(chosen), application_contact=None)
+    found = await _what_telling_finds(tx, event, person_id=reviewer_id)
+    notice = telling(found.contact.name if found.contact else None, await _programme_name(tx, programme_id))
+    await deliver(tx, event, notice, found.contact, choices_of(found.preferences), application_contact=None)
+
+
+async def _what_telling_finds(
+    tx: Tx, event: Event[Any], application_id: str | None = None, person_id: str | None = None
+) -> store.WhatTellingFinds:
+    """The application and person to tell, read with the subscriptions that want the event, which
+    ``tell_integrators`` then needs not read again."""
+    found = await store.what_telling_finds(tx, event.type, application_id, person_id)
+    tx.keep(_subscribers_of(event.type), found.subscribers)
+    return found
+
+
+def _subscribers_of(event_type: str) -> tuple[str, str]:
+    """What the subscriptions that want events of this type are kept under in a transaction (``tx.once``)."""
+    return ("subscribers", event_type)
 
 
 async def deliver(
@@ -279,7 +303,7 @@ async def tell_integrators(tx: Tx, event: Event[Any]) -> None:
     for a disabled one it is kept ``held`` until the subscription is reactivated.
 
     The delivery id comes from (event, subscription), so handling the same event again adds nothing."""
-    subscriptions = await tx.once(("subscribers", event.type), lambda: store.subscribers(tx, event.type))
+    subscriptions = await tx.once(_subscribers_of(event.type), lambda: store.subscribers(tx, event.type))
     if not subscriptions:
         return
     body = domain.webhook_body(event).decode()

@@ -2,9 +2,9 @@
 and queued for the integrators who subscribed to it.
 
 Each handler says what its event tells whom (the ``domain`` builds the notice); the commands find the
-person, put the notification in their inbox and queue its email. Before any handler runs,
+person, put the notification in their inbox and queue its email. After each handler,
 ``commands.tell_integrators`` queues one webhook delivery per subscription in the same transaction
-(``integrators_first``, around every handler in HANDLERS).
+(``integrators_too``, around every handler in HANDLERS).
 """
 
 from functools import wraps
@@ -101,51 +101,51 @@ async def on_programme_budget_decrease_refused(event: Event[ProgrammeBudgetDecre
 
 async def on_application_submitted(event: Event[ApplicationSubmitted], tx: Tx) -> None:
     data = event.data
-    application = await commands.introduce_application(tx, event)
+    introduced = await commands.introduce_application(tx, event)
     if data.stage != "full":
         return  # an expression of interest sent to reviewers: the group heard of it from interest_submitted
     await commands.tell_about(
-        tx, event, application,
+        tx, event, introduced,
         lambda app, programme: domain.application_received(app, programme, data.amount_requested),
     )  # fmt: skip
 
 
 async def on_application_ineligible(event: Event[ApplicationIneligible], tx: Tx) -> None:
     data = event.data
-    application = await commands.introduce_application(tx, event)
+    introduced = await commands.introduce_application(tx, event)
     await commands.tell_about(
-        tx, event, application,
+        tx, event, introduced,
         lambda app, programme: domain.application_ineligible(app, programme, data.reasons),
     )  # fmt: skip
 
 
 async def on_application_returned_for_correction(event: Event[ApplicationReturnedForCorrection], tx: Tx) -> None:
     data = event.data
-    application = await commands.introduce_application(tx, event)
+    introduced = await commands.introduce_application(tx, event)
     await commands.tell_about(
-        tx, event, application,
+        tx, event, introduced,
         lambda app, programme: domain.application_returned(app, programme, data.reasons, data.closes_at, event.id),
     )  # fmt: skip
 
 
 async def on_interest_submitted(event: Event[InterestSubmitted], tx: Tx) -> None:
-    application = await commands.introduce_application(tx, event)
-    await commands.tell_about(tx, event, application, domain.interest_received)
+    introduced = await commands.introduce_application(tx, event)
+    await commands.tell_about(tx, event, introduced, domain.interest_received)
 
 
 async def on_application_invited(event: Event[ApplicationInvited], tx: Tx) -> None:
     data = event.data
-    application = await commands.introduce_application(tx, event)
+    introduced = await commands.introduce_application(tx, event)
     await commands.tell_about(
-        tx, event, application, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
+        tx, event, introduced, lambda app, programme: domain.application_invited(app, programme, data.closes_at)
     )
 
 
 async def on_interest_declined(event: Event[InterestDeclined], tx: Tx) -> None:
     data = event.data
-    application = await commands.introduce_application(tx, event)
+    introduced = await commands.introduce_application(tx, event)
     await commands.tell_about(
-        tx, event, application, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
+        tx, event, introduced, lambda app, programme: domain.interest_declined(app, programme, data.feedback)
     )
 
 
@@ -482,21 +482,22 @@ async def on_involvement_payment_failed(event: Event[InvolvementPaymentFailed], 
     )  # fmt: skip
 
 
-def integrators_first(handler: Handler) -> Handler:
+def integrators_too(handler: Handler) -> Handler:
     """Every event is queued for the integrators who subscribed to it, in the same transaction as
-    whatever else it causes, before anything else is done with it."""
+    whatever else it causes: after the handler, whose read of the person it tells reads the
+    subscriptions too (``commands.tell_integrators`` reads them only for an event that told nobody)."""
 
     @wraps(handler)
     async def handle(event: Event[Any], tx: Transaction[Any]) -> None:
-        await commands.tell_integrators(tx, event)
         await handler(event, tx)
+        await commands.tell_integrators(tx, event)
 
     return handle
 
 
 # Wrapped once registered: the registry files each handler by the contract its signature names.
 HANDLERS = {
-    event_type: integrators_first(handler)
+    event_type: integrators_too(handler)
     for event_type, handler in registry(
         on_programme_opened,
         on_programme_closed,

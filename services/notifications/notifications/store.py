@@ -26,6 +26,7 @@ error would abort the handler's whole transaction).
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -611,10 +612,14 @@ async def update_subscription(tx: Db, subscription: WebhookSubscription, read_ve
     return result.modified_count == 1
 
 
+#: Subscriptions that are sent events (active) or keep them (disabled: held until reactivated).
+_SUBSCRIBED = {"status": {"$in": [SubscriptionStatus.ACTIVE, SubscriptionStatus.DISABLED]}}
+
+
 async def subscribers(tx: Db, event_type: str) -> list[tuple[str, SubscriptionStatus]]:
     """The subscriptions that want events of this type and are active, or disabled (whose events are
     held): their ids and statuses."""
-    query = {"event_types": event_type, "status": {"$in": [SubscriptionStatus.ACTIVE, SubscriptionStatus.DISABLED]}}
+    query = {"event_types": event_type, **_SUBSCRIBED}
     cursor = tx.db.webhook_subscriptions.find(query, {"_id": 1, "status": 1}, session=tx.session)
     return [(doc["_id"], SubscriptionStatus(doc["status"])) async for doc in cursor]
 
@@ -723,18 +728,35 @@ async def get_preferences(tx: Db, person_id: str) -> Preferences | None:
     return Preferences.maybe(await tx.db.preferences.find_one({"_id": person_id}, session=tx.session))
 
 
-async def application_and_its_person(
-    tx: Db, application_id: str
-) -> tuple[Application | None, Contact | None, Preferences | None]:
-    """The application, and the address and choices its contact registered (if any), in one round trip."""
-    found = await read_together(
-        tx, application_id, Joined("application", "applications"),
-        Joined("contact", "contacts", "application.contact.person_id"),
-        Joined("preferences", "preferences", "application.contact.person_id"),
-    )  # fmt: skip
-    return (
-        Application.maybe(found["application"]), Contact.maybe(found["contact"]),
-        Preferences.maybe(found["preferences"]),
+@dataclass(frozen=True)
+class WhatTellingFinds:
+    """What telling someone of an event reads (``what_telling_finds``)."""
+
+    application: Application | None
+    contact: Contact | None
+    preferences: Preferences | None
+    #: The subscriptions that want the event (as ``subscribers``).
+    subscribers: list[tuple[str, SubscriptionStatus]]
+
+
+async def what_telling_finds(
+    tx: Db, event_type: str, application_id: str | None = None, person_id: str | None = None
+) -> WhatTellingFinds:
+    """In one round trip: the application (if named), the address and choices of the person named
+    (or else of the application's contact) and the subscriptions that want events of this type."""
+    whose = "person" if person_id else "application.contact.person_id"
+    joined = [Joined("subscribers", "webhook_subscriptions", "event_type", "event_types", many=True,
+                     where=_SUBSCRIBED, only=("status",))]  # fmt: skip
+    if application_id:
+        joined.append(Joined("application", "applications", "application"))
+    if person_id or application_id:
+        joined += [Joined("contact", "contacts", whose), Joined("preferences", "preferences", whose)]
+    asked = {"event_type": event_type, "application": application_id or "", "person": person_id or ""}
+    found = await read_together(tx, asked, *joined)
+    return WhatTellingFinds(
+        application=Application.maybe(found.get("application")), contact=Contact.maybe(found.get("contact")),
+        preferences=Preferences.maybe(found.get("preferences")),
+        subscribers=[(doc["_id"], SubscriptionStatus(doc["status"])) for doc in found["subscribers"] or []],
     )  # fmt: skip
 
 
