@@ -162,11 +162,6 @@ async def record_grant_offered(tx: Tx, grant_id: str, application_id: str, amoun
     store.save_grant_later(tx, Grant(id=grant_id, application_id=application_id, amount=amount))
 
 
-async def offered_amount(tx: Tx, grant_id: str) -> Money | None:
-    grant = await store.get_grant(tx, grant_id)
-    return grant.amount if grant else None
-
-
 async def record_payment_sent(tx: Tx, payment_id: str, sent_at: datetime) -> None:
     store.note_payment_sent_later(tx, payment_id, sent_at)
 
@@ -185,6 +180,8 @@ async def record_payment_failed(tx: Tx, payment_id: str, attempt: int, will_retr
 
 #: What an event tells an applicant, from what we know of the application and the programme's name.
 ToApplicant = Callable[[ApplicationRecord, str | None], Notice]
+#: As ToApplicant, from the amount the grant was offered for too.
+ToApplicantOfGrant = Callable[[ApplicationRecord, str | None, Money | None], Notice]
 #: What an event tells a reviewer, from the name they registered and the programme's name.
 ToReviewer = Callable[[str | None, str | None], Notice]
 
@@ -193,6 +190,22 @@ async def tell_applicant(tx: Tx, event: Event[Any], application_id: str, telling
     """Tell the person an application is about; ApplicationNotYetKnown before its submission reached us.
     The application and its contact's address and choices are read together (one round trip)."""
     found = await _what_telling_finds(tx, event, application_id)
+    await _tell_found(tx, event, application_id, found, telling)
+
+
+async def tell_applicant_of_grant(
+    tx: Tx, event: Event[Any], application_id: str, grant_id: str, telling: ToApplicantOfGrant
+) -> None:
+    """As ``tell_applicant``, telling what the grant was offered for too (read with the rest; None if
+    its offer never reached us)."""
+    found = await _what_telling_finds(tx, event, application_id, grant_id=grant_id)
+    amount = found.grant.amount if found.grant else None
+    await _tell_found(tx, event, application_id, found, lambda app, programme: telling(app, programme, amount))
+
+
+async def _tell_found(
+    tx: Tx, event: Event[Any], application_id: str, found: store.WhatTellingFinds, telling: ToApplicant
+) -> None:
     if found.application is None:
         raise ApplicationNotYetKnown(f"application {application_id} has not been submitted here yet")
     await tell_about(tx, event, Introduced(found.application, found.contact, found.preferences), telling)
@@ -218,11 +231,12 @@ async def tell_reviewer(tx: Tx, event: Event[Any], reviewer_id: str, programme_i
 
 
 async def _what_telling_finds(
-    tx: Tx, event: Event[Any], application_id: str | None = None, person_id: str | None = None
+    tx: Tx, event: Event[Any], application_id: str | None = None, person_id: str | None = None,
+    grant_id: str | None = None,
 ) -> store.WhatTellingFinds:
     """The application and person to tell, read with the subscriptions that want the event, which
     ``tell_integrators`` then needs not read again."""
-    found = await store.what_telling_finds(tx, event.type, application_id, person_id)
+    found = await store.what_telling_finds(tx, event.type, application_id, person_id, grant_id)
     tx.keep(_subscribers_of(event.type), found.subscribers)
     return found
 

@@ -305,10 +305,9 @@ async def on_grant_offer_expired(event: Event[GrantOfferExpired], tx: Tx) -> Non
 
 async def on_grant_accepted(event: Event[GrantAccepted], tx: Tx) -> None:
     data = event.data
-    amount = await commands.offered_amount(tx, data.grant_id)
-    await commands.tell_applicant(
-        tx, event, data.application_id,
-        lambda app, programme: domain.grant_accepted(app, programme, data.grant_id, amount),
+    await commands.tell_applicant_of_grant(
+        tx, event, data.application_id, data.grant_id,
+        lambda app, programme, amount: domain.grant_accepted(app, programme, data.grant_id, amount),
     )  # fmt: skip
 
 

@@ -389,10 +389,6 @@ def save_grant_later(tx: Transaction, grant: Grant) -> None:
     tx.replace_later("grants", {"_id": grant.id}, grant.to_doc(), upsert=True)
 
 
-async def get_grant(tx: Db, grant_id: str) -> Grant | None:
-    return Grant.maybe(await tx.db.grants.find_one({"_id": grant_id}, session=tx.session))
-
-
 def note_payment_sent_later(tx: Transaction, payment_id: str, sent_at: datetime) -> None:
     """Written with the transaction's events (``update_later``); a PaymentFailed handled at the same
     moment still conflicts with it on the document, so one of the two sees the other."""
@@ -737,13 +733,16 @@ class WhatTellingFinds:
     preferences: Preferences | None
     #: The subscriptions that want the event (as ``subscribers``).
     subscribers: list[tuple[str, SubscriptionStatus]]
+    grant: Grant | None = None
 
 
 async def what_telling_finds(
-    tx: Db, event_type: str, application_id: str | None = None, person_id: str | None = None
+    tx: Db, event_type: str, application_id: str | None = None, person_id: str | None = None,
+    grant_id: str | None = None,
 ) -> WhatTellingFinds:
     """In one round trip: the application (if named), the address and choices of the person named
-    (or else of the application's contact) and the subscriptions that want events of this type."""
+    (or else of the application's contact), the grant (if named) and the subscriptions that want
+    events of this type."""
     whose = "person" if person_id else "application.contact.person_id"
     joined = [Joined("subscribers", "webhook_subscriptions", "event_type", "event_types", many=True,
                      where=_SUBSCRIBED, only=("status",))]  # fmt: skip
@@ -751,11 +750,14 @@ async def what_telling_finds(
         joined.append(Joined("application", "applications", "application"))
     if person_id or application_id:
         joined += [Joined("contact", "contacts", whose), Joined("preferences", "preferences", whose)]
-    asked = {"event_type": event_type, "application": application_id or "", "person": person_id or ""}
+    if grant_id:
+        joined.append(Joined("grant", "grants", "grant"))
+    asked = {"event_type": event_type, "application": application_id or "", "person": person_id or "",
+             "grant": grant_id or ""}  # fmt: skip
     found = await read_together(tx, asked, *joined)
     return WhatTellingFinds(
         application=Application.maybe(found.get("application")), contact=Contact.maybe(found.get("contact")),
-        preferences=Preferences.maybe(found.get("preferences")),
+        preferences=Preferences.maybe(found.get("preferences")), grant=Grant.maybe(found.get("grant")),
         subscribers=[(doc["_id"], SubscriptionStatus(doc["status"])) for doc in found["subscribers"] or []],
     )  # fmt: skip
 
