@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from grants_shared.auth import Caller, current_caller
 from grants_shared.clock import utcnow
@@ -82,18 +81,19 @@ class Idempotency:
         **kwargs: P.kwargs,
     ) -> JSONResponse:
         """Run ``command`` through ``transact`` (the route's Transact) and answer with ``answer(result)``;
-        with a key, the answer is stored with what was created, and a repeat gets it back."""
-        if self.record_id is not None:
-            earlier = await self._earlier(transact.database.db)
-            if earlier is not None:
-                return earlier
+        with a key, the answer is stored with what was created, and a repeat gets it back.
+
+        A repeat is found when its transaction ends, not asked for first (a round trip fewer for
+        every first request, which nearly all are): its record, written last, meets the first one's,
+        and nothing of the repeat is written. A repeat that the command refuses before then (what it
+        creates can be created once) is answered with the first answer too."""
 
         async def create_and_remember(tx: Transaction[Any], *a: Any, **k: Any) -> Created:
             created = answer(await command(tx, *a, **k))
             if self.record_id is not None:
                 body = created.body.model_dump(mode="json")
                 kept = {"sealed": self.seal(json.dumps(body))} if self.seal else {"body": body}
-                # Written with the transaction's events: the same key at once fails it at its end.
+                # Written with the transaction's events: an earlier request's record fails it at its end.
                 tx.insert_later(COLLECTION, {
                     "_id": self.record_id, "fingerprint": self.fingerprint, "status": created.status,
                     "headers": created.headers(), "created_at": utcnow(), **kept,
@@ -102,10 +102,10 @@ class Idempotency:
 
         try:
             created = await transact(create_and_remember, *args, **kwargs)
-        except DuplicateKeyError:
-            # The same key arrived twice at once: the other request created it, and this one's
-            # transaction (with whatever it created) was rolled back.
-            earlier = await self._earlier(transact.database.db)
+        except Exception:
+            # The key was used before, or by a request at the same moment: that one created what was
+            # asked for, and this one's transaction (with whatever it created) was rolled back.
+            earlier = await self._earlier(transact.database.db) if self.record_id is not None else None
             if earlier is None:
                 raise
             return earlier

@@ -95,3 +95,32 @@ async def test_several_ids_asked_for_and_a_join_by_another_field_than_the_id(
     assert commands.names == ["aggregate"]
     assert found == {"programme": {"_id": "prg-1", "name": "Sharing the load"},
                      "review": {"_id": "rev-1", "application_id": "app-1"}}  # fmt: skip
+
+
+async def test_a_join_of_many_gives_every_document_that_matches_narrowed_as_asked(
+    database: tuple[Database[ServiceSettings], Commands],
+) -> None:
+    db, commands = database
+    await db.db.reviews.insert_many([
+        {"_id": "rev-3", "application_id": "app-1", "reviewer_id": "amara", "status": "open"},
+        {"_id": "rev-4", "application_id": "app-1", "reviewer_id": "ben", "status": "completed"},
+        {"_id": "rev-5", "application_id": "app-2", "reviewer_id": "ben", "status": "open"},
+    ])  # fmt: skip
+    await db.db.panels.insert_one({"_id": "panel-1", "members": ["amara", "ben", "chidi"]})
+    commands.names.clear()
+    found = await read_together(
+        db, {"application": "app-1", "panel": "panel-1", "nobody": "app-none"},
+        Joined("all", "reviews", "application", "application_id", many=True),
+        Joined("open", "reviews", "application", "application_id", many=True, where={"status": "open"},
+               only=("reviewer_id",)),
+        Joined("panel", "panels", "panel"),
+        # By an array of a document read before: every member's documents.
+        Joined("members_open", "reviews", "panel.members", "reviewer_id", many=True, where={"status": "open"},
+               only=("reviewer_id",)),
+        Joined("none", "reviews", "nobody", "application_id", many=True),
+    )  # fmt: skip
+    assert commands.names == ["aggregate"]
+    assert sorted(doc["_id"] for doc in found["all"]) == ["rev-1", "rev-3", "rev-4"]
+    assert found["open"] == [{"_id": "rev-3", "reviewer_id": "amara"}]
+    assert sorted(doc["_id"] for doc in found["members_open"]) == ["rev-3", "rev-5"]
+    assert found["none"] == []
