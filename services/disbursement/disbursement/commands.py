@@ -456,9 +456,10 @@ class RunGatheredMeanwhile(Conflict):
     then finds them taken; this is the check that it did)."""
 
 
-async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
-    """A finance officer approves a run; with enough different approvals its payments may be sent."""
-    run = await store.get_run(tx, run_id)
+async def approve_run(tx: Tx, caller: Caller, run_id: str) -> tuple[PaymentRun, list[Payment]]:
+    """A finance officer approves a run; with enough different approvals its payments may be sent.
+    The run and its payments as approved."""
+    run, payments = await store.run_and_its_payments(tx, run_id)
     if run is None:
         raise NotFound(f"no payment run {run_id}")
     now = utcnow()
@@ -473,9 +474,13 @@ async def approve_run(tx: Tx, caller: Caller, run_id: str) -> PaymentRun:
         **({"status": PaymentRunStatus.APPROVED, "approved_at": now} if complete else {}),
     })  # fmt: skip
     if complete:
-        released = await store.approve_payments_of_run(tx, run.id, now)
-        await tx.emit(PaymentRunApproved(run_id=run.id, total=run.total, payments=released))
-    return approved
+        store.approve_payments_of_run_later(tx, run.id, now)
+        # As the update leaves them: those still scheduled (not held meanwhile) are approved.
+        released = {"status": PaymentStatus.APPROVED, "next_attempt_at": now}
+        scheduled = [p.id for p in payments if p.status is PaymentStatus.SCHEDULED]
+        payments = [p.model_copy(update=released) if p.id in scheduled else p for p in payments]
+        await tx.emit(PaymentRunApproved(run_id=run.id, total=run.total, payments=len(scheduled)))
+    return approved, payments
 
 
 # --- bank files ----------------------------------------------------------------------------------

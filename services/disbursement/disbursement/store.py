@@ -776,6 +776,14 @@ async def list_runs(tx: Db, status: PaymentRunStatus | None, limit: int, offset:
     return [PaymentRun.from_doc(d) for d in docs], total
 
 
+async def run_and_its_payments(tx: Db, run_id: str) -> tuple[PaymentRun | None, list[Payment]]:
+    """The run and its payments (as ``payments_of_run``), in one round trip."""
+    found = await read_together(tx, run_id, Joined("run", "payment_runs"),
+                                Joined("payments", "payments", "_id", "run_id", many=True))  # fmt: skip
+    payments = sorted((Payment.from_doc(doc) for doc in found["payments"] or []), key=lambda p: (p.grant_id, p.sequence))
+    return PaymentRun.maybe(found["run"]), payments
+
+
 async def payments_of_run(tx: Db, run_id: str) -> list[Payment]:
     cursor = tx.db.payments.find({"run_id": run_id}, session=tx.session).sort([("grant_id", ASCENDING), ("sequence", ASCENDING)])
     return [Payment.from_doc(doc) async for doc in cursor]
@@ -794,13 +802,14 @@ def record_approval_later(tx: Transaction, run: PaymentRun, approval: Approval, 
     )  # fmt: skip
 
 
-async def approve_payments_of_run(tx: Db, run_id: str, now: datetime) -> int:
-    """The run's payments still scheduled (not held meanwhile) become approved: the runner takes them now."""
-    result = await tx.db.payments.update_many(
-        {"run_id": run_id, "status": PaymentStatus.SCHEDULED},
-        {"$set": {"status": PaymentStatus.APPROVED, "next_attempt_at": now}}, session=tx.session,
+def approve_payments_of_run_later(tx: Transaction, run_id: str, now: datetime) -> None:
+    """The run's payments still scheduled (not held meanwhile) become approved: the runner takes them
+    once the transaction commits. Written with its events (``update_later``): those it read
+    scheduled are those the update finds, or the transaction is made again."""
+    tx.update_later(
+        "payments", {"run_id": run_id, "status": PaymentStatus.SCHEDULED},
+        {"$set": {"status": PaymentStatus.APPROVED, "next_attempt_at": now}}, many=True,
     )  # fmt: skip
-    return result.modified_count
 
 
 async def submit_to_bank(tx: Db, run_id: str, claim: str, now: datetime) -> None:

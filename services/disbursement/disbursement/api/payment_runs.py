@@ -49,9 +49,9 @@ async def get_run(run_id: PathId, caller: Finance, database: DatabaseDep) -> Pay
     "/{run_id}/approve", summary="Approve a payment run (finance)",
     responses=problems(s409="The run is approved already, or you approved it already and it needs another finance officer"),
 )  # fmt: skip
-async def approve_run(run_id: PathId, caller: Finance, transact: Transact, database: DatabaseDep) -> PaymentRunView:
-    run = await transact(commands.approve_run, caller, run_id)
-    return PaymentRunView.of(run, await store.payments_of_run(database, run.id))
+async def approve_run(run_id: PathId, caller: Finance, transact: Transact) -> PaymentRunView:
+    run, payments = await transact(commands.approve_run, caller, run_id)
+    return PaymentRunView.of(run, payments)
 
 
 @router.post(
