@@ -44,7 +44,7 @@ from grants_shared.events import (
     QuestionAnswer,
 )
 from grants_shared.money import Money
-from grants_shared.unit_of_work import Database, Transaction
+from grants_shared.unit_of_work import Database, Db, Transaction
 
 Tx = Transaction[Settings]
 
@@ -232,31 +232,33 @@ async def _save_programme(tx: Tx, programme: Programme, **changes: object) -> Pr
 
 
 async def describe_organisation(
-    tx: Tx, caller: Caller, organisation_id: str, profile: OrganisationProfile, version: int | None
+    tx: Db, caller: Caller, organisation_id: str, profile: OrganisationProfile, version: int | None
 ) -> tuple[Organisation, bool]:
-    """Create the profile (no If-Match), or update it (the version last read). True when created."""
+    """Create the profile (no If-Match), or update it (the version last read). True when created.
+
+    Outside a transaction (the service's ``Database``): a profile causes no event, and each way is
+    one write, conditional on what the caller read; the profile is read only to say why a write
+    was refused (one round trip where there were three)."""
     if not caller.represents(organisation_id):
         raise Forbidden("you can only describe an organisation you represent")
-    existing = await store.get_organisation(tx, organisation_id)
     now = utcnow()
-    if existing is None:
-        if version is not None:
-            raise PreconditionFailed("this organisation has no profile yet; send no If-Match to create it")
-        created = Organisation(
-            **profile.model_dump(), id=organisation_id, version=1, created_at=now, updated_at=now,
-            updated_by=caller.subject,
-        )  # fmt: skip
-        await store.insert_organisation(tx, created)
-        return created, True
+    described = Organisation(
+        **profile.model_dump(), id=organisation_id, version=1, created_at=now, updated_at=now,
+        updated_by=caller.subject,
+    )  # fmt: skip
     if version is None:
-        raise PreconditionRequired("send the ETag you last read in an If-Match header")
+        if await store.insert_organisation_if_new(tx, described):
+            return described, True
+        raise PreconditionRequired("this organisation has a profile: send the ETag you last read in an If-Match header")
+    fields = [*OrganisationProfile.model_fields, "updated_at", "updated_by"]
+    updated = await store.update_organisation(tx, described, version, fields)
+    if updated is not None:
+        return updated, False
+    existing = await store.get_organisation(tx, organisation_id)
+    if existing is None:
+        raise PreconditionFailed("this organisation has no profile yet; send no If-Match to create it")
     check_version(version, existing.version)
-    updated = existing.model_copy(update={
-        **dict(profile), "version": existing.version + 1, "updated_at": now, "updated_by": caller.subject,
-    })  # fmt: skip
-    if not await store.replace_organisation(tx, updated, existing.version):
-        raise PreconditionFailed("the profile changed while you were editing it; read it again and retry")
-    return updated, False
+    raise PreconditionFailed("the profile changed while you were editing it; read it again and retry")
 
 
 # --- applications --------------------------------------------------------------------------------

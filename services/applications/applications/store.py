@@ -23,9 +23,10 @@ from typing import Any, Literal
 from bson import ObjectId
 from gridfs.asynchronous import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from pydantic import ConfigDict, Field
 
 from applications import domain
@@ -474,6 +475,29 @@ async def get_organisations(tx: Db, organisation_ids: Iterable[str]) -> dict[str
 
 async def insert_organisation(tx: Db, organisation: Organisation) -> None:
     await tx.db.organisations.insert_one(organisation.to_doc(), session=tx.session)
+
+
+async def insert_organisation_if_new(tx: Db, organisation: Organisation) -> bool:
+    """False if the organisation has a profile already."""
+    try:
+        await insert_organisation(tx, organisation)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def update_organisation(
+    tx: Db, described: Organisation, read_version: int, fields: Iterable[str]
+) -> Organisation | None:
+    """Set these ``fields`` of the profile to those of ``described`` (and its version one on), if it is
+    still at the version read; the profile as updated, or None."""
+    doc = described.to_doc()
+    found = await tx.db.organisations.find_one_and_update(
+        {"_id": described.id, "version": read_version},
+        {"$set": {name: doc[name] for name in fields}, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER, session=tx.session,
+    )  # fmt: skip
+    return Organisation.maybe(found)
 
 
 async def replace_organisation(tx: Db, organisation: Organisation, read_version: int) -> bool:

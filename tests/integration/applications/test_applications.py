@@ -39,6 +39,15 @@ async def test_an_applicant_registers_drafts_edits_and_submits(service: Running,
                              headers={**me, "If-Match": '"1"'})  # fmt: skip
     assert updated.status_code == 200 and updated.json()["area"] == "Harrow" and updated.json()["version"] == 2
     assert (await http.put("/v1/organisations/org-shed", json=organisation_body(), headers=me)).status_code == 428
+    # A stale version, or one of a profile that does not exist, is refused, and nothing changes.
+    stale = await http.put("/v1/organisations/org-shed", json=organisation_body(area="Brent"),
+                           headers={**me, "If-Match": '"1"'})  # fmt: skip
+    assert stale.status_code == 412 and "version 1" in stale.json()["detail"]
+    assert (await http.put("/v1/organisations/org-none", json=organisation_body(),
+                           headers={**applicant(settings, "org-none"), "If-Match": '"1"'})).status_code == 412
+    assert await service.db.organisations.count_documents({"_id": "org-none"}) == 0
+    kept = await service.db.organisations.find_one({"_id": "org-shed"})
+    assert kept["area"] == "Harrow" and kept["version"] == 2 and kept["created_at"] < kept["updated_at"]
 
     created = await draft(http, settings, programme["id"], "org-shed")
     assert created.status_code == 201, created.text

@@ -1,13 +1,12 @@
 """Organisation profiles: who an applicant group is. Its own people describe it; managers read it."""
 
 from fastapi import APIRouter, Response
-from pymongo.errors import DuplicateKeyError
 
 from applications import commands, store
 from applications.domain import OrganisationProfile
 from applications.schemas import OrganisationView
-from grants_shared.api import Applicant, ApplicantOrManager, DatabaseDep, IfMatch, PathId, Transact, is_manager, set_etag
-from grants_shared.errors import NotFound, PreconditionFailed
+from grants_shared.api import Applicant, ApplicantOrManager, DatabaseDep, IfMatch, PathId, is_manager, set_etag
+from grants_shared.errors import NotFound
 from grants_shared.openapi import etag
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
@@ -19,13 +18,10 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
     responses={**etag(), 201: {"description": "Profile created", "headers": etag()[200]["headers"]}},
 )
 async def put_organisation(
-    organisation_id: PathId, body: OrganisationProfile, caller: Applicant, transact: Transact, version: IfMatch,
+    organisation_id: PathId, body: OrganisationProfile, caller: Applicant, database: DatabaseDep, version: IfMatch,
     response: Response,
 ) -> OrganisationView:  # fmt: skip
-    try:
-        organisation, created = await transact(commands.describe_organisation, caller, organisation_id, body, version)
-    except DuplicateKeyError:
-        raise PreconditionFailed("someone created this profile at the same moment; read it and retry") from None
+    organisation, created = await commands.describe_organisation(database, caller, organisation_id, body, version)
     response.status_code = 201 if created else 200
     set_etag(response, organisation.version)
     return OrganisationView.of(organisation)
