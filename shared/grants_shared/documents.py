@@ -44,15 +44,18 @@ class Joined:
     """A document read with others (:func:`read_together`): called ``name`` in the answer, from
     ``collection``, the one whose ``field`` (its ``_id`` unless said) equals ``by``: a key of what was
     asked for (``"_id"``, the id asked for) or a field of a document read before it
-    (``"review.programme_id"``). One document or none: a field that several documents share would
+    (``"review.programme_id"``), or several of these run together with ``separator`` between them
+    (a key made of two fields: ``("application.programme_id", "application.organisation_id")``).
+    One document or none: a field that several documents share would
     give only the first, unless ``many``: then every document with that ``field`` (a list, perhaps
     empty) that also matches ``where``, with only the fields ``only`` names if it names some (for
     the few documents of a kind that belong to one: an application's reviews)."""
 
     name: str
     collection: str
-    by: str = "_id"
+    by: str | tuple[str, ...] = "_id"
     field: str = "_id"
+    separator: str = "|"
     many: bool = False
     where: Mapping[str, Any] | None = None
     only: tuple[str, ...] = ()
@@ -65,7 +68,14 @@ async def read_together(tx: Db, asked: str | dict[str, str], *joined: Joined) ->
     caller's transaction when it has one. Each by its name; None where missing (a list for ``many``)."""
     pipeline: list[dict[str, Any]] = [{"$documents": [asked if isinstance(asked, dict) else {"_id": asked}]}]
     for step in joined:
-        lookup: dict[str, Any] = {"from": step.collection, "localField": step.by, "foreignField": step.field,
+        by = step.by
+        if isinstance(by, tuple):
+            parts: list[str] = []
+            for path in by:
+                parts += [step.separator, f"${path}"] if parts else [f"${path}"]
+            by = f"{step.name}_key"
+            pipeline.append({"$addFields": {by: {"$concat": parts}}})
+        lookup: dict[str, Any] = {"from": step.collection, "localField": by, "foreignField": step.field,
                                   "as": step.name}  # fmt: skip
         if not step.many:
             # One document or none: a later join's field is then "name.field", not a path into an array.

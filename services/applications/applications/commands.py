@@ -520,7 +520,7 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     """Check every answer, then every eligibility rule: the application is submitted; or, breaking a
     rule while the programme takes applications, returned to the group as a draft with the reasons;
     or, once it no longer does, ineligible with them."""
-    read, read_programme, organisation = await store.application_in_context(tx, application_id)  # one round trip
+    read, read_programme, organisation, other = await store.application_in_context(tx, application_id)  # one round trip
     application = _owned(caller, application_id, read)
     check_version(version, application.version)
     if application.status is not ApplicationStatus.DRAFT:
@@ -532,7 +532,6 @@ async def submit_application(tx: Tx, caller: Caller, application_id: str, versio
     if form is not None:
         _refuse_answers(forms.answer_problems(form, application.answers, complete=True),
                         "the application is not finished")  # fmt: skip
-    other = await store.active_submission(tx, programme.id, organisation.id)
     now = utcnow()
     terms = eligibility_terms(programme, application.stage)
     reasons = domain.eligibility_failures(

@@ -524,16 +524,21 @@ async def organisation_and_programme(
 
 async def application_in_context(
     tx: Db, application_id: str
-) -> tuple[Application | None, Programme | None, Organisation | None]:
-    """The application, its programme and the organisation applying, in one round trip."""
+) -> tuple[Application | None, Programme | None, Organisation | None, str | None]:
+    """The application, its programme, the organisation applying and the id of the organisation's
+    application to the programme under consideration (``active_submission``), in one round trip."""
     found = await read_together(
         tx, application_id, Joined("application", "applications"),
         Joined("programme", "programmes", "application.programme_id"),
         Joined("organisation", "organisations", "application.organisation_id"),
+        # Keyed as _submission_key makes the key.
+        Joined("active", "active_submissions", ("application.programme_id", "application.organisation_id"),
+               separator=SUBMISSION_KEY_SEPARATOR),
     )  # fmt: skip
+    active = found["active"]
     return (
         Application.maybe(found["application"]), Programme.maybe(found["programme"]),
-        Organisation.maybe(found["organisation"]),
+        Organisation.maybe(found["organisation"]), active["application_id"] if active else None,
     )  # fmt: skip
 
 
@@ -684,9 +689,12 @@ async def delete_draft(tx: Db, application_id: str, read_version: int) -> bool:
 # --- one application under consideration per organisation and programme --------------------------
 
 
+#: Programme ids are ours ("prg-<hex>") and never hold a "|", so the key is unambiguous.
+SUBMISSION_KEY_SEPARATOR = "|"
+
+
 def _submission_key(programme_id: str, organisation_id: str) -> str:
-    # Programme ids are ours ("prg-<hex>") and never hold a "|", so the key is unambiguous.
-    return f"{programme_id}|{organisation_id}"
+    return f"{programme_id}{SUBMISSION_KEY_SEPARATOR}{organisation_id}"
 
 
 def _submission(application: Application) -> dict[str, str]:

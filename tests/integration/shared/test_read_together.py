@@ -124,3 +124,15 @@ async def test_a_join_of_many_gives_every_document_that_matches_narrowed_as_aske
     assert found["open"] == [{"_id": "rev-3", "reviewer_id": "amara"}]
     assert sorted(doc["_id"] for doc in found["members_open"]) == ["rev-3", "rev-5"]
     assert found["none"] == []
+
+
+async def test_a_join_by_a_key_made_of_two_fields(database: tuple[Database[ServiceSettings], Commands]) -> None:
+    db, commands = database
+    await db.db.places.insert_many([{"_id": "prg-1|app-1", "held": True}, {"_id": "prg-1|app-2"}])
+    commands.names.clear()
+    found = await read_together(
+        db, "rev-1", Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
+        Joined("place", "places", ("application.programme_id", "review.application_id")),
+    )  # fmt: skip
+    assert commands.names == ["aggregate"]
+    assert found["place"] == {"_id": "prg-1|app-1", "held": True}
