@@ -49,7 +49,10 @@ class Joined:
     One document or none: a field that several documents share would
     give only the first, unless ``many``: then every document with that ``field`` (a list, perhaps
     empty) that also matches ``where``, with only the fields ``only`` names if it names some (for
-    the few documents of a kind that belong to one: an application's reviews)."""
+    the few documents of a kind that belong to one: an application's reviews). ``where`` filters
+    after the index lookup by ``field``: every document with that field is read, so it is for a
+    kind of which few ever belong to one, never for what grows with history (a reviewer's reviews
+    over the years: there a query on an index that holds the filter's fields too is the way)."""
 
     name: str
     collection: str

@@ -195,7 +195,7 @@ async def receive_application(tx: Tx, submitted: ApplicationSubmitted) -> None:
         await store.insert_application(tx, application.model_copy(update=withdrawn))
         return
     trained = domain.trained_panel(programme.panel, programme.required_courses, meets.completed_courses)
-    choice = _assignment(tx, application, trained, meets.loads, meets.conflicted)
+    choice = _assignment(tx, application, trained, await _open_loads(tx, programme), meets.conflicted)
     application = application.model_copy(update={
         "reviewer_ids": list(choice.reviewer_ids), "reviewers_missing": choice.missing,
         "status": domain.status_after_assignment(choice.missing),
@@ -339,18 +339,14 @@ FREED_CHOOSE_AMONG = 8
 FREED_LOOK_AT = 50
 
 
-async def _reviewers_freed(
-    tx: Tx, reviewer_ids: list[str], still_counted: bool = False, loads: dict[str, int] | None = None
-) -> None:
+async def _reviewers_freed(tx: Tx, reviewer_ids: list[str], still_counted: bool = False) -> None:
     """Reviewers have one open review fewer (they submitted it, or its application was withdrawn). One
     who was at the maximum load before may now take a waiting application: one of the oldest they may
     review, in any programme whose panel they sit on (loads count across programmes). One who was
     below it was free already, so nothing waited for them: one count, and nothing more is read.
-    ``still_counted``: the review they are freed of is not written closed yet, so it counts in the load.
-    ``loads``: their open reviews, if read already in this transaction."""
+    ``still_counted``: the review they are freed of is not written closed yet, so it counts in the load."""
     at_maximum_before = tx.settings.max_open_reviews - (0 if still_counted else 1)
-    if loads is None:
-        loads = await store.open_review_loads(tx, reviewer_ids)
+    loads = await store.open_review_loads(tx, reviewer_ids)
     for reviewer_id in reviewer_ids:
         if loads.get(reviewer_id, 0) != at_maximum_before:
             continue
@@ -447,7 +443,7 @@ async def save_scores(
 async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review, Programme, Application]:
     """Submit the saved scores; the last of an application's reviews scores it. The review as
     submitted, its programme and its application as read (for the answer)."""
-    read, application, programme, open_reviews, completed = await store.review_to_submit(tx, review_id)
+    read, application, programme, completed = await store.review_to_submit(tx, review_id)
     review, programme, application = await _may_score(tx, caller, review_id, read, application, programme)
     if review.status is ReviewStatus.COMPLETED:
         raise Conflict("this review has already been submitted")
@@ -456,11 +452,11 @@ async def submit_review(tx: Tx, caller: Caller, review_id: str) -> tuple[Review,
         raise Conflict("save a score for every criterion before submitting")
     completed_at = utcnow()
     # The review's completion, its time and the application's count are written with the events (a
-    # round trip fewer each): until then the reviewer's load, read with it, still counts this review.
+    # round trip fewer each): until then the reviewer's load, read below, still counts this review.
     store.complete_review_later(tx, review.id, completed_at)
     _record_review_time(tx, review, completed_at)
     await _count_and_score_if_complete(tx, programme, application, also=review, completed=completed)
-    await _reviewers_freed(tx, [review.reviewer_id], still_counted=True, loads={review.reviewer_id: open_reviews})
+    await _reviewers_freed(tx, [review.reviewer_id], still_counted=True)
     submitted = {"status": ReviewStatus.COMPLETED, "completed_at": completed_at, "version": review.version + 1}
     return review.model_copy(update=submitted), programme, application
 

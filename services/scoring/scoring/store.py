@@ -16,7 +16,6 @@ answer ``(items, total)``; a programme's applications and its ranking, which may
 answer a page and the cursor of the next (``grants_shared.paging``).
 """
 
-import collections
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -721,8 +720,6 @@ class SubmissionMeets:
     #: The application already kept under its record id (a repeat).
     kept: Application | None
     withdrawn_early: bool
-    #: Open reviews of each of the programme's panel members (none: not a key).
-    loads: dict[str, int]
     #: The panel members who declared a conflict with the applicant organisation.
     conflicted: set[str]
     #: The courses each panel member has completed (none: not a key).
@@ -731,14 +728,14 @@ class SubmissionMeets:
 
 async def what_a_submission_meets(tx: Db, programme_id: str, record_id: str, organisation_id: str) -> SubmissionMeets:
     """For a submission arriving, in one round trip: its programme, a repeat, an early withdrawal, and
-    what choosing its reviewers needs (the panel's loads, conflicts with the organisation, training)."""
+    what choosing its reviewers needs but the panel's loads (conflicts with the organisation, the
+    panel's training). Not the loads: joined by reviewer, every review the panel ever had would be
+    read, more with each programme (``open_review_loads`` reads only the open ones, on an index)."""
     found = await read_together(
         tx, {"programme": programme_id, "record": record_id, "organisation": organisation_id},
         Joined("programme", "programmes", "programme"), Joined("kept", "applications", "record"),
         Joined("withdrawal", "early_withdrawals", "record"),
-        # By the panel's ids (an array: every member's documents).
-        Joined("open", "reviews", "programme.panel", "reviewer_id", many=True,
-               where={"status": {"$in": list(OPEN_REVIEW)}}, only=("reviewer_id",)),
+        # By the panel's ids (an array: every member's records, a few courses each).
         Joined("trained", "training_records", "programme.panel", "member_id", many=True,
                only=("member_id", "course")),
         Joined("conflicts", "conflicts", "organisation", "organisation_id", many=True,
@@ -751,7 +748,6 @@ async def what_a_submission_meets(tx: Db, programme_id: str, record_id: str, org
         completed.setdefault(record["member_id"], set()).add(Course(record["course"]))
     return SubmissionMeets(
         programme=programme, kept=Application.maybe(found["kept"]), withdrawn_early=found["withdrawal"] is not None,
-        loads=dict(collections.Counter(doc["reviewer_id"] for doc in found["open"] or [])),
         conflicted={doc["reviewer_id"] for doc in found["conflicts"] or []} & panel,
         completed_courses=completed,
     )  # fmt: skip
@@ -784,21 +780,20 @@ async def review_in_context(tx: Db, review_id: str) -> tuple[Review | None, Appl
 
 async def review_to_submit(
     tx: Db, review_id: str
-) -> tuple[Review | None, Application | None, Programme | None, int, list[Review]]:
-    """As ``review_in_context``, with what submitting it needs besides, in the same round trip: how
-    many open reviews its reviewer has (this one among them) and the application's completed reviews."""
+) -> tuple[Review | None, Application | None, Programme | None, list[Review]]:
+    """As ``review_in_context``, with the application's completed reviews besides, in the same round
+    trip (its few reviews are read and the completed kept). Not the reviewer's open reviews: joined
+    by reviewer, every review they ever had would be read, more with each programme."""
     found = await read_together(
         tx, review_id, Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
         Joined("programme", "programmes", "review.programme_id"),
-        Joined("open", "reviews", "review.reviewer_id", "reviewer_id", many=True,
-               where={"status": {"$in": list(OPEN_REVIEW)}}, only=("_id",)),
         Joined("completed", "reviews", "review.application_id", "application_id", many=True,
                where={"status": ReviewStatus.COMPLETED}),
     )  # fmt: skip
     completed = sorted((Review.from_doc(doc) for doc in found["completed"] or []), key=lambda r: r.assigned_at)
     return (
         Review.maybe(found["review"]), Application.maybe(found["application"]), Programme.maybe(found["programme"]),
-        len(found["open"] or []), completed,
+        completed,
     )  # fmt: skip
 
 
