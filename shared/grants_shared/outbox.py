@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=10)
 BATCH = 500
 #: How long confirmed events wait to be marked published together: far inside the lease, and what
-#: they wait for is only the mark (they are out already).
-MARK_GATHER_SECONDS = 0.2
+#: they wait for is only the mark (they are out already). A second: under load one write then marks
+#: what a second's transactions emitted (at 0.2 s, 40 applications at once cost 4 marks each).
+MARK_GATHER_SECONDS = 1.0
 HELD_IN_MEMORY = 10_000
 #: What an unleased document's lease_until holds: a date in the past rather than null, so that the
 #: poll is one range on one index (a top-level ``$or`` of null and a range scanned the collection).
@@ -124,6 +125,8 @@ class OutboxRelay:
         #: Confirmed, handed events waiting to be marked published, and the task marking them.
         self._to_mark: list[Event] = []
         self._marking: asyncio.Task[None] | None = None
+        #: Set on closing: what is queued is marked at once rather than after the gathering wait.
+        self._closing = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -236,7 +239,11 @@ class OutboxRelay:
 
     async def _mark_queued(self) -> None:
         while self._to_mark:
-            await asyncio.sleep(MARK_GATHER_SECONDS)
+            try:
+                async with asyncio.timeout(MARK_GATHER_SECONDS):
+                    await self._closing.wait()
+            except TimeoutError:
+                pass
             batch, self._to_mark = self._to_mark[:BATCH], self._to_mark[BATCH:]
             try:
                 await self._mark(batch)
@@ -263,4 +270,5 @@ class OutboxRelay:
         await stop(self._task)
         if self._marking is not None:
             # What was published is marked before the process goes, so it does not go out again.
+            self._closing.set()
             await asyncio.gather(self._marking, return_exceptions=True)

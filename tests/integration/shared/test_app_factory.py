@@ -2,7 +2,7 @@
 
 import asyncio
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from grants_shared.settings import ServiceSettings
 from grants_shared.unit_of_work import Transaction
 from tests.support.app import bearer, runtime_of, serve
 from tests.support.bus import TestBus
+from tests.support.waiting import eventually
 
 router = APIRouter(prefix="/v1")
 
@@ -181,7 +182,6 @@ async def test_readiness_follows_the_broker_going_away_and_coming_back(settings:
 
     from grants_shared.dev.infra import free_port
     from tests.support.proxy import TcpProxy
-    from tests.support.waiting import eventually
 
     broker = urlparse(settings.rabbitmq_url)
     proxy, port = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672), free_port()
@@ -249,8 +249,13 @@ async def test_metrics_count_requests_by_route_database_round_trips_and_events(
             assert (await client.post(f"/v1/counters/c-{n}", headers=headers)).status_code == 204
         assert (await client.post("/v1/rounds/r-m/close", headers=headers)).status_code == 204
         await bus.wait_for(ProgrammeClosed.type, programme_id="r-m")
-        await asyncio.sleep(0.3)  # the relay marks the event published after the broker's confirm
-        after = await client.get("/metrics")
+
+        async def marked() -> Any:
+            # The relay marks the event published after the broker's confirm, gathering marks first.
+            scraped = await client.get("/metrics")
+            return scraped if _sample(scraped.text, "grants_outbox_pending", service="test") == 0 else None
+
+        after = await eventually(marked, what="the event marked published")
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
     text = after.text
     route = {"service": "test", "method": "POST", "route": "/v1/counters/{counter_id}", "status": "204"}
