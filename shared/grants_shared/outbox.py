@@ -11,7 +11,8 @@ write per transaction and one per batch published:
   confirmed published with one bulk write, which also drops the events' personal data: a published
   entry stays, for ``audit_retention_days``, as the service's audit trail (``grants_shared.audit``).
   The mark is written beside the publishing, not before the next batch goes out, and gathers what
-  is confirmed for ``MARK_GATHER_SECONDS`` first, so one write marks many transactions' events (a
+  is confirmed for ``MARK_GATHER_SECONDS`` first (``PERSONAL_MARK_SECONDS`` once an event with
+  personal data waits: that is dropped as soon as before), so one write marks many transactions' events (a
   mark that fails, or a process that dies meanwhile, leaves them leased; the poll publishes them
   again once the lease runs out, and consumers' inboxes make that harmless);
 - only what no relay is holding (its process died, the broker was away for longer than a lease) is
@@ -50,7 +51,15 @@ BATCH = 500
 #: they wait for is only the mark (they are out already). A second: under load one write then marks
 #: what a second's transactions emitted (at 0.2 s, 40 applications at once cost 4 marks each).
 MARK_GATHER_SECONDS = 1.0
+#: How long at most once an event with personal data waits among them: the mark drops its personal
+#: data, which stays no longer than it must once its consumers have it.
+PERSONAL_MARK_SECONDS = 0.2
 HELD_IN_MEMORY = 10_000
+def _carries_personal_data(event: Event) -> bool:
+    """Whether the event's data has fields marked personal (which its mark drops)."""
+    return event.data.without_personal_data() != event.data.model_dump(mode="json")
+
+
 #: What an unleased document's lease_until holds: a date in the past rather than null, so that the
 #: poll is one range on one index (a top-level ``$or`` of null and a range scanned the collection).
 NOT_LEASED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -127,6 +136,8 @@ class OutboxRelay:
         self._marking: asyncio.Task[None] | None = None
         #: Set on closing: what is queued is marked at once rather than after the gathering wait.
         self._closing = asyncio.Event()
+        #: Set while an event with personal data waits to be marked: the wait is cut short.
+        self._personal_waiting = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -234,22 +245,37 @@ class OutboxRelay:
     def _mark_soon(self, confirmed: list[Event]) -> None:
         """Queue the marks; one task writes them, taking all that queued while it waited and wrote."""
         self._to_mark.extend(confirmed)
+        if any(_carries_personal_data(event) for event in confirmed):
+            self._personal_waiting.set()
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_queued(), name="outbox-marks")
 
     async def _mark_queued(self) -> None:
         while self._to_mark:
-            try:
-                async with asyncio.timeout(MARK_GATHER_SECONDS):
-                    await self._closing.wait()
-            except TimeoutError:
-                pass
+            await self._gather()
             batch, self._to_mark = self._to_mark[:BATCH], self._to_mark[BATCH:]
+            if not any(_carries_personal_data(event) for event in self._to_mark):
+                self._personal_waiting.clear()
             try:
                 await self._mark(batch)
             except Exception as error:
                 log.warning("outbox relay: %d published events not marked (%s); they go out again once "
                             "their lease runs out", len(batch), error)  # fmt: skip
+
+    async def _gather(self) -> None:
+        """Wait for more confirms to mark with these: ``MARK_GATHER_SECONDS``, or only until
+        ``PERSONAL_MARK_SECONDS`` have passed once personal data waits, or not at all on closing."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        closing = asyncio.ensure_future(self._closing.wait())
+        personal = asyncio.ensure_future(self._personal_waiting.wait())
+        try:
+            await asyncio.wait({closing, personal}, timeout=MARK_GATHER_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            personal.cancel()
+        if self._personal_waiting.is_set() and not self._closing.is_set():
+            await asyncio.sleep(max(0.0, PERSONAL_MARK_SECONDS - (loop.time() - started)))
 
     async def _publish_one(self, event: Event) -> None:
         """In a producer span continuing the event's trace; the message carries the span's context."""
