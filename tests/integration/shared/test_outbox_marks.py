@@ -42,14 +42,21 @@ def closed(n: int) -> Event:
     return Event.new(ProgrammeClosed(programme_id=f"prg-{n}", closed_at="2026-12-04T09:00:00Z"), source="/test")
 
 
+async def relay_holding(settings: ServiceSettings, client: AsyncMongoClient, events: list[Event]) -> OutboxRelay:
+    """A relay (no broker: the tests hand it confirms) whose outbox holds these events, leased to it."""
+    db = client[f"{settings.prefix}_marks"]
+    relay = OutboxRelay(db, broker=None, service="marks", tracer=trace.get_tracer("test"))  # type: ignore[arg-type]
+    await db.outbox.insert_many([outbox_document(e, relay.owner) for e in events])
+    return relay
+
+
 async def test_marks_confirmed_at_once_are_written_together_and_closing_writes_what_is_queued(
     settings: ServiceSettings, outbox: tuple[AsyncMongoClient, Updates]
 ) -> None:
     client, updates = outbox
-    db = client[f"{settings.prefix}_marks"]
-    relay = OutboxRelay(db, broker=None, service="marks", tracer=trace.get_tracer("test"))  # type: ignore[arg-type]
     events = [closed(n) for n in range(5)]
-    await db.outbox.insert_many([outbox_document(e, relay.owner) for e in events])
+    relay = await relay_holding(settings, client, events)
+    db = relay.db
     before = updates.count
     # Three publishes confirmed before the marking task has run: one write marks them all.
     relay._mark_soon(events[:1])
@@ -64,11 +71,10 @@ async def test_marks_wait_to_be_gathered_but_personal_data_is_dropped_as_soon_as
     settings: ServiceSettings, outbox: tuple[AsyncMongoClient, Updates]
 ) -> None:
     client, _ = outbox
-    db = client[f"{settings.prefix}_marks"]
-    relay = OutboxRelay(db, broker=None, service="marks", tracer=trace.get_tracer("test"))  # type: ignore[arg-type]
     plain = closed(1)
     personal = Event.new(PersonErasureRequested(request_id="era-1", person_id="amara"), source="/test")
-    await db.outbox.insert_many([outbox_document(e, relay.owner) for e in (plain, personal)])
+    relay = await relay_holding(settings, client, [plain, personal])
+    db = relay.db
     marked = {"published_at": {"$ne": None}}
 
     relay._mark_soon([plain])
