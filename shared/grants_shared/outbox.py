@@ -136,7 +136,9 @@ class OutboxRelay:
         self._marking: asyncio.Task[None] | None = None
         #: Set on closing: what is queued is marked at once rather than after the gathering wait.
         self._closing = asyncio.Event()
-        #: Set while an event with personal data waits to be marked: the wait is cut short.
+        #: The ids of the events waiting to be marked that carry personal data, and an event set
+        #: while there are any: the wait is cut short.
+        self._personal_to_mark: set[str] = set()
         self._personal_waiting = asyncio.Event()
 
     def start(self) -> None:
@@ -245,7 +247,8 @@ class OutboxRelay:
     def _mark_soon(self, confirmed: list[Event]) -> None:
         """Queue the marks; one task writes them, taking all that queued while it waited and wrote."""
         self._to_mark.extend(confirmed)
-        if any(_carries_personal_data(event) for event in confirmed):
+        self._personal_to_mark.update(event.id for event in confirmed if _carries_personal_data(event))
+        if self._personal_to_mark:
             self._personal_waiting.set()
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_queued(), name="outbox-marks")
@@ -254,7 +257,8 @@ class OutboxRelay:
         while self._to_mark:
             await self._gather()
             batch, self._to_mark = self._to_mark[:BATCH], self._to_mark[BATCH:]
-            if not any(_carries_personal_data(event) for event in self._to_mark):
+            self._personal_to_mark.difference_update(event.id for event in batch)
+            if not self._personal_to_mark:
                 self._personal_waiting.clear()
             try:
                 await self._mark(batch)

@@ -500,10 +500,6 @@ async def update_organisation(
     return Organisation.maybe(found)
 
 
-async def replace_organisation(tx: Db, organisation: Organisation, read_version: int) -> bool:
-    return await _replace(tx.db.organisations, organisation, read_version, tx)
-
-
 # --- applications --------------------------------------------------------------------------------
 
 

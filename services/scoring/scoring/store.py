@@ -769,12 +769,16 @@ async def application_in_context(tx: Db, application_id: str) -> tuple[Applicati
     return Application.maybe(found["application"]), Programme.maybe(found["programme"])
 
 
+#: A review, the application it reviews and the programme whose rubric it follows (``read_together``).
+_REVIEW_IN_CONTEXT = (
+    Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
+    Joined("programme", "programmes", "review.programme_id"),
+)
+
+
 async def review_in_context(tx: Db, review_id: str) -> tuple[Review | None, Application | None, Programme | None]:
     """The review, the application it reviews and the programme whose rubric it follows, in one round trip."""
-    found = await read_together(
-        tx, review_id, Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
-        Joined("programme", "programmes", "review.programme_id"),
-    )  # fmt: skip
+    found = await read_together(tx, review_id, *_REVIEW_IN_CONTEXT)
     return Review.maybe(found["review"]), Application.maybe(found["application"]), Programme.maybe(found["programme"])
 
 
@@ -785,8 +789,7 @@ async def review_to_submit(
     trip (its few reviews are read and the completed kept). Not the reviewer's open reviews: joined
     by reviewer, every review they ever had would be read, more with each programme."""
     found = await read_together(
-        tx, review_id, Joined("review", "reviews"), Joined("application", "applications", "review.application_id"),
-        Joined("programme", "programmes", "review.programme_id"),
+        tx, review_id, *_REVIEW_IN_CONTEXT,
         Joined("completed", "reviews", "review.application_id", "application_id", many=True,
                where={"status": ReviewStatus.COMPLETED}),
     )  # fmt: skip
